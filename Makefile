@@ -1,0 +1,43 @@
+# Peyman: `make dev` serves the API locally, `make test` runs every test.
+# Both install what is missing (Python venvs with pinned tools) and stop what they start.
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+TOOLS := moto cfn-lint checkov
+# The tests' stack listens on other ports than `make dev`, so both can run at once.
+TEST_PORTS := PORT=3100 MOTO_PORT=5100
+
+.PHONY: dev test tools build lint-template unit e2e zip clean
+
+# One venv per tool: installed together they downgrade one another.
+$(VENV)/%/.installed: infra/requirements/%.txt
+	rm -rf $(VENV)/$*
+	$(PYTHON) -m venv $(VENV)/$*
+	$(VENV)/$*/bin/pip install --quiet --disable-pip-version-check -r $<
+	touch $@
+
+tools: $(foreach t,$(TOOLS),$(VENV)/$(t)/.installed)
+
+build:
+	cargo build --workspace --all-targets
+
+dev: $(VENV)/moto/.installed
+	cargo build -p peyman-local
+	infra/local/stack.sh
+
+lint-template: $(VENV)/cfn-lint/.installed $(VENV)/checkov/.installed
+	$(VENV)/cfn-lint/bin/cfn-lint infra/template.yaml
+	$(VENV)/checkov/bin/checkov --skip-download --quiet --compact -f infra/template.yaml
+
+test: tools build lint-template
+	$(TEST_PORTS) infra/local/stack.sh cargo test --workspace --no-fail-fast
+
+# Lambda deployment packages (bootstrap zips) under target/lambda/.
+zip: $(VENV)/cargo-lambda/.installed
+	PATH="$(CURDIR)/$(VENV)/cargo-lambda/bin:$$PATH" cargo lambda build --release --output-format zip \
+		$$(rustup target list --installed | grep -q aarch64-unknown-linux-gnu && echo --arm64 || echo --x86-64) \
+		$(foreach f,$(wildcard functions/*),--bin $(notdir $(f)))
+
+clean:
+	rm -rf target .run $(VENV)

@@ -1,0 +1,32 @@
+//! The template's functions, by logical id, as the same crates that deploy. A function
+//! in the template that is missing here stops the gateway at start.
+
+use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
+use lambda_http::{Body, Request, Response};
+use peyman::App;
+
+pub type Error = Box<dyn std::error::Error + Send + Sync>;
+
+pub const HTTP: &[&str] = &["SellersApiFunction", "GigsApiFunction", "MessagesApiFunction", "UploadsApiFunction"];
+pub const SQS: &[&str] = &["UploadCheckerFunction"];
+
+pub fn is_known(function: &str) -> bool {
+    HTTP.contains(&function) || SQS.contains(&function)
+}
+
+pub async fn invoke_http(app: &App, function: &str, request: Request) -> Result<Response<Body>, Error> {
+    match function {
+        "SellersApiFunction" => sellers_api::handle(app, request).await,
+        "GigsApiFunction" => gigs_api::handle(app, request).await,
+        "MessagesApiFunction" => messages_api::handle(app, request).await,
+        "UploadsApiFunction" => uploads_api::handle(app, request).await,
+        other => Err(format!("{other} is not an HTTP function").into()),
+    }
+}
+
+pub async fn invoke_sqs(app: &App, function: &str, event: SqsEvent) -> Result<SqsBatchResponse, Error> {
+    match function {
+        "UploadCheckerFunction" => upload_checker::handle(app, event).await,
+        other => Err(format!("{other} is not an SQS function").into()),
+    }
+}

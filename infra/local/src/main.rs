@@ -1,0 +1,63 @@
+//! `peyman-local`: provisions the template's resources in moto, then serves its HttpApi
+//! routes on 127.0.0.1 and polls its SQS event sources, running the functions in-process.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use peyman_local::provision::{self, Clients};
+use peyman_local::server::{self, Gateway};
+use peyman_local::template::Error;
+use peyman_local::{functions, local_config, local_template, poller, tokens};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    peyman::telemetry::init();
+    let template_path = std::env::var("TEMPLATE").unwrap_or_else(|_| "infra/template.yaml".into());
+    let port: u16 = std::env::var("PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(3000);
+    let template = local_template(&template_path)?;
+    if let Some(unknown) = template.function_ids().into_iter().find(|id| !functions::is_known(id)) {
+        return Err(format!("{unknown} is in the template but not wired into infra/local/src/functions.rs").into());
+    }
+
+    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let clients = Clients {
+        dynamodb: aws_sdk_dynamodb::Client::new(&sdk),
+        s3: aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&sdk).force_path_style(true).build()),
+        sqs: aws_sdk_sqs::Client::new(&sdk),
+    };
+    provision::queues(&template, &clients).await?;
+    provision::tables(&template, &clients).await?;
+    provision::buckets(&template, &clients).await?;
+
+    let app = peyman::App::new(local_config(&template)?).await;
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
+    let gateway = Arc::new(Gateway {
+        app,
+        routes: template.routes(),
+        authorizer: template.jwt_authorizer()?,
+        account: template.site().account.clone(),
+    });
+
+    let retry_after = Duration::from_secs(std::env::var("LOCAL_SQS_RETRY_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(1));
+    for source in template.queue_sources()? {
+        let source = poller::Source {
+            queue_url: template.queue_url(&source.queue)?,
+            queue_arn: template.arn(&source.queue)?,
+            function: source.function,
+            batch_size: source.batch_size,
+            region: template.site().region.clone(),
+            retry_after,
+        };
+        tokio::spawn(poller::run(gateway.clone(), clients.sqs.clone(), source));
+    }
+
+    let day = 24 * 3600;
+    println!("Peyman local gateway on http://127.0.0.1:{port} ({} routes)", gateway.routes.len());
+    println!("Demo users (tokens valid 24 h; paste into your shell):");
+    println!("export BUYER_TOKEN={}", tokens::mint("demo-buyer", &[], day));
+    println!("export SELLER_TOKEN={}", tokens::mint("demo-seller", &[], day));
+    println!("export SUPPORT_TOKEN={}", tokens::mint("demo-support", &["support"], day));
+    println!("ready");
+    server::serve(gateway, listener).await;
+    Ok(())
+}

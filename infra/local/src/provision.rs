@@ -1,0 +1,161 @@
+//! Creates the template's table, queues and bucket in moto from their own definitions,
+//! so the template stays the one source of truth for what exists.
+
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType,
+    ScalarAttributeType, TimeToLiveSpecification,
+};
+use aws_sdk_s3::types::{
+    BucketVersioningStatus, Event, FilterRule, FilterRuleName, NotificationConfiguration, NotificationConfigurationFilter,
+    QueueConfiguration, S3KeyFilter, VersioningConfiguration,
+};
+use aws_sdk_sqs::types::QueueAttributeName;
+use serde_json::Value;
+
+use crate::template::{Error, Template};
+
+pub struct Clients {
+    pub dynamodb: aws_sdk_dynamodb::Client,
+    pub s3: aws_sdk_s3::Client,
+    pub sqs: aws_sdk_sqs::Client,
+}
+
+fn text(v: &Value, name: &str) -> String {
+    match &v[name] {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
+fn key_schema(v: &Value) -> Result<Vec<KeySchemaElement>, Error> {
+    v.as_array()
+        .into_iter()
+        .flatten()
+        .map(|k| {
+            Ok(KeySchemaElement::builder()
+                .attribute_name(text(k, "AttributeName"))
+                .key_type(KeyType::from(text(k, "KeyType").as_str()))
+                .build()?)
+        })
+        .collect()
+}
+
+pub async fn tables(template: &Template, clients: &Clients) -> Result<(), Error> {
+    for (id, _) in template.resources("AWS::DynamoDB::Table") {
+        let name = template.physical_name(&id)?;
+        let props = |p: &str| template.property(&id, p).map(Option::unwrap_or_default);
+        let mut create = clients
+            .dynamodb
+            .create_table()
+            .table_name(&name)
+            .billing_mode(match props("BillingMode")? {
+                Value::String(mode) => BillingMode::from(mode.as_str()),
+                _ => BillingMode::PayPerRequest,
+            })
+            .set_key_schema(Some(key_schema(&props("KeySchema")?)?));
+        for a in props("AttributeDefinitions")?.as_array().into_iter().flatten() {
+            create = create.attribute_definitions(
+                AttributeDefinition::builder()
+                    .attribute_name(text(a, "AttributeName"))
+                    .attribute_type(ScalarAttributeType::from(text(a, "AttributeType").as_str()))
+                    .build()?,
+            );
+        }
+        for index in props("GlobalSecondaryIndexes")?.as_array().into_iter().flatten() {
+            let projection = ProjectionType::from(text(&index["Projection"], "ProjectionType").as_str());
+            create = create.global_secondary_indexes(
+                GlobalSecondaryIndex::builder()
+                    .index_name(text(index, "IndexName"))
+                    .set_key_schema(Some(key_schema(&index["KeySchema"])?))
+                    .projection(Projection::builder().projection_type(projection).build())
+                    .build()?,
+            );
+        }
+        match create.send().await {
+            Ok(_) => {}
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_resource_in_use_exception()) => continue,
+            Err(e) => return Err(format!("create table {name}: {}", aws_sdk_dynamodb::error::DisplayErrorContext(e)).into()),
+        }
+        let ttl = props("TimeToLiveSpecification")?;
+        if ttl["Enabled"] == Value::Bool(true) {
+            clients
+                .dynamodb
+                .update_time_to_live()
+                .table_name(&name)
+                .time_to_live_specification(
+                    TimeToLiveSpecification::builder().attribute_name(text(&ttl, "AttributeName")).enabled(true).build()?,
+                )
+                .send()
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+/// Queues, dead-letter queues first so redrive policies can name them.
+pub async fn queues(template: &Template, clients: &Clients) -> Result<(), Error> {
+    let mut queues = template.resources("AWS::SQS::Queue");
+    queues.sort_by_key(|(id, _)| template.property(id, "RedrivePolicy").ok().flatten().is_some());
+    for (id, _) in queues {
+        let mut create = clients.sqs.create_queue().queue_name(template.physical_name(&id)?);
+        for (property, attribute) in [
+            ("VisibilityTimeout", QueueAttributeName::VisibilityTimeout),
+            ("MessageRetentionPeriod", QueueAttributeName::MessageRetentionPeriod),
+            ("DelaySeconds", QueueAttributeName::DelaySeconds),
+        ] {
+            if let Some(v) = template.property(&id, property)? {
+                create = create.attributes(attribute, v.to_string().trim_matches('"').to_owned());
+            }
+        }
+        if let Some(redrive) = template.property(&id, "RedrivePolicy")? {
+            create = create.attributes(QueueAttributeName::RedrivePolicy, redrive.to_string());
+        }
+        create.send().await?;
+    }
+    Ok(())
+}
+
+pub async fn buckets(template: &Template, clients: &Clients) -> Result<(), Error> {
+    for (id, _) in template.resources("AWS::S3::Bucket") {
+        let name = template.physical_name(&id)?;
+        match clients.s3.create_bucket().bucket(&name).send().await {
+            Ok(_) => {}
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_bucket_already_owned_by_you()) => {}
+            Err(e) => return Err(format!("create bucket {name}: {}", aws_sdk_s3::error::DisplayErrorContext(e)).into()),
+        }
+        if let Some(versioning) = template.property(&id, "VersioningConfiguration")? {
+            if text(&versioning, "Status") == "Enabled" {
+                clients
+                    .s3
+                    .put_bucket_versioning()
+                    .bucket(&name)
+                    .versioning_configuration(VersioningConfiguration::builder().status(BucketVersioningStatus::Enabled).build())
+                    .send()
+                    .await?;
+            }
+        }
+        let notifications = template.property(&id, "NotificationConfiguration")?.unwrap_or_default();
+        let mut config = NotificationConfiguration::builder();
+        for q in notifications["QueueConfigurations"].as_array().into_iter().flatten() {
+            let mut rules = Vec::new();
+            for rule in q["Filter"]["S3Key"]["Rules"].as_array().into_iter().flatten() {
+                rules.push(
+                    FilterRule::builder()
+                        .name(FilterRuleName::from(text(rule, "Name").as_str()))
+                        .value(text(rule, "Value"))
+                        .build(),
+                );
+            }
+            config = config.queue_configurations(
+                QueueConfiguration::builder()
+                    .queue_arn(text(q, "Queue"))
+                    .events(Event::from(text(q, "Event").as_str()))
+                    .filter(NotificationConfigurationFilter::builder().key(S3KeyFilter::builder().set_filter_rules(Some(rules)).build()).build())
+                    .build()?,
+            );
+        }
+        clients.s3.put_bucket_notification_configuration().bucket(&name).notification_configuration(config.build()).send().await?;
+    }
+    Ok(())
+}

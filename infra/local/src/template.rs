@@ -1,0 +1,342 @@
+//! `infra/template.yaml` as the local gateway reads it: parameters, resources, the
+//! functions' routes, queues and environment, with CloudFormation's intrinsic functions
+//! (`!Ref`, `!GetAtt`, `!Sub`) resolved to local names.
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde_json::{Value as Json, json};
+use serde_norway::Value;
+
+pub type Error = Box<dyn std::error::Error + Send + Sync>;
+
+/// Where the stack "is": the names that stand in for CloudFormation's pseudo parameters.
+#[derive(Debug, Clone)]
+pub struct Site {
+    pub stack: String,
+    pub account: String,
+    pub region: String,
+    /// Where moto serves SQS; queue URLs are `{endpoint}/{account}/{name}` there.
+    pub endpoint: String,
+}
+
+#[derive(Debug)]
+pub struct Template {
+    root: Value,
+    site: Site,
+    params: HashMap<String, String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Route {
+    pub function: String,
+    pub method: String,
+    pub path: String,
+    /// False for routes marked `Auth: { Authorizer: NONE }` (webhooks).
+    pub authorized: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct QueueSource {
+    pub function: String,
+    pub queue: String,
+    pub batch_size: i32,
+}
+
+#[derive(Debug, Clone)]
+pub struct JwtAuthorizer {
+    pub issuer: String,
+    pub audience: Vec<String>,
+}
+
+/// A short-form intrinsic such as `!Ref X`: its name without the `!`, and its argument.
+fn tagged(v: &Value) -> Option<(String, &Value)> {
+    match v {
+        Value::Tagged(t) => Some((t.tag.to_string().trim_start_matches('!').to_owned(), &t.value)),
+        _ => None,
+    }
+}
+
+fn str_of(v: &Value) -> Option<&str> {
+    v.as_str()
+}
+
+impl Template {
+    /// Loads the template; `params` override the parameters' defaults.
+    pub fn load(path: &str, site: Site, params: &[(&str, &str)]) -> Result<Self, Error> {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}"))?;
+        let root: Value = serde_norway::from_str(&text)?;
+        let mut values = HashMap::new();
+        if let Some(declared) = root.get("Parameters").and_then(Value::as_mapping) {
+            for (name, spec) in declared {
+                let name = str_of(name).unwrap_or_default().to_owned();
+                if let Some(default) = spec.get("Default") {
+                    values.insert(name, scalar(default));
+                }
+            }
+        }
+        for (name, value) in params {
+            values.insert(name.to_string(), value.to_string());
+        }
+        Ok(Template { root, site, params: values })
+    }
+
+    pub fn site(&self) -> &Site {
+        &self.site
+    }
+
+    /// `(logical id, definition)` of every resource of `kind`, in template order.
+    pub fn resources(&self, kind: &str) -> Vec<(String, &Value)> {
+        self.root
+            .get("Resources")
+            .and_then(Value::as_mapping)
+            .into_iter()
+            .flatten()
+            .filter(|(_, r)| r.get("Type").and_then(Value::as_str) == Some(kind))
+            .map(|(id, r)| (str_of(id).unwrap_or_default().to_owned(), r))
+            .collect()
+    }
+
+    fn resource(&self, id: &str) -> Option<&Value> {
+        self.root.get("Resources")?.get(id)
+    }
+
+    fn kind(&self, id: &str) -> Option<&str> {
+        self.resource(id)?.get("Type")?.as_str()
+    }
+
+    /// A resource property with intrinsics resolved.
+    pub fn property(&self, id: &str, name: &str) -> Result<Option<Json>, Error> {
+        match self.resource(id).and_then(|r| r.get("Properties")).and_then(|p| p.get(name)) {
+            Some(v) => Ok(Some(self.resolve(v)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// The physical name CloudFormation would give a named resource, or ours.
+    pub fn physical_name(&self, id: &str) -> Result<String, Error> {
+        let explicit = match self.kind(id) {
+            Some("AWS::DynamoDB::Table") => self.property(id, "TableName")?,
+            Some("AWS::S3::Bucket") => self.property(id, "BucketName")?,
+            Some("AWS::SQS::Queue") => self.property(id, "QueueName")?,
+            _ => None,
+        };
+        Ok(match explicit {
+            Some(Json::String(name)) => name,
+            _ => format!("{}-{}", self.site.stack, id).to_lowercase(),
+        })
+    }
+
+    pub fn queue_url(&self, id: &str) -> Result<String, Error> {
+        Ok(format!("{}/{}/{}", self.site.endpoint, self.site.account, self.physical_name(id)?))
+    }
+
+    pub fn arn(&self, id: &str) -> Result<String, Error> {
+        let Site { account, region, .. } = &self.site;
+        let name = self.physical_name(id)?;
+        Ok(match self.kind(id) {
+            Some("AWS::DynamoDB::Table") => format!("arn:aws:dynamodb:{region}:{account}:table/{name}"),
+            Some("AWS::S3::Bucket") => format!("arn:aws:s3:::{name}"),
+            Some("AWS::SQS::Queue") => format!("arn:aws:sqs:{region}:{account}:{name}"),
+            Some(kind) => format!("arn:aws:local:{region}:{account}:{}/{name}", kind.replace("::", "-")),
+            None => return Err(format!("no resource {id}").into()),
+        })
+    }
+
+    fn reference(&self, name: &str) -> Result<String, Error> {
+        Ok(match name {
+            "AWS::StackName" => self.site.stack.clone(),
+            "AWS::AccountId" => self.site.account.clone(),
+            "AWS::Region" => self.site.region.clone(),
+            "AWS::Partition" => "aws".into(),
+            "AWS::URLSuffix" => "amazonaws.com".into(),
+            _ if self.params.contains_key(name) => self.params[name].clone(),
+            _ => match self.kind(name) {
+                Some("AWS::SQS::Queue") => self.queue_url(name)?,
+                Some(_) => self.physical_name(name)?,
+                None => return Err(format!("!Ref {name}: no such parameter or resource").into()),
+            },
+        })
+    }
+
+    fn attribute(&self, spec: &str) -> Result<String, Error> {
+        let (id, attr) = spec.split_once('.').ok_or_else(|| format!("!GetAtt {spec}: want Resource.Attribute"))?;
+        match attr {
+            "Arn" => self.arn(id),
+            "QueueUrl" => self.queue_url(id),
+            "QueueName" => self.physical_name(id),
+            _ => Err(format!("!GetAtt {spec}: attribute not known locally").into()),
+        }
+    }
+
+    fn substitute(&self, text: &str, vars: &HashMap<String, String>) -> Result<String, Error> {
+        let mut out = String::new();
+        let mut rest = text;
+        while let Some(start) = rest.find("${") {
+            out.push_str(&rest[..start]);
+            let end = rest[start..].find('}').ok_or_else(|| format!("!Sub {text}: unclosed ${{"))? + start;
+            let name = &rest[start + 2..end];
+            let value = match vars.get(name) {
+                Some(v) => v.clone(),
+                None if name.contains('.') && !name.starts_with("AWS::") => self.attribute(name)?,
+                None => self.reference(name)?,
+            };
+            out.push_str(&value);
+            rest = &rest[end + 1..];
+        }
+        out.push_str(rest);
+        Ok(out)
+    }
+
+    /// Resolves intrinsics (`!Ref`, `!GetAtt`, `!Sub` and their long forms) into JSON.
+    pub fn resolve(&self, v: &Value) -> Result<Json, Error> {
+        if let Some((tag, inner)) = tagged(v) {
+            return self.intrinsic(&tag, inner);
+        }
+        Ok(match v {
+            Value::Null => Json::Null,
+            Value::Bool(b) => json!(b),
+            Value::Number(n) => serde_json::to_value(n)?,
+            Value::String(s) => json!(s),
+            Value::Sequence(items) => Json::Array(items.iter().map(|i| self.resolve(i)).collect::<Result<_, _>>()?),
+            Value::Mapping(map) => {
+                if map.len() == 1 {
+                    let (k, inner) = map.iter().next().unwrap_or((&Value::Null, &Value::Null));
+                    match str_of(k) {
+                        Some("Ref") => return self.intrinsic("Ref", inner),
+                        Some(long) if long.starts_with("Fn::") => return self.intrinsic(&long[4..], inner),
+                        _ => {}
+                    }
+                }
+                let mut out = serde_json::Map::new();
+                for (k, inner) in map {
+                    out.insert(scalar(k), self.resolve(inner)?);
+                }
+                Json::Object(out)
+            }
+            Value::Tagged(_) => Json::Null,
+        })
+    }
+
+    fn intrinsic(&self, tag: &str, inner: &Value) -> Result<Json, Error> {
+        Ok(match tag {
+            "Ref" => json!(self.reference(str_of(inner).unwrap_or_default())?),
+            "GetAtt" => {
+                let spec = match inner {
+                    Value::Sequence(parts) => parts.iter().filter_map(str_of).collect::<Vec<_>>().join("."),
+                    other => str_of(other).unwrap_or_default().to_owned(),
+                };
+                json!(self.attribute(&spec)?)
+            }
+            "Sub" => match inner {
+                Value::Sequence(parts) if parts.len() == 2 => {
+                    let mut vars = HashMap::new();
+                    for (k, v) in parts[1].as_mapping().into_iter().flatten() {
+                        vars.insert(scalar(k), json_string(&self.resolve(v)?));
+                    }
+                    json!(self.substitute(str_of(&parts[0]).unwrap_or_default(), &vars)?)
+                }
+                other => json!(self.substitute(str_of(other).unwrap_or_default(), &HashMap::new())?),
+            },
+            other => return Err(format!("intrinsic !{other} is not supported by the local gateway").into()),
+        })
+    }
+
+    /// Every function's environment: the globals overlaid by its own variables.
+    pub fn function_environment(&self, id: &str) -> Result<BTreeMap<String, String>, Error> {
+        let mut env = BTreeMap::new();
+        let global = self.root.get("Globals").and_then(|g| g.get("Function"));
+        let own = self.resource(id).and_then(|r| r.get("Properties"));
+        for source in [global, own].into_iter().flatten() {
+            if let Some(vars) = source.get("Environment").and_then(|e| e.get("Variables")).and_then(Value::as_mapping) {
+                for (k, v) in vars {
+                    env.insert(scalar(k), json_string(&self.resolve(v)?));
+                }
+            }
+        }
+        Ok(env)
+    }
+
+    fn events(&self, id: &str, kind: &str) -> Vec<&Value> {
+        self.resource(id)
+            .and_then(|r| r.get("Properties"))
+            .and_then(|p| p.get("Events"))
+            .and_then(Value::as_mapping)
+            .into_iter()
+            .flatten()
+            .filter(|(_, e)| e.get("Type").and_then(Value::as_str) == Some(kind))
+            .filter_map(|(_, e)| e.get("Properties"))
+            .collect()
+    }
+
+    pub fn function_ids(&self) -> Vec<String> {
+        self.resources("AWS::Serverless::Function").into_iter().map(|(id, _)| id).collect()
+    }
+
+    pub fn routes(&self) -> Vec<Route> {
+        let mut routes = Vec::new();
+        for id in self.function_ids() {
+            for event in self.events(&id, "HttpApi") {
+                let unauthenticated = event.get("Auth").and_then(|a| a.get("Authorizer")).and_then(Value::as_str) == Some("NONE");
+                routes.push(Route {
+                    function: id.clone(),
+                    method: event.get("Method").and_then(Value::as_str).unwrap_or("ANY").to_uppercase(),
+                    path: event.get("Path").and_then(Value::as_str).unwrap_or("/").to_owned(),
+                    authorized: !unauthenticated,
+                });
+            }
+        }
+        routes
+    }
+
+    pub fn queue_sources(&self) -> Result<Vec<QueueSource>, Error> {
+        let mut sources = Vec::new();
+        for id in self.function_ids() {
+            for event in self.events(&id, "SQS") {
+                let arn = json_string(&self.resolve(event.get("Queue").unwrap_or(&Value::Null))?);
+                let queue = self
+                    .resources("AWS::SQS::Queue")
+                    .into_iter()
+                    .map(|(q, _)| q)
+                    .find(|q| self.arn(q).ok().as_deref() == Some(arn.as_str()))
+                    .ok_or_else(|| format!("{id}: SQS event source {arn} is not a queue of this template"))?;
+                let batch_size = event.get("BatchSize").and_then(Value::as_i64).unwrap_or(10) as i32;
+                sources.push(QueueSource { function: id.clone(), queue, batch_size });
+            }
+        }
+        Ok(sources)
+    }
+
+    /// The HttpApi's default JWT authorizer.
+    pub fn jwt_authorizer(&self) -> Result<JwtAuthorizer, Error> {
+        let (_, api) = self.resources("AWS::Serverless::HttpApi").into_iter().next().ok_or("no AWS::Serverless::HttpApi")?;
+        let auth = api.get("Properties").and_then(|p| p.get("Auth")).ok_or("HttpApi has no Auth")?;
+        let default = auth.get("DefaultAuthorizer").and_then(Value::as_str).ok_or("HttpApi has no DefaultAuthorizer")?;
+        let config = auth
+            .get("Authorizers")
+            .and_then(|a| a.get(default))
+            .and_then(|a| a.get("JwtConfiguration"))
+            .ok_or("the default authorizer has no JwtConfiguration")?;
+        let issuer = json_string(&self.resolve(config.get("issuer").unwrap_or(&Value::Null))?);
+        let audience = match self.resolve(config.get("audience").unwrap_or(&Value::Null))? {
+            Json::Array(items) => items.iter().map(json_string).collect(),
+            other => vec![json_string(&other)],
+        };
+        Ok(JwtAuthorizer { issuer, audience })
+    }
+}
+
+fn scalar(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Number(n) => n.to_string(),
+        Value::Bool(b) => b.to_string(),
+        _ => String::new(),
+    }
+}
+
+fn json_string(v: &Json) -> String {
+    match v {
+        Json::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# The local stack: moto (DynamoDB, S3, SQS) and the gateway, both on 127.0.0.1.
+#   stack.sh            start both, print the demo tokens, serve until Ctrl-C
+#   stack.sh CMD ARGS   start both, run CMD against them, stop; exits with CMD's status
+# Both are stopped by the PIDs saved here, however this script ends.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+MOTO_PORT=${MOTO_PORT:-5000}
+PORT=${PORT:-3000}
+run_dir=".run/$PORT"
+mkdir -p "$run_dir"
+
+export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1
+export AWS_EC2_METADATA_DISABLED=true AWS_ENDPOINT_URL="http://127.0.0.1:$MOTO_PORT"
+export PORT PEYMAN_API="http://127.0.0.1:$PORT"
+
+stop() {
+  for name in gateway moto; do
+    if [[ -f "$run_dir/$name.pid" ]]; then
+      kill "$(cat "$run_dir/$name.pid")" 2>/dev/null || true
+      rm -f "$run_dir/$name.pid"
+    fi
+  done
+}
+trap stop EXIT
+trap 'exit 130' INT TERM
+
+# Polls until $2 is true or 30 s pass; no fixed sleeps.
+wait_for() {
+  local what=$1 check=$2 pid_file=$3
+  for _ in $(seq 1 300); do
+    if eval "$check"; then return 0; fi
+    if ! kill -0 "$(cat "$pid_file")" 2>/dev/null; then
+      echo "$what exited during start:" >&2; cat "$run_dir/$what.log" >&2; return 1
+    fi
+    sleep 0.1
+  done
+  echo "$what did not start within 30 s:" >&2; cat "$run_dir/$what.log" >&2; return 1
+}
+
+.venv/moto/bin/moto_server -H 127.0.0.1 -p "$MOTO_PORT" >"$run_dir/moto.log" 2>&1 &
+echo $! >"$run_dir/moto.pid"
+wait_for moto "curl -sf -o /dev/null http://127.0.0.1:$MOTO_PORT/moto-api/" "$run_dir/moto.pid"
+
+target/debug/peyman-local >"$run_dir/gateway.log" 2>&1 &
+echo $! >"$run_dir/gateway.pid"
+wait_for gateway "grep -q '^ready' '$run_dir/gateway.log'" "$run_dir/gateway.pid"
+
+if [[ $# -eq 0 ]]; then
+  sed -n '1,/^ready/p' "$run_dir/gateway.log"
+  echo "moto on http://127.0.0.1:$MOTO_PORT; logs in $run_dir/. Ctrl-C stops both."
+  tail -n +1 -f "$run_dir/gateway.log" --pid "$(cat "$run_dir/gateway.pid")" | grep -v '^export\|^ready\|^Peyman\|^Demo' || true
+else
+  "$@"
+fi

@@ -1,0 +1,114 @@
+//! Typed configuration read once per cold start. A missing or malformed variable fails
+//! the init phase, so a misconfigured function never serves a request.
+
+use std::time::Duration;
+
+use crate::policy::Policy;
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The single DynamoDB table (`TABLE_NAME`).
+    pub table_name: String,
+    /// The bucket for attachments and voice notes (`BUCKET_NAME`).
+    pub bucket_name: String,
+    /// The JWT claim that lists the caller's groups (`GROUPS_CLAIM`, default `groups`;
+    /// Cognito deployments set `cognito:groups`).
+    pub groups_claim: String,
+    /// How long presigned upload and download links live (`LINK_TTL_SECONDS`, default 900).
+    pub link_ttl: Duration,
+    /// How long a completed idempotency record is kept (`IDEMPOTENCY_TTL_SECONDS`, default 24 h).
+    pub idempotency_ttl: Duration,
+    /// How long an in-progress idempotency record blocks a retry before it is presumed
+    /// dead (`IDEMPOTENCY_IN_PROGRESS_SECONDS`, default 60: above the function timeout).
+    pub idempotency_in_progress: Duration,
+    /// S3 path-style addressing (`S3_FORCE_PATH_STYLE`), which moto needs locally.
+    pub s3_force_path_style: bool,
+    pub policy: Policy,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("environment variable {0} is required")]
+    Missing(&'static str),
+    #[error("environment variable {name} is malformed: {reason}")]
+    Malformed { name: &'static str, reason: String },
+}
+
+impl Config {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads the configuration through `lookup`, so the local gateway can feed it the
+    /// variables the template gives each function.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let required = |name: &'static str| {
+            lookup(name).filter(|v| !v.is_empty()).ok_or(ConfigError::Missing(name))
+        };
+        let seconds = |name: &'static str, default: u64| -> Result<Duration, ConfigError> {
+            match lookup(name) {
+                None => Ok(Duration::from_secs(default)),
+                Some(v) => v.parse::<u64>().map(Duration::from_secs).map_err(|e| {
+                    ConfigError::Malformed { name, reason: e.to_string() }
+                }),
+            }
+        };
+        let flag = |name: &'static str| -> Result<bool, ConfigError> {
+            match lookup(name).as_deref() {
+                None | Some("") | Some("false") | Some("0") => Ok(false),
+                Some("true") | Some("1") => Ok(true),
+                Some(other) => Err(ConfigError::Malformed {
+                    name,
+                    reason: format!("expected true or false, got {other:?}"),
+                }),
+            }
+        };
+        Ok(Config {
+            table_name: required("TABLE_NAME")?,
+            bucket_name: required("BUCKET_NAME")?,
+            groups_claim: lookup("GROUPS_CLAIM").unwrap_or_else(|| "groups".into()),
+            link_ttl: seconds("LINK_TTL_SECONDS", 900)?,
+            idempotency_ttl: seconds("IDEMPOTENCY_TTL_SECONDS", 24 * 3600)?,
+            idempotency_in_progress: seconds("IDEMPOTENCY_IN_PROGRESS_SECONDS", 60)?,
+            s3_force_path_style: flag("S3_FORCE_PATH_STYLE")?,
+            policy: Policy::default(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn lookup(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> =
+            vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        move |name| map.get(name).cloned()
+    }
+
+    #[test]
+    fn missing_table_fails_at_init() {
+        let err = Config::from_lookup(lookup(&[("BUCKET_NAME", "b")])).unwrap_err();
+        assert!(matches!(err, ConfigError::Missing("TABLE_NAME")));
+    }
+
+    #[test]
+    fn malformed_duration_fails_at_init() {
+        let err = Config::from_lookup(lookup(&[
+            ("TABLE_NAME", "t"),
+            ("BUCKET_NAME", "b"),
+            ("LINK_TTL_SECONDS", "soon"),
+        ]))
+        .unwrap_err();
+        assert!(matches!(err, ConfigError::Malformed { name: "LINK_TTL_SECONDS", .. }));
+    }
+
+    #[test]
+    fn defaults_apply() {
+        let c = Config::from_lookup(lookup(&[("TABLE_NAME", "t"), ("BUCKET_NAME", "b")])).unwrap();
+        assert_eq!(c.groups_claim, "groups");
+        assert_eq!(c.link_ttl, Duration::from_secs(900));
+        assert!(!c.s3_force_path_style);
+    }
+}

@@ -1,0 +1,292 @@
+//! The HTTP pipeline every API function shares: identify the caller from the
+//! authorizer's claims, parse strictly, apply idempotency, and turn the one error type
+//! into `application/problem+json`. Handlers only match their route keys.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use lambda_http::aws_lambda_events::query_map::QueryMap;
+use lambda_http::http::{Method, StatusCode};
+use lambda_http::request::RequestContext;
+use lambda_http::{Body, Request, RequestExt, Response};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::App;
+use crate::error::ApiError;
+use crate::identity::Caller;
+use crate::{idempotency, validate};
+
+/// A request as handlers see it.
+#[derive(Debug)]
+pub struct ApiRequest {
+    /// API Gateway's route key, e.g. `GET /v1/gigs/{gig_id}`.
+    pub route: String,
+    pub caller: Caller,
+    pub now: DateTime<Utc>,
+    path: QueryMap,
+    query: QueryMap,
+    body: Vec<u8>,
+}
+
+/// A successful answer: a status and a JSON body.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub body: Value,
+}
+
+impl Reply {
+    pub fn ok(body: Value) -> Result<Reply, ApiError> {
+        Ok(Reply { status: StatusCode::OK, body })
+    }
+
+    pub fn created(body: Value) -> Result<Reply, ApiError> {
+        Ok(Reply { status: StatusCode::CREATED, body })
+    }
+}
+
+/// The response as sent, and as an idempotency record keeps it.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub status: u16,
+    pub content_type: String,
+    pub body: String,
+    pub replayed: bool,
+}
+
+impl From<Result<Reply, ApiError>> for Outcome {
+    fn from(result: Result<Reply, ApiError>) -> Self {
+        match result {
+            Ok(reply) => Outcome {
+                status: reply.status.as_u16(),
+                content_type: "application/json".into(),
+                body: reply.body.to_string(),
+                replayed: false,
+            },
+            Err(error) => {
+                if let ApiError::Internal(cause) = &error {
+                    tracing::error!(error = %cause, "request failed");
+                }
+                Outcome {
+                    status: error.status().as_u16(),
+                    content_type: "application/problem+json".into(),
+                    body: serde_json::to_string(&error.problem()).unwrap_or_default(),
+                    replayed: false,
+                }
+            }
+        }
+    }
+}
+
+impl Outcome {
+    fn into_response(self) -> Response<Body> {
+        let mut response = Response::builder()
+            .status(self.status)
+            .header("content-type", self.content_type);
+        if self.replayed {
+            response = response.header("idempotent-replayed", "true");
+        }
+        response.body(Body::Text(self.body)).unwrap_or_default()
+    }
+}
+
+impl ApiRequest {
+    /// A path parameter that must be an id we minted.
+    pub fn path_id(&self, name: &str) -> Result<String, ApiError> {
+        let value = self.path.first(name).unwrap_or_default();
+        validate::ulid(name, value)?;
+        Ok(value.to_owned())
+    }
+
+    /// A path parameter that must be a user id.
+    pub fn path_user(&self, name: &str) -> Result<String, ApiError> {
+        let value = self.path.first(name).unwrap_or_default();
+        validate::user_id(name, value)?;
+        Ok(value.to_owned())
+    }
+
+    pub fn query(&self, name: &str) -> Option<&str> {
+        self.query.first(name)
+    }
+
+    /// A page size from `?limit=` within `1..=max`, `default` when absent.
+    pub fn limit(&self, default: i32, max: i32) -> Result<i32, ApiError> {
+        match self.query("limit") {
+            None => Ok(default),
+            Some(raw) => raw
+                .parse::<i32>()
+                .ok()
+                .filter(|n| (1..=max).contains(n))
+                .ok_or_else(|| ApiError::malformed("invalid_limit", Some("limit"), format!("limit is a whole number from 1 to {max}"))),
+        }
+    }
+
+    /// The body as `T`, strictly: unknown fields, wrong types and trailing data are
+    /// refused with the offending field named.
+    pub fn json<T: DeserializeOwned>(&self) -> Result<T, ApiError> {
+        if self.body.is_empty() {
+            return Err(ApiError::malformed("malformed_json", None, "a JSON body is required"));
+        }
+        let mut de = serde_json::Deserializer::from_slice(&self.body);
+        let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+            let path = e.path().to_string();
+            body_error(&path, e.into_inner())
+        })?;
+        de.end().map_err(|e| body_error(".", e))?;
+        Ok(value)
+    }
+}
+
+/// Classifies a serde error into our codes, naming the field where serde knows it.
+fn body_error(path: &str, error: serde_json::Error) -> ApiError {
+    use serde_json::error::Category;
+    let message = error.to_string();
+    match error.classify() {
+        Category::Syntax | Category::Eof | Category::Io => {
+            ApiError::malformed("malformed_json", None, format!("the body is not valid JSON: {message}"))
+        }
+        Category::Data => {
+            // serde names the field between backticks: "unknown field `x`, expected …".
+            let named = message.split('`').nth(1).unwrap_or_default();
+            let join = |name: &str| match path {
+                "." | "" => name.to_owned(),
+                parent if parent.ends_with(name) => parent.to_owned(),
+                parent => format!("{parent}.{name}"),
+            };
+            let (code, field) = if message.starts_with("unknown field") {
+                ("unknown_field", join(named))
+            } else if message.starts_with("missing field") {
+                ("missing_field", join(named))
+            } else if message.starts_with("unknown variant") {
+                ("invalid_value", path.to_owned())
+            } else {
+                ("invalid_type", path.to_owned())
+            };
+            let field = if field.is_empty() || field == "." { "body".to_owned() } else { field };
+            ApiError::Invalid { code, field: Some(field), detail: message }
+        }
+    }
+}
+
+fn body_bytes(body: &Body) -> Vec<u8> {
+    match body {
+        Body::Empty => Vec::new(),
+        Body::Text(text) => text.as_bytes().to_vec(),
+        Body::Binary(bytes) => bytes.clone(),
+        _ => Vec::new(),
+    }
+}
+
+/// Reads the route key and the verified claims that API Gateway put in the context.
+fn route_and_claims(request: &Request) -> (String, BTreeMap<String, String>) {
+    match request.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(ctx)) => {
+            let claims = ctx
+                .authorizer
+                .as_ref()
+                .and_then(|a| a.jwt.as_ref())
+                .map(|jwt| jwt.claims.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+                .unwrap_or_default();
+            (ctx.route_key.clone().unwrap_or_default(), claims)
+        }
+        _ => (String::new(), BTreeMap::new()),
+    }
+}
+
+/// Serves one API Gateway request with `route`.
+pub async fn serve(app: &App, request: Request, route: impl AsyncFnOnce(&App, &ApiRequest) -> Result<Reply, ApiError>) -> Response<Body> {
+    let (route_key, claims) = route_and_claims(&request);
+    let claims = claims.into_iter().collect();
+    let caller = match Caller::from_claims(&claims, &app.config.groups_claim) {
+        Ok(caller) => caller,
+        Err(error) => return Outcome::from(Err(error)).into_response(),
+    };
+    let idempotency_key = request.headers().get(idempotency::HEADER).map(|v| v.to_str().unwrap_or("\u{0}").to_owned());
+    let mutating = !matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    let raw_path = request.raw_http_path().to_owned();
+    let api = ApiRequest {
+        route: route_key,
+        caller,
+        now: Utc::now(),
+        path: request.path_parameters(),
+        query: request.query_string_parameters(),
+        body: body_bytes(request.body()),
+    };
+    let outcome = match idempotency_key.filter(|_| mutating) {
+        None => Outcome::from(route(app, &api).await),
+        Some(key) => {
+            let attempt = async {
+                idempotency::check_key(&key)?;
+                let hash = idempotency::payload_hash(&api.route, &raw_path, &api.body);
+                idempotency::run(app, &api.caller.user_id, &key, &hash, api.now, async || Outcome::from(route(app, &api).await)).await
+            };
+            match attempt.await {
+                Ok(outcome) => outcome,
+                Err(error) => Outcome::from(Err(error)),
+            }
+        }
+    };
+    outcome.into_response()
+}
+
+/// The answer for a route key this function does not serve (a template mismatch).
+pub fn unknown_route(request: &ApiRequest) -> Result<Reply, ApiError> {
+    Err(ApiError::internal(format!("route {:?} is not served by this function", request.route)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Body {
+        title: String,
+        inner: Option<Inner>,
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Inner {
+        n: u32,
+    }
+
+    fn parse(body: &str) -> Result<Body, ApiError> {
+        let request = ApiRequest {
+            route: String::new(),
+            caller: Caller { user_id: "u".into(), is_support: false },
+            now: Utc::now(),
+            path: QueryMap::default(),
+            query: QueryMap::default(),
+            body: body.as_bytes().to_vec(),
+        };
+        request.json()
+    }
+
+    fn code_and_field(r: Result<Body, ApiError>) -> (u16, String, Option<String>) {
+        let p = r.unwrap_err().problem();
+        (p.status, p.code, p.field)
+    }
+
+    #[test]
+    fn malformed_json_is_400() {
+        assert_eq!(code_and_field(parse("{")).0, 400);
+        assert_eq!(code_and_field(parse("")).1, "malformed_json");
+        assert_eq!(code_and_field(parse(r#"{"title":"a"} x"#)).0, 400);
+    }
+
+    #[test]
+    fn data_errors_name_their_field() {
+        assert_eq!(code_and_field(parse(r#"{"title":"a","x":1}"#)), (422, "unknown_field".into(), Some("x".into())));
+        assert_eq!(code_and_field(parse(r#"{}"#)), (422, "missing_field".into(), Some("title".into())));
+        assert_eq!(code_and_field(parse(r#"{"title":5}"#)), (422, "invalid_type".into(), Some("title".into())));
+        assert_eq!(
+            code_and_field(parse(r#"{"title":"a","inner":{"n":1,"m":2}}"#)),
+            (422, "unknown_field".into(), Some("inner.m".into()))
+        );
+        assert_eq!(code_and_field(parse(r#"{"title":"a","inner":{"n":-1}}"#)), (422, "invalid_type".into(), Some("inner.n".into())));
+    }
+}

@@ -1,0 +1,101 @@
+//! Every key of the single table, built in one place. Items carry generic `PK`/`SK`, an
+//! optional sparse `GSI1PK`/`GSI1SK`, an `entity` attribute and, where they lapse, a `ttl`
+//! (epoch seconds) that DynamoDB's TTL deletes.
+//!
+//! | access pattern                         | index | key condition                                   |
+//! |----------------------------------------|-------|-------------------------------------------------|
+//! | a user's seller settings               | table | `PK = USER#{user_id}`, `SK = SELLER`             |
+//! | a gig by id                            | table | `PK = GIG#{gig_id}`, `SK = GIG`                  |
+//! | a seller's gigs, newest first          | GSI1  | `GSI1PK = SELLER#{user_id}#GIGS`, `GSI1SK` desc  |
+//! | messages between two users, paginated  | table | `PK = CONV#{lo}#{hi}`, `SK begins_with MSG#`     |
+//! | an upload by id                        | table | `PK = UPLOAD#{upload_id}`, `SK = UPLOAD`         |
+//! | who may read an upload (owner excepted)| table | `PK = UPLOAD#{upload_id}`, `SK = VIEWER#{user_id}` |
+//! | an idempotency record                  | table | `PK = IDEMPOTENCY#{user_id}#{key}`, `SK = IDEMPOTENCY` |
+//!
+//! `{lo}` and `{hi}` are the two user ids in byte order, so both parties name one
+//! conversation. User ids never hold `#` (see `validate::user_id`), so no id can
+//! forge another's key.
+
+pub const PK: &str = "PK";
+pub const SK: &str = "SK";
+pub const GSI1: &str = "GSI1";
+pub const GSI1PK: &str = "GSI1PK";
+pub const GSI1SK: &str = "GSI1SK";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Key {
+    pub pk: String,
+    pub sk: String,
+}
+
+fn key(pk: String, sk: impl Into<String>) -> Key {
+    Key { pk, sk: sk.into() }
+}
+
+pub fn seller_settings(user_id: &str) -> Key {
+    key(format!("USER#{user_id}"), "SELLER")
+}
+
+pub fn gig(gig_id: &str) -> Key {
+    key(format!("GIG#{gig_id}"), "GIG")
+}
+
+/// GSI1 partition of a seller's gigs.
+pub fn seller_gigs(seller_id: &str) -> String {
+    format!("SELLER#{seller_id}#GIGS")
+}
+
+/// The partition of the conversation between two users, whoever asks.
+pub fn conversation(a: &str, b: &str) -> String {
+    let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
+    format!("CONV#{lo}#{hi}")
+}
+
+pub const MESSAGE_PREFIX: &str = "MSG#";
+
+pub fn message(a: &str, b: &str, message_id: &str) -> Key {
+    key(conversation(a, b), format!("{MESSAGE_PREFIX}{message_id}"))
+}
+
+pub fn upload(upload_id: &str) -> Key {
+    key(format!("UPLOAD#{upload_id}"), "UPLOAD")
+}
+
+pub fn upload_viewer(upload_id: &str, user_id: &str) -> Key {
+    key(format!("UPLOAD#{upload_id}"), format!("VIEWER#{user_id}"))
+}
+
+pub fn idempotency(user_id: &str, idempotency_key: &str) -> Key {
+    key(format!("IDEMPOTENCY#{user_id}#{idempotency_key}"), "IDEMPOTENCY")
+}
+
+/// Where an upload's object lives: under its owner's prefix, so a bucket policy or a
+/// lifecycle rule can reason per user.
+pub fn upload_object(owner_id: &str, upload_id: &str) -> String {
+    format!("uploads/{owner_id}/{upload_id}")
+}
+
+/// The upload id in an object key made by [`upload_object`].
+pub fn upload_id_of_object(object_key: &str) -> Option<&str> {
+    let rest = object_key.strip_prefix("uploads/")?;
+    let (_owner, id) = rest.split_once('/')?;
+    (!id.is_empty() && !id.contains('/')).then_some(id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn both_parties_name_one_conversation() {
+        assert_eq!(conversation("alice", "bob"), conversation("bob", "alice"));
+        assert_ne!(conversation("alice", "bob"), conversation("alice", "bobby"));
+    }
+
+    #[test]
+    fn object_keys_round_trip() {
+        assert_eq!(upload_id_of_object(&upload_object("u1", "01ABC")), Some("01ABC"));
+        assert_eq!(upload_id_of_object("elsewhere/u1/01ABC"), None);
+        assert_eq!(upload_id_of_object("uploads/u1/a/b"), None);
+    }
+}

@@ -1,0 +1,61 @@
+//! Policy defaults from product.md, in one place. Later issues copy the policy in force
+//! onto each order so a change never alters a running one.
+
+use serde::Serialize;
+
+use crate::money::Money;
+use crate::seller::Level;
+
+/// Upload limits per kind: what may be declared and what the checker enforces.
+#[derive(Debug, Clone)]
+pub struct FilePolicy {
+    pub attachment_max_bytes: u64,
+    pub voice_note_max_bytes: u64,
+    pub voice_note_max_seconds: u32,
+}
+
+#[derive(Debug, Clone)]
+pub struct Policy {
+    pub files: FilePolicy,
+    /// Text limits, in characters.
+    pub gig_title_max: usize,
+    pub message_text_max: usize,
+    pub file_name_max: usize,
+    pub message_attachments_max: usize,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy {
+            files: FilePolicy {
+                attachment_max_bytes: 50 * 1024 * 1024,
+                voice_note_max_bytes: 10 * 1024 * 1024,
+                voice_note_max_seconds: 5 * 60,
+            },
+            gig_title_max: 120,
+            message_text_max: 5_000,
+            file_name_max: 255,
+            message_attachments_max: 10,
+        }
+    }
+}
+
+/// What a seller's level allows an offer to ask: a price cap (none for top rated) and a
+/// delivery-time cap.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LevelLimits {
+    pub max_price: Option<Money>,
+    pub max_delivery_days: u32,
+}
+
+impl Policy {
+    pub fn level_limits(&self, level: Level) -> LevelLimits {
+        let irr = |amount| Some(Money { amount, currency: "IRR".into() });
+        match level {
+            Level::New => LevelLimits { max_price: irr(50_000_000), max_delivery_days: 30 },
+            Level::LevelOne => LevelLimits { max_price: irr(200_000_000), max_delivery_days: 60 },
+            Level::LevelTwo => LevelLimits { max_price: irr(1_000_000_000), max_delivery_days: 90 },
+            Level::TopRated => LevelLimits { max_price: None, max_delivery_days: 180 },
+        }
+    }
+}

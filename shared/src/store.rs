@@ -1,0 +1,478 @@
+//! The one storage module: every read and write of the single DynamoDB table. Keys come
+//! from [`crate::keys`]; items are mapped with serde_dynamo.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, Put, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_dynamo::aws_sdk_dynamodb_1::{from_item, to_item};
+
+use crate::error::ApiError;
+use crate::gig::{Gig, GigPatch};
+use crate::keys::{self, Key};
+use crate::message::Message;
+use crate::seller::{Level, SellerSettings};
+use crate::upload::{Upload, UploadStatus, Verdict};
+
+type Item = HashMap<String, AttributeValue>;
+
+#[derive(Debug, Clone)]
+pub struct Store {
+    db: Client,
+    table: String,
+}
+
+/// One page of a list and the opaque cursor of the next, if any.
+#[derive(Debug)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<String>,
+}
+
+/// What an idempotency claim found.
+#[derive(Debug, PartialEq)]
+pub enum IdempotencyClaim {
+    /// No live record: the caller runs the request.
+    Acquired,
+    /// The first request with this key completed: replay its response.
+    Completed { status: u16, content_type: String, body: String },
+    /// The first request with this key is still running.
+    InProgress,
+    /// The key was used with another request.
+    PayloadMismatch,
+}
+
+fn s(value: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(value.into())
+}
+
+fn n(value: impl ToString) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}
+
+fn db_error<E, R>(err: SdkError<E, R>) -> ApiError
+where
+    E: std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    ApiError::internal(format!("dynamodb: {}", DisplayErrorContext(err)))
+}
+
+fn is_condition_failure<R>(err: &SdkError<aws_sdk_dynamodb::operation::put_item::PutItemError, R>) -> bool {
+    err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception())
+}
+
+fn decode<T: DeserializeOwned>(item: Item) -> Result<T, ApiError> {
+    from_item(item).map_err(|e| ApiError::internal(format!("stored item does not decode: {e}")))
+}
+
+/// The item for `data` under `key`, tagged with its entity type.
+fn item<T: Serialize>(key: &Key, entity: &str, data: &T) -> Result<Item, ApiError> {
+    let mut item: Item = to_item(data).map_err(|e| ApiError::internal(format!("item does not encode: {e}")))?;
+    item.insert(keys::PK.into(), s(&key.pk));
+    item.insert(keys::SK.into(), s(&key.sk));
+    item.insert("entity".into(), s(entity));
+    Ok(item)
+}
+
+fn key_item(key: &Key) -> Item {
+    HashMap::from([(keys::PK.into(), s(&key.pk)), (keys::SK.into(), s(&key.sk))])
+}
+
+fn put(table: &str, item: Item, condition: Option<&str>) -> Result<TransactWriteItem, ApiError> {
+    let put = Put::builder()
+        .table_name(table)
+        .set_item(Some(item))
+        .set_condition_expression(condition.map(str::to_owned))
+        .build()
+        .map_err(ApiError::internal)?;
+    Ok(TransactWriteItem::builder().put(put).build())
+}
+
+impl Store {
+    pub fn new(db: Client, table: impl Into<String>) -> Self {
+        Store { db, table: table.into() }
+    }
+
+    async fn get(&self, key: &Key) -> Result<Option<Item>, ApiError> {
+        let out = self
+            .db
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key_item(key)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(db_error)?;
+        Ok(out.item)
+    }
+
+    async fn get_as<T: DeserializeOwned>(&self, key: &Key) -> Result<Option<T>, ApiError> {
+        self.get(key).await?.map(decode).transpose()
+    }
+
+    /// Writes a new item; `false` when one already exists under its key.
+    async fn insert(&self, item: Item) -> Result<bool, ApiError> {
+        match self
+            .db
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(PK)")
+            .send()
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(e) if is_condition_failure(&e) => Ok(false),
+            Err(e) => Err(db_error(e)),
+        }
+    }
+
+    // ---- seller settings -------------------------------------------------------------
+
+    pub async fn seller_settings(&self, user_id: &str) -> Result<SellerSettings, ApiError> {
+        Ok(self
+            .get_as(&keys::seller_settings(user_id))
+            .await?
+            .unwrap_or_else(|| SellerSettings::defaults(user_id)))
+    }
+
+    /// Sets the seller's own switch; the level is left as it is (or `new`).
+    pub async fn set_custom_projects(&self, user_id: &str, enabled: bool, now: DateTime<Utc>) -> Result<SellerSettings, ApiError> {
+        self.update_settings(
+            user_id,
+            "SET custom_projects_enabled = :enabled, #level = if_not_exists(#level, :new_level)",
+            vec![(":enabled", AttributeValue::Bool(enabled)), (":new_level", s("new"))],
+            now,
+        )
+        .await
+    }
+
+    /// Support sets a seller's level; who did it is kept with it.
+    pub async fn set_level(&self, user_id: &str, level: Level, by: &str, now: DateTime<Utc>) -> Result<SellerSettings, ApiError> {
+        let level = serde_json::to_value(level).map_err(ApiError::internal)?;
+        self.update_settings(
+            user_id,
+            "SET #level = :level, level_set_by = :by, custom_projects_enabled = if_not_exists(custom_projects_enabled, :off)",
+            vec![(":level", s(level.as_str().unwrap_or("new"))), (":by", s(by)), (":off", AttributeValue::Bool(false))],
+            now,
+        )
+        .await
+    }
+
+    async fn update_settings(
+        &self,
+        user_id: &str,
+        set: &str,
+        values: Vec<(&str, AttributeValue)>,
+        now: DateTime<Utc>,
+    ) -> Result<SellerSettings, ApiError> {
+        let mut update = self
+            .db
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key_item(&keys::seller_settings(user_id))))
+            .update_expression(format!("{set}, user_id = :user, updated_at = :now, entity = :entity"))
+            .expression_attribute_names("#level", "level")
+            .expression_attribute_values(":user", s(user_id))
+            .expression_attribute_values(":now", s(now.to_rfc3339()))
+            .expression_attribute_values(":entity", s("seller_settings"))
+            .return_values(ReturnValue::AllNew);
+        for (name, value) in values {
+            update = update.expression_attribute_values(name, value);
+        }
+        let out = update.send().await.map_err(db_error)?;
+        decode(out.attributes.unwrap_or_default())
+    }
+
+    // ---- gigs ------------------------------------------------------------------------
+
+    pub async fn insert_gig(&self, gig: &Gig) -> Result<(), ApiError> {
+        let mut item = item(&keys::gig(&gig.gig_id), "gig", gig)?;
+        item.insert(keys::GSI1PK.into(), s(keys::seller_gigs(&gig.seller_id)));
+        item.insert(keys::GSI1SK.into(), s(format!("GIG#{}", gig.gig_id)));
+        if !self.insert(item).await? {
+            return Err(ApiError::internal("gig id collision"));
+        }
+        Ok(())
+    }
+
+    pub async fn gig(&self, gig_id: &str) -> Result<Option<Gig>, ApiError> {
+        self.get_as(&keys::gig(gig_id)).await
+    }
+
+    /// Applies `patch` if `seller_id` owns the gig: 404 when it does not exist, 403 when
+    /// it is someone else's (gigs are public, so that says nothing new).
+    pub async fn update_gig(&self, gig_id: &str, seller_id: &str, patch: &GigPatch, now: DateTime<Utc>) -> Result<Gig, ApiError> {
+        let mut sets = vec!["updated_at = :now"];
+        let mut update = self
+            .db
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key_item(&keys::gig(gig_id))))
+            .condition_expression("attribute_exists(PK) AND seller_id = :seller")
+            .expression_attribute_values(":seller", s(seller_id))
+            .expression_attribute_values(":now", s(now.to_rfc3339()))
+            .return_values(ReturnValue::AllNew);
+        if let Some(title) = &patch.title {
+            sets.push("title = :title");
+            update = update.expression_attribute_values(":title", s(title));
+        }
+        if let Some(status) = patch.status {
+            sets.push("#status = :status");
+            let status = serde_json::to_value(status).map_err(ApiError::internal)?;
+            update = update
+                .expression_attribute_names("#status", "status")
+                .expression_attribute_values(":status", s(status.as_str().unwrap_or_default()));
+        }
+        match update.update_expression(format!("SET {}", sets.join(", "))).send().await {
+            Ok(out) => decode(out.attributes.unwrap_or_default()),
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
+                match self.gig(gig_id).await? {
+                    None => Err(ApiError::NotFound { what: "gig" }),
+                    Some(_) => Err(ApiError::forbidden("not_gig_owner", "only the gig's seller may change it")),
+                }
+            }
+            Err(e) => Err(db_error(e)),
+        }
+    }
+
+    // ---- uploads ---------------------------------------------------------------------
+
+    pub async fn insert_upload(&self, upload: &Upload) -> Result<(), ApiError> {
+        if !self.insert(item(&keys::upload(&upload.upload_id), "upload", upload)?).await? {
+            return Err(ApiError::internal("upload id collision"));
+        }
+        Ok(())
+    }
+
+    pub async fn upload(&self, upload_id: &str) -> Result<Option<Upload>, ApiError> {
+        self.get_as(&keys::upload(upload_id)).await
+    }
+
+    /// The uploads among `ids` that exist, in no particular order.
+    pub async fn uploads(&self, ids: &[&str]) -> Result<Vec<Upload>, ApiError> {
+        let mut found = Vec::new();
+        let mut unique: Vec<&str> = ids.to_vec();
+        unique.sort_unstable();
+        unique.dedup();
+        for chunk in unique.chunks(100) {
+            let keys: Vec<Item> = chunk.iter().map(|id| key_item(&keys::upload(id))).collect();
+            let mut request = Some(KeysAndAttributes::builder().set_keys(Some(keys)).consistent_read(true).build().map_err(ApiError::internal)?);
+            while let Some(keys) = request.take() {
+                let out = self.db.batch_get_item().request_items(&self.table, keys).send().await.map_err(db_error)?;
+                for item in out.responses.unwrap_or_default().remove(&self.table).unwrap_or_default() {
+                    found.push(decode(item)?);
+                }
+                request = out.unprocessed_keys.unwrap_or_default().remove(&self.table);
+            }
+        }
+        Ok(found)
+    }
+
+    /// Whether `user_id` was sent the upload in a message.
+    pub async fn is_upload_viewer(&self, upload_id: &str, user_id: &str) -> Result<bool, ApiError> {
+        Ok(self.get(&keys::upload_viewer(upload_id, user_id)).await?.is_some())
+    }
+
+    /// Records the checker's verdict once: only a pending upload moves. `false` when it
+    /// was already decided (a redelivered notification).
+    pub async fn decide_upload(&self, upload_id: &str, verdict: &Verdict, version: Option<&str>, now: DateTime<Utc>) -> Result<bool, ApiError> {
+        let (status, rejection) = match verdict {
+            Verdict::Ready => (UploadStatus::Ready, None),
+            Verdict::Rejected(code) => (UploadStatus::Rejected, Some(*code)),
+        };
+        let status = serde_json::to_value(status).map_err(ApiError::internal)?;
+        let result = self
+            .db
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key_item(&keys::upload(upload_id))))
+            .condition_expression("#status = :pending")
+            .update_expression("SET #status = :status, rejection = :rejection, checked_version = :version, checked_at = :now")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":pending", s("pending"))
+            .expression_attribute_values(":status", s(status.as_str().unwrap_or_default()))
+            .expression_attribute_values(":rejection", rejection.map_or(AttributeValue::Null(true), s))
+            .expression_attribute_values(":version", version.map_or(AttributeValue::Null(true), s))
+            .expression_attribute_values(":now", s(now.to_rfc3339()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(false),
+            Err(e) => Err(db_error(e)),
+        }
+    }
+
+    // ---- messages --------------------------------------------------------------------
+
+    /// Stores a message and, in the same transaction, lets the recipient read each of
+    /// its files. The sender's ownership of every file is checked inside the
+    /// transaction, so no file changes hands between the check and the write.
+    pub async fn insert_message(&self, message: &Message) -> Result<(), ApiError> {
+        let key = keys::message(&message.sender_id, &message.recipient_id, &message.message_id);
+        let mut writes = vec![put(&self.table, item(&key, "message", message)?, Some("attribute_not_exists(PK)"))?];
+        for upload_id in message.upload_ids() {
+            let mut viewer = key_item(&keys::upload_viewer(upload_id, &message.recipient_id));
+            viewer.insert("entity".into(), s("upload_viewer"));
+            writes.push(put(&self.table, viewer, None)?);
+            let check = aws_sdk_dynamodb::types::ConditionCheck::builder()
+                .table_name(&self.table)
+                .set_key(Some(key_item(&keys::upload(upload_id))))
+                .condition_expression("owner_id = :sender AND #status <> :rejected")
+                .expression_attribute_names("#status", "status")
+                .expression_attribute_values(":sender", s(&message.sender_id))
+                .expression_attribute_values(":rejected", s("rejected"))
+                .build()
+                .map_err(ApiError::internal)?;
+            writes.push(TransactWriteItem::builder().condition_check(check).build());
+        }
+        match self.db.transact_write_items().set_transact_items(Some(writes)).send().await {
+            Ok(_) => Ok(()),
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_transaction_canceled_exception()) => {
+                Err(ApiError::conflict("upload_changed", "an attached file changed while sending; read it and retry"))
+            }
+            Err(e) => Err(db_error(e)),
+        }
+    }
+
+    /// The conversation between `a` and `b`, newest first.
+    pub async fn messages(&self, a: &str, b: &str, limit: i32, cursor: Option<&str>) -> Result<Page<Message>, ApiError> {
+        let pk = keys::conversation(a, b);
+        let start = match cursor {
+            None => None,
+            Some(cursor) => {
+                let sk = decode_cursor(cursor).filter(|sk| sk.starts_with(keys::MESSAGE_PREFIX)).ok_or_else(|| {
+                    ApiError::malformed("invalid_cursor", Some("cursor"), "cursor is not one this list gave")
+                })?;
+                Some(key_item(&Key { pk: pk.clone(), sk }))
+            }
+        };
+        let out = self
+            .db
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
+            .expression_attribute_values(":pk", s(&pk))
+            .expression_attribute_values(":prefix", s(keys::MESSAGE_PREFIX))
+            .scan_index_forward(false)
+            .limit(limit)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(db_error)?;
+        let items = out.items.unwrap_or_default().into_iter().map(decode).collect::<Result<Vec<_>, _>>()?;
+        let next_cursor = out
+            .last_evaluated_key
+            .and_then(|k| k.get(keys::SK).and_then(|v| v.as_s().ok()).map(|sk| URL_SAFE_NO_PAD.encode(sk)));
+        Ok(Page { items, next_cursor })
+    }
+
+    // ---- idempotency -----------------------------------------------------------------
+
+    /// Claims `key` for one request (AWS Lambda Powertools semantics): a record that is
+    /// absent, expired, or in progress past its deadline is taken over.
+    pub async fn claim_idempotency(
+        &self,
+        user_id: &str,
+        idempotency_key: &str,
+        payload_hash: &str,
+        now: DateTime<Utc>,
+        in_progress_until: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    ) -> Result<IdempotencyClaim, ApiError> {
+        let key = keys::idempotency(user_id, idempotency_key);
+        let mut record = key_item(&key);
+        record.insert("entity".into(), s("idempotency"));
+        record.insert("status".into(), s("in_progress"));
+        record.insert("payload_hash".into(), s(payload_hash));
+        record.insert("in_progress_until".into(), n(in_progress_until.timestamp()));
+        record.insert("ttl".into(), n(expires_at.timestamp()));
+        let result = self
+            .db
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(record))
+            .condition_expression(
+                "attribute_not_exists(PK) OR #ttl < :now OR (#status = :in_progress AND in_progress_until < :now)",
+            )
+            .expression_attribute_names("#ttl", "ttl")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":now", n(now.timestamp()))
+            .expression_attribute_values(":in_progress", s("in_progress"))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        let existing = match result {
+            Ok(_) => return Ok(IdempotencyClaim::Acquired),
+            Err(e) if is_condition_failure(&e) => {
+                let old = match e.into_service_error() {
+                    aws_sdk_dynamodb::operation::put_item::PutItemError::ConditionalCheckFailedException(c) => c.item,
+                    _ => None,
+                };
+                match old {
+                    Some(old) => old,
+                    None => self.get(&key).await?.unwrap_or_default(),
+                }
+            }
+            Err(e) => return Err(db_error(e)),
+        };
+        let text = |name: &str| existing.get(name).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
+        if text("payload_hash") != payload_hash {
+            return Ok(IdempotencyClaim::PayloadMismatch);
+        }
+        if text("status") != "completed" {
+            return Ok(IdempotencyClaim::InProgress);
+        }
+        Ok(IdempotencyClaim::Completed {
+            status: existing.get("response_status").and_then(|v| v.as_n().ok()).and_then(|v| v.parse().ok()).unwrap_or(200),
+            content_type: text("response_content_type"),
+            body: text("response_body"),
+        })
+    }
+
+    pub async fn complete_idempotency(
+        &self,
+        user_id: &str,
+        idempotency_key: &str,
+        payload_hash: &str,
+        response: (u16, &str, &str),
+        expires_at: DateTime<Utc>,
+    ) -> Result<(), ApiError> {
+        let (status, content_type, body) = response;
+        let mut record = key_item(&keys::idempotency(user_id, idempotency_key));
+        record.insert("entity".into(), s("idempotency"));
+        record.insert("status".into(), s("completed"));
+        record.insert("payload_hash".into(), s(payload_hash));
+        record.insert("response_status".into(), n(status));
+        record.insert("response_content_type".into(), s(content_type));
+        record.insert("response_body".into(), s(body));
+        record.insert("ttl".into(), n(expires_at.timestamp()));
+        self.db.put_item().table_name(&self.table).set_item(Some(record)).send().await.map_err(db_error)?;
+        Ok(())
+    }
+
+    /// Forgets a claim whose request failed on our side, so a retry runs again.
+    pub async fn release_idempotency(&self, user_id: &str, idempotency_key: &str) -> Result<(), ApiError> {
+        self.db
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(key_item(&keys::idempotency(user_id, idempotency_key))))
+            .send()
+            .await
+            .map_err(db_error)?;
+        Ok(())
+    }
+}
+
+fn decode_cursor(cursor: &str) -> Option<String> {
+    let bytes = URL_SAFE_NO_PAD.decode(cursor).ok()?;
+    String::from_utf8(bytes).ok().filter(|s| s.len() <= 128)
+}

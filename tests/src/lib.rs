@@ -1,0 +1,221 @@
+//! What the end-to-end tests share: an HTTP client for the local gateway, identities,
+//! and SDK clients to look at what really landed in the table, bucket and queues.
+//! Every test makes its own users and ids, so tests run in parallel.
+
+use std::time::{Duration, Instant};
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use peyman_local::template::Template;
+use serde_json::Value;
+
+pub use serde_json::json;
+
+/// A fresh user id, unique to the test that asks.
+pub fn user(role: &str) -> String {
+    format!("{role}-{}", ulid::Ulid::new().to_string().to_lowercase())
+}
+
+pub fn token(user: &str) -> String {
+    peyman_local::tokens::mint(user, &[], 3600)
+}
+
+pub fn support_token(user: &str) -> String {
+    peyman_local::tokens::mint(user, &["support"], 3600)
+}
+
+#[derive(Debug)]
+pub struct Res {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub text: String,
+    pub body: Value,
+}
+
+impl Res {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// Asserts a problem+json answer with this status and code, and returns it.
+    #[track_caller]
+    pub fn problem(&self, status: u16, code: &str) -> &Value {
+        assert_eq!((self.status, self.body["code"].as_str()), (status, Some(code)), "{}", self.text);
+        assert_eq!(self.header("content-type"), Some("application/problem+json"), "{}", self.text);
+        &self.body
+    }
+
+    #[track_caller]
+    pub fn ok(&self, status: u16) -> &Value {
+        assert_eq!(self.status, status, "{}", self.text);
+        &self.body
+    }
+}
+
+#[derive(Clone)]
+pub struct Api {
+    base: String,
+    http: reqwest::Client,
+}
+
+impl Default for Api {
+    fn default() -> Self {
+        Api {
+            base: std::env::var("PEYMAN_API").unwrap_or_else(|_| "http://127.0.0.1:3100".into()),
+            http: reqwest::Client::builder().no_proxy().build().expect("client"),
+        }
+    }
+}
+
+impl Api {
+    /// Sends `body` as raw text, so tests control every byte.
+    pub async fn send(&self, method: &str, path: &str, token: Option<&str>, body: Option<&str>, headers: &[(&str, &str)]) -> Res {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+        let mut request = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.header("content-type", "application/json").body(body.to_owned());
+        }
+        for (k, v) in headers {
+            request = request.header(*k, *v);
+        }
+        let response = request.send().await.expect("the local gateway answers");
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let text = response.text().await.expect("body");
+        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Res { status, headers, text, body }
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> Res {
+        self.send("GET", path, Some(token), None, &[]).await
+    }
+
+    pub async fn post(&self, path: &str, token: &str, body: Value) -> Res {
+        self.send("POST", path, Some(token), Some(&body.to_string()), &[]).await
+    }
+
+    pub async fn put(&self, path: &str, token: &str, body: Value) -> Res {
+        self.send("PUT", path, Some(token), Some(&body.to_string()), &[]).await
+    }
+
+    pub async fn patch(&self, path: &str, token: &str, body: Value) -> Res {
+        self.send("PATCH", path, Some(token), Some(&body.to_string()), &[]).await
+    }
+
+    /// Declares an upload and PUTs `bytes` to its presigned link; returns the upload id.
+    pub async fn upload(&self, token: &str, kind: &str, content_type: &str, declared_size: u64, bytes: &[u8]) -> String {
+        let declared = self
+            .post("/v1/uploads", token, json!({ "kind": kind, "file_name": "فایل نمونه.bin", "content_type": content_type, "size_bytes": declared_size }))
+            .await;
+        let link = &declared.ok(201)["upload"];
+        let mut put = self.http.put(link["url"].as_str().expect("url")).body(bytes.to_vec());
+        for (name, value) in link["headers"].as_object().expect("headers") {
+            // The length is the one we really send: moto, unlike S3, does not hold us to the signed one.
+            if name != "content-length" {
+                put = put.header(name, value.as_str().expect("header value"));
+            }
+        }
+        let stored = put.send().await.expect("moto answers");
+        assert!(stored.status().is_success(), "{:?}", stored.text().await);
+        declared.body["upload_id"].as_str().expect("upload_id").to_owned()
+    }
+
+    /// Polls an upload until the checker has decided it.
+    pub async fn decided_upload(&self, token: &str, upload_id: &str) -> Value {
+        eventually(Duration::from_secs(20), async || {
+            let r = self.get(&format!("/v1/uploads/{upload_id}"), token).await;
+            (r.body["status"] != "pending").then_some(r.body)
+        })
+        .await
+        .unwrap_or_else(|| panic!("upload {upload_id} was never checked"))
+    }
+}
+
+/// Polls `probe` until it yields a value or `deadline` passes: no sleeps as synchronisation.
+pub async fn eventually<T>(deadline: Duration, mut probe: impl AsyncFnMut() -> Option<T>) -> Option<T> {
+    let start = Instant::now();
+    loop {
+        if let Some(v) = probe().await {
+            return Some(v);
+        }
+        if start.elapsed() > deadline {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The local stack's resources, named by the same template reading the gateway uses.
+pub struct Aws {
+    pub template: Template,
+    pub dynamodb: aws_sdk_dynamodb::Client,
+    pub s3: aws_sdk_s3::Client,
+    pub sqs: aws_sdk_sqs::Client,
+    pub table: String,
+    pub bucket: String,
+}
+
+pub fn template_path() -> String {
+    format!("{}/../infra/template.yaml", env!("CARGO_MANIFEST_DIR"))
+}
+
+impl Aws {
+    pub async fn connect() -> Aws {
+        let template = peyman_local::local_template(&template_path()).expect("template");
+        let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        Aws {
+            table: template.physical_name("Table").expect("table"),
+            bucket: template.physical_name("UploadsBucket").expect("bucket"),
+            dynamodb: aws_sdk_dynamodb::Client::new(&sdk),
+            s3: aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&sdk).force_path_style(true).build()),
+            sqs: aws_sdk_sqs::Client::new(&sdk),
+            template,
+        }
+    }
+
+    /// The core's `App` as the template's functions get it, for calling handlers directly.
+    pub async fn app(&self) -> peyman::App {
+        peyman::App::new(peyman_local::local_config(&self.template).expect("config")).await
+    }
+
+    /// Every item in one partition.
+    pub async fn partition(&self, pk: &str) -> Vec<std::collections::HashMap<String, AttributeValue>> {
+        self.dynamodb
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("PK = :pk")
+            .expression_attribute_values(":pk", AttributeValue::S(pk.into()))
+            .consistent_read(true)
+            .send()
+            .await
+            .expect("query")
+            .items
+            .unwrap_or_default()
+    }
+
+    /// Every item whose attribute `name` equals `value` (a scan: tests only).
+    pub async fn items_where(&self, name: &str, value: &str) -> Vec<std::collections::HashMap<String, AttributeValue>> {
+        let mut found = Vec::new();
+        let mut start = None;
+        loop {
+            let out = self
+                .dynamodb
+                .scan()
+                .table_name(&self.table)
+                .filter_expression("#n = :v")
+                .expression_attribute_names("#n", name)
+                .expression_attribute_values(":v", AttributeValue::S(value.into()))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .expect("scan");
+            found.extend(out.items.unwrap_or_default());
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                return found;
+            }
+        }
+    }
+}

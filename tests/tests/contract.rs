@@ -1,0 +1,58 @@
+//! The OpenAPI document and the SAM template describe the same routes, and every
+//! operation documents its problem responses.
+
+use std::collections::BTreeSet;
+
+use peyman_e2e::template_path;
+use serde_norway::Value;
+
+fn openapi() -> Value {
+    let path = format!("{}/../infra/openapi.yaml", env!("CARGO_MANIFEST_DIR"));
+    serde_norway::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+const METHODS: [&str; 5] = ["get", "put", "post", "patch", "delete"];
+
+fn openapi_routes(doc: &Value) -> BTreeSet<String> {
+    let mut routes = BTreeSet::new();
+    for (path, item) in doc["paths"].as_mapping().unwrap() {
+        for method in METHODS {
+            if item.get(method).is_some() {
+                routes.insert(format!("{} {}", method.to_uppercase(), path.as_str().unwrap()));
+            }
+        }
+    }
+    routes
+}
+
+#[test]
+fn every_template_route_is_documented_and_every_documented_route_is_deployed() {
+    let template = peyman_local::local_template(&template_path()).unwrap();
+    let deployed: BTreeSet<String> = template.routes().iter().map(|r| format!("{} {}", r.method, r.path)).collect();
+    let documented = openapi_routes(&openapi());
+    let undocumented: Vec<_> = deployed.difference(&documented).collect();
+    let undeployed: Vec<_> = documented.difference(&deployed).collect();
+    assert!(undocumented.is_empty() && undeployed.is_empty(), "in the template only: {undocumented:?}; in openapi.yaml only: {undeployed:?}");
+}
+
+#[test]
+fn every_operation_documents_problems_and_the_authorizer() {
+    let doc = openapi();
+    assert_eq!(doc["openapi"].as_str(), Some("3.1.0"));
+    for (path, item) in doc["paths"].as_mapping().unwrap() {
+        for method in METHODS {
+            let Some(op) = item.get(method) else { continue };
+            let responses = op["responses"].as_mapping().unwrap();
+            let codes: Vec<&str> = responses.keys().filter_map(Value::as_str).collect();
+            assert!(codes.contains(&"401"), "{method} {path:?} lacks 401");
+            let takes_input = op.get("requestBody").is_some() || op.get("parameters").is_some() || item.get("parameters").is_some();
+            if takes_input {
+                assert!(codes.iter().any(|c| c.starts_with('4') && *c != "401"), "{method} {path:?} takes input but documents no problem response");
+            }
+            if method != "get" {
+                let params = serde_norway::to_string(&op["parameters"]).unwrap();
+                assert!(params.contains("IdempotencyKey"), "{method} {path:?} does not take Idempotency-Key");
+            }
+        }
+    }
+}

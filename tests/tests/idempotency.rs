@@ -1,0 +1,92 @@
+//! `Idempotency-Key` on mutating routes: a retry replays, a changed body is refused.
+
+use peyman_e2e::*;
+
+async fn gig_count(aws: &Aws, seller: &str) -> usize {
+    aws.items_where("seller_id", seller).await.len()
+}
+
+#[tokio::test]
+async fn the_same_key_and_body_gives_the_first_response_once() {
+    let api = Api::default();
+    let aws = Aws::connect().await;
+    let seller = user("seller");
+    let t = token(&seller);
+    let key = ulid::Ulid::new().to_string();
+    let body = r#"{"title":"طراحی بنر"}"#;
+    let first = api.send("POST", "/v1/gigs", Some(&t), Some(body), &[("Idempotency-Key", &key)]).await;
+    first.ok(201);
+    assert_eq!(first.header("idempotent-replayed"), None);
+    let again = api.send("POST", "/v1/gigs", Some(&t), Some(body), &[("Idempotency-Key", &key)]).await;
+    assert_eq!(again.status, 201);
+    assert_eq!(again.body, first.body, "the first response, not a second gig");
+    assert_eq!(again.header("idempotent-replayed"), Some("true"));
+    assert_eq!(gig_count(&aws, &seller).await, 1);
+}
+
+#[tokio::test]
+async fn the_same_key_with_another_body_is_refused() {
+    let api = Api::default();
+    let aws = Aws::connect().await;
+    let seller = user("seller");
+    let t = token(&seller);
+    let key = ulid::Ulid::new().to_string();
+    api.send("POST", "/v1/gigs", Some(&t), Some(r#"{"title":"one"}"#), &[("Idempotency-Key", &key)]).await.ok(201);
+    let other = api.send("POST", "/v1/gigs", Some(&t), Some(r#"{"title":"two"}"#), &[("Idempotency-Key", &key)]).await;
+    assert_eq!(other.problem(422, "idempotency_key_reused")["field"], "Idempotency-Key");
+    assert_eq!(gig_count(&aws, &seller).await, 1);
+}
+
+#[tokio::test]
+async fn keys_belong_to_their_caller() {
+    let api = Api::default();
+    let key = ulid::Ulid::new().to_string();
+    let body = r#"{"title":"same"}"#;
+    let a = api.send("POST", "/v1/gigs", Some(&token(&user("a"))), Some(body), &[("Idempotency-Key", &key)]).await;
+    let b = api.send("POST", "/v1/gigs", Some(&token(&user("b"))), Some(body), &[("Idempotency-Key", &key)]).await;
+    assert_ne!(a.ok(201)["gig_id"], b.ok(201)["gig_id"], "another user's key is not a replay");
+}
+
+#[tokio::test]
+async fn concurrent_retries_create_one_gig() {
+    let api = Api::default();
+    let aws = Aws::connect().await;
+    let seller = user("seller");
+    let t = token(&seller);
+    let key = ulid::Ulid::new().to_string();
+    let tasks: Vec<_> = (0..10)
+        .map(|_| {
+            let (api, t, key) = (api.clone(), t.clone(), key.clone());
+            tokio::spawn(async move { api.send("POST", "/v1/gigs", Some(&t), Some(r#"{"title":"race"}"#), &[("Idempotency-Key", &key)]).await })
+        })
+        .collect();
+    let mut ids = std::collections::BTreeSet::new();
+    for task in tasks {
+        let r = task.await.unwrap();
+        match r.status {
+            201 => {
+                ids.insert(r.body["gig_id"].as_str().unwrap().to_owned());
+            }
+            409 => {
+                r.problem(409, "idempotency_in_progress");
+            }
+            other => panic!("unexpected {other}: {}", r.text),
+        }
+    }
+    assert_eq!(ids.len(), 1, "every success is the same gig");
+    assert_eq!(gig_count(&aws, &seller).await, 1);
+}
+
+#[tokio::test]
+async fn a_refusal_is_replayed_too_and_bad_keys_are_refused() {
+    let api = Api::default();
+    let t = token(&user("seller"));
+    let key = ulid::Ulid::new().to_string();
+    let first = api.send("POST", "/v1/gigs", Some(&t), Some(r#"{"title":""}"#), &[("Idempotency-Key", &key)]).await;
+    first.problem(422, "empty");
+    let again = api.send("POST", "/v1/gigs", Some(&t), Some(r#"{"title":""}"#), &[("Idempotency-Key", &key)]).await;
+    again.problem(422, "empty");
+    assert_eq!(again.header("idempotent-replayed"), Some("true"));
+    let long = "k".repeat(256);
+    api.send("POST", "/v1/gigs", Some(&t), Some(r#"{"title":"x"}"#), &[("Idempotency-Key", &long)]).await.problem(400, "invalid_idempotency_key");
+}

@@ -1,0 +1,83 @@
+//! The upload checker as an SQS consumer: partial batch failures, and the DLQ after the
+//! template's receive count.
+
+use aws_lambda_events::sqs::SqsEvent;
+use aws_sdk_sqs::types::{QueueAttributeName, SendMessageBatchRequestEntry};
+use peyman_e2e::*;
+
+const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0\x1f\x15\xc4\x89";
+
+fn notification(key: &str) -> String {
+    json!({ "Records": [{ "eventName": "ObjectCreated:Put", "s3": { "object": { "key": key, "size": 1 } } }] }).to_string()
+}
+
+/// Declares an upload and stores its object straight into the bucket.
+async fn stored_upload(api: &Api, aws: &Aws, owner: &str) -> (String, String) {
+    let declared = api
+        .post("/v1/uploads", &token(owner), json!({ "kind": "attachment", "file_name": "p.png", "content_type": "image/png", "size_bytes": PNG.len() }))
+        .await;
+    let id = declared.ok(201)["upload_id"].as_str().unwrap().to_owned();
+    let key = peyman::keys::upload_object(owner, &id);
+    aws.s3.put_object().bucket(&aws.bucket).key(&key).body(PNG.to_vec().into()).send().await.unwrap();
+    (id, key)
+}
+
+#[tokio::test]
+async fn one_bad_message_fails_alone_in_its_batch() {
+    let api = Api::default();
+    let aws = Aws::connect().await;
+    let owner = user("owner");
+    let (first, first_key) = stored_upload(&api, &aws, &owner).await;
+    let (second, second_key) = stored_upload(&api, &aws, &owner).await;
+    let event: SqsEvent = serde_json::from_value(json!({ "Records": [
+        { "messageId": "good-1", "body": notification(&first_key), "attributes": {}, "messageAttributes": {} },
+        { "messageId": "poison", "body": "this is not an S3 notification", "attributes": {}, "messageAttributes": {} },
+        { "messageId": "good-2", "body": notification(&second_key), "attributes": {}, "messageAttributes": {} },
+    ]}))
+    .unwrap();
+    let response = upload_checker::handle(&aws.app().await, event).await.unwrap();
+    let failed: Vec<_> = response.batch_item_failures.iter().map(|f| f.item_identifier.as_str()).collect();
+    assert_eq!(failed, ["poison"]);
+    for id in [first, second] {
+        assert_eq!(api.get(&format!("/v1/uploads/{id}"), &token(&owner)).await.ok(200)["status"], "ready");
+    }
+}
+
+#[tokio::test]
+async fn a_poison_message_reaches_the_dlq_after_the_receive_count_while_its_batch_mates_complete() {
+    let api = Api::default();
+    let aws = Aws::connect().await;
+    let queue = aws.template.queue_url("UploadCheckQueue").unwrap();
+    let dlq = aws.template.queue_url("UploadCheckDeadLetterQueue").unwrap();
+
+    // The queue was made from the template's own redrive policy.
+    let attributes = aws.sqs.get_queue_attributes().queue_url(&queue).attribute_names(QueueAttributeName::RedrivePolicy).send().await.unwrap();
+    let redrive: serde_json::Value = serde_json::from_str(&attributes.attributes().unwrap()[&QueueAttributeName::RedrivePolicy]).unwrap();
+    assert_eq!(redrive["maxReceiveCount"].to_string().trim_matches('"'), "3");
+
+    let owner = user("owner");
+    let declared = api
+        .post("/v1/uploads", &token(&owner), json!({ "kind": "attachment", "file_name": "p.png", "content_type": "image/png", "size_bytes": PNG.len() }))
+        .await;
+    let id = declared.ok(201)["upload_id"].as_str().unwrap().to_owned();
+    let key = peyman::keys::upload_object(&owner, &id);
+    // S3 announces the object too; the checker decides it once whichever message comes first.
+    let poison = format!("poison-{}", ulid::Ulid::new());
+    aws.s3.put_object().bucket(&aws.bucket).key(&key).body(PNG.to_vec().into()).send().await.unwrap();
+    aws.sqs
+        .send_message_batch()
+        .queue_url(&queue)
+        .entries(SendMessageBatchRequestEntry::builder().id("poison").message_body(&poison).build().unwrap())
+        .entries(SendMessageBatchRequestEntry::builder().id("good").message_body(notification(&key)).build().unwrap())
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(api.decided_upload(&token(&owner), &id).await["status"], "ready");
+    let dead = eventually(std::time::Duration::from_secs(60), async || {
+        let out = aws.sqs.receive_message().queue_url(&dlq).max_number_of_messages(10).wait_time_seconds(1).send().await.unwrap();
+        out.messages.unwrap_or_default().into_iter().find(|m| m.body.as_deref() == Some(poison.as_str()))
+    })
+    .await;
+    assert!(dead.is_some(), "the poison message never reached the DLQ");
+}
