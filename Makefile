@@ -8,7 +8,7 @@ TOOLS := moto cfn-lint checkov
 # The tests' stack listens on other ports than `make dev`, so both can run at once.
 TEST_PORTS := PORT=3100 MOTO_PORT=5100
 
-.PHONY: dev test tools build lint-template unit e2e zip clean
+.PHONY: dev test tools build lint lint-template zip clean
 
 # One venv per tool: installed together they downgrade one another.
 $(VENV)/%/.installed: infra/requirements/%.txt
@@ -26,11 +26,15 @@ dev: $(VENV)/moto/.installed
 	cargo build -p peyman-local
 	infra/local/stack.sh
 
+lint:
+	cargo fmt --all --check
+	cargo clippy --workspace --all-targets -- -D warnings
+
 lint-template: $(VENV)/cfn-lint/.installed $(VENV)/checkov/.installed
 	$(VENV)/cfn-lint/bin/cfn-lint infra/template.yaml
 	$(VENV)/checkov/bin/checkov --skip-download --quiet --compact -f infra/template.yaml
 
-test: tools build lint-template
+test: tools build lint lint-template
 	$(TEST_PORTS) infra/local/stack.sh cargo test --workspace --no-fail-fast
 
 # Lambda deployment packages (bootstrap zips) under target/lambda/.

@@ -42,25 +42,23 @@ impl Config {
     /// Reads the configuration through `lookup`, so the local gateway can feed it the
     /// variables the template gives each function.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let required = |name: &'static str| {
-            lookup(name).filter(|v| !v.is_empty()).ok_or(ConfigError::Missing(name))
-        };
+        let required = |name: &'static str| lookup(name).filter(|v| !v.is_empty()).ok_or(ConfigError::Missing(name));
         let seconds = |name: &'static str, default: u64| -> Result<Duration, ConfigError> {
             match lookup(name) {
                 None => Ok(Duration::from_secs(default)),
-                Some(v) => v.parse::<u64>().map(Duration::from_secs).map_err(|e| {
-                    ConfigError::Malformed { name, reason: e.to_string() }
-                }),
+                Some(v) => v
+                    .parse::<u64>()
+                    .map(Duration::from_secs)
+                    .map_err(|e| ConfigError::Malformed { name, reason: e.to_string() }),
             }
         };
         let flag = |name: &'static str| -> Result<bool, ConfigError> {
             match lookup(name).as_deref() {
                 None | Some("") | Some("false") | Some("0") => Ok(false),
                 Some("true") | Some("1") => Ok(true),
-                Some(other) => Err(ConfigError::Malformed {
-                    name,
-                    reason: format!("expected true or false, got {other:?}"),
-                }),
+                Some(other) => {
+                    Err(ConfigError::Malformed { name, reason: format!("expected true or false, got {other:?}") })
+                }
             }
         };
         Ok(Config {
@@ -82,8 +80,7 @@ mod tests {
     use std::collections::HashMap;
 
     fn lookup(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let map: HashMap<String, String> =
-            vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         move |name| map.get(name).cloned()
     }
 
@@ -95,12 +92,9 @@ mod tests {
 
     #[test]
     fn malformed_duration_fails_at_init() {
-        let err = Config::from_lookup(lookup(&[
-            ("TABLE_NAME", "t"),
-            ("BUCKET_NAME", "b"),
-            ("LINK_TTL_SECONDS", "soon"),
-        ]))
-        .unwrap_err();
+        let err =
+            Config::from_lookup(lookup(&[("TABLE_NAME", "t"), ("BUCKET_NAME", "b"), ("LINK_TTL_SECONDS", "soon")]))
+                .unwrap_err();
         assert!(matches!(err, ConfigError::Malformed { name: "LINK_TTL_SECONDS", .. }));
     }
 

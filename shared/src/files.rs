@@ -56,7 +56,13 @@ impl Files {
     }
 
     /// A PUT link that signs the declared type and length, so real S3 refuses any other.
-    pub async fn upload_link(&self, key: &str, content_type: &str, size: u64, now: DateTime<Utc>) -> Result<UploadLink, ApiError> {
+    pub async fn upload_link(
+        &self,
+        key: &str,
+        content_type: &str,
+        size: u64,
+        now: DateTime<Utc>,
+    ) -> Result<UploadLink, ApiError> {
         let size = i64::try_from(size).map_err(ApiError::internal)?;
         let request = self
             .s3

@@ -81,9 +81,7 @@ impl From<Result<Reply, ApiError>> for Outcome {
 
 impl Outcome {
     fn into_response(self) -> Response<Body> {
-        let mut response = Response::builder()
-            .status(self.status)
-            .header("content-type", self.content_type);
+        let mut response = Response::builder().status(self.status).header("content-type", self.content_type);
         if self.replayed {
             response = response.header("idempotent-replayed", "true");
         }
@@ -114,11 +112,9 @@ impl ApiRequest {
     pub fn limit(&self, default: i32, max: i32) -> Result<i32, ApiError> {
         match self.query("limit") {
             None => Ok(default),
-            Some(raw) => raw
-                .parse::<i32>()
-                .ok()
-                .filter(|n| (1..=max).contains(n))
-                .ok_or_else(|| ApiError::malformed("invalid_limit", Some("limit"), format!("limit is a whole number from 1 to {max}"))),
+            Some(raw) => raw.parse::<i32>().ok().filter(|n| (1..=max).contains(n)).ok_or_else(|| {
+                ApiError::malformed("invalid_limit", Some("limit"), format!("limit is a whole number from 1 to {max}"))
+            }),
         }
     }
 
@@ -195,7 +191,11 @@ fn route_and_claims(request: &Request) -> (String, BTreeMap<String, String>) {
 }
 
 /// Serves one API Gateway request with `route`.
-pub async fn serve(app: &App, request: Request, route: impl AsyncFnOnce(&App, &ApiRequest) -> Result<Reply, ApiError>) -> Response<Body> {
+pub async fn serve(
+    app: &App,
+    request: Request,
+    route: impl AsyncFnOnce(&App, &ApiRequest) -> Result<Reply, ApiError>,
+) -> Response<Body> {
     let (route_key, claims) = route_and_claims(&request);
     let claims = claims.into_iter().collect();
     let caller = match Caller::from_claims(&claims, &app.config.groups_claim) {
@@ -219,7 +219,10 @@ pub async fn serve(app: &App, request: Request, route: impl AsyncFnOnce(&App, &A
             let attempt = async {
                 idempotency::check_key(&key)?;
                 let hash = idempotency::payload_hash(&api.route, &raw_path, &api.body);
-                idempotency::run(app, &api.caller.user_id, &key, &hash, api.now, async || Outcome::from(route(app, &api).await)).await
+                idempotency::run(app, &api.caller.user_id, &key, &hash, api.now, async || {
+                    Outcome::from(route(app, &api).await)
+                })
+                .await
             };
             match attempt.await {
                 Ok(outcome) => outcome,
@@ -287,6 +290,9 @@ mod tests {
             code_and_field(parse(r#"{"title":"a","inner":{"n":1,"m":2}}"#)),
             (422, "unknown_field".into(), Some("inner.m".into()))
         );
-        assert_eq!(code_and_field(parse(r#"{"title":"a","inner":{"n":-1}}"#)), (422, "invalid_type".into(), Some("inner.n".into())));
+        assert_eq!(
+            code_and_field(parse(r#"{"title":"a","inner":{"n":-1}}"#)),
+            (422, "invalid_type".into(), Some("inner.n".into()))
+        );
     }
 }

@@ -17,7 +17,11 @@ pub const HEADER: &str = "idempotency-key";
 /// A key is 1–255 visible ASCII characters (a UUID or ULID is typical).
 pub fn check_key(key: &str) -> Result<(), ApiError> {
     if key.is_empty() || key.len() > 255 || !key.bytes().all(|b| b.is_ascii_graphic()) {
-        return Err(ApiError::malformed("invalid_idempotency_key", Some("Idempotency-Key"), "1–255 visible ASCII characters"));
+        return Err(ApiError::malformed(
+            "invalid_idempotency_key",
+            Some("Idempotency-Key"),
+            "1–255 visible ASCII characters",
+        ));
     }
     Ok(())
 }

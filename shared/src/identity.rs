@@ -22,10 +22,7 @@ impl Caller {
         let user_id = claims.get("sub").ok_or(ApiError::Unauthenticated)?;
         // A subject we cannot use in keys is not an identity we can serve.
         validate::user_id("sub", user_id).map_err(|_| ApiError::Unauthenticated)?;
-        let is_support = claims
-            .get(groups_claim)
-            .map(|raw| groups(raw).any(|g| g == SUPPORT_GROUP))
-            .unwrap_or(false);
+        let is_support = claims.get(groups_claim).map(|raw| groups(raw).any(|g| g == SUPPORT_GROUP)).unwrap_or(false);
         Ok(Caller { user_id: user_id.clone(), is_support })
     }
 }

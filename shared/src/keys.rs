@@ -92,6 +92,27 @@ mod tests {
         assert_ne!(conversation("alice", "bob"), conversation("alice", "bobby"));
     }
 
+    proptest::proptest! {
+        /// Any two valid user ids name one conversation whichever asks, and no other pair
+        /// names the same one.
+        #[test]
+        fn conversation_keys_are_symmetric_and_distinct(
+            a in "[A-Za-z0-9._:@-]{1,40}", b in "[A-Za-z0-9._:@-]{1,40}", c in "[A-Za-z0-9._:@-]{1,40}",
+        ) {
+            proptest::prop_assert_eq!(conversation(&a, &b), conversation(&b, &a));
+            if a != c {
+                proptest::prop_assert_ne!(conversation(&a, &b), conversation(&c, &b));
+            }
+        }
+
+        #[test]
+        fn object_keys_round_trip_for_any_owner(owner in "[A-Za-z0-9._:@-]{1,128}") {
+            let id = ulid::Ulid::new().to_string();
+            let key = upload_object(&owner, &id);
+            proptest::prop_assert_eq!(upload_id_of_object(&key), Some(id.as_str()));
+        }
+    }
+
     #[test]
     fn object_keys_round_trip() {
         assert_eq!(upload_id_of_object(&upload_object("u1", "01ABC")), Some("01ABC"));

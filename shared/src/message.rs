@@ -31,7 +31,13 @@ pub struct Message {
 }
 
 impl NewMessage {
-    pub fn into_message(self, policy: &Policy, sender: &str, recipient: &str, now: DateTime<Utc>) -> Result<Message, ApiError> {
+    pub fn into_message(
+        self,
+        policy: &Policy,
+        sender: &str,
+        recipient: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Message, ApiError> {
         if sender == recipient {
             return Err(ApiError::invalid("self_conversation", "user_id", "you cannot message yourself"));
         }
@@ -39,7 +45,11 @@ impl NewMessage {
             validate::text("text", text, policy.message_text_max)?;
         }
         if self.text.is_none() && self.attachment_upload_ids.is_empty() && self.voice_note_upload_id.is_none() {
-            return Err(ApiError::invalid("empty_message", "text", "a message needs text, attachments or a voice note"));
+            return Err(ApiError::invalid(
+                "empty_message",
+                "text",
+                "a message needs text, attachments or a voice note",
+            ));
         }
         if self.attachment_upload_ids.len() > policy.message_attachments_max {
             return Err(ApiError::invalid(
@@ -51,7 +61,11 @@ impl NewMessage {
         for (i, id) in self.attachment_upload_ids.iter().enumerate() {
             validate::ulid(&format!("attachment_upload_ids[{i}]"), id)?;
             if self.attachment_upload_ids[..i].contains(id) {
-                return Err(ApiError::invalid("duplicate_attachment", format!("attachment_upload_ids[{i}]"), "an upload is attached twice"));
+                return Err(ApiError::invalid(
+                    "duplicate_attachment",
+                    format!("attachment_upload_ids[{i}]"),
+                    "an upload is attached twice",
+                ));
             }
         }
         if let Some(id) = &self.voice_note_upload_id {

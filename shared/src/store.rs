@@ -5,7 +5,9 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
-use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, Put, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, KeysAndAttributes, Put, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
+};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
@@ -137,14 +139,16 @@ impl Store {
     // ---- seller settings -------------------------------------------------------------
 
     pub async fn seller_settings(&self, user_id: &str) -> Result<SellerSettings, ApiError> {
-        Ok(self
-            .get_as(&keys::seller_settings(user_id))
-            .await?
-            .unwrap_or_else(|| SellerSettings::defaults(user_id)))
+        Ok(self.get_as(&keys::seller_settings(user_id)).await?.unwrap_or_else(|| SellerSettings::defaults(user_id)))
     }
 
     /// Sets the seller's own switch; the level is left as it is (or `new`).
-    pub async fn set_custom_projects(&self, user_id: &str, enabled: bool, now: DateTime<Utc>) -> Result<SellerSettings, ApiError> {
+    pub async fn set_custom_projects(
+        &self,
+        user_id: &str,
+        enabled: bool,
+        now: DateTime<Utc>,
+    ) -> Result<SellerSettings, ApiError> {
         self.update_settings(
             user_id,
             "SET custom_projects_enabled = :enabled, #level = if_not_exists(#level, :new_level)",
@@ -155,7 +159,13 @@ impl Store {
     }
 
     /// Support sets a seller's level; who did it is kept with it.
-    pub async fn set_level(&self, user_id: &str, level: Level, by: &str, now: DateTime<Utc>) -> Result<SellerSettings, ApiError> {
+    pub async fn set_level(
+        &self,
+        user_id: &str,
+        level: Level,
+        by: &str,
+        now: DateTime<Utc>,
+    ) -> Result<SellerSettings, ApiError> {
         let level = serde_json::to_value(level).map_err(ApiError::internal)?;
         self.update_settings(
             user_id,
@@ -209,7 +219,13 @@ impl Store {
 
     /// Applies `patch` if `seller_id` owns the gig: 404 when it does not exist, 403 when
     /// it is someone else's (gigs are public, so that says nothing new).
-    pub async fn update_gig(&self, gig_id: &str, seller_id: &str, patch: &GigPatch, now: DateTime<Utc>) -> Result<Gig, ApiError> {
+    pub async fn update_gig(
+        &self,
+        gig_id: &str,
+        seller_id: &str,
+        patch: &GigPatch,
+        now: DateTime<Utc>,
+    ) -> Result<Gig, ApiError> {
         let mut sets = vec!["updated_at = :now"];
         let mut update = self
             .db
@@ -264,7 +280,13 @@ impl Store {
         unique.dedup();
         for chunk in unique.chunks(100) {
             let keys: Vec<Item> = chunk.iter().map(|id| key_item(&keys::upload(id))).collect();
-            let mut request = Some(KeysAndAttributes::builder().set_keys(Some(keys)).consistent_read(true).build().map_err(ApiError::internal)?);
+            let mut request = Some(
+                KeysAndAttributes::builder()
+                    .set_keys(Some(keys))
+                    .consistent_read(true)
+                    .build()
+                    .map_err(ApiError::internal)?,
+            );
             while let Some(keys) = request.take() {
                 let out = self.db.batch_get_item().request_items(&self.table, keys).send().await.map_err(db_error)?;
                 for item in out.responses.unwrap_or_default().remove(&self.table).unwrap_or_default() {
@@ -283,7 +305,13 @@ impl Store {
 
     /// Records the checker's verdict once: only a pending upload moves. `false` when it
     /// was already decided (a redelivered notification).
-    pub async fn decide_upload(&self, upload_id: &str, verdict: &Verdict, version: Option<&str>, now: DateTime<Utc>) -> Result<bool, ApiError> {
+    pub async fn decide_upload(
+        &self,
+        upload_id: &str,
+        verdict: &Verdict,
+        version: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<bool, ApiError> {
         let (status, rejection) = match verdict {
             Verdict::Ready => (UploadStatus::Ready, None),
             Verdict::Rejected(code) => (UploadStatus::Rejected, Some(*code)),
@@ -295,7 +323,9 @@ impl Store {
             .table_name(&self.table)
             .set_key(Some(key_item(&keys::upload(upload_id))))
             .condition_expression("#status = :pending")
-            .update_expression("SET #status = :status, rejection = :rejection, checked_version = :version, checked_at = :now")
+            .update_expression(
+                "SET #status = :status, rejection = :rejection, checked_version = :version, checked_at = :now",
+            )
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":pending", s("pending"))
             .expression_attribute_values(":status", s(status.as_str().unwrap_or_default()))
@@ -344,7 +374,13 @@ impl Store {
     }
 
     /// The conversation between `a` and `b`, newest first.
-    pub async fn messages(&self, a: &str, b: &str, limit: i32, cursor: Option<&str>) -> Result<Page<Message>, ApiError> {
+    pub async fn messages(
+        &self,
+        a: &str,
+        b: &str,
+        limit: i32,
+        cursor: Option<&str>,
+    ) -> Result<Page<Message>, ApiError> {
         let pk = keys::conversation(a, b);
         let start = match cursor {
             None => None,
@@ -432,7 +468,11 @@ impl Store {
             return Ok(IdempotencyClaim::InProgress);
         }
         Ok(IdempotencyClaim::Completed {
-            status: existing.get("response_status").and_then(|v| v.as_n().ok()).and_then(|v| v.parse().ok()).unwrap_or(200),
+            status: existing
+                .get("response_status")
+                .and_then(|v| v.as_n().ok())
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(200),
             content_type: text("response_content_type"),
             body: text("response_body"),
         })

@@ -77,12 +77,18 @@ const ATTACHMENT_TYPES: &[(&str, &[&str])] = &[
     ("application/zip", &["application/zip"]),
     ("video/mp4", &["video/mp4"]),
     // Office files are ZIP containers; the signature may reveal either.
-    ("application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-        &["application/vnd.openxmlformats-officedocument.wordprocessingml.document", "application/zip"]),
-    ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        &["application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "application/zip"]),
-    ("application/vnd.openxmlformats-officedocument.presentationml.presentation",
-        &["application/vnd.openxmlformats-officedocument.presentationml.presentation", "application/zip"]),
+    (
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        &["application/vnd.openxmlformats-officedocument.wordprocessingml.document", "application/zip"],
+    ),
+    (
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        &["application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "application/zip"],
+    ),
+    (
+        "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+        &["application/vnd.openxmlformats-officedocument.presentationml.presentation", "application/zip"],
+    ),
     ("text/plain", &[]),
 ];
 
@@ -109,7 +115,11 @@ impl UploadDeclaration {
         }
         let max = self.kind.max_bytes(policy);
         if self.size_bytes > max {
-            return Err(ApiError::invalid("file_too_large", "size_bytes", format!("at most {max} bytes for this kind")));
+            return Err(ApiError::invalid(
+                "file_too_large",
+                "size_bytes",
+                format!("at most {max} bytes for this kind"),
+            ));
         }
         Ok(())
     }
@@ -153,14 +163,17 @@ impl Upload {
             None => revealed.is_empty() && is_plain_text(head),
         };
         if !type_ok {
-            return Verdict::Rejected(if self.kind == UploadKind::VoiceNote { "not_allowed_audio" } else { "content_type_mismatch" });
+            return Verdict::Rejected(if self.kind == UploadKind::VoiceNote {
+                "not_allowed_audio"
+            } else {
+                "content_type_mismatch"
+            });
         }
-        if self.kind == UploadKind::VoiceNote {
-            if let Some(seconds) = wav_seconds(head, real_size) {
-                if seconds > u64::from(policy.files.voice_note_max_seconds) {
-                    return Verdict::Rejected("voice_note_too_long");
-                }
-            }
+        if self.kind == UploadKind::VoiceNote
+            && let Some(seconds) = wav_seconds(head, real_size)
+            && seconds > u64::from(policy.files.voice_note_max_seconds)
+        {
+            return Verdict::Rejected("voice_note_too_long");
         }
         Verdict::Ready
     }
@@ -251,15 +264,24 @@ mod tests {
     fn size_is_checked_against_the_limit_and_the_declaration() {
         let p = Policy::default();
         let too_big = p.files.voice_note_max_bytes + 1;
-        assert_eq!(upload(UploadKind::VoiceNote, "audio/ogg", 10).judge(&p, too_big, OGG), Verdict::Rejected("file_too_large"));
-        assert_eq!(upload(UploadKind::VoiceNote, "audio/ogg", 10).judge(&p, 11, OGG), Verdict::Rejected("size_mismatch"));
+        assert_eq!(
+            upload(UploadKind::VoiceNote, "audio/ogg", 10).judge(&p, too_big, OGG),
+            Verdict::Rejected("file_too_large")
+        );
+        assert_eq!(
+            upload(UploadKind::VoiceNote, "audio/ogg", 10).judge(&p, 11, OGG),
+            Verdict::Rejected("size_mismatch")
+        );
         assert_eq!(upload(UploadKind::VoiceNote, "audio/ogg", 10).judge(&p, 10, OGG), Verdict::Ready);
     }
 
     #[test]
     fn a_voice_note_must_be_allowed_audio() {
         let p = Policy::default();
-        assert_eq!(upload(UploadKind::VoiceNote, "audio/ogg", 30).judge(&p, 30, PNG), Verdict::Rejected("not_allowed_audio"));
+        assert_eq!(
+            upload(UploadKind::VoiceNote, "audio/ogg", 30).judge(&p, 30, PNG),
+            Verdict::Rejected("not_allowed_audio")
+        );
     }
 
     #[test]
@@ -267,7 +289,10 @@ mod tests {
         let p = Policy::default();
         // 8000 bytes a second: 301 seconds of audio after the 44-byte header.
         let size = 44 + 8000 * 301;
-        assert_eq!(upload(UploadKind::VoiceNote, "audio/wav", size).judge(&p, size, &wav(8000)), Verdict::Rejected("voice_note_too_long"));
+        assert_eq!(
+            upload(UploadKind::VoiceNote, "audio/wav", size).judge(&p, size, &wav(8000)),
+            Verdict::Rejected("voice_note_too_long")
+        );
         let size = 44 + 8000 * 299;
         assert_eq!(upload(UploadKind::VoiceNote, "audio/wav", size).judge(&p, size, &wav(8000)), Verdict::Ready);
     }
@@ -278,7 +303,10 @@ mod tests {
         let text = "سلام دنیا".as_bytes();
         let n = text.len() as u64;
         assert_eq!(upload(UploadKind::Attachment, "text/plain", n).judge(&p, n, text), Verdict::Ready);
-        assert_eq!(upload(UploadKind::Attachment, "text/plain", 4).judge(&p, 4, b"a\0b\xff"), Verdict::Rejected("content_type_mismatch"));
+        assert_eq!(
+            upload(UploadKind::Attachment, "text/plain", 4).judge(&p, 4, b"a\0b\xff"),
+            Verdict::Rejected("content_type_mismatch")
+        );
         // A multi-byte character cut by the sniff window is still text.
         assert_eq!(upload(UploadKind::Attachment, "text/plain", 100).judge(&p, 100, &text[..3]), Verdict::Ready);
     }
@@ -286,11 +314,25 @@ mod tests {
     #[test]
     fn declarations_are_limited() {
         let p = Policy::default();
-        let d = |kind, ct: &str, size| UploadDeclaration { kind, file_name: "a".into(), content_type: ct.into(), size_bytes: size };
+        let d = |kind, ct: &str, size| UploadDeclaration {
+            kind,
+            file_name: "a".into(),
+            content_type: ct.into(),
+            size_bytes: size,
+        };
         assert!(d(UploadKind::VoiceNote, "audio/ogg", 1).check(&p).is_ok());
-        assert!(matches!(d(UploadKind::VoiceNote, "image/png", 1).check(&p), Err(ApiError::Invalid { code: "unsupported_content_type", .. })));
-        assert!(matches!(d(UploadKind::VoiceNote, "audio/ogg", 10 * 1024 * 1024 + 1).check(&p), Err(ApiError::Invalid { code: "file_too_large", .. })));
-        assert!(matches!(d(UploadKind::Attachment, "application/pdf", 0).check(&p), Err(ApiError::Invalid { code: "empty_file", .. })));
+        assert!(matches!(
+            d(UploadKind::VoiceNote, "image/png", 1).check(&p),
+            Err(ApiError::Invalid { code: "unsupported_content_type", .. })
+        ));
+        assert!(matches!(
+            d(UploadKind::VoiceNote, "audio/ogg", 10 * 1024 * 1024 + 1).check(&p),
+            Err(ApiError::Invalid { code: "file_too_large", .. })
+        ));
+        assert!(matches!(
+            d(UploadKind::Attachment, "application/pdf", 0).check(&p),
+            Err(ApiError::Invalid { code: "empty_file", .. })
+        ));
         let mut bad_name = d(UploadKind::Attachment, "application/pdf", 1);
         bad_name.file_name = "../etc/passwd".into();
         assert!(matches!(bad_name.check(&p), Err(ApiError::Invalid { code: "invalid_file_name", .. })));

@@ -10,7 +10,11 @@ pub fn user_id(field: &str, value: &str) -> Result<(), ApiError> {
     let ok = !value.is_empty()
         && value.len() <= 128
         && value.bytes().all(|b| b.is_ascii_alphanumeric() || b"._:@-".contains(&b));
-    if ok { Ok(()) } else { Err(ApiError::malformed("invalid_id", Some(field), format!("{field} is not a valid user id"))) }
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::malformed("invalid_id", Some(field), format!("{field} is not a valid user id")))
+    }
 }
 
 /// An id we minted: a ULID.

@@ -68,7 +68,14 @@ impl Default for Api {
 
 impl Api {
     /// Sends `body` as raw text, so tests control every byte.
-    pub async fn send(&self, method: &str, path: &str, token: Option<&str>, body: Option<&str>, headers: &[(&str, &str)]) -> Res {
+    pub async fn send(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&str>,
+        headers: &[(&str, &str)],
+    ) -> Res {
         let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
         let mut request = self.http.request(method, format!("{}{path}", self.base));
         if let Some(token) = token {
@@ -105,7 +112,14 @@ impl Api {
     }
 
     /// Declares an upload and PUTs `bytes` to its presigned link; returns the upload id.
-    pub async fn upload(&self, token: &str, kind: &str, content_type: &str, declared_size: u64, bytes: &[u8]) -> String {
+    pub async fn upload(
+        &self,
+        token: &str,
+        kind: &str,
+        content_type: &str,
+        declared_size: u64,
+        bytes: &[u8],
+    ) -> String {
         let declared = self
             .post("/v1/uploads", token, json!({ "kind": kind, "file_name": "فایل نمونه.bin", "content_type": content_type, "size_bytes": declared_size }))
             .await;

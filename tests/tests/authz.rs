@@ -23,7 +23,15 @@ async fn every_route_refuses_missing_forged_and_expired_tokens() {
         let path = concrete(&route.path);
         for bad in [None, Some("not-a-jwt"), Some(expired.as_str()), Some(forged.as_str())] {
             let r = api.send(&route.method, &path, bad, Some("{}"), &[]).await;
-            assert_eq!(r.status, 401, "{} {} with {:?}: {}", route.method, route.path, bad.map(|b| &b[..8.min(b.len())]), r.text);
+            assert_eq!(
+                r.status,
+                401,
+                "{} {} with {:?}: {}",
+                route.method,
+                route.path,
+                bad.map(|b| &b[..8.min(b.len())]),
+                r.text
+            );
         }
     }
 }

@@ -32,7 +32,10 @@ fn every_template_route_is_documented_and_every_documented_route_is_deployed() {
     let documented = openapi_routes(&openapi());
     let undocumented: Vec<_> = deployed.difference(&documented).collect();
     let undeployed: Vec<_> = documented.difference(&deployed).collect();
-    assert!(undocumented.is_empty() && undeployed.is_empty(), "in the template only: {undocumented:?}; in openapi.yaml only: {undeployed:?}");
+    assert!(
+        undocumented.is_empty() && undeployed.is_empty(),
+        "in the template only: {undocumented:?}; in openapi.yaml only: {undeployed:?}"
+    );
 }
 
 #[test]
@@ -45,9 +48,13 @@ fn every_operation_documents_problems_and_the_authorizer() {
             let responses = op["responses"].as_mapping().unwrap();
             let codes: Vec<&str> = responses.keys().filter_map(Value::as_str).collect();
             assert!(codes.contains(&"401"), "{method} {path:?} lacks 401");
-            let takes_input = op.get("requestBody").is_some() || op.get("parameters").is_some() || item.get("parameters").is_some();
+            let takes_input =
+                op.get("requestBody").is_some() || op.get("parameters").is_some() || item.get("parameters").is_some();
             if takes_input {
-                assert!(codes.iter().any(|c| c.starts_with('4') && *c != "401"), "{method} {path:?} takes input but documents no problem response");
+                assert!(
+                    codes.iter().any(|c| c.starts_with('4') && *c != "401"),
+                    "{method} {path:?} takes input but documents no problem response"
+                );
             }
             if method != "get" {
                 let params = serde_norway::to_string(&op["parameters"]).unwrap();

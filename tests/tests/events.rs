@@ -37,20 +37,26 @@ async fn api_samples_run_through_their_handlers() {
     let (status, body) = status_and_body(sellers_api::handle(&app, request("sellers-api.json")).await.unwrap());
     assert_eq!((status, body["user_id"].as_str()), (200, Some("demo-seller")));
 
-    let (status, body) = status_and_body(sellers_api::handle(&app, fresh_request("sellers-api-support-level.json", &user("agent"))).await.unwrap());
+    let (status, body) = status_and_body(
+        sellers_api::handle(&app, fresh_request("sellers-api-support-level.json", &user("agent"))).await.unwrap(),
+    );
     assert_eq!((status, body["level"].as_str()), (200, Some("level_one")));
 
     let seller = user("seller");
-    let (status, body) = status_and_body(gigs_api::handle(&app, fresh_request("gigs-api.json", &seller)).await.unwrap());
+    let (status, body) =
+        status_and_body(gigs_api::handle(&app, fresh_request("gigs-api.json", &seller)).await.unwrap());
     assert_eq!((status, body["seller_id"].as_str()), (201, Some(seller.as_str())));
     assert_eq!(body["title"], "طراحی لوگو می‌کنم ۳ روزه 🎨");
 
-    let (status, body) = status_and_body(messages_api::handle(&app, fresh_request("messages-api.json", &seller)).await.unwrap());
+    let (status, body) =
+        status_and_body(messages_api::handle(&app, fresh_request("messages-api.json", &seller)).await.unwrap());
     assert_eq!((status, body["recipient_id"].as_str()), (201, Some("demo-buyer")));
-    let (status, body) = status_and_body(messages_api::handle(&app, fresh_request("messages-api-list.json", &seller)).await.unwrap());
+    let (status, body) =
+        status_and_body(messages_api::handle(&app, fresh_request("messages-api-list.json", &seller)).await.unwrap());
     assert_eq!((status, body["items"].as_array().map(Vec::len)), (200, Some(1)));
 
-    let (status, body) = status_and_body(uploads_api::handle(&app, fresh_request("uploads-api.json", &user("buyer"))).await.unwrap());
+    let (status, body) =
+        status_and_body(uploads_api::handle(&app, fresh_request("uploads-api.json", &user("buyer"))).await.unwrap());
     assert_eq!((status, body["status"].as_str(), body["kind"].as_str()), (201, Some("pending"), Some("voice_note")));
 }
 

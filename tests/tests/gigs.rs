@@ -4,7 +4,11 @@ use peyman::keys;
 use peyman_e2e::*;
 
 async fn seller_gig_count(aws: &Aws, seller: &str) -> usize {
-    aws.items_where("seller_id", seller).await.iter().filter(|i| i.get("entity").and_then(|e| e.as_s().ok()).map(String::as_str) == Some("gig")).count()
+    aws.items_where("seller_id", seller)
+        .await
+        .iter()
+        .filter(|i| i.get("entity").and_then(|e| e.as_s().ok()).map(String::as_str) == Some("gig"))
+        .count()
 }
 
 #[tokio::test]
@@ -27,7 +31,10 @@ async fn a_seller_creates_reads_and_pauses_a_gig() {
     assert_eq!(paused.ok(200)["status"], "paused");
     assert_eq!(paused.body["title"], "Logo design");
     let renamed = api.patch(&format!("/v1/gigs/{id}"), &t, json!({ "title": "Logo & brand" })).await;
-    assert_eq!((renamed.ok(200)["title"].as_str(), renamed.body["status"].as_str()), (Some("Logo & brand"), Some("paused")));
+    assert_eq!(
+        (renamed.ok(200)["title"].as_str(), renamed.body["status"].as_str()),
+        (Some("Logo & brand"), Some("paused"))
+    );
 }
 
 #[tokio::test]
@@ -51,7 +58,10 @@ async fn persian_titles_survive_byte_for_byte() {
 async fn only_the_gigs_seller_changes_it() {
     let api = Api::default();
     let seller = user("seller");
-    let id = api.post("/v1/gigs", &token(&seller), json!({ "title": "Mine" })).await.ok(201)["gig_id"].as_str().unwrap().to_owned();
+    let id = api.post("/v1/gigs", &token(&seller), json!({ "title": "Mine" })).await.ok(201)["gig_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let path = format!("/v1/gigs/{id}");
     api.patch(&path, &token(&user("other")), json!({ "status": "paused" })).await.problem(403, "not_gig_owner");
     api.patch(&path, &support_token(&user("agent")), json!({ "status": "paused" })).await.problem(403, "not_gig_owner");
@@ -64,7 +74,9 @@ async fn missing_and_malformed_gig_ids() {
     let api = Api::default();
     let t = token(&user("buyer"));
     api.get(&format!("/v1/gigs/{}", ulid::Ulid::new()), &t).await.problem(404, "not_found");
-    api.patch(&format!("/v1/gigs/{}", ulid::Ulid::new()), &t, json!({ "status": "paused" })).await.problem(404, "not_found");
+    api.patch(&format!("/v1/gigs/{}", ulid::Ulid::new()), &t, json!({ "status": "paused" }))
+        .await
+        .problem(404, "not_found");
     assert_eq!(api.get("/v1/gigs/not-an-id", &t).await.problem(400, "invalid_id")["field"], "gig_id");
 }
 

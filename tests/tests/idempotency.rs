@@ -57,7 +57,9 @@ async fn concurrent_retries_create_one_gig() {
     let tasks: Vec<_> = (0..10)
         .map(|_| {
             let (api, t, key) = (api.clone(), t.clone(), key.clone());
-            tokio::spawn(async move { api.send("POST", "/v1/gigs", Some(&t), Some(r#"{"title":"race"}"#), &[("Idempotency-Key", &key)]).await })
+            tokio::spawn(async move {
+                api.send("POST", "/v1/gigs", Some(&t), Some(r#"{"title":"race"}"#), &[("Idempotency-Key", &key)]).await
+            })
         })
         .collect();
     let mut ids = std::collections::BTreeSet::new();
@@ -88,5 +90,7 @@ async fn a_refusal_is_replayed_too_and_bad_keys_are_refused() {
     again.problem(422, "empty");
     assert_eq!(again.header("idempotent-replayed"), Some("true"));
     let long = "k".repeat(256);
-    api.send("POST", "/v1/gigs", Some(&t), Some(r#"{"title":"x"}"#), &[("Idempotency-Key", &long)]).await.problem(400, "invalid_idempotency_key");
+    api.send("POST", "/v1/gigs", Some(&t), Some(r#"{"title":"x"}"#), &[("Idempotency-Key", &long)])
+        .await
+        .problem(400, "invalid_idempotency_key");
 }

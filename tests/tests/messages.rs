@@ -4,16 +4,21 @@ use peyman::keys;
 use peyman_e2e::*;
 
 const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0\x1f\x15\xc4\x89";
-const OGG: &[u8] = b"OggS\0\x02\0\0\0\0\0\0\0\0\x01\0\0\0\0\0\0\0\0\0\0\0\x01\x13OpusHead\x01\x01\x38\x01\x80\xbb\0\0\0\0\0";
+const OGG: &[u8] =
+    b"OggS\0\x02\0\0\0\0\0\0\0\0\x01\0\0\0\0\0\0\0\0\0\0\0\x01\x13OpusHead\x01\x01\x38\x01\x80\xbb\0\0\0\0\0";
 
 #[tokio::test]
 async fn both_parties_see_one_conversation_in_order() {
     let api = Api::default();
     let (buyer, seller) = (user("buyer"), user("seller"));
     let text = "سلام، برای طراحی لوگو ۳ روز وقت دارید؟ 🙏 می‌شود؟";
-    let first = api.post(&format!("/v1/conversations/{seller}/messages"), &token(&buyer), json!({ "text": text })).await;
+    let first =
+        api.post(&format!("/v1/conversations/{seller}/messages"), &token(&buyer), json!({ "text": text })).await;
     assert_eq!(first.ok(201)["text"].as_str().unwrap().as_bytes(), text.as_bytes());
-    assert_eq!((first.body["sender_id"].as_str(), first.body["recipient_id"].as_str()), (Some(buyer.as_str()), Some(seller.as_str())));
+    assert_eq!(
+        (first.body["sender_id"].as_str(), first.body["recipient_id"].as_str()),
+        (Some(buyer.as_str()), Some(seller.as_str()))
+    );
     api.post(&format!("/v1/conversations/{buyer}/messages"), &token(&seller), json!({ "text": "بله" })).await.ok(201);
 
     let seen_by_seller = api.get(&format!("/v1/conversations/{buyer}/messages"), &token(&seller)).await;
@@ -30,7 +35,9 @@ async fn pages_follow_the_opaque_cursor_without_gaps_or_repeats() {
     let api = Api::default();
     let (a, b) = (user("a"), user("b"));
     for i in 0..7 {
-        api.post(&format!("/v1/conversations/{b}/messages"), &token(&a), json!({ "text": format!("پیام {i}") })).await.ok(201);
+        api.post(&format!("/v1/conversations/{b}/messages"), &token(&a), json!({ "text": format!("پیام {i}") }))
+            .await
+            .ok(201);
     }
     let mut seen = Vec::new();
     let mut cursor: Option<String> = None;
@@ -48,7 +55,9 @@ async fn pages_follow_the_opaque_cursor_without_gaps_or_repeats() {
     assert_eq!(seen, expected);
 
     let t = token(&b);
-    api.get(&format!("/v1/conversations/{a}/messages?cursor=bm90LWEtY3Vyc29y"), &t).await.problem(400, "invalid_cursor");
+    api.get(&format!("/v1/conversations/{a}/messages?cursor=bm90LWEtY3Vyc29y"), &t)
+        .await
+        .problem(400, "invalid_cursor");
     api.get(&format!("/v1/conversations/{a}/messages?limit=0"), &t).await.problem(400, "invalid_limit");
     api.get(&format!("/v1/conversations/{a}/messages?limit=101"), &t).await.problem(400, "invalid_limit");
 }
@@ -57,7 +66,9 @@ async fn pages_follow_the_opaque_cursor_without_gaps_or_repeats() {
 async fn a_third_user_never_sees_the_conversation() {
     let api = Api::default();
     let (buyer, seller, stranger) = (user("buyer"), user("seller"), user("stranger"));
-    api.post(&format!("/v1/conversations/{seller}/messages"), &token(&buyer), json!({ "text": "private" })).await.ok(201);
+    api.post(&format!("/v1/conversations/{seller}/messages"), &token(&buyer), json!({ "text": "private" }))
+        .await
+        .ok(201);
     // The stranger can only ever name their own conversations.
     for other in [&seller, &buyer] {
         let r = api.get(&format!("/v1/conversations/{other}/messages"), &token(&stranger)).await;
@@ -78,7 +89,11 @@ async fn files_are_attached_with_their_status_and_become_readable_by_the_recipie
     api.decided_upload(&bt, &voice).await;
 
     let sent = api
-        .post(&format!("/v1/conversations/{seller}/messages"), &bt, json!({ "attachment_upload_ids": [image], "voice_note_upload_id": voice }))
+        .post(
+            &format!("/v1/conversations/{seller}/messages"),
+            &bt,
+            json!({ "attachment_upload_ids": [image], "voice_note_upload_id": voice }),
+        )
         .await;
     let body = sent.ok(201);
     assert_eq!(body["attachments"][0]["upload_id"], image);
@@ -109,7 +124,13 @@ async fn a_pending_upload_is_shown_as_pending() {
         .as_str()
         .unwrap()
         .to_owned();
-    let sent = api.post(&format!("/v1/conversations/{seller}/messages"), &bt, json!({ "text": "x", "attachment_upload_ids": [pending] })).await;
+    let sent = api
+        .post(
+            &format!("/v1/conversations/{seller}/messages"),
+            &bt,
+            json!({ "text": "x", "attachment_upload_ids": [pending] }),
+        )
+        .await;
     assert_eq!(sent.ok(201)["attachments"][0]["status"], "pending");
 }
 
@@ -120,11 +141,19 @@ async fn a_message_cannot_attach_someone_elses_upload() {
     let (buyer, seller, owner) = (user("buyer"), user("seller"), user("owner"));
     let theirs = api.upload(&token(&owner), "attachment", "image/png", PNG.len() as u64, PNG).await;
     let r = api
-        .post(&format!("/v1/conversations/{seller}/messages"), &token(&buyer), json!({ "text": "look", "attachment_upload_ids": [theirs] }))
+        .post(
+            &format!("/v1/conversations/{seller}/messages"),
+            &token(&buyer),
+            json!({ "text": "look", "attachment_upload_ids": [theirs] }),
+        )
         .await;
     assert_eq!(r.problem(422, "upload_not_found")["field"], "attachment_upload_ids[0]");
     let r = api
-        .post(&format!("/v1/conversations/{seller}/messages"), &token(&buyer), json!({ "voice_note_upload_id": theirs }))
+        .post(
+            &format!("/v1/conversations/{seller}/messages"),
+            &token(&buyer),
+            json!({ "voice_note_upload_id": theirs }),
+        )
         .await;
     assert_eq!(r.problem(422, "upload_not_found")["field"], "voice_note_upload_id");
     assert!(aws.partition(&keys::conversation(&buyer, &seller)).await.is_empty(), "no message stored");
@@ -170,7 +199,9 @@ async fn bad_message_input_is_refused_and_nothing_is_stored() {
         let r = api.post(&path, &bt, body.clone()).await;
         assert_eq!(r.problem(*status, code)["field"], *field, "{body}");
     }
-    api.post(&format!("/v1/conversations/{buyer}/messages"), &bt, json!({ "text": "me" })).await.problem(422, "self_conversation");
+    api.post(&format!("/v1/conversations/{buyer}/messages"), &bt, json!({ "text": "me" }))
+        .await
+        .problem(422, "self_conversation");
     api.post("/v1/conversations/has%20space/messages", &bt, json!({ "text": "x" })).await.problem(400, "invalid_id");
     assert!(aws.partition(&keys::conversation(&buyer, &seller)).await.is_empty(), "no message stored");
     // 5,000 characters of Persian is the limit, not 5,000 bytes.

@@ -8,13 +8,18 @@ use peyman_e2e::*;
 const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0\x1f\x15\xc4\x89";
 
 fn notification(key: &str) -> String {
-    json!({ "Records": [{ "eventName": "ObjectCreated:Put", "s3": { "object": { "key": key, "size": 1 } } }] }).to_string()
+    json!({ "Records": [{ "eventName": "ObjectCreated:Put", "s3": { "object": { "key": key, "size": 1 } } }] })
+        .to_string()
 }
 
 /// Declares an upload and stores its object straight into the bucket.
 async fn stored_upload(api: &Api, aws: &Aws, owner: &str) -> (String, String) {
     let declared = api
-        .post("/v1/uploads", &token(owner), json!({ "kind": "attachment", "file_name": "p.png", "content_type": "image/png", "size_bytes": PNG.len() }))
+        .post(
+            "/v1/uploads",
+            &token(owner),
+            json!({ "kind": "attachment", "file_name": "p.png", "content_type": "image/png", "size_bytes": PNG.len() }),
+        )
         .await;
     let id = declared.ok(201)["upload_id"].as_str().unwrap().to_owned();
     let key = peyman::keys::upload_object(owner, &id);
@@ -51,13 +56,25 @@ async fn a_poison_message_reaches_the_dlq_after_the_receive_count_while_its_batc
     let dlq = aws.template.queue_url("UploadCheckDeadLetterQueue").unwrap();
 
     // The queue was made from the template's own redrive policy.
-    let attributes = aws.sqs.get_queue_attributes().queue_url(&queue).attribute_names(QueueAttributeName::RedrivePolicy).send().await.unwrap();
-    let redrive: serde_json::Value = serde_json::from_str(&attributes.attributes().unwrap()[&QueueAttributeName::RedrivePolicy]).unwrap();
+    let attributes = aws
+        .sqs
+        .get_queue_attributes()
+        .queue_url(&queue)
+        .attribute_names(QueueAttributeName::RedrivePolicy)
+        .send()
+        .await
+        .unwrap();
+    let redrive: serde_json::Value =
+        serde_json::from_str(&attributes.attributes().unwrap()[&QueueAttributeName::RedrivePolicy]).unwrap();
     assert_eq!(redrive["maxReceiveCount"].to_string().trim_matches('"'), "3");
 
     let owner = user("owner");
     let declared = api
-        .post("/v1/uploads", &token(&owner), json!({ "kind": "attachment", "file_name": "p.png", "content_type": "image/png", "size_bytes": PNG.len() }))
+        .post(
+            "/v1/uploads",
+            &token(&owner),
+            json!({ "kind": "attachment", "file_name": "p.png", "content_type": "image/png", "size_bytes": PNG.len() }),
+        )
         .await;
     let id = declared.ok(201)["upload_id"].as_str().unwrap().to_owned();
     let key = peyman::keys::upload_object(&owner, &id);
@@ -75,7 +92,15 @@ async fn a_poison_message_reaches_the_dlq_after_the_receive_count_while_its_batc
 
     assert_eq!(api.decided_upload(&token(&owner), &id).await["status"], "ready");
     let dead = eventually(std::time::Duration::from_secs(60), async || {
-        let out = aws.sqs.receive_message().queue_url(&dlq).max_number_of_messages(10).wait_time_seconds(1).send().await.unwrap();
+        let out = aws
+            .sqs
+            .receive_message()
+            .queue_url(&dlq)
+            .max_number_of_messages(10)
+            .wait_time_seconds(1)
+            .send()
+            .await
+            .unwrap();
         out.messages.unwrap_or_default().into_iter().find(|m| m.body.as_deref() == Some(poison.as_str()))
     })
     .await;

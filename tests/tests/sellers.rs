@@ -12,7 +12,10 @@ async fn a_new_seller_has_custom_projects_off_at_level_new() {
     assert_eq!(body["user_id"], seller);
     assert_eq!(body["custom_projects_enabled"], false);
     assert_eq!(body["level"], "new");
-    assert_eq!(body["level_limits"], json!({ "max_price": { "amount": 50_000_000, "currency": "IRR" }, "max_delivery_days": 30 }));
+    assert_eq!(
+        body["level_limits"],
+        json!({ "max_price": { "amount": 50_000_000, "currency": "IRR" }, "max_delivery_days": 30 })
+    );
 }
 
 #[tokio::test]
@@ -31,7 +34,13 @@ async fn the_level_is_read_only_for_the_seller() {
     let api = Api::default();
     let aws = Aws::connect().await;
     let seller = user("seller");
-    let r = api.put("/v1/me/seller-settings", &token(&seller), json!({ "custom_projects_enabled": true, "level": "top_rated" })).await;
+    let r = api
+        .put(
+            "/v1/me/seller-settings",
+            &token(&seller),
+            json!({ "custom_projects_enabled": true, "level": "top_rated" }),
+        )
+        .await;
     assert_eq!(r.problem(422, "read_only_field")["field"], "level");
     assert!(aws.partition(&keys::seller_settings(&seller).pk).await.is_empty(), "nothing stored");
 }
@@ -41,7 +50,9 @@ async fn support_sets_a_level_and_the_limits_follow() {
     let api = Api::default();
     let seller = user("seller");
     let agent = user("agent");
-    let r = api.put(&format!("/v1/support/sellers/{seller}/level"), &support_token(&agent), json!({ "level": "top_rated" })).await;
+    let r = api
+        .put(&format!("/v1/support/sellers/{seller}/level"), &support_token(&agent), json!({ "level": "top_rated" }))
+        .await;
     assert_eq!(r.ok(200)["level"], "top_rated");
     let body = api.get("/v1/me/seller-settings", &token(&seller)).await.ok(200).clone();
     assert_eq!(body["level"], "top_rated");

@@ -41,7 +41,10 @@ async fn the_real_type_decides_not_the_declared_one() {
     // A PNG declared as a PDF: moto stores it happily; the checker does not.
     let id = api.upload(&t, "attachment", "application/pdf", PNG.len() as u64, PNG).await;
     let upload = api.decided_upload(&t, &id).await;
-    assert_eq!((upload["status"].as_str(), upload["rejection"].as_str()), (Some("rejected"), Some("content_type_mismatch")));
+    assert_eq!(
+        (upload["status"].as_str(), upload["rejection"].as_str()),
+        (Some("rejected"), Some("content_type_mismatch"))
+    );
     assert!(upload["download_url"].is_null(), "a rejected file is never served");
 }
 
@@ -83,7 +86,12 @@ async fn an_overwrite_after_the_check_is_never_served() {
     http.put(&link).header("content-type", "application/pdf").body(PDF.to_vec()).send().await.unwrap();
     assert_eq!(api.decided_upload(&t, &id).await["status"], "ready");
     // The link is still valid: put something else under the same key.
-    http.put(&link).header("content-type", "application/pdf").body(b"MZ\x90\0 not a pdf".to_vec()).send().await.unwrap();
+    http.put(&link)
+        .header("content-type", "application/pdf")
+        .body(b"MZ\x90\0 not a pdf".to_vec())
+        .send()
+        .await
+        .unwrap();
     let aws = Aws::connect().await;
     let key = peyman::keys::upload_object(&owner, &id);
     let versions = aws.s3.list_object_versions().bucket(&aws.bucket).prefix(&key).send().await.unwrap();
@@ -100,16 +108,66 @@ async fn declarations_outside_the_limits_are_refused_and_nothing_is_stored() {
     let owner = user("owner");
     let t = token(&owner);
     let cases = [
-        (json!({ "kind": "voice_note", "file_name": "v.ogg", "content_type": "audio/ogg", "size_bytes": 10 * 1024 * 1024 + 1 }), 422, "file_too_large", "size_bytes"),
-        (json!({ "kind": "attachment", "file_name": "a.bin", "content_type": "application/pdf", "size_bytes": 50 * 1024 * 1024 + 1 }), 422, "file_too_large", "size_bytes"),
-        (json!({ "kind": "attachment", "file_name": "a.pdf", "content_type": "application/pdf", "size_bytes": 0 }), 422, "empty_file", "size_bytes"),
-        (json!({ "kind": "attachment", "file_name": "a.pdf", "content_type": "application/pdf", "size_bytes": -1 }), 422, "invalid_type", "size_bytes"),
-        (json!({ "kind": "voice_note", "file_name": "v.png", "content_type": "image/png", "size_bytes": 10 }), 422, "unsupported_content_type", "content_type"),
-        (json!({ "kind": "attachment", "file_name": "x.exe", "content_type": "application/x-msdownload", "size_bytes": 10 }), 422, "unsupported_content_type", "content_type"),
-        (json!({ "kind": "attachment", "file_name": "../../etc/passwd", "content_type": "text/plain", "size_bytes": 10 }), 422, "invalid_file_name", "file_name"),
-        (json!({ "kind": "attachment", "file_name": "", "content_type": "text/plain", "size_bytes": 10 }), 422, "empty", "file_name"),
-        (json!({ "kind": "video", "file_name": "a", "content_type": "text/plain", "size_bytes": 10 }), 422, "invalid_value", "kind"),
-        (json!({ "kind": "attachment", "file_name": "a", "content_type": "text/plain", "size_bytes": 10, "owner_id": "x" }), 422, "unknown_field", "owner_id"),
+        (
+            json!({ "kind": "voice_note", "file_name": "v.ogg", "content_type": "audio/ogg", "size_bytes": 10 * 1024 * 1024 + 1 }),
+            422,
+            "file_too_large",
+            "size_bytes",
+        ),
+        (
+            json!({ "kind": "attachment", "file_name": "a.bin", "content_type": "application/pdf", "size_bytes": 50 * 1024 * 1024 + 1 }),
+            422,
+            "file_too_large",
+            "size_bytes",
+        ),
+        (
+            json!({ "kind": "attachment", "file_name": "a.pdf", "content_type": "application/pdf", "size_bytes": 0 }),
+            422,
+            "empty_file",
+            "size_bytes",
+        ),
+        (
+            json!({ "kind": "attachment", "file_name": "a.pdf", "content_type": "application/pdf", "size_bytes": -1 }),
+            422,
+            "invalid_type",
+            "size_bytes",
+        ),
+        (
+            json!({ "kind": "voice_note", "file_name": "v.png", "content_type": "image/png", "size_bytes": 10 }),
+            422,
+            "unsupported_content_type",
+            "content_type",
+        ),
+        (
+            json!({ "kind": "attachment", "file_name": "x.exe", "content_type": "application/x-msdownload", "size_bytes": 10 }),
+            422,
+            "unsupported_content_type",
+            "content_type",
+        ),
+        (
+            json!({ "kind": "attachment", "file_name": "../../etc/passwd", "content_type": "text/plain", "size_bytes": 10 }),
+            422,
+            "invalid_file_name",
+            "file_name",
+        ),
+        (
+            json!({ "kind": "attachment", "file_name": "", "content_type": "text/plain", "size_bytes": 10 }),
+            422,
+            "empty",
+            "file_name",
+        ),
+        (
+            json!({ "kind": "video", "file_name": "a", "content_type": "text/plain", "size_bytes": 10 }),
+            422,
+            "invalid_value",
+            "kind",
+        ),
+        (
+            json!({ "kind": "attachment", "file_name": "a", "content_type": "text/plain", "size_bytes": 10, "owner_id": "x" }),
+            422,
+            "unknown_field",
+            "owner_id",
+        ),
     ];
     for (body, status, code, field) in &cases {
         let r = api.post("/v1/uploads", &t, body.clone()).await;

@@ -20,8 +20,15 @@ async fn route(app: &App, req: &ApiRequest) -> Result<Reply, ApiError> {
             let message = req.json::<NewMessage>()?.into_message(&app.config.policy, me, &other, req.now)?;
             let ids: Vec<&str> = message.upload_ids().map(String::as_str).collect();
             let uploads = app.store.uploads(&ids).await?;
-            let attachments = message.attachment_upload_ids.iter().enumerate().map(|(i, id)| (format!("attachment_upload_ids[{i}]"), id, UploadKind::Attachment));
-            let voice = message.voice_note_upload_id.iter().map(|id| ("voice_note_upload_id".to_owned(), id, UploadKind::VoiceNote));
+            let attachments = message
+                .attachment_upload_ids
+                .iter()
+                .enumerate()
+                .map(|(i, id)| (format!("attachment_upload_ids[{i}]"), id, UploadKind::Attachment));
+            let voice = message
+                .voice_note_upload_id
+                .iter()
+                .map(|id| ("voice_note_upload_id".to_owned(), id, UploadKind::VoiceNote));
             for (field, id, kind) in attachments.chain(voice) {
                 // Someone else's upload looks exactly like a missing one.
                 let upload = uploads
@@ -32,7 +39,11 @@ async fn route(app: &App, req: &ApiRequest) -> Result<Reply, ApiError> {
                     return Err(ApiError::invalid("wrong_upload_kind", field, "this upload is of another kind"));
                 }
                 if upload.status == UploadStatus::Rejected {
-                    return Err(ApiError::invalid("upload_rejected", field, "this upload was rejected by the file check"));
+                    return Err(ApiError::invalid(
+                        "upload_rejected",
+                        field,
+                        "this upload was rejected by the file check",
+                    ));
                 }
             }
             app.store.insert_message(&message).await?;
@@ -41,7 +52,11 @@ async fn route(app: &App, req: &ApiRequest) -> Result<Reply, ApiError> {
         "GET /v1/conversations/{user_id}/messages" => {
             let other = req.path_user("user_id")?;
             if &other == me {
-                return Err(ApiError::invalid("self_conversation", "user_id", "there is no conversation with yourself"));
+                return Err(ApiError::invalid(
+                    "self_conversation",
+                    "user_id",
+                    "there is no conversation with yourself",
+                ));
             }
             let page = app.store.messages(me, &other, req.limit(20, 100)?, req.query("cursor")).await?;
             let ids: Vec<&str> = page.items.iter().flat_map(|m| m.upload_ids()).map(String::as_str).collect();

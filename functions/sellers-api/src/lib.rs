@@ -20,7 +20,8 @@ async fn route(app: &App, req: &ApiRequest) -> Result<Reply, ApiError> {
             if update.level.is_some() {
                 return Err(ApiError::invalid("read_only_field", "level", "only support sets a seller's level"));
             }
-            let settings = app.store.set_custom_projects(&req.caller.user_id, update.custom_projects_enabled, req.now).await?;
+            let settings =
+                app.store.set_custom_projects(&req.caller.user_id, update.custom_projects_enabled, req.now).await?;
             Reply::ok(settings.view(policy))
         }
         "PUT /v1/support/sellers/{user_id}/level" => {

@@ -84,7 +84,8 @@ async fn check_object(app: &App, object_key: &str) -> Result<(), ApiError> {
         return Err(ApiError::internal(format!("{object_key} was announced but is not in the bucket yet")));
     };
     let verdict = upload.judge(&app.config.policy, object.size, &object.head);
-    let decided = app.store.decide_upload(upload_id, &verdict, object.version_id.as_deref(), chrono::Utc::now()).await?;
+    let decided =
+        app.store.decide_upload(upload_id, &verdict, object.version_id.as_deref(), chrono::Utc::now()).await?;
     tracing::info!(upload_id, ?verdict, decided, "upload checked");
     Ok(())
 }

@@ -34,7 +34,8 @@ async fn route(app: &App, req: &ApiRequest) -> Result<Reply, ApiError> {
                 checked_at: None,
             };
             app.store.insert_upload(&upload).await?;
-            let link = app.files.upload_link(&upload.object_key, &upload.content_type, upload.size_bytes, req.now).await?;
+            let link =
+                app.files.upload_link(&upload.object_key, &upload.content_type, upload.size_bytes, req.now).await?;
             let mut body = upload.view(None);
             body["upload"] = json!(link);
             Reply::created(body)
@@ -42,14 +43,20 @@ async fn route(app: &App, req: &ApiRequest) -> Result<Reply, ApiError> {
         "GET /v1/uploads/{upload_id}" => {
             let upload_id = req.path_id("upload_id")?;
             let upload = app.store.upload(&upload_id).await?.ok_or(ApiError::NotFound { what: "upload" })?;
-            let allowed = &upload.owner_id == me || req.caller.is_support || app.store.is_upload_viewer(&upload_id, me).await?;
+            let allowed =
+                &upload.owner_id == me || req.caller.is_support || app.store.is_upload_viewer(&upload_id, me).await?;
             if !allowed {
                 return Err(ApiError::NotFound { what: "upload" });
             }
             let download = match upload.status {
                 UploadStatus::Ready => Some(
                     app.files
-                        .download_link(&upload.object_key, upload.checked_version.as_deref(), &upload.file_name, req.now)
+                        .download_link(
+                            &upload.object_key,
+                            upload.checked_version.as_deref(),
+                            &upload.file_name,
+                            req.now,
+                        )
                         .await?,
                 ),
                 _ => None,

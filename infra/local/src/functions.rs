@@ -9,9 +9,11 @@ pub type Error = Box<dyn std::error::Error + Send + Sync>;
 
 pub const HTTP: &[&str] = &["SellersApiFunction", "GigsApiFunction", "MessagesApiFunction", "UploadsApiFunction"];
 pub const SQS: &[&str] = &["UploadCheckerFunction"];
+/// Functions fired by `Schedule` events (none in this slice yet).
+pub const SCHEDULED: &[&str] = &[];
 
 pub fn is_known(function: &str) -> bool {
-    HTTP.contains(&function) || SQS.contains(&function)
+    HTTP.contains(&function) || SQS.contains(&function) || SCHEDULED.contains(&function)
 }
 
 pub async fn invoke_http(app: &App, function: &str, request: Request) -> Result<Response<Body>, Error> {
@@ -29,4 +31,9 @@ pub async fn invoke_sqs(app: &App, function: &str, event: SqsEvent) -> Result<Sq
         "UploadCheckerFunction" => upload_checker::handle(app, event).await,
         other => Err(format!("{other} is not an SQS function").into()),
     }
+}
+
+/// Invokes a scheduled function with an EventBridge "Scheduled Event".
+pub async fn invoke_schedule(_app: &App, function: &str, _event: serde_json::Value) -> Result<(), Error> {
+    Err(format!("{function} is not a scheduled function").into())
 }

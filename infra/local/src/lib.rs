@@ -4,6 +4,7 @@
 pub mod functions;
 pub mod poller;
 pub mod provision;
+pub mod schedule;
 pub mod server;
 pub mod template;
 pub mod tokens;
@@ -37,10 +38,13 @@ pub fn local_environment(template: &Template) -> Result<BTreeMap<String, String>
     let mut env = BTreeMap::new();
     for id in template.function_ids() {
         for (name, value) in template.function_environment(&id)? {
-            if let Some(other) = env.insert(name.clone(), value.clone()) {
-                if other != value {
-                    return Err(format!("functions disagree on {name} ({other} vs {value}); the local gateway runs them in one process").into());
-                }
+            if let Some(other) = env.insert(name.clone(), value.clone())
+                && other != value
+            {
+                return Err(format!(
+                    "functions disagree on {name} ({other} vs {value}); the local gateway runs them in one process"
+                )
+                .into());
             }
         }
     }

@@ -7,7 +7,7 @@ use std::time::Duration;
 use peyman_local::provision::{self, Clients};
 use peyman_local::server::{self, Gateway};
 use peyman_local::template::Error;
-use peyman_local::{functions, local_config, local_template, poller, tokens};
+use peyman_local::{functions, local_config, local_template, poller, schedule, tokens};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -38,7 +38,8 @@ async fn main() -> Result<(), Error> {
         account: template.site().account.clone(),
     });
 
-    let retry_after = Duration::from_secs(std::env::var("LOCAL_SQS_RETRY_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(1));
+    let retry_after =
+        Duration::from_secs(std::env::var("LOCAL_SQS_RETRY_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(1));
     for source in template.queue_sources()? {
         let source = poller::Source {
             queue_url: template.queue_url(&source.queue)?,
@@ -49,6 +50,10 @@ async fn main() -> Result<(), Error> {
             retry_after,
         };
         tokio::spawn(poller::run(gateway.clone(), clients.sqs.clone(), source));
+    }
+
+    for source in template.schedules() {
+        tokio::spawn(schedule::run(gateway.clone(), source, template.site().region.clone()));
     }
 
     let day = 24 * 3600;

@@ -47,12 +47,8 @@ pub async fn run(gateway: Arc<Gateway>, sqs: aws_sdk_sqs::Client, source: Source
         let records: Vec<_> = messages
             .iter()
             .map(|m| {
-                let attributes: serde_json::Map<_, _> = m
-                    .attributes
-                    .iter()
-                    .flatten()
-                    .map(|(k, v)| (k.as_str().to_owned(), json!(v)))
-                    .collect();
+                let attributes: serde_json::Map<_, _> =
+                    m.attributes.iter().flatten().map(|(k, v)| (k.as_str().to_owned(), json!(v))).collect();
                 json!({
                     "messageId": m.message_id,
                     "receiptHandle": m.receipt_handle,
@@ -91,7 +87,13 @@ pub async fn run(gateway: Arc<Gateway>, sqs: aws_sdk_sqs::Client, source: Source
                     .map(|_| ())
                     .map_err(|e| e.to_string())
             } else {
-                sqs.delete_message().queue_url(&source.queue_url).receipt_handle(receipt).send().await.map(|_| ()).map_err(|e| e.to_string())
+                sqs.delete_message()
+                    .queue_url(&source.queue_url)
+                    .receipt_handle(receipt)
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| e.to_string())
             };
             if let Err(e) = outcome {
                 tracing::warn!(queue = source.queue_url, error = e, "could not settle a message");

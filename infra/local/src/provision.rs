@@ -6,8 +6,8 @@ use aws_sdk_dynamodb::types::{
     ScalarAttributeType, TimeToLiveSpecification,
 };
 use aws_sdk_s3::types::{
-    BucketVersioningStatus, Event, FilterRule, FilterRuleName, NotificationConfiguration, NotificationConfigurationFilter,
-    QueueConfiguration, S3KeyFilter, VersioningConfiguration,
+    BucketVersioningStatus, Event, FilterRule, FilterRuleName, NotificationConfiguration,
+    NotificationConfigurationFilter, QueueConfiguration, S3KeyFilter, VersioningConfiguration,
 };
 use aws_sdk_sqs::types::QueueAttributeName;
 use serde_json::Value;
@@ -75,7 +75,9 @@ pub async fn tables(template: &Template, clients: &Clients) -> Result<(), Error>
         match create.send().await {
             Ok(_) => {}
             Err(e) if e.as_service_error().is_some_and(|e| e.is_resource_in_use_exception()) => continue,
-            Err(e) => return Err(format!("create table {name}: {}", aws_sdk_dynamodb::error::DisplayErrorContext(e)).into()),
+            Err(e) => {
+                return Err(format!("create table {name}: {}", aws_sdk_dynamodb::error::DisplayErrorContext(e)).into());
+            }
         }
         let ttl = props("TimeToLiveSpecification")?;
         if ttl["Enabled"] == Value::Bool(true) {
@@ -84,7 +86,10 @@ pub async fn tables(template: &Template, clients: &Clients) -> Result<(), Error>
                 .update_time_to_live()
                 .table_name(&name)
                 .time_to_live_specification(
-                    TimeToLiveSpecification::builder().attribute_name(text(&ttl, "AttributeName")).enabled(true).build()?,
+                    TimeToLiveSpecification::builder()
+                        .attribute_name(text(&ttl, "AttributeName"))
+                        .enabled(true)
+                        .build()?,
                 )
                 .send()
                 .await?;
@@ -124,16 +129,18 @@ pub async fn buckets(template: &Template, clients: &Clients) -> Result<(), Error
             Err(e) if e.as_service_error().is_some_and(|e| e.is_bucket_already_owned_by_you()) => {}
             Err(e) => return Err(format!("create bucket {name}: {}", aws_sdk_s3::error::DisplayErrorContext(e)).into()),
         }
-        if let Some(versioning) = template.property(&id, "VersioningConfiguration")? {
-            if text(&versioning, "Status") == "Enabled" {
-                clients
-                    .s3
-                    .put_bucket_versioning()
-                    .bucket(&name)
-                    .versioning_configuration(VersioningConfiguration::builder().status(BucketVersioningStatus::Enabled).build())
-                    .send()
-                    .await?;
-            }
+        if let Some(versioning) = template.property(&id, "VersioningConfiguration")?
+            && text(&versioning, "Status") == "Enabled"
+        {
+            clients
+                .s3
+                .put_bucket_versioning()
+                .bucket(&name)
+                .versioning_configuration(
+                    VersioningConfiguration::builder().status(BucketVersioningStatus::Enabled).build(),
+                )
+                .send()
+                .await?;
         }
         let notifications = template.property(&id, "NotificationConfiguration")?.unwrap_or_default();
         let mut config = NotificationConfiguration::builder();
@@ -151,11 +158,21 @@ pub async fn buckets(template: &Template, clients: &Clients) -> Result<(), Error
                 QueueConfiguration::builder()
                     .queue_arn(text(q, "Queue"))
                     .events(Event::from(text(q, "Event").as_str()))
-                    .filter(NotificationConfigurationFilter::builder().key(S3KeyFilter::builder().set_filter_rules(Some(rules)).build()).build())
+                    .filter(
+                        NotificationConfigurationFilter::builder()
+                            .key(S3KeyFilter::builder().set_filter_rules(Some(rules)).build())
+                            .build(),
+                    )
                     .build()?,
             );
         }
-        clients.s3.put_bucket_notification_configuration().bucket(&name).notification_configuration(config.build()).send().await?;
+        clients
+            .s3
+            .put_bucket_notification_configuration()
+            .bucket(&name)
+            .notification_configuration(config.build())
+            .send()
+            .await?;
     }
     Ok(())
 }

@@ -44,7 +44,8 @@ pub fn match_route<'r>(routes: &'r [Route], method: &str, path: &str) -> Option<
         let mut literal = 0;
         let matched = pattern.iter().zip(&segments).all(|(p, s)| {
             if let Some(name) = p.strip_prefix('{').and_then(|p| p.strip_suffix('}')) {
-                params.insert(name.to_owned(), percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned());
+                params
+                    .insert(name.to_owned(), percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned());
                 !s.is_empty()
             } else {
                 literal += 1;
@@ -70,7 +71,8 @@ fn query_parameters(raw: &str) -> BTreeMap<String, String> {
     let mut params: BTreeMap<String, String> = BTreeMap::new();
     for pair in raw.split('&').filter(|p| !p.is_empty()) {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        let decode = |s: &str| percent_encoding::percent_decode_str(&s.replace('+', " ")).decode_utf8_lossy().into_owned();
+        let decode =
+            |s: &str| percent_encoding::percent_decode_str(&s.replace('+', " ")).decode_utf8_lossy().into_owned();
         params.entry(decode(k)).and_modify(|e| *e = format!("{e},{}", decode(v))).or_insert_with(|| decode(v));
     }
     params

@@ -42,6 +42,29 @@ pub struct QueueSource {
     pub batch_size: i32,
 }
 
+/// A `Schedule` event: EventBridge invokes `function` on `expression`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScheduleSource {
+    pub function: String,
+    pub event: String,
+    pub expression: String,
+}
+
+/// How often a `rate(N unit)` expression fires; `None` for cron expressions, which have
+/// no fixed period.
+pub fn rate_period(expression: &str) -> Option<std::time::Duration> {
+    let inner = expression.strip_prefix("rate(")?.strip_suffix(')')?;
+    let (n, unit) = inner.trim().split_once(' ')?;
+    let n: u64 = n.parse().ok()?;
+    let seconds = match unit.trim_end_matches('s') {
+        "minute" => 60,
+        "hour" => 3600,
+        "day" => 86_400,
+        _ => return None,
+    };
+    Some(std::time::Duration::from_secs(n * seconds))
+}
+
 #[derive(Debug, Clone)]
 pub struct JwtAuthorizer {
     pub issuer: String,
@@ -64,7 +87,11 @@ impl Template {
     /// Loads the template; `params` override the parameters' defaults.
     pub fn load(path: &str, site: Site, params: &[(&str, &str)]) -> Result<Self, Error> {
         let text = std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}"))?;
-        let root: Value = serde_norway::from_str(&text)?;
+        Self::parse(&text, site, params)
+    }
+
+    pub fn parse(text: &str, site: Site, params: &[(&str, &str)]) -> Result<Self, Error> {
+        let root: Value = serde_norway::from_str(text)?;
         let mut values = HashMap::new();
         if let Some(declared) = root.get("Parameters").and_then(Value::as_mapping) {
             for (name, spec) in declared {
@@ -276,7 +303,8 @@ impl Template {
         let mut routes = Vec::new();
         for id in self.function_ids() {
             for event in self.events(&id, "HttpApi") {
-                let unauthenticated = event.get("Auth").and_then(|a| a.get("Authorizer")).and_then(Value::as_str) == Some("NONE");
+                let unauthenticated =
+                    event.get("Auth").and_then(|a| a.get("Authorizer")).and_then(Value::as_str) == Some("NONE");
                 routes.push(Route {
                     function: id.clone(),
                     method: event.get("Method").and_then(Value::as_str).unwrap_or("ANY").to_uppercase(),
@@ -306,11 +334,37 @@ impl Template {
         Ok(sources)
     }
 
+    pub fn schedules(&self) -> Vec<ScheduleSource> {
+        let mut schedules = Vec::new();
+        for id in self.function_ids() {
+            let events = self
+                .resource(&id)
+                .and_then(|r| r.get("Properties"))
+                .and_then(|p| p.get("Events"))
+                .and_then(Value::as_mapping);
+            for (name, event) in events.into_iter().flatten() {
+                if event.get("Type").and_then(Value::as_str) != Some("Schedule") {
+                    continue;
+                }
+                let expression =
+                    event.get("Properties").and_then(|p| p.get("Schedule")).and_then(Value::as_str).unwrap_or_default();
+                schedules.push(ScheduleSource {
+                    function: id.clone(),
+                    event: scalar(name),
+                    expression: expression.to_owned(),
+                });
+            }
+        }
+        schedules
+    }
+
     /// The HttpApi's default JWT authorizer.
     pub fn jwt_authorizer(&self) -> Result<JwtAuthorizer, Error> {
-        let (_, api) = self.resources("AWS::Serverless::HttpApi").into_iter().next().ok_or("no AWS::Serverless::HttpApi")?;
+        let (_, api) =
+            self.resources("AWS::Serverless::HttpApi").into_iter().next().ok_or("no AWS::Serverless::HttpApi")?;
         let auth = api.get("Properties").and_then(|p| p.get("Auth")).ok_or("HttpApi has no Auth")?;
-        let default = auth.get("DefaultAuthorizer").and_then(Value::as_str).ok_or("HttpApi has no DefaultAuthorizer")?;
+        let default =
+            auth.get("DefaultAuthorizer").and_then(Value::as_str).ok_or("HttpApi has no DefaultAuthorizer")?;
         let config = auth
             .get("Authorizers")
             .and_then(|a| a.get(default))
@@ -338,5 +392,84 @@ fn json_string(v: &Json) -> String {
     match v {
         Json::String(s) => s.clone(),
         other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    const FIXTURE: &str = r#"
+Parameters:
+  Issuer: { Type: String, Default: https://default }
+Globals:
+  Function:
+    Environment:
+      Variables:
+        TABLE_NAME: !Ref Table
+        QUEUE: !GetAtt Jobs.Arn
+Resources:
+  Api:
+    Type: AWS::Serverless::HttpApi
+    Properties:
+      Auth:
+        DefaultAuthorizer: Jwt
+        Authorizers:
+          Jwt:
+            JwtConfiguration: { issuer: !Ref Issuer, audience: [aud-1] }
+  Table: { Type: AWS::DynamoDB::Table, Properties: { TableName: !Sub "${AWS::StackName}-main" } }
+  Jobs: { Type: AWS::SQS::Queue }
+  Worker:
+    Type: AWS::Serverless::Function
+    Properties:
+      Environment: { Variables: { ONLY_ME: !Sub ["${X}-${AWS::Region}", { X: !Ref Jobs }] } }
+      Events:
+        Open: { Type: HttpApi, Properties: { ApiId: !Ref Api, Path: /hook, Method: post, Auth: { Authorizer: NONE } } }
+        Read: { Type: HttpApi, Properties: { ApiId: !Ref Api, Path: "/things/{id}", Method: GET } }
+        Work: { Type: SQS, Properties: { Queue: !GetAtt Jobs.Arn, BatchSize: 5 } }
+        Sweep: { Type: Schedule, Properties: { Schedule: rate(5 minutes) } }
+"#;
+
+    fn fixture() -> Template {
+        let site = Site { stack: "s".into(), account: "1".into(), region: "r".into(), endpoint: "http://e".into() };
+        Template::parse(FIXTURE, site, &[]).unwrap()
+    }
+
+    #[test]
+    fn intrinsics_resolve_to_local_names() {
+        let t = fixture();
+        let env = t.function_environment("Worker").unwrap();
+        assert_eq!(env["TABLE_NAME"], "s-main");
+        assert_eq!(env["QUEUE"], "arn:aws:sqs:r:1:s-jobs");
+        assert_eq!(env["ONLY_ME"], "http://e/1/s-jobs-r");
+        assert_eq!(t.jwt_authorizer().unwrap().issuer, "https://default");
+    }
+
+    #[test]
+    fn events_are_read_per_kind() {
+        let t = fixture();
+        let routes = t.routes();
+        assert_eq!(routes.len(), 2);
+        assert!(routes.iter().any(|r| r.method == "POST" && r.path == "/hook" && !r.authorized));
+        assert!(routes.iter().any(|r| r.path == "/things/{id}" && r.authorized));
+        let queues = t.queue_sources().unwrap();
+        assert_eq!((queues[0].queue.as_str(), queues[0].batch_size), ("Jobs", 5));
+        assert_eq!(
+            t.schedules(),
+            vec![ScheduleSource {
+                function: "Worker".into(),
+                event: "Sweep".into(),
+                expression: "rate(5 minutes)".into()
+            }]
+        );
+    }
+
+    #[test]
+    fn rates() {
+        assert_eq!(rate_period("rate(5 minutes)"), Some(Duration::from_secs(300)));
+        assert_eq!(rate_period("rate(1 hour)"), Some(Duration::from_secs(3600)));
+        assert_eq!(rate_period("rate(2 days)"), Some(Duration::from_secs(172_800)));
+        assert_eq!(rate_period("cron(0 12 * * ? *)"), None);
     }
 }

@@ -25,7 +25,8 @@ pub fn mint(sub: &str, groups: &[&str], ttl_seconds: i64) -> String {
         claims["groups"] = json!(groups);
     }
     let key = EncodingKey::from_secret(secret().as_bytes()).expect("any byte string is an HS256 key");
-    jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &key).expect("HS256 signing with an in-memory key cannot fail")
+    jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &key)
+        .expect("HS256 signing with an in-memory key cannot fail")
 }
 
 /// Verifies an `Authorization` header value (`Bearer` optional, as API Gateway allows).
@@ -48,7 +49,8 @@ pub fn flatten(claims: &serde_json::Map<String, Value>) -> HashMap<String, Strin
             let flat = match v {
                 Value::String(s) => s.clone(),
                 Value::Array(items) => {
-                    let parts: Vec<String> = items.iter().map(|i| i.as_str().map(str::to_owned).unwrap_or_else(|| i.to_string())).collect();
+                    let parts: Vec<String> =
+                        items.iter().map(|i| i.as_str().map(str::to_owned).unwrap_or_else(|| i.to_string())).collect();
                     format!("[{}]", parts.join(" "))
                 }
                 other => other.to_string(),
