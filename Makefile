@@ -8,7 +8,7 @@ TOOLS := moto cfn-lint checkov
 # The tests' stack listens on other ports than `make dev`, so both can run at once.
 TEST_PORTS := PORT=3100 MOTO_PORT=5100
 
-.PHONY: dev test tools build lint lint-template zip clean
+.PHONY: dev test tools build lint lint-template bench zip clean
 
 # One venv per tool: installed together they downgrade one another.
 $(VENV)/%/.installed: infra/requirements/%.txt
@@ -36,6 +36,11 @@ lint-template: $(VENV)/cfn-lint/.installed $(VENV)/checkov/.installed
 
 test: tools build lint lint-template
 	$(TEST_PORTS) infra/local/stack.sh cargo test --workspace --no-fail-fast
+
+# Latency figures through the local gateway (printed, never asserted).
+bench: $(VENV)/moto/.installed
+	cargo build -p peyman-local
+	$(TEST_PORTS) infra/local/stack.sh cargo bench -p peyman-e2e --bench api
 
 # Lambda deployment packages (bootstrap zips) under target/lambda/.
 zip: $(VENV)/cargo-lambda/.installed

@@ -94,3 +94,76 @@ async fn a_refusal_is_replayed_too_and_bad_keys_are_refused() {
         .await
         .problem(400, "invalid_idempotency_key");
 }
+
+/// The record's life cycle in the table, driven by `now` (time is an input).
+mod record {
+    use chrono::{Duration, Utc};
+    use peyman::store::IdempotencyClaim;
+    use peyman_e2e::*;
+
+    #[tokio::test]
+    async fn completed_records_replay_until_they_expire() {
+        let store = Aws::connect().await.app().await.store;
+        let (who, key) = (user("u"), ulid::Ulid::new().to_string());
+        let t0 = Utc::now();
+        let (live, expires) = (t0 + Duration::seconds(60), t0 + Duration::hours(24));
+        assert_eq!(
+            store.claim_idempotency(&who, &key, "h1", t0, live, expires).await.unwrap(),
+            IdempotencyClaim::Acquired
+        );
+        store.complete_idempotency(&who, &key, "h1", (201, "application/json", "{\"a\":1}"), expires).await.unwrap();
+        let replay = store.claim_idempotency(&who, &key, "h1", t0 + Duration::hours(23), live, expires).await.unwrap();
+        assert_eq!(
+            replay,
+            IdempotencyClaim::Completed {
+                status: 201,
+                content_type: "application/json".into(),
+                body: "{\"a\":1}".into()
+            }
+        );
+        let reused = store.claim_idempotency(&who, &key, "h2", t0 + Duration::hours(23), live, expires).await.unwrap();
+        assert_eq!(reused, IdempotencyClaim::PayloadMismatch);
+        // Past its expiry the key is free again, for any payload.
+        let later = t0 + Duration::hours(25);
+        let again = store
+            .claim_idempotency(&who, &key, "h2", later, later + Duration::seconds(60), later + Duration::hours(24))
+            .await;
+        assert_eq!(again.unwrap(), IdempotencyClaim::Acquired);
+    }
+
+    #[tokio::test]
+    async fn an_abandoned_claim_is_taken_over_after_its_deadline() {
+        let store = Aws::connect().await.app().await.store;
+        let (who, key) = (user("u"), ulid::Ulid::new().to_string());
+        let t0 = Utc::now();
+        let (live, expires) = (t0 + Duration::seconds(60), t0 + Duration::hours(24));
+        assert_eq!(
+            store.claim_idempotency(&who, &key, "h", t0, live, expires).await.unwrap(),
+            IdempotencyClaim::Acquired
+        );
+        let during = t0 + Duration::seconds(30);
+        assert_eq!(
+            store.claim_idempotency(&who, &key, "h", during, live, expires).await.unwrap(),
+            IdempotencyClaim::InProgress
+        );
+        // The first process died: after the in-progress deadline a retry runs.
+        let after = t0 + Duration::seconds(61);
+        let taken =
+            store.claim_idempotency(&who, &key, "h", after, after + Duration::seconds(60), expires).await.unwrap();
+        assert_eq!(taken, IdempotencyClaim::Acquired);
+    }
+
+    #[tokio::test]
+    async fn a_released_claim_runs_again() {
+        let store = Aws::connect().await.app().await.store;
+        let (who, key) = (user("u"), ulid::Ulid::new().to_string());
+        let t0 = Utc::now();
+        let (live, expires) = (t0 + Duration::seconds(60), t0 + Duration::hours(24));
+        store.claim_idempotency(&who, &key, "h", t0, live, expires).await.unwrap();
+        store.release_idempotency(&who, &key).await.unwrap();
+        assert_eq!(
+            store.claim_idempotency(&who, &key, "h", t0, live, expires).await.unwrap(),
+            IdempotencyClaim::Acquired
+        );
+    }
+}
