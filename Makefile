@@ -6,7 +6,9 @@ PYTHON ?= python3
 VENV := .venv
 TOOLS := moto cfn-lint checkov
 # The tests' stack listens on other ports than `make dev`, so both can run at once.
-TEST_PORTS := PORT=3100 MOTO_PORT=5100
+# Its sweeper runs every second and takes outbox entries after 2 s, so tests of expiry and
+# of a lost follow-up finish in seconds.
+TEST_PORTS := PORT=3100 MOTO_PORT=5100 LOCAL_SCHEDULE_SECONDS=1 OUTBOX_GRACE_SECONDS=2
 
 .PHONY: dev test tools build lint lint-template bench zip clean
 

@@ -11,6 +11,11 @@ pub struct Config {
     pub table_name: String,
     /// The bucket for attachments and voice notes (`BUCKET_NAME`).
     pub bucket_name: String,
+    /// The queue follow-ups go to (`FOLLOWUPS_QUEUE_URL`).
+    pub followups_queue_url: String,
+    /// How long a follow-up may sit in the outbox before the sweeper presumes its sender
+    /// died and sends it (`OUTBOX_GRACE_SECONDS`, default 30).
+    pub outbox_grace: Duration,
     /// The JWT claim that lists the caller's groups (`GROUPS_CLAIM`, default `groups`;
     /// Cognito deployments set `cognito:groups`).
     pub groups_claim: String,
@@ -64,6 +69,8 @@ impl Config {
         Ok(Config {
             table_name: required("TABLE_NAME")?,
             bucket_name: required("BUCKET_NAME")?,
+            followups_queue_url: required("FOLLOWUPS_QUEUE_URL")?,
+            outbox_grace: seconds("OUTBOX_GRACE_SECONDS", 30)?,
             groups_claim: lookup("GROUPS_CLAIM").unwrap_or_else(|| "groups".into()),
             link_ttl: seconds("LINK_TTL_SECONDS", 900)?,
             idempotency_ttl: seconds("IDEMPOTENCY_TTL_SECONDS", 24 * 3600)?,
@@ -92,15 +99,20 @@ mod tests {
 
     #[test]
     fn malformed_duration_fails_at_init() {
-        let err =
-            Config::from_lookup(lookup(&[("TABLE_NAME", "t"), ("BUCKET_NAME", "b"), ("LINK_TTL_SECONDS", "soon")]))
-                .unwrap_err();
+        let err = Config::from_lookup(lookup(&[
+            ("TABLE_NAME", "t"),
+            ("BUCKET_NAME", "b"),
+            ("FOLLOWUPS_QUEUE_URL", "q"),
+            ("LINK_TTL_SECONDS", "soon"),
+        ]))
+        .unwrap_err();
         assert!(matches!(err, ConfigError::Malformed { name: "LINK_TTL_SECONDS", .. }));
     }
 
     #[test]
     fn defaults_apply() {
-        let c = Config::from_lookup(lookup(&[("TABLE_NAME", "t"), ("BUCKET_NAME", "b")])).unwrap();
+        let c = Config::from_lookup(lookup(&[("TABLE_NAME", "t"), ("BUCKET_NAME", "b"), ("FOLLOWUPS_QUEUE_URL", "q")]))
+            .unwrap();
         assert_eq!(c.groups_claim, "groups");
         assert_eq!(c.link_ttl, Duration::from_secs(900));
         assert!(!c.s3_force_path_style);

@@ -118,6 +118,36 @@ impl ApiRequest {
         }
     }
 
+    /// `?role=buyer|seller` (required): which side of the caller's lists to read.
+    /// `true` for the seller's side.
+    pub fn role_is_seller(&self) -> Result<bool, ApiError> {
+        match self.query("role") {
+            Some("buyer") => Ok(false),
+            Some("seller") => Ok(true),
+            _ => Err(ApiError::malformed("invalid_role", Some("role"), "role is buyer or seller")),
+        }
+    }
+
+    /// `?status=`, one of the states of `S`, if given.
+    pub fn status<S: DeserializeOwned>(&self) -> Result<Option<String>, ApiError> {
+        let Some(raw) = self.query("status") else { return Ok(None) };
+        serde_json::from_value::<S>(Value::String(raw.to_owned()))
+            .map_err(|_| ApiError::malformed("invalid_status", Some("status"), format!("{raw:?} is not a status")))?;
+        Ok(Some(raw.to_owned()))
+    }
+
+    /// A body that may be absent (an action without parameters); if present it must be
+    /// an empty JSON object.
+    pub fn no_body(&self) -> Result<(), ApiError> {
+        if self.body.iter().all(u8::is_ascii_whitespace) {
+            return Ok(());
+        }
+        #[derive(serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Empty {}
+        self.json::<Empty>().map(|_| ())
+    }
+
     /// The body as `T`, strictly: unknown fields, wrong types and trailing data are
     /// refused with the offending field named.
     pub fn json<T: DeserializeOwned>(&self) -> Result<T, ApiError> {
@@ -127,18 +157,26 @@ impl ApiRequest {
         let mut de = serde_json::Deserializer::from_slice(&self.body);
         let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
             let path = e.path().to_string();
-            body_error(&path, e.into_inner())
+            // serde reports some shape errors (two keys for one enum) as syntax errors;
+            // a body that is valid JSON is never "malformed".
+            let valid_json = serde_json::from_slice::<serde::de::IgnoredAny>(&self.body).is_ok();
+            body_error(&path, e.into_inner(), valid_json)
         })?;
-        de.end().map_err(|e| body_error(".", e))?;
+        de.end().map_err(|e| body_error(".", e, false))?;
         Ok(value)
     }
 }
 
 /// Classifies a serde error into our codes, naming the field where serde knows it.
-fn body_error(path: &str, error: serde_json::Error) -> ApiError {
+fn body_error(path: &str, error: serde_json::Error, valid_json: bool) -> ApiError {
     use serde_json::error::Category;
     let message = error.to_string();
     match error.classify() {
+        Category::Syntax | Category::Eof | Category::Io if valid_json => ApiError::Invalid {
+            code: "invalid_value",
+            field: Some(path.trim_start_matches('.').to_owned()),
+            detail: message,
+        },
         Category::Syntax | Category::Eof | Category::Io => {
             ApiError::malformed("malformed_json", None, format!("the body is not valid JSON: {message}"))
         }

@@ -11,6 +11,14 @@
 //! | an upload by id                        | table | `PK = UPLOAD#{upload_id}`, `SK = UPLOAD`         |
 //! | who may read an upload (owner excepted)| table | `PK = UPLOAD#{upload_id}`, `SK = VIEWER#{user_id}` |
 //! | an idempotency record                  | table | `PK = IDEMPOTENCY#{user_id}#{key}`, `SK = IDEMPOTENCY` |
+//! | a request / offer / order by id        | table | `PK = {KIND}#{id}`, `SK = {KIND}`                |
+//! | its timeline, in order                 | table | `PK = {KIND}#{id}`, `SK begins_with EVENT#`      |
+//! | a buyer's requests / offers / orders   | GSI1  | `GSI1PK = BUYER#{user_id}#{KIND}S`, `GSI1SK` desc |
+//! | a seller's requests / offers / orders  | GSI2  | `GSI2PK = SELLER#{user_id}#{KIND}S`, `GSI2SK` desc |
+//! | did two users communicate before       | table | `PK = CONV#{lo}#{hi}` (any item: a message or a `CONTACT#…` marker) |
+//! | follow-ups not yet handed to SQS        | table | `PK = OUTBOX`, `SK < {ulid of now − grace}`       |
+//! | timers due                             | table | `PK = TIMERS`, `SK <= {due ms}~`                  |
+//! | a user's notifications                 | table | `PK = USER#{user_id}`, `SK begins_with NOTIFICATION#` |
 //!
 //! `{lo}` and `{hi}` are the two user ids in byte order, so both parties name one
 //! conversation. User ids never hold `#` (see `validate::user_id`), so no id can
@@ -21,6 +29,9 @@ pub const SK: &str = "SK";
 pub const GSI1: &str = "GSI1";
 pub const GSI1PK: &str = "GSI1PK";
 pub const GSI1SK: &str = "GSI1SK";
+pub const GSI2: &str = "GSI2";
+pub const GSI2PK: &str = "GSI2PK";
+pub const GSI2SK: &str = "GSI2SK";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Key {
@@ -67,6 +78,49 @@ pub fn upload_viewer(upload_id: &str, user_id: &str) -> Key {
 
 pub fn idempotency(user_id: &str, idempotency_key: &str) -> Key {
     key(format!("IDEMPOTENCY#{user_id}#{idempotency_key}"), "IDEMPOTENCY")
+}
+
+/// A request, offer or order: `kind` is `REQUEST`, `OFFER` or `ORDER`.
+pub fn tracked(kind: &str, id: &str) -> Key {
+    key(format!("{kind}#{id}"), kind)
+}
+
+pub const EVENT_PREFIX: &str = "EVENT#";
+
+/// Event `seq` of an entity's timeline; zero-padded so the sort key orders them.
+pub fn event(kind: &str, id: &str, seq: u64) -> Key {
+    key(format!("{kind}#{id}"), format!("{EVENT_PREFIX}{seq:010}"))
+}
+
+/// The GSI1 (buyer side) and GSI2 (seller side) partitions of one kind's lists.
+pub fn buyer_list(kind: &str, buyer_id: &str) -> String {
+    format!("BUYER#{buyer_id}#{kind}S")
+}
+
+pub fn seller_list(kind: &str, seller_id: &str) -> String {
+    format!("SELLER#{seller_id}#{kind}S")
+}
+
+/// A marker of contact other than a message (a request, an order) between two users.
+pub fn contact(a: &str, b: &str, kind: &str, id: &str) -> Key {
+    key(conversation(a, b), format!("CONTACT#{kind}#{id}"))
+}
+
+pub const OUTBOX: &str = "OUTBOX";
+
+pub fn outbox(followup_id: &str) -> Key {
+    key(OUTBOX.into(), followup_id)
+}
+
+pub const TIMERS: &str = "TIMERS";
+
+/// Timers sort by due time (milliseconds, zero-padded), then subject.
+pub fn timer(due_ms: i64, subject: &str) -> Key {
+    key(TIMERS.into(), format!("{due_ms:013}#{subject}"))
+}
+
+pub fn notification(user_id: &str, followup_id: &str) -> Key {
+    key(format!("USER#{user_id}"), format!("NOTIFICATION#{followup_id}"))
 }
 
 /// Where an upload's object lives: under its owner's prefix, so a bucket policy or a

@@ -1,27 +1,37 @@
 //! Peyman's core crate: the domain, its rules and every way out to AWS. Function crates
 //! hold only their handlers; everything they share lives here.
 
+pub mod canonical;
 pub mod config;
 pub mod error;
 pub mod files;
+pub mod followup;
 pub mod gig;
 pub mod http;
 pub mod idempotency;
 pub mod identity;
 pub mod keys;
+pub mod lifecycle;
 pub mod message;
 pub mod money;
+pub mod offer;
+pub mod order;
 pub mod policy;
+pub mod queue;
+pub mod request;
 pub mod seller;
 pub mod store;
 pub mod telemetry;
+pub mod timeline;
+pub mod tracked;
 pub mod upload;
 pub mod validate;
 
 use config::Config;
 use error::BoxError;
 use files::Files;
-use store::Store;
+use queue::Queues;
+use store::{Commit, Store};
 
 /// What a function builds once per cold start and lends to every invocation.
 #[derive(Debug, Clone)]
@@ -29,6 +39,7 @@ pub struct App {
     pub config: Config,
     pub store: Store,
     pub files: Files,
+    pub queues: Queues,
 }
 
 impl App {
@@ -43,7 +54,31 @@ impl App {
         App {
             store: Store::new(aws_sdk_dynamodb::Client::new(&sdk), &config.table_name),
             files: Files::new(aws_sdk_s3::Client::from_conf(s3), &config.bucket_name, config.link_ttl),
+            queues: Queues::new(aws_sdk_sqs::Client::new(&sdk), &config.followups_queue_url),
             config,
         }
+    }
+}
+
+impl App {
+    /// Commits one transition and hands its follow-ups to SQS. A failure to send is
+    /// logged, not returned: the transition happened, and the sweeper re-sends what is
+    /// still in the outbox.
+    pub async fn commit(&self, commit: Commit) -> Result<(), error::ApiError> {
+        let followups = self.store.commit(commit).await?;
+        if followups.is_empty() {
+            return Ok(());
+        }
+        let sent = match self.queues.send(&followups).await {
+            Ok(sent) => sent,
+            Err(e) => {
+                tracing::warn!(error = %e, "follow-ups stay in the outbox for the sweeper");
+                return Ok(());
+            }
+        };
+        if let Err(e) = self.store.forget_followups(&sent).await {
+            tracing::warn!(error = %e, "sent follow-ups stay in the outbox; the consumer ignores the repeat");
+        }
+        Ok(())
     }
 }

@@ -22,6 +22,16 @@ pub struct Policy {
     pub message_text_max: usize,
     pub file_name_max: usize,
     pub message_attachments_max: usize,
+    pub offer_title_max: usize,
+    pub offer_description_max: usize,
+    /// A special condition, a deliverable, a request's description, a decline reason.
+    pub offer_condition_max: usize,
+    /// The marketplace's currency (ISO 4217); level limits are in it.
+    pub currency: String,
+    /// How long a seller has to answer a request.
+    pub request_answer_window: chrono::Duration,
+    /// How long an accepted offer's order waits for payment.
+    pub payment_window: chrono::Duration,
 }
 
 impl Default for Policy {
@@ -36,6 +46,12 @@ impl Default for Policy {
             message_text_max: 5_000,
             file_name_max: 255,
             message_attachments_max: 10,
+            offer_title_max: 120,
+            offer_description_max: 10_000,
+            offer_condition_max: 1_000,
+            currency: "IRR".into(),
+            request_answer_window: chrono::Duration::days(14),
+            payment_window: chrono::Duration::minutes(60),
         }
     }
 }

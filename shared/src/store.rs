@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
 use aws_sdk_dynamodb::types::{
-    AttributeValue, KeysAndAttributes, Put, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
+    AttributeValue, Delete, KeysAndAttributes, Put, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
 };
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -16,10 +16,13 @@ use serde::de::DeserializeOwned;
 use serde_dynamo::aws_sdk_dynamodb_1::{from_item, to_item};
 
 use crate::error::ApiError;
+use crate::followup::FollowUp;
 use crate::gig::{Gig, GigPatch};
 use crate::keys::{self, Key};
 use crate::message::Message;
 use crate::seller::{Level, SellerSettings};
+use crate::timeline::Event;
+use crate::tracked::Tracked;
 use crate::upload::{Upload, UploadStatus, Verdict};
 
 type Item = HashMap<String, AttributeValue>;
@@ -523,4 +526,285 @@ impl Store {
 fn decode_cursor(cursor: &str) -> Option<String> {
     let bytes = URL_SAFE_NO_PAD.decode(cursor).ok()?;
     String::from_utf8(bytes).ok().filter(|s| s.len() <= 128)
+}
+
+// ---- transitions ---------------------------------------------------------------------
+
+/// The writes of one transition, committed as one transaction by [`Store::commit`]:
+/// entities under version conditions, timeline events, outbox follow-ups, timers.
+#[derive(Debug)]
+pub struct Commit {
+    table: String,
+    writes: Vec<TransactWriteItem>,
+    followups: Vec<FollowUp>,
+}
+
+fn plain_put(table: &str, item: Item) -> Result<TransactWriteItem, ApiError> {
+    put(table, item, None)
+}
+
+impl Commit {
+    /// Puts `entity`, which must still be at `expected` version (0: must not exist yet).
+    pub fn entity<T: Tracked>(&mut self, entity: &T, expected: u64) -> Result<(), ApiError> {
+        let key = keys::tracked(T::KIND, entity.id());
+        let mut item = item(&key, T::NAME, entity)?;
+        let sort = s(format!("{}#{}", T::KIND, entity.id()));
+        item.insert(keys::GSI1PK.into(), s(keys::buyer_list(T::KIND, entity.buyer_id())));
+        item.insert(keys::GSI1SK.into(), sort.clone());
+        item.insert(keys::GSI2PK.into(), s(keys::seller_list(T::KIND, entity.seller_id())));
+        item.insert(keys::GSI2SK.into(), sort);
+        let put = Put::builder().table_name(&self.table).set_item(Some(item));
+        let put = if expected == 0 {
+            put.condition_expression("attribute_not_exists(PK)")
+        } else {
+            put.condition_expression("#version = :expected")
+                .expression_attribute_names("#version", "version")
+                .expression_attribute_values(":expected", n(expected))
+        };
+        self.writes.push(TransactWriteItem::builder().put(put.build().map_err(ApiError::internal)?).build());
+        Ok(())
+    }
+
+    pub fn event<T: Tracked>(&mut self, id: &str, event: &Event) -> Result<(), ApiError> {
+        let item = item(&keys::event(T::KIND, id, event.seq), "event", event)?;
+        self.writes.push(put(&self.table, item, Some("attribute_not_exists(PK)"))?);
+        Ok(())
+    }
+
+    pub fn followup(&mut self, followup: FollowUp) -> Result<(), ApiError> {
+        let item = item(&keys::outbox(&followup.followup_id), "followup", &followup)?;
+        self.writes.push(plain_put(&self.table, item)?);
+        self.followups.push(followup);
+        Ok(())
+    }
+
+    pub fn timer(&mut self, due: DateTime<Utc>, subject: &str) {
+        let mut item = key_item(&keys::timer(due.timestamp_millis(), subject));
+        item.insert("entity".into(), s("timer"));
+        item.insert("subject".into(), s(subject));
+        item.insert("due_at".into(), s(due.to_rfc3339()));
+        self.writes.extend(plain_put(&self.table, item).ok());
+    }
+
+    pub fn delete(&mut self, key: &Key) -> Result<(), ApiError> {
+        let delete = Delete::builder()
+            .table_name(&self.table)
+            .set_key(Some(key_item(key)))
+            .build()
+            .map_err(ApiError::internal)?;
+        self.writes.push(TransactWriteItem::builder().delete(delete).build());
+        Ok(())
+    }
+
+    /// Lets `user_id` read an upload (it was sent to them).
+    pub fn share_upload(&mut self, upload_id: &str, user_id: &str) -> Result<(), ApiError> {
+        let mut item = key_item(&keys::upload_viewer(upload_id, user_id));
+        item.insert("entity".into(), s("upload_viewer"));
+        self.writes.push(plain_put(&self.table, item)?);
+        Ok(())
+    }
+
+    /// Marks that two users are in contact (a request or an order), for the
+    /// prior-communication rule.
+    pub fn contact(&mut self, a: &str, b: &str, kind: &str, id: &str) -> Result<(), ApiError> {
+        let mut item = key_item(&keys::contact(a, b, kind, id));
+        item.insert("entity".into(), s("contact"));
+        self.writes.push(plain_put(&self.table, item)?);
+        Ok(())
+    }
+}
+
+/// A timer that is due.
+#[derive(Debug, Clone)]
+pub struct DueTimer {
+    pub key: Key,
+    pub subject: String,
+}
+
+impl Store {
+    pub fn begin(&self) -> Commit {
+        Commit { table: self.table.clone(), writes: Vec::new(), followups: Vec::new() }
+    }
+
+    /// Commits `commit` as one transaction; returns its follow-ups to send. A lost race
+    /// (a version moved meanwhile) is a 409.
+    pub async fn commit(&self, commit: Commit) -> Result<Vec<FollowUp>, ApiError> {
+        match self.db.transact_write_items().set_transact_items(Some(commit.writes)).send().await {
+            Ok(_) => Ok(commit.followups),
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_transaction_canceled_exception()) => {
+                Err(ApiError::conflict("concurrent_change", "it changed meanwhile; read it again and retry"))
+            }
+            Err(e) => Err(db_error(e)),
+        }
+    }
+
+    pub async fn tracked<T: Tracked>(&self, id: &str) -> Result<Option<T>, ApiError> {
+        self.get_as(&keys::tracked(T::KIND, id)).await
+    }
+
+    /// The whole timeline of one entity, in order.
+    pub async fn timeline<T: Tracked>(&self, id: &str) -> Result<Vec<Event>, ApiError> {
+        let pk = keys::tracked(T::KIND, id).pk;
+        let mut events = Vec::new();
+        let mut start = None;
+        loop {
+            let out = self
+                .db
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
+                .expression_attribute_values(":pk", s(&pk))
+                .expression_attribute_values(":prefix", s(keys::EVENT_PREFIX))
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(db_error)?;
+            for item in out.items.unwrap_or_default() {
+                events.push(decode(item)?);
+            }
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                return Ok(events);
+            }
+        }
+    }
+
+    /// A buyer's (`GSI1`) or seller's (`GSI2`) entities of one kind, newest first,
+    /// optionally only those in `state`.
+    pub async fn list<T: Tracked>(
+        &self,
+        as_seller: bool,
+        user_id: &str,
+        state: Option<&str>,
+        limit: i32,
+        cursor: Option<&str>,
+    ) -> Result<Page<T>, ApiError> {
+        let (index, pk_name, sk_name, partition) = if as_seller {
+            (keys::GSI2, keys::GSI2PK, keys::GSI2SK, keys::seller_list(T::KIND, user_id))
+        } else {
+            (keys::GSI1, keys::GSI1PK, keys::GSI1SK, keys::buyer_list(T::KIND, user_id))
+        };
+        let start = match cursor {
+            None => None,
+            Some(cursor) => {
+                let id = decode_cursor(cursor).filter(|id| ulid::Ulid::from_string(id).is_ok()).ok_or_else(|| {
+                    ApiError::malformed("invalid_cursor", Some("cursor"), "cursor is not one this list gave")
+                })?;
+                // The cursor names only an id; the keys are rebuilt in the caller's own partition.
+                let key = keys::tracked(T::KIND, &id);
+                let sort = s(format!("{}#{id}", T::KIND));
+                Some(HashMap::from([
+                    (keys::PK.to_owned(), s(key.pk)),
+                    (keys::SK.to_owned(), s(key.sk)),
+                    (pk_name.to_owned(), s(&partition)),
+                    (sk_name.to_owned(), sort),
+                ]))
+            }
+        };
+        let mut query = self
+            .db
+            .query()
+            .table_name(&self.table)
+            .index_name(index)
+            .key_condition_expression("#pk = :pk")
+            .expression_attribute_names("#pk", pk_name)
+            .expression_attribute_values(":pk", s(&partition))
+            .scan_index_forward(false)
+            .limit(limit)
+            .set_exclusive_start_key(start);
+        if let Some(state) = state {
+            query = query
+                .filter_expression("#state = :state")
+                .expression_attribute_names("#state", "state")
+                .expression_attribute_values(":state", s(state));
+        }
+        let out = query.send().await.map_err(db_error)?;
+        let items = out.items.unwrap_or_default().into_iter().map(decode).collect::<Result<Vec<T>, _>>()?;
+        let next_cursor = out.last_evaluated_key.and_then(|k| {
+            let sort = k.get(sk_name)?.as_s().ok()?;
+            sort.split_once('#').map(|(_, id)| URL_SAFE_NO_PAD.encode(id))
+        });
+        Ok(Page { items, next_cursor })
+    }
+
+    /// Whether two users have communicated: a message, a request or an order.
+    pub async fn have_contact(&self, a: &str, b: &str) -> Result<bool, ApiError> {
+        let out = self
+            .db
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("PK = :pk")
+            .expression_attribute_values(":pk", s(keys::conversation(a, b)))
+            .limit(1)
+            .send()
+            .await
+            .map_err(db_error)?;
+        Ok(out.count > 0)
+    }
+
+    pub async fn message_between(&self, a: &str, b: &str, message_id: &str) -> Result<bool, ApiError> {
+        Ok(self.get(&keys::message(a, b, message_id)).await?.is_some())
+    }
+
+    /// Follow-ups still in the outbox that were written before `before`.
+    pub async fn stale_followups(&self, before: DateTime<Utc>) -> Result<Vec<FollowUp>, ApiError> {
+        let bound = ulid::Ulid::from_parts(before.timestamp_millis().max(0) as u64, 0).to_string();
+        let out = self
+            .db
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("PK = :pk AND SK < :bound")
+            .expression_attribute_values(":pk", s(keys::OUTBOX))
+            .expression_attribute_values(":bound", s(bound))
+            .limit(100)
+            .send()
+            .await
+            .map_err(db_error)?;
+        out.items.unwrap_or_default().into_iter().map(decode).collect()
+    }
+
+    pub async fn forget_followups(&self, followups: &[FollowUp]) -> Result<(), ApiError> {
+        for followup in followups {
+            self.db
+                .delete_item()
+                .table_name(&self.table)
+                .set_key(Some(key_item(&keys::outbox(&followup.followup_id))))
+                .send()
+                .await
+                .map_err(db_error)?;
+        }
+        Ok(())
+    }
+
+    pub async fn due_timers(&self, now: DateTime<Utc>) -> Result<Vec<DueTimer>, ApiError> {
+        let out = self
+            .db
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("PK = :pk AND SK <= :due")
+            .expression_attribute_values(":pk", s(keys::TIMERS))
+            .expression_attribute_values(":due", s(format!("{:013}~", now.timestamp_millis())))
+            .limit(100)
+            .send()
+            .await
+            .map_err(db_error)?;
+        let mut timers = Vec::new();
+        for item in out.items.unwrap_or_default() {
+            let text = |name: &str| item.get(name).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
+            timers.push(DueTimer { key: Key { pk: text(keys::PK), sk: text(keys::SK) }, subject: text("subject") });
+        }
+        Ok(timers)
+    }
+
+    pub async fn delete_key(&self, key: &Key) -> Result<(), ApiError> {
+        self.db.delete_item().table_name(&self.table).set_key(Some(key_item(key))).send().await.map_err(db_error)?;
+        Ok(())
+    }
+
+    /// Applies a follow-up once: `false` when it was already applied.
+    pub async fn record_notification(&self, followup: &FollowUp) -> Result<bool, ApiError> {
+        let key = keys::notification(&followup.recipient_id, &followup.followup_id);
+        self.insert(item(&key, "notification", followup)?).await
+    }
 }

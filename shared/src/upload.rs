@@ -197,6 +197,46 @@ impl Upload {
     }
 }
 
+/// Checks the files a message or request names: each must be the sender's own upload
+/// of the right kind and not rejected; `require_ready` also refuses pending ones.
+/// Someone else's upload looks exactly like a missing one.
+pub fn check_references(
+    uploads: &[Upload],
+    owner_id: &str,
+    attachments: &[String],
+    voice_note: Option<&String>,
+    require_ready: bool,
+) -> Result<(), ApiError> {
+    let attachments = attachments
+        .iter()
+        .enumerate()
+        .map(|(i, id)| (format!("attachment_upload_ids[{i}]"), id, UploadKind::Attachment));
+    let voice = voice_note.map(|id| ("voice_note_upload_id".to_owned(), id, UploadKind::VoiceNote));
+    for (field, id, kind) in attachments.chain(voice) {
+        let upload = uploads
+            .iter()
+            .find(|u| &u.upload_id == id && u.owner_id == owner_id)
+            .ok_or_else(|| ApiError::invalid("upload_not_found", field.clone(), "no such upload of yours"))?;
+        if upload.kind != kind {
+            return Err(ApiError::invalid("wrong_upload_kind", field, "this upload is of another kind"));
+        }
+        match upload.status {
+            UploadStatus::Rejected => {
+                return Err(ApiError::invalid("upload_rejected", field, "this upload was rejected by the file check"));
+            }
+            UploadStatus::Pending if require_ready => {
+                return Err(ApiError::invalid(
+                    "upload_not_ready",
+                    field,
+                    "this upload has not passed the file check yet",
+                ));
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
 /// UTF-8 text without NULs; a character cut at the end of the sniffed bytes is fine.
 fn is_plain_text(head: &[u8]) -> bool {
     let valid = match std::str::from_utf8(head) {

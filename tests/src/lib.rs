@@ -233,3 +233,49 @@ impl Aws {
         }
     }
 }
+
+/// A seller who takes custom projects, with an active gig, and a buyer who messaged them.
+pub struct Deal {
+    pub seller: String,
+    pub buyer: String,
+    pub gig_id: String,
+    pub message_id: String,
+}
+
+impl Deal {
+    pub async fn new(api: &Api) -> Deal {
+        let (seller, buyer) = (user("seller"), user("buyer"));
+        api.put("/v1/me/seller-settings", &token(&seller), json!({ "custom_projects_enabled": true })).await.ok(200);
+        let gig = api.post("/v1/gigs", &token(&seller), json!({ "title": "طراحی لوگو" })).await;
+        let gig_id = gig.ok(201)["gig_id"].as_str().unwrap().to_owned();
+        let message = api
+            .post(&format!("/v1/conversations/{seller}/messages"), &token(&buyer), json!({ "text": "یک لوگو می‌خواهم" }))
+            .await;
+        let message_id = message.ok(201)["message_id"].as_str().unwrap().to_owned();
+        Deal { seller, buyer, gig_id, message_id }
+    }
+
+    /// A valid offer body from the buyer's message, to change field by field.
+    pub fn offer(&self) -> serde_json::Value {
+        json!({
+            "buyer_id": self.buyer,
+            "source": { "message_id": self.message_id },
+            "gig_id": self.gig_id,
+            "title": "لوگوی فروشگاه",
+            "description": "سه طرح اولیه، یک طرح نهایی با فایل‌های لایه‌باز.",
+            "price": { "amount": 12_000_000, "currency": "IRR" },
+            "delivery_days": 7,
+            "stages": [
+                { "title": "طرح‌های اولیه", "deliverables": ["۳ طرح PNG"], "amount": 5_000_000, "days": 3 },
+                { "title": "نهایی", "deliverables": ["فایل AI", "فایل PNG"], "amount": 7_000_000, "days": 4 }
+            ],
+            "revisions_included": 2,
+            "special_conditions": ["پس از انقضا پذیرفته نمی‌شود"]
+        })
+    }
+
+    /// Sends `body` as the seller; returns the offer id.
+    pub async fn send_offer(&self, api: &Api, body: serde_json::Value) -> String {
+        api.post("/v1/offers", &token(&self.seller), body).await.ok(201)["offer_id"].as_str().unwrap().to_owned()
+    }
+}

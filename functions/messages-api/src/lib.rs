@@ -5,7 +5,7 @@ use peyman::App;
 use peyman::error::ApiError;
 use peyman::http::{ApiRequest, Reply, serve, unknown_route};
 use peyman::message::NewMessage;
-use peyman::upload::{UploadKind, UploadStatus};
+use peyman::upload;
 use serde_json::json;
 
 pub async fn handle(app: &App, request: Request) -> Result<Response<Body>, Error> {
@@ -20,32 +20,13 @@ async fn route(app: &App, req: &ApiRequest) -> Result<Reply, ApiError> {
             let message = req.json::<NewMessage>()?.into_message(&app.config.policy, me, &other, req.now)?;
             let ids: Vec<&str> = message.upload_ids().map(String::as_str).collect();
             let uploads = app.store.uploads(&ids).await?;
-            let attachments = message
-                .attachment_upload_ids
-                .iter()
-                .enumerate()
-                .map(|(i, id)| (format!("attachment_upload_ids[{i}]"), id, UploadKind::Attachment));
-            let voice = message
-                .voice_note_upload_id
-                .iter()
-                .map(|id| ("voice_note_upload_id".to_owned(), id, UploadKind::VoiceNote));
-            for (field, id, kind) in attachments.chain(voice) {
-                // Someone else's upload looks exactly like a missing one.
-                let upload = uploads
-                    .iter()
-                    .find(|u| &u.upload_id == id && &u.owner_id == me)
-                    .ok_or_else(|| ApiError::invalid("upload_not_found", field.clone(), "no such upload of yours"))?;
-                if upload.kind != kind {
-                    return Err(ApiError::invalid("wrong_upload_kind", field, "this upload is of another kind"));
-                }
-                if upload.status == UploadStatus::Rejected {
-                    return Err(ApiError::invalid(
-                        "upload_rejected",
-                        field,
-                        "this upload was rejected by the file check",
-                    ));
-                }
-            }
+            upload::check_references(
+                &uploads,
+                me,
+                &message.attachment_upload_ids,
+                message.voice_note_upload_id.as_ref(),
+                false,
+            )?;
             app.store.insert_message(&message).await?;
             Reply::created(message.view(&uploads))
         }

@@ -7,10 +7,18 @@ use peyman::App;
 
 pub type Error = Box<dyn std::error::Error + Send + Sync>;
 
-pub const HTTP: &[&str] = &["SellersApiFunction", "GigsApiFunction", "MessagesApiFunction", "UploadsApiFunction"];
-pub const SQS: &[&str] = &["UploadCheckerFunction"];
-/// Functions fired by `Schedule` events (none in this slice yet).
-pub const SCHEDULED: &[&str] = &[];
+pub const HTTP: &[&str] = &[
+    "SellersApiFunction",
+    "GigsApiFunction",
+    "MessagesApiFunction",
+    "UploadsApiFunction",
+    "RequestsApiFunction",
+    "OffersApiFunction",
+    "OfferDecisionsFunction",
+    "OrdersApiFunction",
+];
+pub const SQS: &[&str] = &["UploadCheckerFunction", "FollowUpsFunction"];
+pub const SCHEDULED: &[&str] = &["SweeperFunction"];
 
 pub fn is_known(function: &str) -> bool {
     HTTP.contains(&function) || SQS.contains(&function) || SCHEDULED.contains(&function)
@@ -22,6 +30,10 @@ pub async fn invoke_http(app: &App, function: &str, request: Request) -> Result<
         "GigsApiFunction" => gigs_api::handle(app, request).await,
         "MessagesApiFunction" => messages_api::handle(app, request).await,
         "UploadsApiFunction" => uploads_api::handle(app, request).await,
+        "RequestsApiFunction" => requests_api::handle(app, request).await,
+        "OffersApiFunction" => offers_api::handle(app, request).await,
+        "OfferDecisionsFunction" => offer_decisions::handle(app, request).await,
+        "OrdersApiFunction" => orders_api::handle(app, request).await,
         other => Err(format!("{other} is not an HTTP function").into()),
     }
 }
@@ -29,11 +41,15 @@ pub async fn invoke_http(app: &App, function: &str, request: Request) -> Result<
 pub async fn invoke_sqs(app: &App, function: &str, event: SqsEvent) -> Result<SqsBatchResponse, Error> {
     match function {
         "UploadCheckerFunction" => upload_checker::handle(app, event).await,
+        "FollowUpsFunction" => followups::handle(app, event).await,
         other => Err(format!("{other} is not an SQS function").into()),
     }
 }
 
 /// Invokes a scheduled function with an EventBridge "Scheduled Event".
-pub async fn invoke_schedule(_app: &App, function: &str, _event: serde_json::Value) -> Result<(), Error> {
-    Err(format!("{function} is not a scheduled function").into())
+pub async fn invoke_schedule(app: &App, function: &str, event: serde_json::Value) -> Result<(), Error> {
+    match function {
+        "SweeperFunction" => sweeper::handle(app, event).await.map(|_| ()),
+        other => Err(format!("{other} is not a scheduled function").into()),
+    }
 }

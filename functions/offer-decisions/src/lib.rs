@@ -1,0 +1,85 @@
+//! The buyer's decision on an offer: accept (placing the order, awaiting payment) or
+//! decline with a reason. Accept, decline and withdraw race safely: each commits under
+//! the offer's version, so exactly one wins and the others get 409.
+
+use lambda_http::{Body, Error, Request, Response};
+use peyman::App;
+use peyman::error::ApiError;
+use peyman::http::{ApiRequest, Reply, serve, unknown_route};
+use peyman::lifecycle::{self, Actor, OFFER, ORDER_START, OfferAction};
+use peyman::offer::Offer;
+use peyman::order::Order;
+use peyman::request::Reason;
+use peyman::tracked::{Step, Tracked, act, record, refusal, visible};
+use serde_json::json;
+
+pub async fn handle(app: &App, request: Request) -> Result<Response<Body>, Error> {
+    Ok(serve(app, request, route).await)
+}
+
+async fn route(app: &App, req: &ApiRequest) -> Result<Reply, ApiError> {
+    let me = &req.caller;
+    match req.route.as_str() {
+        "POST /v1/offers/{offer_id}/accept" => {
+            let id = req.path_id("offer_id")?;
+            req.no_body()?;
+            let (mut offer, actor) = visible::<Offer>(app, &id, me).await?;
+            let t = lifecycle::step(OFFER, offer.state, OfferAction::Accept, actor, &offer.facts(req.now))
+                .map_err(refusal::<Offer>)?;
+            let mut order = Order::place(&offer, ulid::Ulid::new().to_string(), &app.config.policy, req.now);
+            offer.order_id = Some(order.order_id.clone());
+
+            let mut commit = app.store.begin();
+            let accepted = Step {
+                from: Some(t.from),
+                to: t.to,
+                event: t.event,
+                actor,
+                actor_id: Some(&me.user_id),
+                notify: t.notify,
+                timers: t.timers,
+                data: json!({ "order_id": order.order_id }),
+            };
+            record(&mut commit, &mut offer, accepted, req.now)?;
+            let (state, event, notify, timers) = ORDER_START;
+            let placed = Step {
+                from: None,
+                to: state,
+                event,
+                actor,
+                actor_id: Some(&me.user_id),
+                notify,
+                timers,
+                data: json!({ "offer_id": offer.offer_id, "terms_hash": order.terms_hash }),
+            };
+            record(&mut commit, &mut order, placed, req.now)?;
+            commit.contact(&order.buyer_id, &order.seller_id, "ORDER", &order.order_id)?;
+            app.commit(commit).await.map_err(|e| match e {
+                ApiError::Conflict { .. } => ApiError::conflict("offer_changed", "the offer was decided meanwhile"),
+                other => other,
+            })?;
+            // The payment seam: the payments issue adds the provider's client secret here.
+            Reply::created(
+                json!({ "order": order.view(Some(Actor::Buyer), req.now), "offer": offer.view(Some(actor), req.now) }),
+            )
+        }
+        "POST /v1/offers/{offer_id}/decline" => {
+            let id = req.path_id("offer_id")?;
+            let reason: Reason = req.json()?;
+            reason.check(&app.config.policy)?;
+            let data = json!({ "reason": reason.reason });
+            let offer = act::<Offer, _>(app, OFFER, &id, OfferAction::Decline, req, data, |o| {
+                o.decline_reason = Some(reason.reason.clone())
+            })
+            .await
+            .map_err(|e| match e {
+                ApiError::Conflict { code: "concurrent_change", .. } => {
+                    ApiError::conflict("offer_changed", "the offer was decided meanwhile")
+                }
+                other => other,
+            })?;
+            Reply::ok(offer.view(offer.role_of(me), req.now))
+        }
+        _ => unknown_route(req),
+    }
+}

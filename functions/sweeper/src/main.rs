@@ -1,0 +1,13 @@
+//! Boots the function: logs, config and clients once per cold start, then serves.
+
+use lambda_runtime::LambdaEvent;
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    peyman::telemetry::init();
+    let app = peyman::App::from_env().await?;
+    lambda_runtime::run(lambda_runtime::service_fn(|event: LambdaEvent<serde_json::Value>| {
+        sweeper::handle(&app, event.payload)
+    }))
+    .await
+}

@@ -1,0 +1,102 @@
+//! Orders: what accepting an offer places. The order keeps a copy of the terms, their
+//! hash and the policy in force, so later changes to either never alter it. Work starts
+//! only once it is paid (the payments issue moves it from `awaiting_payment`).
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::lifecycle::{self, Actor, ORDER, OrderState};
+use crate::offer::{Offer, Terms};
+use crate::policy::Policy;
+use crate::tracked::Tracked;
+
+/// The policy copied onto an order when it is placed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OrderPolicy {
+    pub payment_window_seconds: i64,
+    pub auto_complete_seconds: i64,
+    pub mutual_cancellation_response_seconds: i64,
+    pub late_cancellation_grace_seconds: i64,
+    pub review_window_seconds: i64,
+}
+
+impl OrderPolicy {
+    pub fn from(policy: &Policy) -> Self {
+        let days = |d: i64| d * 86_400;
+        OrderPolicy {
+            payment_window_seconds: policy.payment_window.num_seconds(),
+            auto_complete_seconds: days(3),
+            mutual_cancellation_response_seconds: 48 * 3600,
+            late_cancellation_grace_seconds: 24 * 3600,
+            review_window_seconds: days(14),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Order {
+    pub order_id: String,
+    pub offer_id: String,
+    pub buyer_id: String,
+    pub seller_id: String,
+    pub gig_id: String,
+    pub terms: Terms,
+    pub terms_hash: String,
+    pub policy: OrderPolicy,
+    pub state: OrderState,
+    /// When the payment window closes (while awaiting payment).
+    pub payment_due_at: DateTime<Utc>,
+    pub revisions_used: u32,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub version: u64,
+    pub head_hash: String,
+}
+
+impl Order {
+    /// The order an accepted offer places.
+    pub fn place(offer: &Offer, order_id: String, policy: &Policy, now: DateTime<Utc>) -> Order {
+        let policy = OrderPolicy::from(policy);
+        Order {
+            order_id,
+            offer_id: offer.offer_id.clone(),
+            buyer_id: offer.buyer_id.clone(),
+            seller_id: offer.seller_id.clone(),
+            gig_id: offer.terms.gig_id.clone(),
+            terms: offer.terms.clone(),
+            terms_hash: offer.terms_hash.clone(),
+            payment_due_at: now + chrono::Duration::seconds(policy.payment_window_seconds),
+            policy,
+            state: OrderState::AwaitingPayment,
+            revisions_used: 0,
+            created_at: now,
+            updated_at: now,
+            version: 0,
+            head_hash: crate::timeline::GENESIS.into(),
+        }
+    }
+
+    pub fn view(&self, viewer: Option<Actor>, now: DateTime<Utc>) -> Value {
+        let allowed = viewer.map(|a| lifecycle::allowed(ORDER, self.state, a, &self.facts(now))).unwrap_or_default();
+        json!({
+            "order_id": self.order_id,
+            "offer_id": self.offer_id,
+            "buyer_id": self.buyer_id,
+            "seller_id": self.seller_id,
+            "gig_id": self.gig_id,
+            "terms": self.terms,
+            "terms_hash": self.terms_hash,
+            "terms_hash_verified": self.terms.hash() == self.terms_hash,
+            "policy": self.policy,
+            "status": self.state,
+            "payment_due_at": self.payment_due_at,
+            "revisions_used": self.revisions_used,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+            "allowed_actions": allowed,
+            // Filled by the payments issue: the provider's client secret to complete.
+            "payment": null,
+        })
+    }
+}
