@@ -39,7 +39,7 @@ wait_for() {
   echo "$what did not start within 30 s:" >&2; cat "$run_dir/$what.log" >&2; return 1
 }
 
-.venv/moto/bin/moto_server -H 127.0.0.1 -p "$MOTO_PORT" >"$run_dir/moto.log" 2>&1 &
+.venv/moto/bin/python infra/local/moto_server.py -H 127.0.0.1 -p "$MOTO_PORT" >"$run_dir/moto.log" 2>&1 &
 echo $! >"$run_dir/moto.pid"
 wait_for moto "curl -sf -o /dev/null http://127.0.0.1:$MOTO_PORT/moto-api/" "$run_dir/moto.pid"
 

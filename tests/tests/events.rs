@@ -78,3 +78,32 @@ async fn the_sqs_sample_runs_through_the_checker() {
     let response = upload_checker::handle(&app, event).await.unwrap();
     assert!(response.batch_item_failures.is_empty());
 }
+
+#[tokio::test]
+async fn custom_project_samples_run_through_their_handlers() {
+    let app = Aws::connect().await.app().await;
+    // The sample seller has not turned custom projects on here: a clear refusal, no 5xx.
+    let (status, body) =
+        status_and_body(requests_api::handle(&app, fresh_request("requests-api.json", &user("buyer"))).await.unwrap());
+    assert_eq!((status, body["code"].as_str()), (422, Some("custom_projects_disabled")));
+    let (status, body) =
+        status_and_body(offers_api::handle(&app, fresh_request("offers-api.json", &user("seller"))).await.unwrap());
+    assert_eq!((status, body["code"].as_str()), (403, Some("custom_projects_disabled")));
+    let (status, body) = status_and_body(
+        offer_decisions::handle(&app, fresh_request("offer-decisions.json", &user("buyer"))).await.unwrap(),
+    );
+    assert_eq!((status, body["code"].as_str()), (404, Some("not_found")));
+    let (status, body) =
+        status_and_body(orders_api::handle(&app, fresh_request("orders-api.json", &user("buyer"))).await.unwrap());
+    assert_eq!((status, body["items"].as_array().map(Vec::len)), (200, Some(0)));
+}
+
+#[tokio::test]
+async fn follow_up_and_schedule_samples_run_through_their_functions() {
+    let app = Aws::connect().await.app().await;
+    let event = serde_json::from_str(&sample("followups.json")).unwrap();
+    assert!(followups::handle(&app, event).await.unwrap().batch_item_failures.is_empty());
+    // The sample sweep is at a past time: nothing was due then.
+    let swept = sweeper::handle(&app, serde_json::from_str(&sample("sweeper.json")).unwrap()).await.unwrap();
+    assert_eq!(swept["fired"], 0);
+}
