@@ -28,6 +28,9 @@ pub struct Config {
     pub idempotency_in_progress: Duration,
     /// S3 path-style addressing (`S3_FORCE_PATH_STYLE`), which moto needs locally.
     pub s3_force_path_style: bool,
+    /// Policy defaults from product.md; the answer and payment windows can be set with
+    /// `REQUEST_ANSWER_WINDOW_SECONDS` and `PAYMENT_WINDOW_SECONDS`. Orders copy the
+    /// policy in force when placed.
     pub policy: Policy,
 }
 
@@ -76,7 +79,19 @@ impl Config {
             idempotency_ttl: seconds("IDEMPOTENCY_TTL_SECONDS", 24 * 3600)?,
             idempotency_in_progress: seconds("IDEMPOTENCY_IN_PROGRESS_SECONDS", 60)?,
             s3_force_path_style: flag("S3_FORCE_PATH_STYLE")?,
-            policy: Policy::default(),
+            policy: {
+                let defaults = Policy::default();
+                let window = |name, default: chrono::Duration| -> Result<chrono::Duration, ConfigError> {
+                    let seconds = seconds(name, default.num_seconds().max(0) as u64)?;
+                    chrono::Duration::from_std(seconds)
+                        .map_err(|e| ConfigError::Malformed { name, reason: e.to_string() })
+                };
+                Policy {
+                    request_answer_window: window("REQUEST_ANSWER_WINDOW_SECONDS", defaults.request_answer_window)?,
+                    payment_window: window("PAYMENT_WINDOW_SECONDS", defaults.payment_window)?,
+                    ..defaults
+                }
+            },
         })
     }
 }
@@ -116,5 +131,21 @@ mod tests {
         assert_eq!(c.groups_claim, "groups");
         assert_eq!(c.link_ttl, Duration::from_secs(900));
         assert!(!c.s3_force_path_style);
+        assert_eq!(c.policy.request_answer_window, chrono::Duration::days(14));
+        assert_eq!(c.policy.payment_window, chrono::Duration::minutes(60));
+    }
+
+    #[test]
+    fn policy_windows_are_configurable() {
+        let c = Config::from_lookup(lookup(&[
+            ("TABLE_NAME", "t"),
+            ("BUCKET_NAME", "b"),
+            ("FOLLOWUPS_QUEUE_URL", "q"),
+            ("REQUEST_ANSWER_WINDOW_SECONDS", "5"),
+            ("PAYMENT_WINDOW_SECONDS", "60"),
+        ]))
+        .unwrap();
+        assert_eq!(c.policy.request_answer_window, chrono::Duration::seconds(5));
+        assert_eq!(c.policy.payment_window, chrono::Duration::seconds(60));
     }
 }

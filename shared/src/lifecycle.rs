@@ -72,6 +72,15 @@ pub struct Transition<S: 'static, A: 'static> {
     pub timers: &'static [Timer],
 }
 
+/// How an entity begins: its first state and event, who is told, which timers start.
+#[derive(Debug)]
+pub struct Start<S: 'static> {
+    pub state: S,
+    pub event: &'static str,
+    pub notify: &'static [Actor],
+    pub timers: &'static [Timer],
+}
+
 /// Why a transition was refused; each maps to a problem code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Refusal {
@@ -197,8 +206,12 @@ pub static REQUEST: &[Transition<RequestState, RequestAction>] = {
 };
 
 /// How a request begins: pending, the seller told, its answer window running.
-pub const REQUEST_START: (RequestState, &str, &[Actor], &[Timer]) =
-    (RequestState::Pending, "request_sent", &[Seller], &[Timer::ExpireAtDeadline]);
+pub const REQUEST_START: Start<RequestState> = Start {
+    state: RequestState::Pending,
+    event: "request_sent",
+    notify: &[Seller],
+    timers: &[Timer::ExpireAtDeadline],
+};
 
 // ---- offers ----------------------------------------------------------------------------
 
@@ -291,8 +304,8 @@ pub static OFFER: &[Transition<OfferState, OfferAction>] = {
 };
 
 /// How an offer begins: sent, the buyer told, its expiry running.
-pub const OFFER_START: (OfferState, &str, &[Actor], &[Timer]) =
-    (OfferState::Sent, "offer_sent", &[Buyer], &[Timer::ExpireAtDeadline]);
+pub const OFFER_START: Start<OfferState> =
+    Start { state: OfferState::Sent, event: "offer_sent", notify: &[Buyer], timers: &[Timer::ExpireAtDeadline] };
 
 // ---- orders ----------------------------------------------------------------------------
 
@@ -400,8 +413,8 @@ pub static ORDER: &[Transition<OrderState, OrderAction>] = {
 
 /// How an order begins when its offer is accepted: awaiting payment, its payment window
 /// running. Work (delivery, timers of the work) starts only after `Pay`.
-pub const ORDER_START: (OrderState, &str, &[Actor], &[Timer]) =
-    (OrderState::AwaitingPayment, "order_placed", &[Seller], &[]);
+pub const ORDER_START: Start<OrderState> =
+    Start { state: OrderState::AwaitingPayment, event: "order_placed", notify: &[Seller], timers: &[] };
 
 #[cfg(test)]
 mod tests {

@@ -12,7 +12,7 @@ use crate::error::ApiError;
 use crate::followup::FollowUp;
 use crate::http::ApiRequest;
 use crate::identity::Caller;
-use crate::lifecycle::{self, Actor, Facts, Refusal, Timer, Transition};
+use crate::lifecycle::{self, Actor, Facts, Refusal, Start, Timer, Transition};
 use crate::offer::Offer;
 use crate::order::Order;
 use crate::request::Request;
@@ -79,6 +79,27 @@ pub struct Step<'a, S> {
     pub notify: &'a [Actor],
     pub timers: &'a [Timer],
     pub data: Value,
+}
+
+impl<'a, S: Copy> Step<'a, S> {
+    /// The step a table row describes.
+    pub fn of<A>(t: &'a Transition<S, A>, actor: Actor, actor_id: Option<&'a str>, data: Value) -> Self {
+        Step { from: Some(t.from), to: t.to, event: t.event, actor, actor_id, notify: t.notify, timers: t.timers, data }
+    }
+
+    /// The step that brings an entity into being.
+    pub fn start(start: &'a Start<S>, actor: Actor, actor_id: Option<&'a str>, data: Value) -> Self {
+        Step {
+            from: None,
+            to: start.state,
+            event: start.event,
+            actor,
+            actor_id,
+            notify: start.notify,
+            timers: start.timers,
+            data,
+        }
+    }
 }
 
 /// Moves `entity` and adds to `commit`: the entity under its version condition, the
@@ -170,16 +191,7 @@ pub async fn act<T: Tracked, A: Copy + PartialEq>(
     let t = lifecycle::step(table, entity.state(), action, actor, &entity.facts(now)).map_err(refusal::<T>)?;
     update(&mut entity);
     let mut commit = app.store.begin();
-    let step = Step {
-        from: Some(t.from),
-        to: t.to,
-        event: t.event,
-        actor,
-        actor_id: Some(&caller.user_id),
-        notify: t.notify,
-        timers: t.timers,
-        data,
-    };
+    let step = Step::of(t, actor, Some(&caller.user_id), data);
     record(&mut commit, &mut entity, step, now)?;
     app.commit(commit).await?;
     Ok(entity)

@@ -30,28 +30,14 @@ async fn route(app: &App, req: &ApiRequest) -> Result<Reply, ApiError> {
             offer.order_id = Some(order.order_id.clone());
 
             let mut commit = app.store.begin();
-            let accepted = Step {
-                from: Some(t.from),
-                to: t.to,
-                event: t.event,
-                actor,
-                actor_id: Some(&me.user_id),
-                notify: t.notify,
-                timers: t.timers,
-                data: json!({ "order_id": order.order_id }),
-            };
+            let accepted = Step::of(t, actor, Some(&me.user_id), json!({ "order_id": order.order_id }));
             record(&mut commit, &mut offer, accepted, req.now)?;
-            let (state, event, notify, timers) = ORDER_START;
-            let placed = Step {
-                from: None,
-                to: state,
-                event,
+            let placed = Step::start(
+                &ORDER_START,
                 actor,
-                actor_id: Some(&me.user_id),
-                notify,
-                timers,
-                data: json!({ "offer_id": offer.offer_id, "terms_hash": order.terms_hash }),
-            };
+                Some(&me.user_id),
+                json!({ "offer_id": offer.offer_id, "terms_hash": order.terms_hash }),
+            );
             record(&mut commit, &mut order, placed, req.now)?;
             commit.contact(&order.buyer_id, &order.seller_id, "ORDER", &order.order_id)?;
             app.commit(commit).await.map_err(|e| match e {

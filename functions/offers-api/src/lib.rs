@@ -125,16 +125,7 @@ async fn create(app: &App, req: &ApiRequest) -> Result<Reply, ApiError> {
                 )
             })?;
         request.offer_id = Some(offer_id.clone());
-        let step = Step {
-            from: Some(t.from),
-            to: t.to,
-            event: t.event,
-            actor: Actor::Seller,
-            actor_id: Some(seller),
-            notify: t.notify,
-            timers: t.timers,
-            data: json!({ "offer_id": offer_id }),
-        };
+        let step = Step::of(t, Actor::Seller, Some(seller), json!({ "offer_id": offer_id }));
         record(&mut commit, &mut request, step, req.now)?;
     }
 
@@ -146,7 +137,7 @@ async fn create(app: &App, req: &ApiRequest) -> Result<Reply, ApiError> {
         source: new.source,
         terms,
         terms_hash: terms_hash.clone(),
-        state: OFFER_START.0,
+        state: OFFER_START.state,
         order_id: None,
         decline_reason: None,
         created_at: req.now,
@@ -154,17 +145,7 @@ async fn create(app: &App, req: &ApiRequest) -> Result<Reply, ApiError> {
         version: 0,
         head_hash: timeline::GENESIS.into(),
     };
-    let (state, event, notify, timers) = OFFER_START;
-    let step = Step {
-        from: None,
-        to: state,
-        event,
-        actor: Actor::Seller,
-        actor_id: Some(seller),
-        notify,
-        timers,
-        data: json!({ "terms_hash": terms_hash }),
-    };
+    let step = Step::start(&OFFER_START, Actor::Seller, Some(seller), json!({ "terms_hash": terms_hash }));
     record(&mut commit, &mut offer, step, req.now)?;
     app.commit(commit).await.map_err(|e| match e {
         ApiError::Conflict { .. } => ApiError::conflict("request_not_pending", "the request changed meanwhile"),

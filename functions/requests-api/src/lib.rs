@@ -59,7 +59,7 @@ async fn route(app: &App, req: &ApiRequest) -> Result<Reply, ApiError> {
                 desired_delivery_days: new.desired_delivery_days,
                 attachment_upload_ids: new.attachment_upload_ids,
                 voice_note_upload_id: new.voice_note_upload_id,
-                state: REQUEST_START.0,
+                state: REQUEST_START.state,
                 decline_reason: None,
                 offer_id: None,
                 expires_at: req.now + policy.request_answer_window,
@@ -69,17 +69,7 @@ async fn route(app: &App, req: &ApiRequest) -> Result<Reply, ApiError> {
                 head_hash: timeline::GENESIS.into(),
             };
             let mut commit = app.store.begin();
-            let (state, event, notify, timers) = REQUEST_START;
-            let step = Step {
-                from: None,
-                to: state,
-                event,
-                actor: Actor::Buyer,
-                actor_id: Some(&me.user_id),
-                notify,
-                timers,
-                data: json!({}),
-            };
+            let step = Step::start(&REQUEST_START, Actor::Buyer, Some(&me.user_id), json!({}));
             record(&mut commit, &mut request, step, req.now)?;
             // A request is prior communication, and its files are the seller's to read.
             commit.contact(&request.buyer_id, &request.seller_id, "REQUEST", &request.request_id)?;

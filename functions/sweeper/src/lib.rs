@@ -76,16 +76,7 @@ async fn expire<T: Tracked, A: Copy + PartialEq>(
         }
     };
     let mut commit = app.store.begin();
-    let step = Step {
-        from: Some(t.from),
-        to: t.to,
-        event: t.event,
-        actor: Actor::System,
-        actor_id: None,
-        notify: t.notify,
-        timers: t.timers,
-        data: json!({}),
-    };
+    let step = Step::of(t, Actor::System, None, json!({}));
     record(&mut commit, &mut entity, step, now)?;
     commit.delete(&timer.key)?;
     app.commit(commit).await?;
