@@ -4,13 +4,13 @@
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
-TOOLS := moto cfn-lint checkov
+TOOLS := moto cfn-lint checkov schemathesis
 # The tests' stack listens on other ports than `make dev`, so both can run at once.
 # Its sweeper runs every second and takes outbox entries after 2 s, so tests of expiry and
 # of a lost follow-up finish in seconds.
 TEST_PORTS := PORT=3100 MOTO_PORT=5100 LOCAL_SCHEDULE_SECONDS=1 OUTBOX_GRACE_SECONDS=2
 
-.PHONY: dev test tools build lint lint-template bench zip clean
+.PHONY: dev test tools build lint lint-template against-stack bench zip clean
 
 # One venv per tool: installed together they downgrade one another.
 $(VENV)/%/.installed: infra/requirements/%.txt
@@ -37,7 +37,17 @@ lint-template: $(VENV)/cfn-lint/.installed $(VENV)/checkov/.installed
 	$(VENV)/checkov/bin/checkov --skip-download --quiet --compact -f infra/template.yaml
 
 test: tools build lint lint-template
-	$(TEST_PORTS) infra/local/stack.sh cargo test --workspace --no-fail-fast
+	$(TEST_PORTS) infra/local/stack.sh $(MAKE) --no-print-directory against-stack
+
+# Runs inside infra/local/stack.sh (PORT and PEYMAN_API set): every Rust test, then
+# schemathesis fuzzing each operation of openapi.yaml and checking that no answer is a
+# 5xx and every status, content type and body is the documented one.
+against-stack:
+	cargo test --workspace --no-fail-fast
+	$(VENV)/schemathesis/bin/schemathesis run infra/openapi.yaml --url "$$PEYMAN_API" \
+		-H "Authorization: Bearer $$(sed -n 's/^export BUYER_TOKEN=//p' .run/$$PORT/gateway.log)" \
+		-c not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance \
+		--phases examples,fuzzing --max-examples 15 --generation-deterministic
 
 # Latency figures through the local gateway (printed, never asserted).
 bench: $(VENV)/moto/.installed

@@ -578,12 +578,13 @@ impl Commit {
         Ok(())
     }
 
-    pub fn timer(&mut self, due: DateTime<Utc>, subject: &str) {
+    pub fn timer(&mut self, due: DateTime<Utc>, subject: &str) -> Result<(), ApiError> {
         let mut item = key_item(&keys::timer(due.timestamp_millis(), subject));
         item.insert("entity".into(), s("timer"));
         item.insert("subject".into(), s(subject));
         item.insert("due_at".into(), s(due.to_rfc3339()));
-        self.writes.extend(plain_put(&self.table, item).ok());
+        self.writes.push(plain_put(&self.table, item)?);
+        Ok(())
     }
 
     pub fn delete(&mut self, key: &Key) -> Result<(), ApiError> {

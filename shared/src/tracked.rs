@@ -142,7 +142,7 @@ pub fn record<T: Tracked>(
         match timer {
             Timer::ExpireAtDeadline => {
                 if let Some(due) = entity.deadline() {
-                    commit.timer(due, &subject);
+                    commit.timer(due, &subject)?;
                 }
             }
         }
