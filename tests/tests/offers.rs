@@ -303,3 +303,46 @@ async fn past_its_expiry_an_offer_cannot_be_accepted_even_before_the_sweep() {
     assert!(r.body["code"] == "expired" || r.body["code"] == "invalid_state", "{}", r.text);
     assert_eq!(r.status, 409);
 }
+
+#[tokio::test]
+async fn offer_and_order_lists_page_by_cursor_without_gaps_or_repeats() {
+    let api = Api::default();
+    let deal = Deal::new(&api).await;
+    let mut sent = Vec::new();
+    for _ in 0..5 {
+        sent.push(deal.send_offer(&api, deal.offer()).await);
+    }
+    for id in &sent[..3] {
+        api.post(&format!("/v1/offers/{id}/accept"), &token(&deal.buyer), json!({})).await.ok(201);
+    }
+    let collect = async |path: &str, t: &str, id_field: &str| {
+        let mut ids = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let page_path = match &cursor {
+                Some(c) => format!("{path}&limit=2&cursor={c}"),
+                None => format!("{path}&limit=2"),
+            };
+            let page = api.get(&page_path, t).await;
+            let body = page.ok(200);
+            assert!(body["items"].as_array().unwrap().len() <= 2);
+            ids.extend(body["items"].as_array().unwrap().iter().map(|o| o[id_field].as_str().unwrap().to_owned()));
+            match body["next_cursor"].as_str() {
+                Some(c) => cursor = Some(c.to_owned()),
+                None => return ids,
+            }
+        }
+    };
+    let newest_first: Vec<String> = sent.iter().rev().cloned().collect();
+    assert_eq!(collect("/v1/offers?role=seller", &token(&deal.seller), "offer_id").await, newest_first);
+    assert_eq!(collect("/v1/offers?role=buyer", &token(&deal.buyer), "offer_id").await, newest_first);
+    let accepted = collect("/v1/offers?role=buyer&status=accepted", &token(&deal.buyer), "offer_id").await;
+    assert_eq!(accepted.len(), 3);
+    let orders = collect("/v1/orders?role=seller", &token(&deal.seller), "order_id").await;
+    assert_eq!(orders.len(), 3);
+    assert_eq!(orders.iter().collect::<std::collections::BTreeSet<_>>().len(), 3);
+    // A cursor only ever continues the caller's own list.
+    api.get("/v1/offers?role=buyer&cursor=bm90LWEtdWxpZA", &token(&deal.buyer)).await.problem(400, "invalid_cursor");
+    let stranger = api.get("/v1/orders?role=buyer&limit=2", &token(&user("stranger"))).await;
+    assert_eq!(stranger.ok(200)["items"], json!([]));
+}
