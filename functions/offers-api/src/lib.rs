@@ -91,10 +91,10 @@ async fn create(app: &App, req: &ApiRequest) -> Result<Reply, ApiError> {
 
     let mut commit = app.store.begin();
     let offer_id = ulid::Ulid::new().to_string();
-    let mut answered: Option<CustomRequest> = None;
     match &new.source {
+        // Answering a request moves it to `answered` in the offer's own transaction.
         OfferSource::RequestId(id) => {
-            let request: CustomRequest = app
+            let mut request: CustomRequest = app
                 .store
                 .tracked(id)
                 .await?
@@ -102,7 +102,17 @@ async fn create(app: &App, req: &ApiRequest) -> Result<Reply, ApiError> {
                 .ok_or_else(|| {
                     ApiError::invalid("source_not_found", "source.request_id", "no such request to you from this buyer")
                 })?;
-            answered = Some(request);
+            let t =
+                lifecycle::step(REQUEST, request.state, RequestAction::Answer, Actor::Seller, &request.facts(req.now))
+                    .map_err(|_| {
+                        ApiError::conflict(
+                            "request_not_pending",
+                            "this request was already answered, declined, withdrawn or expired",
+                        )
+                    })?;
+            request.offer_id = Some(offer_id.clone());
+            let step = Step::of(t, Actor::Seller, Some(seller), json!({ "offer_id": offer_id }));
+            record(&mut commit, &mut request, step, req.now)?;
         }
         OfferSource::MessageId(id) => {
             if !app.store.message_between(seller, &new.buyer_id, id).await? {
@@ -116,19 +126,6 @@ async fn create(app: &App, req: &ApiRequest) -> Result<Reply, ApiError> {
             }
         }
     }
-    if let Some(mut request) = answered {
-        let t = lifecycle::step(REQUEST, request.state, RequestAction::Answer, Actor::Seller, &request.facts(req.now))
-            .map_err(|_| {
-                ApiError::conflict(
-                    "request_not_pending",
-                    "this request was already answered, declined, withdrawn or expired",
-                )
-            })?;
-        request.offer_id = Some(offer_id.clone());
-        let step = Step::of(t, Actor::Seller, Some(seller), json!({ "offer_id": offer_id }));
-        record(&mut commit, &mut request, step, req.now)?;
-    }
-
     let terms_hash = terms.hash();
     let mut offer = Offer {
         offer_id,
@@ -147,6 +144,7 @@ async fn create(app: &App, req: &ApiRequest) -> Result<Reply, ApiError> {
     };
     let step = Step::start(&OFFER_START, Actor::Seller, Some(seller), json!({ "terms_hash": terms_hash }));
     record(&mut commit, &mut offer, step, req.now)?;
+    // The only entity here that others may move meanwhile is the answered request.
     app.commit(commit).await.map_err(|e| match e {
         ApiError::Conflict { .. } => ApiError::conflict("request_not_pending", "the request changed meanwhile"),
         other => other,
