@@ -164,7 +164,10 @@ impl Template {
             Some("AWS::DynamoDB::Table") => format!("arn:aws:dynamodb:{region}:{account}:table/{name}"),
             Some("AWS::S3::Bucket") => format!("arn:aws:s3:::{name}"),
             Some("AWS::SQS::Queue") => format!("arn:aws:sqs:{region}:{account}:{name}"),
-            Some(kind) => format!("arn:aws:local:{region}:{account}:{}/{name}", kind.replace("::", "-")),
+            // Other kinds only need a unique, well-formed ARN locally: name their last segment.
+            Some(kind) => {
+                format!("arn:aws:local:{region}:{account}:{}/{name}", kind.rsplit(':').next().unwrap_or(kind))
+            }
             None => return Err(format!("no resource {id}").into()),
         })
     }
