@@ -1,6 +1,9 @@
-//! Follow-ups to SQS. Sending is best effort after the commit: what fails stays in the
-//! outbox and the sweeper sends it later.
+//! SQS both ways. Sending follow-ups is best effort after the commit: what fails stays in
+//! the outbox and the sweeper sends it later. Consuming a batch reports each failed
+//! message on its own, so SQS retries only those and its redrive policy ends a poison
+//! message in the DLQ.
 
+use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use aws_sdk_sqs::Client;
 use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
 
@@ -45,4 +48,25 @@ impl Queues {
         }
         Ok(sent)
     }
+}
+
+/// Applies `apply` to each message body of a batch; the failures are reported as
+/// partial batch failures (`ReportBatchItemFailures`), the rest are done.
+pub async fn each_message<F, Fut>(event: &SqsEvent, apply: F) -> SqsBatchResponse
+where
+    // The body is passed owned: a borrowed one would make the future's lifetime
+    // higher-ranked, which rustc cannot yet prove `Send` for inside `tokio::spawn`.
+    F: Fn(String) -> Fut,
+    Fut: std::future::Future<Output = Result<(), ApiError>>,
+{
+    let mut response = SqsBatchResponse::default();
+    for message in &event.records {
+        if let Err(error) = apply(message.body.clone().unwrap_or_default()).await {
+            tracing::error!(message_id = ?message.message_id, %error, "message failed; SQS will retry it");
+            let mut failure = BatchItemFailure::default();
+            failure.item_identifier = message.message_id.clone().unwrap_or_default();
+            response.batch_item_failures.push(failure);
+        }
+    }
+    response
 }

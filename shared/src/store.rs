@@ -539,10 +539,6 @@ pub struct Commit {
     followups: Vec<FollowUp>,
 }
 
-fn plain_put(table: &str, item: Item) -> Result<TransactWriteItem, ApiError> {
-    put(table, item, None)
-}
-
 impl Commit {
     /// Puts `entity`, which must still be at `expected` version (0: must not exist yet).
     pub fn entity<T: Tracked>(&mut self, entity: &T, expected: u64) -> Result<(), ApiError> {
@@ -573,7 +569,7 @@ impl Commit {
 
     pub fn followup(&mut self, followup: FollowUp) -> Result<(), ApiError> {
         let item = item(&keys::outbox(&followup.followup_id), "followup", &followup)?;
-        self.writes.push(plain_put(&self.table, item)?);
+        self.writes.push(put(&self.table, item, None)?);
         self.followups.push(followup);
         Ok(())
     }
@@ -583,7 +579,7 @@ impl Commit {
         item.insert("entity".into(), s("timer"));
         item.insert("subject".into(), s(subject));
         item.insert("due_at".into(), s(due.to_rfc3339()));
-        self.writes.push(plain_put(&self.table, item)?);
+        self.writes.push(put(&self.table, item, None)?);
         Ok(())
     }
 
@@ -601,7 +597,7 @@ impl Commit {
     pub fn share_upload(&mut self, upload_id: &str, user_id: &str) -> Result<(), ApiError> {
         let mut item = key_item(&keys::upload_viewer(upload_id, user_id));
         item.insert("entity".into(), s("upload_viewer"));
-        self.writes.push(plain_put(&self.table, item)?);
+        self.writes.push(put(&self.table, item, None)?);
         Ok(())
     }
 
@@ -610,7 +606,7 @@ impl Commit {
     pub fn contact(&mut self, a: &str, b: &str, kind: &str, id: &str) -> Result<(), ApiError> {
         let mut item = key_item(&keys::contact(a, b, kind, id));
         item.insert("entity".into(), s("contact"));
-        self.writes.push(plain_put(&self.table, item)?);
+        self.writes.push(put(&self.table, item, None)?);
         Ok(())
     }
 }

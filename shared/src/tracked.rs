@@ -10,7 +10,7 @@ use serde_json::Value;
 use crate::App;
 use crate::error::ApiError;
 use crate::followup::FollowUp;
-use crate::http::ApiRequest;
+use crate::http::{ApiRequest, Reply};
 use crate::identity::Caller;
 use crate::lifecycle::{self, Actor, Facts, Refusal, Start, Timer, Transition};
 use crate::offer::Offer;
@@ -20,7 +20,7 @@ use crate::store::Commit;
 use crate::timeline::{Draft, Event};
 
 pub trait Tracked: Serialize + DeserializeOwned + Clone {
-    type State: Copy + Serialize + PartialEq;
+    type State: Copy + Serialize + DeserializeOwned + PartialEq;
     /// The key prefix: `REQUEST`, `OFFER`, `ORDER`.
     const KIND: &'static str;
     /// The word in problem codes and messages.
@@ -206,6 +206,32 @@ pub fn history_view(events: &[Event], head_hash: &str) -> Value {
         "verified": verified.is_ok(),
         "break": verified.err().map(|b| b.to_string()),
     })
+}
+
+/// How a kind of entity shows itself to a caller in the given role.
+pub type View<T> = fn(&T, Option<Actor>, DateTime<Utc>) -> Value;
+
+/// The caller's entities of one kind, newest first: `?role=buyer|seller` picks the side,
+/// `?status=` filters by state, `?limit=` and `?cursor=` page.
+pub async fn list<T: Tracked>(app: &App, req: &ApiRequest, view: View<T>) -> Result<Reply, ApiError> {
+    let as_seller = req.role_is_seller()?;
+    let status = req.status::<T::State>()?;
+    let me = &req.caller;
+    let page = app
+        .store
+        .list::<T>(as_seller, &me.user_id, status.as_deref(), req.limit(20, 100)?, req.query("cursor"))
+        .await?;
+    let items: Vec<_> = page.items.iter().map(|e| view(e, e.role_of(me), req.now)).collect();
+    Reply::ok(serde_json::json!({ "items": items, "next_cursor": page.next_cursor }))
+}
+
+/// One entity the caller may see, with its timeline and whether the chain verifies.
+pub async fn with_history<T: Tracked>(app: &App, req: &ApiRequest, id: &str, view: View<T>) -> Result<Reply, ApiError> {
+    let (entity, role) = visible::<T>(app, id, &req.caller).await?;
+    let events = app.store.timeline::<T>(id).await?;
+    let mut body = view(&entity, Some(role), req.now);
+    body["history"] = history_view(&events, entity.head_hash());
+    Reply::ok(body)
 }
 
 macro_rules! tracked {

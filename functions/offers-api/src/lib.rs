@@ -6,11 +6,11 @@ use lambda_http::{Body, Error, Request, Response};
 use peyman::error::ApiError;
 use peyman::gig::GigStatus;
 use peyman::http::{ApiRequest, Reply, serve, unknown_route};
-use peyman::lifecycle::{self, Actor, OFFER, OFFER_START, OfferAction, OfferState, REQUEST, RequestAction};
+use peyman::lifecycle::{self, Actor, OFFER, OFFER_START, OfferAction, REQUEST, RequestAction};
 use peyman::offer::{NewOffer, Offer, OfferSource};
 use peyman::order::Order;
 use peyman::request::Request as CustomRequest;
-use peyman::tracked::{Step, Tracked, act, history_view, record, visible};
+use peyman::tracked::{self, Step, Tracked, act, record};
 use peyman::{App, timeline};
 use serde_json::json;
 
@@ -22,24 +22,8 @@ async fn route(app: &App, req: &ApiRequest) -> Result<Reply, ApiError> {
     let me = &req.caller;
     match req.route.as_str() {
         "POST /v1/offers" => create(app, req).await,
-        "GET /v1/offers" => {
-            let as_seller = req.role_is_seller()?;
-            let status = req.status::<OfferState>()?;
-            let page = app
-                .store
-                .list::<Offer>(as_seller, &me.user_id, status.as_deref(), req.limit(20, 100)?, req.query("cursor"))
-                .await?;
-            let items: Vec<_> = page.items.iter().map(|o| o.view(o.role_of(me), req.now)).collect();
-            Reply::ok(json!({ "items": items, "next_cursor": page.next_cursor }))
-        }
-        "GET /v1/offers/{offer_id}" => {
-            let id = req.path_id("offer_id")?;
-            let (offer, role) = visible::<Offer>(app, &id, me).await?;
-            let events = app.store.timeline::<Offer>(&id).await?;
-            let mut body = offer.view(Some(role), req.now);
-            body["history"] = history_view(&events, &offer.head_hash);
-            Reply::ok(body)
-        }
+        "GET /v1/offers" => tracked::list(app, req, Offer::view).await,
+        "GET /v1/offers/{offer_id}" => tracked::with_history(app, req, &req.path_id("offer_id")?, Offer::view).await,
         "POST /v1/offers/{offer_id}/withdraw" => {
             let id = req.path_id("offer_id")?;
             req.no_body()?;

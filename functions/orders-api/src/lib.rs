@@ -5,10 +5,8 @@ use lambda_http::{Body, Error, Request, Response};
 use peyman::App;
 use peyman::error::ApiError;
 use peyman::http::{ApiRequest, Reply, serve, unknown_route};
-use peyman::lifecycle::OrderState;
 use peyman::order::Order;
-use peyman::tracked::{Tracked, history_view, visible};
-use serde_json::json;
+use peyman::tracked::{self, history_view, visible};
 
 pub async fn handle(app: &App, request: Request) -> Result<Response<Body>, Error> {
     Ok(serve(app, request, route).await)
@@ -17,16 +15,7 @@ pub async fn handle(app: &App, request: Request) -> Result<Response<Body>, Error
 async fn route(app: &App, req: &ApiRequest) -> Result<Reply, ApiError> {
     let me = &req.caller;
     match req.route.as_str() {
-        "GET /v1/orders" => {
-            let as_seller = req.role_is_seller()?;
-            let status = req.status::<OrderState>()?;
-            let page = app
-                .store
-                .list::<Order>(as_seller, &me.user_id, status.as_deref(), req.limit(20, 100)?, req.query("cursor"))
-                .await?;
-            let items: Vec<_> = page.items.iter().map(|o| o.view(o.role_of(me), req.now)).collect();
-            Reply::ok(json!({ "items": items, "next_cursor": page.next_cursor }))
-        }
+        "GET /v1/orders" => tracked::list(app, req, Order::view).await,
         "GET /v1/orders/{order_id}" => {
             let id = req.path_id("order_id")?;
             let (order, role) = visible::<Order>(app, &id, me).await?;

@@ -5,9 +5,9 @@ use lambda_http::{Body, Error, Request, Response};
 use peyman::error::ApiError;
 use peyman::gig::GigStatus;
 use peyman::http::{ApiRequest, Reply, serve, unknown_route};
-use peyman::lifecycle::{Actor, REQUEST, REQUEST_START, RequestAction, RequestState};
+use peyman::lifecycle::{Actor, REQUEST, REQUEST_START, RequestAction};
 use peyman::request::{NewRequest, Reason, Request as CustomRequest};
-use peyman::tracked::{Step, Tracked, act, history_view, record, visible};
+use peyman::tracked::{self, Step, Tracked, act, record};
 use peyman::{App, timeline, upload};
 use serde_json::json;
 
@@ -79,29 +79,9 @@ async fn route(app: &App, req: &ApiRequest) -> Result<Reply, ApiError> {
             app.commit(commit).await?;
             Reply::created(request.view(Some(Actor::Buyer), req.now))
         }
-        "GET /v1/custom-project-requests" => {
-            let as_seller = req.role_is_seller()?;
-            let status = req.status::<RequestState>()?;
-            let page = app
-                .store
-                .list::<CustomRequest>(
-                    as_seller,
-                    &me.user_id,
-                    status.as_deref(),
-                    req.limit(20, 100)?,
-                    req.query("cursor"),
-                )
-                .await?;
-            let items: Vec<_> = page.items.iter().map(|r| r.view(r.role_of(me), req.now)).collect();
-            Reply::ok(json!({ "items": items, "next_cursor": page.next_cursor }))
-        }
+        "GET /v1/custom-project-requests" => tracked::list(app, req, CustomRequest::view).await,
         "GET /v1/custom-project-requests/{request_id}" => {
-            let id = req.path_id("request_id")?;
-            let (request, role) = visible::<CustomRequest>(app, &id, me).await?;
-            let events = app.store.timeline::<CustomRequest>(&id).await?;
-            let mut body = request.view(Some(role), req.now);
-            body["history"] = history_view(&events, &request.head_hash);
-            Reply::ok(body)
+            tracked::with_history(app, req, &req.path_id("request_id")?, CustomRequest::view).await
         }
         "POST /v1/custom-project-requests/{request_id}/decline" => {
             let id = req.path_id("request_id")?;

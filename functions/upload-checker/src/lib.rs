@@ -3,11 +3,11 @@
 //! upload `ready` or `rejected`, once. Fed by the bucket's notifications through SQS;
 //! reports partial batch failures so one bad message never holds back the others.
 
-use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
+use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_runtime::Error;
 use peyman::error::ApiError;
 use peyman::upload::UploadStatus;
-use peyman::{App, keys};
+use peyman::{App, keys, queue};
 use serde::Deserialize;
 
 /// The parts of an S3 notification we read. `aws_lambda_events::s3::S3Event` insists on
@@ -40,20 +40,10 @@ struct Object {
 }
 
 pub async fn handle(app: &App, event: SqsEvent) -> Result<SqsBatchResponse, Error> {
-    let mut response = SqsBatchResponse::default();
-    for message in &event.records {
-        if let Err(error) = check_message(app, message).await {
-            tracing::error!(message_id = ?message.message_id, %error, "upload check failed; the message will be retried");
-            let mut failure = BatchItemFailure::default();
-            failure.item_identifier = message.message_id.clone().unwrap_or_default();
-            response.batch_item_failures.push(failure);
-        }
-    }
-    Ok(response)
+    Ok(queue::each_message(&event, |body| async move { check_message(app, &body).await }).await)
 }
 
-async fn check_message(app: &App, message: &SqsMessage) -> Result<(), ApiError> {
-    let body = message.body.as_deref().unwrap_or_default();
+async fn check_message(app: &App, body: &str) -> Result<(), ApiError> {
     let notification: Notification =
         serde_json::from_str(body).map_err(|e| ApiError::internal(format!("not an S3 notification: {e}")))?;
     if notification.event.as_deref() == Some("s3:TestEvent") {
