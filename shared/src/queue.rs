@@ -61,7 +61,9 @@ where
 {
     let mut response = SqsBatchResponse::default();
     for message in &event.records {
-        if let Err(error) = apply(message.body.clone().unwrap_or_default()).await {
+        // Boxed: the SDK calls inside make the future deep enough to overflow rustc's
+        // layout query depth in the function's `main` when inlined into its future.
+        if let Err(error) = Box::pin(apply(message.body.clone().unwrap_or_default())).await {
             tracing::error!(message_id = ?message.message_id, %error, "message failed; SQS will retry it");
             let mut failure = BatchItemFailure::default();
             failure.item_identifier = message.message_id.clone().unwrap_or_default();
