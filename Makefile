@@ -4,11 +4,11 @@
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
-TOOLS := moto cfn-lint checkov schemathesis
+TOOLS := moto localstripe cfn-lint checkov schemathesis
 # The tests' stack listens on other ports than `make dev`, so both can run at once.
 # Its sweeper runs every second and takes outbox entries after 2 s, so tests of expiry and
 # of a lost follow-up finish in seconds.
-TEST_PORTS := PORT=3100 MOTO_PORT=5100 LOCAL_SCHEDULE_SECONDS=1 OUTBOX_GRACE_SECONDS=2
+TEST_PORTS := PORT=3100 MOTO_PORT=5100 LOCALSTRIPE_PORT=8520 LOCAL_SCHEDULE_SECONDS=1 OUTBOX_GRACE_SECONDS=2
 
 .PHONY: dev test tools build lint lint-template against-stack bench zip clean
 
@@ -24,7 +24,7 @@ tools: $(foreach t,$(TOOLS),$(VENV)/$(t)/.installed)
 build:
 	cargo build --workspace --all-targets
 
-dev: $(VENV)/moto/.installed
+dev: $(VENV)/moto/.installed $(VENV)/localstripe/.installed
 	cargo build -p peyman-local
 	infra/local/stack.sh
 
@@ -50,7 +50,7 @@ against-stack:
 		--phases examples,fuzzing --max-examples 15 --generation-deterministic
 
 # Latency figures through the local gateway (printed, never asserted).
-bench: $(VENV)/moto/.installed
+bench: $(VENV)/moto/.installed $(VENV)/localstripe/.installed
 	cargo build -p peyman-local
 	$(TEST_PORTS) infra/local/stack.sh cargo bench -p peyman-e2e --bench api
 

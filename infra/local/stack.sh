@@ -1,22 +1,27 @@
 #!/usr/bin/env bash
-# The local stack: moto (DynamoDB, S3, SQS) and the gateway, both on 127.0.0.1.
-#   stack.sh            start both, print the demo tokens, serve until Ctrl-C
-#   stack.sh CMD ARGS   start both, run CMD against them, stop; exits with CMD's status
-# Both are stopped by the PIDs saved here, however this script ends.
+# The local stack, all on 127.0.0.1: moto (DynamoDB, S3, SQS), localstripe (the Stripe
+# API, which sends signed webhooks to the gateway) and the gateway.
+#   stack.sh            start them, print the demo tokens, serve until Ctrl-C
+#   stack.sh CMD ARGS   start them, run CMD against them, stop; exits with CMD's status
+# All are stopped by the PIDs saved here, however this script ends.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 MOTO_PORT=${MOTO_PORT:-5000}
 PORT=${PORT:-3000}
+LOCALSTRIPE_PORT=${LOCALSTRIPE_PORT:-8420}
 run_dir=".run/$PORT"
 mkdir -p "$run_dir"
 
 export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1
 export AWS_EC2_METADATA_DISABLED=true AWS_ENDPOINT_URL="http://127.0.0.1:$MOTO_PORT"
 export PORT PEYMAN_API="http://127.0.0.1:$PORT"
+# localstripe takes any sk_ key; the signing secret is the one registered with it below.
+export STRIPE_API_BASE="http://127.0.0.1:$LOCALSTRIPE_PORT" STRIPE_SECRET_KEY=sk_test_local
+export STRIPE_WEBHOOK_SECRET=whsec_local PEYMAN_PYTHON="$PWD/.venv/localstripe/bin/python"
 
 stop() {
-  for name in gateway moto; do
+  for name in gateway localstripe moto; do
     if [[ -f "$run_dir/$name.pid" ]]; then
       kill "$(cat "$run_dir/$name.pid")" 2>/dev/null || true
       rm -f "$run_dir/$name.pid"
@@ -43,13 +48,19 @@ wait_for() {
 echo $! >"$run_dir/moto.pid"
 wait_for moto "curl -sf -o /dev/null http://127.0.0.1:$MOTO_PORT/moto-api/" "$run_dir/moto.pid"
 
+.venv/localstripe/bin/python infra/local/localstripe_server.py "$LOCALSTRIPE_PORT" >"$run_dir/localstripe.log" 2>&1 &
+echo $! >"$run_dir/localstripe.pid"
+wait_for localstripe "curl -sf -o /dev/null -X POST $STRIPE_API_BASE/_config/webhooks/peyman \
+  -d url=$PEYMAN_API/v1/webhooks/payments/stripe -d secret=$STRIPE_WEBHOOK_SECRET" "$run_dir/localstripe.pid"
+
 target/debug/peyman-local >"$run_dir/gateway.log" 2>&1 &
 echo $! >"$run_dir/gateway.pid"
 wait_for gateway "grep -q '^ready' '$run_dir/gateway.log'" "$run_dir/gateway.pid"
 
 if [[ $# -eq 0 ]]; then
   sed -n '1,/^ready/p' "$run_dir/gateway.log"
-  echo "moto on http://127.0.0.1:$MOTO_PORT; logs in $run_dir/. Ctrl-C stops both."
+  echo "moto on http://127.0.0.1:$MOTO_PORT, localstripe on $STRIPE_API_BASE; logs in $run_dir/. Ctrl-C stops all."
+  echo "export STRIPE_API_BASE=$STRIPE_API_BASE STRIPE_SECRET_KEY=$STRIPE_SECRET_KEY"
   tail -n +1 -f "$run_dir/gateway.log" --pid "$(cat "$run_dir/gateway.pid")" | grep -v '^export\|^ready\|^Peyman\|^Demo' || true
 else
   "$@"

@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use crate::policy::Policy;
+use crate::stripe::StripeConfig;
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -32,6 +33,20 @@ pub struct Config {
     /// `REQUEST_ANSWER_WINDOW_SECONDS` and `PAYMENT_WINDOW_SECONDS`. Orders copy the
     /// policy in force when placed.
     pub policy: Policy,
+    /// The payment provider (`STRIPE_API_BASE`, default `https://api.stripe.com`;
+    /// `STRIPE_SECRET_KEY`; `STRIPE_WEBHOOK_SECRET`). The secrets are empty unless the
+    /// function needs them; those that do call [`require`] at init.
+    pub stripe: StripeConfig,
+}
+
+/// Fails the init phase of a function that cannot work without `names`.
+pub fn require(names: &[&'static str]) -> Result<(), ConfigError> {
+    for name in names {
+        if std::env::var(name).map_or(true, |v| v.is_empty()) {
+            return Err(ConfigError::Missing(name));
+        }
+    }
+    Ok(())
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -91,6 +106,15 @@ impl Config {
                     payment_window: window("PAYMENT_WINDOW_SECONDS", defaults.payment_window)?,
                     ..defaults
                 }
+            },
+            stripe: StripeConfig {
+                api_base: lookup("STRIPE_API_BASE")
+                    .filter(|v| !v.is_empty())
+                    .unwrap_or_else(|| "https://api.stripe.com".into())
+                    .trim_end_matches('/')
+                    .to_owned(),
+                secret_key: lookup("STRIPE_SECRET_KEY").unwrap_or_default(),
+                webhook_secret: lookup("STRIPE_WEBHOOK_SECRET").unwrap_or_default(),
             },
         })
     }

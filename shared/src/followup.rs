@@ -1,4 +1,5 @@
-//! Follow-ups: what a transition asks to happen after it commits (tell a party). They are
+//! Follow-ups: what a transition asks to happen after it commits (tell a party, cancel a
+//! payment at the provider, send a refund to it). They are
 //! written to the outbox in the transition's own transaction, sent to SQS right after,
 //! and re-sent by the sweeper if the process died in between; the consumer applies each
 //! at most once.
@@ -11,8 +12,10 @@ pub struct FollowUp {
     /// A ULID: orders the outbox by time and makes the consumer's work idempotent.
     pub followup_id: String,
     pub kind: FollowUpKind,
+    /// Who is told (`notify` only; empty otherwise).
     pub recipient_id: String,
-    /// `offer/{id}` and the like.
+    /// What it is about: `offer/{id}` and the like for `notify`, `payment/{intent_id}`
+    /// for `cancel_payment`, `refund/{intent_id}/{refund_id}` for `send_refund`.
     pub subject: String,
     pub event: String,
     pub created_at: DateTime<Utc>,
@@ -23,6 +26,10 @@ pub struct FollowUp {
 pub enum FollowUpKind {
     /// Tell `recipient_id` that `event` happened to `subject`.
     Notify,
+    /// Cancel the PaymentIntent of a lapsed order at the provider.
+    CancelPayment,
+    /// Ask the provider for a requested refund.
+    SendRefund,
 }
 
 impl FollowUp {
@@ -33,6 +40,28 @@ impl FollowUp {
             recipient_id: recipient_id.to_owned(),
             subject: subject.to_owned(),
             event: event.to_owned(),
+            created_at: now,
+        }
+    }
+
+    pub fn cancel_payment(intent_id: &str, now: DateTime<Utc>) -> FollowUp {
+        FollowUp {
+            followup_id: ulid::Ulid::from_datetime(now.into()).to_string(),
+            kind: FollowUpKind::CancelPayment,
+            recipient_id: String::new(),
+            subject: format!("payment/{intent_id}"),
+            event: "cancel_payment".into(),
+            created_at: now,
+        }
+    }
+
+    pub fn send_refund(intent_id: &str, refund_id: &str, now: DateTime<Utc>) -> FollowUp {
+        FollowUp {
+            followup_id: ulid::Ulid::from_datetime(now.into()).to_string(),
+            kind: FollowUpKind::SendRefund,
+            recipient_id: String::new(),
+            subject: format!("refund/{intent_id}/{refund_id}"),
+            event: "send_refund".into(),
             created_at: now,
         }
     }

@@ -80,7 +80,7 @@ impl From<Result<Reply, ApiError>> for Outcome {
 }
 
 impl Outcome {
-    fn into_response(self) -> Response<Body> {
+    pub fn into_response(self) -> Response<Body> {
         let mut response = Response::builder().status(self.status).header("content-type", self.content_type);
         if self.replayed {
             response = response.header("idempotent-replayed", "true");
@@ -203,7 +203,8 @@ fn body_error(path: &str, error: serde_json::Error, valid_json: bool) -> ApiErro
     }
 }
 
-fn body_bytes(body: &Body) -> Vec<u8> {
+/// The body exactly as received (API Gateway's base64 already undone).
+pub fn body_bytes(body: &Body) -> Vec<u8> {
     match body {
         Body::Empty => Vec::new(),
         Body::Text(text) => text.as_bytes().to_vec(),

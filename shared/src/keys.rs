@@ -19,6 +19,11 @@
 //! | follow-ups not yet handed to SQS        | table | `PK = OUTBOX`, `SK < {ulid of now − grace}`       |
 //! | timers due                             | table | `PK = TIMERS`, `SK <= {due ms}~`                  |
 //! | a user's notifications                 | table | `PK = USER#{user_id}`, `SK begins_with NOTIFICATION#` |
+//! | a payment by its provider intent       | table | `PK = PAYMENT#{intent_id}`, `SK = PAYMENT`       |
+//! | a payment's refunds                    | table | `PK = PAYMENT#{intent_id}`, `SK begins_with REFUND#` |
+//! | an order's payments and refunds        | GSI1  | `GSI1PK = ORDER#{order_id}#PAYMENTS`, `GSI1SK` asc |
+//! | payments held for review               | GSI2  | `GSI2PK = PAYMENTS#HELD`, `GSI2SK` desc           |
+//! | was a provider event received before   | table | `PK = WEBHOOK#{provider}#{event_id}`, `SK = WEBHOOK` |
 //!
 //! `{lo}` and `{hi}` are the two user ids in byte order, so both parties name one
 //! conversation. User ids never hold `#` (see `validate::user_id`), so no id can
@@ -121,6 +126,31 @@ pub fn timer(due_ms: i64, subject: &str) -> Key {
 
 pub fn notification(user_id: &str, followup_id: &str) -> Key {
     key(format!("USER#{user_id}"), format!("NOTIFICATION#{followup_id}"))
+}
+
+/// A payment, under the provider's id of its intent (PaymentIntent ids hold no `#`).
+pub fn payment(intent_id: &str) -> Key {
+    key(format!("PAYMENT#{intent_id}"), "PAYMENT")
+}
+
+pub const REFUND_PREFIX: &str = "REFUND#";
+
+/// A refund of a payment, under the id its requester chose.
+pub fn refund(intent_id: &str, refund_id: &str) -> Key {
+    key(format!("PAYMENT#{intent_id}"), format!("{REFUND_PREFIX}{refund_id}"))
+}
+
+/// The GSI1 partition of an order's payments and refunds.
+pub fn order_payments(order_id: &str) -> String {
+    format!("ORDER#{order_id}#PAYMENTS")
+}
+
+/// The GSI2 partition of payments held for review.
+pub const HELD_PAYMENTS: &str = "PAYMENTS#HELD";
+
+/// That a provider's event was received (and applied) once.
+pub fn received_event(provider: &str, event_id: &str) -> Key {
+    key(format!("WEBHOOK#{provider}#{event_id}"), "WEBHOOK")
 }
 
 /// Where an upload's object lives: under its owner's prefix, so a bucket policy or a

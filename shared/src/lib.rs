@@ -16,11 +16,13 @@ pub mod message;
 pub mod money;
 pub mod offer;
 pub mod order;
+pub mod payment;
 pub mod policy;
 pub mod queue;
 pub mod request;
 pub mod seller;
 pub mod store;
+pub mod stripe;
 pub mod telemetry;
 pub mod timeline;
 pub mod tracked;
@@ -32,6 +34,7 @@ use error::BoxError;
 use files::Files;
 use queue::Queues;
 use store::{Commit, Store};
+use stripe::Stripe;
 
 /// What a function builds once per cold start and lends to every invocation.
 #[derive(Debug, Clone)]
@@ -40,6 +43,8 @@ pub struct App {
     pub store: Store,
     pub files: Files,
     pub queues: Queues,
+    /// The payment provider.
+    pub payments: Stripe,
 }
 
 impl App {
@@ -55,6 +60,7 @@ impl App {
             store: Store::new(aws_sdk_dynamodb::Client::new(&sdk), &config.table_name),
             files: Files::new(aws_sdk_s3::Client::from_conf(s3), &config.bucket_name, config.link_ttl),
             queues: Queues::new(aws_sdk_sqs::Client::new(&sdk), &config.followups_queue_url),
+            payments: Stripe::new(config.stripe.clone()),
             config,
         }
     }

@@ -54,8 +54,25 @@ impl Facts {
 /// refused and the timer dropped).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Timer {
-    /// Fire `Expire` at the entity's deadline.
+    /// Fire at the entity's deadline: an offer or a request expires, an unpaid order's
+    /// payment window lapses.
     ExpireAtDeadline,
+    /// An order in progress is flagged late at its due time.
+    LateAtDue,
+    /// The buyer is told they may cancel a late order, a grace period after its due time.
+    LateCancellationOpens,
+}
+
+impl Timer {
+    /// The timer's subject: the entity's, with a suffix for each timer beyond its
+    /// deadline, so the sweeper knows what fired.
+    pub fn subject(self, entity_subject: &str) -> String {
+        match self {
+            Timer::ExpireAtDeadline => entity_subject.to_owned(),
+            Timer::LateAtDue => format!("{entity_subject}/late"),
+            Timer::LateCancellationOpens => format!("{entity_subject}/late_cancellation"),
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -346,7 +363,7 @@ pub static ORDER: &[Transition<OrderState, OrderAction>] = {
             to: S::InProgress,
             event: "order_paid",
             notify: &[Seller, Buyer],
-            timers: &[],
+            timers: &[Timer::LateAtDue, Timer::LateCancellationOpens],
         },
         Transition {
             from: S::AwaitingPayment,
@@ -413,8 +430,12 @@ pub static ORDER: &[Transition<OrderState, OrderAction>] = {
 
 /// How an order begins when its offer is accepted: awaiting payment, its payment window
 /// running. Work (delivery, timers of the work) starts only after `Pay`.
-pub const ORDER_START: Start<OrderState> =
-    Start { state: OrderState::AwaitingPayment, event: "order_placed", notify: &[Seller], timers: &[] };
+pub const ORDER_START: Start<OrderState> = Start {
+    state: OrderState::AwaitingPayment,
+    event: "order_placed",
+    notify: &[Seller],
+    timers: &[Timer::ExpireAtDeadline],
+};
 
 #[cfg(test)]
 mod tests {

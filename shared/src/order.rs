@@ -1,13 +1,15 @@
 //! Orders: what accepting an offer places. The order keeps a copy of the terms, their
 //! hash and the policy in force, so later changes to either never alter it. Work starts
-//! only once it is paid (the payments issue moves it from `awaiting_payment`).
+//! only once the provider confirms payment (`payment`): then the order is due
+//! `delivery_days` after that moment, and is flagged late if it passes undelivered.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::lifecycle::{self, Actor, ORDER, OrderState};
+use crate::lifecycle::{self, Actor, ORDER, OrderState, Timer};
 use crate::offer::{Offer, Terms};
+use crate::payment::Payment;
 use crate::policy::Policy;
 use crate::tracked::Tracked;
 
@@ -47,6 +49,14 @@ pub struct Order {
     pub state: OrderState,
     /// When the payment window closes (while awaiting payment).
     pub payment_due_at: DateTime<Utc>,
+    /// The provider's intent opened for it (the order is paid through exactly this one).
+    pub payment_intent_id: Option<String>,
+    /// When the provider confirmed payment.
+    pub paid_at: Option<DateTime<Utc>>,
+    /// Paid time plus the delivery days.
+    pub due_at: Option<DateTime<Utc>>,
+    /// Its due time passed without a delivery.
+    pub late: bool,
     pub revisions_used: u32,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -69,6 +79,10 @@ impl Order {
             payment_due_at: now + chrono::Duration::seconds(policy.payment_window_seconds),
             policy,
             state: OrderState::AwaitingPayment,
+            payment_intent_id: None,
+            paid_at: None,
+            due_at: None,
+            late: false,
             revisions_used: 0,
             created_at: now,
             updated_at: now,
@@ -77,7 +91,52 @@ impl Order {
         }
     }
 
+    /// Payment confirmed at `now`: the work's clock starts.
+    pub fn start_work(&mut self, now: DateTime<Utc>) {
+        self.paid_at = Some(now);
+        self.due_at = Some(now + chrono::Duration::days(i64::from(self.terms.delivery_days)));
+    }
+
+    /// The deadline the table's guards look at: the payment window while unpaid, the due
+    /// time while in progress.
+    pub fn current_deadline(&self) -> Option<DateTime<Utc>> {
+        match self.state {
+            OrderState::AwaitingPayment => Some(self.payment_due_at),
+            OrderState::InProgress => self.due_at,
+            _ => None,
+        }
+    }
+
+    pub fn timer_due(&self, timer: Timer) -> Option<DateTime<Utc>> {
+        match timer {
+            Timer::ExpireAtDeadline => self.current_deadline(),
+            Timer::LateAtDue => self.due_at,
+            Timer::LateCancellationOpens => {
+                self.due_at.map(|due| due + chrono::Duration::seconds(self.policy.late_cancellation_grace_seconds))
+            }
+        }
+    }
+
+    /// Whether the late timer should flag it now: in progress, undelivered past its due
+    /// time, and not flagged yet.
+    pub fn turns_late(&self, now: DateTime<Utc>) -> bool {
+        self.state == OrderState::InProgress && !self.late && self.due_at.is_some_and(|due| now >= due)
+    }
+
+    /// Whether the buyer may now be told that they can cancel it as late.
+    pub fn late_cancellation_opens(&self, now: DateTime<Utc>) -> bool {
+        self.state == OrderState::InProgress
+            && self.late
+            && self.timer_due(Timer::LateCancellationOpens).is_some_and(|at| now >= at)
+    }
+
+    /// The order as a party sees it. `payment` is the payment opened for it, where the
+    /// caller loaded it (a single order, not a list).
     pub fn view(&self, viewer: Option<Actor>, now: DateTime<Utc>) -> Value {
+        self.view_with(viewer, now, None)
+    }
+
+    pub fn view_with(&self, viewer: Option<Actor>, now: DateTime<Utc>, payment: Option<&Payment>) -> Value {
         let allowed = viewer.map(|a| lifecycle::allowed(ORDER, self.state, a, &self.facts(now))).unwrap_or_default();
         json!({
             "order_id": self.order_id,
@@ -91,12 +150,14 @@ impl Order {
             "policy": self.policy,
             "status": self.state,
             "payment_due_at": self.payment_due_at,
+            "paid_at": self.paid_at,
+            "due_at": self.due_at,
+            "late": self.late,
             "revisions_used": self.revisions_used,
             "created_at": self.created_at,
             "updated_at": self.updated_at,
             "allowed_actions": allowed,
-            // Filled by the payments issue: the provider's client secret to complete.
-            "payment": null,
+            "payment": payment.map(|p| p.view(viewer)),
         })
     }
 }

@@ -20,6 +20,7 @@ use crate::followup::FollowUp;
 use crate::gig::{Gig, GigPatch};
 use crate::keys::{self, Key};
 use crate::message::Message;
+use crate::payment::{Payment, PaymentStatus, Refund, RefundStatus};
 use crate::seller::{Level, SellerSettings};
 use crate::timeline::Event;
 use crate::tracked::Tracked;
@@ -549,6 +550,11 @@ impl Commit {
         item.insert(keys::GSI1SK.into(), sort.clone());
         item.insert(keys::GSI2PK.into(), s(keys::seller_list(T::KIND, entity.seller_id())));
         item.insert(keys::GSI2SK.into(), sort);
+        self.versioned(item, expected)
+    }
+
+    /// Puts `item`, whose stored `version` must still be `expected` (0: must not exist yet).
+    fn versioned(&mut self, item: Item, expected: u64) -> Result<(), ApiError> {
         let put = Put::builder().table_name(&self.table).set_item(Some(item));
         let put = if expected == 0 {
             put.condition_expression("attribute_not_exists(PK)")
@@ -608,6 +614,125 @@ impl Commit {
         item.insert("entity".into(), s("contact"));
         self.writes.push(put(&self.table, item, None)?);
         Ok(())
+    }
+}
+
+// ---- payments ------------------------------------------------------------------------
+
+/// How long a received provider event is remembered: well past any provider's retries
+/// (Stripe retries for three days).
+const RECEIVED_EVENT_TTL_DAYS: i64 = 30;
+
+fn payment_item(payment: &Payment) -> Result<Item, ApiError> {
+    let mut item = item(&keys::payment(&payment.intent_id), "payment", payment)?;
+    if !payment.order_id.is_empty() {
+        item.insert(keys::GSI1PK.into(), s(keys::order_payments(&payment.order_id)));
+        item.insert(keys::GSI1SK.into(), s(format!("PAYMENT#{}", payment.created_at.to_rfc3339())));
+    }
+    if payment.status == PaymentStatus::Held {
+        item.insert(keys::GSI2PK.into(), s(keys::HELD_PAYMENTS));
+        item.insert(keys::GSI2SK.into(), s(payment.updated_at.to_rfc3339()));
+    }
+    Ok(item)
+}
+
+fn refund_item(refund: &Refund) -> Result<Item, ApiError> {
+    let mut item = item(&keys::refund(&refund.intent_id, &refund.refund_id), "refund", refund)?;
+    if !refund.order_id.is_empty() {
+        item.insert(keys::GSI1PK.into(), s(keys::order_payments(&refund.order_id)));
+        item.insert(keys::GSI1SK.into(), s(format!("REFUND#{}", refund.created_at.to_rfc3339())));
+    }
+    Ok(item)
+}
+
+impl Commit {
+    /// Puts `payment`, which must still be at `expected` version (0: must not exist yet).
+    pub fn payment(&mut self, payment: &Payment, expected: u64) -> Result<(), ApiError> {
+        self.versioned(payment_item(payment)?, expected)
+    }
+
+    /// A new refund; one with the same id already recorded makes the commit fail.
+    pub fn new_refund(&mut self, refund: &Refund) -> Result<(), ApiError> {
+        self.writes.push(put(&self.table, refund_item(refund)?, Some("attribute_not_exists(PK)"))?);
+        Ok(())
+    }
+
+    /// Puts `refund`, which must still be in `from` status.
+    pub fn refund(&mut self, refund: &Refund, from: RefundStatus) -> Result<(), ApiError> {
+        let from = serde_json::to_value(from).map_err(ApiError::internal)?;
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(refund_item(refund)?))
+            .condition_expression("#status = :from")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":from", s(from.as_str().unwrap_or_default()))
+            .build()
+            .map_err(ApiError::internal)?;
+        self.writes.push(TransactWriteItem::builder().put(put).build());
+        Ok(())
+    }
+
+    /// Records that a provider's event was applied; a second commit of it fails.
+    pub fn event_received(&mut self, provider: &str, event_id: &str, now: DateTime<Utc>) -> Result<(), ApiError> {
+        let mut item = key_item(&keys::received_event(provider, event_id));
+        item.insert("entity".into(), s("received_event"));
+        item.insert("received_at".into(), s(now.to_rfc3339()));
+        item.insert("ttl".into(), n((now + chrono::Duration::days(RECEIVED_EVENT_TTL_DAYS)).timestamp()));
+        self.writes.push(put(&self.table, item, Some("attribute_not_exists(PK)"))?);
+        Ok(())
+    }
+}
+
+impl Store {
+    pub async fn payment(&self, intent_id: &str) -> Result<Option<Payment>, ApiError> {
+        self.get_as(&keys::payment(intent_id)).await
+    }
+
+    pub async fn refund_record(&self, intent_id: &str, refund_id: &str) -> Result<Option<Refund>, ApiError> {
+        self.get_as(&keys::refund(intent_id, refund_id)).await
+    }
+
+    /// Every refund of a payment.
+    pub async fn refunds(&self, intent_id: &str) -> Result<Vec<Refund>, ApiError> {
+        let out = self
+            .db
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
+            .expression_attribute_values(":pk", s(keys::payment(intent_id).pk))
+            .expression_attribute_values(":prefix", s(keys::REFUND_PREFIX))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(db_error)?;
+        out.items.unwrap_or_default().into_iter().map(decode).collect()
+    }
+
+    pub async fn event_received(&self, provider: &str, event_id: &str) -> Result<bool, ApiError> {
+        Ok(self.get(&keys::received_event(provider, event_id)).await?.is_some())
+    }
+
+    /// An order's payments and refunds, oldest first (GSI1).
+    pub async fn order_payments(&self, order_id: &str) -> Result<(Vec<Payment>, Vec<Refund>), ApiError> {
+        let out = self
+            .db
+            .query()
+            .table_name(&self.table)
+            .index_name(keys::GSI1)
+            .key_condition_expression("GSI1PK = :pk")
+            .expression_attribute_values(":pk", s(keys::order_payments(order_id)))
+            .send()
+            .await
+            .map_err(db_error)?;
+        let (mut payments, mut refunds) = (Vec::new(), Vec::new());
+        for item in out.items.unwrap_or_default() {
+            match item.get("entity").and_then(|e| e.as_s().ok()).map(String::as_str) {
+                Some("payment") => payments.push(decode(item)?),
+                Some("refund") => refunds.push(decode(item)?),
+                _ => {}
+            }
+        }
+        Ok((payments, refunds))
     }
 }
 

@@ -31,6 +31,8 @@ pub trait Tracked: Serialize + DeserializeOwned + Clone {
     fn state(&self) -> Self::State;
     fn set_state(&mut self, state: Self::State);
     fn deadline(&self) -> Option<DateTime<Utc>>;
+    /// When `timer` fires for it, if it has that timer.
+    fn timer_at(&self, timer: Timer) -> Option<DateTime<Utc>>;
     /// Revisions used and included (orders only).
     fn revisions(&self) -> (u32, u32);
     fn version(&self) -> u64;
@@ -139,15 +141,28 @@ pub fn record<T: Tracked>(
         }
     }
     for timer in step.timers {
-        match timer {
-            Timer::ExpireAtDeadline => {
-                if let Some(due) = entity.deadline() {
-                    commit.timer(due, &subject)?;
-                }
-            }
+        if let Some(due) = entity.timer_at(*timer) {
+            commit.timer(due, &timer.subject(&subject))?;
         }
     }
     Ok(event)
+}
+
+/// Adds a fact that moves no state (a payment failed, a refund was confirmed, the order
+/// is late) to the entity's timeline, in the same way as a transition: under its
+/// version, chained, with the parties in `notify` told.
+pub fn note<T: Tracked>(
+    commit: &mut Commit,
+    entity: &mut T,
+    event: &str,
+    notify: &[Actor],
+    data: Value,
+    now: DateTime<Utc>,
+) -> Result<Event, ApiError> {
+    let state = entity.state();
+    let step =
+        Step { from: Some(state), to: state, event, actor: Actor::System, actor_id: None, notify, timers: &[], data };
+    record(commit, entity, step, now)
 }
 
 /// The problem for a refused transition.
@@ -235,7 +250,7 @@ pub async fn with_history<T: Tracked>(app: &App, req: &ApiRequest, id: &str, vie
 }
 
 macro_rules! tracked {
-    ($type:ty, $state:ty, $kind:literal, $name:literal, $id:ident, $deadline:expr, $revisions:expr) => {
+    ($type:ty, $state:ty, $kind:literal, $name:literal, $id:ident, $deadline:expr, $timer_at:expr, $revisions:expr) => {
         impl Tracked for $type {
             type State = $state;
             const KIND: &'static str = $kind;
@@ -259,6 +274,10 @@ macro_rules! tracked {
                 let deadline: fn(&Self) -> Option<DateTime<Utc>> = $deadline;
                 deadline(self)
             }
+            fn timer_at(&self, timer: Timer) -> Option<DateTime<Utc>> {
+                let timer_at: fn(&Self, Timer) -> Option<DateTime<Utc>> = $timer_at;
+                timer_at(self, timer)
+            }
             fn revisions(&self) -> (u32, u32) {
                 let revisions: fn(&Self) -> (u32, u32) = $revisions;
                 revisions(self)
@@ -278,14 +297,38 @@ macro_rules! tracked {
     };
 }
 
-tracked!(Request, crate::lifecycle::RequestState, "REQUEST", "request", request_id, |r| Some(r.expires_at), |_| (0, 0));
-tracked!(Offer, crate::lifecycle::OfferState, "OFFER", "offer", offer_id, |o| Some(o.terms.expires_at), |_| (0, 0));
+/// Requests and offers have one timer: expiry at their deadline.
+fn expiry_only<T: Tracked>(entity: &T, timer: Timer) -> Option<DateTime<Utc>> {
+    (timer == Timer::ExpireAtDeadline).then(|| entity.deadline()).flatten()
+}
+
+tracked!(
+    Request,
+    crate::lifecycle::RequestState,
+    "REQUEST",
+    "request",
+    request_id,
+    |r| Some(r.expires_at),
+    expiry_only,
+    |_| (0, 0)
+);
+tracked!(
+    Offer,
+    crate::lifecycle::OfferState,
+    "OFFER",
+    "offer",
+    offer_id,
+    |o| Some(o.terms.expires_at),
+    expiry_only,
+    |_| (0, 0)
+);
 tracked!(
     Order,
     crate::lifecycle::OrderState,
     "ORDER",
     "order",
     order_id,
-    |o| (o.state == crate::lifecycle::OrderState::AwaitingPayment).then_some(o.payment_due_at),
+    Order::current_deadline,
+    Order::timer_due,
     |o| (o.revisions_used, o.terms.revisions_included)
 );

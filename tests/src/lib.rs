@@ -59,6 +59,7 @@ pub struct Api {
 
 impl Default for Api {
     fn default() -> Self {
+        peyman::stripe::install_tls_provider();
         Api {
             base: std::env::var("PEYMAN_API").unwrap_or_else(|_| "http://127.0.0.1:3100".into()),
             http: reqwest::Client::builder().no_proxy().build().expect("client"),
@@ -209,6 +210,20 @@ impl Aws {
             .unwrap_or_default()
     }
 
+    /// The timer started for `subject`, to fire through the sweeper's own code at a
+    /// chosen time (sweeping everything ahead would fire other tests' timers too).
+    pub async fn timer(&self, subject: &str) -> peyman::store::DueTimer {
+        let timers = self.partition(peyman::keys::TIMERS).await;
+        let item = timers
+            .iter()
+            .find(|t| t["subject"].as_s().ok().map(String::as_str) == Some(subject))
+            .unwrap_or_else(|| panic!("no timer for {subject}"));
+        peyman::store::DueTimer {
+            key: peyman::keys::Key { pk: peyman::keys::TIMERS.into(), sk: item["SK"].as_s().unwrap().clone() },
+            subject: subject.to_owned(),
+        }
+    }
+
     /// Every item whose attribute `name` equals `value` (a scan: tests only).
     pub async fn items_where(&self, name: &str, value: &str) -> Vec<std::collections::HashMap<String, AttributeValue>> {
         let mut found = Vec::new();
@@ -278,4 +293,109 @@ impl Deal {
     pub async fn send_offer(&self, api: &Api, body: serde_json::Value) -> String {
         api.post("/v1/offers", &token(&self.seller), body).await.ok(201)["offer_id"].as_str().unwrap().to_owned()
     }
+}
+
+impl Deal {
+    /// Sends an offer and accepts it as the buyer; returns the accept response's order.
+    pub async fn placed_order(&self, api: &Api) -> Value {
+        let id = self.send_offer(api, self.offer()).await;
+        api.post(&format!("/v1/offers/{id}/accept"), &token(&self.buyer), json!({})).await.ok(201)["order"].clone()
+    }
+}
+
+/// The local Stripe (localstripe, started by `stack.sh`) as a frontend and Stripe's own
+/// library would use it: pay an intent with a test card, sign a webhook payload.
+pub struct Stripe {
+    base: String,
+    key: String,
+    pub webhook_secret: String,
+    http: reqwest::Client,
+}
+
+impl Default for Stripe {
+    fn default() -> Self {
+        peyman::stripe::install_tls_provider();
+        let var = |name: &str, default: &str| std::env::var(name).unwrap_or_else(|_| default.into());
+        Stripe {
+            base: var("STRIPE_API_BASE", "http://127.0.0.1:8520"),
+            key: var("STRIPE_SECRET_KEY", "sk_test_local"),
+            webhook_secret: var("STRIPE_WEBHOOK_SECRET", "whsec_local"),
+            http: reqwest::Client::builder().no_proxy().build().expect("client"),
+        }
+    }
+}
+
+impl Stripe {
+    pub async fn call(&self, method: reqwest::Method, path: &str, form: &[(&str, &str)]) -> (u16, Value) {
+        let response = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .basic_auth(&self.key, Some(""))
+            .form(form)
+            .send()
+            .await
+            .expect("localstripe answers");
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Pays an intent as Stripe.js would: attach a test card (`pm_card_visa`,
+    /// `pm_card_chargeCustomerFail`…) and confirm. Returns Stripe's status code.
+    pub async fn pay(&self, intent_id: &str, payment_method: &str) -> u16 {
+        let path = format!("/v1/payment_intents/{intent_id}");
+        let (status, body) = self.call(reqwest::Method::POST, &path, &[("payment_method", payment_method)]).await;
+        assert_eq!(status, 200, "{body}");
+        self.call(reqwest::Method::POST, &format!("{path}/confirm"), &[]).await.0
+    }
+
+    pub async fn intent(&self, intent_id: &str) -> Value {
+        self.call(reqwest::Method::GET, &format!("/v1/payment_intents/{intent_id}"), &[]).await.1
+    }
+
+    /// `Stripe-Signature` headers for `(payload, secret, timestamp)`s, made by Stripe's own
+    /// Python library (`stripe.WebhookSignature.generate_signature_header`).
+    pub fn sign_all(requests: &[(&str, &str, i64)]) -> Vec<String> {
+        use std::io::Write;
+        let python = std::env::var("PEYMAN_PYTHON").unwrap_or_else(|_| "../.venv/localstripe/bin/python".into());
+        let script = format!("{}/sign_webhook.py", env!("CARGO_MANIFEST_DIR"));
+        let mut child = std::process::Command::new(python)
+            .arg(script)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("the localstripe venv's python (make tools installs it)");
+        let mut stdin = child.stdin.take().unwrap();
+        for (payload, secret, timestamp) in requests {
+            writeln!(stdin, "{}", json!({ "payload": payload, "secret": secret, "timestamp": timestamp })).unwrap();
+        }
+        drop(stdin);
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "sign_webhook.py failed");
+        String::from_utf8(out.stdout).unwrap().lines().map(str::to_owned).collect()
+    }
+
+    pub fn sign(&self, payload: &str, timestamp: i64) -> String {
+        Self::sign_all(&[(payload, &self.webhook_secret, timestamp)]).remove(0)
+    }
+}
+
+impl Api {
+    /// Delivers a webhook body with its `Stripe-Signature` header (none if `None`).
+    pub async fn webhook(&self, body: &str, signature: Option<&str>) -> Res {
+        let headers: Vec<(&str, &str)> = signature.map(|s| ("Stripe-Signature", s)).into_iter().collect();
+        self.send("POST", "/v1/webhooks/payments/stripe", None, Some(body), &headers).await
+    }
+}
+
+/// A Stripe event as Stripe would send it, for the tests that deliver their own.
+pub fn stripe_event(event_id: &str, kind: &str, object: Value) -> String {
+    json!({
+        "id": event_id,
+        "object": "event",
+        "api_version": "2024-06-20",
+        "created": chrono::Utc::now().timestamp(),
+        "type": kind,
+        "data": { "object": object }
+    })
+    .to_string()
 }

@@ -28,7 +28,8 @@ async fn from_a_message_to_an_order_in_both_lists() {
     assert_eq!(order["terms_hash_verified"], true);
     assert_eq!(order["terms"], offer["terms"], "the order keeps the terms exactly as sent");
     assert_eq!(order["policy"]["payment_window_seconds"], 3600);
-    assert!(order["payment"].is_null(), "payment is the next issue's seam");
+    assert_eq!(order["payment"]["status"], "open", "accepting opens the payment");
+    assert_eq!(order["payment"]["amount"], offer["terms"]["price"]);
     let order_id = order["order_id"].as_str().unwrap();
 
     for (t, role) in [(&bt, "buyer"), (&st, "seller")] {

@@ -1,6 +1,13 @@
 //! The buyer's decision on an offer: accept (placing the order, awaiting payment) or
 //! decline with a reason. Accept, decline and withdraw race safely: each commits under
 //! the offer's version, so exactly one wins and the others get 409.
+//!
+//! Accepting opens the provider's PaymentIntent first, for the order's exact price and
+//! under an idempotency key made from the new order's id, and then commits the order
+//! and its payment record in one transaction: an order never exists without a way to
+//! pay it. An intent whose commit lost the race is cancelled at once; one left by a
+//! crash before the commit names an order that does not exist, so a payment to it (its
+//! client secret never left us) would be held and refunded.
 
 use lambda_http::{Body, Error, Request, Response};
 use peyman::App;
@@ -9,7 +16,9 @@ use peyman::http::{ApiRequest, Reply, serve, unknown_route};
 use peyman::lifecycle::{self, Actor, OFFER, ORDER_START, OfferAction};
 use peyman::offer::Offer;
 use peyman::order::Order;
+use peyman::payment::Payment;
 use peyman::request::Reason;
+use peyman::stripe;
 use peyman::tracked::{Step, Tracked, act, record, refusal, visible};
 use serde_json::json;
 
@@ -28,6 +37,12 @@ async fn route(app: &App, req: &ApiRequest) -> Result<Reply, ApiError> {
                 .map_err(refusal::<Offer>)?;
             let mut order = Order::place(&offer, ulid::Ulid::new().to_string(), &app.config.policy, req.now);
             offer.order_id = Some(order.order_id.clone());
+            let intent = app
+                .payments
+                .create_intent(&order.terms.price, &order.order_id, &format!("order-{}", order.order_id))
+                .await?;
+            order.payment_intent_id = Some(intent.id.clone());
+            let payment = Payment::open(stripe::PROVIDER, &intent, &order, req.now);
 
             let mut commit = app.store.begin();
             let accepted = Step::of(t, actor, Some(&me.user_id), json!({ "order_id": order.order_id }));
@@ -40,14 +55,20 @@ async fn route(app: &App, req: &ApiRequest) -> Result<Reply, ApiError> {
             );
             record(&mut commit, &mut order, placed, req.now)?;
             commit.contact(&order.buyer_id, &order.seller_id, "ORDER", &order.order_id)?;
-            app.commit(commit).await.map_err(|e| match e {
-                ApiError::Conflict { .. } => ApiError::conflict("offer_changed", "the offer was decided meanwhile"),
-                other => other,
-            })?;
-            // The payment seam: the payments issue adds the provider's client secret here.
-            Reply::created(
-                json!({ "order": order.view(Some(Actor::Buyer), req.now), "offer": offer.view(Some(actor), req.now) }),
-            )
+            commit.payment(&payment, 0)?;
+            if let Err(e) = app.commit(commit).await {
+                if let Err(cancel) = app.payments.cancel_intent(&intent.id).await {
+                    tracing::warn!(intent_id = intent.id, error = %cancel, "an unused intent stays open; nobody can pay it");
+                }
+                return Err(match e {
+                    ApiError::Conflict { .. } => ApiError::conflict("offer_changed", "the offer was decided meanwhile"),
+                    other => other,
+                });
+            }
+            Reply::created(json!({
+                "order": order.view_with(Some(Actor::Buyer), req.now, Some(&payment)),
+                "offer": offer.view(Some(actor), req.now),
+            }))
         }
         "POST /v1/offers/{offer_id}/decline" => {
             let id = req.path_id("offer_id")?;

@@ -3,6 +3,7 @@
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     peyman::telemetry::init();
+    peyman::config::require(&["STRIPE_SECRET_KEY"])?;
     let app = peyman::App::from_env().await?;
     lambda_http::run(lambda_http::service_fn(|request| offer_decisions::handle(&app, request))).await
 }

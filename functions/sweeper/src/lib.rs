@@ -1,17 +1,24 @@
 //! The scheduled sweep: re-sends follow-ups a dead process left in the outbox, and fires
-//! due timers (an unanswered request or an unaccepted offer expires). A timer whose
-//! entity has moved on is refused by the transition table and dropped. The time of the
-//! sweep is the scheduled event's own `time`.
+//! due timers: an unanswered request or an unaccepted offer expires; an unpaid order's
+//! payment window lapses (the order is cancelled, its offer is open again unless it
+//! expired meanwhile, and its PaymentIntent is cancelled through the outbox); an order in
+//! progress past its due time is flagged late, and after the grace period its buyer is
+//! told they may cancel it. A timer whose entity has moved on is refused and dropped.
+//! The time of the sweep is the scheduled event's own `time`.
 
 use chrono::{DateTime, Utc};
 use lambda_runtime::Error;
 use peyman::App;
 use peyman::error::ApiError;
-use peyman::lifecycle::{self, Actor, OFFER, OfferAction, REQUEST, Refusal, RequestAction, Transition};
+use peyman::followup::FollowUp;
+use peyman::lifecycle::{
+    self, Actor, OFFER, ORDER, OfferAction, OrderAction, REQUEST, Refusal, RequestAction, Timer, Transition,
+};
 use peyman::offer::Offer;
+use peyman::order::Order;
 use peyman::request::Request;
 use peyman::store::DueTimer;
-use peyman::tracked::{Step, Tracked, record};
+use peyman::tracked::{Step, Tracked, note, record};
 use serde_json::{Value, json};
 
 pub async fn handle(app: &App, event: Value) -> Result<Value, Error> {
@@ -40,17 +47,105 @@ async fn resend_outbox(app: &App, now: DateTime<Utc>) -> Result<usize, ApiError>
     Ok(sent.len())
 }
 
-/// Fires one timer; `true` when it moved its entity.
+/// Fires one timer; `true` when it changed its entity.
 pub async fn fire(app: &App, timer: &DueTimer, now: DateTime<Utc>) -> Result<bool, ApiError> {
-    match timer.subject.split_once('/') {
-        Some(("offer", id)) => expire::<Offer, _>(app, OFFER, OfferAction::Expire, id, timer, now).await,
-        Some(("request", id)) => expire::<Request, _>(app, REQUEST, RequestAction::Expire, id, timer, now).await,
+    let mut parts = timer.subject.splitn(3, '/');
+    match (parts.next(), parts.next(), parts.next()) {
+        (Some("offer"), Some(id), None) => expire::<Offer, _>(app, OFFER, OfferAction::Expire, id, timer, now).await,
+        (Some("request"), Some(id), None) => {
+            expire::<Request, _>(app, REQUEST, RequestAction::Expire, id, timer, now).await
+        }
+        (Some("order"), Some(id), None) => lapse_payment(app, id, timer, now).await,
+        (Some("order"), Some(id), Some("late")) => flag_late(app, id, timer, now).await,
+        (Some("order"), Some(id), Some("late_cancellation")) => open_late_cancellation(app, id, timer, now).await,
         _ => {
             tracing::warn!(subject = timer.subject, "a timer for nothing we know; dropped");
             app.store.delete_key(&timer.key).await?;
             Ok(false)
         }
     }
+}
+
+/// The payment window of an unpaid order lapsed: in one transaction the order is
+/// cancelled, its offer reopened (or expired, if its own deadline passed meanwhile), and
+/// the cancellation of its intent put in the outbox.
+async fn lapse_payment(app: &App, id: &str, timer: &DueTimer, now: DateTime<Utc>) -> Result<bool, ApiError> {
+    let Some(mut order) = order_or_drop(app, id, timer).await? else { return Ok(false) };
+    let t = match lifecycle::step(ORDER, order.state, OrderAction::LapsePayment, Actor::System, &order.facts(now)) {
+        Ok(t) => t,
+        Err(Refusal::Guard(_)) => return Ok(false),
+        Err(_) => {
+            app.store.delete_key(&timer.key).await?;
+            return Ok(false);
+        }
+    };
+    let mut commit = app.store.begin();
+    let data = json!({ "payment_intent_id": order.payment_intent_id });
+    record(&mut commit, &mut order, Step::of(t, Actor::System, None, data), now)?;
+    if let Some(mut offer) = app.store.tracked::<Offer>(&order.offer_id).await?
+        && offer.order_id.as_deref() == Some(id)
+        && let Ok(t) = lifecycle::step(OFFER, offer.state, OfferAction::Reopen, Actor::System, &offer.facts(now))
+    {
+        offer.order_id = None;
+        record(&mut commit, &mut offer, Step::of(t, Actor::System, None, json!({ "lapsed_order_id": id })), now)?;
+    }
+    if let Some(intent_id) = &order.payment_intent_id {
+        commit.followup(FollowUp::cancel_payment(intent_id, now))?;
+    }
+    commit.delete(&timer.key)?;
+    app.commit(commit).await?;
+    Ok(true)
+}
+
+/// An order in progress passed its due time undelivered: it is flagged late.
+async fn flag_late(app: &App, id: &str, timer: &DueTimer, now: DateTime<Utc>) -> Result<bool, ApiError> {
+    let Some(mut order) = order_or_drop(app, id, timer).await? else { return Ok(false) };
+    if !order.turns_late(now) {
+        return keep_if_early(app, timer, order.due_at, now).await;
+    }
+    order.late = true;
+    let mut commit = app.store.begin();
+    let data = json!({ "due_at": order.due_at });
+    note(&mut commit, &mut order, "order_late", &[Actor::Buyer, Actor::Seller], data, now)?;
+    commit.delete(&timer.key)?;
+    app.commit(commit).await?;
+    Ok(true)
+}
+
+/// The grace period after a late order's due time is over: its buyer may cancel it.
+async fn open_late_cancellation(app: &App, id: &str, timer: &DueTimer, now: DateTime<Utc>) -> Result<bool, ApiError> {
+    let Some(mut order) = order_or_drop(app, id, timer).await? else { return Ok(false) };
+    if !order.late_cancellation_opens(now) {
+        return keep_if_early(app, timer, order.timer_due(Timer::LateCancellationOpens), now).await;
+    }
+    let mut commit = app.store.begin();
+    note(&mut commit, &mut order, "late_cancellation_available", &[Actor::Buyer], json!({}), now)?;
+    commit.delete(&timer.key)?;
+    app.commit(commit).await?;
+    Ok(true)
+}
+
+/// The timer's order; a timer for an order that does not exist is dropped.
+async fn order_or_drop(app: &App, id: &str, timer: &DueTimer) -> Result<Option<Order>, ApiError> {
+    let order = app.store.tracked::<Order>(id).await?;
+    if order.is_none() {
+        app.store.delete_key(&timer.key).await?;
+    }
+    Ok(order)
+}
+
+/// A timer that fired before its time stays for a later sweep; one whose order moved on
+/// (delivered, cancelled) is dropped.
+async fn keep_if_early(
+    app: &App,
+    timer: &DueTimer,
+    due: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> Result<bool, ApiError> {
+    if due.is_none_or(|due| now >= due) {
+        app.store.delete_key(&timer.key).await?;
+    }
+    Ok(false)
 }
 
 async fn expire<T: Tracked, A: Copy + PartialEq>(

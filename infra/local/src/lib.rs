@@ -27,9 +27,21 @@ pub fn local_site() -> Site {
     }
 }
 
-/// The template with the parameters the local stack gives it.
+/// The template with the parameters the local stack gives it. The Stripe secrets are
+/// localstripe's: any `sk_` key, and the signing secret `stack.sh` registered with it.
 pub fn local_template(path: &str) -> Result<Template, Error> {
-    Template::load(path, local_site(), &[("JwtIssuer", tokens::ISSUER), ("JwtAudience", tokens::AUDIENCE)])
+    let secret = |name: &str, default: &str| std::env::var(name).unwrap_or_else(|_| default.into());
+    let (key, signing) = (secret("STRIPE_SECRET_KEY", "sk_test_local"), secret("STRIPE_WEBHOOK_SECRET", "whsec_local"));
+    Template::load(
+        path,
+        local_site(),
+        &[
+            ("JwtIssuer", tokens::ISSUER),
+            ("JwtAudience", tokens::AUDIENCE),
+            ("StripeSecretKey", &key),
+            ("StripeWebhookSecret", &signing),
+        ],
+    )
 }
 
 /// The environment every function gets, plus what moto needs. All functions share one

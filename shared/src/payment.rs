@@ -1,0 +1,699 @@
+//! Payments and refunds: records of their own, one payment per provider PaymentIntent,
+//! listed on their order and written into its timeline. The provider's verified events
+//! (not the frontend) move an order from `awaiting_payment` to `in_progress`; what an
+//! event means is decided here, by pure functions, and applied in one transaction
+//! together with the record that the event was received, so a duplicate or a retried
+//! delivery has no second effect and an out-of-order one never moves an order back.
+//!
+//! Money that cannot start an order (the amount or currency differs, the order was
+//! cancelled, the intent is unknown) is never lost: the payment is `held` for review and,
+//! where no order can use it, refunded through the outbox.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::App;
+use crate::error::ApiError;
+use crate::followup::FollowUp;
+use crate::lifecycle::{self, Actor, ORDER, OrderAction, OrderState};
+use crate::money::Money;
+use crate::order::Order;
+use crate::store::Commit;
+use crate::stripe::{Answer, Intent, ReceivedEvent};
+use crate::tracked::{Step, Tracked, note, record};
+
+/// What a provider told us, in our words.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PaymentEvent {
+    /// The money was taken: `received` as the provider reports it.
+    Succeeded { intent_id: String, order_id: Option<String>, received: Money },
+    /// An attempt to pay failed (the buyer may try again).
+    Failed { intent_id: String, code: Option<String>, message: Option<String> },
+    /// The provider has refunded `amount_refunded` in total so far.
+    Refunded { intent_id: String, amount_refunded: i64 },
+    /// An event type we do not use; acknowledged so the provider stops sending it.
+    Ignored { kind: String },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PaymentStatus {
+    /// Opened for the buyer to pay.
+    Open,
+    /// Paid; the order started.
+    Succeeded,
+    /// Paid, but it could not start an order: support reviews it, and it is refunded
+    /// where no order can use it.
+    Held,
+    /// The payment window lapsed and the intent was cancelled at the provider.
+    Canceled,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HeldReason {
+    /// The amount or currency received differs from the order's price.
+    AmountMismatch,
+    /// The order no longer awaits payment (cancelled when its window lapsed).
+    OrderNotPayable,
+    /// A PaymentIntent we never opened, or one whose order does not exist.
+    UnknownPayment,
+    /// The provider refunded (part of) it before telling us it succeeded.
+    RefundedBeforeSuccess,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Failure {
+    pub at: DateTime<Utc>,
+    pub code: Option<String>,
+    pub message: Option<String>,
+}
+
+/// How many failed attempts a payment keeps (the newest).
+const FAILURES_KEPT: usize = 10;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Payment {
+    pub intent_id: String,
+    pub provider: String,
+    /// Empty for a payment whose order is unknown.
+    pub order_id: String,
+    pub buyer_id: Option<String>,
+    /// What the order asked for; for a held payment, what was received.
+    pub amount: Money,
+    pub client_secret: Option<String>,
+    pub status: PaymentStatus,
+    pub held_reason: Option<HeldReason>,
+    pub failures: Vec<Failure>,
+    /// Refunds asked of the provider, in total.
+    pub refund_requested: i64,
+    /// Refunds the provider confirmed, in total (`charge.refunded`).
+    pub refund_confirmed: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub succeeded_at: Option<DateTime<Utc>>,
+    pub version: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RefundStatus {
+    /// Written to the outbox; the follow-up asks the provider.
+    Requested,
+    /// The provider accepted it.
+    Sent,
+    /// The provider's `charge.refunded` covers it.
+    Confirmed,
+    /// The provider refused it for good; support must look.
+    Failed,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Refund {
+    /// Chosen by the caller, so asking twice for the same refund refunds once.
+    pub refund_id: String,
+    pub intent_id: String,
+    pub order_id: String,
+    pub amount: Money,
+    pub reason: String,
+    pub status: RefundStatus,
+    pub provider_refund_id: Option<String>,
+    pub failure: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl Payment {
+    /// The payment opened for a new order.
+    pub fn open(provider: &str, intent: &Intent, order: &Order, now: DateTime<Utc>) -> Payment {
+        let mut payment = Payment::unknown(provider, &intent.id, Some(order), &order.terms.price, now);
+        payment.client_secret = Some(intent.client_secret.clone());
+        // Written new (expected version 0) as version 1.
+        payment.version = 1;
+        payment
+    }
+
+    /// A payment for an intent we never opened, recorded so the money is not lost (and
+    /// the base of one we open).
+    fn unknown(provider: &str, intent_id: &str, order: Option<&Order>, amount: &Money, now: DateTime<Utc>) -> Payment {
+        Payment {
+            intent_id: intent_id.to_owned(),
+            provider: provider.to_owned(),
+            order_id: order.map(|o| o.order_id.clone()).unwrap_or_default(),
+            buyer_id: order.map(|o| o.buyer_id.clone()),
+            amount: amount.clone(),
+            client_secret: None,
+            status: PaymentStatus::Open,
+            held_reason: None,
+            failures: Vec::new(),
+            refund_requested: 0,
+            refund_confirmed: 0,
+            created_at: now,
+            updated_at: now,
+            succeeded_at: None,
+            version: 0,
+        }
+    }
+
+    /// How the payment shows to a party: the client secret only to the buyer, and only
+    /// while it can still be paid.
+    pub fn view(&self, viewer: Option<Actor>) -> Value {
+        let secret = (viewer == Some(Actor::Buyer) && self.status == PaymentStatus::Open)
+            .then_some(self.client_secret.as_deref())
+            .flatten();
+        json!({
+            "provider": self.provider,
+            "payment_intent_id": self.intent_id,
+            "client_secret": secret,
+            "amount": self.amount,
+            "status": self.status,
+            "held_reason": self.held_reason,
+            "failures": self.failures,
+            "refund_requested": self.refund_requested,
+            "refund_confirmed": self.refund_confirmed,
+            "created_at": self.created_at,
+            "succeeded_at": self.succeeded_at,
+        })
+    }
+}
+
+impl Refund {
+    pub fn view(&self) -> Value {
+        json!({
+            "refund_id": self.refund_id,
+            "payment_intent_id": self.intent_id,
+            "amount": self.amount,
+            "reason": self.reason,
+            "status": self.status,
+            "provider_refund_id": self.provider_refund_id,
+            "failure": self.failure,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+        })
+    }
+}
+
+/// What a `Succeeded` event does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnSuccess {
+    /// This payment was already decided: a duplicate or a late repeat.
+    AlreadyDecided,
+    /// Start the order's work.
+    Start,
+    /// Hold the money for review; an order exists that support may still start.
+    Hold(HeldReason),
+    /// Hold the money and refund it: no order can use it.
+    HoldAndRefund(HeldReason),
+}
+
+/// Decides a success. Never moves an order backwards: only an order awaiting payment
+/// starts, and only with exactly its price.
+pub fn on_success(payment: Option<&Payment>, order: Option<&Order>, received: &Money) -> OnSuccess {
+    let (Some(payment), Some(order)) = (payment, order) else {
+        return OnSuccess::HoldAndRefund(HeldReason::UnknownPayment);
+    };
+    if matches!(payment.status, PaymentStatus::Succeeded | PaymentStatus::Held) {
+        return OnSuccess::AlreadyDecided;
+    }
+    if order.state != OrderState::AwaitingPayment || order.payment_intent_id.as_deref() != Some(&payment.intent_id) {
+        return OnSuccess::HoldAndRefund(HeldReason::OrderNotPayable);
+    }
+    let price = &order.terms.price;
+    if received.amount != price.amount || !received.currency.eq_ignore_ascii_case(&price.currency) {
+        return OnSuccess::Hold(HeldReason::AmountMismatch);
+    }
+    if payment.refund_confirmed > 0 {
+        return OnSuccess::Hold(HeldReason::RefundedBeforeSuccess);
+    }
+    OnSuccess::Start
+}
+
+/// The refunds a provider's running total `amount_refunded` covers, oldest first: each
+/// refund is confirmed once the total reaches the sum up to and including it.
+pub fn confirmed_by(refunds: &[Refund], amount_refunded: i64) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..refunds.len()).collect();
+    order.sort_by_key(|&i| (refunds[i].created_at, refunds[i].refund_id.clone()));
+    let mut total = 0;
+    let mut covered = Vec::new();
+    for i in order {
+        if refunds[i].status == RefundStatus::Failed {
+            continue;
+        }
+        total += refunds[i].amount.amount;
+        if total <= amount_refunded && refunds[i].status != RefundStatus::Confirmed {
+            covered.push(i);
+        }
+    }
+    covered
+}
+
+/// Adds a refund of `amount` to `commit`: its record (a second request with the same id
+/// is refused by the store, so it happens once), the payment's running total, and the
+/// follow-up that asks the provider. The caller writes the payment and the order.
+pub fn request_refund(
+    commit: &mut Commit,
+    payment: &mut Payment,
+    refund_id: &str,
+    amount: i64,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> Result<Refund, ApiError> {
+    if !matches!(payment.status, PaymentStatus::Succeeded | PaymentStatus::Held) {
+        return Err(ApiError::conflict("not_paid", "only money that was paid can be refunded"));
+    }
+    if amount <= 0 || payment.refund_requested + amount > payment.amount.amount {
+        return Err(ApiError::invalid(
+            "refund_exceeds_payment",
+            "amount",
+            format!("at most {} can still be refunded", payment.amount.amount - payment.refund_requested),
+        ));
+    }
+    payment.refund_requested += amount;
+    payment.updated_at = now;
+    let refund = Refund {
+        refund_id: refund_id.to_owned(),
+        intent_id: payment.intent_id.clone(),
+        order_id: payment.order_id.clone(),
+        amount: Money { amount, currency: payment.amount.currency.clone() },
+        reason: reason.to_owned(),
+        status: RefundStatus::Requested,
+        provider_refund_id: None,
+        failure: None,
+        created_at: now,
+        updated_at: now,
+    };
+    commit.new_refund(&refund)?;
+    commit.followup(FollowUp::send_refund(&refund.intent_id, &refund.refund_id, now))?;
+    Ok(refund)
+}
+
+/// What receiving an event did, as the webhook reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Received {
+    Duplicate,
+    Ignored,
+    OrderStarted,
+    Held,
+    HeldAndRefunding,
+    FailureRecorded,
+    RefundConfirmed,
+    AlreadyDecided,
+    UnknownPayment,
+}
+
+/// How often a receipt is rebuilt after losing a race on the payment or the order
+/// before the provider is asked to retry.
+const ATTEMPTS: usize = 5;
+
+/// Applies a verified provider event once.
+pub async fn receive(app: &App, provider: &str, received: &ReceivedEvent) -> Result<Received, ApiError> {
+    if let PaymentEvent::Ignored { kind } = &received.event {
+        tracing::info!(event_id = received.id, kind, "event type not used; acknowledged");
+        return Ok(Received::Ignored);
+    }
+    for _ in 0..ATTEMPTS {
+        if app.store.event_received(provider, &received.id).await? {
+            return Ok(Received::Duplicate);
+        }
+        let now = Utc::now();
+        let mut commit = app.store.begin();
+        commit.event_received(provider, &received.id, now)?;
+        let outcome = match &received.event {
+            PaymentEvent::Succeeded { intent_id, order_id, received } => {
+                succeeded(app, &mut commit, provider, intent_id, order_id.as_deref(), received, now).await?
+            }
+            PaymentEvent::Failed { intent_id, code, message } => {
+                failed(app, &mut commit, intent_id, code, message, now).await?
+            }
+            PaymentEvent::Refunded { intent_id, amount_refunded } => {
+                refunded(app, &mut commit, intent_id, *amount_refunded, now).await?
+            }
+            PaymentEvent::Ignored { .. } => Received::Ignored,
+        };
+        match app.commit(commit).await {
+            Ok(()) => {
+                tracing::info!(event_id = received.id, ?outcome, "payment event applied");
+                return Ok(outcome);
+            }
+            Err(ApiError::Conflict { .. }) => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(ApiError::internal("payment event kept losing races; the provider retries it"))
+}
+
+async fn succeeded(
+    app: &App,
+    commit: &mut Commit,
+    provider: &str,
+    intent_id: &str,
+    order_id: Option<&str>,
+    received: &Money,
+    now: DateTime<Utc>,
+) -> Result<Received, ApiError> {
+    let payment = app.store.payment(intent_id).await?;
+    let order_id = payment.as_ref().map(|p| p.order_id.as_str()).filter(|id| !id.is_empty()).or(order_id);
+    let order = match order_id.filter(|id| ulid::Ulid::from_string(id).is_ok()) {
+        Some(id) => app.store.tracked::<Order>(id).await?,
+        None => None,
+    };
+    let decision = on_success(payment.as_ref(), order.as_ref(), received);
+    let mut payment = payment.unwrap_or_else(|| Payment::unknown(provider, intent_id, order.as_ref(), received, now));
+    let expected = payment.version;
+    payment.version += 1;
+    payment.updated_at = now;
+    let data = json!({ "payment_intent_id": intent_id, "amount": received });
+    let outcome = match decision {
+        OnSuccess::AlreadyDecided => return Ok(Received::AlreadyDecided),
+        OnSuccess::Start => {
+            let mut order = order.expect("on_success starts only a known order");
+            let t = lifecycle::step(ORDER, order.state, OrderAction::Pay, Actor::System, &order.facts(now))
+                .map_err(|r| ApiError::internal(format!("the table refused a payment on_success accepted: {r:?}")))?;
+            payment.status = PaymentStatus::Succeeded;
+            payment.succeeded_at = Some(now);
+            order.start_work(now);
+            record(commit, &mut order, Step::of(t, Actor::System, None, data), now)?;
+            Received::OrderStarted
+        }
+        OnSuccess::Hold(reason) | OnSuccess::HoldAndRefund(reason) => {
+            payment.status = PaymentStatus::Held;
+            payment.held_reason = Some(reason);
+            let refund = if matches!(decision, OnSuccess::HoldAndRefund(_)) {
+                // The whole amount received goes back; the id makes it one refund per intent.
+                payment.amount = received.clone();
+                Some(request_refund(
+                    commit,
+                    &mut payment,
+                    "held",
+                    received.amount,
+                    "payment could not start an order",
+                    now,
+                )?)
+            } else {
+                None
+            };
+            if let Some(mut order) = order {
+                let mut data = data;
+                data["held_reason"] = json!(reason);
+                data["refund"] =
+                    json!(refund.as_ref().map(|r| json!({ "refund_id": r.refund_id, "amount": r.amount })));
+                note(commit, &mut order, "payment_held", &[Actor::Buyer], data, now)?;
+            }
+            if refund.is_some() { Received::HeldAndRefunding } else { Received::Held }
+        }
+    };
+    commit.payment(&payment, expected)?;
+    Ok(outcome)
+}
+
+async fn failed(
+    app: &App,
+    commit: &mut Commit,
+    intent_id: &str,
+    code: &Option<String>,
+    message: &Option<String>,
+    now: DateTime<Utc>,
+) -> Result<Received, ApiError> {
+    let Some(mut payment) = app.store.payment(intent_id).await? else {
+        tracing::warn!(intent_id, "a failure for a payment we never opened; nothing to record");
+        return Ok(Received::UnknownPayment);
+    };
+    // A failure reported after the payment was decided is an earlier attempt's: it
+    // changes nothing.
+    if payment.status != PaymentStatus::Open {
+        return Ok(Received::AlreadyDecided);
+    }
+    let expected = payment.version;
+    payment.version += 1;
+    payment.updated_at = now;
+    payment.failures.push(Failure { at: now, code: code.clone(), message: message.clone() });
+    let excess = payment.failures.len().saturating_sub(FAILURES_KEPT);
+    payment.failures.drain(..excess);
+    commit.payment(&payment, expected)?;
+    if let Some(mut order) = app.store.tracked::<Order>(&payment.order_id).await?
+        && order.state == OrderState::AwaitingPayment
+    {
+        let data = json!({ "payment_intent_id": intent_id, "code": code, "message": message });
+        note(commit, &mut order, "payment_failed", &[Actor::Buyer], data, now)?;
+    }
+    Ok(Received::FailureRecorded)
+}
+
+async fn refunded(
+    app: &App,
+    commit: &mut Commit,
+    intent_id: &str,
+    amount_refunded: i64,
+    now: DateTime<Utc>,
+) -> Result<Received, ApiError> {
+    let Some(mut payment) = app.store.payment(intent_id).await? else {
+        tracing::warn!(intent_id, "a refund for a payment we never opened; nothing to record");
+        return Ok(Received::UnknownPayment);
+    };
+    if amount_refunded <= payment.refund_confirmed {
+        return Ok(Received::AlreadyDecided);
+    }
+    let expected = payment.version;
+    payment.version += 1;
+    payment.updated_at = now;
+    payment.refund_confirmed = amount_refunded;
+    let mut refunds = app.store.refunds(intent_id).await?;
+    let covered = confirmed_by(&refunds, amount_refunded);
+    let mut confirmed = Vec::new();
+    for i in covered {
+        let previous = refunds[i].status;
+        refunds[i].status = RefundStatus::Confirmed;
+        refunds[i].updated_at = now;
+        commit.refund(&refunds[i], previous)?;
+        confirmed.push(refunds[i].refund_id.clone());
+    }
+    commit.payment(&payment, expected)?;
+    if let Some(mut order) = app.store.tracked::<Order>(&payment.order_id).await? {
+        let data = json!({ "payment_intent_id": intent_id, "amount_refunded": amount_refunded, "refunds": confirmed });
+        note(commit, &mut order, "refund_confirmed", &[Actor::Buyer, Actor::Seller], data, now)?;
+    }
+    Ok(Received::RefundConfirmed)
+}
+
+/// Refunds `amount` of an order's payment through the provider, once per `refund_id`
+/// (asking again returns the first refund). Cancellations of paid orders and dispute
+/// resolutions call this; `charge.refunded` confirms it.
+pub async fn refund(app: &App, order_id: &str, refund_id: &str, amount: i64, reason: &str) -> Result<Refund, ApiError> {
+    for _ in 0..ATTEMPTS {
+        let mut order = app.store.tracked::<Order>(order_id).await?.ok_or(ApiError::NotFound { what: "order" })?;
+        let intent_id = order.payment_intent_id.clone().ok_or(ApiError::NotFound { what: "payment" })?;
+        if let Some(existing) = app.store.refund_record(&intent_id, refund_id).await? {
+            return Ok(existing);
+        }
+        let mut payment = app.store.payment(&intent_id).await?.ok_or(ApiError::NotFound { what: "payment" })?;
+        let now = Utc::now();
+        let expected = payment.version;
+        payment.version += 1;
+        let mut commit = app.store.begin();
+        let refund = request_refund(&mut commit, &mut payment, refund_id, amount, reason, now)?;
+        commit.payment(&payment, expected)?;
+        let data = json!({ "refund_id": refund_id, "amount": refund.amount, "reason": reason });
+        note(&mut commit, &mut order, "refund_requested", &[Actor::Buyer, Actor::Seller], data, now)?;
+        match app.commit(commit).await {
+            Ok(()) => return Ok(refund),
+            Err(ApiError::Conflict { code: "concurrent_change", .. }) => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(ApiError::conflict("concurrent_change", "the payment kept changing; retry"))
+}
+
+/// The follow-up that asks the provider for a requested refund. The idempotency key is
+/// the refund's own, so a redelivered follow-up refunds once.
+pub async fn send_refund(app: &App, intent_id: &str, refund_id: &str) -> Result<(), ApiError> {
+    let Some(mut refund) = app.store.refund_record(intent_id, refund_id).await? else {
+        return Err(ApiError::internal(format!("refund {refund_id} of {intent_id} is not recorded")));
+    };
+    if refund.status != RefundStatus::Requested {
+        return Ok(());
+    }
+    let key = format!("refund-{intent_id}-{refund_id}");
+    let answer = app.payments.refund(intent_id, refund.amount.amount, refund_id, &key).await?;
+    refund.updated_at = Utc::now();
+    match answer {
+        Answer::Done((provider_id, status)) => {
+            tracing::info!(intent_id, refund_id, provider_id, status, "refund sent");
+            refund.status = RefundStatus::Sent;
+            refund.provider_refund_id = Some(provider_id);
+        }
+        Answer::Refused(why) => {
+            tracing::error!(intent_id, refund_id, why, "the provider refused a refund; support must look");
+            refund.status = RefundStatus::Failed;
+            refund.failure = Some(why);
+        }
+    }
+    let mut commit = app.store.begin();
+    commit.refund(&refund, RefundStatus::Requested)?;
+    match app.commit(commit).await {
+        // Another delivery of this follow-up recorded it first.
+        Ok(()) | Err(ApiError::Conflict { .. }) => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// The follow-up that cancels an order's intent at the provider after its payment
+/// window lapsed. If it was paid meanwhile the provider refuses, and the success event
+/// holds and refunds that money.
+pub async fn cancel_intent(app: &App, intent_id: &str) -> Result<(), ApiError> {
+    match app.payments.cancel_intent(intent_id).await? {
+        Answer::Refused(why) => {
+            tracing::warn!(intent_id, why, "the intent could not be cancelled; its events decide");
+            Ok(())
+        }
+        Answer::Done(()) => {
+            for _ in 0..ATTEMPTS {
+                let Some(mut payment) = app.store.payment(intent_id).await? else { return Ok(()) };
+                if payment.status != PaymentStatus::Open {
+                    return Ok(());
+                }
+                let expected = payment.version;
+                payment.version += 1;
+                payment.status = PaymentStatus::Canceled;
+                payment.updated_at = Utc::now();
+                let mut commit = app.store.begin();
+                commit.payment(&payment, expected)?;
+                match app.commit(commit).await {
+                    Ok(()) => return Ok(()),
+                    Err(ApiError::Conflict { .. }) => continue,
+                    Err(e) => return Err(e),
+                }
+            }
+            Err(ApiError::internal("the payment kept changing; SQS retries the cancellation"))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::offer::{Offer, OfferSource, Terms};
+
+    fn order() -> Order {
+        let now = Utc::now();
+        let terms = Terms {
+            gig_id: "g".into(),
+            title: "t".into(),
+            description: "d".into(),
+            price: Money { amount: 5_000_000, currency: "IRR".into() },
+            delivery_days: 3,
+            stages: vec![],
+            revisions_included: 1,
+            expires_at: now + chrono::Duration::days(1),
+            special_conditions: vec![],
+        };
+        let offer = Offer {
+            offer_id: "o".into(),
+            seller_id: "seller".into(),
+            buyer_id: "buyer".into(),
+            source: OfferSource::MessageId("m".into()),
+            terms_hash: terms.hash(),
+            terms,
+            state: crate::lifecycle::OfferState::Accepted,
+            order_id: None,
+            decline_reason: None,
+            created_at: now,
+            updated_at: now,
+            version: 1,
+            head_hash: String::new(),
+        };
+        let mut order = Order::place(&offer, "01J00000000000000000000000".into(), &Default::default(), now);
+        order.payment_intent_id = Some("pi_1".into());
+        order
+    }
+
+    fn payment(order: &Order) -> Payment {
+        Payment::open("stripe", &Intent { id: "pi_1".into(), client_secret: "s".into() }, order, Utc::now())
+    }
+
+    #[test]
+    fn exactly_the_price_starts_an_awaiting_order() {
+        let order = order();
+        let p = payment(&order);
+        let price = order.terms.price.clone();
+        assert_eq!(on_success(Some(&p), Some(&order), &price), OnSuccess::Start);
+        let lower = Money { amount: price.amount - 1, ..price.clone() };
+        assert_eq!(on_success(Some(&p), Some(&order), &lower), OnSuccess::Hold(HeldReason::AmountMismatch));
+        let usd = Money { currency: "USD".into(), ..price.clone() };
+        assert_eq!(on_success(Some(&p), Some(&order), &usd), OnSuccess::Hold(HeldReason::AmountMismatch));
+        let lowercase = Money { currency: "irr".into(), ..price };
+        assert_eq!(on_success(Some(&p), Some(&order), &lowercase), OnSuccess::Start);
+    }
+
+    #[test]
+    fn a_decided_payment_is_never_decided_again() {
+        let order = order();
+        let price = order.terms.price.clone();
+        for status in [PaymentStatus::Succeeded, PaymentStatus::Held] {
+            let mut p = payment(&order);
+            p.status = status;
+            assert_eq!(on_success(Some(&p), Some(&order), &price), OnSuccess::AlreadyDecided);
+        }
+    }
+
+    #[test]
+    fn money_no_order_can_use_is_held_and_refunded() {
+        let mut order = order();
+        let p = payment(&order);
+        let price = order.terms.price.clone();
+        assert_eq!(on_success(None, Some(&order), &price), OnSuccess::HoldAndRefund(HeldReason::UnknownPayment));
+        assert_eq!(on_success(Some(&p), None, &price), OnSuccess::HoldAndRefund(HeldReason::UnknownPayment));
+        order.state = OrderState::Cancelled;
+        assert_eq!(on_success(Some(&p), Some(&order), &price), OnSuccess::HoldAndRefund(HeldReason::OrderNotPayable));
+        // A paid order never goes back, and a second intent cannot pay it twice.
+        order.state = OrderState::InProgress;
+        assert_eq!(on_success(Some(&p), Some(&order), &price), OnSuccess::HoldAndRefund(HeldReason::OrderNotPayable));
+        order.state = OrderState::AwaitingPayment;
+        order.payment_intent_id = Some("pi_other".into());
+        assert_eq!(on_success(Some(&p), Some(&order), &price), OnSuccess::HoldAndRefund(HeldReason::OrderNotPayable));
+    }
+
+    #[test]
+    fn a_refund_before_the_success_holds_it() {
+        let order = order();
+        let mut p = payment(&order);
+        p.refund_confirmed = 1;
+        assert_eq!(
+            on_success(Some(&p), Some(&order), &order.terms.price),
+            OnSuccess::Hold(HeldReason::RefundedBeforeSuccess)
+        );
+    }
+
+    fn refund(id: &str, amount: i64, secs: i64, status: RefundStatus) -> Refund {
+        let at = DateTime::from_timestamp(1_800_000_000 + secs, 0).unwrap();
+        Refund {
+            refund_id: id.into(),
+            intent_id: "pi_1".into(),
+            order_id: "o".into(),
+            amount: Money { amount, currency: "IRR".into() },
+            reason: "r".into(),
+            status,
+            provider_refund_id: None,
+            failure: None,
+            created_at: at,
+            updated_at: at,
+        }
+    }
+
+    #[test]
+    fn a_running_total_confirms_refunds_oldest_first() {
+        let refunds = vec![
+            refund("b", 300, 2, RefundStatus::Sent),
+            refund("a", 200, 1, RefundStatus::Sent),
+            refund("c", 500, 3, RefundStatus::Requested),
+        ];
+        assert_eq!(confirmed_by(&refunds, 100), Vec::<usize>::new());
+        assert_eq!(confirmed_by(&refunds, 200), vec![1]);
+        assert_eq!(confirmed_by(&refunds, 999), vec![1, 0]);
+        assert_eq!(confirmed_by(&refunds, 1000), vec![1, 0, 2]);
+        let mut done = refunds.clone();
+        done[1].status = RefundStatus::Confirmed;
+        assert_eq!(confirmed_by(&done, 500), vec![0]);
+    }
+}

@@ -1,0 +1,414 @@
+//! Payments end to end: localstripe is the Stripe API, and its own signed webhooks move
+//! orders. Where localstripe cannot produce an event (`charge.refunded`, a success for
+//! an intent after its order was cancelled, duplicates and reordering), the test signs
+//! the event with Stripe's own Python library and delivers it as Stripe would.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use peyman_e2e::*;
+use serde_json::Value;
+
+const WAIT: Duration = Duration::from_secs(20);
+
+fn intent_of(order: &Value) -> String {
+    order["payment"]["payment_intent_id"].as_str().expect("the order has its payment").to_owned()
+}
+
+async fn order(api: &Api, deal: &Deal, order_id: &str) -> Value {
+    api.get(&format!("/v1/orders/{order_id}"), &token(&deal.buyer)).await.ok(200).clone()
+}
+
+/// Waits until the order's status is `status`.
+async fn order_in(api: &Api, deal: &Deal, order_id: &str, status: &str) -> Value {
+    eventually(WAIT, async || {
+        let o = order(api, deal, order_id).await;
+        (o["status"] == status).then_some(o)
+    })
+    .await
+    .unwrap_or_else(|| panic!("order {order_id} never reached {status}"))
+}
+
+async fn timeline_events(api: &Api, deal: &Deal, order_id: &str) -> Vec<String> {
+    let t = api.get(&format!("/v1/orders/{order_id}/timeline"), &token(&deal.seller)).await;
+    assert_eq!(t.ok(200)["verified"], true);
+    t.body["events"].as_array().unwrap().iter().map(|e| e["event"].as_str().unwrap().to_owned()).collect()
+}
+
+fn succeeded(intent_id: &str, order_id: &str, amount: i64, currency: &str) -> Value {
+    json!({ "id": intent_id, "object": "payment_intent", "amount": amount, "amount_received": amount,
+            "currency": currency, "status": "succeeded", "metadata": { "order_id": order_id } })
+}
+
+fn failed(intent_id: &str) -> Value {
+    json!({ "id": intent_id, "object": "payment_intent", "status": "requires_payment_method",
+            "last_payment_error": { "code": "card_declined", "message": "Your card was declined." } })
+}
+
+fn charge_refunded(intent_id: &str, total: i64) -> String {
+    stripe_event(
+        &format!("evt_{}", ulid::Ulid::new()),
+        "charge.refunded",
+        json!({ "id": "ch_x", "object": "charge", "payment_intent": intent_id, "amount_refunded": total }),
+    )
+}
+
+fn now() -> i64 {
+    Utc::now().timestamp()
+}
+
+#[tokio::test]
+async fn paying_in_localstripe_starts_the_order_through_its_own_webhook() {
+    let (api, stripe) = (Api::default(), Stripe::default());
+    let deal = Deal::new(&api).await;
+    let placed = deal.placed_order(&api).await;
+    let order_id = placed["order_id"].as_str().unwrap();
+    let intent_id = intent_of(&placed);
+    assert!(placed["payment"]["client_secret"].as_str().unwrap().starts_with(&intent_id));
+    assert_eq!(placed["payment"]["amount"], json!({ "amount": 12_000_000, "currency": "IRR" }));
+    // The intent at the provider is for exactly the order's price, naming the order.
+    let at_stripe = stripe.intent(&intent_id).await;
+    assert_eq!((at_stripe["amount"].as_i64(), at_stripe["currency"].as_str()), (Some(12_000_000), Some("irr")));
+    assert_eq!(at_stripe["metadata"]["order_id"], order_id);
+    // Only the buyer sees the client secret.
+    let as_seller = api.get(&format!("/v1/orders/{order_id}"), &token(&deal.seller)).await;
+    assert_eq!(as_seller.ok(200)["payment"]["client_secret"], Value::Null);
+
+    assert_eq!(stripe.pay(&intent_id, "pm_card_visa").await, 200);
+    let paid = order_in(&api, &deal, order_id, "in_progress").await;
+    let paid_at: DateTime<Utc> = paid["paid_at"].as_str().unwrap().parse().unwrap();
+    let due_at: DateTime<Utc> = paid["due_at"].as_str().unwrap().parse().unwrap();
+    assert_eq!(due_at - paid_at, chrono::Duration::days(7), "due time = paid time + delivery days");
+    assert_eq!(paid["payment"]["status"], "succeeded");
+    assert_eq!(paid["payment"]["client_secret"], Value::Null, "nothing left to pay");
+    assert_eq!(paid["payments"].as_array().unwrap().len(), 1);
+    assert_eq!(timeline_events(&api, &deal, order_id).await, ["order_placed", "order_paid"]);
+    for (role, who) in [("buyer", &deal.buyer), ("seller", &deal.seller)] {
+        let list = api.get(&format!("/v1/orders?role={role}"), &token(who)).await;
+        let item = &list.ok(200)["items"][0];
+        assert_eq!((item["status"].as_str(), item["due_at"].as_str()), (Some("in_progress"), paid["due_at"].as_str()));
+    }
+    // The work's timers started: late at the due time, late cancellation after the grace.
+    let aws = Aws::connect().await;
+    aws.timer(&format!("order/{order_id}/late")).await;
+    aws.timer(&format!("order/{order_id}/late_cancellation")).await;
+}
+
+#[tokio::test]
+async fn a_declined_card_leaves_the_order_awaiting_payment_with_the_failure() {
+    let (api, stripe) = (Api::default(), Stripe::default());
+    let deal = Deal::new(&api).await;
+    let placed = deal.placed_order(&api).await;
+    let order_id = placed["order_id"].as_str().unwrap();
+    assert_eq!(stripe.pay(&intent_of(&placed), "pm_card_chargeCustomerFail").await, 402);
+    let failed = eventually(WAIT, async || {
+        let o = order(&api, &deal, order_id).await;
+        (!o["payment"]["failures"].as_array().unwrap().is_empty()).then_some(o)
+    })
+    .await
+    .expect("localstripe's payment_intent.payment_failed is recorded");
+    assert_eq!(failed["status"], "awaiting_payment");
+    assert_eq!(failed["payment"]["status"], "open");
+    assert_eq!(failed["payment"]["failures"][0]["code"], "card_declined");
+    assert!(failed["payment"]["client_secret"].is_string(), "the buyer may still pay");
+    assert_eq!(timeline_events(&api, &deal, order_id).await, ["order_placed", "payment_failed"]);
+}
+
+#[tokio::test]
+async fn only_a_valid_stripe_signature_is_read() {
+    let (api, stripe) = (Api::default(), Stripe::default());
+    let deal = Deal::new(&api).await;
+    let placed = deal.placed_order(&api).await;
+    let order_id = placed["order_id"].as_str().unwrap();
+    let intent_id = intent_of(&placed);
+    let body = stripe_event(
+        &format!("evt_{}", ulid::Ulid::new()),
+        "payment_intent.succeeded",
+        succeeded(&intent_id, order_id, 12_000_000, "irr"),
+    );
+    let t = now();
+    let secret = stripe.webhook_secret.clone();
+    let one_byte_changed = body.replacen("12000000", "12000001", 1);
+    let reserialized = serde_json::to_string_pretty(&serde_json::from_str::<Value>(&body).unwrap()).unwrap();
+    let signed = Stripe::sign_all(&[(&body, &secret, t), (&body, "whsec_wrong", t), (&body, &secret, t - 301)]);
+    let (good, wrong_secret, too_old) = (&signed[0], &signed[1], &signed[2]);
+    let rejected: Vec<(&str, &str, Option<String>)> = vec![
+        ("no header", &body, None),
+        ("malformed header", &body, Some("garbage".into())),
+        ("no timestamp", &body, Some(good.split(',').nth(1).unwrap().to_owned())),
+        ("wrong secret", &body, Some(wrong_secret.clone())),
+        ("one byte changed", &one_byte_changed, Some(good.clone())),
+        ("re-serialized JSON", &reserialized, Some(good.clone())),
+        ("301 s old", &body, Some(too_old.clone())),
+    ];
+    for (case, body, header) in rejected {
+        let r = api.webhook(body, header.as_deref()).await;
+        assert_eq!(r.status, 400, "{case}: {}", r.text);
+        r.problem(400, "invalid_signature");
+        assert_eq!(order(&api, &deal, order_id).await["status"], "awaiting_payment", "{case} had an effect");
+    }
+    // From the future: signed just before sending, a little over 301 s ahead, as the
+    // server's clock may be a second ahead of the signing (the exact ±300/301 s boundary
+    // is the unit test's).
+    let ahead = stripe.sign(&body, now() + 302);
+    api.webhook(&body, Some(&ahead)).await.problem(400, "invalid_signature");
+    assert_eq!(order(&api, &deal, order_id).await["status"], "awaiting_payment");
+    // A bad v1 beside a good one (a rolled secret) is accepted.
+    let v1 = good.split(",v1=").nth(1).unwrap();
+    let both = format!("t={t},v1={},v1={v1}", "0".repeat(64));
+    let r = api.webhook(&body, Some(&both)).await;
+    assert_eq!((r.status, r.body["outcome"].as_str()), (200, Some("order_started")), "{}", r.text);
+    order_in(&api, &deal, order_id, "in_progress").await;
+    // An event type we do not use is acknowledged, and another provider is not served.
+    let other = stripe_event("evt_other", "customer.created", json!({ "id": "cus_1" }));
+    let r = api.webhook(&other, Some(&stripe.sign(&other, now()))).await;
+    assert_eq!((r.status, r.body["outcome"].as_str()), (200, Some("ignored")));
+    let r = api.send("POST", "/v1/webhooks/payments/zarinpal", None, Some(&other), &[]).await;
+    r.problem(404, "not_found");
+}
+
+/// A small deterministic shuffle (no rand dependency), seeded per run.
+fn shuffle<T>(items: &mut [T], mut seed: u64) {
+    for i in (1..items.len()).rev() {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        items.swap(i, (seed % (i as u64 + 1)) as usize);
+    }
+}
+
+#[tokio::test]
+async fn twenty_events_each_delivered_five_times_in_any_order_apply_once() {
+    let (api, stripe) = (Api::default(), Stripe::default());
+    let mut orders = Vec::new();
+    for _ in 0..10 {
+        let deal = Deal::new(&api).await;
+        let placed = deal.placed_order(&api).await;
+        orders.push((deal, placed["order_id"].as_str().unwrap().to_owned(), intent_of(&placed)));
+    }
+    // Per order: a failed attempt and the success, as two events (20 in all).
+    let mut events = Vec::new();
+    for (_, order_id, intent_id) in &orders {
+        events.push(stripe_event(
+            &format!("evt_f{}", ulid::Ulid::new()),
+            "payment_intent.payment_failed",
+            failed(intent_id),
+        ));
+        events.push(stripe_event(
+            &format!("evt_s{}", ulid::Ulid::new()),
+            "payment_intent.succeeded",
+            succeeded(intent_id, order_id, 12_000_000, "irr"),
+        ));
+    }
+    let t = now();
+    let requests: Vec<(&str, &str, i64)> =
+        events.iter().map(|e| (e.as_str(), stripe.webhook_secret.as_str(), t)).collect();
+    let headers = Stripe::sign_all(&requests);
+    let mut deliveries: Vec<(usize, usize)> = (0..events.len()).flat_map(|e| (0..5).map(move |n| (e, n))).collect();
+    let seed = ulid::Ulid::new().random() as u64 | 1;
+    shuffle(&mut deliveries, seed);
+    // Ten at a time in parallel, the batches one after another.
+    for batch in deliveries.chunks(10) {
+        let mut sent = tokio::task::JoinSet::new();
+        for &(e, _) in batch {
+            let (api, body, header) = (api.clone(), events[e].clone(), headers[e].clone());
+            sent.spawn(async move { api.webhook(&body, Some(&header)).await });
+        }
+        while let Some(r) = sent.join_next().await {
+            let r = r.unwrap();
+            assert_eq!(r.status, 200, "seed {seed}: {}", r.text);
+        }
+    }
+    let aws = Aws::connect().await;
+    for (deal, order_id, intent_id) in &orders {
+        let o = order_in(&api, deal, order_id, "in_progress").await;
+        assert_eq!(o["payments"].as_array().unwrap().len(), 1, "seed {seed}: one payment per intent");
+        assert_eq!(o["payment"]["status"], "succeeded");
+        let events = timeline_events(&api, deal, order_id).await;
+        assert_eq!(events.iter().filter(|e| *e == "order_paid").count(), 1, "seed {seed}: {events:?}");
+        assert!(events.iter().filter(|e| *e == "payment_failed").count() <= 1, "seed {seed}: {events:?}");
+        // A failure delivered after the success never moved the order back.
+        assert_eq!(events.last().unwrap(), "order_paid", "seed {seed}: {events:?}");
+        assert_eq!(aws.partition(&format!("PAYMENT#{intent_id}")).await.len(), 1);
+    }
+}
+
+#[tokio::test]
+async fn a_different_amount_or_currency_is_held_and_the_order_does_not_start() {
+    let (api, stripe) = (Api::default(), Stripe::default());
+    for (amount, currency) in [(11_999_999, "irr"), (12_000_000, "usd")] {
+        let deal = Deal::new(&api).await;
+        let placed = deal.placed_order(&api).await;
+        let order_id = placed["order_id"].as_str().unwrap();
+        let body = stripe_event(
+            &format!("evt_{}", ulid::Ulid::new()),
+            "payment_intent.succeeded",
+            succeeded(&intent_of(&placed), order_id, amount, currency),
+        );
+        let r = api.webhook(&body, Some(&stripe.sign(&body, now()))).await;
+        assert_eq!((r.status, r.body["outcome"].as_str()), (200, Some("held")), "{}", r.text);
+        let o = order(&api, &deal, order_id).await;
+        assert_eq!(o["status"], "awaiting_payment");
+        assert_eq!(
+            (o["payment"]["status"].as_str(), o["payment"]["held_reason"].as_str()),
+            (Some("held"), Some("amount_mismatch"))
+        );
+        assert_eq!(timeline_events(&api, &deal, order_id).await, ["order_placed", "payment_held"]);
+    }
+}
+
+#[tokio::test]
+async fn an_unpaid_order_lapses_and_its_offer_is_sent_again() {
+    let (api, stripe) = (Api::default(), Stripe::default());
+    let aws = Aws::connect().await;
+    let app = aws.app().await;
+    let deal = Deal::new(&api).await;
+    let placed = deal.placed_order(&api).await;
+    let order_id = placed["order_id"].as_str().unwrap();
+    let offer_id = placed["offer_id"].as_str().unwrap();
+    let intent_id = intent_of(&placed);
+    // The window is 60 minutes: fire this order's own timer as the sweep would then.
+    let timer = aws.timer(&format!("order/{order_id}")).await;
+    assert!(!sweeper::fire(&app, &timer, Utc::now() + chrono::Duration::minutes(59)).await.unwrap(), "not early");
+    assert_eq!(order(&api, &deal, order_id).await["status"], "awaiting_payment");
+    assert!(sweeper::fire(&app, &timer, Utc::now() + chrono::Duration::minutes(61)).await.unwrap());
+    let lapsed = order(&api, &deal, order_id).await;
+    assert_eq!(
+        (lapsed["status"].as_str(), lapsed["allowed_actions"].as_array().map(Vec::len)),
+        (Some("cancelled"), Some(0))
+    );
+    assert_eq!(timeline_events(&api, &deal, order_id).await, ["order_placed", "payment_window_lapsed"]);
+    let offer = api.get(&format!("/v1/offers/{offer_id}"), &token(&deal.buyer)).await;
+    assert_eq!(offer.ok(200)["state"], "sent");
+    assert_eq!(offer.body["allowed_actions"], json!(["accept", "decline"]));
+    // Its PaymentIntent is cancelled at the provider through the outbox.
+    let cancelled =
+        eventually(WAIT, async || (stripe.intent(&intent_id).await["status"] == "canceled").then_some(())).await;
+    assert!(cancelled.is_some(), "the intent was cancelled at localstripe");
+    let payment = eventually(WAIT, async || {
+        let o = order(&api, &deal, order_id).await;
+        (o["payment"]["status"] == "canceled").then_some(o)
+    })
+    .await;
+    assert!(payment.is_some());
+    // The buyer can accept the reopened offer: a new order with a new intent.
+    let again = api.post(&format!("/v1/offers/{offer_id}/accept"), &token(&deal.buyer), json!({})).await;
+    assert_ne!(again.ok(201)["order"]["order_id"], order_id);
+}
+
+#[tokio::test]
+async fn a_payment_after_the_order_was_cancelled_is_held_and_refunded() {
+    let (api, stripe) = (Api::default(), Stripe::default());
+    let aws = Aws::connect().await;
+    let app = aws.app().await;
+    let deal = Deal::new(&api).await;
+    let placed = deal.placed_order(&api).await;
+    let order_id = placed["order_id"].as_str().unwrap();
+    let intent_id = intent_of(&placed);
+    // The buyer pays at the last moment: localstripe takes the money and sends its
+    // webhook a second later; meanwhile the window lapses and the order is cancelled.
+    assert_eq!(stripe.pay(&intent_id, "pm_card_visa").await, 200);
+    let timer = aws.timer(&format!("order/{order_id}")).await;
+    assert!(sweeper::fire(&app, &timer, Utc::now() + chrono::Duration::minutes(61)).await.unwrap());
+    let held = eventually(WAIT, async || {
+        let o = order(&api, &deal, order_id).await;
+        (o["payment"]["status"] == "held").then_some(o)
+    })
+    .await
+    .expect("localstripe's success arrives for the cancelled order");
+    assert_eq!(held["status"], "cancelled", "a late payment never revives the order");
+    assert_eq!(held["payment"]["held_reason"], "order_not_payable");
+    // The refund goes to localstripe through the outbox.
+    let sent = eventually(WAIT, async || {
+        let o = order(&api, &deal, order_id).await;
+        (o["refunds"][0]["status"] == "sent").then_some(o)
+    })
+    .await
+    .expect("the refund reached the provider");
+    assert_eq!(sent["refunds"][0]["amount"], json!({ "amount": 12_000_000, "currency": "IRR" }));
+    let (status, refunds) =
+        stripe.call(reqwest::Method::GET, &format!("/v1/refunds?payment_intent={intent_id}"), &[]).await;
+    assert_eq!((status, refunds["data"].as_array().map(Vec::len)), (200, Some(1)), "{refunds}");
+    // localstripe sends no charge.refunded; Stripe would. Its confirmation closes it.
+    let body = charge_refunded(&intent_id, 12_000_000);
+    let r = api.webhook(&body, Some(&stripe.sign(&body, now()))).await;
+    assert_eq!((r.status, r.body["outcome"].as_str()), (200, Some("refund_confirmed")), "{}", r.text);
+    let o = order(&api, &deal, order_id).await;
+    assert_eq!(
+        (o["refunds"][0]["status"].as_str(), o["payment"]["refund_confirmed"].as_i64()),
+        (Some("confirmed"), Some(12_000_000))
+    );
+    assert_eq!(
+        timeline_events(&api, &deal, order_id).await,
+        ["order_placed", "payment_window_lapsed", "payment_held", "refund_confirmed"]
+    );
+}
+
+#[tokio::test]
+async fn refunds_are_partial_or_full_once_each_and_confirmed_by_the_provider() {
+    let (api, stripe) = (Api::default(), Stripe::default());
+    let app = Aws::connect().await.app().await;
+    let deal = Deal::new(&api).await;
+    let placed = deal.placed_order(&api).await;
+    let order_id = placed["order_id"].as_str().unwrap();
+    let intent_id = intent_of(&placed);
+    stripe.pay(&intent_id, "pm_card_visa").await;
+    order_in(&api, &deal, order_id, "in_progress").await;
+
+    let first = peyman::payment::refund(&app, order_id, "partial-1", 2_000_000, "stage one dropped").await.unwrap();
+    let again = peyman::payment::refund(&app, order_id, "partial-1", 2_000_000, "stage one dropped").await.unwrap();
+    // The second call finds the first refund (which may have reached the provider since).
+    assert_eq!((&first.refund_id, first.created_at), (&again.refund_id, again.created_at), "one refund per id");
+    let too_much = peyman::payment::refund(&app, order_id, "rest", 10_000_001, "everything").await.unwrap_err();
+    assert_eq!(too_much.problem().code, "refund_exceeds_payment");
+    let sent = eventually(WAIT, async || {
+        let o = order(&api, &deal, order_id).await;
+        (o["refunds"][0]["status"] == "sent").then_some(o)
+    })
+    .await
+    .expect("the refund reached localstripe");
+    assert_eq!(sent["refunds"].as_array().unwrap().len(), 1);
+    assert_eq!(sent["payment"]["refund_requested"], 2_000_000);
+    let (_, refunds) = stripe.call(reqwest::Method::GET, &format!("/v1/refunds?payment_intent={intent_id}"), &[]).await;
+    assert_eq!(refunds["data"][0]["amount"], 2_000_000);
+    // The rest, in full.
+    peyman::payment::refund(&app, order_id, "rest", 10_000_000, "cancelled by agreement").await.unwrap();
+    // The provider's running total confirms the first, then both; a stale total changes nothing.
+    for (total, outcome) in
+        [(2_000_000, "refund_confirmed"), (12_000_000, "refund_confirmed"), (2_000_000, "already_decided")]
+    {
+        let body = charge_refunded(&intent_id, total);
+        let r = api.webhook(&body, Some(&stripe.sign(&body, now()))).await;
+        assert_eq!(r.body["outcome"].as_str(), Some(outcome), "{}", r.text);
+    }
+    let o = order(&api, &deal, order_id).await;
+    let statuses: Vec<_> = o["refunds"].as_array().unwrap().iter().map(|r| r["status"].as_str().unwrap()).collect();
+    assert_eq!(statuses, ["confirmed", "confirmed"]);
+    assert_eq!(o["status"], "in_progress", "refunding alone moves no order");
+    let events = timeline_events(&api, &deal, order_id).await;
+    assert_eq!(
+        events,
+        ["order_placed", "order_paid", "refund_requested", "refund_requested", "refund_confirmed", "refund_confirmed"]
+    );
+}
+
+#[tokio::test]
+async fn a_refund_reported_before_the_success_holds_the_payment() {
+    let (api, stripe) = (Api::default(), Stripe::default());
+    let deal = Deal::new(&api).await;
+    let placed = deal.placed_order(&api).await;
+    let order_id = placed["order_id"].as_str().unwrap();
+    let intent_id = intent_of(&placed);
+    let refunded = charge_refunded(&intent_id, 12_000_000);
+    let success = stripe_event(
+        &format!("evt_{}", ulid::Ulid::new()),
+        "payment_intent.succeeded",
+        succeeded(&intent_id, order_id, 12_000_000, "irr"),
+    );
+    for body in [&refunded, &success] {
+        assert_eq!(api.webhook(body, Some(&stripe.sign(body, now()))).await.status, 200);
+    }
+    let o = order(&api, &deal, order_id).await;
+    assert_eq!(o["status"], "awaiting_payment", "money already refunded starts no work");
+    assert_eq!(o["payment"]["held_reason"], "refunded_before_success");
+}
