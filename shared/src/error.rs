@@ -27,6 +27,10 @@ pub enum ApiError {
     /// The object's state does not allow this now (409).
     #[error("{detail}")]
     Conflict { code: &'static str, detail: String },
+    /// A dependency (the payment provider) cannot be reached or failed; retrying later
+    /// may succeed (503). The cause is logged, not returned.
+    #[error("{what} unavailable: {cause}")]
+    Unavailable { what: &'static str, cause: String },
     /// A fault of ours or of a dependency (500); the cause is logged, not returned.
     #[error("internal error: {0}")]
     Internal(BoxError),
@@ -61,6 +65,7 @@ impl ApiError {
             ApiError::Forbidden { .. } => StatusCode::FORBIDDEN,
             ApiError::NotFound { .. } => StatusCode::NOT_FOUND,
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
+            ApiError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -77,6 +82,9 @@ impl ApiError {
                 (*code, None, Some(detail.clone()))
             }
             ApiError::NotFound { .. } => ("not_found", None, Some(self.to_string())),
+            ApiError::Unavailable { what, .. } => {
+                ("dependency_unavailable", None, Some(format!("the {what} is unavailable; retry later")))
+            }
             ApiError::Internal(_) => ("internal", None, None),
         };
         Problem {
@@ -113,6 +121,13 @@ mod tests {
         let json = serde_json::to_string(&problem).unwrap();
         assert_eq!(problem.status, 500);
         assert!(!json.contains("peyman-prod"), "{json}");
+    }
+
+    #[test]
+    fn an_unavailable_dependency_is_503_without_its_cause() {
+        let problem = ApiError::Unavailable { what: "payment provider", cause: "sk_live_123 refused".into() }.problem();
+        assert_eq!((problem.status, problem.code.as_str()), (503, "dependency_unavailable"));
+        assert!(!serde_json::to_string(&problem).unwrap().contains("sk_live"));
     }
 
     #[test]

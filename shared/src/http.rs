@@ -65,8 +65,10 @@ impl From<Result<Reply, ApiError>> for Outcome {
                 replayed: false,
             },
             Err(error) => {
-                if let ApiError::Internal(cause) = &error {
-                    tracing::error!(error = %cause, "request failed");
+                match &error {
+                    ApiError::Internal(cause) => tracing::error!(error = %cause, "request failed"),
+                    ApiError::Unavailable { .. } => tracing::error!(%error, "request failed"),
+                    _ => {}
                 }
                 Outcome {
                     status: error.status().as_u16(),

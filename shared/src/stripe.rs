@@ -138,8 +138,9 @@ impl Stripe {
         })
     }
 
-    /// One form-encoded POST. A 4xx is a refusal to record; a 5xx or a failure to reach
-    /// Stripe is an error, so the caller's retry (SQS, the provider's webhook) tries again.
+    /// One form-encoded POST. A 4xx is a refusal to record; a 5xx, a 429 or a failure to
+    /// reach Stripe is `Unavailable` (503 to a frontend), so the caller's retry (the
+    /// client's, SQS's) tries again.
     async fn post(
         &self,
         path: &str,
@@ -151,7 +152,8 @@ impl Stripe {
         if let Some(key) = idempotency_key {
             request = request.header("Idempotency-Key", key);
         }
-        let response = request.send().await.map_err(|e| ApiError::internal(format!("stripe {path}: {e}")))?;
+        let unavailable = |cause: String| ApiError::Unavailable { what: "payment provider", cause };
+        let response = request.send().await.map_err(|e| unavailable(format!("stripe {path}: {e}")))?;
         let status = response.status();
         let body: Value = response.json().await.unwrap_or(Value::Null);
         if status.is_success() {
@@ -160,7 +162,7 @@ impl Stripe {
             let message = body["error"]["message"].as_str().unwrap_or("refused").to_owned();
             Ok(Answer::Refused(format!("{status}: {message}")))
         } else {
-            Err(ApiError::internal(format!("stripe {path} answered {status}")))
+            Err(unavailable(format!("stripe {path} answered {status}")))
         }
     }
 

@@ -101,4 +101,46 @@ async fn main() {
         })
         .await;
     }
+    payments(&api).await;
+}
+
+/// Accepting (which opens a PaymentIntent at localstripe) and receiving signed webhooks.
+async fn payments(api: &Api) {
+    let deal = Deal::new(api).await;
+    let mut offers = Vec::new();
+    for _ in 0..ROUNDS {
+        offers.push(deal.send_offer(api, deal.offer()).await);
+    }
+    let (a, t) = (api.clone(), token(&deal.buyer));
+    measure("POST accept (+ PaymentIntent) c=1", 1, move |i| {
+        let (a, t, id) = (a.clone(), t.clone(), offers[i].clone());
+        async move { a.post(&format!("/v1/offers/{id}/accept"), &t, json!({})).await }
+    })
+    .await;
+
+    let order = deal.placed_order(api).await;
+    let intent_id = order["payment"]["payment_intent_id"].as_str().unwrap().to_owned();
+    let secret = Stripe::default().webhook_secret;
+    let now = chrono::Utc::now().timestamp();
+    let events: Vec<String> = (0..ROUNDS)
+        .map(|_| {
+            let object = json!({ "id": intent_id, "object": "payment_intent",
+                                 "last_payment_error": { "code": "card_declined", "message": "declined" } });
+            stripe_event(&format!("evt_{}", ulid::Ulid::new()), "payment_intent.payment_failed", object)
+        })
+        .collect();
+    let requests: Vec<(&str, &str, i64)> = events.iter().map(|e| (e.as_str(), secret.as_str(), now)).collect();
+    let headers = Stripe::sign_all(&requests);
+    let (a, e, h) = (api.clone(), events.clone(), headers.clone());
+    measure("POST webhook (new event) c=1", 1, move |i| {
+        let (a, body, header) = (a.clone(), e[i].clone(), h[i].clone());
+        async move { a.webhook(&body, Some(&header)).await }
+    })
+    .await;
+    let (a, e, h) = (api.clone(), events[0].clone(), headers[0].clone());
+    measure("POST webhook (duplicate) c=8", 8, move |_| {
+        let (a, body, header) = (a.clone(), e.clone(), h.clone());
+        async move { a.webhook(&body, Some(&header)).await }
+    })
+    .await;
 }

@@ -412,3 +412,33 @@ async fn a_refund_reported_before_the_success_holds_the_payment() {
     assert_eq!(o["status"], "awaiting_payment", "money already refunded starts no work");
     assert_eq!(o["payment"]["held_reason"], "refunded_before_success");
 }
+
+#[tokio::test]
+async fn accepting_while_the_provider_is_down_is_503_and_changes_nothing() {
+    let api = Api::default();
+    let aws = Aws::connect().await;
+    let mut config = peyman_local::local_config(&aws.template).unwrap();
+    config.stripe.api_base = "http://127.0.0.1:9".into(); // nothing listens there
+    let app = peyman::App::new(config).await;
+    let deal = Deal::new(&api).await;
+    let offer_id = deal.send_offer(&api, deal.offer()).await;
+    let path = format!("/v1/offers/{offer_id}/accept");
+    let event = json!({
+        "version": "2.0", "routeKey": "POST /v1/offers/{offer_id}/accept", "rawPath": path, "rawQueryString": "",
+        "headers": { "content-type": "application/json" },
+        "requestContext": {
+            "accountId": "123456789012", "apiId": "local", "requestId": "r", "stage": "$default",
+            "routeKey": "POST /v1/offers/{offer_id}/accept", "time": "28/Nov/2026:12:00:00 +0000", "timeEpoch": 0,
+            "authorizer": { "jwt": { "claims": { "sub": deal.buyer }, "scopes": null } },
+            "http": { "method": "POST", "path": path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "t" }
+        },
+        "isBase64Encoded": false, "body": "{}", "pathParameters": { "offer_id": offer_id }
+    });
+    let request = lambda_http::request::from_str(&event.to_string()).unwrap();
+    let response = offer_decisions::handle(&app, request).await.unwrap();
+    assert_eq!(response.status().as_u16(), 503);
+    let offer = api.get(&format!("/v1/offers/{offer_id}"), &token(&deal.buyer)).await;
+    assert_eq!(offer.ok(200)["state"], "sent", "no order without a way to pay it");
+    let orders = api.get("/v1/orders?role=buyer", &token(&deal.buyer)).await;
+    assert_eq!(orders.ok(200)["items"], json!([]));
+}
