@@ -399,3 +399,23 @@ pub fn stripe_event(event_id: &str, kind: &str, object: Value) -> String {
     })
     .to_string()
 }
+
+/// The API Gateway v2 event the gateway would build for `sub` calling `POST path`, to run
+/// a handler in-process with a config of the test's own (a shortened policy, a provider
+/// that is down).
+pub fn accept_event(offer_id: &str, sub: &str) -> lambda_http::Request {
+    let path = format!("/v1/offers/{offer_id}/accept");
+    let route = "POST /v1/offers/{offer_id}/accept";
+    let event = json!({
+        "version": "2.0", "routeKey": route, "rawPath": path, "rawQueryString": "",
+        "headers": { "content-type": "application/json" },
+        "requestContext": {
+            "accountId": "123456789012", "apiId": "local", "requestId": "r", "stage": "$default",
+            "routeKey": route, "time": "28/Nov/2026:12:00:00 +0000", "timeEpoch": 0,
+            "authorizer": { "jwt": { "claims": { "sub": sub }, "scopes": null } },
+            "http": { "method": "POST", "path": path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "t" }
+        },
+        "isBase64Encoded": false, "body": "{}", "pathParameters": { "offer_id": offer_id }
+    });
+    lambda_http::request::from_str(&event.to_string()).expect("an API Gateway v2 event")
+}

@@ -422,23 +422,36 @@ async fn accepting_while_the_provider_is_down_is_503_and_changes_nothing() {
     let app = peyman::App::new(config).await;
     let deal = Deal::new(&api).await;
     let offer_id = deal.send_offer(&api, deal.offer()).await;
-    let path = format!("/v1/offers/{offer_id}/accept");
-    let event = json!({
-        "version": "2.0", "routeKey": "POST /v1/offers/{offer_id}/accept", "rawPath": path, "rawQueryString": "",
-        "headers": { "content-type": "application/json" },
-        "requestContext": {
-            "accountId": "123456789012", "apiId": "local", "requestId": "r", "stage": "$default",
-            "routeKey": "POST /v1/offers/{offer_id}/accept", "time": "28/Nov/2026:12:00:00 +0000", "timeEpoch": 0,
-            "authorizer": { "jwt": { "claims": { "sub": deal.buyer }, "scopes": null } },
-            "http": { "method": "POST", "path": path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "t" }
-        },
-        "isBase64Encoded": false, "body": "{}", "pathParameters": { "offer_id": offer_id }
-    });
-    let request = lambda_http::request::from_str(&event.to_string()).unwrap();
+    let request = accept_event(&offer_id, &deal.buyer);
     let response = offer_decisions::handle(&app, request).await.unwrap();
     assert_eq!(response.status().as_u16(), 503);
     let offer = api.get(&format!("/v1/offers/{offer_id}"), &token(&deal.buyer)).await;
     assert_eq!(offer.ok(200)["state"], "sent", "no order without a way to pay it");
     let orders = api.get("/v1/orders?role=buyer", &token(&deal.buyer)).await;
     assert_eq!(orders.ok(200)["items"], json!([]));
+}
+
+#[tokio::test]
+async fn with_the_payment_window_shortened_the_scheduled_sweep_lapses_the_order() {
+    let api = Api::default();
+    let aws = Aws::connect().await;
+    let mut config = peyman_local::local_config(&aws.template).unwrap();
+    config.policy.payment_window = chrono::Duration::seconds(2);
+    let app = peyman::App::new(config).await;
+    let deal = Deal::new(&api).await;
+    let offer_id = deal.send_offer(&api, deal.offer()).await;
+    let response = offer_decisions::handle(&app, accept_event(&offer_id, &deal.buyer)).await.unwrap();
+    assert_eq!(response.status().as_u16(), 201);
+    let body: Value = match response.body() {
+        lambda_http::Body::Text(t) => serde_json::from_str(t).unwrap(),
+        other => panic!("{other:?}"),
+    };
+    let order_id = body["order"]["order_id"].as_str().unwrap().to_owned();
+    assert_eq!(body["order"]["policy"]["payment_window_seconds"], 2, "the order keeps the policy in force");
+    // The stack's own sweeper (every second here) finds the timer due and lapses it.
+    order_in(&api, &deal, &order_id, "cancelled").await;
+    assert_eq!(timeline_events(&api, &deal, &order_id).await, ["order_placed", "payment_window_lapsed"]);
+    let offer = api.get(&format!("/v1/offers/{offer_id}"), &token(&deal.buyer)).await;
+    assert_eq!(offer.ok(200)["state"], "sent");
+    assert_eq!(offer.body["order_id"], Value::Null);
 }
