@@ -1,0 +1,32 @@
+//! A transition is one transaction: when any of its conditions fails, none of its writes
+//! land. This holds for DynamoDB; the test keeps the local stack (moto, with the
+//! transaction patch in `infra/local/moto_server.py`) honest about it.
+
+use peyman::followup::FollowUp;
+use peyman_e2e::*;
+
+#[tokio::test]
+async fn a_transaction_whose_last_condition_fails_writes_nothing() {
+    let aws = Aws::connect().await;
+    let app = aws.app().await;
+    let now = chrono::Utc::now();
+    let event_id = format!("evt_{}", ulid::Ulid::new());
+    let mut first = app.store.begin();
+    first.event_received("stripe", &event_id, now).unwrap();
+    app.store.commit(first).await.unwrap();
+
+    // An unconditional write first, then a condition that fails (the event was received).
+    let followup = FollowUp::notify(&user("someone"), "order/01TESTTESTTESTTESTTESTTEST", "order_paid", now);
+    let mut second = app.store.begin();
+    second.followup(followup.clone()).unwrap();
+    second.event_received("stripe", &event_id, now).unwrap();
+    let refused = app.store.commit(second).await.unwrap_err();
+    assert_eq!(refused.problem().code, "concurrent_change");
+    let outbox = aws.partition(peyman::keys::OUTBOX).await;
+    assert!(
+        !outbox.iter().any(|item| item["SK"].as_s().ok() == Some(&followup.followup_id)),
+        "the first write of a cancelled transaction was rolled back"
+    );
+    // The item the failed condition was about is unchanged.
+    assert!(app.store.event_received("stripe", &event_id).await.unwrap());
+}
