@@ -694,18 +694,7 @@ impl Store {
 
     /// Every refund of a payment.
     pub async fn refunds(&self, intent_id: &str) -> Result<Vec<Refund>, ApiError> {
-        let out = self
-            .db
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
-            .expression_attribute_values(":pk", s(keys::payment(intent_id).pk))
-            .expression_attribute_values(":prefix", s(keys::REFUND_PREFIX))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(db_error)?;
-        out.items.unwrap_or_default().into_iter().map(decode).collect()
+        self.all_with_prefix(&keys::payment(intent_id).pk, keys::REFUND_PREFIX).await
     }
 
     pub async fn event_received(&self, provider: &str, event_id: &str) -> Result<bool, ApiError> {
@@ -766,8 +755,13 @@ impl Store {
 
     /// The whole timeline of one entity, in order.
     pub async fn timeline<T: Tracked>(&self, id: &str) -> Result<Vec<Event>, ApiError> {
-        let pk = keys::tracked(T::KIND, id).pk;
-        let mut events = Vec::new();
+        self.all_with_prefix(&keys::tracked(T::KIND, id).pk, keys::EVENT_PREFIX).await
+    }
+
+    /// Every item of partition `pk` whose sort key begins with `prefix`, in order, read
+    /// consistently and across pages.
+    async fn all_with_prefix<T: DeserializeOwned>(&self, pk: &str, prefix: &str) -> Result<Vec<T>, ApiError> {
+        let mut found = Vec::new();
         let mut start = None;
         loop {
             let out = self
@@ -775,19 +769,19 @@ impl Store {
                 .query()
                 .table_name(&self.table)
                 .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
-                .expression_attribute_values(":pk", s(&pk))
-                .expression_attribute_values(":prefix", s(keys::EVENT_PREFIX))
+                .expression_attribute_values(":pk", s(pk))
+                .expression_attribute_values(":prefix", s(prefix))
                 .consistent_read(true)
                 .set_exclusive_start_key(start)
                 .send()
                 .await
                 .map_err(db_error)?;
             for item in out.items.unwrap_or_default() {
-                events.push(decode(item)?);
+                found.push(decode(item)?);
             }
             start = out.last_evaluated_key;
             if start.is_none() {
-                return Ok(events);
+                return Ok(found);
             }
         }
     }
