@@ -79,7 +79,6 @@ pub struct Payment {
     pub provider: String,
     /// Empty for a payment whose order is unknown.
     pub order_id: String,
-    pub buyer_id: Option<String>,
     /// What the order asked for; for a held payment, what was received.
     pub amount: Money,
     pub client_secret: Option<String>,
@@ -141,7 +140,6 @@ impl Payment {
             intent_id: intent_id.to_owned(),
             provider: provider.to_owned(),
             order_id: order.map(|o| o.order_id.clone()).unwrap_or_default(),
-            buyer_id: order.map(|o| o.buyer_id.clone()),
             amount: amount.clone(),
             client_secret: None,
             status: PaymentStatus::Open,
