@@ -104,12 +104,8 @@ async fn flag_late(app: &App, id: &str, timer: &DueTimer, now: DateTime<Utc>) ->
         return keep_if_early(app, timer, order.due_at, now).await;
     }
     order.late = true;
-    let mut commit = app.store.begin();
     let data = json!({ "due_at": order.due_at });
-    note(&mut commit, &mut order, "order_late", &[Actor::Buyer, Actor::Seller], data, now)?;
-    commit.delete(&timer.key)?;
-    app.commit(commit).await?;
-    Ok(true)
+    note_and_drop(app, &mut order, timer, "order_late", &[Actor::Buyer, Actor::Seller], data, now).await
 }
 
 /// The grace period after a late order's due time is over: its buyer may cancel it.
@@ -118,8 +114,22 @@ async fn open_late_cancellation(app: &App, id: &str, timer: &DueTimer, now: Date
     if !order.late_cancellation_opens(now) {
         return keep_if_early(app, timer, order.timer_due(Timer::LateCancellationOpens), now).await;
     }
+    note_and_drop(app, &mut order, timer, "late_cancellation_available", &[Actor::Buyer], json!({}), now).await
+}
+
+/// Writes what a fired timer found into the order's timeline and drops the timer, in one
+/// transaction.
+async fn note_and_drop(
+    app: &App,
+    order: &mut Order,
+    timer: &DueTimer,
+    event: &str,
+    notify: &[Actor],
+    data: Value,
+    now: DateTime<Utc>,
+) -> Result<bool, ApiError> {
     let mut commit = app.store.begin();
-    note(&mut commit, &mut order, "late_cancellation_available", &[Actor::Buyer], json!({}), now)?;
+    note(&mut commit, order, event, notify, data, now)?;
     commit.delete(&timer.key)?;
     app.commit(commit).await?;
     Ok(true)
