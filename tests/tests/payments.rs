@@ -455,3 +455,39 @@ async fn with_the_payment_window_shortened_the_scheduled_sweep_lapses_the_order(
     assert_eq!(offer.ok(200)["state"], "sent");
     assert_eq!(offer.body["order_id"], Value::Null);
 }
+
+#[tokio::test]
+async fn a_paid_order_past_its_due_time_turns_late_then_its_buyer_may_cancel() {
+    let (api, stripe) = (Api::default(), Stripe::default());
+    let aws = Aws::connect().await;
+    let app = aws.app().await;
+    let deal = Deal::new(&api).await;
+    let placed = deal.placed_order(&api).await;
+    let order_id = placed["order_id"].as_str().unwrap();
+    stripe.pay(&intent_of(&placed), "pm_card_visa").await;
+    let paid = order_in(&api, &deal, order_id, "in_progress").await;
+    let due_at: DateTime<Utc> = paid["due_at"].as_str().unwrap().parse().unwrap();
+    let minute = chrono::Duration::minutes(1);
+
+    // The due time is 7 days after payment: fire the order's own timers as the sweep would.
+    let late = aws.timer(&format!("order/{order_id}/late")).await;
+    assert!(!sweeper::fire(&app, &late, due_at - minute).await.unwrap(), "not before the due time");
+    assert_eq!(order(&api, &deal, order_id).await["late"], false);
+    let opens = aws.timer(&format!("order/{order_id}/late_cancellation")).await;
+    assert!(
+        !sweeper::fire(&app, &opens, due_at + minute).await.unwrap(),
+        "not before it is late and the grace is over"
+    );
+    assert!(sweeper::fire(&app, &late, due_at + minute).await.unwrap());
+    let flagged = order(&api, &deal, order_id).await;
+    assert_eq!((flagged["late"].as_bool(), flagged["status"].as_str()), (Some(true), Some("in_progress")));
+    assert!(!sweeper::fire(&app, &opens, due_at + chrono::Duration::hours(24) - minute).await.unwrap(), "grace");
+    assert!(sweeper::fire(&app, &opens, due_at + chrono::Duration::hours(24) + minute).await.unwrap());
+    assert_eq!(
+        timeline_events(&api, &deal, order_id).await,
+        ["order_placed", "order_paid", "order_late", "late_cancellation_available"]
+    );
+    // Each timer fires once: it is gone from the table.
+    let timers = aws.partition(peyman::keys::TIMERS).await;
+    assert!(!timers.iter().any(|t| t["subject"].as_s().is_ok_and(|s| s.starts_with(&format!("order/{order_id}/")))));
+}
