@@ -6,9 +6,11 @@ PYTHON ?= python3
 VENV := .venv
 TOOLS := moto localstripe cfn-lint checkov schemathesis
 # The tests' stack listens on other ports than `make dev`, so both can run at once.
-# Its sweeper runs every second and takes outbox entries after 2 s, so tests of expiry and
-# of a lost follow-up finish in seconds.
-TEST_PORTS := PORT=3100 MOTO_PORT=5100 LOCALSTRIPE_PORT=8520 LOCAL_SCHEDULE_SECONDS=1 OUTBOX_GRACE_SECONDS=2
+# Its sweeper runs every second, takes outbox entries after 2 s and retries a failing timer
+# or refund at once, three times, so tests of expiry, lost follow-ups and poison items
+# finish in seconds.
+TEST_PORTS := PORT=3100 MOTO_PORT=5100 LOCALSTRIPE_PORT=8520 LOCAL_SCHEDULE_SECONDS=1 OUTBOX_GRACE_SECONDS=2 \
+	RETRY_FIRST_SECONDS=0 RETRY_ATTEMPTS=3
 
 .PHONY: dev test tools build lint lint-template against-stack bench zip clean
 

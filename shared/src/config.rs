@@ -17,6 +17,10 @@ pub struct Config {
     /// How long a follow-up may sit in the outbox before the sweeper presumes its sender
     /// died and sends it (`OUTBOX_GRACE_SECONDS`, default 30).
     pub outbox_grace: Duration,
+    /// How the sweeper retries a timer or a refund that failed before it parks it for
+    /// support (`RETRY_FIRST_SECONDS`, default 30, doubling up to 6 h;
+    /// `RETRY_ATTEMPTS`, default 8).
+    pub retry: crate::retry::Backoff,
     /// The JWT claim that lists the caller's groups (`GROUPS_CLAIM`, default `groups`;
     /// Cognito deployments set `cognito:groups`).
     pub groups_claim: String,
@@ -94,6 +98,21 @@ impl Config {
             idempotency_ttl: seconds("IDEMPOTENCY_TTL_SECONDS", 24 * 3600)?,
             idempotency_in_progress: seconds("IDEMPOTENCY_IN_PROGRESS_SECONDS", 60)?,
             s3_force_path_style: flag("S3_FORCE_PATH_STYLE")?,
+            retry: {
+                let defaults = crate::retry::Backoff::default();
+                let attempts = match lookup("RETRY_ATTEMPTS") {
+                    None => defaults.attempts,
+                    Some(v) => v.parse::<u32>().ok().filter(|n| *n >= 1).ok_or_else(|| ConfigError::Malformed {
+                        name: "RETRY_ATTEMPTS",
+                        reason: "a whole number of at least 1".into(),
+                    })?,
+                };
+                crate::retry::Backoff {
+                    first: seconds("RETRY_FIRST_SECONDS", defaults.first.as_secs())?,
+                    attempts,
+                    ..defaults
+                }
+            },
             policy: {
                 let defaults = Policy::default();
                 let window = |name, default: chrono::Duration| -> Result<chrono::Duration, ConfigError> {
@@ -115,6 +134,9 @@ impl Config {
                     .to_owned(),
                 secret_key: lookup("STRIPE_SECRET_KEY").unwrap_or_default(),
                 webhook_secret: lookup("STRIPE_WEBHOOK_SECRET").unwrap_or_default(),
+                // The table is one per deployment: the mark that tells our intents from
+                // those of another product, or another stage, on the same Stripe account.
+                deployment: required("TABLE_NAME")?,
             },
         })
     }

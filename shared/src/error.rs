@@ -57,6 +57,18 @@ impl ApiError {
         ApiError::Internal(cause.into())
     }
 
+    /// Whether a retry of the same request may be answered otherwise: our failures and
+    /// the dependencies' (5xx), and the 409s that only say "not now" (a race lost to a
+    /// concurrent writer, a retry while the first is still running). An idempotency
+    /// record never keeps such an answer as the key's final one.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            ApiError::Internal(_) | ApiError::Unavailable { .. } => true,
+            ApiError::Conflict { code, .. } => matches!(*code, "concurrent_change" | "idempotency_in_progress"),
+            _ => false,
+        }
+    }
+
     pub fn status(&self) -> StatusCode {
         match self {
             ApiError::Malformed { .. } => StatusCode::BAD_REQUEST,

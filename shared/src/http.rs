@@ -53,6 +53,9 @@ pub struct Outcome {
     pub content_type: String,
     pub body: String,
     pub replayed: bool,
+    /// A retry may be answered otherwise ([`ApiError::is_transient`]): not kept as the
+    /// final answer of an idempotency key.
+    pub transient: bool,
 }
 
 impl From<Result<Reply, ApiError>> for Outcome {
@@ -63,6 +66,7 @@ impl From<Result<Reply, ApiError>> for Outcome {
                 content_type: "application/json".into(),
                 body: reply.body.to_string(),
                 replayed: false,
+                transient: false,
             },
             Err(error) => {
                 match &error {
@@ -75,6 +79,7 @@ impl From<Result<Reply, ApiError>> for Outcome {
                     content_type: "application/problem+json".into(),
                     body: serde_json::to_string(&error.problem()).unwrap_or_default(),
                     replayed: false,
+                    transient: error.is_transient(),
                 }
             }
         }

@@ -108,7 +108,12 @@ pub fn seller_list(kind: &str, seller_id: &str) -> String {
 
 /// A marker of contact other than a message (a request, an order) between two users.
 pub fn contact(a: &str, b: &str, kind: &str, id: &str) -> Key {
-    key(conversation(a, b), format!("CONTACT#{kind}#{id}"))
+    key(conversation(a, b), format!("{}{id}", contact_prefix(kind)))
+}
+
+/// The sort-key prefix of one kind of contact marker.
+pub fn contact_prefix(kind: &str) -> String {
+    format!("CONTACT#{kind}#")
 }
 
 pub const OUTBOX: &str = "OUTBOX";
@@ -118,6 +123,9 @@ pub fn outbox(followup_id: &str) -> Key {
 }
 
 pub const TIMERS: &str = "TIMERS";
+
+/// Timers that kept failing, set aside for support (same sort keys as `TIMERS`).
+pub const PARKED_TIMERS: &str = "TIMERS#PARKED";
 
 /// Timers sort by due time (milliseconds, zero-padded), then subject.
 pub fn timer(due_ms: i64, subject: &str) -> Key {

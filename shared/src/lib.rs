@@ -20,6 +20,7 @@ pub mod payment;
 pub mod policy;
 pub mod queue;
 pub mod request;
+pub mod retry;
 pub mod seller;
 pub mod store;
 pub mod stripe;

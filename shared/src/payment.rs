@@ -26,8 +26,9 @@ use crate::tracked::{Step, Tracked, note, record};
 /// What a provider told us, in our words.
 #[derive(Debug, Clone, PartialEq)]
 pub enum PaymentEvent {
-    /// The money was taken: `received` as the provider reports it.
-    Succeeded { intent_id: String, order_id: Option<String>, received: Money },
+    /// The money was taken: `received` as the provider reports it. `our_order_id` is the
+    /// order our mark on the intent names, if it carries this deployment's mark.
+    Succeeded { intent_id: String, our_order_id: Option<String>, received: Money },
     /// An attempt to pay failed (the buyer may try again).
     Failed { intent_id: String, code: Option<String>, message: Option<String> },
     /// The provider has refunded `amount_refunded` in total so far.
@@ -79,8 +80,12 @@ pub struct Payment {
     pub provider: String,
     /// Empty for a payment whose order is unknown.
     pub order_id: String,
-    /// What the order asked for; for a held payment, what was received.
+    /// What the order asked for (for a payment whose order is unknown, what was received).
     pub amount: Money,
+    /// What the provider reports it took, once it succeeded: for a held payment this is
+    /// what support decides on and what a refund may return at most.
+    #[serde(default)]
+    pub received: Option<Money>,
     pub client_secret: Option<String>,
     pub status: PaymentStatus,
     pub held_reason: Option<HeldReason>,
@@ -141,6 +146,7 @@ impl Payment {
             provider: provider.to_owned(),
             order_id: order.map(|o| o.order_id.clone()).unwrap_or_default(),
             amount: amount.clone(),
+            received: None,
             client_secret: None,
             status: PaymentStatus::Open,
             held_reason: None,
@@ -165,6 +171,7 @@ impl Payment {
             "payment_intent_id": self.intent_id,
             "client_secret": secret,
             "amount": self.amount,
+            "received": self.received,
             "status": self.status,
             "held_reason": self.held_reason,
             "failures": self.failures,
@@ -173,6 +180,14 @@ impl Payment {
             "created_at": self.created_at,
             "succeeded_at": self.succeeded_at,
         })
+    }
+}
+
+impl Payment {
+    /// What was paid: what the provider reported, or the price asked where no report
+    /// has been kept.
+    pub fn paid(&self) -> &Money {
+        self.received.as_ref().unwrap_or(&self.amount)
     }
 }
 
@@ -203,11 +218,19 @@ pub enum OnSuccess {
     Hold(HeldReason),
     /// Hold the money and refund it: no order can use it.
     HoldAndRefund(HeldReason),
+    /// An intent we neither opened nor marked: another product's on the same account.
+    NotOurs,
 }
 
-/// Decides a success. Never moves an order backwards: only an order awaiting payment
-/// starts, and only with exactly its price.
-pub fn on_success(payment: Option<&Payment>, order: Option<&Order>, received: &Money) -> OnSuccess {
+/// Decides a success. Only what is ours is touched: an intent we hold a record of, or
+/// one that carries our mark (`marked`: the crash between opening the intent and
+/// committing its order leaves no record, and that money is held and refunded). Never
+/// moves an order backwards: only an order awaiting payment starts, and only with
+/// exactly its price.
+pub fn on_success(payment: Option<&Payment>, marked: bool, order: Option<&Order>, received: &Money) -> OnSuccess {
+    if payment.is_none() && !marked {
+        return OnSuccess::NotOurs;
+    }
     let (Some(payment), Some(order)) = (payment, order) else {
         return OnSuccess::HoldAndRefund(HeldReason::UnknownPayment);
     };
@@ -260,11 +283,12 @@ pub fn request_refund(
     if !matches!(payment.status, PaymentStatus::Succeeded | PaymentStatus::Held) {
         return Err(ApiError::conflict("not_paid", "only money that was paid can be refunded"));
     }
-    if amount <= 0 || payment.refund_requested + amount > payment.amount.amount {
+    let paid = payment.paid().amount;
+    if amount <= 0 || payment.refund_requested + amount > paid {
         return Err(ApiError::invalid(
             "refund_exceeds_payment",
             "amount",
-            format!("at most {} can still be refunded", payment.amount.amount - payment.refund_requested),
+            format!("at most {} can still be refunded", paid - payment.refund_requested),
         ));
     }
     payment.refund_requested += amount;
@@ -273,7 +297,7 @@ pub fn request_refund(
         refund_id: refund_id.to_owned(),
         intent_id: payment.intent_id.clone(),
         order_id: payment.order_id.clone(),
-        amount: Money { amount, currency: payment.amount.currency.clone() },
+        amount: Money { amount, currency: payment.paid().currency.clone() },
         reason: reason.to_owned(),
         status: RefundStatus::Requested,
         provider_refund_id: None,
@@ -298,7 +322,6 @@ pub enum Received {
     FailureRecorded,
     RefundConfirmed,
     AlreadyDecided,
-    UnknownPayment,
 }
 
 /// How often a receipt is rebuilt after losing a race on the payment or the order
@@ -319,8 +342,8 @@ pub async fn receive(app: &App, provider: &str, received: &ReceivedEvent) -> Res
         let mut commit = app.store.begin();
         commit.event_received(provider, &received.id, now)?;
         let outcome = match &received.event {
-            PaymentEvent::Succeeded { intent_id, order_id, received } => {
-                succeeded(app, &mut commit, provider, intent_id, order_id.as_deref(), received, now).await?
+            PaymentEvent::Succeeded { intent_id, our_order_id, received } => {
+                succeeded(app, &mut commit, provider, intent_id, our_order_id.as_deref(), received, now).await?
             }
             PaymentEvent::Failed { intent_id, code, message } => {
                 failed(app, &mut commit, intent_id, code, message, now).await?
@@ -330,6 +353,11 @@ pub async fn receive(app: &App, provider: &str, received: &ReceivedEvent) -> Res
             }
             PaymentEvent::Ignored { .. } => Received::Ignored,
         };
+        if matches!(outcome, Received::Ignored | Received::AlreadyDecided) {
+            // Not ours, or nothing to change: nothing is written, not even the receipt.
+            tracing::info!(event_id = received.id, ?outcome, "payment event left alone");
+            return Ok(outcome);
+        }
         match app.commit(commit).await {
             Ok(()) => {
                 tracing::info!(event_id = received.id, ?outcome, "payment event applied");
@@ -347,17 +375,21 @@ async fn succeeded(
     commit: &mut Commit,
     provider: &str,
     intent_id: &str,
-    order_id: Option<&str>,
+    our_order_id: Option<&str>,
     received: &Money,
     now: DateTime<Utc>,
 ) -> Result<Received, ApiError> {
     let payment = app.store.payment(intent_id).await?;
-    let order_id = payment.as_ref().map(|p| p.order_id.as_str()).filter(|id| !id.is_empty()).or(order_id);
+    if payment.is_none() && our_order_id.is_none() {
+        tracing::info!(intent_id, "a success for an intent we did not open; left alone");
+        return Ok(Received::Ignored);
+    }
+    let order_id = payment.as_ref().map(|p| p.order_id.as_str()).filter(|id| !id.is_empty()).or(our_order_id);
     let order = match order_id.filter(|id| ulid::Ulid::from_string(id).is_ok()) {
         Some(id) => app.store.tracked::<Order>(id).await?,
         None => None,
     };
-    let decision = on_success(payment.as_ref(), order.as_ref(), received);
+    let decision = on_success(payment.as_ref(), our_order_id.is_some(), order.as_ref(), received);
     let mut payment = payment.unwrap_or_else(|| Payment::unknown(provider, intent_id, order.as_ref(), received, now));
     let expected = payment.version;
     payment.version += 1;
@@ -365,11 +397,13 @@ async fn succeeded(
     let data = json!({ "payment_intent_id": intent_id, "amount": received });
     let outcome = match decision {
         OnSuccess::AlreadyDecided => return Ok(Received::AlreadyDecided),
+        OnSuccess::NotOurs => return Ok(Received::Ignored),
         OnSuccess::Start => {
             let mut order = order.expect("on_success starts only a known order");
             let t = lifecycle::step(ORDER, order.state, OrderAction::Pay, Actor::System, &order.facts(now))
                 .map_err(|r| ApiError::internal(format!("the table refused a payment on_success accepted: {r:?}")))?;
             payment.status = PaymentStatus::Succeeded;
+            payment.received = Some(received.clone());
             payment.succeeded_at = Some(now);
             order.start_work(now);
             record(commit, &mut order, Step::of(t, Actor::System, None, data), now)?;
@@ -378,9 +412,9 @@ async fn succeeded(
         OnSuccess::Hold(reason) | OnSuccess::HoldAndRefund(reason) => {
             payment.status = PaymentStatus::Held;
             payment.held_reason = Some(reason);
+            payment.received = Some(received.clone());
             let refund = if matches!(decision, OnSuccess::HoldAndRefund(_)) {
                 // The whole amount received goes back; the id makes it one refund per intent.
-                payment.amount = received.clone();
                 Some(request_refund(
                     commit,
                     &mut payment,
@@ -415,8 +449,8 @@ async fn failed(
     now: DateTime<Utc>,
 ) -> Result<Received, ApiError> {
     let Some(mut payment) = app.store.payment(intent_id).await? else {
-        tracing::warn!(intent_id, "a failure for a payment we never opened; nothing to record");
-        return Ok(Received::UnknownPayment);
+        tracing::info!(intent_id, "a failure for an intent we did not open; left alone");
+        return Ok(Received::Ignored);
     };
     // A failure reported after the payment was decided is an earlier attempt's: it
     // changes nothing.
@@ -447,8 +481,8 @@ async fn refunded(
     now: DateTime<Utc>,
 ) -> Result<Received, ApiError> {
     let Some(mut payment) = app.store.payment(intent_id).await? else {
-        tracing::warn!(intent_id, "a refund for a payment we never opened; nothing to record");
-        return Ok(Received::UnknownPayment);
+        tracing::info!(intent_id, "a refund of an intent we did not open; left alone");
+        return Ok(Received::Ignored);
     };
     if amount_refunded <= payment.refund_confirmed {
         return Ok(Received::AlreadyDecided);
@@ -615,13 +649,13 @@ mod tests {
         let order = order();
         let p = payment(&order);
         let price = order.terms.price.clone();
-        assert_eq!(on_success(Some(&p), Some(&order), &price), OnSuccess::Start);
+        assert_eq!(on_success(Some(&p), true, Some(&order), &price), OnSuccess::Start);
         let lower = Money { amount: price.amount - 1, ..price.clone() };
-        assert_eq!(on_success(Some(&p), Some(&order), &lower), OnSuccess::Hold(HeldReason::AmountMismatch));
+        assert_eq!(on_success(Some(&p), true, Some(&order), &lower), OnSuccess::Hold(HeldReason::AmountMismatch));
         let usd = Money { currency: "USD".into(), ..price.clone() };
-        assert_eq!(on_success(Some(&p), Some(&order), &usd), OnSuccess::Hold(HeldReason::AmountMismatch));
+        assert_eq!(on_success(Some(&p), true, Some(&order), &usd), OnSuccess::Hold(HeldReason::AmountMismatch));
         let lowercase = Money { currency: "irr".into(), ..price };
-        assert_eq!(on_success(Some(&p), Some(&order), &lowercase), OnSuccess::Start);
+        assert_eq!(on_success(Some(&p), true, Some(&order), &lowercase), OnSuccess::Start);
     }
 
     #[test]
@@ -631,7 +665,7 @@ mod tests {
         for status in [PaymentStatus::Succeeded, PaymentStatus::Held] {
             let mut p = payment(&order);
             p.status = status;
-            assert_eq!(on_success(Some(&p), Some(&order), &price), OnSuccess::AlreadyDecided);
+            assert_eq!(on_success(Some(&p), true, Some(&order), &price), OnSuccess::AlreadyDecided);
         }
     }
 
@@ -640,16 +674,35 @@ mod tests {
         let mut order = order();
         let p = payment(&order);
         let price = order.terms.price.clone();
-        assert_eq!(on_success(None, Some(&order), &price), OnSuccess::HoldAndRefund(HeldReason::UnknownPayment));
-        assert_eq!(on_success(Some(&p), None, &price), OnSuccess::HoldAndRefund(HeldReason::UnknownPayment));
+        // Marked as ours but never committed (the crash after opening the intent).
+        assert_eq!(on_success(None, true, None, &price), OnSuccess::HoldAndRefund(HeldReason::UnknownPayment));
+        assert_eq!(on_success(Some(&p), false, None, &price), OnSuccess::HoldAndRefund(HeldReason::UnknownPayment));
         order.state = OrderState::Cancelled;
-        assert_eq!(on_success(Some(&p), Some(&order), &price), OnSuccess::HoldAndRefund(HeldReason::OrderNotPayable));
+        assert_eq!(
+            on_success(Some(&p), true, Some(&order), &price),
+            OnSuccess::HoldAndRefund(HeldReason::OrderNotPayable)
+        );
         // A paid order never goes back, and a second intent cannot pay it twice.
         order.state = OrderState::InProgress;
-        assert_eq!(on_success(Some(&p), Some(&order), &price), OnSuccess::HoldAndRefund(HeldReason::OrderNotPayable));
+        assert_eq!(
+            on_success(Some(&p), true, Some(&order), &price),
+            OnSuccess::HoldAndRefund(HeldReason::OrderNotPayable)
+        );
         order.state = OrderState::AwaitingPayment;
         order.payment_intent_id = Some("pi_other".into());
-        assert_eq!(on_success(Some(&p), Some(&order), &price), OnSuccess::HoldAndRefund(HeldReason::OrderNotPayable));
+        assert_eq!(
+            on_success(Some(&p), true, Some(&order), &price),
+            OnSuccess::HoldAndRefund(HeldReason::OrderNotPayable)
+        );
+    }
+
+    #[test]
+    fn an_intent_we_neither_opened_nor_marked_is_not_ours() {
+        let order = order();
+        let price = order.terms.price.clone();
+        assert_eq!(on_success(None, false, None, &price), OnSuccess::NotOurs);
+        // Even when its metadata happens to name an order of ours, without our mark.
+        assert_eq!(on_success(None, false, Some(&order), &price), OnSuccess::NotOurs);
     }
 
     #[test]
@@ -658,7 +711,7 @@ mod tests {
         let mut p = payment(&order);
         p.refund_confirmed = 1;
         assert_eq!(
-            on_success(Some(&p), Some(&order), &order.terms.price),
+            on_success(Some(&p), true, Some(&order), &order.terms.price),
             OnSuccess::Hold(HeldReason::RefundedBeforeSuccess)
         );
     }

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
     AttributeValue, Delete, KeysAndAttributes, Put, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
 };
@@ -14,6 +15,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_dynamo::aws_sdk_dynamodb_1::{from_item, to_item};
+use sha2::{Digest, Sha256};
 
 use crate::error::ApiError;
 use crate::followup::FollowUp;
@@ -39,6 +41,16 @@ pub struct Store {
 pub struct Page<T> {
     pub items: Vec<T>,
     pub next_cursor: Option<String>,
+}
+
+/// How far a buyer and a seller have communicated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Contact {
+    /// The buyer wrote to the seller or asked for a custom project, or they share an order.
+    BuyerReachedOut,
+    /// Only the seller wrote: that is not the buyer's interest.
+    SellerOnly,
+    None,
 }
 
 /// What an idempotency claim found.
@@ -531,6 +543,74 @@ fn decode_cursor(cursor: &str) -> Option<String> {
 
 // ---- transitions ---------------------------------------------------------------------
 
+/// Storage that asks to be retried: the caller's retry (the client's, SQS's, the
+/// provider's) will find it able.
+fn unavailable(cause: String) -> ApiError {
+    tracing::warn!(cause, "dynamodb asks for a retry");
+    ApiError::Unavailable { what: "storage", cause }
+}
+
+/// What a cancelled transaction means, from its cancellation reasons (one code per
+/// write, `None` for those that were fine). A failed condition is a lost race: someone
+/// else moved first (409). Throttling and a conflict with another transaction in flight
+/// are worth retrying (503). Anything else (a validation error, an item or collection
+/// too large) is our bug and is logged with the codes (500).
+pub fn cancellation(codes: &[&str]) -> ApiError {
+    if codes.contains(&"ConditionalCheckFailed") {
+        return ApiError::conflict("concurrent_change", "it changed meanwhile; read it again and retry");
+    }
+    const RETRYABLE: [&str; 4] =
+        ["TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded", "RequestLimitExceeded"];
+    if codes.iter().any(|code| RETRYABLE.contains(code)) {
+        return unavailable(format!("transaction cancelled: {codes:?}"));
+    }
+    ApiError::internal(format!("transaction cancelled: {codes:?}"))
+}
+
+/// Feeds one attribute value into `hash` in a form that does not depend on map order.
+fn fingerprint(value: &AttributeValue, hash: &mut Sha256) {
+    let mut field = |tag: &[u8], bytes: &[u8]| {
+        hash.update(tag);
+        hash.update((bytes.len() as u64).to_be_bytes());
+        hash.update(bytes);
+    };
+    match value {
+        AttributeValue::S(v) => field(b"S", v.as_bytes()),
+        AttributeValue::N(v) => field(b"N", v.as_bytes()),
+        AttributeValue::B(v) => field(b"B", v.as_ref()),
+        AttributeValue::Bool(v) => field(b"BOOL", &[u8::from(*v)]),
+        AttributeValue::Null(_) => field(b"NULL", &[]),
+        AttributeValue::Ss(v) | AttributeValue::Ns(v) => {
+            let mut sorted: Vec<&String> = v.iter().collect();
+            sorted.sort();
+            field(b"SET", &(sorted.len() as u64).to_be_bytes());
+            sorted.into_iter().for_each(|v| field(b"E", v.as_bytes()));
+        }
+        AttributeValue::Bs(v) => {
+            field(b"BS", &(v.len() as u64).to_be_bytes());
+            v.iter().for_each(|v| field(b"E", v.as_ref()));
+        }
+        AttributeValue::L(list) => {
+            field(b"L", &(list.len() as u64).to_be_bytes());
+            list.iter().for_each(|v| fingerprint(v, hash));
+        }
+        AttributeValue::M(map) => fingerprint_item(map, hash),
+        _ => field(b"?", format!("{value:?}").as_bytes()),
+    }
+}
+
+fn fingerprint_item(item: &Item, hash: &mut Sha256) {
+    let mut names: Vec<&String> = item.keys().collect();
+    names.sort();
+    hash.update(b"M");
+    hash.update((names.len() as u64).to_be_bytes());
+    for name in names {
+        hash.update((name.len() as u64).to_be_bytes());
+        hash.update(name.as_bytes());
+        fingerprint(&item[name], hash);
+    }
+}
+
 /// The writes of one transition, committed as one transaction by [`Store::commit`]:
 /// entities under version conditions, timeline events, outbox follow-ups, timers.
 #[derive(Debug)]
@@ -541,6 +621,25 @@ pub struct Commit {
 }
 
 impl Commit {
+    /// The transaction's idempotency token: a digest of every write (each item carries
+    /// its new version, event hash and time, so two transitions never share one), in the
+    /// 36 characters DynamoDB allows.
+    pub fn request_token(&self) -> String {
+        let mut hash = Sha256::new();
+        for write in &self.writes {
+            if let Some(put) = write.put() {
+                hash.update(b"PUT");
+                fingerprint_item(put.item(), &mut hash);
+                hash.update(put.condition_expression().unwrap_or_default().as_bytes());
+            }
+            if let Some(delete) = write.delete() {
+                hash.update(b"DELETE");
+                fingerprint_item(delete.key(), &mut hash);
+            }
+        }
+        hex::encode(hash.finalize())[..36].to_owned()
+    }
+
     /// Puts `entity`, which must still be at `expected` version (0: must not exist yet).
     pub fn entity<T: Tracked>(&mut self, entity: &T, expected: u64) -> Result<(), ApiError> {
         let key = keys::tracked(T::KIND, entity.id());
@@ -581,10 +680,7 @@ impl Commit {
     }
 
     pub fn timer(&mut self, due: DateTime<Utc>, subject: &str) -> Result<(), ApiError> {
-        let mut item = key_item(&keys::timer(due.timestamp_millis(), subject));
-        item.insert("entity".into(), s("timer"));
-        item.insert("subject".into(), s(subject));
-        item.insert("due_at".into(), s(due.to_rfc3339()));
+        let item = timer_item(&keys::timer(due.timestamp_millis(), subject), subject, due);
         self.writes.push(put(&self.table, item, None)?);
         Ok(())
     }
@@ -599,6 +695,19 @@ impl Commit {
         Ok(())
     }
 
+    /// Deletes the item at `key`, which must still be there: of two sweeps moving the
+    /// same timer, one wins and the other's commit is a lost race (409).
+    pub fn take(&mut self, key: &Key) -> Result<(), ApiError> {
+        let delete = Delete::builder()
+            .table_name(&self.table)
+            .set_key(Some(key_item(key)))
+            .condition_expression("attribute_exists(PK)")
+            .build()
+            .map_err(ApiError::internal)?;
+        self.writes.push(TransactWriteItem::builder().delete(delete).build());
+        Ok(())
+    }
+
     /// Lets `user_id` read an upload (it was sent to them).
     pub fn share_upload(&mut self, upload_id: &str, user_id: &str) -> Result<(), ApiError> {
         let mut item = key_item(&keys::upload_viewer(upload_id, user_id));
@@ -607,14 +716,29 @@ impl Commit {
         Ok(())
     }
 
-    /// Marks that two users are in contact (a request or an order), for the
-    /// prior-communication rule.
-    pub fn contact(&mut self, a: &str, b: &str, kind: &str, id: &str) -> Result<(), ApiError> {
-        let mut item = key_item(&keys::contact(a, b, kind, id));
+    /// Marks that `from` reached `to` (a request `from` a buyer, an order between them),
+    /// for the prior-communication rule.
+    pub fn contact(&mut self, from: &str, to: &str, kind: &str, id: &str) -> Result<(), ApiError> {
+        let mut item = key_item(&keys::contact(from, to, kind, id));
         item.insert("entity".into(), s("contact"));
+        item.insert("from_id".into(), s(from));
         self.writes.push(put(&self.table, item, None)?);
         Ok(())
     }
+}
+
+fn timer_item(key: &Key, subject: &str, due: DateTime<Utc>) -> Item {
+    let mut item = key_item(key);
+    item.insert("entity".into(), s("timer"));
+    item.insert("subject".into(), s(subject));
+    item.insert("due_at".into(), s(due.to_rfc3339()));
+    item
+}
+
+fn due_timer(item: &Item) -> DueTimer {
+    let text = |name: &str| item.get(name).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
+    let attempts = item.get("attempts").and_then(|v| v.as_n().ok()).and_then(|v| v.parse().ok()).unwrap_or(0);
+    DueTimer { key: Key { pk: text(keys::PK), sk: text(keys::SK) }, subject: text("subject"), attempts }
 }
 
 // ---- payments ------------------------------------------------------------------------
@@ -730,6 +854,8 @@ impl Store {
 pub struct DueTimer {
     pub key: Key,
     pub subject: String,
+    /// How often firing it failed so far.
+    pub attempts: u32,
 }
 
 impl Store {
@@ -738,14 +864,31 @@ impl Store {
     }
 
     /// Commits `commit` as one transaction; returns its follow-ups to send. A lost race
-    /// (a version moved meanwhile) is a 409.
+    /// (a condition failed: a version moved meanwhile) is a 409; what DynamoDB says is
+    /// worth retrying (throttling, a conflicting transaction) is a 503; anything else a 500.
+    ///
+    /// The client request token is derived from the writes themselves, so the SDK's own
+    /// retry of a commit whose answer was lost is answered as the first (DynamoDB keeps
+    /// tokens for ten minutes) instead of failing its own version conditions.
     pub async fn commit(&self, commit: Commit) -> Result<Vec<FollowUp>, ApiError> {
-        match self.db.transact_write_items().set_transact_items(Some(commit.writes)).send().await {
+        let token = commit.request_token();
+        let sent =
+            self.db.transact_write_items().set_transact_items(Some(commit.writes)).client_request_token(token).send();
+        match sent.await {
             Ok(_) => Ok(commit.followups),
-            Err(e) if e.as_service_error().is_some_and(|e| e.is_transaction_canceled_exception()) => {
-                Err(ApiError::conflict("concurrent_change", "it changed meanwhile; read it again and retry"))
-            }
-            Err(e) => Err(db_error(e)),
+            Err(e) => Err(match e.as_service_error() {
+                Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) => {
+                    let codes: Vec<&str> = cancelled.cancellation_reasons().iter().filter_map(|r| r.code()).collect();
+                    cancellation(&codes)
+                }
+                Some(
+                    TransactWriteItemsError::TransactionInProgressException(_)
+                    | TransactWriteItemsError::ProvisionedThroughputExceededException(_)
+                    | TransactWriteItemsError::RequestLimitExceeded(_)
+                    | TransactWriteItemsError::ThrottlingException(_),
+                ) => unavailable(DisplayErrorContext(&e).to_string()),
+                _ => db_error(e),
+            }),
         }
     }
 
@@ -844,40 +987,78 @@ impl Store {
         Ok(Page { items, next_cursor })
     }
 
-    /// Whether two users have communicated: a message, a request or an order.
-    pub async fn have_contact(&self, a: &str, b: &str) -> Result<bool, ApiError> {
-        let out = self
-            .db
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("PK = :pk")
-            .expression_attribute_values(":pk", s(keys::conversation(a, b)))
-            .limit(1)
-            .send()
-            .await
-            .map_err(db_error)?;
-        Ok(out.count > 0)
+    /// How far `buyer` and `seller` have communicated, for the prior-communication rule:
+    /// the buyer reached out (a message to the seller, a request) or they share an order;
+    /// or only the seller wrote; or nothing at all.
+    pub async fn contact_between(&self, buyer: &str, seller: &str) -> Result<Contact, ApiError> {
+        let pk = keys::conversation(buyer, seller);
+        let mut start = None;
+        let mut any = false;
+        loop {
+            // A filter reads every item it passes over, so a conversation the seller
+            // filled alone costs its own length; pages stop at the first match.
+            let out = self
+                .db
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("PK = :pk")
+                .filter_expression(
+                    "sender_id = :buyer OR from_id = :buyer OR (entity = :contact AND begins_with(SK, :order))",
+                )
+                .expression_attribute_values(":pk", s(&pk))
+                .expression_attribute_values(":buyer", s(buyer))
+                .expression_attribute_values(":contact", s("contact"))
+                .expression_attribute_values(":order", s(keys::contact_prefix("ORDER")))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(db_error)?;
+            if out.count > 0 {
+                return Ok(Contact::BuyerReachedOut);
+            }
+            any |= out.scanned_count > 0;
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                return Ok(if any { Contact::SellerOnly } else { Contact::None });
+            }
+        }
     }
 
-    pub async fn message_between(&self, a: &str, b: &str, message_id: &str) -> Result<bool, ApiError> {
-        Ok(self.get(&keys::message(a, b, message_id)).await?.is_some())
+    /// A message between `a` and `b`, by its id.
+    pub async fn message_between(&self, a: &str, b: &str, message_id: &str) -> Result<Option<Message>, ApiError> {
+        self.get_as(&keys::message(a, b, message_id)).await
     }
 
-    /// Follow-ups still in the outbox that were written before `before`.
+    /// Every item of partition `pk` whose sort key is at most `bound` (`below`: less
+    /// than), oldest first, across pages.
+    async fn all_up_to(&self, pk: &str, bound: String, below: bool) -> Result<Vec<Item>, ApiError> {
+        let condition = if below { "PK = :pk AND SK < :bound" } else { "PK = :pk AND SK <= :bound" };
+        let mut found = Vec::new();
+        let mut start = None;
+        loop {
+            let out = self
+                .db
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression(condition)
+                .expression_attribute_values(":pk", s(pk))
+                .expression_attribute_values(":bound", s(&bound))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(db_error)?;
+            found.extend(out.items.unwrap_or_default());
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                return Ok(found);
+            }
+        }
+    }
+
+    /// Every follow-up still in the outbox that was written before `before`.
     pub async fn stale_followups(&self, before: DateTime<Utc>) -> Result<Vec<FollowUp>, ApiError> {
         let bound = ulid::Ulid::from_parts(before.timestamp_millis().max(0) as u64, 0).to_string();
-        let out = self
-            .db
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("PK = :pk AND SK < :bound")
-            .expression_attribute_values(":pk", s(keys::OUTBOX))
-            .expression_attribute_values(":bound", s(bound))
-            .limit(100)
-            .send()
-            .await
-            .map_err(db_error)?;
-        out.items.unwrap_or_default().into_iter().map(decode).collect()
+        self.all_up_to(keys::OUTBOX, bound, true).await?.into_iter().map(decode).collect()
     }
 
     pub async fn forget_followups(&self, followups: &[FollowUp]) -> Result<(), ApiError> {
@@ -893,24 +1074,41 @@ impl Store {
         Ok(())
     }
 
+    /// Every timer due at `now`, oldest first.
     pub async fn due_timers(&self, now: DateTime<Utc>) -> Result<Vec<DueTimer>, ApiError> {
-        let out = self
-            .db
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("PK = :pk AND SK <= :due")
-            .expression_attribute_values(":pk", s(keys::TIMERS))
-            .expression_attribute_values(":due", s(format!("{:013}~", now.timestamp_millis())))
-            .limit(100)
-            .send()
-            .await
-            .map_err(db_error)?;
-        let mut timers = Vec::new();
-        for item in out.items.unwrap_or_default() {
-            let text = |name: &str| item.get(name).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
-            timers.push(DueTimer { key: Key { pk: text(keys::PK), sk: text(keys::SK) }, subject: text("subject") });
-        }
-        Ok(timers)
+        let due = self.all_up_to(keys::TIMERS, format!("{:013}~", now.timestamp_millis()), false).await?;
+        Ok(due.iter().map(due_timer).collect())
+    }
+
+    /// Moves a timer that failed to `next` (a later due time), counting the attempt.
+    pub async fn retry_timer(&self, timer: &DueTimer, next: DateTime<Utc>, error: &str) -> Result<(), ApiError> {
+        let mut commit = self.begin();
+        commit.take(&timer.key)?;
+        let mut item = timer_item(&keys::timer(next.timestamp_millis(), &timer.subject), &timer.subject, next);
+        item.insert("attempts".into(), n(timer.attempts + 1));
+        item.insert("last_error".into(), s(error));
+        commit.writes.push(put(&self.table, item, None)?);
+        self.commit(commit).await.map(|_| ())
+    }
+
+    /// Sets aside a timer that kept failing, where support lists them: it no longer
+    /// fires, and nothing behind it waits for it.
+    pub async fn park_timer(&self, timer: &DueTimer, error: &str, now: DateTime<Utc>) -> Result<(), ApiError> {
+        let mut commit = self.begin();
+        commit.take(&timer.key)?;
+        let mut item = key_item(&Key { pk: keys::PARKED_TIMERS.into(), sk: timer.key.sk.clone() });
+        item.insert("entity".into(), s("parked_timer"));
+        item.insert("subject".into(), s(&timer.subject));
+        item.insert("attempts".into(), n(timer.attempts + 1));
+        item.insert("last_error".into(), s(error));
+        item.insert("parked_at".into(), s(now.to_rfc3339()));
+        commit.writes.push(put(&self.table, item, None)?);
+        self.commit(commit).await.map(|_| ())
+    }
+
+    /// Timers set aside after failing too often, oldest first.
+    pub async fn parked_timers(&self) -> Result<Vec<DueTimer>, ApiError> {
+        Ok(self.all_up_to(keys::PARKED_TIMERS, "~".into(), false).await?.iter().map(due_timer).collect())
     }
 
     pub async fn delete_key(&self, key: &Key) -> Result<(), ApiError> {
@@ -922,5 +1120,65 @@ impl Store {
     pub async fn record_notification(&self, followup: &FollowUp) -> Result<bool, ApiError> {
         let key = keys::notification(&followup.recipient_id, &followup.followup_id);
         self.insert(item(&key, "notification", followup)?).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn commit_of(items: &[Item]) -> Commit {
+        let mut commit = Commit { table: "t".into(), writes: Vec::new(), followups: Vec::new() };
+        for item in items {
+            commit.writes.push(put("t", item.clone(), Some("attribute_not_exists(PK)")).unwrap());
+        }
+        commit
+    }
+
+    fn entity(version: u64) -> Item {
+        let nested = HashMap::from([("b".to_owned(), s("2")), ("a".to_owned(), n(1))]);
+        HashMap::from([
+            ("PK".to_owned(), s("ORDER#1")),
+            ("SK".to_owned(), s("ORDER")),
+            ("version".to_owned(), n(version)),
+            ("terms".to_owned(), AttributeValue::M(nested)),
+        ])
+    }
+
+    #[test]
+    fn a_commit_s_token_is_its_writes_and_nothing_else() {
+        let token = commit_of(&[entity(2)]).request_token();
+        assert_eq!(token.len(), 36, "DynamoDB takes at most 36 characters");
+        // The same writes, however their maps were built, give the same token: the SDK's
+        // retry of a lost answer is recognised.
+        for _ in 0..20 {
+            assert_eq!(commit_of(&[entity(2)]).request_token(), token);
+        }
+        // Another transition (another version, another item, another order) does not.
+        assert_ne!(commit_of(&[entity(3)]).request_token(), token);
+        assert_ne!(
+            commit_of(&[entity(2), entity(3)]).request_token(),
+            commit_of(&[entity(3), entity(2)]).request_token()
+        );
+        let mut moved = entity(2);
+        moved.insert("state".into(), s("in_progress"));
+        assert_ne!(commit_of(&[moved]).request_token(), token);
+    }
+
+    #[test]
+    fn cancellation_reasons_tell_a_lost_race_from_a_retry_from_a_bug() {
+        let status = |codes: &[&str]| cancellation(codes).status().as_u16();
+        assert_eq!(status(&["None", "ConditionalCheckFailed"]), 409);
+        assert_eq!(cancellation(&["ConditionalCheckFailed"]).problem().code, "concurrent_change");
+        for retry in ["TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded", "RequestLimitExceeded"]
+        {
+            assert_eq!(status(&["None", retry]), 503, "{retry}");
+        }
+        // A failed condition wins: someone else moved first, whatever else happened.
+        assert_eq!(status(&["TransactionConflict", "ConditionalCheckFailed"]), 409);
+        for bug in ["ValidationError", "ItemCollectionSizeLimitExceeded"] {
+            assert_eq!(status(&["None", bug]), 500, "{bug}");
+        }
+        assert_eq!(status(&[]), 500);
     }
 }

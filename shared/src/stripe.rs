@@ -31,7 +31,15 @@ pub struct StripeConfig {
     pub api_base: String,
     pub secret_key: String,
     pub webhook_secret: String,
+    /// Names this deployment in the metadata of every intent it opens.
+    pub deployment: String,
 }
+
+/// The metadata keys that mark an intent as Peyman's: a Stripe account's webhook
+/// endpoint receives the events of every product on the account, and only intents that
+/// carry this deployment's mark (or that we hold a record of) are ours to act on.
+pub const METADATA_DEPLOYMENT: &str = "peyman_deployment";
+pub const METADATA_ORDER_ID: &str = "peyman_order_id";
 
 #[derive(Debug, Clone)]
 pub struct Stripe {
@@ -94,7 +102,9 @@ impl Stripe {
             ("amount", price.amount.to_string()),
             ("currency", price.currency.to_lowercase()),
             ("payment_method_types[]", "card".into()),
-            ("metadata[order_id]", order_id.into()),
+            // The keys of METADATA_DEPLOYMENT and METADATA_ORDER_ID.
+            ("metadata[peyman_deployment]", self.config.deployment.clone()),
+            ("metadata[peyman_order_id]", order_id.into()),
         ];
         match self.post("/v1/payment_intents", &form, Some(idempotency_key)).await? {
             Answer::Done(body) => {
@@ -164,6 +174,11 @@ impl Stripe {
         } else {
             Err(unavailable(format!("stripe {path} answered {status}")))
         }
+    }
+
+    /// Reads a verified webhook body as this deployment sees it.
+    pub fn parse_event(&self, body: &[u8]) -> Result<ReceivedEvent, String> {
+        parse_event(body, &self.config.deployment)
     }
 
     /// Checks a webhook's `Stripe-Signature` over its raw body before anything reads it.
@@ -246,8 +261,10 @@ pub struct ReceivedEvent {
     pub event: PaymentEvent,
 }
 
-/// Reads a verified body. Types we do not use become [`PaymentEvent::Ignored`].
-pub fn parse_event(body: &[u8]) -> Result<ReceivedEvent, String> {
+/// Reads a verified body. Types we do not use become [`PaymentEvent::Ignored`]. A
+/// success names its order only when the intent carries `deployment`'s mark: an
+/// `order_id` of some other product's metadata means nothing to us.
+pub fn parse_event(body: &[u8], deployment: &str) -> Result<ReceivedEvent, String> {
     let envelope: Envelope = serde_json::from_slice(body).map_err(|e| format!("not a Stripe event: {e}"))?;
     let object = &envelope.data.object;
     let text = |v: &Value| v.as_str().map(str::to_owned);
@@ -255,7 +272,9 @@ pub fn parse_event(body: &[u8]) -> Result<ReceivedEvent, String> {
     let event = match envelope.kind.as_str() {
         "payment_intent.succeeded" => PaymentEvent::Succeeded {
             intent_id: required("id")?,
-            order_id: text(&object["metadata"]["order_id"]),
+            our_order_id: (object["metadata"][METADATA_DEPLOYMENT].as_str() == Some(deployment))
+                .then(|| text(&object["metadata"][METADATA_ORDER_ID]))
+                .flatten(),
             received: Money {
                 amount: object["amount_received"]
                     .as_i64()
@@ -334,24 +353,34 @@ mod tests {
 
     #[test]
     fn events_become_payment_events() {
-        let body = br#"{"id":"evt_1","type":"payment_intent.succeeded","data":{"object":{"id":"pi_1","amount":5000,"currency":"irr","metadata":{"order_id":"01J"}}}}"#;
-        let received = parse_event(body).unwrap();
+        let body = br#"{"id":"evt_1","type":"payment_intent.succeeded","data":{"object":{"id":"pi_1","amount":5000,"currency":"irr","metadata":{"peyman_deployment":"peyman-prod","peyman_order_id":"01J"}}}}"#;
+        let received = parse_event(body, "peyman-prod").unwrap();
         assert_eq!(received.id, "evt_1");
         assert_eq!(
             received.event,
             PaymentEvent::Succeeded {
                 intent_id: "pi_1".into(),
-                order_id: Some("01J".into()),
+                our_order_id: Some("01J".into()),
                 received: Money { amount: 5000, currency: "IRR".into() }
             }
         );
+        // Another deployment's mark, or another product's order id, names no order of ours.
+        for other in [
+            br#"{"id":"evt_1","type":"payment_intent.succeeded","data":{"object":{"id":"pi_1","amount":5000,"currency":"irr","metadata":{"peyman_deployment":"peyman-staging","peyman_order_id":"01J"}}}}"#.as_slice(),
+            br#"{"id":"evt_1","type":"payment_intent.succeeded","data":{"object":{"id":"pi_1","amount":5000,"currency":"irr","metadata":{"order_id":"01J"}}}}"#,
+        ] {
+            let PaymentEvent::Succeeded { our_order_id, .. } = parse_event(other, "peyman-prod").unwrap().event else {
+                panic!("a success")
+            };
+            assert_eq!(our_order_id, None);
+        }
         let refunded = br#"{"id":"evt_2","type":"charge.refunded","data":{"object":{"id":"ch_1","payment_intent":"pi_1","amount_refunded":700}}}"#;
         assert_eq!(
-            parse_event(refunded).unwrap().event,
+            parse_event(refunded, "d").unwrap().event,
             PaymentEvent::Refunded { intent_id: "pi_1".into(), amount_refunded: 700 }
         );
         let other = br#"{"id":"evt_3","type":"customer.created","data":{"object":{}}}"#;
-        assert_eq!(parse_event(other).unwrap().event, PaymentEvent::Ignored { kind: "customer.created".into() });
-        assert!(parse_event(b"[]").is_err());
+        assert_eq!(parse_event(other, "d").unwrap().event, PaymentEvent::Ignored { kind: "customer.created".into() });
+        assert!(parse_event(b"[]", "d").is_err());
     }
 }

@@ -221,6 +221,7 @@ impl Aws {
         peyman::store::DueTimer {
             key: peyman::keys::Key { pk: peyman::keys::TIMERS.into(), sk: item["SK"].as_s().unwrap().clone() },
             subject: subject.to_owned(),
+            attempts: 0,
         }
     }
 

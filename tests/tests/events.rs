@@ -115,16 +115,21 @@ async fn the_webhook_sample_runs_through_its_function() {
     let (status, body) =
         status_and_body(payments_webhook::handle(&app, request("payments-webhook.json")).await.unwrap());
     assert_eq!((status, body["code"].as_str()), (400, Some("invalid_signature")));
-    // Signed now, under fresh ids: applied. Its intent was never opened here, so the money
-    // is held and refunded, not lost.
-    let mut event: serde_json::Value = serde_json::from_str(&sample("payments-webhook.json")).unwrap();
-    let mut stripe_event: serde_json::Value = serde_json::from_str(event["body"].as_str().unwrap()).unwrap();
-    stripe_event["id"] = json!(format!("evt_{}", ulid::Ulid::new()));
-    stripe_event["data"]["object"]["id"] = json!(format!("pi_{}", ulid::Ulid::new()));
-    let payload = stripe_event.to_string();
-    event["headers"]["stripe-signature"] = json!(Stripe::default().sign(&payload, chrono::Utc::now().timestamp()));
-    event["body"] = json!(payload);
-    let request = lambda_http::request::from_str(&event.to_string()).unwrap();
-    let (status, body) = status_and_body(payments_webhook::handle(&app, request).await.unwrap());
-    assert_eq!((status, body["outcome"].as_str()), (200, Some("held_and_refunding")), "{body}");
+    // Signed now, under fresh ids. Its mark names the sample's deployment, not this one:
+    // left alone. Marked as this deployment's, its intent was never opened here (the
+    // crash case), so the money is held and refunded, not lost.
+    for (deployment, outcome) in [("peyman-sample", "ignored"), (app.config.table_name.as_str(), "held_and_refunding")]
+    {
+        let mut event: serde_json::Value = serde_json::from_str(&sample("payments-webhook.json")).unwrap();
+        let mut stripe_event: serde_json::Value = serde_json::from_str(event["body"].as_str().unwrap()).unwrap();
+        stripe_event["id"] = json!(format!("evt_{}", ulid::Ulid::new()));
+        stripe_event["data"]["object"]["id"] = json!(format!("pi_{}", ulid::Ulid::new()));
+        stripe_event["data"]["object"]["metadata"]["peyman_deployment"] = json!(deployment);
+        let payload = stripe_event.to_string();
+        event["headers"]["stripe-signature"] = json!(Stripe::default().sign(&payload, chrono::Utc::now().timestamp()));
+        event["body"] = json!(payload);
+        let request = lambda_http::request::from_str(&event.to_string()).unwrap();
+        let (status, body) = status_and_body(payments_webhook::handle(&app, request).await.unwrap());
+        assert_eq!((status, body["outcome"].as_str()), (200, Some(outcome)), "{body}");
+    }
 }

@@ -167,3 +167,88 @@ mod record {
         );
     }
 }
+
+/// Runs the idempotency flow directly against the stack's table, with work of the
+/// test's own, counting how often the work runs.
+async fn run_once(
+    app: &peyman::App,
+    user_id: &str,
+    key: &str,
+    runs: &std::sync::atomic::AtomicUsize,
+    answer: impl FnOnce() -> peyman::http::Outcome,
+) -> peyman::http::Outcome {
+    let hash = peyman::idempotency::payload_hash("POST /v1/test", "/v1/test", b"{}");
+    peyman::idempotency::run(app, user_id, key, &hash, chrono::Utc::now(), async || {
+        runs.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        answer()
+    })
+    .await
+    .expect("the claim is stored")
+}
+
+#[tokio::test]
+async fn a_transient_conflict_is_not_the_key_s_final_answer() {
+    use peyman::error::ApiError;
+    use peyman::http::{Outcome, Reply};
+    let app = Aws::connect().await.app().await;
+    let (user_id, key) = (user("buyer"), ulid::Ulid::new().to_string());
+    let runs = std::sync::atomic::AtomicUsize::new(0);
+    for transient in ["concurrent_change", "idempotency_in_progress"] {
+        let lost =
+            run_once(&app, &user_id, &key, &runs, || Outcome::from(Err(ApiError::conflict(transient, "lost")))).await;
+        assert_eq!(lost.status, 409);
+    }
+    // The retry runs the work, and that answer is the one kept.
+    let done = run_once(&app, &user_id, &key, &runs, || Outcome::from(Reply::created(json!({ "ok": 1 })))).await;
+    assert_eq!((done.status, done.replayed), (201, false));
+    let replay = run_once(&app, &user_id, &key, &runs, || unreachable!("a completed key never runs again")).await;
+    assert_eq!((replay.status, replay.replayed, replay.body), (201, true, done.body));
+    assert_eq!(runs.load(std::sync::atomic::Ordering::SeqCst), 3);
+    // A decided 409 is final, as any 4xx.
+    let decided = ulid::Ulid::new().to_string();
+    run_once(&app, &user_id, &decided, &runs, || Outcome::from(Err(ApiError::conflict("offer_changed", "x")))).await;
+    let again = run_once(&app, &user_id, &decided, &runs, || unreachable!("kept")).await;
+    assert_eq!((again.status, again.replayed), (409, true));
+}
+
+#[tokio::test]
+async fn an_answer_that_cannot_be_stored_is_still_sent_and_the_work_never_runs_twice() {
+    use peyman::http::{Outcome, Reply};
+    let app = Aws::connect().await.app().await;
+    let (user_id, key) = (user("buyer"), ulid::Ulid::new().to_string());
+    let runs = std::sync::atomic::AtomicUsize::new(0);
+    // An answer over DynamoDB's 400 KB item limit: the record cannot be completed.
+    let huge = "x".repeat(500 * 1024);
+    let first = run_once(&app, &user_id, &key, &runs, || Outcome::from(Reply::created(json!({ "big": huge })))).await;
+    assert_eq!(first.status, 201, "the work's own answer, not a 500: {}", &first.body[..80]);
+    let hash = peyman::idempotency::payload_hash("POST /v1/test", "/v1/test", b"{}");
+    let retry = peyman::idempotency::run(&app, &user_id, &key, &hash, chrono::Utc::now(), async || {
+        runs.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Outcome::from(Reply::created(json!({})))
+    })
+    .await
+    .expect_err("the record is still in progress");
+    assert_eq!(retry.problem().code, "idempotency_in_progress", "the retry is told to wait");
+    assert_eq!(runs.load(std::sync::atomic::Ordering::SeqCst), 1, "the work ran once");
+}
+
+#[tokio::test]
+async fn a_replayed_accept_keeps_no_client_secret_at_rest() {
+    let (api, aws) = (Api::default(), Aws::connect().await);
+    let deal = Deal::new(&api).await;
+    let offer_id = deal.send_offer(&api, deal.offer()).await;
+    let (path, key) = (format!("/v1/offers/{offer_id}/accept"), ulid::Ulid::new().to_string());
+    let t = token(&deal.buyer);
+    let first = api.send("POST", &path, Some(&t), Some("{}"), &[("Idempotency-Key", &key)]).await;
+    let secret = first.ok(201)["order"]["payment"]["client_secret"].as_str().expect("the buyer gets it").to_owned();
+    let record = aws.partition(&format!("IDEMPOTENCY#{}#{key}", deal.buyer)).await;
+    let stored = record[0]["response_body"].as_s().unwrap();
+    assert!(!stored.contains(&secret), "the secret does not rest in the record");
+    let replay = api.send("POST", &path, Some(&t), Some("{}"), &[("Idempotency-Key", &key)]).await;
+    assert_eq!(replay.ok(201)["order"]["order_id"], first.body["order"]["order_id"]);
+    assert_eq!(replay.body["order"]["payment"]["client_secret"], serde_json::Value::Null);
+    // The buyer reads it from the order.
+    let order_id = first.body["order"]["order_id"].as_str().unwrap();
+    let order = api.get(&format!("/v1/orders/{order_id}"), &t).await;
+    assert_eq!(order.ok(200)["payment"]["client_secret"], secret.as_str());
+}

@@ -37,7 +37,7 @@ async fn timeline_events(api: &Api, deal: &Deal, order_id: &str) -> Vec<String> 
 
 fn succeeded(intent_id: &str, order_id: &str, amount: i64, currency: &str) -> Value {
     json!({ "id": intent_id, "object": "payment_intent", "amount": amount, "amount_received": amount,
-            "currency": currency, "status": "succeeded", "metadata": { "order_id": order_id } })
+            "currency": currency, "status": "succeeded", "metadata": { "peyman_order_id": order_id } })
 }
 
 fn failed(intent_id: &str) -> Value {
@@ -69,7 +69,8 @@ async fn paying_in_localstripe_starts_the_order_through_its_own_webhook() {
     // The intent at the provider is for exactly the order's price, naming the order.
     let at_stripe = stripe.intent(&intent_id).await;
     assert_eq!((at_stripe["amount"].as_i64(), at_stripe["currency"].as_str()), (Some(12_000_000), Some("irr")));
-    assert_eq!(at_stripe["metadata"]["order_id"], order_id);
+    assert_eq!(at_stripe["metadata"]["peyman_order_id"], order_id);
+    assert_eq!(at_stripe["metadata"]["peyman_deployment"], Aws::connect().await.table.as_str());
     // Only the buyer sees the client secret.
     let as_seller = api.get(&format!("/v1/orders/{order_id}"), &token(&deal.seller)).await;
     assert_eq!(as_seller.ok(200)["payment"]["client_secret"], Value::Null);
@@ -92,6 +93,83 @@ async fn paying_in_localstripe_starts_the_order_through_its_own_webhook() {
     let aws = Aws::connect().await;
     aws.timer(&format!("order/{order_id}/late")).await;
     aws.timer(&format!("order/{order_id}/late_cancellation")).await;
+}
+
+/// Opens an intent at localstripe as another product on the same account would (or as
+/// we would, with `metadata` naming this deployment) and pays it with a test card.
+async fn paid_intent_of_our_account(stripe: &Stripe, metadata: &[(&str, &str)]) -> String {
+    let mut form = vec![("amount", "4500"), ("currency", "usd"), ("payment_method_types[]", "card")];
+    form.extend_from_slice(metadata);
+    let (status, intent) = stripe.call(reqwest::Method::POST, "/v1/payment_intents", &form).await;
+    assert_eq!(status, 200, "{intent}");
+    let intent_id = intent["id"].as_str().unwrap().to_owned();
+    assert_eq!(stripe.pay(&intent_id, "pm_card_visa").await, 200);
+    intent_id
+}
+
+async fn refunds_at_localstripe(stripe: &Stripe, intent_id: &str) -> usize {
+    let path = format!("/v1/refunds?payment_intent={intent_id}");
+    let (status, refunds) = stripe.call(reqwest::Method::GET, &path, &[]).await;
+    assert_eq!(status, 200, "{refunds}");
+    refunds["data"].as_array().unwrap().len()
+}
+
+#[tokio::test]
+async fn a_payment_we_did_not_open_on_the_same_account_is_left_alone() {
+    let (api, stripe, aws) = (Api::default(), Stripe::default(), Aws::connect().await);
+    // The marketplace's regular checkout, with metadata of its own (an `order_id` too).
+    let foreign =
+        paid_intent_of_our_account(&stripe, &[("metadata[order_id]", "gig-order-77"), ("metadata[shop]", "gigs")])
+            .await;
+    // Then one of ours: localstripe sends each webhook a second after its event, in
+    // order, so once ours has started the foreign intent's events have been delivered.
+    let deal = Deal::new(&api).await;
+    let placed = deal.placed_order(&api).await;
+    stripe.pay(&intent_of(&placed), "pm_card_visa").await;
+    order_in(&api, &deal, placed["order_id"].as_str().unwrap(), "in_progress").await;
+    tokio::time::sleep(Duration::from_secs(2)).await; // a refund, had one been asked, would be at localstripe by now
+    assert_eq!(refunds_at_localstripe(&stripe, &foreign).await, 0, "never refunded");
+    assert_eq!(stripe.intent(&foreign).await["status"], "succeeded");
+    assert!(aws.partition(&format!("PAYMENT#{foreign}")).await.is_empty(), "no record of it");
+
+    // The same events delivered by hand: each is 200 `ignored` and writes nothing.
+    let object = stripe.intent(&foreign).await;
+    for (kind, object) in [
+        ("payment_intent.succeeded", object.clone()),
+        ("payment_intent.payment_failed", failed(&foreign)),
+        (
+            "charge.refunded",
+            json!({ "id": "ch_f", "object": "charge", "payment_intent": foreign, "amount_refunded": 4500 }),
+        ),
+    ] {
+        let event_id = format!("evt_{}", ulid::Ulid::new());
+        let body = stripe_event(&event_id, kind, object);
+        let r = api.webhook(&body, Some(&stripe.sign(&body, now()))).await;
+        assert_eq!((r.status, r.body["outcome"].as_str()), (200, Some("ignored")), "{kind}: {}", r.text);
+        assert!(aws.partition(&format!("WEBHOOK#stripe#{event_id}")).await.is_empty(), "{kind}: no receipt");
+    }
+    assert!(aws.partition(&format!("PAYMENT#{foreign}")).await.is_empty());
+    assert_eq!(refunds_at_localstripe(&stripe, &foreign).await, 0);
+}
+
+#[tokio::test]
+async fn a_paid_intent_marked_ours_without_its_order_is_held_and_refunded() {
+    // The crash between opening the intent and committing its order: the intent carries
+    // our mark and names an order that was never stored.
+    let (stripe, aws) = (Stripe::default(), Aws::connect().await);
+    let order_id = ulid::Ulid::new().to_string();
+    let intent_id = paid_intent_of_our_account(
+        &stripe,
+        &[("metadata[peyman_deployment]", aws.table.as_str()), ("metadata[peyman_order_id]", order_id.as_str())],
+    )
+    .await;
+    let refunded =
+        eventually(WAIT, async || (refunds_at_localstripe(&stripe, &intent_id).await == 1).then_some(())).await;
+    assert!(refunded.is_some(), "the money went back through the outbox");
+    let payment = &aws.partition(&format!("PAYMENT#{intent_id}")).await;
+    let record = payment.iter().find(|i| i["SK"].as_s().unwrap() == "PAYMENT").expect("recorded");
+    assert_eq!(record["status"].as_s().unwrap(), "held");
+    assert_eq!(record["held_reason"].as_s().unwrap(), "unknown_payment");
 }
 
 #[tokio::test]
@@ -253,6 +331,9 @@ async fn a_different_amount_or_currency_is_held_and_the_order_does_not_start() {
             (o["payment"]["status"].as_str(), o["payment"]["held_reason"].as_str()),
             (Some("held"), Some("amount_mismatch"))
         );
+        // What arrived is recorded beside what was asked: support decides on it.
+        assert_eq!(o["payment"]["received"], json!({ "amount": amount, "currency": currency.to_uppercase() }));
+        assert_eq!(o["payment"]["amount"], json!({ "amount": 12_000_000, "currency": "IRR" }));
         assert_eq!(timeline_events(&api, &deal, order_id).await, ["order_placed", "payment_held"]);
     }
 }
@@ -490,4 +571,36 @@ async fn a_paid_order_past_its_due_time_turns_late_then_its_buyer_may_cancel() {
     // Each timer fires once: it is gone from the table.
     let timers = aws.partition(peyman::keys::TIMERS).await;
     assert!(!timers.iter().any(|t| t["subject"].as_s().is_ok_and(|s| s.starts_with(&format!("order/{order_id}/")))));
+}
+
+#[tokio::test]
+async fn an_accept_whose_commit_answer_was_lost_keeps_the_intent_of_the_order_that_committed() {
+    let (api, stripe, aws) = (Api::default(), Stripe::default(), Aws::connect().await);
+    let app = aws.app().await;
+    let deal = Deal::new(&api).await;
+    let placed = deal.placed_order(&api).await;
+    let (order_id, intent_id) = (placed["order_id"].as_str().unwrap(), intent_of(&placed));
+    // The commit went through but its answer was lost (a 500 after DynamoDB committed):
+    // the order is read again, found, and its intent is not cancelled.
+    let lost = peyman::error::ApiError::internal("the connection reset after the commit");
+    offer_decisions::settle_failed_commit(&app, order_id, &intent_id, lost).await.expect("the accept succeeded");
+    assert_eq!(stripe.intent(&intent_id).await["status"], "requires_payment_method", "still payable");
+    assert_eq!(stripe.pay(&intent_id, "pm_card_visa").await, 200);
+    order_in(&api, &deal, order_id, "in_progress").await;
+
+    // Nothing committed: an ambiguous failure finds no order and cancels the intent; a
+    // lost race cancels it too and says the offer changed.
+    for (error, code) in [
+        (peyman::error::ApiError::internal("timeout"), "internal"),
+        (peyman::error::ApiError::conflict("concurrent_change", "lost"), "offer_changed"),
+    ] {
+        let (status, intent) =
+            stripe.call(reqwest::Method::POST, "/v1/payment_intents", &[("amount", "100"), ("currency", "usd")]).await;
+        assert_eq!(status, 200);
+        let unused = intent["id"].as_str().unwrap();
+        let never_stored = ulid::Ulid::new().to_string();
+        let e = offer_decisions::settle_failed_commit(&app, &never_stored, unused, error).await.unwrap_err();
+        assert_eq!(e.problem().code, code);
+        assert_eq!(stripe.intent(unused).await["status"], "canceled");
+    }
 }

@@ -212,10 +212,8 @@ async fn an_unanswered_request_expires_through_the_sweeper() {
     let timers = aws.partition(peyman::keys::TIMERS).await;
     let item =
         timers.iter().find(|t| t["subject"].as_s().ok() == Some(&subject)).expect("the request started its timer");
-    let timer = peyman::store::DueTimer {
-        key: peyman::keys::Key { pk: peyman::keys::TIMERS.into(), sk: item["SK"].as_s().unwrap().clone() },
-        subject,
-    };
+    assert!(item["SK"].as_s().is_ok());
+    let timer = aws.timer(&subject).await;
     let app = aws.app().await;
     let early = chrono::Utc::now() + chrono::Duration::days(13);
     assert!(!sweeper::fire(&app, &timer, early).await.unwrap(), "not before the window closes");

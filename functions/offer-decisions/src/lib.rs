@@ -57,13 +57,7 @@ async fn route(app: &App, req: &ApiRequest) -> Result<Reply, ApiError> {
             commit.contact(&order.buyer_id, &order.seller_id, "ORDER", &order.order_id)?;
             commit.payment(&payment, 0)?;
             if let Err(e) = app.commit(commit).await {
-                if let Err(cancel) = app.payments.cancel_intent(&intent.id).await {
-                    tracing::warn!(intent_id = intent.id, error = %cancel, "an unused intent stays open; nobody can pay it");
-                }
-                return Err(match e {
-                    ApiError::Conflict { .. } => ApiError::conflict("offer_changed", "the offer was decided meanwhile"),
-                    other => other,
-                });
+                settle_failed_commit(app, &order.order_id, &intent.id, e).await?;
             }
             Reply::created(json!({
                 "order": order.view_with(Some(Actor::Buyer), req.now, Some(&payment)),
@@ -89,4 +83,32 @@ async fn route(app: &App, req: &ApiRequest) -> Result<Reply, ApiError> {
         }
         _ => unknown_route(req),
     }
+}
+
+/// After the accept's commit failed: a lost race (409) wrote nothing, so the intent
+/// opened for it is cancelled and the buyer told the offer changed. Any other failure is
+/// ambiguous (the answer may have been lost after DynamoDB committed), so the order is
+/// read again first: if it exists the accept succeeded (`Ok`) and its intent is the
+/// order's way to pay, never cancelled. If the order cannot be read, nothing is
+/// cancelled: an intent left open names an order that may exist, and if it does not,
+/// nobody holds its client secret and a payment to it would be held and refunded.
+pub async fn settle_failed_commit(app: &App, order_id: &str, intent_id: &str, error: ApiError) -> Result<(), ApiError> {
+    let lost_race = matches!(error, ApiError::Conflict { .. });
+    if !lost_race {
+        match app.store.tracked::<Order>(order_id).await {
+            Ok(Some(_)) => {
+                tracing::warn!(order_id, error = %error, "the commit's answer was lost, but it committed");
+                return Ok(());
+            }
+            Ok(None) => {}
+            Err(read) => {
+                tracing::warn!(order_id, error = %read, "cannot tell whether the order committed; its intent stays");
+                return Err(error);
+            }
+        }
+    }
+    if let Err(cancel) = app.payments.cancel_intent(intent_id).await {
+        tracing::warn!(intent_id, error = %cancel, "an unused intent stays open; nobody can pay it");
+    }
+    Err(if lost_race { ApiError::conflict("offer_changed", "the offer was decided meanwhile") } else { error })
 }

@@ -24,7 +24,8 @@ async fn receive(app: &App, request: &Request) -> Result<Reply, ApiError> {
     app.payments
         .verify(header, &body, chrono::Utc::now())
         .map_err(|e| ApiError::malformed("invalid_signature", Some("Stripe-Signature"), e.to_string()))?;
-    let received = stripe::parse_event(&body).map_err(|e| ApiError::malformed("malformed_event", Some("body"), e))?;
+    let received =
+        app.payments.parse_event(&body).map_err(|e| ApiError::malformed("malformed_event", Some("body"), e))?;
     let outcome = payment::receive(app, stripe::PROVIDER, &received).await?;
     Reply::ok(json!({ "event_id": received.id, "outcome": outcome }))
 }

@@ -17,6 +17,7 @@ use peyman::lifecycle::{
 use peyman::offer::Offer;
 use peyman::order::Order;
 use peyman::request::Request;
+use peyman::retry::Next;
 use peyman::store::DueTimer;
 use peyman::tracked::{Step, Tracked, note, record};
 use serde_json::{Value, json};
@@ -24,17 +25,49 @@ use serde_json::{Value, json};
 pub async fn handle(app: &App, event: Value) -> Result<Value, Error> {
     let now =
         event["time"].as_str().and_then(|t| DateTime::parse_from_rfc3339(t).ok()).map_or_else(Utc::now, |t| t.to_utc());
-    let resent = resend_outbox(app, now).await?;
+    // An outbox that cannot be sent now must not keep the timers from firing.
+    let resent = resend_outbox(app, now).await.unwrap_or_else(|e| {
+        tracing::error!(error = %e, "outbox not re-sent; the next sweep tries again");
+        0
+    });
     let mut fired = 0;
+    let (mut retried, mut parked) = (0, 0);
     for timer in app.store.due_timers(now).await? {
         match fire(app, &timer, now).await {
             Ok(true) => fired += 1,
             Ok(false) => {}
-            Err(e) => tracing::error!(subject = timer.subject, error = %e, "timer failed; the next sweep retries it"),
+            Err(e) => {
+                // Moved aside (later, or parked), so a timer that keeps failing never
+                // holds up the ones behind it.
+                let error = e.to_string();
+                let attempts = timer.attempts + 1;
+                let moved = match app.config.retry.after(attempts, now) {
+                    Next::RetryAt(at) => {
+                        tracing::warn!(subject = timer.subject, error, attempts, %at, "timer failed; retried later");
+                        retried += 1;
+                        app.store.retry_timer(&timer, at, &error).await
+                    }
+                    Next::Park => {
+                        tracing::error!(
+                            subject = timer.subject,
+                            error,
+                            attempts,
+                            "timer kept failing; parked for support"
+                        );
+                        parked += 1;
+                        app.store.park_timer(&timer, &error, now).await
+                    }
+                };
+                match moved {
+                    // Another sweep moved it first.
+                    Ok(()) | Err(ApiError::Conflict { .. }) => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
         }
     }
-    tracing::info!(resent, fired, "sweep");
-    Ok(json!({ "resent": resent, "fired": fired }))
+    tracing::info!(resent, fired, retried, parked, "sweep");
+    Ok(json!({ "resent": resent, "fired": fired, "retried": retried, "parked": parked }))
 }
 
 async fn resend_outbox(app: &App, now: DateTime<Utc>) -> Result<usize, ApiError> {

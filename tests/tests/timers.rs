@@ -1,0 +1,71 @@
+//! Timers that cannot jam: the sweep pages through every due timer, and one that keeps
+//! failing is moved aside (retried later, then parked) so it never blocks those behind it.
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use peyman_e2e::*;
+use std::collections::HashMap;
+use std::time::Duration;
+
+fn item(pairs: &[(&str, &str)]) -> HashMap<String, AttributeValue> {
+    pairs.iter().map(|(k, v)| (k.to_string(), AttributeValue::S(v.to_string()))).collect()
+}
+
+#[tokio::test]
+async fn a_hundred_poison_timers_do_not_block_the_fifty_behind_them() {
+    let aws = Aws::connect().await;
+    let app = aws.app().await;
+    let run = ulid::Ulid::new().to_string();
+    let put = async |item: HashMap<String, AttributeValue>| {
+        aws.dynamodb.put_item().table_name(&aws.table).set_item(Some(item)).send().await.expect("put");
+    };
+    // 100 timers due first (long ago) whose orders cannot be read: firing them always fails.
+    let mut poison = Vec::new();
+    for i in 0..100 {
+        let order_id = ulid::Ulid::new().to_string();
+        put(item(&[("PK", &format!("ORDER#{order_id}")), ("SK", "ORDER"), ("entity", "order"), ("junk", "1")])).await;
+        let subject = format!("order/{order_id}");
+        let sk = format!("{:013}#{subject}", 1_000 + i);
+        put(item(&[("PK", peyman::keys::TIMERS), ("SK", &sk), ("entity", "timer"), ("subject", &subject)])).await;
+        poison.push(subject);
+    }
+    // 50 behind them that fire fine (a subject nothing knows is simply dropped).
+    let mut fine = Vec::new();
+    for i in 0..50 {
+        let subject = format!("test/{run}/{i}");
+        let sk = format!("{:013}#{subject}", 2_000 + i);
+        put(item(&[("PK", peyman::keys::TIMERS), ("SK", &sk), ("entity", "timer"), ("subject", &subject)])).await;
+        fine.push(subject);
+    }
+    let now = chrono::Utc::now();
+    let swept = sweeper::handle(&app, json!({ "time": now.to_rfc3339() })).await.expect("a sweep");
+    // This sweep, or the stack's own one running beside it, reached all fifty.
+    let timers = aws.partition(peyman::keys::TIMERS).await;
+    let subjects: Vec<&str> = timers.iter().map(|t| t["subject"].as_s().unwrap().as_str()).collect();
+    for subject in &fine {
+        assert!(!subjects.contains(&subject.as_str()), "{subject} was never fired: {swept}");
+    }
+    // None of the poison timers stays where it was; each is retried later or parked.
+    for t in &timers {
+        let subject = t["subject"].as_s().unwrap();
+        if poison.contains(subject) {
+            assert!(t["SK"].as_s().unwrap().as_str() > "0000000002000", "{subject} was not moved aside");
+            assert!(t["attempts"].as_n().unwrap().parse::<u32>().unwrap() >= 1);
+        }
+    }
+    // After RETRY_ATTEMPTS (3 in the tests' stack, retried at once) each is parked with
+    // its error, and no longer due.
+    let parked = eventually(Duration::from_secs(30), async || {
+        let parked = aws.partition(peyman::keys::PARKED_TIMERS).await;
+        let ours: Vec<_> = parked.into_iter().filter(|t| poison.contains(t["subject"].as_s().unwrap())).collect();
+        (ours.len() == poison.len()).then_some(ours)
+    })
+    .await
+    .expect("every poison timer is parked");
+    for t in &parked {
+        assert_eq!(t["attempts"].as_n().unwrap(), "3");
+        assert!(t["last_error"].as_s().unwrap().contains("decode"), "{:?}", t["last_error"]);
+    }
+    let timers = aws.partition(peyman::keys::TIMERS).await;
+    assert!(!timers.iter().any(|t| poison.contains(t["subject"].as_s().unwrap())), "parked timers are gone");
+    assert_eq!(app.store.parked_timers().await.unwrap().iter().filter(|t| poison.contains(&t.subject)).count(), 100);
+}
