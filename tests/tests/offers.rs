@@ -2,6 +2,7 @@
 //! source page with its own code, immutability, and who may do what.
 
 use peyman_e2e::*;
+use serde_json::Value;
 
 #[tokio::test]
 async fn from_a_message_to_an_order_in_both_lists() {
@@ -97,6 +98,27 @@ async fn every_rule_of_the_source_page_has_its_own_code() {
     let stranger = user("stranger");
     let r = api.post("/v1/offers", &st, with(&|b| b["buyer_id"] = json!(stranger))).await;
     assert_eq!(r.problem(422, "no_prior_communication")["field"], "buyer_id");
+    // A seller writing first to someone is not the buyer reaching out: neither the
+    // conversation nor the seller's own message is a basis for an offer.
+    let cold = user("cold");
+    let pitch =
+        api.post(&format!("/v1/conversations/{cold}/messages"), &st, json!({ "text": "یک پیشنهاد ویژه دارم" })).await;
+    let pitch_id = pitch.ok(201)["message_id"].as_str().unwrap().to_owned();
+    let to_cold = |source: Value| {
+        with(&|b| {
+            b["buyer_id"] = json!(cold);
+            b["source"] = source.clone();
+        })
+    };
+    let r = api.post("/v1/offers", &st, to_cold(json!({ "message_id": pitch_id }))).await;
+    assert_eq!(r.problem(422, "buyer_has_not_reached_out")["field"], "buyer_id");
+    // Once the buyer answers, the seller's own message is still not the source; the buyer's is.
+    let reply =
+        api.post(&format!("/v1/conversations/{}/messages", deal.seller), &token(&cold), json!({ "text": "بله" })).await;
+    let reply_id = reply.ok(201)["message_id"].as_str().unwrap().to_owned();
+    let r = api.post("/v1/offers", &st, to_cold(json!({ "message_id": pitch_id }))).await;
+    assert_eq!(r.problem(422, "source_not_from_buyer")["field"], "source.message_id");
+    api.post("/v1/offers", &st, to_cold(json!({ "message_id": reply_id }))).await.ok(201);
     // The source is theirs.
     let r = api
         .post("/v1/offers", &st, with(&|b| b["source"] = json!({ "message_id": ulid::Ulid::new().to_string() })))

@@ -10,6 +10,7 @@ use peyman::lifecycle::{self, Actor, OFFER, OFFER_START, OfferAction, REQUEST, R
 use peyman::offer::{NewOffer, Offer, OfferSource};
 use peyman::order::Order;
 use peyman::request::Request as CustomRequest;
+use peyman::store::Contact;
 use peyman::tracked::{self, Step, Tracked, act, record};
 use peyman::{App, timeline};
 use serde_json::json;
@@ -65,12 +66,22 @@ async fn create(app: &App, req: &ApiRequest) -> Result<Reply, ApiError> {
         return Err(ApiError::invalid("gig_not_active", "gig_id", "the gig is paused; an offer needs an active gig"));
     }
     terms.check_level(&policy.level_limits(settings.level))?;
-    if !app.store.have_contact(seller, &new.buyer_id).await? {
-        return Err(ApiError::invalid(
-            "no_prior_communication",
-            "buyer_id",
-            "an offer needs a message, request or order between you first",
-        ));
+    match app.store.contact_between(&new.buyer_id, seller).await? {
+        Contact::BuyerReachedOut => {}
+        Contact::SellerOnly => {
+            return Err(ApiError::invalid(
+                "buyer_has_not_reached_out",
+                "buyer_id",
+                "the buyer has not written to you, asked you for a custom project or ordered from you",
+            ));
+        }
+        Contact::None => {
+            return Err(ApiError::invalid(
+                "no_prior_communication",
+                "buyer_id",
+                "an offer needs a message, request or order between you first",
+            ));
+        }
     }
 
     let mut commit = app.store.begin();
@@ -99,8 +110,16 @@ async fn create(app: &App, req: &ApiRequest) -> Result<Reply, ApiError> {
             record(&mut commit, &mut request, step, req.now)?;
         }
         OfferSource::MessageId(id) => {
-            if !app.store.message_between(seller, &new.buyer_id, id).await? {
-                return Err(ApiError::invalid("source_not_found", "source.message_id", "no such message between you"));
+            let message = app.store.message_between(seller, &new.buyer_id, id).await?;
+            let message = message.ok_or_else(|| {
+                ApiError::invalid("source_not_found", "source.message_id", "no such message between you")
+            })?;
+            if message.sender_id != new.buyer_id {
+                return Err(ApiError::invalid(
+                    "source_not_from_buyer",
+                    "source.message_id",
+                    "an offer answers one of the buyer's messages, not one of yours",
+                ));
             }
         }
         OfferSource::OrderId(id) => {
