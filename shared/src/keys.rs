@@ -156,6 +156,9 @@ pub fn order_payments(order_id: &str) -> String {
 /// The GSI2 partition of payments held for review.
 pub const HELD_PAYMENTS: &str = "PAYMENTS#HELD";
 
+/// Refunds the provider kept refusing, for support (GSI2, newest first).
+pub const FAILED_REFUNDS: &str = "REFUNDS#FAILED";
+
 /// That a provider's event was received (and applied) once.
 pub fn received_event(provider: &str, event_id: &str) -> Key {
     key(format!("WEBHOOK#{provider}#{event_id}"), "WEBHOOK")

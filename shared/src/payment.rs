@@ -19,6 +19,7 @@ use crate::followup::FollowUp;
 use crate::lifecycle::{self, Actor, ORDER, OrderAction, OrderState};
 use crate::money::Money;
 use crate::order::Order;
+use crate::retry::Next;
 use crate::store::Commit;
 use crate::stripe::{Answer, Intent, ReceivedEvent};
 use crate::tracked::{Step, Tracked, note, record};
@@ -123,9 +124,21 @@ pub struct Refund {
     pub reason: String,
     pub status: RefundStatus,
     pub provider_refund_id: Option<String>,
+    /// The provider's last refusal.
     pub failure: Option<String>,
+    /// How often the provider refused it; after `RETRY_ATTEMPTS` it is `failed`.
+    #[serde(default)]
+    pub attempts: u32,
+    /// When its one timer fires to ask the provider again, while it is `requested`.
+    #[serde(default)]
+    pub check_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+/// The timer that checks a refund reached the provider, and retries it if not.
+pub fn refund_timer(intent_id: &str, refund_id: &str) -> String {
+    format!("refund/{intent_id}/{refund_id}")
 }
 
 impl Payment {
@@ -201,6 +214,7 @@ impl Refund {
             "status": self.status,
             "provider_refund_id": self.provider_refund_id,
             "failure": self.failure,
+            "attempts": self.attempts,
             "created_at": self.created_at,
             "updated_at": self.updated_at,
         })
@@ -270,8 +284,9 @@ pub fn confirmed_by(refunds: &[Refund], amount_refunded: i64) -> Vec<usize> {
 }
 
 /// Adds a refund of `amount` to `commit`: its record (a second request with the same id
-/// is refused by the store, so it happens once), the payment's running total, and the
-/// follow-up that asks the provider. The caller writes the payment and the order.
+/// is refused by the store, so it happens once), the payment's running total, the
+/// follow-up that asks the provider, and a timer at `check_at` that asks again if the
+/// follow-up was lost or refused. The caller writes the payment and the order.
 pub fn request_refund(
     commit: &mut Commit,
     payment: &mut Payment,
@@ -279,6 +294,7 @@ pub fn request_refund(
     amount: i64,
     reason: &str,
     now: DateTime<Utc>,
+    check_at: DateTime<Utc>,
 ) -> Result<Refund, ApiError> {
     if !matches!(payment.status, PaymentStatus::Succeeded | PaymentStatus::Held) {
         return Err(ApiError::conflict("not_paid", "only money that was paid can be refunded"));
@@ -302,11 +318,14 @@ pub fn request_refund(
         status: RefundStatus::Requested,
         provider_refund_id: None,
         failure: None,
+        attempts: 0,
+        check_at: Some(check_at),
         created_at: now,
         updated_at: now,
     };
     commit.new_refund(&refund)?;
     commit.followup(FollowUp::send_refund(&refund.intent_id, &refund.refund_id, now))?;
+    commit.timer(check_at, &refund_timer(&refund.intent_id, &refund.refund_id))?;
     Ok(refund)
 }
 
@@ -422,6 +441,7 @@ async fn succeeded(
                     received.amount,
                     "payment could not start an order",
                     now,
+                    now + app.config.outbox_grace,
                 )?)
             } else {
                 None
@@ -498,7 +518,7 @@ async fn refunded(
         let previous = refunds[i].status;
         refunds[i].status = RefundStatus::Confirmed;
         refunds[i].updated_at = now;
-        commit.refund(&refunds[i], previous)?;
+        commit.refund(&refunds[i], previous, refunds[i].attempts)?;
         confirmed.push(refunds[i].refund_id.clone());
     }
     commit.payment(&payment, expected)?;
@@ -524,7 +544,8 @@ pub async fn refund(app: &App, order_id: &str, refund_id: &str, amount: i64, rea
         let expected = payment.version;
         payment.version += 1;
         let mut commit = app.store.begin();
-        let refund = request_refund(&mut commit, &mut payment, refund_id, amount, reason, now)?;
+        let check_at = now + app.config.outbox_grace;
+        let refund = request_refund(&mut commit, &mut payment, refund_id, amount, reason, now, check_at)?;
         commit.payment(&payment, expected)?;
         let data = json!({ "refund_id": refund_id, "amount": refund.amount, "reason": reason });
         note(&mut commit, &mut order, "refund_requested", &[Actor::Buyer, Actor::Seller], data, now)?;
@@ -537,34 +558,83 @@ pub async fn refund(app: &App, order_id: &str, refund_id: &str, amount: i64, rea
     Err(ApiError::conflict("concurrent_change", "the payment kept changing; retry"))
 }
 
-/// The follow-up that asks the provider for a requested refund. The idempotency key is
-/// the refund's own, so a redelivered follow-up refunds once.
-pub async fn send_refund(app: &App, intent_id: &str, refund_id: &str) -> Result<(), ApiError> {
+/// Asks the provider for a requested refund: from its follow-up, or from its timer
+/// (`fired`, deleted in the same transaction) when the follow-up was lost or the
+/// provider refused it. The idempotency key is the refund's own, so asking twice refunds
+/// once. A refusal is retried with backoff and, after `RETRY_ATTEMPTS`, the refund is
+/// `failed` and listed for support (`REFUNDS#FAILED`). Each answer is an event on the
+/// order's timeline. A provider that cannot be reached is an error: SQS or the sweep
+/// retries.
+pub async fn send_refund(
+    app: &App,
+    intent_id: &str,
+    refund_id: &str,
+    fired: Option<&crate::keys::Key>,
+) -> Result<(), ApiError> {
     let Some(mut refund) = app.store.refund_record(intent_id, refund_id).await? else {
         return Err(ApiError::internal(format!("refund {refund_id} of {intent_id} is not recorded")));
     };
+    let mut commit = app.store.begin();
+    if let Some(key) = fired {
+        commit.delete(key)?;
+    }
+    // A refund has one timer at a time: whatever happens now replaces it.
+    let subject = refund_timer(intent_id, refund_id);
+    if let Some(check_at) = refund.check_at.take()
+        && fired.is_none_or(|key| key.sk != crate::keys::timer(check_at.timestamp_millis(), &subject).sk)
+    {
+        commit.delete(&crate::keys::timer(check_at.timestamp_millis(), &subject))?;
+    }
     if refund.status != RefundStatus::Requested {
-        return Ok(());
+        // Sent, confirmed or failed already: only the timer, if any, goes.
+        return if fired.is_some() { app.commit(commit).await } else { Ok(()) };
     }
     let key = format!("refund-{intent_id}-{refund_id}");
     let answer = app.payments.refund(intent_id, refund.amount.amount, refund_id, &key).await?;
-    refund.updated_at = Utc::now();
-    match answer {
+    let now = Utc::now();
+    let attempts = refund.attempts;
+    refund.updated_at = now;
+    let (event, data) = match answer {
         Answer::Done((provider_id, status)) => {
             tracing::info!(intent_id, refund_id, provider_id, status, "refund sent");
             refund.status = RefundStatus::Sent;
-            refund.provider_refund_id = Some(provider_id);
+            refund.provider_refund_id = Some(provider_id.clone());
+            ("refund_sent", json!({ "provider_refund_id": provider_id }))
         }
         Answer::Refused(why) => {
-            tracing::error!(intent_id, refund_id, why, "the provider refused a refund; support must look");
-            refund.status = RefundStatus::Failed;
-            refund.failure = Some(why);
+            refund.attempts += 1;
+            refund.failure = Some(why.clone());
+            match app.config.retry.after(refund.attempts, now) {
+                Next::RetryAt(at) => {
+                    tracing::warn!(intent_id, refund_id, why, attempts = refund.attempts, %at, "refund refused; retried");
+                    commit.timer(at, &subject)?;
+                    refund.check_at = Some(at);
+                    ("refund_refused", json!({ "failure": why, "attempts": refund.attempts, "retry_at": at }))
+                }
+                Next::Park => {
+                    tracing::error!(
+                        intent_id,
+                        refund_id,
+                        why,
+                        attempts = refund.attempts,
+                        "refund failed; support must look"
+                    );
+                    refund.status = RefundStatus::Failed;
+                    ("refund_failed", json!({ "failure": why, "attempts": refund.attempts }))
+                }
+            }
         }
+    };
+    commit.refund(&refund, RefundStatus::Requested, attempts)?;
+    if let Some(mut order) = app.store.tracked::<Order>(&refund.order_id).await? {
+        let mut data = data;
+        data["refund_id"] = json!(refund_id);
+        data["amount"] = json!(refund.amount);
+        let notify: &[Actor] = if event == "refund_failed" { &[Actor::Buyer] } else { &[] };
+        note(&mut commit, &mut order, event, notify, data, now)?;
     }
-    let mut commit = app.store.begin();
-    commit.refund(&refund, RefundStatus::Requested)?;
     match app.commit(commit).await {
-        // Another delivery of this follow-up recorded it first.
+        // Another delivery of this follow-up, or the timer, recorded it first.
         Ok(()) | Err(ApiError::Conflict { .. }) => Ok(()),
         Err(e) => Err(e),
     }
@@ -588,9 +658,20 @@ pub async fn cancel_intent(app: &App, intent_id: &str) -> Result<(), ApiError> {
                 let expected = payment.version;
                 payment.version += 1;
                 payment.status = PaymentStatus::Canceled;
-                payment.updated_at = Utc::now();
+                let now = Utc::now();
+                payment.updated_at = now;
                 let mut commit = app.store.begin();
                 commit.payment(&payment, expected)?;
+                if let Some(mut order) = app.store.tracked::<Order>(&payment.order_id).await? {
+                    note(
+                        &mut commit,
+                        &mut order,
+                        "payment_canceled",
+                        &[],
+                        json!({ "payment_intent_id": intent_id }),
+                        now,
+                    )?;
+                }
                 match app.commit(commit).await {
                     Ok(()) => return Ok(()),
                     Err(ApiError::Conflict { .. }) => continue,
@@ -727,6 +808,8 @@ mod tests {
             status,
             provider_refund_id: None,
             failure: None,
+            attempts: 0,
+            check_at: None,
             created_at: at,
             updated_at: at,
         }

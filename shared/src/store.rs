@@ -766,6 +766,10 @@ fn refund_item(refund: &Refund) -> Result<Item, ApiError> {
         item.insert(keys::GSI1PK.into(), s(keys::order_payments(&refund.order_id)));
         item.insert(keys::GSI1SK.into(), s(format!("REFUND#{}", refund.created_at.to_rfc3339())));
     }
+    if refund.status == RefundStatus::Failed {
+        item.insert(keys::GSI2PK.into(), s(keys::FAILED_REFUNDS));
+        item.insert(keys::GSI2SK.into(), s(refund.updated_at.to_rfc3339()));
+    }
     Ok(item)
 }
 
@@ -781,15 +785,17 @@ impl Commit {
         Ok(())
     }
 
-    /// Puts `refund`, which must still be in `from` status.
-    pub fn refund(&mut self, refund: &Refund, from: RefundStatus) -> Result<(), ApiError> {
+    /// Puts `refund`, which must still be as it was read: in `from` status after
+    /// `attempts` refused attempts (of two deliveries racing, one records its answer).
+    pub fn refund(&mut self, refund: &Refund, from: RefundStatus, attempts: u32) -> Result<(), ApiError> {
         let from = serde_json::to_value(from).map_err(ApiError::internal)?;
         let put = Put::builder()
             .table_name(&self.table)
             .set_item(Some(refund_item(refund)?))
-            .condition_expression("#status = :from")
+            .condition_expression("#status = :from AND (attempts = :attempts OR attribute_not_exists(attempts))")
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":from", s(from.as_str().unwrap_or_default()))
+            .expression_attribute_values(":attempts", n(attempts))
             .build()
             .map_err(ApiError::internal)?;
         self.writes.push(TransactWriteItem::builder().put(put).build());

@@ -212,8 +212,17 @@ pub async fn act<T: Tracked, A: Copy + PartialEq>(
     Ok(entity)
 }
 
-/// A timeline as parties see it, with the result of verifying its chain.
-pub fn history_view(events: &[Event], head_hash: &str) -> Value {
+/// The timeline of `entity` as parties see it, with the result of verifying its chain.
+/// The entity is read first and its events after, so events a later transition appended
+/// meanwhile (beyond the entity's version) are left for the next read: the view is the
+/// timeline as of the entity it names.
+pub async fn history<T: Tracked>(app: &App, entity: &T) -> Result<Value, ApiError> {
+    let mut events = app.store.timeline::<T>(entity.id()).await?;
+    events.retain(|e| e.seq <= entity.version());
+    Ok(history_view(&events, entity.head_hash()))
+}
+
+fn history_view(events: &[Event], head_hash: &str) -> Value {
     let verified = crate::timeline::verify(events, head_hash);
     serde_json::json!({
         "events": events,
@@ -243,9 +252,8 @@ pub async fn list<T: Tracked>(app: &App, req: &ApiRequest, view: View<T>) -> Res
 /// One entity the caller may see, with its timeline and whether the chain verifies.
 pub async fn with_history<T: Tracked>(app: &App, req: &ApiRequest, id: &str, view: View<T>) -> Result<Reply, ApiError> {
     let (entity, role) = visible::<T>(app, id, &req.caller).await?;
-    let events = app.store.timeline::<T>(id).await?;
     let mut body = view(&entity, Some(role), req.now);
-    body["history"] = history_view(&events, entity.head_hash());
+    body["history"] = history(app, &entity).await?;
     Reply::ok(body)
 }
 

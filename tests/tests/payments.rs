@@ -358,7 +358,7 @@ async fn an_unpaid_order_lapses_and_its_offer_is_sent_again() {
         (lapsed["status"].as_str(), lapsed["allowed_actions"].as_array().map(Vec::len)),
         (Some("cancelled"), Some(0))
     );
-    assert_eq!(timeline_events(&api, &deal, order_id).await, ["order_placed", "payment_window_lapsed"]);
+    assert_eq!(timeline_events(&api, &deal, order_id).await[..2], ["order_placed", "payment_window_lapsed"]);
     let offer = api.get(&format!("/v1/offers/{offer_id}"), &token(&deal.buyer)).await;
     assert_eq!(offer.ok(200)["state"], "sent");
     assert_eq!(offer.body["allowed_actions"], json!(["accept", "decline"]));
@@ -372,6 +372,11 @@ async fn an_unpaid_order_lapses_and_its_offer_is_sent_again() {
     })
     .await;
     assert!(payment.is_some());
+    // The cancellation at the provider is itself on the order's timeline.
+    assert_eq!(
+        timeline_events(&api, &deal, order_id).await,
+        ["order_placed", "payment_window_lapsed", "payment_canceled"]
+    );
     // The buyer can accept the reopened offer: a new order with a new intent.
     let again = api.post(&format!("/v1/offers/{offer_id}/accept"), &token(&deal.buyer), json!({})).await;
     assert_ne!(again.ok(201)["order"]["order_id"], order_id);
@@ -421,7 +426,7 @@ async fn a_payment_after_the_order_was_cancelled_is_held_and_refunded() {
     );
     assert_eq!(
         timeline_events(&api, &deal, order_id).await,
-        ["order_placed", "payment_window_lapsed", "payment_held", "refund_confirmed"]
+        ["order_placed", "payment_window_lapsed", "payment_held", "refund_sent", "refund_confirmed"]
     );
 }
 
@@ -454,6 +459,12 @@ async fn refunds_are_partial_or_full_once_each_and_confirmed_by_the_provider() {
     assert_eq!(refunds["data"][0]["amount"], 2_000_000);
     // The rest, in full.
     peyman::payment::refund(&app, order_id, "rest", 10_000_000, "cancelled by agreement").await.unwrap();
+    eventually(WAIT, async || {
+        let o = order(&api, &deal, order_id).await;
+        o["refunds"].as_array().unwrap().iter().all(|r| r["status"] == "sent").then_some(())
+    })
+    .await
+    .expect("the rest reached localstripe too");
     // The provider's running total confirms the first, then both; a stale total changes nothing.
     for (total, outcome) in
         [(2_000_000, "refund_confirmed"), (12_000_000, "refund_confirmed"), (2_000_000, "already_decided")]
@@ -466,9 +477,17 @@ async fn refunds_are_partial_or_full_once_each_and_confirmed_by_the_provider() {
     let statuses: Vec<_> = o["refunds"].as_array().unwrap().iter().map(|r| r["status"].as_str().unwrap()).collect();
     assert_eq!(statuses, ["confirmed", "confirmed"]);
     assert_eq!(o["status"], "in_progress", "refunding alone moves no order");
-    let events = timeline_events(&api, &deal, order_id).await;
+    // Every step is an event; a sending (the follow-up's) may land before or after the
+    // next request, so the sends are counted apart.
+    let events = eventually(WAIT, async || {
+        let events = timeline_events(&api, &deal, order_id).await;
+        (events.iter().filter(|e| *e == "refund_sent").count() == 2).then_some(events)
+    })
+    .await
+    .expect("both refunds reached the provider");
+    let others: Vec<_> = events.iter().filter(|e| *e != "refund_sent").collect();
     assert_eq!(
-        events,
+        others,
         ["order_placed", "order_paid", "refund_requested", "refund_requested", "refund_confirmed", "refund_confirmed"]
     );
 }
@@ -531,7 +550,7 @@ async fn with_the_payment_window_shortened_the_scheduled_sweep_lapses_the_order(
     assert_eq!(body["order"]["policy"]["payment_window_seconds"], 2, "the order keeps the policy in force");
     // The stack's own sweeper (every second here) finds the timer due and lapses it.
     order_in(&api, &deal, &order_id, "cancelled").await;
-    assert_eq!(timeline_events(&api, &deal, &order_id).await, ["order_placed", "payment_window_lapsed"]);
+    assert_eq!(timeline_events(&api, &deal, &order_id).await[..2], ["order_placed", "payment_window_lapsed"]);
     let offer = api.get(&format!("/v1/offers/{offer_id}"), &token(&deal.buyer)).await;
     assert_eq!(offer.ok(200)["state"], "sent");
     assert_eq!(offer.body["order_id"], Value::Null);
@@ -603,4 +622,56 @@ async fn an_accept_whose_commit_answer_was_lost_keeps_the_intent_of_the_order_th
         assert_eq!(e.problem().code, code);
         assert_eq!(stripe.intent(unused).await["status"], "canceled");
     }
+}
+
+#[tokio::test]
+async fn a_refund_the_provider_keeps_refusing_is_retried_then_failed_and_listed_for_support() {
+    let (api, stripe, aws) = (Api::default(), Stripe::default(), Aws::connect().await);
+    let app = aws.app().await;
+    let deal = Deal::new(&api).await;
+    let placed = deal.placed_order(&api).await;
+    let order_id = placed["order_id"].as_str().unwrap();
+    let intent_id = intent_of(&placed);
+    // A success we are told of but localstripe never took (nothing was paid there), so
+    // every refund of it is refused by the provider.
+    let body = stripe_event(
+        &format!("evt_{}", ulid::Ulid::new()),
+        "payment_intent.succeeded",
+        succeeded(&intent_id, order_id, 13_000_000, "irr"),
+    );
+    let r = api.webhook(&body, Some(&stripe.sign(&body, now()))).await;
+    assert_eq!(r.body["outcome"], "held", "{}", r.text);
+    peyman::payment::refund(&app, order_id, "back", 13_000_000, "support: refund the held payment").await.unwrap();
+    // The follow-up is refused; the sweeper retries (at once, three attempts in the
+    // tests' stack), then the refund is failed, with the provider's reason.
+    let failed = eventually(WAIT, async || {
+        let o = order(&api, &deal, order_id).await;
+        (o["refunds"][0]["status"] == "failed").then_some(o)
+    })
+    .await
+    .expect("the refund ends failed, not requested for ever");
+    let refund = &failed["refunds"][0];
+    assert_eq!(refund["attempts"], 3);
+    assert!(refund["failure"].as_str().unwrap().starts_with("4"), "{refund}");
+    assert_eq!(
+        timeline_events(&api, &deal, order_id).await,
+        ["order_placed", "payment_held", "refund_requested", "refund_refused", "refund_refused", "refund_failed"]
+    );
+    // Listed for support, and its timer is gone.
+    let listed = aws
+        .dynamodb
+        .query()
+        .table_name(&aws.table)
+        .index_name(peyman::keys::GSI2)
+        .key_condition_expression("GSI2PK = :pk")
+        .expression_attribute_values(
+            ":pk",
+            aws_sdk_dynamodb::types::AttributeValue::S(peyman::keys::FAILED_REFUNDS.into()),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert!(listed.items().iter().any(|i| i["intent_id"].as_s().unwrap() == &intent_id), "in REFUNDS#FAILED");
+    let subject = peyman::payment::refund_timer(&intent_id, "back");
+    assert!(!aws.partition(peyman::keys::TIMERS).await.iter().any(|t| t["subject"].as_s().unwrap() == &subject));
 }

@@ -32,7 +32,7 @@ async fn apply(app: &App, body: &str) -> Result<(), ApiError> {
                 .strip_prefix("refund/")
                 .and_then(|rest| rest.split_once('/'))
                 .ok_or_else(|| malformed(&followup))?;
-            payment::send_refund(app, intent_id, refund_id).await?;
+            payment::send_refund(app, intent_id, refund_id, None).await?;
         }
     }
     Ok(())

@@ -8,7 +8,7 @@ use peyman::error::ApiError;
 use peyman::http::{ApiRequest, Reply, serve, unknown_route};
 use peyman::order::Order;
 use peyman::payment::Refund;
-use peyman::tracked::{self, history_view, visible};
+use peyman::tracked::{self, visible};
 
 pub async fn handle(app: &App, request: Request) -> Result<Response<Body>, Error> {
     Ok(serve(app, request, route).await)
@@ -31,8 +31,7 @@ async fn route(app: &App, req: &ApiRequest) -> Result<Reply, ApiError> {
         "GET /v1/orders/{order_id}/timeline" => {
             let id = req.path_id("order_id")?;
             let (order, _) = visible::<Order>(app, &id, me).await?;
-            let events = app.store.timeline::<Order>(&id).await?;
-            Reply::ok(history_view(&events, &order.head_hash))
+            Reply::ok(tracked::history(app, &order).await?)
         }
         _ => unknown_route(req),
     }

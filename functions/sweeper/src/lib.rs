@@ -91,6 +91,9 @@ pub async fn fire(app: &App, timer: &DueTimer, now: DateTime<Utc>) -> Result<boo
         (Some("order"), Some(id), None) => lapse_payment(app, id, timer, now).await,
         (Some("order"), Some(id), Some("late")) => flag_late(app, id, timer, now).await,
         (Some("order"), Some(id), Some("late_cancellation")) => open_late_cancellation(app, id, timer, now).await,
+        (Some("refund"), Some(intent_id), Some(refund_id)) => {
+            peyman::payment::send_refund(app, intent_id, refund_id, Some(&timer.key)).await.map(|()| true)
+        }
         _ => {
             tracing::warn!(subject = timer.subject, "a timer for nothing we know; dropped");
             app.store.delete_key(&timer.key).await?;
