@@ -4,7 +4,7 @@
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
-TOOLS := moto localstripe cfn-lint checkov schemathesis
+TOOLS := moto localstripe cfn-lint checkov aws-sam-cli schemathesis
 # The tests' stack listens on other ports than `make dev`, so both can run at once.
 # Its sweeper runs every second, takes outbox entries after 2 s and retries a failing timer
 # or refund at once, three times, so tests of expiry, lost follow-ups and poison items
@@ -12,7 +12,7 @@ TOOLS := moto localstripe cfn-lint checkov schemathesis
 TEST_PORTS := PORT=3100 MOTO_PORT=5100 LOCALSTRIPE_PORT=8520 LOCAL_SCHEDULE_SECONDS=1 OUTBOX_GRACE_SECONDS=2 \
 	RETRY_FIRST_SECONDS=0 RETRY_ATTEMPTS=3
 
-.PHONY: dev test tools build lint lint-template against-stack bench zip clean
+.PHONY: dev test tools build lint lint-template against-stack bench zip redrive clean
 
 # One venv per tool: installed together they downgrade one another.
 $(VENV)/%/.installed: infra/requirements/%.txt
@@ -34,9 +34,11 @@ lint:
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets -- -D warnings
 
-lint-template: $(VENV)/cfn-lint/.installed $(VENV)/checkov/.installed
+# sam's telemetry would call out; it is off for every sam command here.
+lint-template: $(VENV)/cfn-lint/.installed $(VENV)/checkov/.installed $(VENV)/aws-sam-cli/.installed
 	$(VENV)/cfn-lint/bin/cfn-lint infra/template.yaml
 	$(VENV)/checkov/bin/checkov --skip-download --quiet --compact -f infra/template.yaml
+	SAM_CLI_TELEMETRY=0 $(VENV)/aws-sam-cli/bin/sam validate --lint --template-file infra/template.yaml
 
 test: tools build lint lint-template
 	$(TEST_PORTS) infra/local/stack.sh $(MAKE) --no-print-directory against-stack
@@ -61,6 +63,12 @@ zip: $(VENV)/cargo-lambda/.installed
 	PATH="$(CURDIR)/$(VENV)/cargo-lambda/bin:$$PATH" cargo lambda build --release --output-format zip \
 		$$(rustup target list --installed | grep -q aarch64-unknown-linux-gnu && echo --arm64 || echo --x86-64) \
 		$(foreach f,$(wildcard functions/*),--bin $(notdir $(f)))
+
+# Moves a dead-letter queue's messages back to their source queue (see infra/ops/redrive.py);
+# the stack's outputs name both URLs. Locally, AWS_ENDPOINT_URL points it at moto.
+redrive: $(VENV)/moto/.installed
+	@test -n "$(DLQ)" -a -n "$(TO)" || { echo "usage: make redrive DLQ=<dead-letter queue URL> TO=<source queue URL>"; exit 2; }
+	$(VENV)/moto/bin/python infra/ops/redrive.py --dlq "$(DLQ)" --to "$(TO)"
 
 clean:
 	rm -rf target .run $(VENV)

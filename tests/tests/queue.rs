@@ -106,3 +106,27 @@ async fn a_poison_message_reaches_the_dlq_after_the_receive_count_while_its_batc
     .await;
     assert!(dead.is_some(), "the poison message never reached the DLQ");
 }
+
+#[tokio::test]
+async fn make_redrive_moves_dead_letters_back_and_they_are_applied() {
+    let aws = Aws::connect().await;
+    let dlq = aws.template.queue_url("FollowUpsDeadLetterQueue").unwrap();
+    let source = aws.template.queue_url("FollowUpsQueue").unwrap();
+    // A follow-up that failed five times (its cause since fixed) waits in the DLQ.
+    let recipient = user("buyer");
+    let followup = peyman::followup::FollowUp::notify(&recipient, "order/x", "order_paid", chrono::Utc::now());
+    let body = serde_json::to_string(&followup).unwrap();
+    aws.sqs.send_message().queue_url(&dlq).message_body(&body).send().await.unwrap();
+    let python = format!("{}/../.venv/moto/bin/python", env!("CARGO_MANIFEST_DIR"));
+    let script = format!("{}/../infra/ops/redrive.py", env!("CARGO_MANIFEST_DIR"));
+    let out = std::process::Command::new(python).args([&script, "--dlq", &dlq, "--to", &source]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("moved "), "{}", String::from_utf8_lossy(&out.stdout));
+    // The stack's consumer applies it from the source queue: the notification exists.
+    let key = peyman::keys::notification(&recipient, &followup.followup_id);
+    let applied = eventually(std::time::Duration::from_secs(20), async || {
+        (!aws.partition(&key.pk).await.iter().all(|i| i["SK"].as_s().unwrap() != &key.sk)).then_some(())
+    })
+    .await;
+    assert!(applied.is_some(), "the redriven follow-up was applied");
+}
