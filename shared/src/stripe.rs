@@ -20,6 +20,11 @@ use crate::payment::PaymentEvent;
 /// libraries default to the same five minutes).
 pub const SIGNATURE_TOLERANCE_SECONDS: i64 = 300;
 
+/// How long one call to Stripe may take: below the shortest timeout of a function that
+/// calls it (10 s, the template's default, for `offer-decisions`), so a slow provider is a
+/// 503 the caller may retry, never a function killed mid-flow.
+pub const CALL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(6);
+
 /// The name payments and webhook routes know this provider by.
 pub const PROVIDER: &str = "stripe";
 
@@ -83,10 +88,8 @@ pub fn install_tls_provider() {
 impl Stripe {
     pub fn new(config: StripeConfig) -> Self {
         install_tls_provider();
-        let http = reqwest::Client::builder()
-            .timeout(std::time::Duration::from_secs(20))
-            .build()
-            .expect("a TLS client with the installed provider");
+        let http =
+            reqwest::Client::builder().timeout(CALL_TIMEOUT).build().expect("a TLS client with the installed provider");
         Stripe { http, config }
     }
 

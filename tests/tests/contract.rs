@@ -96,3 +96,25 @@ fn every_operation_documents_problems_and_the_authorizer() {
         }
     }
 }
+
+#[test]
+fn a_call_to_the_payment_provider_ends_before_the_function_that_makes_it() {
+    let path = template_path();
+    let template: Value = serde_norway::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let default = template["Globals"]["Function"]["Timeout"].as_u64().expect("a default timeout");
+    let mut callers = 0;
+    for (id, resource) in template["Resources"].as_mapping().unwrap() {
+        let properties = &resource["Properties"];
+        let calls_stripe = properties["Environment"]["Variables"].get("STRIPE_SECRET_KEY").is_some();
+        if resource["Type"] == "AWS::Serverless::Function" && calls_stripe {
+            callers += 1;
+            let timeout = properties.get("Timeout").and_then(Value::as_u64).unwrap_or(default);
+            assert!(
+                peyman::stripe::CALL_TIMEOUT.as_secs() < timeout,
+                "{id:?}: a Stripe call may take {:?}, the function only {timeout} s",
+                peyman::stripe::CALL_TIMEOUT
+            );
+        }
+    }
+    assert!(callers >= 4, "accept, the webhook, the follow-ups and the sweeper (refund retries) call Stripe");
+}
