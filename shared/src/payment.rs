@@ -399,10 +399,6 @@ async fn succeeded(
     now: DateTime<Utc>,
 ) -> Result<Received, ApiError> {
     let payment = app.store.payment(intent_id).await?;
-    if payment.is_none() && our_order_id.is_none() {
-        tracing::info!(intent_id, "a success for an intent we did not open; left alone");
-        return Ok(Received::Ignored);
-    }
     let order_id = payment.as_ref().map(|p| p.order_id.as_str()).filter(|id| !id.is_empty()).or(our_order_id);
     let order = match order_id.filter(|id| ulid::Ulid::from_string(id).is_ok()) {
         Some(id) => app.store.tracked::<Order>(id).await?,
@@ -416,7 +412,10 @@ async fn succeeded(
     let data = json!({ "payment_intent_id": intent_id, "amount": received });
     let outcome = match decision {
         OnSuccess::AlreadyDecided => return Ok(Received::AlreadyDecided),
-        OnSuccess::NotOurs => return Ok(Received::Ignored),
+        OnSuccess::NotOurs => {
+            tracing::info!(intent_id, "a success for an intent we did not open; left alone");
+            return Ok(Received::Ignored);
+        }
         OnSuccess::Start => {
             let mut order = order.expect("on_success starts only a known order");
             let t = lifecycle::step(ORDER, order.state, OrderAction::Pay, Actor::System, &order.facts(now))

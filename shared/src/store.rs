@@ -910,6 +910,13 @@ impl Store {
     /// Every item of partition `pk` whose sort key begins with `prefix`, in order, read
     /// consistently and across pages.
     async fn all_with_prefix<T: DeserializeOwned>(&self, pk: &str, prefix: &str) -> Result<Vec<T>, ApiError> {
+        let items = self.all_where("PK = :pk AND begins_with(SK, :sk)", pk, prefix).await?;
+        items.into_iter().map(decode).collect()
+    }
+
+    /// Every item of partition `pk` whose sort key meets `condition` (on `:pk` and
+    /// `:sk`), in order, read consistently and across pages.
+    async fn all_where(&self, condition: &str, pk: &str, sk: &str) -> Result<Vec<Item>, ApiError> {
         let mut found = Vec::new();
         let mut start = None;
         loop {
@@ -917,17 +924,15 @@ impl Store {
                 .db
                 .query()
                 .table_name(&self.table)
-                .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
+                .key_condition_expression(condition)
                 .expression_attribute_values(":pk", s(pk))
-                .expression_attribute_values(":prefix", s(prefix))
+                .expression_attribute_values(":sk", s(sk))
                 .consistent_read(true)
                 .set_exclusive_start_key(start)
                 .send()
                 .await
                 .map_err(db_error)?;
-            for item in out.items.unwrap_or_default() {
-                found.push(decode(item)?);
-            }
+            found.extend(out.items.unwrap_or_default());
             start = out.last_evaluated_key;
             if start.is_none() {
                 return Ok(found);
@@ -1035,36 +1040,10 @@ impl Store {
         self.get_as(&keys::message(a, b, message_id)).await
     }
 
-    /// Every item of partition `pk` whose sort key is at most `bound` (`below`: less
-    /// than), oldest first, across pages.
-    async fn all_up_to(&self, pk: &str, bound: String, below: bool) -> Result<Vec<Item>, ApiError> {
-        let condition = if below { "PK = :pk AND SK < :bound" } else { "PK = :pk AND SK <= :bound" };
-        let mut found = Vec::new();
-        let mut start = None;
-        loop {
-            let out = self
-                .db
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression(condition)
-                .expression_attribute_values(":pk", s(pk))
-                .expression_attribute_values(":bound", s(&bound))
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(db_error)?;
-            found.extend(out.items.unwrap_or_default());
-            start = out.last_evaluated_key;
-            if start.is_none() {
-                return Ok(found);
-            }
-        }
-    }
-
     /// Every follow-up still in the outbox that was written before `before`.
     pub async fn stale_followups(&self, before: DateTime<Utc>) -> Result<Vec<FollowUp>, ApiError> {
         let bound = ulid::Ulid::from_parts(before.timestamp_millis().max(0) as u64, 0).to_string();
-        self.all_up_to(keys::OUTBOX, bound, true).await?.into_iter().map(decode).collect()
+        self.all_where("PK = :pk AND SK < :sk", keys::OUTBOX, &bound).await?.into_iter().map(decode).collect()
     }
 
     pub async fn forget_followups(&self, followups: &[FollowUp]) -> Result<(), ApiError> {
@@ -1082,7 +1061,8 @@ impl Store {
 
     /// Every timer due at `now`, oldest first.
     pub async fn due_timers(&self, now: DateTime<Utc>) -> Result<Vec<DueTimer>, ApiError> {
-        let due = self.all_up_to(keys::TIMERS, format!("{:013}~", now.timestamp_millis()), false).await?;
+        let due =
+            self.all_where("PK = :pk AND SK <= :sk", keys::TIMERS, &format!("{:013}~", now.timestamp_millis())).await?;
         Ok(due.iter().map(due_timer).collect())
     }
 
@@ -1114,7 +1094,7 @@ impl Store {
 
     /// Timers set aside after failing too often, oldest first.
     pub async fn parked_timers(&self) -> Result<Vec<DueTimer>, ApiError> {
-        Ok(self.all_up_to(keys::PARKED_TIMERS, "~".into(), false).await?.iter().map(due_timer).collect())
+        Ok(self.all_where("PK = :pk AND SK <= :sk", keys::PARKED_TIMERS, "~").await?.iter().map(due_timer).collect())
     }
 
     pub async fn delete_key(&self, key: &Key) -> Result<(), ApiError> {

@@ -57,6 +57,20 @@ fn now() -> i64 {
     Utc::now().timestamp()
 }
 
+/// A `payment_intent.succeeded` under a fresh event id.
+fn success_event(intent_id: &str, order_id: &str, amount: i64, currency: &str) -> String {
+    stripe_event(
+        &format!("evt_{}", ulid::Ulid::new()),
+        "payment_intent.succeeded",
+        succeeded(intent_id, order_id, amount, currency),
+    )
+}
+
+/// Delivers `body` as Stripe would, signed now.
+async fn deliver(api: &Api, stripe: &Stripe, body: &str) -> Res {
+    api.webhook(body, Some(&stripe.sign(body, now()))).await
+}
+
 #[tokio::test]
 async fn paying_in_localstripe_starts_the_order_through_its_own_webhook() {
     let (api, stripe) = (Api::default(), Stripe::default());
@@ -144,7 +158,7 @@ async fn a_payment_we_did_not_open_on_the_same_account_is_left_alone() {
     ] {
         let event_id = format!("evt_{}", ulid::Ulid::new());
         let body = stripe_event(&event_id, kind, object);
-        let r = api.webhook(&body, Some(&stripe.sign(&body, now()))).await;
+        let r = deliver(&api, &stripe, &body).await;
         assert_eq!((r.status, r.body["outcome"].as_str()), (200, Some("ignored")), "{kind}: {}", r.text);
         assert!(aws.partition(&format!("WEBHOOK#stripe#{event_id}")).await.is_empty(), "{kind}: no receipt");
     }
@@ -199,11 +213,7 @@ async fn only_a_valid_stripe_signature_is_read() {
     let placed = deal.placed_order(&api).await;
     let order_id = placed["order_id"].as_str().unwrap();
     let intent_id = intent_of(&placed);
-    let body = stripe_event(
-        &format!("evt_{}", ulid::Ulid::new()),
-        "payment_intent.succeeded",
-        succeeded(&intent_id, order_id, 12_000_000, "irr"),
-    );
+    let body = success_event(&intent_id, order_id, 12_000_000, "irr");
     let t = now();
     let secret = stripe.webhook_secret.clone();
     let one_byte_changed = body.replacen("12000000", "12000001", 1);
@@ -318,12 +328,8 @@ async fn a_different_amount_or_currency_is_held_and_the_order_does_not_start() {
         let deal = Deal::new(&api).await;
         let placed = deal.placed_order(&api).await;
         let order_id = placed["order_id"].as_str().unwrap();
-        let body = stripe_event(
-            &format!("evt_{}", ulid::Ulid::new()),
-            "payment_intent.succeeded",
-            succeeded(&intent_of(&placed), order_id, amount, currency),
-        );
-        let r = api.webhook(&body, Some(&stripe.sign(&body, now()))).await;
+        let body = success_event(&intent_of(&placed), order_id, amount, currency);
+        let r = deliver(&api, &stripe, &body).await;
         assert_eq!((r.status, r.body["outcome"].as_str()), (200, Some("held")), "{}", r.text);
         let o = order(&api, &deal, order_id).await;
         assert_eq!(o["status"], "awaiting_payment");
@@ -417,7 +423,7 @@ async fn a_payment_after_the_order_was_cancelled_is_held_and_refunded() {
     assert_eq!((status, refunds["data"].as_array().map(Vec::len)), (200, Some(1)), "{refunds}");
     // localstripe sends no charge.refunded; Stripe would. Its confirmation closes it.
     let body = charge_refunded(&intent_id, 12_000_000);
-    let r = api.webhook(&body, Some(&stripe.sign(&body, now()))).await;
+    let r = deliver(&api, &stripe, &body).await;
     assert_eq!((r.status, r.body["outcome"].as_str()), (200, Some("refund_confirmed")), "{}", r.text);
     let o = order(&api, &deal, order_id).await;
     assert_eq!(
@@ -470,7 +476,7 @@ async fn refunds_are_partial_or_full_once_each_and_confirmed_by_the_provider() {
         [(2_000_000, "refund_confirmed"), (12_000_000, "refund_confirmed"), (2_000_000, "already_decided")]
     {
         let body = charge_refunded(&intent_id, total);
-        let r = api.webhook(&body, Some(&stripe.sign(&body, now()))).await;
+        let r = deliver(&api, &stripe, &body).await;
         assert_eq!(r.body["outcome"].as_str(), Some(outcome), "{}", r.text);
     }
     let o = order(&api, &deal, order_id).await;
@@ -500,13 +506,9 @@ async fn a_refund_reported_before_the_success_holds_the_payment() {
     let order_id = placed["order_id"].as_str().unwrap();
     let intent_id = intent_of(&placed);
     let refunded = charge_refunded(&intent_id, 12_000_000);
-    let success = stripe_event(
-        &format!("evt_{}", ulid::Ulid::new()),
-        "payment_intent.succeeded",
-        succeeded(&intent_id, order_id, 12_000_000, "irr"),
-    );
+    let success = success_event(&intent_id, order_id, 12_000_000, "irr");
     for body in [&refunded, &success] {
-        assert_eq!(api.webhook(body, Some(&stripe.sign(body, now()))).await.status, 200);
+        assert_eq!(deliver(&api, &stripe, body).await.status, 200);
     }
     let o = order(&api, &deal, order_id).await;
     assert_eq!(o["status"], "awaiting_payment", "money already refunded starts no work");
@@ -634,12 +636,8 @@ async fn a_refund_the_provider_keeps_refusing_is_retried_then_failed_and_listed_
     let intent_id = intent_of(&placed);
     // A success we are told of but localstripe never took (nothing was paid there), so
     // every refund of it is refused by the provider.
-    let body = stripe_event(
-        &format!("evt_{}", ulid::Ulid::new()),
-        "payment_intent.succeeded",
-        succeeded(&intent_id, order_id, 13_000_000, "irr"),
-    );
-    let r = api.webhook(&body, Some(&stripe.sign(&body, now()))).await;
+    let body = success_event(&intent_id, order_id, 13_000_000, "irr");
+    let r = deliver(&api, &stripe, &body).await;
     assert_eq!(r.body["outcome"], "held", "{}", r.text);
     peyman::payment::refund(&app, order_id, "back", 13_000_000, "support: refund the held payment").await.unwrap();
     // The follow-up is refused; the sweeper retries (at once, three attempts in the

@@ -44,8 +44,7 @@ pub async fn handle(app: &App, event: Value) -> Result<Value, Error> {
                 let moved = match app.config.retry.after(attempts, now) {
                     Next::RetryAt(at) => {
                         tracing::warn!(subject = timer.subject, error, attempts, %at, "timer failed; retried later");
-                        retried += 1;
-                        app.store.retry_timer(&timer, at, &error).await
+                        app.store.retry_timer(&timer, at, &error).await.map(|()| retried += 1)
                     }
                     Next::Park => {
                         tracing::error!(
@@ -54,8 +53,7 @@ pub async fn handle(app: &App, event: Value) -> Result<Value, Error> {
                             attempts,
                             "timer kept failing; parked for support"
                         );
-                        parked += 1;
-                        app.store.park_timer(&timer, &error, now).await
+                        app.store.park_timer(&timer, &error, now).await.map(|()| parked += 1)
                     }
                 };
                 match moved {
