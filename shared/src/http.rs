@@ -104,6 +104,13 @@ impl ApiRequest {
         Ok(value.to_owned())
     }
 
+    /// A path parameter that must be a payment provider's id.
+    pub fn path_provider_id(&self, name: &str) -> Result<String, ApiError> {
+        let value = self.path.first(name).unwrap_or_default();
+        validate::provider_id(name, value)?;
+        Ok(value.to_owned())
+    }
+
     /// A path parameter that must be a user id.
     pub fn path_user(&self, name: &str) -> Result<String, ApiError> {
         let value = self.path.first(name).unwrap_or_default();

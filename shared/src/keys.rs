@@ -23,6 +23,7 @@
 //! | a payment's refunds                    | table | `PK = PAYMENT#{intent_id}`, `SK begins_with REFUND#` |
 //! | an order's payments and refunds        | GSI1  | `GSI1PK = ORDER#{order_id}#PAYMENTS`, `GSI1SK` asc |
 //! | payments held for review               | GSI2  | `GSI2PK = PAYMENTS#HELD`, `GSI2SK` desc           |
+//! | refunds the provider kept refusing     | GSI2  | `GSI2PK = REFUNDS#FAILED`, `GSI2SK` desc          |
 //! | was a provider event received before   | table | `PK = WEBHOOK#{provider}#{event_id}`, `SK = WEBHOOK` |
 //!
 //! `{lo}` and `{hi}` are the two user ids in byte order, so both parties name one

@@ -50,6 +50,8 @@ pub enum PaymentStatus {
     Held,
     /// The payment window lapsed and the intent was cancelled at the provider.
     Canceled,
+    /// Held, then support decided to send it back in full.
+    Refunded,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -98,6 +100,9 @@ pub struct Payment {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub succeeded_at: Option<DateTime<Utc>>,
+    /// The support user who decided a held payment.
+    #[serde(default)]
+    pub decided_by: Option<String>,
     pub version: u64,
 }
 
@@ -169,6 +174,7 @@ impl Payment {
             created_at: now,
             updated_at: now,
             succeeded_at: None,
+            decided_by: None,
             version: 0,
         }
     }
@@ -192,6 +198,7 @@ impl Payment {
             "refund_confirmed": self.refund_confirmed,
             "created_at": self.created_at,
             "succeeded_at": self.succeeded_at,
+            "decided_by": self.decided_by,
         })
     }
 }
@@ -682,6 +689,122 @@ pub async fn cancel_intent(app: &App, intent_id: &str) -> Result<(), ApiError> {
     }
 }
 
+/// What support decides on a held payment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HeldDecision {
+    /// Send back everything received that is not being refunded already.
+    Refund,
+    /// Start the order with it: it covers the price (any excess is refunded).
+    Apply,
+}
+
+/// Why a held payment cannot start its order, if it cannot: the order must still await
+/// payment through exactly this intent, nothing of it may have been refunded, and what
+/// was received must cover the price in its currency.
+pub fn can_apply(payment: &Payment, order: Option<&Order>) -> Result<(), ApiError> {
+    let payable = order.is_some_and(|o| {
+        o.state == OrderState::AwaitingPayment && o.payment_intent_id.as_deref() == Some(&payment.intent_id)
+    });
+    let Some(order) = order.filter(|_| payable) else {
+        return Err(ApiError::conflict("order_not_payable", "the order no longer awaits this payment; refund it"));
+    };
+    let (received, price) = (payment.paid(), &order.terms.price);
+    if payment.refund_requested > 0 || payment.refund_confirmed > 0 {
+        return Err(ApiError::conflict("payment_refunded", "part of this payment was refunded; refund the rest"));
+    }
+    if !received.currency.eq_ignore_ascii_case(&price.currency) || received.amount < price.amount {
+        return Err(ApiError::conflict("amount_short", "what was received does not cover the order's price"));
+    }
+    Ok(())
+}
+
+/// Support's decision on a held payment, once: `refund` sends back what is left of it;
+/// `apply` starts its order (refunding any excess). Either way the payment leaves the
+/// held queue, and the order's timeline records the decision with the support user.
+pub async fn decide_held(
+    app: &App,
+    intent_id: &str,
+    decision: HeldDecision,
+    support_id: &str,
+) -> Result<(Payment, Option<Refund>), ApiError> {
+    for _ in 0..ATTEMPTS {
+        let mut payment = app.store.payment(intent_id).await?.ok_or(ApiError::NotFound { what: "payment" })?;
+        if payment.status != PaymentStatus::Held {
+            return Err(ApiError::conflict("not_held", "this payment is not held; it was decided already"));
+        }
+        let order = match payment.order_id.as_str() {
+            "" => None,
+            id => app.store.tracked::<Order>(id).await?,
+        };
+        let now = Utc::now();
+        let check_at = now + app.config.outbox_grace;
+        let expected = payment.version;
+        payment.version += 1;
+        payment.updated_at = now;
+        payment.decided_by = Some(support_id.to_owned());
+        let mut commit = app.store.begin();
+        let mut data = json!({ "payment_intent_id": intent_id, "decision": decision });
+        let refund = match decision {
+            HeldDecision::Refund => {
+                let rest = payment.paid().amount - payment.refund_requested;
+                let refund = (rest > 0)
+                    .then(|| {
+                        let reason = "support refunded a held payment";
+                        request_refund(&mut commit, &mut payment, "support", rest, reason, now, check_at)
+                    })
+                    .transpose()?;
+                payment.status = PaymentStatus::Refunded;
+                refund
+            }
+            HeldDecision::Apply => {
+                can_apply(&payment, order.as_ref())?;
+                let excess = payment.paid().amount - order.as_ref().map_or(0, |o| o.terms.price.amount);
+                payment.status = PaymentStatus::Succeeded;
+                payment.succeeded_at = Some(now);
+                (excess > 0)
+                    .then(|| {
+                        let reason = "support applied a held payment; the excess goes back";
+                        request_refund(&mut commit, &mut payment, "excess", excess, reason, now, check_at)
+                    })
+                    .transpose()?
+            }
+        };
+        data["refund"] = json!(refund.as_ref().map(|r| json!({ "refund_id": r.refund_id, "amount": r.amount })));
+        if let Some(mut order) = order {
+            let support = Some(support_id);
+            if decision == HeldDecision::Apply {
+                let t = lifecycle::step(ORDER, order.state, OrderAction::Pay, Actor::System, &order.facts(now))
+                    .map_err(|r| {
+                        ApiError::internal(format!("the table refused a payment can_apply accepted: {r:?}"))
+                    })?;
+                order.start_work(now);
+                record(&mut commit, &mut order, Step::of(t, Actor::Support, support, data), now)?;
+            } else {
+                let state = Some(order.state);
+                let step = Step {
+                    from: state,
+                    to: order.state,
+                    event: "held_payment_refunded",
+                    actor: Actor::Support,
+                    actor_id: support,
+                    notify: &[Actor::Buyer],
+                    timers: &[],
+                    data,
+                };
+                record(&mut commit, &mut order, step, now)?;
+            }
+        }
+        commit.payment(&payment, expected)?;
+        match app.commit(commit).await {
+            Ok(()) => return Ok((payment, refund)),
+            Err(ApiError::Conflict { code: "concurrent_change", .. }) => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(ApiError::conflict("concurrent_change", "the payment kept changing; retry"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -774,6 +897,29 @@ mod tests {
             on_success(Some(&p), true, Some(&order), &price),
             OnSuccess::HoldAndRefund(HeldReason::OrderNotPayable)
         );
+    }
+
+    #[test]
+    fn support_applies_a_held_payment_only_to_the_order_it_can_still_start() {
+        let mut order = order();
+        let mut p = payment(&order);
+        let code = |p: &Payment, o: Option<&Order>| can_apply(p, o).err().map(|e| e.problem().code.to_string());
+        p.received = Some(Money { amount: 5_000_001, currency: "irr".into() });
+        assert_eq!(code(&p, Some(&order)), None, "covers the price (the excess is refunded)");
+        p.received = Some(Money { amount: 4_999_999, currency: "IRR".into() });
+        assert_eq!(code(&p, Some(&order)), Some("amount_short".to_string()));
+        p.received = Some(Money { amount: 5_000_000, currency: "USD".into() });
+        assert_eq!(code(&p, Some(&order)), Some("amount_short".to_string()));
+        p.received = Some(order.terms.price.clone());
+        p.refund_requested = 1;
+        assert_eq!(code(&p, Some(&order)), Some("payment_refunded".to_string()));
+        p.refund_requested = 0;
+        assert_eq!(code(&p, None), Some("order_not_payable".to_string()));
+        order.payment_intent_id = Some("pi_other".into());
+        assert_eq!(code(&p, Some(&order)), Some("order_not_payable".to_string()));
+        order.payment_intent_id = Some("pi_1".into());
+        order.state = OrderState::Cancelled;
+        assert_eq!(code(&p, Some(&order)), Some("order_not_payable".to_string()));
     }
 
     #[test]

@@ -538,7 +538,7 @@ impl Store {
 
 fn decode_cursor(cursor: &str) -> Option<String> {
     let bytes = URL_SAFE_NO_PAD.decode(cursor).ok()?;
-    String::from_utf8(bytes).ok().filter(|s| s.len() <= 128)
+    String::from_utf8(bytes).ok().filter(|s| s.len() <= 1024)
 }
 
 // ---- transitions ---------------------------------------------------------------------
@@ -852,6 +852,60 @@ impl Store {
             }
         }
         Ok((payments, refunds))
+    }
+}
+
+impl Store {
+    /// One page of a support queue kept in GSI2 (`PAYMENTS#HELD`, `REFUNDS#FAILED`),
+    /// newest first. The cursor carries the last item's keys, checked to be of the
+    /// queue's own kind before use.
+    pub async fn queue_page<T: DeserializeOwned>(
+        &self,
+        queue: &str,
+        limit: i32,
+        cursor: Option<&str>,
+    ) -> Result<Page<T>, ApiError> {
+        let start = match cursor {
+            None => None,
+            Some(cursor) => {
+                let keys = decode_cursor(cursor)
+                    .and_then(|text| {
+                        let mut parts = text.splitn(3, '\n').map(str::to_owned);
+                        Some((parts.next()?, parts.next()?, parts.next()?))
+                    })
+                    .filter(|(_, pk, _)| pk.starts_with("PAYMENT#"))
+                    .ok_or_else(|| {
+                        ApiError::malformed("invalid_cursor", Some("cursor"), "cursor is not one this list gave")
+                    })?;
+                let (sort, pk, sk) = keys;
+                Some(HashMap::from([
+                    (keys::PK.to_owned(), s(pk)),
+                    (keys::SK.to_owned(), s(sk)),
+                    (keys::GSI2PK.to_owned(), s(queue)),
+                    (keys::GSI2SK.to_owned(), s(sort)),
+                ]))
+            }
+        };
+        let out = self
+            .db
+            .query()
+            .table_name(&self.table)
+            .index_name(keys::GSI2)
+            .key_condition_expression("GSI2PK = :pk")
+            .expression_attribute_values(":pk", s(queue))
+            .scan_index_forward(false)
+            .limit(limit)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(db_error)?;
+        let items = out.items.unwrap_or_default().into_iter().map(decode).collect::<Result<Vec<T>, _>>()?;
+        let next_cursor = out.last_evaluated_key.and_then(|k| {
+            let text = |name: &str| k.get(name).and_then(|v| v.as_s().ok()).cloned();
+            let joined = [text(keys::GSI2SK)?, text(keys::PK)?, text(keys::SK)?].join("\n");
+            Some(URL_SAFE_NO_PAD.encode(joined))
+        });
+        Ok(Page { items, next_cursor })
     }
 }
 

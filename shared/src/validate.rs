@@ -23,6 +23,17 @@ pub fn ulid(field: &str, value: &str) -> Result<ulid::Ulid, ApiError> {
         .map_err(|_| ApiError::malformed("invalid_id", Some(field), format!("{field} is not a valid id")))
 }
 
+/// A payment provider's id (a Stripe PaymentIntent `pi_…`): 1–255 characters of
+/// `[A-Za-z0-9_]`.
+pub fn provider_id(field: &str, value: &str) -> Result<(), ApiError> {
+    let ok = !value.is_empty() && value.len() <= 255 && value.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::malformed("invalid_id", Some(field), format!("{field} is not a valid payment id")))
+    }
+}
+
 /// Free text of `1..=max_chars` characters that is not only white space.
 pub fn text(field: &str, value: &str, max_chars: usize) -> Result<(), ApiError> {
     if value.trim().is_empty() {
