@@ -437,6 +437,208 @@ pub const ORDER_START: Start<OrderState> = Start {
     timers: &[Timer::ExpireAtDeadline],
 };
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PaymentStatus {
+    /// Opened for the buyer to pay.
+    Open,
+    /// Paid; the order started.
+    Succeeded,
+    /// Paid, but it could not start an order: support reviews it, and it is refunded
+    /// where no order can use it.
+    Held,
+    /// The payment window lapsed and the intent was cancelled at the provider.
+    Canceled,
+    /// Held, then support decided to send it back in full.
+    Refunded,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RefundStatus {
+    /// Written to the outbox; the follow-up asks the provider.
+    Requested,
+    /// The provider accepted it.
+    Sent,
+    /// The provider's `charge.refunded` covers it.
+    Confirmed,
+    /// The provider refused it for good; support must look.
+    Failed,
+}
+
+/// What moves a payment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PaymentAction {
+    /// The provider took exactly the order's price for an order awaiting it.
+    Succeed,
+    /// An attempt to pay failed; the buyer may try again.
+    Fail,
+    /// The money arrived but cannot start its order as it is.
+    Hold,
+    /// The payment window lapsed and the intent was cancelled at the provider.
+    Cancel,
+    /// Support sends a held payment back.
+    ReturnHeld,
+    /// Support starts the order with a held payment.
+    ApplyHeld,
+}
+
+/// A payment's lifecycle. A decided payment (succeeded, refunded) never moves again, so
+/// a late or repeated provider event cannot undo it. The events are the names the
+/// order's timeline records them under.
+pub static PAYMENT: &[Transition<PaymentStatus, PaymentAction>] = {
+    use PaymentAction as A;
+    use PaymentStatus as S;
+    &[
+        Transition {
+            from: S::Open,
+            action: A::Succeed,
+            by: &[System],
+            guard: None,
+            to: S::Succeeded,
+            event: "order_paid",
+            notify: &[],
+            timers: &[],
+        },
+        Transition {
+            from: S::Open,
+            action: A::Fail,
+            by: &[System],
+            guard: None,
+            to: S::Open,
+            event: "payment_failed",
+            notify: &[Buyer],
+            timers: &[],
+        },
+        Transition {
+            from: S::Open,
+            action: A::Hold,
+            by: &[System],
+            guard: None,
+            to: S::Held,
+            event: "payment_held",
+            notify: &[Buyer],
+            timers: &[],
+        },
+        // Cancelled at the provider while its success was on the way.
+        Transition {
+            from: S::Canceled,
+            action: A::Hold,
+            by: &[System],
+            guard: None,
+            to: S::Held,
+            event: "payment_held",
+            notify: &[Buyer],
+            timers: &[],
+        },
+        Transition {
+            from: S::Open,
+            action: A::Cancel,
+            by: &[System],
+            guard: None,
+            to: S::Canceled,
+            event: "payment_canceled",
+            notify: &[],
+            timers: &[],
+        },
+        Transition {
+            from: S::Held,
+            action: A::ReturnHeld,
+            by: &[Support],
+            guard: None,
+            to: S::Refunded,
+            event: "held_payment_refunded",
+            notify: &[Buyer],
+            timers: &[],
+        },
+        Transition {
+            from: S::Held,
+            action: A::ApplyHeld,
+            by: &[Support],
+            guard: None,
+            to: S::Succeeded,
+            event: "order_paid",
+            notify: &[],
+            timers: &[],
+        },
+    ]
+};
+
+/// What moves a refund.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefundAction {
+    /// The provider accepted it.
+    Send,
+    /// The provider refused it; it is asked again later.
+    Refuse,
+    /// The provider refused it too often; support must look.
+    GiveUp,
+    /// The provider's running total covers it.
+    Confirm,
+}
+
+/// How a refund begins.
+pub static REFUND_START: Start<RefundStatus> =
+    Start { state: RefundStatus::Requested, event: "refund_requested", notify: &[Buyer, Seller], timers: &[] };
+
+/// A refund's lifecycle, driven by the provider's answers (`System`).
+pub static REFUND: &[Transition<RefundStatus, RefundAction>] = {
+    use RefundAction as A;
+    use RefundStatus as S;
+    &[
+        Transition {
+            from: S::Requested,
+            action: A::Send,
+            by: &[System],
+            guard: None,
+            to: S::Sent,
+            event: "refund_sent",
+            notify: &[],
+            timers: &[],
+        },
+        Transition {
+            from: S::Requested,
+            action: A::Refuse,
+            by: &[System],
+            guard: None,
+            to: S::Requested,
+            event: "refund_refused",
+            notify: &[],
+            timers: &[],
+        },
+        Transition {
+            from: S::Requested,
+            action: A::GiveUp,
+            by: &[System],
+            guard: None,
+            to: S::Failed,
+            event: "refund_failed",
+            notify: &[Buyer],
+            timers: &[],
+        },
+        Transition {
+            from: S::Requested,
+            action: A::Confirm,
+            by: &[System],
+            guard: None,
+            to: S::Confirmed,
+            event: "refund_confirmed",
+            notify: &[Buyer, Seller],
+            timers: &[],
+        },
+        Transition {
+            from: S::Sent,
+            action: A::Confirm,
+            by: &[System],
+            guard: None,
+            to: S::Confirmed,
+            event: "refund_confirmed",
+            notify: &[Buyer, Seller],
+            timers: &[],
+        },
+    ]
+};
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -446,6 +648,34 @@ mod tests {
     fn facts(deadline_in: i64) -> Facts {
         let now = Utc::now();
         Facts { now, deadline: Some(now + Duration::seconds(deadline_in)), revisions_used: 0, revisions_included: 1 }
+    }
+
+    #[test]
+    fn decided_money_never_moves_again() {
+        use PaymentAction as P;
+        use RefundAction as R;
+        let now = Facts::at(Utc::now());
+        let payment_actions = [P::Succeed, P::Fail, P::Hold, P::Cancel, P::ReturnHeld, P::ApplyHeld];
+        for decided in [PaymentStatus::Succeeded, PaymentStatus::Refunded] {
+            for action in payment_actions {
+                for actor in [Buyer, Seller, Support, System] {
+                    assert!(step(PAYMENT, decided, action, actor, &now).is_err(), "{decided:?} {action:?} {actor:?}");
+                }
+            }
+        }
+        for done in [RefundStatus::Confirmed, RefundStatus::Failed] {
+            for action in [R::Send, R::Refuse, R::GiveUp, R::Confirm] {
+                assert!(step(REFUND, done, action, System, &now).is_err(), "{done:?} {action:?}");
+            }
+        }
+        // Only support decides a held payment; the provider's events never do.
+        assert_eq!(step(PAYMENT, PaymentStatus::Held, P::ApplyHeld, System, &now).err(), Some(Refusal::NotYours));
+        assert_eq!(
+            step(PAYMENT, PaymentStatus::Held, P::ReturnHeld, Support, &now).unwrap().to,
+            PaymentStatus::Refunded
+        );
+        // A refused refund stays requested, to be asked again.
+        assert_eq!(step(REFUND, RefundStatus::Requested, R::Refuse, System, &now).unwrap().to, RefundStatus::Requested);
     }
 
     #[test]

@@ -16,7 +16,11 @@ use serde_json::{Value, json};
 use crate::App;
 use crate::error::ApiError;
 use crate::followup::FollowUp;
-use crate::lifecycle::{self, Actor, ORDER, OrderAction, OrderState};
+use crate::lifecycle::{
+    self, Actor, Facts, ORDER, OrderAction, OrderState, PAYMENT, PaymentAction, REFUND, REFUND_START, RefundAction,
+    Transition,
+};
+pub use crate::lifecycle::{PaymentStatus, RefundStatus};
 use crate::money::Money;
 use crate::order::Order;
 use crate::retry::Next;
@@ -36,22 +40,6 @@ pub enum PaymentEvent {
     Refunded { intent_id: String, amount_refunded: i64 },
     /// An event type we do not use; acknowledged so the provider stops sending it.
     Ignored { kind: String },
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum PaymentStatus {
-    /// Opened for the buyer to pay.
-    Open,
-    /// Paid; the order started.
-    Succeeded,
-    /// Paid, but it could not start an order: support reviews it, and it is refunded
-    /// where no order can use it.
-    Held,
-    /// The payment window lapsed and the intent was cancelled at the provider.
-    Canceled,
-    /// Held, then support decided to send it back in full.
-    Refunded,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -104,19 +92,6 @@ pub struct Payment {
     #[serde(default)]
     pub decided_by: Option<String>,
     pub version: u64,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RefundStatus {
-    /// Written to the outbox; the follow-up asks the provider.
-    Requested,
-    /// The provider accepted it.
-    Sent,
-    /// The provider's `charge.refunded` covers it.
-    Confirmed,
-    /// The provider refused it for good; support must look.
-    Failed,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -201,6 +176,38 @@ impl Payment {
             "decided_by": self.decided_by,
         })
     }
+}
+
+/// Moves `payment` through its table (`lifecycle::PAYMENT`). The decisions here ask only
+/// for rows that exist, so a refusal is our bug.
+fn move_payment(
+    payment: &mut Payment,
+    action: PaymentAction,
+    actor: Actor,
+    now: DateTime<Utc>,
+) -> Result<&'static Transition<PaymentStatus, PaymentAction>, ApiError> {
+    let t = lifecycle::step(PAYMENT, payment.status, action, actor, &Facts::at(now)).map_err(|r| {
+        ApiError::internal(format!(
+            "payment {}: {action:?} from {:?} refused: {r:?}",
+            payment.intent_id, payment.status
+        ))
+    })?;
+    payment.status = t.to;
+    Ok(t)
+}
+
+/// Moves `refund` through its table (`lifecycle::REFUND`).
+fn move_refund(
+    refund: &mut Refund,
+    action: RefundAction,
+    now: DateTime<Utc>,
+) -> Result<&'static Transition<RefundStatus, RefundAction>, ApiError> {
+    let t = lifecycle::step(REFUND, refund.status, action, Actor::System, &Facts::at(now)).map_err(|r| {
+        ApiError::internal(format!("refund {}: {action:?} from {:?} refused: {r:?}", refund.refund_id, refund.status))
+    })?;
+    refund.status = t.to;
+    refund.updated_at = now;
+    Ok(t)
 }
 
 impl Payment {
@@ -322,7 +329,7 @@ pub fn request_refund(
         order_id: payment.order_id.clone(),
         amount: Money { amount, currency: payment.paid().currency.clone() },
         reason: reason.to_owned(),
-        status: RefundStatus::Requested,
+        status: REFUND_START.state,
         provider_refund_id: None,
         failure: None,
         attempts: 0,
@@ -427,7 +434,7 @@ async fn succeeded(
             let mut order = order.expect("on_success starts only a known order");
             let t = lifecycle::step(ORDER, order.state, OrderAction::Pay, Actor::System, &order.facts(now))
                 .map_err(|r| ApiError::internal(format!("the table refused a payment on_success accepted: {r:?}")))?;
-            payment.status = PaymentStatus::Succeeded;
+            move_payment(&mut payment, PaymentAction::Succeed, Actor::System, now)?;
             payment.received = Some(received.clone());
             payment.succeeded_at = Some(now);
             order.start_work(now);
@@ -435,7 +442,7 @@ async fn succeeded(
             Received::OrderStarted
         }
         OnSuccess::Hold(reason) | OnSuccess::HoldAndRefund(reason) => {
-            payment.status = PaymentStatus::Held;
+            let held = move_payment(&mut payment, PaymentAction::Hold, Actor::System, now)?;
             payment.held_reason = Some(reason);
             payment.received = Some(received.clone());
             let refund = if matches!(decision, OnSuccess::HoldAndRefund(_)) {
@@ -457,7 +464,7 @@ async fn succeeded(
                 data["held_reason"] = json!(reason);
                 data["refund"] =
                     json!(refund.as_ref().map(|r| json!({ "refund_id": r.refund_id, "amount": r.amount })));
-                note(commit, &mut order, "payment_held", &[Actor::Buyer], data, now)?;
+                note(commit, &mut order, held.event, held.notify, data, now)?;
             }
             if refund.is_some() { Received::HeldAndRefunding } else { Received::Held }
         }
@@ -486,6 +493,7 @@ async fn failed(
     let expected = payment.version;
     payment.version += 1;
     payment.updated_at = now;
+    let t = move_payment(&mut payment, PaymentAction::Fail, Actor::System, now)?;
     payment.failures.push(Failure { at: now, code: code.clone(), message: message.clone() });
     let excess = payment.failures.len().saturating_sub(FAILURES_KEPT);
     payment.failures.drain(..excess);
@@ -494,7 +502,7 @@ async fn failed(
         && order.state == OrderState::AwaitingPayment
     {
         let data = json!({ "payment_intent_id": intent_id, "code": code, "message": message });
-        note(commit, &mut order, "payment_failed", &[Actor::Buyer], data, now)?;
+        note(commit, &mut order, t.event, t.notify, data, now)?;
     }
     Ok(Received::FailureRecorded)
 }
@@ -520,17 +528,20 @@ async fn refunded(
     let mut refunds = app.store.refunds(intent_id).await?;
     let covered = confirmed_by(&refunds, amount_refunded);
     let mut confirmed = Vec::new();
+    let mut step = None;
     for i in covered {
         let previous = refunds[i].status;
-        refunds[i].status = RefundStatus::Confirmed;
-        refunds[i].updated_at = now;
+        step = Some(move_refund(&mut refunds[i], RefundAction::Confirm, now)?);
         commit.refund(&refunds[i], previous, refunds[i].attempts)?;
         confirmed.push(refunds[i].refund_id.clone());
     }
     commit.payment(&payment, expected)?;
+    // One event for the refunds this total confirmed (none: the total only moved).
+    let (event, notify) =
+        step.map_or(("refund_confirmed", [Actor::Buyer, Actor::Seller].as_slice()), |t| (t.event, t.notify));
     if let Some(mut order) = app.store.tracked::<Order>(&payment.order_id).await? {
         let data = json!({ "payment_intent_id": intent_id, "amount_refunded": amount_refunded, "refunds": confirmed });
-        note(commit, &mut order, "refund_confirmed", &[Actor::Buyer, Actor::Seller], data, now)?;
+        note(commit, &mut order, event, notify, data, now)?;
     }
     Ok(Received::RefundConfirmed)
 }
@@ -554,7 +565,7 @@ pub async fn refund(app: &App, order_id: &str, refund_id: &str, amount: i64, rea
         let refund = request_refund(&mut commit, &mut payment, refund_id, amount, reason, now, check_at)?;
         commit.payment(&payment, expected)?;
         let data = json!({ "refund_id": refund_id, "amount": refund.amount, "reason": reason });
-        note(&mut commit, &mut order, "refund_requested", &[Actor::Buyer, Actor::Seller], data, now)?;
+        note(&mut commit, &mut order, REFUND_START.event, REFUND_START.notify, data, now)?;
         match app.commit(commit).await {
             Ok(()) => return Ok(refund),
             Err(ApiError::Conflict { code: "concurrent_change", .. }) => continue,
@@ -600,12 +611,11 @@ pub async fn send_refund(
     let now = Utc::now();
     let attempts = refund.attempts;
     refund.updated_at = now;
-    let (event, data) = match answer {
+    let (t, data) = match answer {
         Answer::Done((provider_id, status)) => {
             tracing::info!(intent_id, refund_id, provider_id, status, "refund sent");
-            refund.status = RefundStatus::Sent;
             refund.provider_refund_id = Some(provider_id.clone());
-            ("refund_sent", json!({ "provider_refund_id": provider_id }))
+            (move_refund(&mut refund, RefundAction::Send, now)?, json!({ "provider_refund_id": provider_id }))
         }
         Answer::Refused(why) => {
             refund.attempts += 1;
@@ -615,7 +625,8 @@ pub async fn send_refund(
                     tracing::warn!(intent_id, refund_id, why, attempts = refund.attempts, %at, "refund refused; retried");
                     commit.timer(at, &subject)?;
                     refund.check_at = Some(at);
-                    ("refund_refused", json!({ "failure": why, "attempts": refund.attempts, "retry_at": at }))
+                    let data = json!({ "failure": why, "attempts": refund.attempts, "retry_at": at });
+                    (move_refund(&mut refund, RefundAction::Refuse, now)?, data)
                 }
                 Next::Park => {
                     tracing::error!(
@@ -625,8 +636,8 @@ pub async fn send_refund(
                         attempts = refund.attempts,
                         "refund failed; support must look"
                     );
-                    refund.status = RefundStatus::Failed;
-                    ("refund_failed", json!({ "failure": why, "attempts": refund.attempts }))
+                    let data = json!({ "failure": why, "attempts": refund.attempts });
+                    (move_refund(&mut refund, RefundAction::GiveUp, now)?, data)
                 }
             }
         }
@@ -636,8 +647,7 @@ pub async fn send_refund(
         let mut data = data;
         data["refund_id"] = json!(refund_id);
         data["amount"] = json!(refund.amount);
-        let notify: &[Actor] = if event == "refund_failed" { &[Actor::Buyer] } else { &[] };
-        note(&mut commit, &mut order, event, notify, data, now)?;
+        note(&mut commit, &mut order, t.event, t.notify, data, now)?;
     }
     match app.commit(commit).await {
         // Another delivery of this follow-up, or the timer, recorded it first.
@@ -663,20 +673,14 @@ pub async fn cancel_intent(app: &App, intent_id: &str) -> Result<(), ApiError> {
                 }
                 let expected = payment.version;
                 payment.version += 1;
-                payment.status = PaymentStatus::Canceled;
                 let now = Utc::now();
+                let t = move_payment(&mut payment, PaymentAction::Cancel, Actor::System, now)?;
                 payment.updated_at = now;
                 let mut commit = app.store.begin();
                 commit.payment(&payment, expected)?;
                 if let Some(mut order) = app.store.tracked::<Order>(&payment.order_id).await? {
-                    note(
-                        &mut commit,
-                        &mut order,
-                        "payment_canceled",
-                        &[],
-                        json!({ "payment_intent_id": intent_id }),
-                        now,
-                    )?;
+                    let data = json!({ "payment_intent_id": intent_id });
+                    note(&mut commit, &mut order, t.event, t.notify, data, now)?;
                 }
                 match app.commit(commit).await {
                     Ok(()) => return Ok(()),
@@ -745,7 +749,7 @@ pub async fn decide_held(
         payment.decided_by = Some(support_id.to_owned());
         let mut commit = app.store.begin();
         let mut data = json!({ "payment_intent_id": intent_id, "decision": decision });
-        let refund = match decision {
+        let (moved, refund) = match decision {
             HeldDecision::Refund => {
                 let rest = payment.paid().amount - payment.refund_requested;
                 let refund = (rest > 0)
@@ -754,20 +758,20 @@ pub async fn decide_held(
                         request_refund(&mut commit, &mut payment, "support", rest, reason, now, check_at)
                     })
                     .transpose()?;
-                payment.status = PaymentStatus::Refunded;
-                refund
+                (move_payment(&mut payment, PaymentAction::ReturnHeld, Actor::Support, now)?, refund)
             }
             HeldDecision::Apply => {
                 can_apply(&payment, order.as_ref())?;
                 let excess = payment.paid().amount - order.as_ref().map_or(0, |o| o.terms.price.amount);
-                payment.status = PaymentStatus::Succeeded;
+                let moved = move_payment(&mut payment, PaymentAction::ApplyHeld, Actor::Support, now)?;
                 payment.succeeded_at = Some(now);
-                (excess > 0)
+                let refund = (excess > 0)
                     .then(|| {
                         let reason = "support applied a held payment; the excess goes back";
                         request_refund(&mut commit, &mut payment, "excess", excess, reason, now, check_at)
                     })
-                    .transpose()?
+                    .transpose()?;
+                (moved, refund)
             }
         };
         data["refund"] = json!(refund.as_ref().map(|r| json!({ "refund_id": r.refund_id, "amount": r.amount })));
@@ -785,10 +789,10 @@ pub async fn decide_held(
                 let step = Step {
                     from: state,
                     to: order.state,
-                    event: "held_payment_refunded",
+                    event: moved.event,
                     actor: Actor::Support,
                     actor_id: support,
-                    notify: &[Actor::Buyer],
+                    notify: moved.notify,
                     timers: &[],
                     data,
                 };
