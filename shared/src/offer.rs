@@ -138,6 +138,13 @@ impl NewOffer {
         for (i, condition) in self.special_conditions.iter().enumerate() {
             validate::text(&format!("special_conditions[{i}]"), condition, policy.offer_condition_max)?;
         }
+        if self.text_chars() > policy.offer_text_total_max {
+            return Err(ApiError::invalid(
+                "terms_too_long",
+                "terms",
+                format!("all the text of the terms together is at most {} characters", policy.offer_text_total_max),
+            ));
+        }
         let expires_at = self.expires_at.unwrap_or(now + Duration::days(DEFAULT_EXPIRY_DAYS));
         if expires_at <= now {
             return Err(ApiError::invalid("expiry_in_past", "expires_at", "the expiry must be in the future"));
@@ -160,6 +167,12 @@ impl NewOffer {
             expires_at,
             special_conditions: self.special_conditions.clone(),
         })
+    }
+
+    /// Every character of the terms' text.
+    fn text_chars(&self) -> usize {
+        let stages = self.stages.iter().map(|s| s.title.chars().count() + chars(&s.deliverables)).sum::<usize>();
+        self.title.chars().count() + self.description.chars().count() + stages + chars(&self.special_conditions)
     }
 
     fn check_stages(&self, policy: &Policy) -> Result<(), ApiError> {
@@ -228,11 +241,24 @@ impl NewOffer {
     }
 }
 
+fn chars(texts: &[String]) -> usize {
+    texts.iter().map(|t| t.chars().count()).sum()
+}
+
 impl Terms {
     /// The source page's level rule: price and delivery time within the seller's limits.
+    /// A cap set in another currency is never skipped: the price is refused.
     pub fn check_level(&self, limits: &LevelLimits) -> Result<(), ApiError> {
         if let Some(max) = &limits.max_price
-            && self.price.currency == max.currency
+            && self.price.currency != max.currency
+        {
+            return Err(ApiError::invalid(
+                "unsupported_currency",
+                "price.currency",
+                format!("your level's cap is set in {}; the price must be too", max.currency),
+            ));
+        }
+        if let Some(max) = &limits.max_price
             && self.price.amount > max.amount
         {
             return Err(ApiError::invalid(
@@ -311,7 +337,61 @@ mod tests {
         }
     }
 
-    fn code(r: Result<Terms, ApiError>) -> &'static str {
+    /// The largest terms the validation allows, every character `fill`: each text field
+    /// at its own limit as far as the total budget lets it.
+    fn largest(policy: &Policy, fill: &str) -> NewOffer {
+        let text = |n: usize| fill.chars().cycle().take(n).collect::<String>();
+        let mut offer = offer();
+        offer.title = text(policy.offer_title_max);
+        offer.description = text(policy.offer_description_max);
+        offer.special_conditions = vec![text(policy.offer_condition_max); MAX_CONDITIONS];
+        let used = policy.offer_title_max * (1 + MAX_STAGES)
+            + policy.offer_description_max
+            + policy.offer_condition_max * MAX_CONDITIONS;
+        let per_stage = (policy.offer_text_total_max - used) / MAX_STAGES;
+        offer.stages = (0..MAX_STAGES)
+            .map(|_| Stage {
+                title: text(policy.offer_title_max),
+                deliverables: vec![text(per_stage)],
+                amount: Some(1_000_000),
+                days: Some(1),
+            })
+            .collect();
+        offer.price.amount = 10_000_000;
+        offer.delivery_days = 10;
+        offer
+    }
+
+    #[test]
+    fn the_largest_terms_fit_an_item_twice() {
+        let policy = Policy::default();
+        let now = Utc::now();
+        // Four bytes a character (emoji) is UTF-8's worst case.
+        let largest = largest(&policy, "😀");
+        assert_eq!(largest.text_chars(), policy.offer_text_total_max);
+        let terms = largest.terms(&policy, now).expect("the largest terms are valid");
+        let bytes = serde_json::to_vec(&terms).unwrap().len();
+        // The accept's idempotency record keeps the order and the offer, each with the
+        // terms; 32 KiB covers every other field of both and the record's own (ids,
+        // hashes, policy, payment, allowed actions), with room to grow.
+        assert!(2 * bytes + 32 * 1024 < 400 * 1024, "two copies of {bytes} bytes do not fit an item");
+        let mut over = largest;
+        over.description.pop();
+        over.stages[0].deliverables[0].push_str("😀😀");
+        assert_eq!(code(over.terms(&policy, now)), "terms_too_long");
+    }
+
+    #[test]
+    fn a_level_cap_in_another_currency_refuses_the_price() {
+        let terms = offer().terms(&Policy::default(), Utc::now()).unwrap();
+        let usd_cap =
+            LevelLimits { max_price: Some(Money { amount: 1, currency: "USD".into() }), max_delivery_days: 30 };
+        assert_eq!(code(terms.check_level(&usd_cap)), "unsupported_currency");
+        let no_cap = LevelLimits { max_price: None, max_delivery_days: 30 };
+        assert!(terms.check_level(&no_cap).is_ok());
+    }
+
+    fn code<T: std::fmt::Debug>(r: Result<T, ApiError>) -> &'static str {
         match r {
             Err(ApiError::Invalid { code, .. }) | Err(ApiError::Malformed { code, .. }) => code,
             other => panic!("expected a refusal, got {other:?}"),

@@ -26,6 +26,11 @@ pub struct Policy {
     pub offer_description_max: usize,
     /// A special condition, a deliverable, a request's description, a decline reason.
     pub offer_condition_max: usize,
+    /// All the text of one offer's terms together (title, description, stage titles,
+    /// deliverables, conditions), in characters: the bound that keeps the offer, the
+    /// order that copies it, and the accept's idempotency record (which holds both) within
+    /// DynamoDB's 400 KB item limit (`offer::tests::the_largest_terms_fit_an_item_twice`).
+    pub offer_text_total_max: usize,
     /// The marketplace's currency (ISO 4217); level limits are in it.
     pub currency: String,
     /// How long a seller has to answer a request.
@@ -49,6 +54,7 @@ impl Default for Policy {
             offer_title_max: 120,
             offer_description_max: 10_000,
             offer_condition_max: 1_000,
+            offer_text_total_max: 40_000,
             currency: "IRR".into(),
             request_answer_window: chrono::Duration::days(14),
             payment_window: chrono::Duration::minutes(60),

@@ -369,3 +369,70 @@ async fn offer_and_order_lists_page_by_cursor_without_gaps_or_repeats() {
     let stranger = api.get("/v1/orders?role=buyer&limit=2", &token(&user("stranger"))).await;
     assert_eq!(stranger.ok(200)["items"], json!([]));
 }
+
+/// An item's size as DynamoDB counts it: attribute names plus values (UTF-8 strings,
+/// numbers by their digits, nested maps and lists with their overhead).
+fn item_size(item: &std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>) -> usize {
+    use aws_sdk_dynamodb::types::AttributeValue as A;
+    fn value(v: &A) -> usize {
+        match v {
+            A::S(s) | A::N(s) => s.len(),
+            A::Bool(_) | A::Null(_) => 1,
+            A::L(l) => 3 + l.iter().map(|v| 1 + value(v)).sum::<usize>(),
+            A::M(m) => 3 + m.iter().map(|(k, v)| 1 + k.len() + value(v)).sum::<usize>(),
+            other => format!("{other:?}").len(),
+        }
+    }
+    item.iter().map(|(k, v)| k.len() + value(v)).sum()
+}
+
+#[tokio::test]
+async fn the_largest_valid_offer_in_persian_fits_every_item_it_lands_in() {
+    let (api, aws) = (Api::default(), Aws::connect().await);
+    let deal = Deal::new(&api).await;
+    let fill = "می‌خواهم طرح ۱۲۳ 🎨"; // Persian, a ZWNJ, Arabic-script digits, an emoji
+    let text = |n: usize| fill.chars().cycle().take(n).collect::<String>();
+    // The policy's limits: title 120, description 10,000, 20 conditions of 1,000, and
+    // 40,000 characters in all; the deliverables take what is left.
+    let per_stage = (40_000 - 120 * 11 - 10_000 - 20 * 1_000) / 10;
+    let stages: Vec<Value> = (0..10)
+        .map(|_| json!({ "title": text(120), "deliverables": [text(per_stage)], "amount": 1_000_000, "days": 1 }))
+        .collect();
+    let mut body = deal.offer();
+    body["title"] = json!(text(120));
+    body["description"] = json!(text(10_000));
+    body["stages"] = json!(stages);
+    body["price"]["amount"] = json!(10_000_000);
+    body["delivery_days"] = json!(10);
+    body["special_conditions"] = json!(vec![text(1_000); 20]);
+    let t = token(&deal.seller);
+    let sent =
+        api.send("POST", "/v1/offers", Some(&t), Some(&body.to_string()), &[("Idempotency-Key", "big-offer")]).await;
+    let offer_id = sent.ok(201)["offer_id"].as_str().unwrap().to_owned();
+    assert_eq!(sent.body["terms"]["description"], body["description"], "the text survives byte for byte");
+    // One character more is refused with its own code, and nothing is stored.
+    let mut over = body.clone();
+    over["stages"][0]["deliverables"][0] = json!(text(per_stage + 1));
+    api.post("/v1/offers", &t, over).await.problem(422, "terms_too_long");
+
+    let path = format!("/v1/offers/{offer_id}/accept");
+    let accepted =
+        api.send("POST", &path, Some(&token(&deal.buyer)), Some("{}"), &[("Idempotency-Key", "big-accept")]).await;
+    let order_id = accepted.ok(201)["order"]["order_id"].as_str().unwrap().to_owned();
+    let replay =
+        api.send("POST", &path, Some(&token(&deal.buyer)), Some("{}"), &[("Idempotency-Key", "big-accept")]).await;
+    assert_eq!(replay.header("idempotent-replayed"), Some("true"), "the accept's answer was stored");
+    let size_of = async |pk: String, sk: &str| {
+        let items = aws.partition(&pk).await;
+        item_size(items.iter().find(|i| i["SK"].as_s().unwrap() == sk).unwrap_or_else(|| panic!("{pk} {sk}")))
+    };
+    let offer = size_of(format!("OFFER#{offer_id}"), "OFFER").await;
+    let order = size_of(format!("ORDER#{order_id}"), "ORDER").await;
+    let record = size_of(format!("IDEMPOTENCY#{}#big-accept", deal.buyer), "IDEMPOTENCY").await;
+    println!("largest offer: offer item {offer} B, order item {order} B, accept record {record} B");
+    // Room for the order's growth (failures, flags) and the record's own fields.
+    for (what, size) in [("offer", offer), ("order", order)] {
+        assert!(size < 200 * 1024, "{what} item is {size} B");
+    }
+    assert!(record < 400 * 1024 - 16 * 1024, "the accept record is {record} B");
+}
