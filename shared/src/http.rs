@@ -169,15 +169,52 @@ impl ApiRequest {
             return Err(ApiError::malformed("malformed_json", None, "a JSON body is required"));
         }
         let mut de = serde_json::Deserializer::from_slice(&self.body);
-        let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let parsed = serde_path_to_error::deserialize(&mut de).map_err(|e| {
             let path = e.path().to_string();
             // serde reports some shape errors (two keys for one enum) as syntax errors;
             // a body that is valid JSON is never "malformed".
             let valid_json = serde_json::from_slice::<serde::de::IgnoredAny>(&self.body).is_ok();
-            body_error(&path, e.into_inner(), valid_json)
-        })?;
+            (body_error(&path, e.into_inner(), valid_json), valid_json)
+        });
+        let value = match parsed {
+            Ok(value) => value,
+            // JSON (and the OpenAPI document's `integer`) counts 12.0 as a whole number;
+            // serde does not. Such a body is read again with its whole floats as integers.
+            Err((error, true)) => return self.with_whole_numbers().ok_or(error)?,
+            Err((error, false)) => return Err(error),
+        };
         de.end().map_err(|e| body_error(".", e, false))?;
         Ok(value)
+    }
+
+    /// The body read again with every whole-valued float (`12.0`) as an integer, if it
+    /// has any; `None` when it has none (the first reading's error stands).
+    fn with_whole_numbers<T: DeserializeOwned>(&self) -> Option<Result<T, ApiError>> {
+        fn whole(value: &mut Value) -> bool {
+            match value {
+                Value::Number(n) if n.is_f64() => {
+                    let f = n.as_f64().unwrap_or(f64::NAN);
+                    // Within ±2^53 a float is exact, so the integer is the one meant.
+                    if f.fract() == 0.0 && f.abs() <= 9_007_199_254_740_992.0 {
+                        *value = Value::from(f as i64);
+                        return true;
+                    }
+                    false
+                }
+                // Every member is converted, so no short-circuiting `any`.
+                Value::Array(items) => items.iter_mut().map(whole).filter(|changed| *changed).count() > 0,
+                Value::Object(map) => map.values_mut().map(whole).filter(|changed| *changed).count() > 0,
+                _ => false,
+            }
+        }
+        let mut value: Value = serde_json::from_slice(&self.body).ok()?;
+        if !whole(&mut value) {
+            return None;
+        }
+        Some(serde_path_to_error::deserialize(value).map_err(|e| {
+            let path = e.path().to_string();
+            body_error(&path, e.into_inner(), true)
+        }))
     }
 }
 
@@ -332,6 +369,21 @@ mod tests {
         assert_eq!(code_and_field(parse("{")).0, 400);
         assert_eq!(code_and_field(parse("")).1, "malformed_json");
         assert_eq!(code_and_field(parse(r#"{"title":"a"} x"#)).0, 400);
+    }
+
+    #[test]
+    fn a_whole_float_is_the_integer_and_a_fraction_is_refused_with_its_field() {
+        let body = parse(r#"{"title":"a","inner":{"n":12.0}}"#).expect("12.0 is a whole number");
+        assert_eq!(body.inner.map(|i| i.n), Some(12));
+        assert_eq!(
+            code_and_field(parse(r#"{"title":"a","inner":{"n":12.5}}"#)),
+            (422, "invalid_type".into(), Some("inner.n".into()))
+        );
+        // Another error in a body with a whole float is still reported with its field.
+        assert_eq!(
+            code_and_field(parse(r#"{"title":"a","inner":{"n":1.0,"m":2}}"#)),
+            (422, "unknown_field".into(), Some("inner.m".into()))
+        );
     }
 
     #[test]
