@@ -59,7 +59,7 @@ pub struct Api {
 
 impl Default for Api {
     fn default() -> Self {
-        peyman::stripe::install_tls_provider();
+        peyman::adapters::stripe::install_tls_provider();
         Api {
             base: std::env::var("PEYMAN_API").unwrap_or_else(|_| "http://127.0.0.1:3100".into()),
             http: reqwest::Client::builder().no_proxy().build().expect("client"),
@@ -191,8 +191,8 @@ impl Aws {
     }
 
     /// The core's `App` as the template's functions get it, for calling handlers directly.
-    pub async fn app(&self) -> peyman::App {
-        peyman::App::new(peyman_local::local_config(&self.template).expect("config")).await
+    pub async fn app(&self) -> peyman::flows::App {
+        peyman::flows::App::new(peyman_local::local_config(&self.template).expect("config")).await
     }
 
     /// Every item in one partition.
@@ -212,14 +212,17 @@ impl Aws {
 
     /// The timer started for `subject`, to fire through the sweeper's own code at a
     /// chosen time (sweeping everything ahead would fire other tests' timers too).
-    pub async fn timer(&self, subject: &str) -> peyman::store::DueTimer {
-        let timers = self.partition(peyman::keys::TIMERS).await;
+    pub async fn timer(&self, subject: &str) -> peyman::adapters::dynamo::timers::DueTimer {
+        let timers = self.partition(peyman::adapters::dynamo::keys::TIMERS).await;
         let item = timers
             .iter()
             .find(|t| t["subject"].as_s().ok().map(String::as_str) == Some(subject))
             .unwrap_or_else(|| panic!("no timer for {subject}"));
-        peyman::store::DueTimer {
-            key: peyman::keys::Key { pk: peyman::keys::TIMERS.into(), sk: item["SK"].as_s().unwrap().clone() },
+        peyman::adapters::dynamo::timers::DueTimer {
+            key: peyman::adapters::dynamo::keys::Key {
+                pk: peyman::adapters::dynamo::keys::TIMERS.into(),
+                sk: item["SK"].as_s().unwrap().clone(),
+            },
             subject: subject.to_owned(),
             attempts: 0,
         }
@@ -315,7 +318,7 @@ pub struct Stripe {
 
 impl Default for Stripe {
     fn default() -> Self {
-        peyman::stripe::install_tls_provider();
+        peyman::adapters::stripe::install_tls_provider();
         let var = |name: &str, default: &str| std::env::var(name).unwrap_or_else(|_| default.into());
         Stripe {
             base: var("STRIPE_API_BASE", "http://127.0.0.1:8520"),

@@ -2,7 +2,7 @@
 //! dies between the commit and the send to SQS.
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use peyman::followup::FollowUp;
+use peyman::rules::followup::FollowUp;
 use peyman_e2e::*;
 
 async fn notifications(aws: &Aws, user: &str) -> Vec<String> {
@@ -67,7 +67,7 @@ async fn a_follow_up_lost_between_commit_and_send_still_arrives_once() {
     app.queues.send(std::slice::from_ref(&followup)).await.unwrap();
     assert!(!app.store.record_notification(&followup).await.unwrap());
     let settled = eventually(std::time::Duration::from_secs(10), async || {
-        let outbox = aws.partition(peyman::keys::OUTBOX).await;
+        let outbox = aws.partition(peyman::adapters::dynamo::keys::OUTBOX).await;
         (!outbox.iter().any(|i| i["SK"].as_s().ok() == Some(&followup.followup_id))).then_some(())
     })
     .await;

@@ -1,6 +1,6 @@
 //! Gigs over HTTP: create, read, pause, and who may do what.
 
-use peyman::keys;
+use peyman::adapters::dynamo::keys;
 use peyman_e2e::*;
 
 async fn seller_gig_count(aws: &Aws, seller: &str) -> usize {

@@ -98,7 +98,7 @@ async fn a_refusal_is_replayed_too_and_bad_keys_are_refused() {
 /// The record's life cycle in the table, driven by `now` (time is an input).
 mod record {
     use chrono::{Duration, Utc};
-    use peyman::store::IdempotencyClaim;
+    use peyman::adapters::dynamo::idempotency::IdempotencyClaim;
     use peyman_e2e::*;
 
     #[tokio::test]
@@ -171,14 +171,14 @@ mod record {
 /// Runs the idempotency flow directly against the stack's table, with work of the
 /// test's own, counting how often the work runs.
 async fn run_once(
-    app: &peyman::App,
+    app: &peyman::flows::App,
     user_id: &str,
     key: &str,
     runs: &std::sync::atomic::AtomicUsize,
-    answer: impl FnOnce() -> peyman::http::Outcome,
-) -> peyman::http::Outcome {
-    let hash = peyman::idempotency::payload_hash("POST /v1/test", "/v1/test", b"{}");
-    peyman::idempotency::run(app, user_id, key, &hash, chrono::Utc::now(), async || {
+    answer: impl FnOnce() -> peyman::shell::answer::Outcome,
+) -> peyman::shell::answer::Outcome {
+    let hash = peyman::shell::idempotency::payload_hash("POST /v1/test", "/v1/test", b"{}");
+    peyman::shell::idempotency::run(app, user_id, key, &hash, chrono::Utc::now(), async || {
         runs.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         answer()
     })
@@ -188,8 +188,8 @@ async fn run_once(
 
 #[tokio::test]
 async fn a_transient_conflict_is_not_the_key_s_final_answer() {
-    use peyman::error::ApiError;
-    use peyman::http::{Outcome, Reply};
+    use peyman::rules::error::ApiError;
+    use peyman::shell::answer::{Outcome, Reply};
     let app = Aws::connect().await.app().await;
     let (user_id, key) = (user("buyer"), ulid::Ulid::new().to_string());
     let runs = std::sync::atomic::AtomicUsize::new(0);
@@ -213,7 +213,7 @@ async fn a_transient_conflict_is_not_the_key_s_final_answer() {
 
 #[tokio::test]
 async fn an_answer_that_cannot_be_stored_is_still_sent_and_the_work_never_runs_twice() {
-    use peyman::http::{Outcome, Reply};
+    use peyman::shell::answer::{Outcome, Reply};
     let app = Aws::connect().await.app().await;
     let (user_id, key) = (user("buyer"), ulid::Ulid::new().to_string());
     let runs = std::sync::atomic::AtomicUsize::new(0);
@@ -221,14 +221,14 @@ async fn an_answer_that_cannot_be_stored_is_still_sent_and_the_work_never_runs_t
     let huge = "x".repeat(500 * 1024);
     let first = run_once(&app, &user_id, &key, &runs, || Outcome::from(Reply::created(json!({ "big": huge })))).await;
     assert_eq!(first.status, 201, "the work's own answer, not a 500: {}", &first.body[..80]);
-    let hash = peyman::idempotency::payload_hash("POST /v1/test", "/v1/test", b"{}");
-    let retry = peyman::idempotency::run(&app, &user_id, &key, &hash, chrono::Utc::now(), async || {
+    let hash = peyman::shell::idempotency::payload_hash("POST /v1/test", "/v1/test", b"{}");
+    let retry = peyman::shell::idempotency::run(&app, &user_id, &key, &hash, chrono::Utc::now(), async || {
         runs.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         Outcome::from(Reply::created(json!({})))
     })
     .await
     .expect_err("the record is still in progress");
-    assert_eq!(retry.problem().code, "idempotency_in_progress", "the retry is told to wait");
+    assert_eq!(retry.code(), "idempotency_in_progress", "the retry is told to wait");
     assert_eq!(runs.load(std::sync::atomic::Ordering::SeqCst), 1, "the work ran once");
 }
 

@@ -1,6 +1,6 @@
 //! Conversations over HTTP: text, files, pagination, and who can read what.
 
-use peyman::keys;
+use peyman::adapters::dynamo::keys;
 use peyman_e2e::*;
 
 const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0\x1f\x15\xc4\x89";

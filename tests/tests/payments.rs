@@ -356,9 +356,12 @@ async fn an_unpaid_order_lapses_and_its_offer_is_sent_again() {
     let intent_id = intent_of(&placed);
     // The window is 60 minutes: fire this order's own timer as the sweep would then.
     let timer = aws.timer(&format!("order/{order_id}")).await;
-    assert!(!sweeper::fire(&app, &timer, Utc::now() + chrono::Duration::minutes(59)).await.unwrap(), "not early");
+    assert!(
+        !peyman::flows::timers::fire(&app, &timer, Utc::now() + chrono::Duration::minutes(59)).await.unwrap(),
+        "not early"
+    );
     assert_eq!(order(&api, &deal, order_id).await["status"], "awaiting_payment");
-    assert!(sweeper::fire(&app, &timer, Utc::now() + chrono::Duration::minutes(61)).await.unwrap());
+    assert!(peyman::flows::timers::fire(&app, &timer, Utc::now() + chrono::Duration::minutes(61)).await.unwrap());
     let lapsed = order(&api, &deal, order_id).await;
     assert_eq!(
         (lapsed["status"].as_str(), lapsed["allowed_actions"].as_array().map(Vec::len)),
@@ -401,7 +404,7 @@ async fn a_payment_after_the_order_was_cancelled_is_held_and_refunded() {
     // webhook a second later; meanwhile the window lapses and the order is cancelled.
     assert_eq!(stripe.pay(&intent_id, "pm_card_visa").await, 200);
     let timer = aws.timer(&format!("order/{order_id}")).await;
-    assert!(sweeper::fire(&app, &timer, Utc::now() + chrono::Duration::minutes(61)).await.unwrap());
+    assert!(peyman::flows::timers::fire(&app, &timer, Utc::now() + chrono::Duration::minutes(61)).await.unwrap());
     let held = eventually(WAIT, async || {
         let o = order(&api, &deal, order_id).await;
         (o["payment"]["status"] == "held").then_some(o)
@@ -447,12 +450,20 @@ async fn refunds_are_partial_or_full_once_each_and_confirmed_by_the_provider() {
     stripe.pay(&intent_id, "pm_card_visa").await;
     order_in(&api, &deal, order_id, "in_progress").await;
 
-    let first = peyman::payment::refund(&app, order_id, "partial-1", 2_000_000, "stage one dropped").await.unwrap();
-    let again = peyman::payment::refund(&app, order_id, "partial-1", 2_000_000, "stage one dropped").await.unwrap();
+    let first =
+        peyman::flows::payments::refund(&app, order_id, "partial-1", 2_000_000, "stage one dropped", Utc::now())
+            .await
+            .unwrap();
+    let again =
+        peyman::flows::payments::refund(&app, order_id, "partial-1", 2_000_000, "stage one dropped", Utc::now())
+            .await
+            .unwrap();
     // The second call finds the first refund (which may have reached the provider since).
     assert_eq!((&first.refund_id, first.created_at), (&again.refund_id, again.created_at), "one refund per id");
-    let too_much = peyman::payment::refund(&app, order_id, "rest", 10_000_001, "everything").await.unwrap_err();
-    assert_eq!(too_much.problem().code, "refund_exceeds_payment");
+    let too_much = peyman::flows::payments::refund(&app, order_id, "rest", 10_000_001, "everything", Utc::now())
+        .await
+        .unwrap_err();
+    assert_eq!(too_much.code(), "refund_exceeds_payment");
     let sent = eventually(WAIT, async || {
         let o = order(&api, &deal, order_id).await;
         (o["refunds"][0]["status"] == "sent").then_some(o)
@@ -464,7 +475,9 @@ async fn refunds_are_partial_or_full_once_each_and_confirmed_by_the_provider() {
     let (_, refunds) = stripe.call(reqwest::Method::GET, &format!("/v1/refunds?payment_intent={intent_id}"), &[]).await;
     assert_eq!(refunds["data"][0]["amount"], 2_000_000);
     // The rest, in full.
-    peyman::payment::refund(&app, order_id, "rest", 10_000_000, "cancelled by agreement").await.unwrap();
+    peyman::flows::payments::refund(&app, order_id, "rest", 10_000_000, "cancelled by agreement", Utc::now())
+        .await
+        .unwrap();
     eventually(WAIT, async || {
         let o = order(&api, &deal, order_id).await;
         o["refunds"].as_array().unwrap().iter().all(|r| r["status"] == "sent").then_some(())
@@ -521,7 +534,7 @@ async fn accepting_while_the_provider_is_down_is_503_and_changes_nothing() {
     let aws = Aws::connect().await;
     let mut config = peyman_local::local_config(&aws.template).unwrap();
     config.stripe.api_base = "http://127.0.0.1:9".into(); // nothing listens there
-    let app = peyman::App::new(config).await;
+    let app = peyman::flows::App::new(config).await;
     let deal = Deal::new(&api).await;
     let offer_id = deal.send_offer(&api, deal.offer()).await;
     let request = accept_event(&offer_id, &deal.buyer);
@@ -539,7 +552,7 @@ async fn with_the_payment_window_shortened_the_scheduled_sweep_lapses_the_order(
     let aws = Aws::connect().await;
     let mut config = peyman_local::local_config(&aws.template).unwrap();
     config.policy.payment_window = chrono::Duration::seconds(2);
-    let app = peyman::App::new(config).await;
+    let app = peyman::flows::App::new(config).await;
     let deal = Deal::new(&api).await;
     let offer_id = deal.send_offer(&api, deal.offer()).await;
     let response = offer_decisions::handle(&app, accept_event(&offer_id, &deal.buyer)).await.unwrap();
@@ -573,24 +586,27 @@ async fn a_paid_order_past_its_due_time_turns_late_then_its_buyer_may_cancel() {
 
     // The due time is 7 days after payment: fire the order's own timers as the sweep would.
     let late = aws.timer(&format!("order/{order_id}/late")).await;
-    assert!(!sweeper::fire(&app, &late, due_at - minute).await.unwrap(), "not before the due time");
+    assert!(!peyman::flows::timers::fire(&app, &late, due_at - minute).await.unwrap(), "not before the due time");
     assert_eq!(order(&api, &deal, order_id).await["late"], false);
     let opens = aws.timer(&format!("order/{order_id}/late_cancellation")).await;
     assert!(
-        !sweeper::fire(&app, &opens, due_at + minute).await.unwrap(),
+        !peyman::flows::timers::fire(&app, &opens, due_at + minute).await.unwrap(),
         "not before it is late and the grace is over"
     );
-    assert!(sweeper::fire(&app, &late, due_at + minute).await.unwrap());
+    assert!(peyman::flows::timers::fire(&app, &late, due_at + minute).await.unwrap());
     let flagged = order(&api, &deal, order_id).await;
     assert_eq!((flagged["late"].as_bool(), flagged["status"].as_str()), (Some(true), Some("in_progress")));
-    assert!(!sweeper::fire(&app, &opens, due_at + chrono::Duration::hours(24) - minute).await.unwrap(), "grace");
-    assert!(sweeper::fire(&app, &opens, due_at + chrono::Duration::hours(24) + minute).await.unwrap());
+    assert!(
+        !peyman::flows::timers::fire(&app, &opens, due_at + chrono::Duration::hours(24) - minute).await.unwrap(),
+        "grace"
+    );
+    assert!(peyman::flows::timers::fire(&app, &opens, due_at + chrono::Duration::hours(24) + minute).await.unwrap());
     assert_eq!(
         timeline_events(&api, &deal, order_id).await,
         ["order_placed", "order_paid", "order_late", "late_cancellation_available"]
     );
     // Each timer fires once: it is gone from the table.
-    let timers = aws.partition(peyman::keys::TIMERS).await;
+    let timers = aws.partition(peyman::adapters::dynamo::keys::TIMERS).await;
     assert!(!timers.iter().any(|t| t["subject"].as_s().is_ok_and(|s| s.starts_with(&format!("order/{order_id}/")))));
 }
 
@@ -603,8 +619,8 @@ async fn an_accept_whose_commit_answer_was_lost_keeps_the_intent_of_the_order_th
     let (order_id, intent_id) = (placed["order_id"].as_str().unwrap(), intent_of(&placed));
     // The commit went through but its answer was lost (a 500 after DynamoDB committed):
     // the order is read again, found, and its intent is not cancelled.
-    let lost = peyman::error::ApiError::internal("the connection reset after the commit");
-    offer_decisions::settle_failed_commit(&app, order_id, &intent_id, lost).await.expect("the accept succeeded");
+    let lost = peyman::rules::error::ApiError::internal("the connection reset after the commit");
+    peyman::flows::accept::settle_failed_commit(&app, order_id, &intent_id, lost).await.expect("the accept succeeded");
     assert_eq!(stripe.intent(&intent_id).await["status"], "requires_payment_method", "still payable");
     assert_eq!(stripe.pay(&intent_id, "pm_card_visa").await, 200);
     order_in(&api, &deal, order_id, "in_progress").await;
@@ -612,16 +628,16 @@ async fn an_accept_whose_commit_answer_was_lost_keeps_the_intent_of_the_order_th
     // Nothing committed: an ambiguous failure finds no order and cancels the intent; a
     // lost race cancels it too and says the offer changed.
     for (error, code) in [
-        (peyman::error::ApiError::internal("timeout"), "internal"),
-        (peyman::error::ApiError::conflict("concurrent_change", "lost"), "offer_changed"),
+        (peyman::rules::error::ApiError::internal("timeout"), "internal"),
+        (peyman::rules::error::ApiError::conflict("concurrent_change", "lost"), "offer_changed"),
     ] {
         let (status, intent) =
             stripe.call(reqwest::Method::POST, "/v1/payment_intents", &[("amount", "100"), ("currency", "usd")]).await;
         assert_eq!(status, 200);
         let unused = intent["id"].as_str().unwrap();
         let never_stored = ulid::Ulid::new().to_string();
-        let e = offer_decisions::settle_failed_commit(&app, &never_stored, unused, error).await.unwrap_err();
-        assert_eq!(e.problem().code, code);
+        let e = peyman::flows::accept::settle_failed_commit(&app, &never_stored, unused, error).await.unwrap_err();
+        assert_eq!(e.code(), code);
         assert_eq!(stripe.intent(unused).await["status"], "canceled");
     }
 }
@@ -639,7 +655,9 @@ async fn a_refund_the_provider_keeps_refusing_is_retried_then_failed_and_listed_
     let body = success_event(&intent_id, order_id, 13_000_000, "irr");
     let r = deliver(&api, &stripe, &body).await;
     assert_eq!(r.body["outcome"], "held", "{}", r.text);
-    peyman::payment::refund(&app, order_id, "back", 13_000_000, "support: refund the held payment").await.unwrap();
+    peyman::flows::payments::refund(&app, order_id, "back", 13_000_000, "support: refund the held payment", Utc::now())
+        .await
+        .unwrap();
     // The follow-up is refused; the sweeper retries (at once, three attempts in the
     // tests' stack), then the refund is failed, with the provider's reason.
     let failed = eventually(WAIT, async || {
@@ -660,16 +678,21 @@ async fn a_refund_the_provider_keeps_refusing_is_retried_then_failed_and_listed_
         .dynamodb
         .query()
         .table_name(&aws.table)
-        .index_name(peyman::keys::GSI2)
+        .index_name(peyman::adapters::dynamo::keys::GSI2)
         .key_condition_expression("GSI2PK = :pk")
         .expression_attribute_values(
             ":pk",
-            aws_sdk_dynamodb::types::AttributeValue::S(peyman::keys::FAILED_REFUNDS.into()),
+            aws_sdk_dynamodb::types::AttributeValue::S(peyman::adapters::dynamo::keys::FAILED_REFUNDS.into()),
         )
         .send()
         .await
         .unwrap();
     assert!(listed.items().iter().any(|i| i["intent_id"].as_s().unwrap() == &intent_id), "in REFUNDS#FAILED");
-    let subject = peyman::payment::refund_timer(&intent_id, "back");
-    assert!(!aws.partition(peyman::keys::TIMERS).await.iter().any(|t| t["subject"].as_s().unwrap() == &subject));
+    let subject = peyman::rules::payment::refund_timer(&intent_id, "back");
+    assert!(
+        !aws.partition(peyman::adapters::dynamo::keys::TIMERS)
+            .await
+            .iter()
+            .any(|t| t["subject"].as_s().unwrap() == &subject)
+    );
 }

@@ -22,7 +22,7 @@ async fn stored_upload(api: &Api, aws: &Aws, owner: &str) -> (String, String) {
         )
         .await;
     let id = declared.ok(201)["upload_id"].as_str().unwrap().to_owned();
-    let key = peyman::keys::upload_object(owner, &id);
+    let key = peyman::adapters::s3::upload_object(owner, &id);
     aws.s3.put_object().bucket(&aws.bucket).key(&key).body(PNG.to_vec().into()).send().await.unwrap();
     (id, key)
 }
@@ -77,7 +77,7 @@ async fn a_poison_message_reaches_the_dlq_after_the_receive_count_while_its_batc
         )
         .await;
     let id = declared.ok(201)["upload_id"].as_str().unwrap().to_owned();
-    let key = peyman::keys::upload_object(&owner, &id);
+    let key = peyman::adapters::s3::upload_object(&owner, &id);
     // S3 announces the object too; the checker decides it once whichever message comes first.
     let poison = format!("poison-{}", ulid::Ulid::new());
     aws.s3.put_object().bucket(&aws.bucket).key(&key).body(PNG.to_vec().into()).send().await.unwrap();
@@ -114,7 +114,7 @@ async fn make_redrive_moves_dead_letters_back_and_they_are_applied() {
     let source = aws.template.queue_url("FollowUpsQueue").unwrap();
     // A follow-up that failed five times (its cause since fixed) waits in the DLQ.
     let recipient = user("buyer");
-    let followup = peyman::followup::FollowUp::notify(&recipient, "order/x", "order_paid", chrono::Utc::now());
+    let followup = peyman::rules::followup::FollowUp::notify(&recipient, "order/x", "order_paid", chrono::Utc::now());
     let body = serde_json::to_string(&followup).unwrap();
     aws.sqs.send_message().queue_url(&dlq).message_body(&body).send().await.unwrap();
     let python = format!("{}/../.venv/moto/bin/python", env!("CARGO_MANIFEST_DIR"));
@@ -123,7 +123,7 @@ async fn make_redrive_moves_dead_letters_back_and_they_are_applied() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stdout).starts_with("moved "), "{}", String::from_utf8_lossy(&out.stdout));
     // The stack's consumer applies it from the source queue: the notification exists.
-    let key = peyman::keys::notification(&recipient, &followup.followup_id);
+    let key = peyman::adapters::dynamo::keys::notification(&recipient, &followup.followup_id);
     let applied = eventually(std::time::Duration::from_secs(20), async || {
         (!aws.partition(&key.pk).await.iter().all(|i| i["SK"].as_s().unwrap() != &key.sk)).then_some(())
     })

@@ -12,7 +12,7 @@ async fn order_count(aws: &Aws, buyer: &str) -> usize {
         .key_condition_expression("GSI1PK = :pk")
         .expression_attribute_values(
             ":pk",
-            aws_sdk_dynamodb::types::AttributeValue::S(peyman::keys::buyer_list("ORDER", buyer)),
+            aws_sdk_dynamodb::types::AttributeValue::S(peyman::adapters::dynamo::keys::buyer_list("ORDER", buyer)),
         )
         .send()
         .await

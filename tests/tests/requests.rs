@@ -209,18 +209,18 @@ async fn an_unanswered_request_expires_through_the_sweeper() {
     // The answer window is 14 days: fire this request's own timer as the sweep would then
     // (sweeping everything 14 days ahead would expire other tests' offers too).
     let subject = format!("request/{id}");
-    let timers = aws.partition(peyman::keys::TIMERS).await;
+    let timers = aws.partition(peyman::adapters::dynamo::keys::TIMERS).await;
     let item =
         timers.iter().find(|t| t["subject"].as_s().ok() == Some(&subject)).expect("the request started its timer");
     assert!(item["SK"].as_s().is_ok());
     let timer = aws.timer(&subject).await;
     let app = aws.app().await;
     let early = chrono::Utc::now() + chrono::Duration::days(13);
-    assert!(!sweeper::fire(&app, &timer, early).await.unwrap(), "not before the window closes");
+    assert!(!peyman::flows::timers::fire(&app, &timer, early).await.unwrap(), "not before the window closes");
     let later = chrono::Utc::now() + chrono::Duration::days(14) + chrono::Duration::minutes(1);
     let request = api.get(&format!("/v1/custom-project-requests/{id}"), &token(&seller)).await;
     assert_eq!(request.ok(200)["state"], "pending", "a timer that fires early changes nothing");
-    assert!(sweeper::fire(&app, &timer, later).await.unwrap());
+    assert!(peyman::flows::timers::fire(&app, &timer, later).await.unwrap());
     let request = api.get(&format!("/v1/custom-project-requests/{id}"), &token(&seller)).await;
     assert_eq!(request.ok(200)["state"], "expired");
     assert_eq!(request.body["allowed_actions"], json!([]));

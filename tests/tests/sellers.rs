@@ -1,6 +1,6 @@
 //! Seller settings and levels over HTTP.
 
-use peyman::keys;
+use peyman::adapters::dynamo::keys;
 use peyman_e2e::*;
 
 #[tokio::test]

@@ -25,7 +25,13 @@ async fn a_hundred_poison_timers_do_not_block_the_fifty_behind_them() {
         put(item(&[("PK", &format!("ORDER#{order_id}")), ("SK", "ORDER"), ("entity", "order"), ("junk", "1")])).await;
         let subject = format!("order/{order_id}");
         let sk = format!("{:013}#{subject}", 1_000 + i);
-        put(item(&[("PK", peyman::keys::TIMERS), ("SK", &sk), ("entity", "timer"), ("subject", &subject)])).await;
+        put(item(&[
+            ("PK", peyman::adapters::dynamo::keys::TIMERS),
+            ("SK", &sk),
+            ("entity", "timer"),
+            ("subject", &subject),
+        ]))
+        .await;
         poison.push(subject);
     }
     // 50 behind them that fire fine (a subject nothing knows is simply dropped).
@@ -33,13 +39,19 @@ async fn a_hundred_poison_timers_do_not_block_the_fifty_behind_them() {
     for i in 0..50 {
         let subject = format!("test/{run}/{i}");
         let sk = format!("{:013}#{subject}", 2_000 + i);
-        put(item(&[("PK", peyman::keys::TIMERS), ("SK", &sk), ("entity", "timer"), ("subject", &subject)])).await;
+        put(item(&[
+            ("PK", peyman::adapters::dynamo::keys::TIMERS),
+            ("SK", &sk),
+            ("entity", "timer"),
+            ("subject", &subject),
+        ]))
+        .await;
         fine.push(subject);
     }
     let now = chrono::Utc::now();
     let swept = sweeper::handle(&app, json!({ "time": now.to_rfc3339() })).await.expect("a sweep");
     // This sweep, or the stack's own one running beside it, reached all fifty.
-    let timers = aws.partition(peyman::keys::TIMERS).await;
+    let timers = aws.partition(peyman::adapters::dynamo::keys::TIMERS).await;
     let subjects: Vec<&str> = timers.iter().map(|t| t["subject"].as_s().unwrap().as_str()).collect();
     for subject in &fine {
         assert!(!subjects.contains(&subject.as_str()), "{subject} was never fired: {swept}");
@@ -55,7 +67,7 @@ async fn a_hundred_poison_timers_do_not_block_the_fifty_behind_them() {
     // After RETRY_ATTEMPTS (3 in the tests' stack, retried at once) each is parked with
     // its error, and no longer due.
     let parked = eventually(Duration::from_secs(30), async || {
-        let parked = aws.partition(peyman::keys::PARKED_TIMERS).await;
+        let parked = aws.partition(peyman::adapters::dynamo::keys::PARKED_TIMERS).await;
         let ours: Vec<_> = parked.into_iter().filter(|t| poison.contains(t["subject"].as_s().unwrap())).collect();
         (ours.len() == poison.len()).then_some(ours)
     })
@@ -65,7 +77,7 @@ async fn a_hundred_poison_timers_do_not_block_the_fifty_behind_them() {
         assert_eq!(t["attempts"].as_n().unwrap(), "3");
         assert!(t["last_error"].as_s().unwrap().contains("decode"), "{:?}", t["last_error"]);
     }
-    let timers = aws.partition(peyman::keys::TIMERS).await;
+    let timers = aws.partition(peyman::adapters::dynamo::keys::TIMERS).await;
     assert!(!timers.iter().any(|t| poison.contains(t["subject"].as_s().unwrap())), "parked timers are gone");
     assert_eq!(app.store.parked_timers().await.unwrap().iter().filter(|t| poison.contains(&t.subject)).count(), 100);
 }

@@ -2,7 +2,7 @@
 //! land. This holds for DynamoDB; the test keeps the local stack (moto, with the
 //! transaction patch in `infra/local/moto_server.py`) honest about it.
 
-use peyman::followup::FollowUp;
+use peyman::rules::followup::FollowUp;
 use peyman_e2e::*;
 
 #[tokio::test]
@@ -21,8 +21,8 @@ async fn a_transaction_whose_last_condition_fails_writes_nothing() {
     second.followup(followup.clone()).unwrap();
     second.event_received("stripe", &event_id, now).unwrap();
     let refused = app.store.commit(second).await.unwrap_err();
-    assert_eq!(refused.problem().code, "concurrent_change");
-    let outbox = aws.partition(peyman::keys::OUTBOX).await;
+    assert_eq!(refused.code(), "concurrent_change");
+    let outbox = aws.partition(peyman::adapters::dynamo::keys::OUTBOX).await;
     assert!(
         !outbox.iter().any(|item| item["SK"].as_s().ok() == Some(&followup.followup_id)),
         "the first write of a cancelled transaction was rolled back"

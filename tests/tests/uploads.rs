@@ -93,7 +93,7 @@ async fn an_overwrite_after_the_check_is_never_served() {
         .await
         .unwrap();
     let aws = Aws::connect().await;
-    let key = peyman::keys::upload_object(&owner, &id);
+    let key = peyman::adapters::s3::upload_object(&owner, &id);
     let versions = aws.s3.list_object_versions().bucket(&aws.bucket).prefix(&key).send().await.unwrap();
     assert_eq!(versions.versions().len(), 2, "the overwrite landed in S3");
     let upload = api.get(&format!("/v1/uploads/{id}"), &t).await;

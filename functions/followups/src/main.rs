@@ -5,9 +5,9 @@ use lambda_runtime::LambdaEvent;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    peyman::telemetry::init();
-    peyman::config::require(&["STRIPE_SECRET_KEY"])?;
-    let app = peyman::App::from_env().await?;
+    peyman::adapters::telemetry::init();
+    peyman::adapters::config::require(&["STRIPE_SECRET_KEY"])?;
+    let app = peyman::flows::App::from_env().await?;
     lambda_runtime::run(lambda_runtime::service_fn(|event: LambdaEvent<SqsEvent>| {
         followups::handle(&app, event.payload)
     }))

@@ -2,7 +2,7 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    peyman::telemetry::init();
-    let app = peyman::App::from_env().await?;
+    peyman::adapters::telemetry::init();
+    let app = peyman::flows::App::from_env().await?;
     lambda_http::run(lambda_http::service_fn(|request| offers_api::handle(&app, request))).await
 }

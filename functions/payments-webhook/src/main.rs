@@ -3,8 +3,8 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    peyman::telemetry::init();
-    peyman::config::require(&["STRIPE_WEBHOOK_SECRET", "STRIPE_SECRET_KEY"])?;
-    let app = peyman::App::from_env().await?;
+    peyman::adapters::telemetry::init();
+    peyman::adapters::config::require(&["STRIPE_WEBHOOK_SECRET", "STRIPE_SECRET_KEY"])?;
+    let app = peyman::flows::App::from_env().await?;
     lambda_http::run(lambda_http::service_fn(|request| payments_webhook::handle(&app, request))).await
 }

@@ -2,36 +2,25 @@
 //! level that only support sets.
 
 use lambda_http::{Body, Error, Request, Response};
-use peyman::App;
-use peyman::error::ApiError;
-use peyman::http::{ApiRequest, Reply, serve, unknown_route};
-use peyman::seller::{LevelUpdate, SettingsUpdate};
+use peyman::flows::{App, sellers};
+use peyman::rules::error::ApiError;
+use peyman::shell::answer::Reply;
+use peyman::shell::http::{ApiRequest, serve, unknown_route};
 
 pub async fn handle(app: &App, request: Request) -> Result<Response<Body>, Error> {
     Ok(serve(app, request, route).await)
 }
 
 async fn route(app: &App, req: &ApiRequest) -> Result<Reply, ApiError> {
-    let policy = &app.config.policy;
+    let (me, now, policy) = (&req.caller, req.now, &app.config.policy);
     match req.route.as_str() {
-        "GET /v1/me/seller-settings" => Reply::ok(app.store.seller_settings(&req.caller.user_id).await?.view(policy)),
-        "PUT /v1/me/seller-settings" => {
-            let update: SettingsUpdate = req.json()?;
-            if update.level.is_some() {
-                return Err(ApiError::invalid("read_only_field", "level", "only support sets a seller's level"));
-            }
-            let settings =
-                app.store.set_custom_projects(&req.caller.user_id, update.custom_projects_enabled, req.now).await?;
-            Reply::ok(settings.view(policy))
-        }
+        "GET /v1/me/seller-settings" => Reply::ok(sellers::settings(app, me).await?.view(policy)),
+        "PUT /v1/me/seller-settings" => Reply::ok(sellers::update(app, me, req.json()?, now).await?.view(policy)),
         "PUT /v1/support/sellers/{user_id}/level" => {
-            if !req.caller.is_support {
-                return Err(ApiError::forbidden("support_only", "only support sets a seller's level"));
-            }
+            // Support only, before anything of the request is read.
+            me.require_support("sets a seller's level")?;
             let seller = req.path_user("user_id")?;
-            let update: LevelUpdate = req.json()?;
-            let settings = app.store.set_level(&seller, update.level, &req.caller.user_id, req.now).await?;
-            Reply::ok(settings.view(policy))
+            Reply::ok(sellers::set_level(app, me, &seller, req.json()?, now).await?.view(policy))
         }
         _ => unknown_route(req),
     }

@@ -3,12 +3,12 @@
 //! timeline with the support user's id.
 
 use lambda_http::{Body, Error, Request, Response};
-use peyman::App;
-use peyman::error::ApiError;
-use peyman::http::{ApiRequest, Reply, serve, unknown_route};
-use peyman::keys;
-use peyman::lifecycle::Actor;
-use peyman::payment::{self, HeldDecision, Payment, Refund};
+use peyman::flows::{App, payments, support};
+use peyman::rules::error::ApiError;
+use peyman::rules::lifecycle::Actor;
+use peyman::rules::payment::{HeldDecision, Payment, Refund};
+use peyman::shell::answer::Reply;
+use peyman::shell::http::{ApiRequest, serve, unknown_route};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -23,32 +23,25 @@ struct Decision {
 }
 
 async fn route(app: &App, req: &ApiRequest) -> Result<Reply, ApiError> {
-    if !req.caller.is_support {
-        return Err(ApiError::forbidden("support_only", "only support works the payment queues"));
-    }
+    let me = &req.caller;
+    // Support only, before anything of the request is read.
+    me.require_support("works the payment queues")?;
+    let (status, cursor) = (req.query("status"), req.query("cursor"));
     match req.route.as_str() {
         "GET /v1/support/payments" => {
-            if req.query("status").is_some_and(|s| s != "held") {
-                return Err(ApiError::malformed("invalid_status", Some("status"), "the queue lists held payments"));
-            }
-            let page = app.store.queue_page::<Payment>(keys::HELD_PAYMENTS, req.limit(20, 100)?, req.query("cursor"));
-            let page = page.await?;
+            let page = support::held_payments(app, me, status, req.limit(20, 100)?, cursor).await?;
             let items: Vec<_> = page.items.iter().map(with_order).collect();
             Reply::ok(json!({ "items": items, "next_cursor": page.next_cursor }))
         }
         "GET /v1/support/refunds" => {
-            if req.query("status").is_some_and(|s| s != "failed") {
-                return Err(ApiError::malformed("invalid_status", Some("status"), "the queue lists failed refunds"));
-            }
-            let page = app.store.queue_page::<Refund>(keys::FAILED_REFUNDS, req.limit(20, 100)?, req.query("cursor"));
-            let page = page.await?;
+            let page = support::failed_refunds(app, me, status, req.limit(20, 100)?, cursor).await?;
             let items: Vec<_> = page.items.iter().map(Refund::view).collect();
             Reply::ok(json!({ "items": items, "next_cursor": page.next_cursor }))
         }
         "POST /v1/support/payments/{payment_intent_id}/decision" => {
             let intent_id = req.path_provider_id("payment_intent_id")?;
             let Decision { decision } = req.json()?;
-            let (payment, refund) = payment::decide_held(app, &intent_id, decision, &req.caller.user_id).await?;
+            let (payment, refund) = payments::decide_held(app, &intent_id, decision, me, req.now).await?;
             Reply::ok(json!({ "payment": with_order(&payment), "refund": refund.as_ref().map(Refund::view) }))
         }
         _ => unknown_route(req),

@@ -4,10 +4,10 @@ use lambda_runtime::LambdaEvent;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    peyman::telemetry::init();
+    peyman::adapters::telemetry::init();
     // A refund's retry timer calls the provider.
-    peyman::config::require(&["STRIPE_SECRET_KEY"])?;
-    let app = peyman::App::from_env().await?;
+    peyman::adapters::config::require(&["STRIPE_SECRET_KEY"])?;
+    let app = peyman::flows::App::from_env().await?;
     lambda_runtime::run(lambda_runtime::service_fn(|event: LambdaEvent<serde_json::Value>| {
         sweeper::handle(&app, event.payload)
     }))

@@ -5,8 +5,8 @@ use lambda_runtime::LambdaEvent;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    peyman::telemetry::init();
-    let app = peyman::App::from_env().await?;
+    peyman::adapters::telemetry::init();
+    let app = peyman::flows::App::from_env().await?;
     lambda_runtime::run(lambda_runtime::service_fn(|event: LambdaEvent<SqsEvent>| {
         upload_checker::handle(&app, event.payload)
     }))

@@ -3,7 +3,7 @@
 
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_http::{Body, Request, Response};
-use peyman::App;
+use peyman::flows::App;
 
 pub type Error = Box<dyn std::error::Error + Send + Sync>;
 

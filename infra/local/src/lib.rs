@@ -65,7 +65,9 @@ pub fn local_environment(template: &Template) -> Result<BTreeMap<String, String>
 }
 
 /// The core's config as the template's functions would read it.
-pub fn local_config(template: &Template) -> Result<peyman::config::Config, Error> {
+pub fn local_config(template: &Template) -> Result<peyman::adapters::config::Config, Error> {
     let env = local_environment(template)?;
-    Ok(peyman::config::Config::from_lookup(|name| std::env::var(name).ok().or_else(|| env.get(name).cloned()))?)
+    Ok(peyman::adapters::config::Config::from_lookup(|name| {
+        std::env::var(name).ok().or_else(|| env.get(name).cloned())
+    })?)
 }

@@ -11,7 +11,7 @@ use peyman_local::{functions, local_config, local_template, poller, schedule, to
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    peyman::telemetry::init();
+    peyman::adapters::telemetry::init();
     let template_path = std::env::var("TEMPLATE").unwrap_or_else(|_| "infra/template.yaml".into());
     let port: u16 = std::env::var("PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(3000);
     let template = local_template(&template_path)?;
@@ -29,7 +29,7 @@ async fn main() -> Result<(), Error> {
     provision::tables(&template, &clients).await?;
     provision::buckets(&template, &clients).await?;
 
-    let app = peyman::App::new(local_config(&template)?).await;
+    let app = peyman::flows::App::new(local_config(&template)?).await;
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
     let gateway = Arc::new(Gateway {
         app,

@@ -13,7 +13,7 @@ use hyper::body::{Bytes, Incoming};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
-use peyman::App;
+use peyman::flows::App;
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 

@@ -1,0 +1,197 @@
+//! Typed configuration read once per cold start. A missing or malformed variable fails
+//! the init phase, so a misconfigured function never serves a request.
+
+use std::time::Duration;
+
+use crate::adapters::stripe::StripeConfig;
+use crate::rules::policy::Policy;
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The single DynamoDB table (`TABLE_NAME`).
+    pub table_name: String,
+    /// The bucket for attachments and voice notes (`BUCKET_NAME`).
+    pub bucket_name: String,
+    /// The queue follow-ups go to (`FOLLOWUPS_QUEUE_URL`).
+    pub followups_queue_url: String,
+    /// How long a follow-up may sit in the outbox before the sweeper presumes its sender
+    /// died and sends it (`OUTBOX_GRACE_SECONDS`, default 30).
+    pub outbox_grace: Duration,
+    /// How the sweeper retries a timer or a refund that failed before it parks it for
+    /// support (`RETRY_FIRST_SECONDS`, default 30, doubling up to 6 h;
+    /// `RETRY_ATTEMPTS`, default 8).
+    pub retry: crate::rules::retry::Backoff,
+    /// The JWT claim that lists the caller's groups (`GROUPS_CLAIM`, default `groups`;
+    /// Cognito deployments set `cognito:groups`).
+    pub groups_claim: String,
+    /// How long presigned upload and download links live (`LINK_TTL_SECONDS`, default 900).
+    pub link_ttl: Duration,
+    /// How long a completed idempotency record is kept (`IDEMPOTENCY_TTL_SECONDS`, default 24 h).
+    pub idempotency_ttl: Duration,
+    /// How long an in-progress idempotency record blocks a retry before it is presumed
+    /// dead (`IDEMPOTENCY_IN_PROGRESS_SECONDS`, default 60: above the function timeout).
+    pub idempotency_in_progress: Duration,
+    /// S3 path-style addressing (`S3_FORCE_PATH_STYLE`), which moto needs locally.
+    pub s3_force_path_style: bool,
+    /// Policy defaults from product.md; the answer and payment windows can be set with
+    /// `REQUEST_ANSWER_WINDOW_SECONDS` and `PAYMENT_WINDOW_SECONDS`. Orders copy the
+    /// policy in force when placed.
+    pub policy: Policy,
+    /// The payment provider (`STRIPE_API_BASE`, default `https://api.stripe.com`;
+    /// `STRIPE_SECRET_KEY`; `STRIPE_WEBHOOK_SECRET`). The secrets are empty unless the
+    /// function needs them; those that do call [`require`] at init.
+    pub stripe: StripeConfig,
+}
+
+/// Fails the init phase of a function that cannot work without `names`.
+pub fn require(names: &[&'static str]) -> Result<(), ConfigError> {
+    for name in names {
+        if std::env::var(name).map_or(true, |v| v.is_empty()) {
+            return Err(ConfigError::Missing(name));
+        }
+    }
+    Ok(())
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("environment variable {0} is required")]
+    Missing(&'static str),
+    #[error("environment variable {name} is malformed: {reason}")]
+    Malformed { name: &'static str, reason: String },
+}
+
+impl Config {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads the configuration through `lookup`, so the local gateway can feed it the
+    /// variables the template gives each function.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let required = |name: &'static str| lookup(name).filter(|v| !v.is_empty()).ok_or(ConfigError::Missing(name));
+        let seconds = |name: &'static str, default: u64| -> Result<Duration, ConfigError> {
+            match lookup(name) {
+                None => Ok(Duration::from_secs(default)),
+                Some(v) => v
+                    .parse::<u64>()
+                    .map(Duration::from_secs)
+                    .map_err(|e| ConfigError::Malformed { name, reason: e.to_string() }),
+            }
+        };
+        let flag = |name: &'static str| -> Result<bool, ConfigError> {
+            match lookup(name).as_deref() {
+                None | Some("") | Some("false") | Some("0") => Ok(false),
+                Some("true") | Some("1") => Ok(true),
+                Some(other) => {
+                    Err(ConfigError::Malformed { name, reason: format!("expected true or false, got {other:?}") })
+                }
+            }
+        };
+        Ok(Config {
+            table_name: required("TABLE_NAME")?,
+            bucket_name: required("BUCKET_NAME")?,
+            followups_queue_url: required("FOLLOWUPS_QUEUE_URL")?,
+            outbox_grace: seconds("OUTBOX_GRACE_SECONDS", 30)?,
+            groups_claim: lookup("GROUPS_CLAIM").unwrap_or_else(|| "groups".into()),
+            link_ttl: seconds("LINK_TTL_SECONDS", 900)?,
+            idempotency_ttl: seconds("IDEMPOTENCY_TTL_SECONDS", 24 * 3600)?,
+            idempotency_in_progress: seconds("IDEMPOTENCY_IN_PROGRESS_SECONDS", 60)?,
+            s3_force_path_style: flag("S3_FORCE_PATH_STYLE")?,
+            retry: {
+                let defaults = crate::rules::retry::Backoff::default();
+                let attempts = match lookup("RETRY_ATTEMPTS") {
+                    None => defaults.attempts,
+                    Some(v) => v.parse::<u32>().ok().filter(|n| *n >= 1).ok_or_else(|| ConfigError::Malformed {
+                        name: "RETRY_ATTEMPTS",
+                        reason: "a whole number of at least 1".into(),
+                    })?,
+                };
+                crate::rules::retry::Backoff {
+                    first: seconds("RETRY_FIRST_SECONDS", defaults.first.as_secs())?,
+                    attempts,
+                    ..defaults
+                }
+            },
+            policy: {
+                let defaults = Policy::default();
+                let window = |name, default: chrono::Duration| -> Result<chrono::Duration, ConfigError> {
+                    let seconds = seconds(name, default.num_seconds().max(0) as u64)?;
+                    chrono::Duration::from_std(seconds)
+                        .map_err(|e| ConfigError::Malformed { name, reason: e.to_string() })
+                };
+                Policy {
+                    request_answer_window: window("REQUEST_ANSWER_WINDOW_SECONDS", defaults.request_answer_window)?,
+                    payment_window: window("PAYMENT_WINDOW_SECONDS", defaults.payment_window)?,
+                    ..defaults
+                }
+            },
+            stripe: StripeConfig {
+                api_base: lookup("STRIPE_API_BASE")
+                    .filter(|v| !v.is_empty())
+                    .unwrap_or_else(|| "https://api.stripe.com".into())
+                    .trim_end_matches('/')
+                    .to_owned(),
+                secret_key: lookup("STRIPE_SECRET_KEY").unwrap_or_default(),
+                webhook_secret: lookup("STRIPE_WEBHOOK_SECRET").unwrap_or_default(),
+                // The table is one per deployment: the mark that tells our intents from
+                // those of another product, or another stage, on the same Stripe account.
+                deployment: required("TABLE_NAME")?,
+            },
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn lookup(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        move |name| map.get(name).cloned()
+    }
+
+    #[test]
+    fn missing_table_fails_at_init() {
+        let err = Config::from_lookup(lookup(&[("BUCKET_NAME", "b")])).unwrap_err();
+        assert!(matches!(err, ConfigError::Missing("TABLE_NAME")));
+    }
+
+    #[test]
+    fn malformed_duration_fails_at_init() {
+        let err = Config::from_lookup(lookup(&[
+            ("TABLE_NAME", "t"),
+            ("BUCKET_NAME", "b"),
+            ("FOLLOWUPS_QUEUE_URL", "q"),
+            ("LINK_TTL_SECONDS", "soon"),
+        ]))
+        .unwrap_err();
+        assert!(matches!(err, ConfigError::Malformed { name: "LINK_TTL_SECONDS", .. }));
+    }
+
+    #[test]
+    fn defaults_apply() {
+        let c = Config::from_lookup(lookup(&[("TABLE_NAME", "t"), ("BUCKET_NAME", "b"), ("FOLLOWUPS_QUEUE_URL", "q")]))
+            .unwrap();
+        assert_eq!(c.groups_claim, "groups");
+        assert_eq!(c.link_ttl, Duration::from_secs(900));
+        assert!(!c.s3_force_path_style);
+        assert_eq!(c.policy.request_answer_window, chrono::Duration::days(14));
+        assert_eq!(c.policy.payment_window, chrono::Duration::minutes(60));
+    }
+
+    #[test]
+    fn policy_windows_are_configurable() {
+        let c = Config::from_lookup(lookup(&[
+            ("TABLE_NAME", "t"),
+            ("BUCKET_NAME", "b"),
+            ("FOLLOWUPS_QUEUE_URL", "q"),
+            ("REQUEST_ANSWER_WINDOW_SECONDS", "5"),
+            ("PAYMENT_WINDOW_SECONDS", "60"),
+        ]))
+        .unwrap();
+        assert_eq!(c.policy.request_answer_window, chrono::Duration::seconds(5));
+        assert_eq!(c.policy.payment_window, chrono::Duration::seconds(60));
+    }
+}

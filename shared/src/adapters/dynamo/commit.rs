@@ -1,0 +1,336 @@
+//! The transaction builder: the writes of one transition, committed as one transaction.
+
+use aws_sdk_dynamodb::error::DisplayErrorContext;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem};
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use super::keys::Key;
+use super::{Item, Store, db_error, item, key_item, keys, n, put, s, timer_item};
+use crate::rules::error::ApiError;
+use crate::rules::followup::FollowUp;
+use crate::rules::lifecycle::Note;
+use crate::rules::timeline::Event;
+use crate::rules::tracked::{self, Recorded, Step, Tracked};
+
+/// Storage that asks to be retried: the caller's retry (the client's, SQS's, the
+/// provider's) will find it able.
+fn unavailable(cause: String) -> ApiError {
+    tracing::warn!(cause, "dynamodb asks for a retry");
+    ApiError::Unavailable { what: "storage", cause }
+}
+
+/// What a cancelled transaction means, from its cancellation reasons (one code per
+/// write, `None` for those that were fine). A failed condition is a lost race: someone
+/// else moved first (409). Throttling and a conflict with another transaction in flight
+/// are worth retrying (503). Anything else (a validation error, an item or collection
+/// too large) is our bug and is logged with the codes (500).
+pub fn cancellation(codes: &[&str]) -> ApiError {
+    if codes.contains(&"ConditionalCheckFailed") {
+        return ApiError::conflict("concurrent_change", "it changed meanwhile; read it again and retry");
+    }
+    const RETRYABLE: [&str; 4] =
+        ["TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded", "RequestLimitExceeded"];
+    if codes.iter().any(|code| RETRYABLE.contains(code)) {
+        return unavailable(format!("transaction cancelled: {codes:?}"));
+    }
+    ApiError::internal(format!("transaction cancelled: {codes:?}"))
+}
+
+/// Feeds one attribute value into `hash` in a form that does not depend on map order.
+fn fingerprint(value: &AttributeValue, hash: &mut Sha256) {
+    let mut field = |tag: &[u8], bytes: &[u8]| {
+        hash.update(tag);
+        hash.update((bytes.len() as u64).to_be_bytes());
+        hash.update(bytes);
+    };
+    match value {
+        AttributeValue::S(v) => field(b"S", v.as_bytes()),
+        AttributeValue::N(v) => field(b"N", v.as_bytes()),
+        AttributeValue::B(v) => field(b"B", v.as_ref()),
+        AttributeValue::Bool(v) => field(b"BOOL", &[u8::from(*v)]),
+        AttributeValue::Null(_) => field(b"NULL", &[]),
+        AttributeValue::Ss(v) | AttributeValue::Ns(v) => {
+            let mut sorted: Vec<&String> = v.iter().collect();
+            sorted.sort();
+            field(b"SET", &(sorted.len() as u64).to_be_bytes());
+            sorted.into_iter().for_each(|v| field(b"E", v.as_bytes()));
+        }
+        AttributeValue::Bs(v) => {
+            field(b"BS", &(v.len() as u64).to_be_bytes());
+            v.iter().for_each(|v| field(b"E", v.as_ref()));
+        }
+        AttributeValue::L(list) => {
+            field(b"L", &(list.len() as u64).to_be_bytes());
+            list.iter().for_each(|v| fingerprint(v, hash));
+        }
+        AttributeValue::M(map) => fingerprint_item(map, hash),
+        _ => field(b"?", format!("{value:?}").as_bytes()),
+    }
+}
+
+fn fingerprint_item(item: &Item, hash: &mut Sha256) {
+    let mut names: Vec<&String> = item.keys().collect();
+    names.sort();
+    hash.update(b"M");
+    hash.update((names.len() as u64).to_be_bytes());
+    for name in names {
+        hash.update((name.len() as u64).to_be_bytes());
+        hash.update(name.as_bytes());
+        fingerprint(&item[name], hash);
+    }
+}
+
+/// The writes of one transition, committed as one transaction by [`Store::commit`]:
+/// entities under version conditions, timeline events, outbox follow-ups, timers.
+#[derive(Debug)]
+pub struct Commit {
+    pub(super) table: String,
+    pub(super) writes: Vec<TransactWriteItem>,
+    pub(super) followups: Vec<FollowUp>,
+}
+
+impl Commit {
+    /// The transaction's idempotency token: a digest of every write (each item carries
+    /// its new version, event hash and time, so two transitions never share one), in the
+    /// 36 characters DynamoDB allows.
+    pub fn request_token(&self) -> String {
+        let mut hash = Sha256::new();
+        for write in &self.writes {
+            if let Some(put) = write.put() {
+                hash.update(b"PUT");
+                fingerprint_item(put.item(), &mut hash);
+                hash.update(put.condition_expression().unwrap_or_default().as_bytes());
+            }
+            if let Some(delete) = write.delete() {
+                hash.update(b"DELETE");
+                fingerprint_item(delete.key(), &mut hash);
+            }
+        }
+        hex::encode(hash.finalize())[..36].to_owned()
+    }
+
+    /// Moves `entity` by `step` ([`tracked::advance`]) and adds what the transition
+    /// writes: the entity under its version condition, the chained event, a follow-up per
+    /// party told, and the timers it starts.
+    pub fn record<T: Tracked>(
+        &mut self,
+        entity: &mut T,
+        step: Step<'_, T::State>,
+        now: DateTime<Utc>,
+    ) -> Result<Event, ApiError> {
+        let Recorded { expected, event, followups, timers } = tracked::advance(entity, step, now);
+        self.entity(entity, expected)?;
+        self.event::<T>(entity.id(), &event)?;
+        for followup in followups {
+            self.followup(followup)?;
+        }
+        for (due, subject) in timers {
+            self.timer(due, &subject)?;
+        }
+        Ok(event)
+    }
+
+    /// Adds `note` (a fact that moves no state) to the entity's timeline, as
+    /// [`Commit::record`] does a transition.
+    pub fn note<T: Tracked>(
+        &mut self,
+        entity: &mut T,
+        note: &Note,
+        data: Value,
+        now: DateTime<Utc>,
+    ) -> Result<Event, ApiError> {
+        let step = Step::note(entity.state(), note, data);
+        self.record(entity, step, now)
+    }
+
+    /// Puts `entity`, which must still be at `expected` version (0: must not exist yet).
+    pub fn entity<T: Tracked>(&mut self, entity: &T, expected: u64) -> Result<(), ApiError> {
+        let key = keys::tracked(T::KIND, entity.id());
+        let mut item = item(&key, T::NAME, entity)?;
+        let sort = s(format!("{}#{}", T::KIND, entity.id()));
+        item.insert(keys::GSI1PK.into(), s(keys::buyer_list(T::KIND, entity.buyer_id())));
+        item.insert(keys::GSI1SK.into(), sort.clone());
+        item.insert(keys::GSI2PK.into(), s(keys::seller_list(T::KIND, entity.seller_id())));
+        item.insert(keys::GSI2SK.into(), sort);
+        self.versioned(item, expected)
+    }
+
+    /// Puts `item`, whose stored `version` must still be `expected` (0: must not exist yet).
+    pub(super) fn versioned(&mut self, item: Item, expected: u64) -> Result<(), ApiError> {
+        let put = Put::builder().table_name(&self.table).set_item(Some(item));
+        let put = if expected == 0 {
+            put.condition_expression("attribute_not_exists(PK)")
+        } else {
+            put.condition_expression("#version = :expected")
+                .expression_attribute_names("#version", "version")
+                .expression_attribute_values(":expected", n(expected))
+        };
+        self.writes.push(TransactWriteItem::builder().put(put.build().map_err(ApiError::internal)?).build());
+        Ok(())
+    }
+
+    pub fn event<T: Tracked>(&mut self, id: &str, event: &Event) -> Result<(), ApiError> {
+        let item = item(&keys::event(T::KIND, id, event.seq), "event", event)?;
+        self.writes.push(put(&self.table, item, Some("attribute_not_exists(PK)"))?);
+        Ok(())
+    }
+
+    pub fn followup(&mut self, followup: FollowUp) -> Result<(), ApiError> {
+        let item = item(&keys::outbox(&followup.followup_id), "followup", &followup)?;
+        self.writes.push(put(&self.table, item, None)?);
+        self.followups.push(followup);
+        Ok(())
+    }
+
+    pub fn timer(&mut self, due: DateTime<Utc>, subject: &str) -> Result<(), ApiError> {
+        let item = timer_item(&keys::timer(due.timestamp_millis(), subject), subject, due);
+        self.writes.push(put(&self.table, item, None)?);
+        Ok(())
+    }
+
+    pub fn delete(&mut self, key: &Key) -> Result<(), ApiError> {
+        let delete = Delete::builder()
+            .table_name(&self.table)
+            .set_key(Some(key_item(key)))
+            .build()
+            .map_err(ApiError::internal)?;
+        self.writes.push(TransactWriteItem::builder().delete(delete).build());
+        Ok(())
+    }
+
+    /// Deletes the item at `key`, which must still be there: of two sweeps moving the
+    /// same timer, one wins and the other's commit is a lost race (409).
+    pub fn take(&mut self, key: &Key) -> Result<(), ApiError> {
+        let delete = Delete::builder()
+            .table_name(&self.table)
+            .set_key(Some(key_item(key)))
+            .condition_expression("attribute_exists(PK)")
+            .build()
+            .map_err(ApiError::internal)?;
+        self.writes.push(TransactWriteItem::builder().delete(delete).build());
+        Ok(())
+    }
+
+    /// Lets `user_id` read an upload (it was sent to them).
+    pub fn share_upload(&mut self, upload_id: &str, user_id: &str) -> Result<(), ApiError> {
+        let mut item = key_item(&keys::upload_viewer(upload_id, user_id));
+        item.insert("entity".into(), s("upload_viewer"));
+        self.writes.push(put(&self.table, item, None)?);
+        Ok(())
+    }
+
+    /// Marks that `from` reached `to` (a request `from` a buyer, an order between them),
+    /// for the prior-communication rule.
+    pub fn contact(&mut self, from: &str, to: &str, kind: &str, id: &str) -> Result<(), ApiError> {
+        let mut item = key_item(&keys::contact(from, to, kind, id));
+        item.insert("entity".into(), s("contact"));
+        item.insert("from_id".into(), s(from));
+        self.writes.push(put(&self.table, item, None)?);
+        Ok(())
+    }
+}
+
+impl Store {
+    pub fn begin(&self) -> Commit {
+        Commit { table: self.table.clone(), writes: Vec::new(), followups: Vec::new() }
+    }
+
+    /// Commits `commit` as one transaction; returns its follow-ups to send. A lost race
+    /// (a condition failed: a version moved meanwhile) is a 409; what DynamoDB says is
+    /// worth retrying (throttling, a conflicting transaction) is a 503; anything else a 500.
+    ///
+    /// The client request token is derived from the writes themselves, so the SDK's own
+    /// retry of a commit whose answer was lost is answered as the first (DynamoDB keeps
+    /// tokens for ten minutes) instead of failing its own version conditions.
+    pub async fn commit(&self, commit: Commit) -> Result<Vec<FollowUp>, ApiError> {
+        let token = commit.request_token();
+        let sent =
+            self.db.transact_write_items().set_transact_items(Some(commit.writes)).client_request_token(token).send();
+        match sent.await {
+            Ok(_) => Ok(commit.followups),
+            Err(e) => Err(match e.as_service_error() {
+                Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) => {
+                    let codes: Vec<&str> = cancelled.cancellation_reasons().iter().filter_map(|r| r.code()).collect();
+                    cancellation(&codes)
+                }
+                Some(
+                    TransactWriteItemsError::TransactionInProgressException(_)
+                    | TransactWriteItemsError::ProvisionedThroughputExceededException(_)
+                    | TransactWriteItemsError::RequestLimitExceeded(_)
+                    | TransactWriteItemsError::ThrottlingException(_),
+                ) => unavailable(DisplayErrorContext(&e).to_string()),
+                _ => db_error(e),
+            }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn commit_of(items: &[Item]) -> Commit {
+        let mut commit = Commit { table: "t".into(), writes: Vec::new(), followups: Vec::new() };
+        for item in items {
+            commit.writes.push(put("t", item.clone(), Some("attribute_not_exists(PK)")).unwrap());
+        }
+        commit
+    }
+
+    fn entity(version: u64) -> Item {
+        let nested = HashMap::from([("b".to_owned(), s("2")), ("a".to_owned(), n(1))]);
+        HashMap::from([
+            ("PK".to_owned(), s("ORDER#1")),
+            ("SK".to_owned(), s("ORDER")),
+            ("version".to_owned(), n(version)),
+            ("terms".to_owned(), AttributeValue::M(nested)),
+        ])
+    }
+
+    #[test]
+    fn a_commit_s_token_is_its_writes_and_nothing_else() {
+        let token = commit_of(&[entity(2)]).request_token();
+        assert_eq!(token.len(), 36, "DynamoDB takes at most 36 characters");
+        // The same writes, however their maps were built, give the same token: the SDK's
+        // retry of a lost answer is recognised.
+        for _ in 0..20 {
+            assert_eq!(commit_of(&[entity(2)]).request_token(), token);
+        }
+        // Another transition (another version, another item, another order) does not.
+        assert_ne!(commit_of(&[entity(3)]).request_token(), token);
+        assert_ne!(
+            commit_of(&[entity(2), entity(3)]).request_token(),
+            commit_of(&[entity(3), entity(2)]).request_token()
+        );
+        let mut moved = entity(2);
+        moved.insert("state".into(), s("in_progress"));
+        assert_ne!(commit_of(&[moved]).request_token(), token);
+    }
+
+    #[test]
+    fn cancellation_reasons_tell_a_lost_race_from_a_retry_from_a_bug() {
+        // 409 (a lost race), 503 (retry) or 500 (our bug), as the shell maps them.
+        let kind = |codes: &[&str]| match cancellation(codes) {
+            ApiError::Conflict { code, .. } => code,
+            ApiError::Unavailable { .. } => "retry",
+            ApiError::Internal(_) => "bug",
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(kind(&["None", "ConditionalCheckFailed"]), "concurrent_change");
+        for retry in ["TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded", "RequestLimitExceeded"]
+        {
+            assert_eq!(kind(&["None", retry]), "retry", "{retry}");
+        }
+        // A failed condition wins: someone else moved first, whatever else happened.
+        assert_eq!(kind(&["TransactionConflict", "ConditionalCheckFailed"]), "concurrent_change");
+        for bug in ["ValidationError", "ItemCollectionSizeLimitExceeded"] {
+            assert_eq!(kind(&["None", bug]), "bug", "{bug}");
+        }
+        assert_eq!(kind(&[]), "bug");
+    }
+}

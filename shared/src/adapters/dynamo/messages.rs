@@ -1,0 +1,130 @@
+//! Messages between two users, and how far a buyer and a seller have communicated.
+
+use aws_sdk_dynamodb::types::TransactWriteItem;
+
+use super::keys::Key;
+use super::{
+    Page, Store, db_error, decode, decode_cursor, encode_cursor, invalid_cursor, item, key_item, keys, put, s,
+};
+use crate::rules::error::ApiError;
+use crate::rules::message::Message;
+use crate::rules::placement::Contact;
+
+impl Store {
+    /// Stores a message and, in the same transaction, lets the recipient read each of
+    /// its files. The sender's ownership of every file is checked inside the
+    /// transaction, so no file changes hands between the check and the write.
+    pub async fn insert_message(&self, message: &Message) -> Result<(), ApiError> {
+        let key = keys::message(&message.sender_id, &message.recipient_id, &message.message_id);
+        let item = item(&key, "message", message)?;
+        if message.upload_ids().next().is_none() {
+            // Nothing to check or share: one write, at half a transaction's cost.
+            return match self.insert(item).await? {
+                true => Ok(()),
+                false => Err(ApiError::internal("message id collision")),
+            };
+        }
+        let mut writes = vec![put(&self.table, item, Some("attribute_not_exists(PK)"))?];
+        for upload_id in message.upload_ids() {
+            let mut viewer = key_item(&keys::upload_viewer(upload_id, &message.recipient_id));
+            viewer.insert("entity".into(), s("upload_viewer"));
+            writes.push(put(&self.table, viewer, None)?);
+            let check = aws_sdk_dynamodb::types::ConditionCheck::builder()
+                .table_name(&self.table)
+                .set_key(Some(key_item(&keys::upload(upload_id))))
+                .condition_expression("owner_id = :sender AND #status <> :rejected")
+                .expression_attribute_names("#status", "status")
+                .expression_attribute_values(":sender", s(&message.sender_id))
+                .expression_attribute_values(":rejected", s("rejected"))
+                .build()
+                .map_err(ApiError::internal)?;
+            writes.push(TransactWriteItem::builder().condition_check(check).build());
+        }
+        match self.db.transact_write_items().set_transact_items(Some(writes)).send().await {
+            Ok(_) => Ok(()),
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_transaction_canceled_exception()) => {
+                Err(ApiError::conflict("upload_changed", "an attached file changed while sending; read it and retry"))
+            }
+            Err(e) => Err(db_error(e)),
+        }
+    }
+
+    /// The conversation between `a` and `b`, newest first.
+    pub async fn messages(
+        &self,
+        a: &str,
+        b: &str,
+        limit: i32,
+        cursor: Option<&str>,
+    ) -> Result<Page<Message>, ApiError> {
+        let pk = keys::conversation(a, b);
+        let start = match cursor {
+            None => None,
+            Some(cursor) => {
+                let sk = decode_cursor(cursor)
+                    .filter(|sk| sk.starts_with(keys::MESSAGE_PREFIX))
+                    .ok_or_else(invalid_cursor)?;
+                Some(key_item(&Key { pk: pk.clone(), sk }))
+            }
+        };
+        let out = self
+            .db
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
+            .expression_attribute_values(":pk", s(&pk))
+            .expression_attribute_values(":prefix", s(keys::MESSAGE_PREFIX))
+            .scan_index_forward(false)
+            .limit(limit)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(db_error)?;
+        let items = out.items.unwrap_or_default().into_iter().map(decode).collect::<Result<Vec<_>, _>>()?;
+        let next_cursor =
+            out.last_evaluated_key.and_then(|k| k.get(keys::SK).and_then(|v| v.as_s().ok()).map(encode_cursor));
+        Ok(Page { items, next_cursor })
+    }
+
+    /// How far `buyer` and `seller` have communicated, for the prior-communication rule:
+    /// the buyer reached out (a message to the seller, a request) or they share an order;
+    /// or only the seller wrote; or nothing at all.
+    pub async fn contact_between(&self, buyer: &str, seller: &str) -> Result<Contact, ApiError> {
+        let pk = keys::conversation(buyer, seller);
+        let mut start = None;
+        let mut any = false;
+        loop {
+            // A filter reads every item it passes over, so a conversation the seller
+            // filled alone costs its own length; pages stop at the first match.
+            let out = self
+                .db
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("PK = :pk")
+                .filter_expression(
+                    "sender_id = :buyer OR from_id = :buyer OR (entity = :contact AND begins_with(SK, :order))",
+                )
+                .expression_attribute_values(":pk", s(&pk))
+                .expression_attribute_values(":buyer", s(buyer))
+                .expression_attribute_values(":contact", s("contact"))
+                .expression_attribute_values(":order", s(keys::contact_prefix("ORDER")))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(db_error)?;
+            if out.count > 0 {
+                return Ok(Contact::BuyerReachedOut);
+            }
+            any |= out.scanned_count > 0;
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                return Ok(if any { Contact::SellerOnly } else { Contact::None });
+            }
+        }
+    }
+
+    /// A message between `a` and `b`, by its id.
+    pub async fn message_between(&self, a: &str, b: &str, message_id: &str) -> Result<Option<Message>, ApiError> {
+        self.get_as(&keys::message(a, b, message_id)).await
+    }
+}

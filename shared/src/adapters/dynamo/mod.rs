@@ -1,0 +1,193 @@
+//! The DynamoDB adapter: every read and write of the single table. Keys come from
+//! [`keys`]; items are mapped with serde_dynamo ([`item`], [`decode`]); one transition
+//! is one transaction, built by [`commit::Commit`]. One module per aggregate's queries.
+
+pub mod commit;
+pub mod gigs;
+pub mod idempotency;
+pub mod keys;
+pub mod messages;
+pub mod outbox;
+pub mod payments;
+pub mod sellers;
+pub mod timers;
+pub mod tracked;
+pub mod uploads;
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
+use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_dynamo::aws_sdk_dynamodb_1::{from_item, to_item};
+
+use crate::adapters::dynamo::keys::Key;
+use crate::rules::error::ApiError;
+
+pub type Item = HashMap<String, AttributeValue>;
+
+#[derive(Debug, Clone)]
+pub struct Store {
+    db: Client,
+    table: String,
+}
+
+/// One page of a list and the opaque cursor of the next, if any.
+#[derive(Debug)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<String>,
+}
+
+pub fn s(value: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(value.into())
+}
+
+pub fn n(value: impl ToString) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}
+
+pub fn db_error<E, R>(err: SdkError<E, R>) -> ApiError
+where
+    E: std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    ApiError::internal(format!("dynamodb: {}", DisplayErrorContext(err)))
+}
+
+pub fn is_condition_failure<R>(err: &SdkError<aws_sdk_dynamodb::operation::put_item::PutItemError, R>) -> bool {
+    err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception())
+}
+
+pub fn decode<T: DeserializeOwned>(item: Item) -> Result<T, ApiError> {
+    from_item(item).map_err(|e| ApiError::internal(format!("stored item does not decode: {e}")))
+}
+
+/// The item for `data` under `key`, tagged with its entity type.
+pub fn item<T: Serialize>(key: &Key, entity: &str, data: &T) -> Result<Item, ApiError> {
+    let mut item: Item = to_item(data).map_err(|e| ApiError::internal(format!("item does not encode: {e}")))?;
+    item.insert(keys::PK.into(), s(&key.pk));
+    item.insert(keys::SK.into(), s(&key.sk));
+    item.insert("entity".into(), s(entity));
+    Ok(item)
+}
+
+pub fn key_item(key: &Key) -> Item {
+    HashMap::from([(keys::PK.into(), s(&key.pk)), (keys::SK.into(), s(&key.sk))])
+}
+
+pub fn put(table: &str, item: Item, condition: Option<&str>) -> Result<TransactWriteItem, ApiError> {
+    let put = Put::builder()
+        .table_name(table)
+        .set_item(Some(item))
+        .set_condition_expression(condition.map(str::to_owned))
+        .build()
+        .map_err(ApiError::internal)?;
+    Ok(TransactWriteItem::builder().put(put).build())
+}
+/// A timer's item: when it is due and what it fires for.
+pub fn timer_item(key: &Key, subject: &str, due: chrono::DateTime<chrono::Utc>) -> Item {
+    let mut item = key_item(key);
+    item.insert("entity".into(), s("timer"));
+    item.insert("subject".into(), s(subject));
+    item.insert("due_at".into(), s(due.to_rfc3339()));
+    item
+}
+
+impl Store {
+    /// The table `table`, through the SDK configured from the environment.
+    pub fn connect(sdk: &aws_config::SdkConfig, table: &str) -> Self {
+        Store::new(Client::new(sdk), table)
+    }
+
+    pub fn new(db: Client, table: impl Into<String>) -> Self {
+        Store { db, table: table.into() }
+    }
+
+    pub async fn get(&self, key: &Key) -> Result<Option<Item>, ApiError> {
+        let out = self
+            .db
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key_item(key)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(db_error)?;
+        Ok(out.item)
+    }
+
+    pub async fn get_as<T: DeserializeOwned>(&self, key: &Key) -> Result<Option<T>, ApiError> {
+        self.get(key).await?.map(decode).transpose()
+    }
+
+    /// Writes a new item; `false` when one already exists under its key.
+    pub async fn insert(&self, item: Item) -> Result<bool, ApiError> {
+        match self
+            .db
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(PK)")
+            .send()
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(e) if is_condition_failure(&e) => Ok(false),
+            Err(e) => Err(db_error(e)),
+        }
+    }
+
+    /// Every item of partition `pk` whose sort key begins with `prefix`, in order, read
+    /// consistently and across pages.
+    pub async fn all_with_prefix<T: DeserializeOwned>(&self, pk: &str, prefix: &str) -> Result<Vec<T>, ApiError> {
+        let items = self.all_where("PK = :pk AND begins_with(SK, :sk)", pk, prefix).await?;
+        items.into_iter().map(decode).collect()
+    }
+
+    /// Every item of partition `pk` whose sort key meets `condition` (on `:pk` and
+    /// `:sk`), in order, read consistently and across pages.
+    pub async fn all_where(&self, condition: &str, pk: &str, sk: &str) -> Result<Vec<Item>, ApiError> {
+        let mut found = Vec::new();
+        let mut start = None;
+        loop {
+            let out = self
+                .db
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression(condition)
+                .expression_attribute_values(":pk", s(pk))
+                .expression_attribute_values(":sk", s(sk))
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(db_error)?;
+            found.extend(out.items.unwrap_or_default());
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                return Ok(found);
+            }
+        }
+    }
+}
+
+/// A cursor this adapter handed out, decoded; `None` for anything else.
+pub fn decode_cursor(cursor: &str) -> Option<String> {
+    let bytes = URL_SAFE_NO_PAD.decode(cursor).ok()?;
+    String::from_utf8(bytes).ok().filter(|s| s.len() <= 1024)
+}
+
+/// A cursor naming `text`.
+pub fn encode_cursor(text: impl AsRef<[u8]>) -> String {
+    URL_SAFE_NO_PAD.encode(text)
+}
+
+/// The problem for a cursor that is not one this list gave.
+pub fn invalid_cursor() -> ApiError {
+    ApiError::malformed("invalid_cursor", Some("cursor"), "cursor is not one this list gave")
+}

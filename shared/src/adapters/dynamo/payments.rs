@@ -1,0 +1,179 @@
+//! Payments and refunds: their items (listed on their order in GSI1, held payments and
+//! failed refunds queued for support in GSI2), received provider events, support queues.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
+use chrono::{DateTime, Utc};
+use serde::de::DeserializeOwned;
+
+use super::commit::Commit;
+use super::{
+    Item, Page, Store, db_error, decode, decode_cursor, encode_cursor, invalid_cursor, item, key_item, keys, n, put, s,
+};
+use crate::rules::error::ApiError;
+use crate::rules::payment::{Payment, PaymentStatus, Refund, RefundStatus};
+
+/// How long a received provider event is remembered: well past any provider's retries
+/// (Stripe retries for three days).
+const RECEIVED_EVENT_TTL_DAYS: i64 = 30;
+
+fn payment_item(payment: &Payment) -> Result<Item, ApiError> {
+    let mut item = item(&keys::payment(&payment.intent_id), "payment", payment)?;
+    if !payment.order_id.is_empty() {
+        item.insert(keys::GSI1PK.into(), s(keys::order_payments(&payment.order_id)));
+        item.insert(keys::GSI1SK.into(), s(format!("PAYMENT#{}", payment.created_at.to_rfc3339())));
+    }
+    if payment.status == PaymentStatus::Held {
+        item.insert(keys::GSI2PK.into(), s(keys::HELD_PAYMENTS));
+        item.insert(keys::GSI2SK.into(), s(payment.updated_at.to_rfc3339()));
+    }
+    Ok(item)
+}
+
+fn refund_item(refund: &Refund) -> Result<Item, ApiError> {
+    let mut item = item(&keys::refund(&refund.intent_id, &refund.refund_id), "refund", refund)?;
+    if !refund.order_id.is_empty() {
+        item.insert(keys::GSI1PK.into(), s(keys::order_payments(&refund.order_id)));
+        item.insert(keys::GSI1SK.into(), s(format!("REFUND#{}", refund.created_at.to_rfc3339())));
+    }
+    if refund.status == RefundStatus::Failed {
+        item.insert(keys::GSI2PK.into(), s(keys::FAILED_REFUNDS));
+        item.insert(keys::GSI2SK.into(), s(refund.updated_at.to_rfc3339()));
+    }
+    Ok(item)
+}
+
+impl Commit {
+    /// Puts `payment`, which must still be at `expected` version (0: must not exist yet).
+    pub fn payment(&mut self, payment: &Payment, expected: u64) -> Result<(), ApiError> {
+        self.versioned(payment_item(payment)?, expected)
+    }
+
+    /// A new refund; one with the same id already recorded makes the commit fail.
+    pub fn new_refund(&mut self, refund: &Refund) -> Result<(), ApiError> {
+        self.writes.push(put(&self.table, refund_item(refund)?, Some("attribute_not_exists(PK)"))?);
+        Ok(())
+    }
+
+    /// Puts `refund`, which must still be as it was read: in `from` status after
+    /// `attempts` refused attempts (of two deliveries racing, one records its answer).
+    pub fn refund(&mut self, refund: &Refund, from: RefundStatus, attempts: u32) -> Result<(), ApiError> {
+        let from = serde_json::to_value(from).map_err(ApiError::internal)?;
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(refund_item(refund)?))
+            .condition_expression("#status = :from AND (attempts = :attempts OR attribute_not_exists(attempts))")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":from", s(from.as_str().unwrap_or_default()))
+            .expression_attribute_values(":attempts", n(attempts))
+            .build()
+            .map_err(ApiError::internal)?;
+        self.writes.push(TransactWriteItem::builder().put(put).build());
+        Ok(())
+    }
+
+    /// Records that a provider's event was applied; a second commit of it fails.
+    pub fn event_received(&mut self, provider: &str, event_id: &str, now: DateTime<Utc>) -> Result<(), ApiError> {
+        let mut item = key_item(&keys::received_event(provider, event_id));
+        item.insert("entity".into(), s("received_event"));
+        item.insert("received_at".into(), s(now.to_rfc3339()));
+        item.insert("ttl".into(), n((now + chrono::Duration::days(RECEIVED_EVENT_TTL_DAYS)).timestamp()));
+        self.writes.push(put(&self.table, item, Some("attribute_not_exists(PK)"))?);
+        Ok(())
+    }
+}
+
+impl Store {
+    pub async fn payment(&self, intent_id: &str) -> Result<Option<Payment>, ApiError> {
+        self.get_as(&keys::payment(intent_id)).await
+    }
+
+    pub async fn refund_record(&self, intent_id: &str, refund_id: &str) -> Result<Option<Refund>, ApiError> {
+        self.get_as(&keys::refund(intent_id, refund_id)).await
+    }
+
+    /// Every refund of a payment.
+    pub async fn refunds(&self, intent_id: &str) -> Result<Vec<Refund>, ApiError> {
+        self.all_with_prefix(&keys::payment(intent_id).pk, keys::REFUND_PREFIX).await
+    }
+
+    pub async fn event_received(&self, provider: &str, event_id: &str) -> Result<bool, ApiError> {
+        Ok(self.get(&keys::received_event(provider, event_id)).await?.is_some())
+    }
+
+    /// An order's payments and refunds, oldest first (GSI1).
+    pub async fn order_payments(&self, order_id: &str) -> Result<(Vec<Payment>, Vec<Refund>), ApiError> {
+        let out = self
+            .db
+            .query()
+            .table_name(&self.table)
+            .index_name(keys::GSI1)
+            .key_condition_expression("GSI1PK = :pk")
+            .expression_attribute_values(":pk", s(keys::order_payments(order_id)))
+            .send()
+            .await
+            .map_err(db_error)?;
+        let (mut payments, mut refunds) = (Vec::new(), Vec::new());
+        for item in out.items.unwrap_or_default() {
+            match item.get("entity").and_then(|e| e.as_s().ok()).map(String::as_str) {
+                Some("payment") => payments.push(decode(item)?),
+                Some("refund") => refunds.push(decode(item)?),
+                _ => {}
+            }
+        }
+        Ok((payments, refunds))
+    }
+}
+
+impl Store {
+    /// One page of a support queue kept in GSI2 (`PAYMENTS#HELD`, `REFUNDS#FAILED`),
+    /// newest first. The cursor carries the last item's keys, checked to be of the
+    /// queue's own kind before use.
+    pub async fn queue_page<T: DeserializeOwned>(
+        &self,
+        queue: &str,
+        limit: i32,
+        cursor: Option<&str>,
+    ) -> Result<Page<T>, ApiError> {
+        let start = match cursor {
+            None => None,
+            Some(cursor) => {
+                let keys = decode_cursor(cursor)
+                    .and_then(|text| {
+                        let mut parts = text.splitn(3, '\n').map(str::to_owned);
+                        Some((parts.next()?, parts.next()?, parts.next()?))
+                    })
+                    .filter(|(_, pk, _)| pk.starts_with("PAYMENT#"))
+                    .ok_or_else(invalid_cursor)?;
+                let (sort, pk, sk) = keys;
+                Some(HashMap::from([
+                    (keys::PK.to_owned(), s(pk)),
+                    (keys::SK.to_owned(), s(sk)),
+                    (keys::GSI2PK.to_owned(), s(queue)),
+                    (keys::GSI2SK.to_owned(), s(sort)),
+                ]))
+            }
+        };
+        let out = self
+            .db
+            .query()
+            .table_name(&self.table)
+            .index_name(keys::GSI2)
+            .key_condition_expression("GSI2PK = :pk")
+            .expression_attribute_values(":pk", s(queue))
+            .scan_index_forward(false)
+            .limit(limit)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(db_error)?;
+        let items = out.items.unwrap_or_default().into_iter().map(decode).collect::<Result<Vec<T>, _>>()?;
+        let next_cursor = out.last_evaluated_key.and_then(|k| {
+            let text = |name: &str| k.get(name).and_then(|v| v.as_s().ok()).cloned();
+            let joined = [text(keys::GSI2SK)?, text(keys::PK)?, text(keys::SK)?].join("\n");
+            Some(encode_cursor(joined))
+        });
+        Ok(Page { items, next_cursor })
+    }
+}

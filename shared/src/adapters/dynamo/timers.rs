@@ -1,0 +1,66 @@
+//! Timers: due ones, oldest first; one that failed is moved later or parked for support.
+
+use super::keys::Key;
+use super::{Item, Store, db_error, key_item, keys, n, put, s, timer_item};
+use crate::rules::error::ApiError;
+use chrono::{DateTime, Utc};
+
+/// A timer that is due.
+#[derive(Debug, Clone)]
+pub struct DueTimer {
+    pub key: Key,
+    pub subject: String,
+    /// How often firing it failed so far.
+    pub attempts: u32,
+}
+
+fn due_timer(item: &Item) -> DueTimer {
+    let text = |name: &str| item.get(name).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
+    let attempts = item.get("attempts").and_then(|v| v.as_n().ok()).and_then(|v| v.parse().ok()).unwrap_or(0);
+    DueTimer { key: Key { pk: text(keys::PK), sk: text(keys::SK) }, subject: text("subject"), attempts }
+}
+
+impl Store {
+    /// Every timer due at `now`, oldest first.
+    pub async fn due_timers(&self, now: DateTime<Utc>) -> Result<Vec<DueTimer>, ApiError> {
+        let due =
+            self.all_where("PK = :pk AND SK <= :sk", keys::TIMERS, &format!("{:013}~", now.timestamp_millis())).await?;
+        Ok(due.iter().map(due_timer).collect())
+    }
+
+    /// Moves a timer that failed to `next` (a later due time), counting the attempt.
+    pub async fn retry_timer(&self, timer: &DueTimer, next: DateTime<Utc>, error: &str) -> Result<(), ApiError> {
+        let mut commit = self.begin();
+        commit.take(&timer.key)?;
+        let mut item = timer_item(&keys::timer(next.timestamp_millis(), &timer.subject), &timer.subject, next);
+        item.insert("attempts".into(), n(timer.attempts + 1));
+        item.insert("last_error".into(), s(error));
+        commit.writes.push(put(&self.table, item, None)?);
+        self.commit(commit).await.map(|_| ())
+    }
+
+    /// Sets aside a timer that kept failing, where support lists them: it no longer
+    /// fires, and nothing behind it waits for it.
+    pub async fn park_timer(&self, timer: &DueTimer, error: &str, now: DateTime<Utc>) -> Result<(), ApiError> {
+        let mut commit = self.begin();
+        commit.take(&timer.key)?;
+        let mut item = key_item(&Key { pk: keys::PARKED_TIMERS.into(), sk: timer.key.sk.clone() });
+        item.insert("entity".into(), s("parked_timer"));
+        item.insert("subject".into(), s(&timer.subject));
+        item.insert("attempts".into(), n(timer.attempts + 1));
+        item.insert("last_error".into(), s(error));
+        item.insert("parked_at".into(), s(now.to_rfc3339()));
+        commit.writes.push(put(&self.table, item, None)?);
+        self.commit(commit).await.map(|_| ())
+    }
+
+    /// Timers set aside after failing too often, oldest first.
+    pub async fn parked_timers(&self) -> Result<Vec<DueTimer>, ApiError> {
+        Ok(self.all_where("PK = :pk AND SK <= :sk", keys::PARKED_TIMERS, "~").await?.iter().map(due_timer).collect())
+    }
+
+    pub async fn delete_key(&self, key: &Key) -> Result<(), ApiError> {
+        self.db.delete_item().table_name(&self.table).set_key(Some(key_item(key))).send().await.map_err(db_error)?;
+        Ok(())
+    }
+}

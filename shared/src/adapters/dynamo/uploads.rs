@@ -1,0 +1,83 @@
+//! Uploads, who else may read each, and the checker's verdict, recorded once.
+
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
+
+use super::{Item, Store, db_error, decode, item, key_item, keys, s};
+use crate::rules::error::ApiError;
+use crate::rules::upload::Upload;
+
+impl Store {
+    pub async fn insert_upload(&self, upload: &Upload) -> Result<(), ApiError> {
+        if !self.insert(item(&keys::upload(&upload.upload_id), "upload", upload)?).await? {
+            return Err(ApiError::internal("upload id collision"));
+        }
+        Ok(())
+    }
+
+    pub async fn upload(&self, upload_id: &str) -> Result<Option<Upload>, ApiError> {
+        self.get_as(&keys::upload(upload_id)).await
+    }
+
+    /// The uploads among `ids` that exist, in no particular order.
+    pub async fn uploads(&self, ids: &[&str]) -> Result<Vec<Upload>, ApiError> {
+        let mut found = Vec::new();
+        let mut unique: Vec<&str> = ids.to_vec();
+        unique.sort_unstable();
+        unique.dedup();
+        for chunk in unique.chunks(100) {
+            let keys: Vec<Item> = chunk.iter().map(|id| key_item(&keys::upload(id))).collect();
+            let mut request = Some(
+                KeysAndAttributes::builder()
+                    .set_keys(Some(keys))
+                    .consistent_read(true)
+                    .build()
+                    .map_err(ApiError::internal)?,
+            );
+            while let Some(keys) = request.take() {
+                let out = self.db.batch_get_item().request_items(&self.table, keys).send().await.map_err(db_error)?;
+                for item in out.responses.unwrap_or_default().remove(&self.table).unwrap_or_default() {
+                    found.push(decode(item)?);
+                }
+                request = out.unprocessed_keys.unwrap_or_default().remove(&self.table);
+            }
+        }
+        Ok(found)
+    }
+
+    /// Whether `user_id` was sent the upload in a message.
+    pub async fn is_upload_viewer(&self, upload_id: &str, user_id: &str) -> Result<bool, ApiError> {
+        Ok(self.get(&keys::upload_viewer(upload_id, user_id)).await?.is_some())
+    }
+
+    /// Stores the checker's decision on `upload` (`Upload::decide`), once: only a
+    /// pending upload moves. `false` when it was already decided (a redelivered
+    /// notification).
+    pub async fn decide_upload(&self, upload: &Upload) -> Result<bool, ApiError> {
+        let status = serde_json::to_value(upload.status).map_err(ApiError::internal)?;
+        let (rejection, version) = (upload.rejection.as_deref(), upload.checked_version.as_deref());
+        let checked_at =
+            upload.checked_at.ok_or_else(|| ApiError::internal("an undecided upload was stored as decided"))?;
+        let result = self
+            .db
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key_item(&keys::upload(&upload.upload_id))))
+            .condition_expression("#status = :pending")
+            .update_expression(
+                "SET #status = :status, rejection = :rejection, checked_version = :version, checked_at = :now",
+            )
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":pending", s("pending"))
+            .expression_attribute_values(":status", s(status.as_str().unwrap_or_default()))
+            .expression_attribute_values(":rejection", rejection.map_or(AttributeValue::Null(true), s))
+            .expression_attribute_values(":version", version.map_or(AttributeValue::Null(true), s))
+            .expression_attribute_values(":now", s(checked_at.to_rfc3339()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(false),
+            Err(e) => Err(db_error(e)),
+        }
+    }
+}

@@ -1,0 +1,11 @@
+//! The adapters, each knowing one outside thing: [`dynamo`] the single table, [`s3`] the
+//! files, [`sqs`] the follow-up queue, [`stripe`] the payment provider's wire format,
+//! [`config`] the process environment, [`telemetry`] the logs. They take and return the
+//! rules' types and decide nothing.
+
+pub mod config;
+pub mod dynamo;
+pub mod s3;
+pub mod sqs;
+pub mod stripe;
+pub mod telemetry;

@@ -1,0 +1,54 @@
+//! SQS, sending: follow-ups go to the queue best effort after the commit; what fails
+//! stays in the outbox and the sweeper sends it later. (Consuming is the shell's:
+//! `shell::queue`.)
+
+use aws_sdk_sqs::Client;
+use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
+
+use crate::rules::error::ApiError;
+use crate::rules::followup::FollowUp;
+
+#[derive(Debug, Clone)]
+pub struct Queues {
+    sqs: Client,
+    followups_url: String,
+}
+
+impl Queues {
+    /// The follow-up queue at `followups_url`, through the SDK configured from the environment.
+    pub fn connect(sdk: &aws_config::SdkConfig, followups_url: &str) -> Self {
+        Queues::new(Client::new(sdk), followups_url)
+    }
+
+    pub fn new(sqs: Client, followups_url: impl Into<String>) -> Self {
+        Queues { sqs, followups_url: followups_url.into() }
+    }
+
+    /// Sends `followups`; the ones SQS took are returned, so only they leave the outbox.
+    pub async fn send(&self, followups: &[FollowUp]) -> Result<Vec<FollowUp>, ApiError> {
+        let mut sent = Vec::new();
+        for batch in followups.chunks(10) {
+            let mut request = self.sqs.send_message_batch().queue_url(&self.followups_url);
+            for (i, followup) in batch.iter().enumerate() {
+                let body = serde_json::to_string(followup).map_err(ApiError::internal)?;
+                request = request.entries(
+                    SendMessageBatchRequestEntry::builder()
+                        .id(i.to_string())
+                        .message_body(body)
+                        .build()
+                        .map_err(ApiError::internal)?,
+                );
+            }
+            let out = request
+                .send()
+                .await
+                .map_err(|e| ApiError::internal(format!("sqs: {}", aws_sdk_sqs::error::DisplayErrorContext(e))))?;
+            for ok in out.successful {
+                if let Some(f) = ok.id.parse::<usize>().ok().and_then(|i| batch.get(i)) {
+                    sent.push(f.clone());
+                }
+            }
+        }
+        Ok(sent)
+    }
+}

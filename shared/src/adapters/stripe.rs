@@ -1,0 +1,367 @@
+//! Stripe, the first payment provider: the three calls we make to its API (open a
+//! PaymentIntent for an order, cancel one, refund one) and its signed webhooks, turned
+//! into provider-neutral [`PaymentEvent`]s that `payment` decides on.
+//!
+//! An Iranian bank gateway (a callback, then a server-side verify call) would be a second
+//! module beside this one offering the same calls and its own way to authenticate what it
+//! receives; nothing outside these two modules knows a provider's wire format.
+
+use chrono::{DateTime, Utc};
+use hmac::{Hmac, Mac};
+use serde::Deserialize;
+use serde_json::Value;
+use sha2::Sha256;
+
+use crate::rules::error::ApiError;
+use crate::rules::money::Money;
+use crate::rules::payment::{Answer, Intent, PaymentEvent, ReceivedEvent};
+
+/// How far a webhook's signed timestamp may be from our clock, either way (Stripe's own
+/// libraries default to the same five minutes).
+pub const SIGNATURE_TOLERANCE_SECONDS: i64 = 300;
+
+/// How long one call to Stripe may take: below the shortest timeout of a function that
+/// calls it (10 s, the template's default, for `offer-decisions`), so a slow provider is a
+/// 503 the caller may retry, never a function killed mid-flow.
+pub const CALL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(6);
+
+/// The name payments and webhook routes know this provider by.
+pub const PROVIDER: &str = "stripe";
+
+/// Where and how to reach Stripe (`STRIPE_API_BASE`, `STRIPE_SECRET_KEY`,
+/// `STRIPE_WEBHOOK_SECRET`). Functions that call Stripe require the key at init; the
+/// webhook function requires the signing secret.
+#[derive(Debug, Clone)]
+pub struct StripeConfig {
+    pub api_base: String,
+    pub secret_key: String,
+    pub webhook_secret: String,
+    /// Names this deployment in the metadata of every intent it opens.
+    pub deployment: String,
+}
+
+/// The metadata keys that mark an intent as Peyman's: a Stripe account's webhook
+/// endpoint receives the events of every product on the account, and only intents that
+/// carry this deployment's mark (or that we hold a record of) are ours to act on.
+pub const METADATA_DEPLOYMENT: &str = "peyman_deployment";
+pub const METADATA_ORDER_ID: &str = "peyman_order_id";
+
+#[derive(Debug, Clone)]
+pub struct Stripe {
+    http: reqwest::Client,
+    config: StripeConfig,
+}
+
+#[derive(Debug, Deserialize)]
+struct IntentBody {
+    id: String,
+    client_secret: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct RefundBody {
+    id: String,
+    status: String,
+}
+
+/// reqwest's rustls needs a process-wide crypto provider: the aws-lc-rs the SDK already
+/// brings. Any process that builds a reqwest client calls this first (it is idempotent).
+pub fn install_tls_provider() {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+}
+
+impl Stripe {
+    pub fn new(config: StripeConfig) -> Self {
+        install_tls_provider();
+        let http =
+            reqwest::Client::builder().timeout(CALL_TIMEOUT).build().expect("a TLS client with the installed provider");
+        Stripe { http, config }
+    }
+
+    /// Opens a PaymentIntent for exactly `price`, naming the order in its metadata. The
+    /// idempotency key makes a retried call return the same intent.
+    pub async fn create_intent(
+        &self,
+        price: &Money,
+        order_id: &str,
+        idempotency_key: &str,
+    ) -> Result<Intent, ApiError> {
+        let form = [
+            ("amount", price.amount.to_string()),
+            ("currency", price.currency.to_lowercase()),
+            ("payment_method_types[]", "card".into()),
+            // The keys of METADATA_DEPLOYMENT and METADATA_ORDER_ID.
+            ("metadata[peyman_deployment]", self.config.deployment.clone()),
+            ("metadata[peyman_order_id]", order_id.into()),
+        ];
+        match self.post("/v1/payment_intents", &form, Some(idempotency_key)).await? {
+            Answer::Done(body) => {
+                let intent: IntentBody = serde_json::from_value(body).map_err(ApiError::internal)?;
+                Ok(Intent { id: intent.id, client_secret: intent.client_secret })
+            }
+            Answer::Refused(why) => Err(ApiError::internal(format!("stripe refused the PaymentIntent: {why}"))),
+        }
+    }
+
+    /// Cancels an unpaid PaymentIntent. Refused when it can no longer be cancelled (it
+    /// succeeded meanwhile: its webhook decides what happens to that money).
+    pub async fn cancel_intent(&self, intent_id: &str) -> Result<Answer<()>, ApiError> {
+        let path = format!("/v1/payment_intents/{intent_id}/cancel");
+        Ok(match self.post(&path, &[], Some(&format!("cancel-{intent_id}"))).await? {
+            Answer::Done(_) => Answer::Done(()),
+            Answer::Refused(why) => Answer::Refused(why),
+        })
+    }
+
+    /// Refunds `amount` of a PaymentIntent; the idempotency key makes it happen once.
+    /// Returns Stripe's refund id and status (`succeeded`, `pending`…).
+    pub async fn refund(
+        &self,
+        intent_id: &str,
+        amount: i64,
+        refund_id: &str,
+        idempotency_key: &str,
+    ) -> Result<Answer<(String, String)>, ApiError> {
+        let form = [
+            ("payment_intent", intent_id.to_owned()),
+            ("amount", amount.to_string()),
+            ("metadata[refund_id]", refund_id.to_owned()),
+        ];
+        Ok(match self.post("/v1/refunds", &form, Some(idempotency_key)).await? {
+            Answer::Done(body) => {
+                let refund: RefundBody = serde_json::from_value(body).map_err(ApiError::internal)?;
+                Answer::Done((refund.id, refund.status))
+            }
+            Answer::Refused(why) => Answer::Refused(why),
+        })
+    }
+
+    /// One form-encoded POST. A 4xx is a refusal to record; a 5xx, a 429 or a failure to
+    /// reach Stripe is `Unavailable` (503 to a frontend), so the caller's retry (the
+    /// client's, SQS's) tries again.
+    async fn post(
+        &self,
+        path: &str,
+        form: &[(&str, String)],
+        idempotency_key: Option<&str>,
+    ) -> Result<Answer<Value>, ApiError> {
+        let mut request =
+            self.http.post(format!("{}{path}", self.config.api_base)).bearer_auth(&self.config.secret_key).form(form);
+        if let Some(key) = idempotency_key {
+            request = request.header("Idempotency-Key", key);
+        }
+        let unavailable = |cause: String| ApiError::Unavailable { what: "payment provider", cause };
+        let response = request.send().await.map_err(|e| unavailable(format!("stripe {path}: {e}")))?;
+        let status = response.status();
+        let body: Value = response.json().await.unwrap_or(Value::Null);
+        if status.is_success() {
+            Ok(Answer::Done(body))
+        } else if status.is_client_error() && status.as_u16() != 429 {
+            let message = body["error"]["message"].as_str().unwrap_or("refused").to_owned();
+            Ok(Answer::Refused(format!("{status}: {message}")))
+        } else {
+            Err(unavailable(format!("stripe {path} answered {status}")))
+        }
+    }
+
+    /// Reads a verified webhook body as this deployment sees it.
+    pub fn parse_event(&self, body: &[u8]) -> Result<ReceivedEvent, String> {
+        parse_event(body, &self.config.deployment)
+    }
+
+    /// Checks a webhook's `Stripe-Signature` over its raw body before anything reads it.
+    pub fn verify(&self, header: Option<&str>, body: &[u8], now: DateTime<Utc>) -> Result<(), SignatureError> {
+        verify_signature(header, body, &self.config.webhook_secret, now.timestamp())
+    }
+}
+
+/// Why a webhook's signature was not accepted.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SignatureError {
+    #[error("the Stripe-Signature header is missing")]
+    Missing,
+    #[error("the Stripe-Signature header is malformed")]
+    Malformed,
+    #[error("no v1 signature matches the body")]
+    Mismatch,
+    #[error("the signature's timestamp is more than {SIGNATURE_TOLERANCE_SECONDS} s from now")]
+    OutsideTolerance,
+}
+
+/// Stripe's scheme: `t=<unix seconds>,v1=<hex HMAC-SHA256 of "t.body">[,v1=…]`. Any
+/// `v1` may match (secrets roll over); each is compared in constant time; the timestamp
+/// must be within the tolerance in the past or the future.
+pub fn verify_signature(header: Option<&str>, body: &[u8], secret: &str, now: i64) -> Result<(), SignatureError> {
+    let header = header.ok_or(SignatureError::Missing)?;
+    if secret.is_empty() {
+        return Err(SignatureError::Mismatch);
+    }
+    let mut timestamp = None;
+    let mut signatures = Vec::new();
+    for part in header.split(',') {
+        let (name, value) = part.trim().split_once('=').ok_or(SignatureError::Malformed)?;
+        match name {
+            "t" if timestamp.is_none() => {
+                timestamp = Some(value.parse::<i64>().map_err(|_| SignatureError::Malformed)?);
+            }
+            "t" => return Err(SignatureError::Malformed),
+            // A v1 that is not hex cannot match; it must not hide a good one beside it.
+            "v1" => signatures.extend(hex::decode(value).ok()),
+            _ => {} // v0 and future schemes
+        }
+    }
+    let timestamp = timestamp.ok_or(SignatureError::Malformed)?;
+    if signatures.is_empty() && !header.contains("v1=") {
+        return Err(SignatureError::Malformed);
+    }
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).map_err(|_| SignatureError::Mismatch)?;
+    mac.update(timestamp.to_string().as_bytes());
+    mac.update(b".");
+    mac.update(body);
+    // `verify_slice` compares in constant time.
+    if !signatures.iter().any(|signature| mac.clone().verify_slice(signature).is_ok()) {
+        return Err(SignatureError::Mismatch);
+    }
+    if (now - timestamp).abs() > SIGNATURE_TOLERANCE_SECONDS {
+        return Err(SignatureError::OutsideTolerance);
+    }
+    Ok(())
+}
+
+/// The envelope of every Stripe event.
+#[derive(Debug, Deserialize)]
+struct Envelope {
+    id: String,
+    #[serde(rename = "type")]
+    kind: String,
+    data: EnvelopeData,
+}
+
+#[derive(Debug, Deserialize)]
+struct EnvelopeData {
+    object: Value,
+}
+
+/// Reads a verified body. Types we do not use become [`PaymentEvent::Ignored`]. A
+/// success names its order only when the intent carries `deployment`'s mark: an
+/// `order_id` of some other product's metadata means nothing to us.
+pub fn parse_event(body: &[u8], deployment: &str) -> Result<ReceivedEvent, String> {
+    let envelope: Envelope = serde_json::from_slice(body).map_err(|e| format!("not a Stripe event: {e}"))?;
+    let object = &envelope.data.object;
+    let text = |v: &Value| v.as_str().map(str::to_owned);
+    let required = |name: &str| text(&object[name]).ok_or_else(|| format!("{} has no {name}", envelope.kind));
+    let event = match envelope.kind.as_str() {
+        "payment_intent.succeeded" => PaymentEvent::Succeeded {
+            intent_id: required("id")?,
+            our_order_id: (object["metadata"][METADATA_DEPLOYMENT].as_str() == Some(deployment))
+                .then(|| text(&object["metadata"][METADATA_ORDER_ID]))
+                .flatten(),
+            received: Money {
+                amount: object["amount_received"]
+                    .as_i64()
+                    .or_else(|| object["amount"].as_i64())
+                    .ok_or("payment_intent.succeeded has no amount")?,
+                currency: required("currency")?.to_uppercase(),
+            },
+        },
+        "payment_intent.payment_failed" => PaymentEvent::Failed {
+            intent_id: required("id")?,
+            code: text(&object["last_payment_error"]["code"]),
+            message: text(&object["last_payment_error"]["message"]),
+        },
+        "charge.refunded" => PaymentEvent::Refunded {
+            intent_id: required("payment_intent")?,
+            amount_refunded: object["amount_refunded"].as_i64().ok_or("charge.refunded has no amount_refunded")?,
+        },
+        other => PaymentEvent::Ignored { kind: other.to_owned() },
+    };
+    Ok(ReceivedEvent { id: envelope.id, event })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SECRET: &str = "whsec_test";
+    const NOW: i64 = 1_800_000_000;
+
+    fn sign(t: i64, body: &[u8], secret: &str) -> String {
+        let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+        mac.update(format!("{t}.").as_bytes());
+        mac.update(body);
+        hex::encode(mac.finalize().into_bytes())
+    }
+
+    #[test]
+    fn a_good_signature_passes_and_any_v1_may_match() {
+        let body = br#"{"id":"evt_1"}"#;
+        let good = sign(NOW, body, SECRET);
+        assert_eq!(verify_signature(Some(&format!("t={NOW},v1={good}")), body, SECRET, NOW), Ok(()));
+        let bad = sign(NOW, body, "whsec_other");
+        assert_eq!(verify_signature(Some(&format!("t={NOW},v1={bad},v1={good}")), body, SECRET, NOW), Ok(()));
+        assert_eq!(verify_signature(Some(&format!("t={NOW},v1=zz,v1={good}")), body, SECRET, NOW), Ok(()));
+    }
+
+    #[test]
+    fn every_kind_of_bad_signature_is_refused() {
+        let body = br#"{"id":"evt_1"}"#;
+        let good = sign(NOW, body, SECRET);
+        let check = |header: Option<&str>, body: &[u8], now| verify_signature(header, body, SECRET, now);
+        assert_eq!(check(None, body, NOW), Err(SignatureError::Missing));
+        assert_eq!(check(Some("garbage"), body, NOW), Err(SignatureError::Malformed));
+        assert_eq!(check(Some(&format!("v1={good}")), body, NOW), Err(SignatureError::Malformed));
+        assert_eq!(check(Some(&format!("t=soon,v1={good}")), body, NOW), Err(SignatureError::Malformed));
+        assert_eq!(check(Some(&format!("t={NOW}")), body, NOW), Err(SignatureError::Malformed));
+        assert_eq!(
+            check(Some(&format!("t={NOW},v1={good}")), br#"{"id":"evt_2"}"#, NOW),
+            Err(SignatureError::Mismatch)
+        );
+        let wrong = sign(NOW, body, "whsec_other");
+        assert_eq!(check(Some(&format!("t={NOW},v1={wrong}")), body, NOW), Err(SignatureError::Mismatch));
+        for skew in [-301, 301] {
+            let t = NOW + skew;
+            let signed = sign(t, body, SECRET);
+            assert_eq!(check(Some(&format!("t={t},v1={signed}")), body, NOW), Err(SignatureError::OutsideTolerance));
+        }
+        for skew in [-300, 300] {
+            let t = NOW + skew;
+            let signed = sign(t, body, SECRET);
+            assert_eq!(check(Some(&format!("t={t},v1={signed}")), body, NOW), Ok(()));
+        }
+        // No secret configured: nothing verifies.
+        assert_eq!(verify_signature(Some(&format!("t={NOW},v1={good}")), body, "", NOW), Err(SignatureError::Mismatch));
+    }
+
+    #[test]
+    fn events_become_payment_events() {
+        let body = br#"{"id":"evt_1","type":"payment_intent.succeeded","data":{"object":{"id":"pi_1","amount":5000,"currency":"irr","metadata":{"peyman_deployment":"peyman-prod","peyman_order_id":"01J"}}}}"#;
+        let received = parse_event(body, "peyman-prod").unwrap();
+        assert_eq!(received.id, "evt_1");
+        assert_eq!(
+            received.event,
+            PaymentEvent::Succeeded {
+                intent_id: "pi_1".into(),
+                our_order_id: Some("01J".into()),
+                received: Money { amount: 5000, currency: "IRR".into() }
+            }
+        );
+        // Another deployment's mark, or another product's order id, names no order of ours.
+        for other in [
+            br#"{"id":"evt_1","type":"payment_intent.succeeded","data":{"object":{"id":"pi_1","amount":5000,"currency":"irr","metadata":{"peyman_deployment":"peyman-staging","peyman_order_id":"01J"}}}}"#.as_slice(),
+            br#"{"id":"evt_1","type":"payment_intent.succeeded","data":{"object":{"id":"pi_1","amount":5000,"currency":"irr","metadata":{"order_id":"01J"}}}}"#,
+        ] {
+            let PaymentEvent::Succeeded { our_order_id, .. } = parse_event(other, "peyman-prod").unwrap().event else {
+                panic!("a success")
+            };
+            assert_eq!(our_order_id, None);
+        }
+        let refunded = br#"{"id":"evt_2","type":"charge.refunded","data":{"object":{"id":"ch_1","payment_intent":"pi_1","amount_refunded":700}}}"#;
+        assert_eq!(
+            parse_event(refunded, "d").unwrap().event,
+            PaymentEvent::Refunded { intent_id: "pi_1".into(), amount_refunded: 700 }
+        );
+        let other = br#"{"id":"evt_3","type":"customer.created","data":{"object":{}}}"#;
+        assert_eq!(parse_event(other, "d").unwrap().event, PaymentEvent::Ignored { kind: "customer.created".into() });
+        assert!(parse_event(b"[]", "d").is_err());
+    }
+}

@@ -1,0 +1,76 @@
+//! The flows: Peyman's use cases. Each loads what it needs through the adapters, asks the
+//! rules, commits one transaction (with its follow-ups through the outbox) and returns a
+//! result of its own. Function handlers, the sweeper and the queue consumers call flows;
+//! time arrives as `now`, read once at the edge.
+
+pub mod accept;
+pub mod followups;
+pub mod gigs;
+pub mod messages;
+pub mod offers;
+pub mod orders;
+pub mod payments;
+pub mod requests;
+pub mod sellers;
+pub mod support;
+pub mod timers;
+pub mod tracked;
+pub mod uploads;
+
+use crate::adapters::config::Config;
+use crate::adapters::dynamo::Store;
+use crate::adapters::dynamo::commit::Commit;
+use crate::adapters::s3::Files;
+use crate::adapters::sqs::Queues;
+use crate::adapters::stripe::Stripe;
+use crate::rules::error::{ApiError, BoxError};
+
+/// The adapters a function builds once per cold start and lends to every invocation.
+#[derive(Debug, Clone)]
+pub struct App {
+    pub config: Config,
+    pub store: Store,
+    pub files: Files,
+    pub queues: Queues,
+    /// The payment provider.
+    pub payments: Stripe,
+}
+
+impl App {
+    /// Reads the configuration from the environment and builds the SDK clients.
+    pub async fn from_env() -> Result<App, BoxError> {
+        Ok(App::new(Config::from_env()?).await)
+    }
+
+    pub async fn new(config: Config) -> App {
+        let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        App {
+            store: Store::connect(&sdk, &config.table_name),
+            files: Files::connect(&sdk, &config.bucket_name, config.link_ttl, config.s3_force_path_style),
+            queues: Queues::connect(&sdk, &config.followups_queue_url),
+            payments: Stripe::new(config.stripe.clone()),
+            config,
+        }
+    }
+
+    /// Commits one transition and hands its follow-ups to SQS. A failure to send is
+    /// logged, not returned: the transition happened, and the sweeper re-sends what is
+    /// still in the outbox.
+    pub async fn commit(&self, commit: Commit) -> Result<(), ApiError> {
+        let followups = self.store.commit(commit).await?;
+        if followups.is_empty() {
+            return Ok(());
+        }
+        let sent = match self.queues.send(&followups).await {
+            Ok(sent) => sent,
+            Err(e) => {
+                tracing::warn!(error = %e, "follow-ups stay in the outbox for the sweeper");
+                return Ok(());
+            }
+        };
+        if let Err(e) = self.store.forget_followups(&sent).await {
+            tracing::warn!(error = %e, "sent follow-ups stay in the outbox; the consumer ignores the repeat");
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,494 @@
+//! Money flows: a verified provider event applied once, a refund requested and sent, an
+//! unpaid intent cancelled, a held payment decided by support. Each decides with
+//! `rules::payment` and commits one transaction with the order's timeline.
+
+use chrono::{DateTime, Utc};
+use serde_json::json;
+
+use crate::adapters::dynamo::commit::Commit;
+use crate::adapters::dynamo::keys::{self, Key};
+use crate::flows::App;
+use crate::rules::caller::Caller;
+use crate::rules::error::ApiError;
+use crate::rules::followup::FollowUp;
+use crate::rules::lifecycle::{
+    self, Actor, ORDER, OrderAction, OrderState, PaymentAction, REFUND_START, REFUNDS_CONFIRMED, RefundAction,
+};
+use crate::rules::money::Money;
+use crate::rules::order::Order;
+use crate::rules::payment::{
+    Answer, HeldDecision, OnSuccess, Payment, PaymentEvent, PaymentStatus, Received, ReceivedEvent, Refund,
+    RefundStatus, can_apply, confirmed_by, move_payment, move_refund, on_success, refund_timer,
+};
+use crate::rules::retry::Next;
+use crate::rules::tracked::{Step, Tracked};
+
+/// Adds a refund of `amount` of `payment` to `commit` ([`Payment::refund`] decides it):
+/// its record (a second request with the same id is refused by the store, so it happens
+/// once), the follow-up that asks the provider, and a timer at `check_at` that asks again
+/// if the follow-up was lost or refused. The caller writes the payment and the order.
+fn request_refund(
+    commit: &mut Commit,
+    payment: &mut Payment,
+    refund_id: &str,
+    amount: i64,
+    reason: &str,
+    now: DateTime<Utc>,
+    check_at: DateTime<Utc>,
+) -> Result<Refund, ApiError> {
+    let refund = payment.refund(refund_id, amount, reason, now, check_at)?;
+    commit.new_refund(&refund)?;
+    commit.followup(FollowUp::send_refund(&refund.intent_id, &refund.refund_id, now))?;
+    commit.timer(check_at, &refund_timer(&refund.intent_id, &refund.refund_id))?;
+    Ok(refund)
+}
+
+/// How often a receipt is rebuilt after losing a race on the payment or the order
+/// before the provider is asked to retry.
+const ATTEMPTS: usize = 5;
+
+/// Applies a verified provider event once.
+pub async fn receive(
+    app: &App,
+    provider: &str,
+    received: &ReceivedEvent,
+    now: DateTime<Utc>,
+) -> Result<Received, ApiError> {
+    if let PaymentEvent::Ignored { kind } = &received.event {
+        tracing::info!(event_id = received.id, kind, "event type not used; acknowledged");
+        return Ok(Received::Ignored);
+    }
+    for _ in 0..ATTEMPTS {
+        if app.store.event_received(provider, &received.id).await? {
+            return Ok(Received::Duplicate);
+        }
+        let mut commit = app.store.begin();
+        commit.event_received(provider, &received.id, now)?;
+        let outcome = match &received.event {
+            PaymentEvent::Succeeded { intent_id, our_order_id, received } => {
+                succeeded(app, &mut commit, provider, intent_id, our_order_id.as_deref(), received, now).await?
+            }
+            PaymentEvent::Failed { intent_id, code, message } => {
+                failed(app, &mut commit, intent_id, code, message, now).await?
+            }
+            PaymentEvent::Refunded { intent_id, amount_refunded } => {
+                refunded(app, &mut commit, intent_id, *amount_refunded, now).await?
+            }
+            PaymentEvent::Ignored { .. } => Received::Ignored,
+        };
+        if matches!(outcome, Received::Ignored | Received::AlreadyDecided) {
+            // Not ours, or nothing to change: nothing is written, not even the receipt.
+            tracing::info!(event_id = received.id, ?outcome, "payment event left alone");
+            return Ok(outcome);
+        }
+        match app.commit(commit).await {
+            Ok(()) => {
+                tracing::info!(event_id = received.id, ?outcome, "payment event applied");
+                return Ok(outcome);
+            }
+            Err(ApiError::Conflict { .. }) => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(ApiError::internal("payment event kept losing races; the provider retries it"))
+}
+
+async fn succeeded(
+    app: &App,
+    commit: &mut Commit,
+    provider: &str,
+    intent_id: &str,
+    our_order_id: Option<&str>,
+    received: &Money,
+    now: DateTime<Utc>,
+) -> Result<Received, ApiError> {
+    let payment = app.store.payment(intent_id).await?;
+    let order_id = payment.as_ref().map(|p| p.order_id.as_str()).filter(|id| !id.is_empty()).or(our_order_id);
+    let order = match order_id.filter(|id| ulid::Ulid::from_string(id).is_ok()) {
+        Some(id) => app.store.tracked::<Order>(id).await?,
+        None => None,
+    };
+    let decision = on_success(payment.as_ref(), our_order_id.is_some(), order.as_ref(), received);
+    let mut payment = payment.unwrap_or_else(|| Payment::unknown(provider, intent_id, order.as_ref(), received, now));
+    let expected = payment.version;
+    payment.version += 1;
+    payment.updated_at = now;
+    let data = json!({ "payment_intent_id": intent_id, "amount": received });
+    let outcome = match decision {
+        OnSuccess::AlreadyDecided => return Ok(Received::AlreadyDecided),
+        OnSuccess::NotOurs => {
+            tracing::info!(intent_id, "a success for an intent we did not open; left alone");
+            return Ok(Received::Ignored);
+        }
+        OnSuccess::Start => {
+            let mut order = order.expect("on_success starts only a known order");
+            let t = lifecycle::step(ORDER, order.state, OrderAction::Pay, Actor::System, &order.facts(now))
+                .map_err(|r| ApiError::internal(format!("the table refused a payment on_success accepted: {r:?}")))?;
+            move_payment(&mut payment, PaymentAction::Succeed, Actor::System, now)?;
+            payment.received = Some(received.clone());
+            payment.succeeded_at = Some(now);
+            order.start_work(now);
+            commit.record(&mut order, Step::of(t, Actor::System, None, data), now)?;
+            Received::OrderStarted
+        }
+        OnSuccess::Hold(reason) | OnSuccess::HoldAndRefund(reason) => {
+            let held = move_payment(&mut payment, PaymentAction::Hold, Actor::System, now)?;
+            payment.held_reason = Some(reason);
+            payment.received = Some(received.clone());
+            let refund = if matches!(decision, OnSuccess::HoldAndRefund(_)) {
+                // The whole amount received goes back; the id makes it one refund per intent.
+                Some(request_refund(
+                    commit,
+                    &mut payment,
+                    "held",
+                    received.amount,
+                    "payment could not start an order",
+                    now,
+                    now + app.config.outbox_grace,
+                )?)
+            } else {
+                None
+            };
+            if let Some(mut order) = order {
+                let mut data = data;
+                data["held_reason"] = json!(reason);
+                data["refund"] =
+                    json!(refund.as_ref().map(|r| json!({ "refund_id": r.refund_id, "amount": r.amount })));
+                commit.note(&mut order, &held.note(), data, now)?;
+            }
+            if refund.is_some() { Received::HeldAndRefunding } else { Received::Held }
+        }
+    };
+    commit.payment(&payment, expected)?;
+    Ok(outcome)
+}
+
+async fn failed(
+    app: &App,
+    commit: &mut Commit,
+    intent_id: &str,
+    code: &Option<String>,
+    message: &Option<String>,
+    now: DateTime<Utc>,
+) -> Result<Received, ApiError> {
+    let Some(mut payment) = app.store.payment(intent_id).await? else {
+        tracing::info!(intent_id, "a failure for an intent we did not open; left alone");
+        return Ok(Received::Ignored);
+    };
+    // A failure reported after the payment was decided is an earlier attempt's: it
+    // changes nothing.
+    if payment.status != PaymentStatus::Open {
+        return Ok(Received::AlreadyDecided);
+    }
+    let expected = payment.version;
+    payment.version += 1;
+    payment.updated_at = now;
+    let t = move_payment(&mut payment, PaymentAction::Fail, Actor::System, now)?;
+    payment.record_failure(code.clone(), message.clone(), now);
+    commit.payment(&payment, expected)?;
+    if let Some(mut order) = app.store.tracked::<Order>(&payment.order_id).await?
+        && order.state == OrderState::AwaitingPayment
+    {
+        let data = json!({ "payment_intent_id": intent_id, "code": code, "message": message });
+        commit.note(&mut order, &t.note(), data, now)?;
+    }
+    Ok(Received::FailureRecorded)
+}
+
+async fn refunded(
+    app: &App,
+    commit: &mut Commit,
+    intent_id: &str,
+    amount_refunded: i64,
+    now: DateTime<Utc>,
+) -> Result<Received, ApiError> {
+    let Some(mut payment) = app.store.payment(intent_id).await? else {
+        tracing::info!(intent_id, "a refund of an intent we did not open; left alone");
+        return Ok(Received::Ignored);
+    };
+    if amount_refunded <= payment.refund_confirmed {
+        return Ok(Received::AlreadyDecided);
+    }
+    let expected = payment.version;
+    payment.version += 1;
+    payment.updated_at = now;
+    payment.refund_confirmed = amount_refunded;
+    let mut refunds = app.store.refunds(intent_id).await?;
+    let covered = confirmed_by(&refunds, amount_refunded);
+    let mut confirmed = Vec::new();
+    for i in covered {
+        let previous = refunds[i].status;
+        move_refund(&mut refunds[i], RefundAction::Confirm, now)?;
+        commit.refund(&refunds[i], previous, refunds[i].attempts)?;
+        confirmed.push(refunds[i].refund_id.clone());
+    }
+    commit.payment(&payment, expected)?;
+    // One event for the refunds this total confirmed (none: the total only moved).
+    if let Some(mut order) = app.store.tracked::<Order>(&payment.order_id).await? {
+        let data = json!({ "payment_intent_id": intent_id, "amount_refunded": amount_refunded, "refunds": confirmed });
+        commit.note(&mut order, &REFUNDS_CONFIRMED, data, now)?;
+    }
+    Ok(Received::RefundConfirmed)
+}
+
+/// Refunds `amount` of an order's payment through the provider, once per `refund_id`
+/// (asking again returns the first refund). Cancellations of paid orders and dispute
+/// resolutions call this; `charge.refunded` confirms it.
+pub async fn refund(
+    app: &App,
+    order_id: &str,
+    refund_id: &str,
+    amount: i64,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> Result<Refund, ApiError> {
+    for _ in 0..ATTEMPTS {
+        let mut order = app.store.tracked::<Order>(order_id).await?.ok_or(ApiError::NotFound { what: "order" })?;
+        let intent_id = order.payment_intent_id.clone().ok_or(ApiError::NotFound { what: "payment" })?;
+        if let Some(existing) = app.store.refund_record(&intent_id, refund_id).await? {
+            return Ok(existing);
+        }
+        let mut payment = app.store.payment(&intent_id).await?.ok_or(ApiError::NotFound { what: "payment" })?;
+        let expected = payment.version;
+        payment.version += 1;
+        let mut commit = app.store.begin();
+        let check_at = now + app.config.outbox_grace;
+        let refund = request_refund(&mut commit, &mut payment, refund_id, amount, reason, now, check_at)?;
+        commit.payment(&payment, expected)?;
+        let data = json!({ "refund_id": refund_id, "amount": refund.amount, "reason": reason });
+        commit.note(&mut order, &REFUND_START.note(), data, now)?;
+        match app.commit(commit).await {
+            Ok(()) => return Ok(refund),
+            Err(ApiError::Conflict { code: "concurrent_change", .. }) => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(ApiError::conflict("concurrent_change", "the payment kept changing; retry"))
+}
+
+/// Asks the provider for a requested refund: from its follow-up, or from its timer
+/// (`fired`, deleted in the same transaction) when the follow-up was lost or the
+/// provider refused it. The idempotency key is the refund's own, so asking twice refunds
+/// once. A refusal is retried with backoff and, after `RETRY_ATTEMPTS`, the refund is
+/// `failed` and listed for support (`REFUNDS#FAILED`). Each answer is an event on the
+/// order's timeline. A provider that cannot be reached is an error: SQS or the sweep
+/// retries.
+pub async fn send_refund(
+    app: &App,
+    intent_id: &str,
+    refund_id: &str,
+    fired: Option<&Key>,
+    now: DateTime<Utc>,
+) -> Result<(), ApiError> {
+    let Some(mut refund) = app.store.refund_record(intent_id, refund_id).await? else {
+        return Err(ApiError::internal(format!("refund {refund_id} of {intent_id} is not recorded")));
+    };
+    let mut commit = app.store.begin();
+    if let Some(key) = fired {
+        commit.delete(key)?;
+    }
+    // A refund has one timer at a time: whatever happens now replaces it.
+    let subject = refund_timer(intent_id, refund_id);
+    if let Some(check_at) = refund.check_at.take()
+        && fired.is_none_or(|key| key.sk != keys::timer(check_at.timestamp_millis(), &subject).sk)
+    {
+        commit.delete(&keys::timer(check_at.timestamp_millis(), &subject))?;
+    }
+    if refund.status != RefundStatus::Requested {
+        // Sent, confirmed or failed already: only the timer, if any, goes.
+        return if fired.is_some() { app.commit(commit).await } else { Ok(()) };
+    }
+    let key = format!("refund-{intent_id}-{refund_id}");
+    let answer = app.payments.refund(intent_id, refund.amount.amount, refund_id, &key).await?;
+    let attempts = refund.attempts;
+    refund.updated_at = now;
+    let (t, data) = match answer {
+        Answer::Done((provider_id, status)) => {
+            tracing::info!(intent_id, refund_id, provider_id, status, "refund sent");
+            refund.provider_refund_id = Some(provider_id.clone());
+            (move_refund(&mut refund, RefundAction::Send, now)?, json!({ "provider_refund_id": provider_id }))
+        }
+        Answer::Refused(why) => {
+            refund.attempts += 1;
+            refund.failure = Some(why.clone());
+            match app.config.retry.after(refund.attempts, now) {
+                Next::RetryAt(at) => {
+                    tracing::warn!(intent_id, refund_id, why, attempts = refund.attempts, %at, "refund refused; retried");
+                    commit.timer(at, &subject)?;
+                    refund.check_at = Some(at);
+                    let data = json!({ "failure": why, "attempts": refund.attempts, "retry_at": at });
+                    (move_refund(&mut refund, RefundAction::Refuse, now)?, data)
+                }
+                Next::Park => {
+                    tracing::error!(
+                        intent_id,
+                        refund_id,
+                        why,
+                        attempts = refund.attempts,
+                        "refund failed; support must look"
+                    );
+                    let data = json!({ "failure": why, "attempts": refund.attempts });
+                    (move_refund(&mut refund, RefundAction::GiveUp, now)?, data)
+                }
+            }
+        }
+    };
+    commit.refund(&refund, RefundStatus::Requested, attempts)?;
+    if let Some(mut order) = app.store.tracked::<Order>(&refund.order_id).await? {
+        let mut data = data;
+        data["refund_id"] = json!(refund_id);
+        data["amount"] = json!(refund.amount);
+        commit.note(&mut order, &t.note(), data, now)?;
+    }
+    match app.commit(commit).await {
+        // Another delivery of this follow-up, or the timer, recorded it first.
+        Ok(()) | Err(ApiError::Conflict { .. }) => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// The follow-up that cancels an order's intent at the provider after its payment
+/// window lapsed. If it was paid meanwhile the provider refuses, and the success event
+/// holds and refunds that money.
+pub async fn cancel_intent(app: &App, intent_id: &str, now: DateTime<Utc>) -> Result<(), ApiError> {
+    match app.payments.cancel_intent(intent_id).await? {
+        Answer::Refused(why) => {
+            tracing::warn!(intent_id, why, "the intent could not be cancelled; its events decide");
+            Ok(())
+        }
+        Answer::Done(()) => {
+            for _ in 0..ATTEMPTS {
+                let Some(mut payment) = app.store.payment(intent_id).await? else { return Ok(()) };
+                if payment.status != PaymentStatus::Open {
+                    return Ok(());
+                }
+                let expected = payment.version;
+                payment.version += 1;
+                let t = move_payment(&mut payment, PaymentAction::Cancel, Actor::System, now)?;
+                payment.updated_at = now;
+                let mut commit = app.store.begin();
+                commit.payment(&payment, expected)?;
+                if let Some(mut order) = app.store.tracked::<Order>(&payment.order_id).await? {
+                    let data = json!({ "payment_intent_id": intent_id });
+                    commit.note(&mut order, &t.note(), data, now)?;
+                }
+                match app.commit(commit).await {
+                    Ok(()) => return Ok(()),
+                    Err(ApiError::Conflict { .. }) => continue,
+                    Err(e) => return Err(e),
+                }
+            }
+            Err(ApiError::internal("the payment kept changing; SQS retries the cancellation"))
+        }
+    }
+}
+
+/// Support's decision on a held payment, once: `refund` sends back what is left of it;
+/// `apply` starts its order (refunding any excess). Either way the payment leaves the
+/// held queue, and the order's timeline records the decision with the support user.
+pub async fn decide_held(
+    app: &App,
+    intent_id: &str,
+    decision: HeldDecision,
+    support: &Caller,
+    now: DateTime<Utc>,
+) -> Result<(Payment, Option<Refund>), ApiError> {
+    support.require_support("works the payment queues")?;
+    let support_id = support.user_id.as_str();
+    for _ in 0..ATTEMPTS {
+        let mut payment = app.store.payment(intent_id).await?.ok_or(ApiError::NotFound { what: "payment" })?;
+        if payment.status != PaymentStatus::Held {
+            return Err(ApiError::conflict("not_held", "this payment is not held; it was decided already"));
+        }
+        let order = match payment.order_id.as_str() {
+            "" => None,
+            id => app.store.tracked::<Order>(id).await?,
+        };
+        let check_at = now + app.config.outbox_grace;
+        let expected = payment.version;
+        payment.version += 1;
+        payment.updated_at = now;
+        payment.decided_by = Some(support_id.to_owned());
+        let mut commit = app.store.begin();
+        let mut data = json!({ "payment_intent_id": intent_id, "decision": decision });
+        let (moved, refund) = match decision {
+            HeldDecision::Refund => {
+                let rest = payment.paid().amount - payment.refund_requested;
+                let refund = (rest > 0)
+                    .then(|| {
+                        let reason = "support refunded a held payment";
+                        request_refund(&mut commit, &mut payment, "support", rest, reason, now, check_at)
+                    })
+                    .transpose()?;
+                (move_payment(&mut payment, PaymentAction::ReturnHeld, Actor::Support, now)?, refund)
+            }
+            HeldDecision::Apply => {
+                can_apply(&payment, order.as_ref())?;
+                let excess = payment.paid().amount - order.as_ref().map_or(0, |o| o.terms.price.amount);
+                let moved = move_payment(&mut payment, PaymentAction::ApplyHeld, Actor::Support, now)?;
+                payment.succeeded_at = Some(now);
+                let refund = (excess > 0)
+                    .then(|| {
+                        let reason = "support applied a held payment; the excess goes back";
+                        request_refund(&mut commit, &mut payment, "excess", excess, reason, now, check_at)
+                    })
+                    .transpose()?;
+                (moved, refund)
+            }
+        };
+        data["refund"] = json!(refund.as_ref().map(|r| json!({ "refund_id": r.refund_id, "amount": r.amount })));
+        if let Some(mut order) = order {
+            let support = Some(support_id);
+            if decision == HeldDecision::Apply {
+                let t = lifecycle::step(ORDER, order.state, OrderAction::Pay, Actor::System, &order.facts(now))
+                    .map_err(|r| {
+                        ApiError::internal(format!("the table refused a payment can_apply accepted: {r:?}"))
+                    })?;
+                order.start_work(now);
+                commit.record(&mut order, Step::of(t, Actor::Support, support, data), now)?;
+            } else {
+                let state = Some(order.state);
+                let step = Step {
+                    from: state,
+                    to: order.state,
+                    event: moved.event,
+                    actor: Actor::Support,
+                    actor_id: support,
+                    notify: moved.notify,
+                    timers: &[],
+                    data,
+                };
+                commit.record(&mut order, step, now)?;
+            }
+        }
+        commit.payment(&payment, expected)?;
+        match app.commit(commit).await {
+            Ok(()) => return Ok((payment, refund)),
+            Err(ApiError::Conflict { code: "concurrent_change", .. }) => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(ApiError::conflict("concurrent_change", "the payment kept changing; retry"))
+}
+
+/// A webhook delivery from `provider`: its signature verified over the raw `body` before
+/// anything reads it, then applied once. A bad signature is 400 (`invalid_signature`),
+/// a body that is no event of the provider's 400 (`malformed_event`).
+pub async fn receive_webhook(
+    app: &App,
+    provider: &str,
+    signature: Option<&str>,
+    body: &[u8],
+    now: DateTime<Utc>,
+) -> Result<(ReceivedEvent, Received), ApiError> {
+    if provider != crate::adapters::stripe::PROVIDER {
+        return Err(ApiError::NotFound { what: "payment provider" });
+    }
+    app.payments
+        .verify(signature, body, now)
+        .map_err(|e| ApiError::malformed("invalid_signature", Some("Stripe-Signature"), e.to_string()))?;
+    let received =
+        app.payments.parse_event(body).map_err(|e| ApiError::malformed("malformed_event", Some("body"), e))?;
+    let outcome = receive(app, provider, &received, now).await?;
+    Ok((received, outcome))
+}

@@ -1,0 +1,230 @@
+//! The sweep: re-sends follow-ups a dead process left in the outbox, and fires due
+//! timers: an unanswered request or an unaccepted offer expires; an unpaid order's
+//! payment window lapses (the order is cancelled, its offer is open again unless it
+//! expired meanwhile, and its intent is cancelled through the outbox); an order in
+//! progress past its due time is flagged late, and after the grace period its buyer is
+//! told they may cancel it; a refund is asked of the provider again. A timer whose entity
+//! has moved on is refused and dropped; one that fails is retried later, then parked.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::json;
+
+use crate::adapters::dynamo::timers::DueTimer;
+use crate::flows::App;
+use crate::flows::payments::send_refund;
+use crate::rules::error::ApiError;
+use crate::rules::followup::FollowUp;
+use crate::rules::lifecycle::{
+    self, Actor, LATE_CANCELLATION_AVAILABLE, Note, OFFER, ORDER, ORDER_LATE, OfferAction, OrderAction, REQUEST,
+    Refusal, RequestAction, Timer, Transition,
+};
+use crate::rules::offer::Offer;
+use crate::rules::order::Order;
+use crate::rules::request::Request;
+use crate::rules::retry::Next;
+use crate::rules::tracked::{Step, Tracked};
+
+/// What one sweep did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Swept {
+    pub resent: usize,
+    pub fired: usize,
+    pub retried: usize,
+    pub parked: usize,
+}
+
+/// One sweep at `now`.
+pub async fn sweep(app: &App, now: DateTime<Utc>) -> Result<Swept, ApiError> {
+    // An outbox that cannot be sent now must not keep the timers from firing.
+    let resent = resend_outbox(app, now).await.unwrap_or_else(|e| {
+        tracing::error!(error = %e, "outbox not re-sent; the next sweep tries again");
+        0
+    });
+    let mut swept = Swept { resent, ..Swept::default() };
+    for timer in app.store.due_timers(now).await? {
+        match fire(app, &timer, now).await {
+            Ok(true) => swept.fired += 1,
+            Ok(false) => {}
+            Err(e) => {
+                // Moved aside (later, or parked), so a timer that keeps failing never
+                // holds up the ones behind it.
+                let error = e.to_string();
+                let attempts = timer.attempts + 1;
+                let moved = match app.config.retry.after(attempts, now) {
+                    Next::RetryAt(at) => {
+                        tracing::warn!(subject = timer.subject, error, attempts, %at, "timer failed; retried later");
+                        app.store.retry_timer(&timer, at, &error).await.map(|()| swept.retried += 1)
+                    }
+                    Next::Park => {
+                        tracing::error!(
+                            subject = timer.subject,
+                            error,
+                            attempts,
+                            "timer kept failing; parked for support"
+                        );
+                        app.store.park_timer(&timer, &error, now).await.map(|()| swept.parked += 1)
+                    }
+                };
+                match moved {
+                    // Another sweep moved it first.
+                    Ok(()) | Err(ApiError::Conflict { .. }) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+    }
+    tracing::info!(?swept, "sweep");
+    Ok(swept)
+}
+
+async fn resend_outbox(app: &App, now: DateTime<Utc>) -> Result<usize, ApiError> {
+    let stale = app.store.stale_followups(now - app.config.outbox_grace).await?;
+    if stale.is_empty() {
+        return Ok(0);
+    }
+    let sent = app.queues.send(&stale).await?;
+    app.store.forget_followups(&sent).await?;
+    Ok(sent.len())
+}
+
+/// Fires one timer; `true` when it changed its entity.
+pub async fn fire(app: &App, timer: &DueTimer, now: DateTime<Utc>) -> Result<bool, ApiError> {
+    let mut parts = timer.subject.splitn(3, '/');
+    match (parts.next(), parts.next(), parts.next()) {
+        (Some("offer"), Some(id), None) => expire::<Offer, _>(app, OFFER, OfferAction::Expire, id, timer, now).await,
+        (Some("request"), Some(id), None) => {
+            expire::<Request, _>(app, REQUEST, RequestAction::Expire, id, timer, now).await
+        }
+        (Some("order"), Some(id), None) => lapse_payment(app, id, timer, now).await,
+        (Some("order"), Some(id), Some("late")) => flag_late(app, id, timer, now).await,
+        (Some("order"), Some(id), Some("late_cancellation")) => open_late_cancellation(app, id, timer, now).await,
+        (Some("refund"), Some(intent_id), Some(refund_id)) => {
+            send_refund(app, intent_id, refund_id, Some(&timer.key), now).await.map(|()| true)
+        }
+        _ => {
+            tracing::warn!(subject = timer.subject, "a timer for nothing we know; dropped");
+            app.store.delete_key(&timer.key).await?;
+            Ok(false)
+        }
+    }
+}
+
+/// The payment window of an unpaid order lapsed: in one transaction the order is
+/// cancelled, its offer reopened (or expired, if its own deadline passed meanwhile), and
+/// the cancellation of its intent put in the outbox.
+async fn lapse_payment(app: &App, id: &str, timer: &DueTimer, now: DateTime<Utc>) -> Result<bool, ApiError> {
+    let Some(mut order) = order_or_drop(app, id, timer).await? else { return Ok(false) };
+    let t = match lifecycle::step(ORDER, order.state, OrderAction::LapsePayment, Actor::System, &order.facts(now)) {
+        Ok(t) => t,
+        Err(Refusal::Guard(_)) => return Ok(false),
+        Err(_) => {
+            app.store.delete_key(&timer.key).await?;
+            return Ok(false);
+        }
+    };
+    let mut commit = app.store.begin();
+    let data = json!({ "payment_intent_id": order.payment_intent_id });
+    commit.record(&mut order, Step::of(t, Actor::System, None, data), now)?;
+    if let Some(mut offer) = app.store.tracked::<Offer>(&order.offer_id).await?
+        && offer.order_id.as_deref() == Some(id)
+        && let Ok(t) = lifecycle::step(OFFER, offer.state, OfferAction::Reopen, Actor::System, &offer.facts(now))
+    {
+        offer.order_id = None;
+        commit.record(&mut offer, Step::of(t, Actor::System, None, json!({ "lapsed_order_id": id })), now)?;
+    }
+    if let Some(intent_id) = &order.payment_intent_id {
+        commit.followup(FollowUp::cancel_payment(intent_id, now))?;
+    }
+    commit.delete(&timer.key)?;
+    app.commit(commit).await?;
+    Ok(true)
+}
+
+/// An order in progress passed its due time undelivered: it is flagged late.
+async fn flag_late(app: &App, id: &str, timer: &DueTimer, now: DateTime<Utc>) -> Result<bool, ApiError> {
+    let Some(mut order) = order_or_drop(app, id, timer).await? else { return Ok(false) };
+    if !order.flag_late(now) {
+        return keep_if_early(app, timer, order.due_at, now).await;
+    }
+    let data = json!({ "due_at": order.due_at });
+    note_and_drop(app, &mut order, timer, &ORDER_LATE, data, now).await
+}
+
+/// The grace period after a late order's due time is over: its buyer may cancel it.
+async fn open_late_cancellation(app: &App, id: &str, timer: &DueTimer, now: DateTime<Utc>) -> Result<bool, ApiError> {
+    let Some(mut order) = order_or_drop(app, id, timer).await? else { return Ok(false) };
+    if !order.late_cancellation_opens(now) {
+        return keep_if_early(app, timer, order.timer_due(Timer::LateCancellationOpens), now).await;
+    }
+    note_and_drop(app, &mut order, timer, &LATE_CANCELLATION_AVAILABLE, json!({}), now).await
+}
+
+/// Writes what a fired timer found into the order's timeline and drops the timer, in one
+/// transaction.
+async fn note_and_drop(
+    app: &App,
+    order: &mut Order,
+    timer: &DueTimer,
+    note: &Note,
+    data: serde_json::Value,
+    now: DateTime<Utc>,
+) -> Result<bool, ApiError> {
+    let mut commit = app.store.begin();
+    commit.note(order, note, data, now)?;
+    commit.delete(&timer.key)?;
+    app.commit(commit).await?;
+    Ok(true)
+}
+
+/// The timer's order; a timer for an order that does not exist is dropped.
+async fn order_or_drop(app: &App, id: &str, timer: &DueTimer) -> Result<Option<Order>, ApiError> {
+    let order = app.store.tracked::<Order>(id).await?;
+    if order.is_none() {
+        app.store.delete_key(&timer.key).await?;
+    }
+    Ok(order)
+}
+
+/// A timer that fired before its time stays for a later sweep; one whose order moved on
+/// (delivered, cancelled) is dropped.
+async fn keep_if_early(
+    app: &App,
+    timer: &DueTimer,
+    due: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> Result<bool, ApiError> {
+    if due.is_none_or(|due| now >= due) {
+        app.store.delete_key(&timer.key).await?;
+    }
+    Ok(false)
+}
+
+async fn expire<T: Tracked, A: Copy + PartialEq>(
+    app: &App,
+    table: &'static [Transition<T::State, A>],
+    action: A,
+    id: &str,
+    timer: &DueTimer,
+    now: DateTime<Utc>,
+) -> Result<bool, ApiError> {
+    let Some(mut entity) = app.store.tracked::<T>(id).await? else {
+        app.store.delete_key(&timer.key).await?;
+        return Ok(false);
+    };
+    let t = match lifecycle::step(table, entity.state(), action, Actor::System, &entity.facts(now)) {
+        Ok(t) => t,
+        // Not due yet (a clock ahead of the deadline): keep the timer for a later sweep.
+        Err(Refusal::Guard(_)) => return Ok(false),
+        // The state moved on (accepted, declined…): the timer dies with it.
+        Err(_) => {
+            app.store.delete_key(&timer.key).await?;
+            return Ok(false);
+        }
+    };
+    let mut commit = app.store.begin();
+    commit.record(&mut entity, Step::of(t, Actor::System, None, json!({})), now)?;
+    commit.delete(&timer.key)?;
+    app.commit(commit).await?;
+    Ok(true)
+}

@@ -1,0 +1,24 @@
+//! The rules: pure functions and data. Nothing here reads a clock, a table, a queue or
+//! a provider; time arrives as `now`, and what is loaded arrives as arguments. Everything
+//! above builds on this layer, and it builds on nothing of ours.
+
+pub mod caller;
+pub mod canonical;
+pub mod error;
+pub mod followup;
+pub mod gig;
+pub mod lifecycle;
+pub mod message;
+pub mod money;
+pub mod offer;
+pub mod order;
+pub mod payment;
+pub mod placement;
+pub mod policy;
+pub mod request;
+pub mod retry;
+pub mod seller;
+pub mod timeline;
+pub mod tracked;
+pub mod upload;
+pub mod validate;

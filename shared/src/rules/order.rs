@@ -1,0 +1,183 @@
+//! Orders: what accepting an offer places. The order keeps a copy of the terms, their
+//! hash and the policy in force, so later changes to either never alter it. Work starts
+//! only once the provider confirms payment (`payment`): then the order is due
+//! `delivery_days` after that moment, and is flagged late if it passes undelivered.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::rules::lifecycle::{self, Actor, ORDER, OrderState, Timer};
+use crate::rules::offer::{Offer, Terms};
+use crate::rules::policy::Policy;
+use crate::rules::timeline;
+use crate::rules::tracked::Tracked;
+
+/// The policy copied onto an order when it is placed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OrderPolicy {
+    pub payment_window_seconds: i64,
+    pub auto_complete_seconds: i64,
+    pub mutual_cancellation_response_seconds: i64,
+    pub late_cancellation_grace_seconds: i64,
+    pub review_window_seconds: i64,
+}
+
+impl OrderPolicy {
+    pub fn from(policy: &Policy) -> Self {
+        let days = |d: i64| d * 86_400;
+        OrderPolicy {
+            payment_window_seconds: policy.payment_window.num_seconds(),
+            auto_complete_seconds: days(3),
+            mutual_cancellation_response_seconds: 48 * 3600,
+            late_cancellation_grace_seconds: 24 * 3600,
+            review_window_seconds: days(14),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Order {
+    pub order_id: String,
+    pub offer_id: String,
+    pub buyer_id: String,
+    pub seller_id: String,
+    pub gig_id: String,
+    pub terms: Terms,
+    pub terms_hash: String,
+    pub policy: OrderPolicy,
+    pub state: OrderState,
+    /// When the payment window closes (while awaiting payment).
+    pub payment_due_at: DateTime<Utc>,
+    /// The provider's intent opened for it (the order is paid through exactly this one).
+    pub payment_intent_id: Option<String>,
+    /// When the provider confirmed payment.
+    pub paid_at: Option<DateTime<Utc>>,
+    /// Paid time plus the delivery days.
+    pub due_at: Option<DateTime<Utc>>,
+    /// Its due time passed without a delivery.
+    pub late: bool,
+    pub revisions_used: u32,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub version: u64,
+    pub head_hash: String,
+}
+
+impl Order {
+    /// The order an accepted offer places.
+    pub fn place(offer: &Offer, order_id: String, policy: &Policy, now: DateTime<Utc>) -> Order {
+        let policy = OrderPolicy::from(policy);
+        Order {
+            order_id,
+            offer_id: offer.offer_id.clone(),
+            buyer_id: offer.buyer_id.clone(),
+            seller_id: offer.seller_id.clone(),
+            gig_id: offer.terms.gig_id.clone(),
+            terms: offer.terms.clone(),
+            terms_hash: offer.terms_hash.clone(),
+            payment_due_at: now + chrono::Duration::seconds(policy.payment_window_seconds),
+            policy,
+            state: OrderState::AwaitingPayment,
+            payment_intent_id: None,
+            paid_at: None,
+            due_at: None,
+            late: false,
+            revisions_used: 0,
+            created_at: now,
+            updated_at: now,
+            version: 0,
+            head_hash: timeline::GENESIS.into(),
+        }
+    }
+
+    /// Payment confirmed at `now`: the work's clock starts.
+    pub fn start_work(&mut self, now: DateTime<Utc>) {
+        self.paid_at = Some(now);
+        self.due_at = Some(now + chrono::Duration::days(i64::from(self.terms.delivery_days)));
+    }
+
+    /// The deadline the table's guards look at: the payment window while unpaid, the due
+    /// time while in progress.
+    pub fn current_deadline(&self) -> Option<DateTime<Utc>> {
+        match self.state {
+            OrderState::AwaitingPayment => Some(self.payment_due_at),
+            OrderState::InProgress => self.due_at,
+            _ => None,
+        }
+    }
+
+    pub fn timer_due(&self, timer: Timer) -> Option<DateTime<Utc>> {
+        match timer {
+            Timer::ExpireAtDeadline => self.current_deadline(),
+            Timer::LateAtDue => self.due_at,
+            Timer::LateCancellationOpens => {
+                self.due_at.map(|due| due + chrono::Duration::seconds(self.policy.late_cancellation_grace_seconds))
+            }
+        }
+    }
+
+    /// Whether the late timer should flag it now: in progress, undelivered past its due
+    /// time, and not flagged yet.
+    pub fn turns_late(&self, now: DateTime<Utc>) -> bool {
+        self.state == OrderState::InProgress && !self.late && self.due_at.is_some_and(|due| now >= due)
+    }
+
+    /// Whether the buyer may now be told that they can cancel it as late.
+    pub fn late_cancellation_opens(&self, now: DateTime<Utc>) -> bool {
+        self.state == OrderState::InProgress
+            && self.late
+            && self.timer_due(Timer::LateCancellationOpens).is_some_and(|at| now >= at)
+    }
+
+    /// Raises the `late` flag if it turns late now ([`Order::turns_late`]); `false` when
+    /// it does not.
+    pub fn flag_late(&mut self, now: DateTime<Utc>) -> bool {
+        let turns = self.turns_late(now);
+        self.late |= turns;
+        turns
+    }
+
+    /// The order as a party sees it.
+    pub fn view(&self, viewer: Option<Actor>, now: DateTime<Utc>) -> Value {
+        self.view_with(viewer, now, None)
+    }
+
+    /// The order with `payment`, the view of the payment opened for it, where the caller
+    /// loaded it (a single order, not a list).
+    pub fn view_with(&self, viewer: Option<Actor>, now: DateTime<Utc>, payment: Option<Value>) -> Value {
+        let allowed = viewer.map(|a| lifecycle::allowed(ORDER, self.state, a, &self.facts(now))).unwrap_or_default();
+        json!({
+            "order_id": self.order_id,
+            "offer_id": self.offer_id,
+            "buyer_id": self.buyer_id,
+            "seller_id": self.seller_id,
+            "gig_id": self.gig_id,
+            "terms": self.terms,
+            "terms_hash": self.terms_hash,
+            "terms_hash_verified": self.terms.hash() == self.terms_hash,
+            "policy": self.policy,
+            "status": self.state,
+            "payment_due_at": self.payment_due_at,
+            "paid_at": self.paid_at,
+            "due_at": self.due_at,
+            "late": self.late,
+            "revisions_used": self.revisions_used,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+            "allowed_actions": allowed,
+            "payment": payment,
+        })
+    }
+}
+
+crate::rules::tracked::tracked!(
+    Order,
+    crate::rules::lifecycle::OrderState,
+    "ORDER",
+    "order",
+    order_id,
+    Order::current_deadline,
+    Order::timer_due,
+    |o| (o.revisions_used, o.terms.revisions_included)
+);

@@ -1,0 +1,584 @@
+//! Payments and refunds, provider-neutral: records of their own, one payment per
+//! provider intent, listed on their order and written into its timeline. The provider's
+//! verified events (not the frontend) move an order from `awaiting_payment` to
+//! `in_progress`; what an event means is decided here, by pure functions, and
+//! `flows::payments` applies it in one transaction together with the record that the
+//! event was received, so a duplicate or a retried delivery has no second effect and an
+//! out-of-order one never moves an order back.
+//!
+//! Money that cannot start an order (the amount or currency differs, the order was
+//! cancelled, the intent is unknown) is never lost: the payment is `held` for review and,
+//! where no order can use it, refunded through the outbox.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::rules::error::ApiError;
+use crate::rules::lifecycle::{
+    self, Actor, Facts, OrderState, PAYMENT, PaymentAction, REFUND, REFUND_START, RefundAction, Transition,
+};
+pub use crate::rules::lifecycle::{PaymentStatus, RefundStatus};
+use crate::rules::money::Money;
+use crate::rules::order::Order;
+
+/// A payment the provider opened for an order: its id and the secret the buyer's
+/// browser pays it with.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Intent {
+    pub id: String,
+    pub client_secret: String,
+}
+
+/// What a provider answered to a call that may be refused for good (a 4xx): retrying
+/// that would not help, so the caller records it instead of failing.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Answer<T> {
+    Done(T),
+    Refused(String),
+}
+
+/// A verified provider event: its id (recorded once) and what it means to us.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReceivedEvent {
+    pub id: String,
+    pub event: PaymentEvent,
+}
+
+/// What a provider told us, in our words.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PaymentEvent {
+    /// The money was taken: `received` as the provider reports it. `our_order_id` is the
+    /// order our mark on the intent names, if it carries this deployment's mark.
+    Succeeded { intent_id: String, our_order_id: Option<String>, received: Money },
+    /// An attempt to pay failed (the buyer may try again).
+    Failed { intent_id: String, code: Option<String>, message: Option<String> },
+    /// The provider has refunded `amount_refunded` in total so far.
+    Refunded { intent_id: String, amount_refunded: i64 },
+    /// An event type we do not use; acknowledged so the provider stops sending it.
+    Ignored { kind: String },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HeldReason {
+    /// The amount or currency received differs from the order's price.
+    AmountMismatch,
+    /// The order no longer awaits payment (cancelled when its window lapsed).
+    OrderNotPayable,
+    /// A PaymentIntent we never opened, or one whose order does not exist.
+    UnknownPayment,
+    /// The provider refunded (part of) it before telling us it succeeded.
+    RefundedBeforeSuccess,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Failure {
+    pub at: DateTime<Utc>,
+    pub code: Option<String>,
+    pub message: Option<String>,
+}
+
+/// How many failed attempts a payment keeps (the newest).
+const FAILURES_KEPT: usize = 10;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Payment {
+    pub intent_id: String,
+    pub provider: String,
+    /// Empty for a payment whose order is unknown.
+    pub order_id: String,
+    /// What the order asked for (for a payment whose order is unknown, what was received).
+    pub amount: Money,
+    /// What the provider reports it took, once it succeeded: for a held payment this is
+    /// what support decides on and what a refund may return at most.
+    #[serde(default)]
+    pub received: Option<Money>,
+    pub client_secret: Option<String>,
+    pub status: PaymentStatus,
+    pub held_reason: Option<HeldReason>,
+    pub failures: Vec<Failure>,
+    /// Refunds asked of the provider, in total.
+    pub refund_requested: i64,
+    /// Refunds the provider confirmed, in total (`charge.refunded`).
+    pub refund_confirmed: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub succeeded_at: Option<DateTime<Utc>>,
+    /// The support user who decided a held payment.
+    #[serde(default)]
+    pub decided_by: Option<String>,
+    pub version: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Refund {
+    /// Chosen by the caller, so asking twice for the same refund refunds once.
+    pub refund_id: String,
+    pub intent_id: String,
+    pub order_id: String,
+    pub amount: Money,
+    pub reason: String,
+    pub status: RefundStatus,
+    pub provider_refund_id: Option<String>,
+    /// The provider's last refusal.
+    pub failure: Option<String>,
+    /// How often the provider refused it; after `RETRY_ATTEMPTS` it is `failed`.
+    #[serde(default)]
+    pub attempts: u32,
+    /// When its one timer fires to ask the provider again, while it is `requested`.
+    #[serde(default)]
+    pub check_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// The timer that checks a refund reached the provider, and retries it if not.
+pub fn refund_timer(intent_id: &str, refund_id: &str) -> String {
+    format!("refund/{intent_id}/{refund_id}")
+}
+
+impl Payment {
+    /// The payment opened for a new order.
+    pub fn open(provider: &str, intent: &Intent, order: &Order, now: DateTime<Utc>) -> Payment {
+        let mut payment = Payment::unknown(provider, &intent.id, Some(order), &order.terms.price, now);
+        payment.client_secret = Some(intent.client_secret.clone());
+        // Written new (expected version 0) as version 1.
+        payment.version = 1;
+        payment
+    }
+
+    /// A payment for an intent we never opened, recorded so the money is not lost (and
+    /// the base of one we open).
+    pub fn unknown(
+        provider: &str,
+        intent_id: &str,
+        order: Option<&Order>,
+        amount: &Money,
+        now: DateTime<Utc>,
+    ) -> Payment {
+        Payment {
+            intent_id: intent_id.to_owned(),
+            provider: provider.to_owned(),
+            order_id: order.map(|o| o.order_id.clone()).unwrap_or_default(),
+            amount: amount.clone(),
+            received: None,
+            client_secret: None,
+            status: PaymentStatus::Open,
+            held_reason: None,
+            failures: Vec::new(),
+            refund_requested: 0,
+            refund_confirmed: 0,
+            created_at: now,
+            updated_at: now,
+            succeeded_at: None,
+            decided_by: None,
+            version: 0,
+        }
+    }
+
+    /// How the payment shows to a party: the client secret only to the buyer, and only
+    /// while it can still be paid.
+    pub fn view(&self, viewer: Option<Actor>) -> Value {
+        let secret = (viewer == Some(Actor::Buyer) && self.status == PaymentStatus::Open)
+            .then_some(self.client_secret.as_deref())
+            .flatten();
+        json!({
+            "provider": self.provider,
+            "payment_intent_id": self.intent_id,
+            "client_secret": secret,
+            "amount": self.amount,
+            "received": self.received,
+            "status": self.status,
+            "held_reason": self.held_reason,
+            "failures": self.failures,
+            "refund_requested": self.refund_requested,
+            "refund_confirmed": self.refund_confirmed,
+            "created_at": self.created_at,
+            "succeeded_at": self.succeeded_at,
+            "decided_by": self.decided_by,
+        })
+    }
+}
+
+/// Moves `payment` through its table (`lifecycle::PAYMENT`). The decisions here ask only
+/// for rows that exist, so a refusal is our bug.
+pub fn move_payment(
+    payment: &mut Payment,
+    action: PaymentAction,
+    actor: Actor,
+    now: DateTime<Utc>,
+) -> Result<&'static Transition<PaymentStatus, PaymentAction>, ApiError> {
+    let t = lifecycle::step(PAYMENT, payment.status, action, actor, &Facts::at(now)).map_err(|r| {
+        ApiError::internal(format!(
+            "payment {}: {action:?} from {:?} refused: {r:?}",
+            payment.intent_id, payment.status
+        ))
+    })?;
+    payment.status = t.to;
+    Ok(t)
+}
+
+/// Moves `refund` through its table (`lifecycle::REFUND`).
+pub fn move_refund(
+    refund: &mut Refund,
+    action: RefundAction,
+    now: DateTime<Utc>,
+) -> Result<&'static Transition<RefundStatus, RefundAction>, ApiError> {
+    let t = lifecycle::step(REFUND, refund.status, action, Actor::System, &Facts::at(now)).map_err(|r| {
+        ApiError::internal(format!("refund {}: {action:?} from {:?} refused: {r:?}", refund.refund_id, refund.status))
+    })?;
+    refund.status = t.to;
+    refund.updated_at = now;
+    Ok(t)
+}
+
+impl Payment {
+    /// Records a failed attempt to pay, keeping the newest [`FAILURES_KEPT`].
+    pub fn record_failure(&mut self, code: Option<String>, message: Option<String>, now: DateTime<Utc>) {
+        self.failures.push(Failure { at: now, code, message });
+        let excess = self.failures.len().saturating_sub(FAILURES_KEPT);
+        self.failures.drain(..excess);
+    }
+
+    /// A refund of `amount` of what was paid, added to the payment's running total: only
+    /// money that was paid, and never more than is left of it. It is `requested`; a
+    /// timer at `check_at` asks the provider again if its follow-up was lost.
+    pub fn refund(
+        &mut self,
+        refund_id: &str,
+        amount: i64,
+        reason: &str,
+        now: DateTime<Utc>,
+        check_at: DateTime<Utc>,
+    ) -> Result<Refund, ApiError> {
+        if !matches!(self.status, PaymentStatus::Succeeded | PaymentStatus::Held) {
+            return Err(ApiError::conflict("not_paid", "only money that was paid can be refunded"));
+        }
+        let paid = self.paid().amount;
+        if amount <= 0 || self.refund_requested + amount > paid {
+            return Err(ApiError::invalid(
+                "refund_exceeds_payment",
+                "amount",
+                format!("at most {} can still be refunded", paid - self.refund_requested),
+            ));
+        }
+        self.refund_requested += amount;
+        self.updated_at = now;
+        Ok(Refund {
+            refund_id: refund_id.to_owned(),
+            intent_id: self.intent_id.clone(),
+            order_id: self.order_id.clone(),
+            amount: Money { amount, currency: self.paid().currency.clone() },
+            reason: reason.to_owned(),
+            status: REFUND_START.state,
+            provider_refund_id: None,
+            failure: None,
+            attempts: 0,
+            check_at: Some(check_at),
+            created_at: now,
+            updated_at: now,
+        })
+    }
+
+    /// What was paid: what the provider reported, or the price asked where no report
+    /// has been kept.
+    pub fn paid(&self) -> &Money {
+        self.received.as_ref().unwrap_or(&self.amount)
+    }
+}
+
+impl Refund {
+    pub fn view(&self) -> Value {
+        json!({
+            "refund_id": self.refund_id,
+            "payment_intent_id": self.intent_id,
+            "amount": self.amount,
+            "reason": self.reason,
+            "status": self.status,
+            "provider_refund_id": self.provider_refund_id,
+            "failure": self.failure,
+            "attempts": self.attempts,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+        })
+    }
+}
+
+/// What a `Succeeded` event does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnSuccess {
+    /// This payment was already decided: a duplicate or a late repeat.
+    AlreadyDecided,
+    /// Start the order's work.
+    Start,
+    /// Hold the money for review; an order exists that support may still start.
+    Hold(HeldReason),
+    /// Hold the money and refund it: no order can use it.
+    HoldAndRefund(HeldReason),
+    /// An intent we neither opened nor marked: another product's on the same account.
+    NotOurs,
+}
+
+/// Decides a success. Only what is ours is touched: an intent we hold a record of, or
+/// one that carries our mark (`marked`: the crash between opening the intent and
+/// committing its order leaves no record, and that money is held and refunded). Never
+/// moves an order backwards: only an order awaiting payment starts, and only with
+/// exactly its price.
+pub fn on_success(payment: Option<&Payment>, marked: bool, order: Option<&Order>, received: &Money) -> OnSuccess {
+    if payment.is_none() && !marked {
+        return OnSuccess::NotOurs;
+    }
+    let (Some(payment), Some(order)) = (payment, order) else {
+        return OnSuccess::HoldAndRefund(HeldReason::UnknownPayment);
+    };
+    if matches!(payment.status, PaymentStatus::Succeeded | PaymentStatus::Held) {
+        return OnSuccess::AlreadyDecided;
+    }
+    if order.state != OrderState::AwaitingPayment || order.payment_intent_id.as_deref() != Some(&payment.intent_id) {
+        return OnSuccess::HoldAndRefund(HeldReason::OrderNotPayable);
+    }
+    let price = &order.terms.price;
+    if received.amount != price.amount || !received.currency.eq_ignore_ascii_case(&price.currency) {
+        return OnSuccess::Hold(HeldReason::AmountMismatch);
+    }
+    if payment.refund_confirmed > 0 {
+        return OnSuccess::Hold(HeldReason::RefundedBeforeSuccess);
+    }
+    OnSuccess::Start
+}
+
+/// The refunds a provider's running total `amount_refunded` covers, oldest first: each
+/// refund is confirmed once the total reaches the sum up to and including it.
+pub fn confirmed_by(refunds: &[Refund], amount_refunded: i64) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..refunds.len()).collect();
+    order.sort_by_key(|&i| (refunds[i].created_at, refunds[i].refund_id.clone()));
+    let mut total = 0;
+    let mut covered = Vec::new();
+    for i in order {
+        if refunds[i].status == RefundStatus::Failed {
+            continue;
+        }
+        total += refunds[i].amount.amount;
+        if total <= amount_refunded && refunds[i].status != RefundStatus::Confirmed {
+            covered.push(i);
+        }
+    }
+    covered
+}
+
+/// What receiving an event did, as the webhook reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Received {
+    Duplicate,
+    Ignored,
+    OrderStarted,
+    Held,
+    HeldAndRefunding,
+    FailureRecorded,
+    RefundConfirmed,
+    AlreadyDecided,
+}
+
+/// What support decides on a held payment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HeldDecision {
+    /// Send back everything received that is not being refunded already.
+    Refund,
+    /// Start the order with it: it covers the price (any excess is refunded).
+    Apply,
+}
+
+/// Why a held payment cannot start its order, if it cannot: the order must still await
+/// payment through exactly this intent, nothing of it may have been refunded, and what
+/// was received must cover the price in its currency.
+pub fn can_apply(payment: &Payment, order: Option<&Order>) -> Result<(), ApiError> {
+    let payable = order.is_some_and(|o| {
+        o.state == OrderState::AwaitingPayment && o.payment_intent_id.as_deref() == Some(&payment.intent_id)
+    });
+    let Some(order) = order.filter(|_| payable) else {
+        return Err(ApiError::conflict("order_not_payable", "the order no longer awaits this payment; refund it"));
+    };
+    let (received, price) = (payment.paid(), &order.terms.price);
+    if payment.refund_requested > 0 || payment.refund_confirmed > 0 {
+        return Err(ApiError::conflict("payment_refunded", "part of this payment was refunded; refund the rest"));
+    }
+    if !received.currency.eq_ignore_ascii_case(&price.currency) || received.amount < price.amount {
+        return Err(ApiError::conflict("amount_short", "what was received does not cover the order's price"));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::offer::{Offer, OfferSource, Terms};
+
+    fn order() -> Order {
+        let now = Utc::now();
+        let terms = Terms {
+            gig_id: "g".into(),
+            title: "t".into(),
+            description: "d".into(),
+            price: Money { amount: 5_000_000, currency: "IRR".into() },
+            delivery_days: 3,
+            stages: vec![],
+            revisions_included: 1,
+            expires_at: now + chrono::Duration::days(1),
+            special_conditions: vec![],
+        };
+        let offer = Offer {
+            offer_id: "o".into(),
+            seller_id: "seller".into(),
+            buyer_id: "buyer".into(),
+            source: OfferSource::MessageId("m".into()),
+            terms_hash: terms.hash(),
+            terms,
+            state: crate::rules::lifecycle::OfferState::Accepted,
+            order_id: None,
+            decline_reason: None,
+            created_at: now,
+            updated_at: now,
+            version: 1,
+            head_hash: String::new(),
+        };
+        let mut order = Order::place(&offer, "01J00000000000000000000000".into(), &Default::default(), now);
+        order.payment_intent_id = Some("pi_1".into());
+        order
+    }
+
+    fn payment(order: &Order) -> Payment {
+        Payment::open("stripe", &Intent { id: "pi_1".into(), client_secret: "s".into() }, order, Utc::now())
+    }
+
+    #[test]
+    fn exactly_the_price_starts_an_awaiting_order() {
+        let order = order();
+        let p = payment(&order);
+        let price = order.terms.price.clone();
+        assert_eq!(on_success(Some(&p), true, Some(&order), &price), OnSuccess::Start);
+        let lower = Money { amount: price.amount - 1, ..price.clone() };
+        assert_eq!(on_success(Some(&p), true, Some(&order), &lower), OnSuccess::Hold(HeldReason::AmountMismatch));
+        let usd = Money { currency: "USD".into(), ..price.clone() };
+        assert_eq!(on_success(Some(&p), true, Some(&order), &usd), OnSuccess::Hold(HeldReason::AmountMismatch));
+        let lowercase = Money { currency: "irr".into(), ..price };
+        assert_eq!(on_success(Some(&p), true, Some(&order), &lowercase), OnSuccess::Start);
+    }
+
+    #[test]
+    fn a_decided_payment_is_never_decided_again() {
+        let order = order();
+        let price = order.terms.price.clone();
+        for status in [PaymentStatus::Succeeded, PaymentStatus::Held] {
+            let mut p = payment(&order);
+            p.status = status;
+            assert_eq!(on_success(Some(&p), true, Some(&order), &price), OnSuccess::AlreadyDecided);
+        }
+    }
+
+    #[test]
+    fn money_no_order_can_use_is_held_and_refunded() {
+        let mut order = order();
+        let p = payment(&order);
+        let price = order.terms.price.clone();
+        // Marked as ours but never committed (the crash after opening the intent).
+        assert_eq!(on_success(None, true, None, &price), OnSuccess::HoldAndRefund(HeldReason::UnknownPayment));
+        assert_eq!(on_success(Some(&p), false, None, &price), OnSuccess::HoldAndRefund(HeldReason::UnknownPayment));
+        order.state = OrderState::Cancelled;
+        assert_eq!(
+            on_success(Some(&p), true, Some(&order), &price),
+            OnSuccess::HoldAndRefund(HeldReason::OrderNotPayable)
+        );
+        // A paid order never goes back, and a second intent cannot pay it twice.
+        order.state = OrderState::InProgress;
+        assert_eq!(
+            on_success(Some(&p), true, Some(&order), &price),
+            OnSuccess::HoldAndRefund(HeldReason::OrderNotPayable)
+        );
+        order.state = OrderState::AwaitingPayment;
+        order.payment_intent_id = Some("pi_other".into());
+        assert_eq!(
+            on_success(Some(&p), true, Some(&order), &price),
+            OnSuccess::HoldAndRefund(HeldReason::OrderNotPayable)
+        );
+    }
+
+    #[test]
+    fn support_applies_a_held_payment_only_to_the_order_it_can_still_start() {
+        let mut order = order();
+        let mut p = payment(&order);
+        let code = |p: &Payment, o: Option<&Order>| can_apply(p, o).err().map(|e| e.code().to_string());
+        p.received = Some(Money { amount: 5_000_001, currency: "irr".into() });
+        assert_eq!(code(&p, Some(&order)), None, "covers the price (the excess is refunded)");
+        p.received = Some(Money { amount: 4_999_999, currency: "IRR".into() });
+        assert_eq!(code(&p, Some(&order)), Some("amount_short".to_string()));
+        p.received = Some(Money { amount: 5_000_000, currency: "USD".into() });
+        assert_eq!(code(&p, Some(&order)), Some("amount_short".to_string()));
+        p.received = Some(order.terms.price.clone());
+        p.refund_requested = 1;
+        assert_eq!(code(&p, Some(&order)), Some("payment_refunded".to_string()));
+        p.refund_requested = 0;
+        assert_eq!(code(&p, None), Some("order_not_payable".to_string()));
+        order.payment_intent_id = Some("pi_other".into());
+        assert_eq!(code(&p, Some(&order)), Some("order_not_payable".to_string()));
+        order.payment_intent_id = Some("pi_1".into());
+        order.state = OrderState::Cancelled;
+        assert_eq!(code(&p, Some(&order)), Some("order_not_payable".to_string()));
+    }
+
+    #[test]
+    fn an_intent_we_neither_opened_nor_marked_is_not_ours() {
+        let order = order();
+        let price = order.terms.price.clone();
+        assert_eq!(on_success(None, false, None, &price), OnSuccess::NotOurs);
+        // Even when its metadata happens to name an order of ours, without our mark.
+        assert_eq!(on_success(None, false, Some(&order), &price), OnSuccess::NotOurs);
+    }
+
+    #[test]
+    fn a_refund_before_the_success_holds_it() {
+        let order = order();
+        let mut p = payment(&order);
+        p.refund_confirmed = 1;
+        assert_eq!(
+            on_success(Some(&p), true, Some(&order), &order.terms.price),
+            OnSuccess::Hold(HeldReason::RefundedBeforeSuccess)
+        );
+    }
+
+    fn refund(id: &str, amount: i64, secs: i64, status: RefundStatus) -> Refund {
+        let at = DateTime::from_timestamp(1_800_000_000 + secs, 0).unwrap();
+        Refund {
+            refund_id: id.into(),
+            intent_id: "pi_1".into(),
+            order_id: "o".into(),
+            amount: Money { amount, currency: "IRR".into() },
+            reason: "r".into(),
+            status,
+            provider_refund_id: None,
+            failure: None,
+            attempts: 0,
+            check_at: None,
+            created_at: at,
+            updated_at: at,
+        }
+    }
+
+    #[test]
+    fn a_running_total_confirms_refunds_oldest_first() {
+        let refunds = vec![
+            refund("b", 300, 2, RefundStatus::Sent),
+            refund("a", 200, 1, RefundStatus::Sent),
+            refund("c", 500, 3, RefundStatus::Requested),
+        ];
+        assert_eq!(confirmed_by(&refunds, 100), Vec::<usize>::new());
+        assert_eq!(confirmed_by(&refunds, 200), vec![1]);
+        assert_eq!(confirmed_by(&refunds, 999), vec![1, 0]);
+        assert_eq!(confirmed_by(&refunds, 1000), vec![1, 0, 2]);
+        let mut done = refunds.clone();
+        done[1].status = RefundStatus::Confirmed;
+        assert_eq!(confirmed_by(&done, 500), vec![0]);
+    }
+}

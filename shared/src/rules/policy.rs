@@ -1,0 +1,93 @@
+//! Policy defaults from product.md, in one place. Later issues copy the policy in force
+//! onto each order so a change never alters a running one.
+
+use serde::{Deserialize, Serialize};
+
+use crate::rules::money::Money;
+
+/// A seller's level, set by support; it bounds what their offers may ask.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Level {
+    #[default]
+    New,
+    LevelOne,
+    LevelTwo,
+    TopRated,
+}
+
+/// Upload limits per kind: what may be declared and what the checker enforces.
+#[derive(Debug, Clone)]
+pub struct FilePolicy {
+    pub attachment_max_bytes: u64,
+    pub voice_note_max_bytes: u64,
+    pub voice_note_max_seconds: u32,
+}
+
+#[derive(Debug, Clone)]
+pub struct Policy {
+    pub files: FilePolicy,
+    /// Text limits, in characters.
+    pub gig_title_max: usize,
+    pub message_text_max: usize,
+    pub file_name_max: usize,
+    pub message_attachments_max: usize,
+    pub offer_title_max: usize,
+    pub offer_description_max: usize,
+    /// A special condition, a deliverable, a request's description, a decline reason.
+    pub offer_condition_max: usize,
+    /// All the text of one offer's terms together (title, description, stage titles,
+    /// deliverables, conditions), in characters: the bound that keeps the offer, the
+    /// order that copies it, and the accept's idempotency record (which holds both) within
+    /// DynamoDB's 400 KB item limit (`offer::tests::the_largest_terms_fit_an_item_twice`).
+    pub offer_text_total_max: usize,
+    /// The marketplace's currency (ISO 4217); level limits are in it.
+    pub currency: String,
+    /// How long a seller has to answer a request.
+    pub request_answer_window: chrono::Duration,
+    /// How long an accepted offer's order waits for payment.
+    pub payment_window: chrono::Duration,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy {
+            files: FilePolicy {
+                attachment_max_bytes: 50 * 1024 * 1024,
+                voice_note_max_bytes: 10 * 1024 * 1024,
+                voice_note_max_seconds: 5 * 60,
+            },
+            gig_title_max: 120,
+            message_text_max: 5_000,
+            file_name_max: 255,
+            message_attachments_max: 10,
+            offer_title_max: 120,
+            offer_description_max: 10_000,
+            offer_condition_max: 1_000,
+            offer_text_total_max: 40_000,
+            currency: "IRR".into(),
+            request_answer_window: chrono::Duration::days(14),
+            payment_window: chrono::Duration::minutes(60),
+        }
+    }
+}
+
+/// What a seller's level allows an offer to ask: a price cap (none for top rated) and a
+/// delivery-time cap.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LevelLimits {
+    pub max_price: Option<Money>,
+    pub max_delivery_days: u32,
+}
+
+impl Policy {
+    pub fn level_limits(&self, level: Level) -> LevelLimits {
+        let irr = |amount| Some(Money { amount, currency: "IRR".into() });
+        match level {
+            Level::New => LevelLimits { max_price: irr(50_000_000), max_delivery_days: 30 },
+            Level::LevelOne => LevelLimits { max_price: irr(200_000_000), max_delivery_days: 60 },
+            Level::LevelTwo => LevelLimits { max_price: irr(1_000_000_000), max_delivery_days: 90 },
+            Level::TopRated => LevelLimits { max_price: None, max_delivery_days: 180 },
+        }
+    }
+}

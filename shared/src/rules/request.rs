@@ -1,0 +1,214 @@
+//! A buyer's custom-project request to a seller: what they want, the price and time they
+//! have in mind, files and a voice note. Sending one counts as prior communication.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::rules::error::ApiError;
+use crate::rules::gig::{Gig, GigStatus};
+use crate::rules::lifecycle::{self, Actor, REQUEST, REQUEST_START, RequestState};
+use crate::rules::money::Money;
+use crate::rules::policy::Policy;
+use crate::rules::seller::SellerSettings;
+use crate::rules::timeline;
+use crate::rules::tracked::Tracked;
+use crate::rules::upload::{self, Upload};
+use crate::rules::validate;
+
+/// `POST /v1/custom-project-requests`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewRequest {
+    pub seller_id: String,
+    pub gig_id: Option<String>,
+    pub description: String,
+    pub desired_price: Option<Money>,
+    pub desired_delivery_days: Option<u32>,
+    #[serde(default)]
+    pub attachment_upload_ids: Vec<String>,
+    pub voice_note_upload_id: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Request {
+    pub request_id: String,
+    pub buyer_id: String,
+    pub seller_id: String,
+    pub gig_id: Option<String>,
+    pub description: String,
+    pub desired_price: Option<Money>,
+    pub desired_delivery_days: Option<u32>,
+    pub attachment_upload_ids: Vec<String>,
+    pub voice_note_upload_id: Option<String>,
+    pub state: RequestState,
+    pub decline_reason: Option<String>,
+    /// The offer that answered it.
+    pub offer_id: Option<String>,
+    /// The end of the seller's answer window.
+    pub expires_at: DateTime<Utc>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub version: u64,
+    pub head_hash: String,
+}
+
+/// `POST …/decline`: a reason is required.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Reason {
+    pub reason: String,
+}
+
+impl Reason {
+    pub fn check(&self, policy: &Policy) -> Result<(), ApiError> {
+        validate::text("reason", &self.reason, policy.offer_condition_max)
+    }
+}
+
+impl NewRequest {
+    /// Checks the request's own fields; the seller's switch, the gig and the files need
+    /// lookups and are checked by the handler.
+    pub fn check(&self, policy: &Policy, buyer_id: &str) -> Result<(), ApiError> {
+        validate::user_id("seller_id", &self.seller_id)?;
+        if self.seller_id == buyer_id {
+            return Err(ApiError::invalid("self_request", "seller_id", "you cannot ask yourself for a custom project"));
+        }
+        if let Some(gig) = &self.gig_id {
+            validate::ulid("gig_id", gig)?;
+        }
+        validate::text("description", &self.description, policy.message_text_max)?;
+        if let Some(price) = &self.desired_price {
+            if price.amount <= 0 {
+                return Err(ApiError::invalid("invalid_price", "desired_price.amount", "a positive whole amount"));
+            }
+            if price.currency != policy.currency {
+                return Err(ApiError::invalid(
+                    "unsupported_currency",
+                    "desired_price.currency",
+                    format!("prices are in {}", policy.currency),
+                ));
+            }
+        }
+        if self.desired_delivery_days == Some(0) {
+            return Err(ApiError::invalid("invalid_delivery_days", "desired_delivery_days", "at least one day"));
+        }
+        if self.attachment_upload_ids.len() > policy.message_attachments_max {
+            return Err(ApiError::invalid(
+                "too_many_attachments",
+                "attachment_upload_ids",
+                format!("at most {}", policy.message_attachments_max),
+            ));
+        }
+        for (i, id) in self.attachment_upload_ids.iter().enumerate() {
+            validate::ulid(&format!("attachment_upload_ids[{i}]"), id)?;
+        }
+        if let Some(id) = &self.voice_note_upload_id {
+            validate::ulid("voice_note_upload_id", id)?;
+        }
+        Ok(())
+    }
+}
+
+impl NewRequest {
+    /// The ids of the files it names.
+    pub fn upload_ids(&self) -> Vec<&str> {
+        self.attachment_upload_ids.iter().chain(self.voice_note_upload_id.iter()).map(String::as_str).collect()
+    }
+
+    /// The request, once the rules that need lookups hold (after [`NewRequest::check`]):
+    /// the seller takes custom projects, a named gig is theirs and active, and every file
+    /// is the buyer's own, ready upload.
+    #[allow(clippy::too_many_arguments)]
+    pub fn into_request(
+        self,
+        policy: &Policy,
+        buyer_id: &str,
+        settings: &SellerSettings,
+        gig: Option<&Gig>,
+        uploads: &[Upload],
+        request_id: String,
+        now: DateTime<Utc>,
+    ) -> Result<Request, ApiError> {
+        if !settings.custom_projects_enabled {
+            return Err(ApiError::invalid(
+                "custom_projects_disabled",
+                "seller_id",
+                "this seller does not take custom projects",
+            ));
+        }
+        if self.gig_id.is_some() {
+            let gig = gig
+                .filter(|g| g.seller_id == self.seller_id)
+                .ok_or_else(|| ApiError::invalid("gig_not_found", "gig_id", "the seller has no such gig"))?;
+            if gig.status != GigStatus::Active {
+                return Err(ApiError::invalid("gig_not_active", "gig_id", "this gig is paused"));
+            }
+        }
+        upload::check_references(
+            uploads,
+            buyer_id,
+            &self.attachment_upload_ids,
+            self.voice_note_upload_id.as_ref(),
+            true,
+        )?;
+        Ok(Request {
+            request_id,
+            buyer_id: buyer_id.to_owned(),
+            seller_id: self.seller_id,
+            gig_id: self.gig_id,
+            description: self.description,
+            desired_price: self.desired_price,
+            desired_delivery_days: self.desired_delivery_days,
+            attachment_upload_ids: self.attachment_upload_ids,
+            voice_note_upload_id: self.voice_note_upload_id,
+            state: REQUEST_START.state,
+            decline_reason: None,
+            offer_id: None,
+            expires_at: now + policy.request_answer_window,
+            created_at: now,
+            updated_at: now,
+            version: 0,
+            head_hash: timeline::GENESIS.into(),
+        })
+    }
+}
+
+impl Request {
+    pub fn upload_ids(&self) -> impl Iterator<Item = &String> {
+        self.attachment_upload_ids.iter().chain(self.voice_note_upload_id.iter())
+    }
+
+    pub fn view(&self, viewer: Option<Actor>, now: DateTime<Utc>) -> Value {
+        let allowed = viewer.map(|a| lifecycle::allowed(REQUEST, self.state, a, &self.facts(now))).unwrap_or_default();
+        json!({
+            "request_id": self.request_id,
+            "buyer_id": self.buyer_id,
+            "seller_id": self.seller_id,
+            "gig_id": self.gig_id,
+            "description": self.description,
+            "desired_price": self.desired_price,
+            "desired_delivery_days": self.desired_delivery_days,
+            "attachment_upload_ids": self.attachment_upload_ids,
+            "voice_note_upload_id": self.voice_note_upload_id,
+            "state": self.state,
+            "decline_reason": self.decline_reason,
+            "offer_id": self.offer_id,
+            "expires_at": self.expires_at,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+            "allowed_actions": allowed,
+        })
+    }
+}
+
+crate::rules::tracked::tracked!(
+    Request,
+    crate::rules::lifecycle::RequestState,
+    "REQUEST",
+    "request",
+    request_id,
+    |r| Some(r.expires_at),
+    crate::rules::tracked::expiry_only,
+    |_| (0, 0)
+);
