@@ -115,14 +115,7 @@ pub async fn fire(app: &App, timer: &DueTimer, now: DateTime<Utc>) -> Result<boo
 /// the cancellation of its intent put in the outbox.
 async fn lapse_payment(app: &App, id: &str, timer: &DueTimer, now: DateTime<Utc>) -> Result<bool, ApiError> {
     let Some(mut order) = order_or_drop(app, id, timer).await? else { return Ok(false) };
-    let t = match lifecycle::step(ORDER, order.state, OrderAction::LapsePayment, Actor::System, &order.facts(now)) {
-        Ok(t) => t,
-        Err(Refusal::Guard(_)) => return Ok(false),
-        Err(_) => {
-            app.store.delete_key(&timer.key).await?;
-            return Ok(false);
-        }
-    };
+    let Some(t) = due_step(app, ORDER, OrderAction::LapsePayment, &order, timer, now).await? else { return Ok(false) };
     let mut commit = app.store.begin();
     let data = json!({ "payment_intent_id": order.payment_intent_id });
     commit.record(&mut order, Step::of(t, Actor::System, None, data), now)?;
@@ -212,19 +205,31 @@ async fn expire<T: Tracked, A: Copy + PartialEq>(
         app.store.delete_key(&timer.key).await?;
         return Ok(false);
     };
-    let t = match lifecycle::step(table, entity.state(), action, Actor::System, &entity.facts(now)) {
-        Ok(t) => t,
-        // Not due yet (a clock ahead of the deadline): keep the timer for a later sweep.
-        Err(Refusal::Guard(_)) => return Ok(false),
-        // The state moved on (accepted, declined…): the timer dies with it.
-        Err(_) => {
-            app.store.delete_key(&timer.key).await?;
-            return Ok(false);
-        }
-    };
+    let Some(t) = due_step(app, table, action, &entity, timer, now).await? else { return Ok(false) };
     let mut commit = app.store.begin();
     commit.record(&mut entity, Step::of(t, Actor::System, None, json!({})), now)?;
     commit.delete(&timer.key)?;
     app.commit(commit).await?;
     Ok(true)
+}
+
+/// The row a fired timer's action takes on `entity` now, if any: one not due yet (a clock
+/// ahead of the deadline) keeps its timer for a later sweep; one whose entity moved on
+/// (accepted, declined, paid…) is dropped with it.
+async fn due_step<T: Tracked, A: Copy + PartialEq>(
+    app: &App,
+    table: &'static [Transition<T::State, A>],
+    action: A,
+    entity: &T,
+    timer: &DueTimer,
+    now: DateTime<Utc>,
+) -> Result<Option<&'static Transition<T::State, A>>, ApiError> {
+    match lifecycle::step(table, entity.state(), action, Actor::System, &entity.facts(now)) {
+        Ok(t) => Ok(Some(t)),
+        Err(Refusal::Guard(_)) => Ok(None),
+        Err(_) => {
+            app.store.delete_key(&timer.key).await?;
+            Ok(None)
+        }
+    }
 }

@@ -333,4 +333,109 @@ mod tests {
         }
         assert_eq!(kind(&[]), "bug");
     }
+
+    // ---- the transaction builder, write by write ----------------------------------
+
+    use crate::rules::lifecycle::{Actor, ORDER_LATE, ORDER_START, OrderState};
+    use crate::rules::money::Money;
+    use crate::rules::offer::{Offer, OfferSource, Terms};
+    use crate::rules::order::Order;
+
+    fn order(now: chrono::DateTime<chrono::Utc>) -> Order {
+        let terms = Terms {
+            gig_id: "01GIG".into(),
+            title: "لوگوی فروشگاه 🎨".into(),
+            description: "طرح نهایی\u{200c}ها".into(),
+            price: Money { amount: 12_000_000, currency: "IRR".into() },
+            delivery_days: 7,
+            stages: vec![],
+            revisions_included: 2,
+            expires_at: now + chrono::Duration::days(7),
+            special_conditions: vec![],
+        };
+        let offer = Offer {
+            offer_id: "01OFFER".into(),
+            seller_id: "seller".into(),
+            buyer_id: "buyer".into(),
+            source: OfferSource::MessageId("01MSG".into()),
+            terms_hash: terms.hash(),
+            terms,
+            state: crate::rules::lifecycle::OfferState::Accepted,
+            order_id: Some("01ORDER".into()),
+            decline_reason: None,
+            created_at: now,
+            updated_at: now,
+            version: 1,
+            head_hash: String::new(),
+        };
+        Order::place(&offer, "01ORDER".into(), &Default::default(), now)
+    }
+
+    fn puts(commit: &Commit) -> Vec<(&Item, Option<&str>)> {
+        commit.writes.iter().filter_map(|w| w.put()).map(|p| (p.item(), p.condition_expression())).collect()
+    }
+
+    fn text<'a>(item: &'a Item, name: &str) -> &'a str {
+        item.get(name).and_then(|v| v.as_s().ok()).map_or("", String::as_str)
+    }
+
+    #[test]
+    fn a_new_entity_s_transition_writes_it_its_event_its_followups_and_its_timers() {
+        let now = chrono::DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+        let mut order = order(now);
+        let mut commit = Commit { table: "t".into(), writes: Vec::new(), followups: Vec::new() };
+        let step = Step::start(&ORDER_START, Actor::Buyer, Some("buyer"), serde_json::json!({ "offer_id": "01OFFER" }));
+        let event = commit.record(&mut order, step, now).unwrap();
+
+        assert_eq!((order.version, order.state), (1, OrderState::AwaitingPayment));
+        assert_eq!(order.head_hash, event.hash);
+        let puts = puts(&commit);
+        assert_eq!(puts.len(), 4, "the order, its event, one follow-up (the seller), one timer");
+        // The entity: new (no item may exist under its key), listed for both parties,
+        // its Persian text and emoji stored as they are.
+        let (entity, condition) = puts[0];
+        assert_eq!(condition, Some("attribute_not_exists(PK)"));
+        assert_eq!(
+            (text(entity, "PK"), text(entity, "SK"), text(entity, "entity")),
+            ("ORDER#01ORDER", "ORDER", "order")
+        );
+        assert_eq!(text(entity, "GSI1PK"), "BUYER#buyer#ORDERS");
+        assert_eq!(text(entity, "GSI2PK"), "SELLER#seller#ORDERS");
+        assert_eq!(text(entity, "GSI1SK"), "ORDER#01ORDER");
+        let stored: Order = serde_dynamo::aws_sdk_dynamodb_1::from_item(entity.clone()).unwrap();
+        assert_eq!(stored, order, "the item decodes to the entity it was made from");
+        // The event: the first of the chain, never overwritten.
+        let (event_item, condition) = puts[1];
+        assert_eq!(condition, Some("attribute_not_exists(PK)"));
+        assert_eq!(text(event_item, "SK"), "EVENT#0000000001");
+        assert_eq!(text(event_item, "event"), "order_placed");
+        // The follow-up to the seller, in the outbox and handed back for SQS.
+        assert_eq!(text(puts[2].0, "PK"), "OUTBOX");
+        assert_eq!(commit.followups.len(), 1);
+        assert_eq!(commit.followups[0].recipient_id, "seller");
+        // The payment window's timer, keyed by its due time.
+        let timer = puts[3].0;
+        let due = order.payment_due_at;
+        assert_eq!(text(timer, "SK"), format!("{:013}#order/01ORDER", due.timestamp_millis()));
+        assert_eq!(text(timer, "subject"), "order/01ORDER");
+    }
+
+    #[test]
+    fn a_later_transition_is_conditioned_on_the_version_it_read() {
+        let now = chrono::DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+        let mut order = order(now);
+        let mut first = Commit { table: "t".into(), writes: Vec::new(), followups: Vec::new() };
+        first.record(&mut order, Step::start(&ORDER_START, Actor::Buyer, None, serde_json::json!({})), now).unwrap();
+        let mut commit = Commit { table: "t".into(), writes: Vec::new(), followups: Vec::new() };
+        commit.note(&mut order, &ORDER_LATE, serde_json::json!({}), now).unwrap();
+        let put = commit.writes[0].put().unwrap();
+        assert_eq!(put.condition_expression(), Some("#version = :expected"));
+        let expected = put.expression_attribute_values().and_then(|v| v.get(":expected")).and_then(|v| v.as_n().ok());
+        assert_eq!(expected.map(String::as_str), Some("1"));
+        assert_eq!(put.item().get("version").and_then(|v| v.as_n().ok()).map(String::as_str), Some("2"));
+        // A note moves no state and tells both parties.
+        assert_eq!(order.state, OrderState::AwaitingPayment);
+        assert_eq!(commit.followups.iter().map(|f| f.recipient_id.as_str()).collect::<Vec<_>>(), ["buyer", "seller"]);
+        assert_eq!(commit.writes[1].put().map(|p| text(p.item(), "SK").to_owned()), Some("EVENT#0000000002".into()));
+    }
 }

@@ -191,3 +191,39 @@ pub fn encode_cursor(text: impl AsRef<[u8]>) -> String {
 pub fn invalid_cursor() -> ApiError {
     ApiError::malformed("invalid_cursor", Some("cursor"), "cursor is not one this list gave")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::adapters::dynamo::keys;
+    use crate::rules::message::Message;
+
+    #[test]
+    fn an_item_carries_its_key_and_entity_and_decodes_to_what_was_stored() {
+        let now = chrono::DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+        let message = Message {
+            message_id: "01MSG".into(),
+            sender_id: "buyer".into(),
+            recipient_id: "seller".into(),
+            // ZWNJ, Arabic-script digits and an emoji survive the round trip.
+            text: Some("می\u{200c}خواهم ۱۲۳ تومان 🎨".into()),
+            attachment_upload_ids: vec!["01UP".into()],
+            voice_note_upload_id: None,
+            sent_at: now,
+        };
+        let key = keys::message("buyer", "seller", "01MSG");
+        let stored = item(&key, "message", &message).unwrap();
+        assert_eq!(stored["PK"].as_s().unwrap(), &key.pk);
+        assert_eq!(stored["SK"].as_s().unwrap(), &key.sk);
+        assert_eq!(stored["entity"].as_s().unwrap(), "message");
+        assert_eq!(decode::<Message>(stored).unwrap(), message);
+        assert!(decode::<Message>(key_item(&key)).is_err(), "an item that is not one says so");
+    }
+
+    #[test]
+    fn a_cursor_is_only_one_this_adapter_made() {
+        assert_eq!(decode_cursor(&encode_cursor("MSG#01")), Some("MSG#01".to_owned()));
+        assert_eq!(decode_cursor("not base64!"), None);
+        assert_eq!(decode_cursor(&encode_cursor("x".repeat(2000))), None, "no cursor is that long");
+    }
+}

@@ -177,3 +177,53 @@ impl Store {
         Ok(Page { items, next_cursor })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::money::Money;
+
+    fn payment(status: PaymentStatus, order_id: &str) -> Payment {
+        let now = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+        let mut payment = Payment::unknown("stripe", "pi_1", None, &Money { amount: 5, currency: "IRR".into() }, now);
+        payment.order_id = order_id.into();
+        payment.status = status;
+        payment
+    }
+
+    fn text<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
+        item.get(name).and_then(|v| v.as_s().ok()).map(String::as_str)
+    }
+
+    #[test]
+    fn a_payment_is_listed_on_its_order_and_queued_for_support_only_while_held() {
+        let open = payment_item(&payment(PaymentStatus::Open, "01ORDER")).unwrap();
+        assert_eq!((text(&open, "PK"), text(&open, "entity")), (Some("PAYMENT#pi_1"), Some("payment")));
+        assert_eq!(text(&open, "GSI1PK"), Some("ORDER#01ORDER#PAYMENTS"));
+        assert_eq!(text(&open, "GSI2PK"), None, "an open payment is in no support queue");
+        let held = payment_item(&payment(PaymentStatus::Held, "")).unwrap();
+        assert_eq!(text(&held, "GSI2PK"), Some(keys::HELD_PAYMENTS));
+        assert_eq!(text(&held, "GSI1PK"), None, "a payment without an order is on no order");
+        let decoded: Payment = decode(held).unwrap();
+        assert_eq!(decoded, payment(PaymentStatus::Held, ""));
+    }
+
+    #[test]
+    fn a_refund_is_queued_for_support_once_failed_and_moves_only_from_what_was_read() {
+        let now = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+        let mut paid = payment(PaymentStatus::Succeeded, "01ORDER");
+        let mut refund = paid.refund("r1", 3, "why", now, now).unwrap();
+        assert_eq!(text(&refund_item(&refund).unwrap(), "GSI2PK"), None);
+        refund.status = RefundStatus::Failed;
+        let item = refund_item(&refund).unwrap();
+        assert_eq!(text(&item, "GSI2PK"), Some(keys::FAILED_REFUNDS));
+        assert_eq!(text(&item, "SK"), Some("REFUND#r1"));
+
+        let mut commit = Commit { table: "t".into(), writes: Vec::new(), followups: Vec::new() };
+        commit.refund(&refund, RefundStatus::Requested, 2).unwrap();
+        let put = commit.writes[0].put().unwrap();
+        let values = put.expression_attribute_values().unwrap();
+        assert_eq!(values[":from"].as_s().map(String::as_str), Ok("requested"));
+        assert_eq!(values[":attempts"].as_n().map(String::as_str), Ok("2"));
+    }
+}
