@@ -7,8 +7,8 @@
 //!   environment) and speaks in the rules' types. They depend on rules only.
 //! - [`flows`]: the use cases. Each loads, asks the rules, commits one transaction and
 //!   returns a result of its own. Function handlers and the sweeper call flows.
-//! - [`http`]: the HTTP shell: parsing, identity, idempotency, the one error mapping.
-//!   Only it and the functions know `lambda_http`.
+//! - [`shell`]: where an invocation enters: HTTP parsing, identity, idempotency, the one
+//!   error mapping, SQS batches. Only it and the functions know `lambda_http`.
 
 pub mod adapters;
 pub mod flows;

@@ -8,7 +8,7 @@ use crate::rules::error::ApiError;
 use crate::rules::gig::{Gig, GigPatch, NewGig};
 
 pub async fn create(app: &App, seller: &Caller, new: NewGig, now: DateTime<Utc>) -> Result<Gig, ApiError> {
-    let gig = new.into_gig(&app.config.policy, &seller.user_id, now)?;
+    let gig = new.into_gig(&app.config.policy, ulid::Ulid::new().to_string(), &seller.user_id, now)?;
     app.store.insert_gig(&gig).await?;
     Ok(gig)
 }

@@ -96,18 +96,23 @@ pub async fn fire(app: &App, timer: &DueTimer, now: DateTime<Utc>) -> Result<boo
         (Some("request"), Some(id), None) => {
             expire::<Request, _>(app, REQUEST, RequestAction::Expire, id, timer, now).await
         }
-        (Some("order"), Some(id), None) => lapse_payment(app, id, timer, now).await,
-        (Some("order"), Some(id), Some("late")) => flag_late(app, id, timer, now).await,
-        (Some("order"), Some(id), Some("late_cancellation")) => open_late_cancellation(app, id, timer, now).await,
+        (Some("order"), Some(id), suffix) => match Timer::named(suffix) {
+            Some(Timer::ExpireAtDeadline) => lapse_payment(app, id, timer, now).await,
+            Some(Timer::LateAtDue) => flag_late(app, id, timer, now).await,
+            Some(Timer::LateCancellationOpens) => open_late_cancellation(app, id, timer, now).await,
+            None => drop_unknown(app, timer).await,
+        },
         (Some("refund"), Some(intent_id), Some(refund_id)) => {
             send_refund(app, intent_id, refund_id, Some(&timer.key), now).await.map(|()| true)
         }
-        _ => {
-            tracing::warn!(subject = timer.subject, "a timer for nothing we know; dropped");
-            app.store.delete_key(&timer.key).await?;
-            Ok(false)
-        }
+        _ => drop_unknown(app, timer).await,
     }
+}
+
+async fn drop_unknown(app: &App, timer: &DueTimer) -> Result<bool, ApiError> {
+    tracing::warn!(subject = timer.subject, "a timer for nothing we know; dropped");
+    app.store.delete_key(&timer.key).await?;
+    Ok(false)
 }
 
 /// The payment window of an unpaid order lapsed: in one transaction the order is

@@ -47,10 +47,16 @@ pub struct GigPatch {
 }
 
 impl NewGig {
-    pub fn into_gig(self, policy: &Policy, seller_id: &str, now: DateTime<Utc>) -> Result<Gig, ApiError> {
+    pub fn into_gig(
+        self,
+        policy: &Policy,
+        gig_id: String,
+        seller_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Gig, ApiError> {
         validate::line("title", &self.title, policy.gig_title_max)?;
         Ok(Gig {
-            gig_id: ulid::Ulid::new().to_string(),
+            gig_id,
             seller_id: seller_id.to_owned(),
             title: self.title,
             status: self.status,
@@ -98,7 +104,7 @@ mod tests {
     #[test]
     fn average_is_rounded_to_two_decimals() {
         let mut g = NewGig { title: "t".into(), status: GigStatus::Active }
-            .into_gig(&Policy::default(), "s", Utc::now())
+            .into_gig(&Policy::default(), "01GIG".into(), "s", Utc::now())
             .unwrap();
         assert_eq!(g.view()["rating"]["average"], Value::Null);
         g.rating_count = 3;

@@ -66,14 +66,29 @@ pub enum Timer {
 }
 
 impl Timer {
+    const ALL: [Timer; 3] = [Timer::ExpireAtDeadline, Timer::LateAtDue, Timer::LateCancellationOpens];
+
+    /// What follows the entity's subject in the timer's (none for its deadline).
+    fn suffix(self) -> Option<&'static str> {
+        match self {
+            Timer::ExpireAtDeadline => None,
+            Timer::LateAtDue => Some("late"),
+            Timer::LateCancellationOpens => Some("late_cancellation"),
+        }
+    }
+
     /// The timer's subject: the entity's, with a suffix for each timer beyond its
     /// deadline, so the sweeper knows what fired.
     pub fn subject(self, entity_subject: &str) -> String {
-        match self {
-            Timer::ExpireAtDeadline => entity_subject.to_owned(),
-            Timer::LateAtDue => format!("{entity_subject}/late"),
-            Timer::LateCancellationOpens => format!("{entity_subject}/late_cancellation"),
+        match self.suffix() {
+            None => entity_subject.to_owned(),
+            Some(suffix) => format!("{entity_subject}/{suffix}"),
         }
+    }
+
+    /// The timer a subject's suffix names, if any.
+    pub fn named(suffix: Option<&str>) -> Option<Timer> {
+        Timer::ALL.into_iter().find(|t| t.suffix() == suffix)
     }
 }
 
@@ -727,6 +742,16 @@ mod tests {
     fn facts(deadline_in: i64) -> Facts {
         let now = Utc::now();
         Facts { now, deadline: Some(now + Duration::seconds(deadline_in)), revisions_used: 0, revisions_included: 1 }
+    }
+
+    #[test]
+    fn a_timer_is_named_by_its_subject() {
+        for timer in Timer::ALL {
+            let subject = timer.subject("order/01X");
+            let suffix = subject.strip_prefix("order/01X").and_then(|s| s.strip_prefix('/'));
+            assert_eq!(Timer::named(suffix), Some(timer), "{subject}");
+        }
+        assert_eq!(Timer::named(Some("soon")), None);
     }
 
     #[test]

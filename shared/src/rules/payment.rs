@@ -234,7 +234,7 @@ pub fn move_refund(
 }
 
 impl Payment {
-    /// Records a failed attempt to pay, keeping the newest [`FAILURES_KEPT`].
+    /// Records a failed attempt to pay, keeping the newest ten.
     pub fn record_failure(&mut self, code: Option<String>, message: Option<String>, now: DateTime<Utc>) {
         self.failures.push(Failure { at: now, code, message });
         let excess = self.failures.len().saturating_sub(FAILURES_KEPT);

@@ -151,3 +151,114 @@ pub fn place(
     };
     Ok(Placed { offer, answered })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::policy::Level;
+
+    fn now() -> DateTime<Utc> {
+        DateTime::from_timestamp(1_800_000_000, 0).unwrap()
+    }
+
+    fn new_offer(price: i64) -> NewOffer {
+        serde_json::from_value(serde_json::json!({
+            "buyer_id": "buyer",
+            "source": { "message_id": "01J00000000000000000000001" },
+            "gig_id": "01J00000000000000000000002",
+            "title": "لوگو",
+            "description": "سه طرح",
+            "price": { "amount": price, "currency": "IRR" },
+            "delivery_days": 7,
+            "stages": [{ "title": "همه", "deliverables": ["PNG"], "amount": null, "days": null }],
+            "revisions_included": 1,
+            "expires_at": null
+        }))
+        .unwrap()
+    }
+
+    fn loaded() -> Loaded {
+        Loaded {
+            settings: SellerSettings { custom_projects_enabled: true, ..SellerSettings::defaults("seller") },
+            gig: Some(Gig {
+                gig_id: "01J00000000000000000000002".into(),
+                seller_id: "seller".into(),
+                title: "طراحی".into(),
+                status: GigStatus::Active,
+                rating_count: 0,
+                rating_sum: 0,
+                created_at: now(),
+                updated_at: now(),
+            }),
+            contact: Contact::BuyerReachedOut,
+            source: Source::Message(Some(Message {
+                message_id: "01J00000000000000000000001".into(),
+                sender_id: "buyer".into(),
+                recipient_id: "seller".into(),
+                text: Some("سلام".into()),
+                attachment_upload_ids: vec![],
+                voice_note_upload_id: None,
+                sent_at: now(),
+            })),
+        }
+    }
+
+    /// The code of the first rule broken, or `placed`.
+    fn outcome(seller: &str, new: NewOffer, loaded: Loaded) -> String {
+        let policy = Policy::default();
+        let terms = new.terms(&policy, now()).unwrap();
+        match place(seller, new, terms, loaded, &policy, "01OFFER".into(), now()) {
+            Ok(placed) => {
+                assert_eq!(placed.offer.created_at, now());
+                assert_eq!(placed.offer.terms_hash, placed.offer.terms.hash());
+                "placed".into()
+            }
+            Err(e) => e.code().into(),
+        }
+    }
+
+    #[test]
+    fn each_rule_of_the_source_page_has_its_code_and_its_place_in_the_order() {
+        assert_eq!(outcome("seller", new_offer(1_000_000), loaded()), "placed");
+        assert_eq!(outcome("buyer", new_offer(1_000_000), loaded()), "self_offer");
+        // Everything else wrong at once: the first rule in the order is the one named.
+        let mut all_wrong = loaded();
+        all_wrong.settings.custom_projects_enabled = false;
+        all_wrong.contact = Contact::None;
+        all_wrong.gig = None;
+        assert_eq!(outcome("seller", new_offer(1_000_000), all_wrong.clone()), "custom_projects_disabled");
+        all_wrong.settings.custom_projects_enabled = true;
+        assert_eq!(outcome("seller", new_offer(1_000_000), all_wrong.clone()), "gig_not_found");
+        let mut theirs = loaded();
+        theirs.gig.as_mut().unwrap().seller_id = "other".into();
+        theirs.contact = Contact::None;
+        assert_eq!(outcome("seller", new_offer(1_000_000), theirs), "gig_not_yours");
+        let mut paused = loaded();
+        paused.gig.as_mut().unwrap().status = GigStatus::Paused;
+        assert_eq!(outcome("seller", new_offer(1_000_000), paused), "gig_not_active");
+        // A new seller's cap is 50,000,000; a top rated seller has none.
+        let mut cheap_contact = loaded();
+        cheap_contact.contact = Contact::None;
+        assert_eq!(outcome("seller", new_offer(60_000_000), cheap_contact.clone()), "price_above_level_limit");
+        cheap_contact.settings.level = Level::TopRated;
+        assert_eq!(outcome("seller", new_offer(60_000_000), cheap_contact), "no_prior_communication");
+        let mut seller_only = loaded();
+        seller_only.contact = Contact::SellerOnly;
+        assert_eq!(outcome("seller", new_offer(1_000_000), seller_only), "buyer_has_not_reached_out");
+    }
+
+    #[test]
+    fn the_source_must_be_the_buyer_s_and_between_the_two() {
+        let mut mine = loaded();
+        if let Source::Message(Some(m)) = &mut mine.source {
+            m.sender_id = "seller".into();
+        }
+        assert_eq!(outcome("seller", new_offer(1_000_000), mine), "source_not_from_buyer");
+        let mut missing = loaded();
+        missing.source = Source::Message(None);
+        assert_eq!(outcome("seller", new_offer(1_000_000), missing), "source_not_found");
+        let mut no_order = loaded();
+        no_order.source = Source::Order(None);
+        assert_eq!(outcome("seller", new_offer(1_000_000), no_order), "source_not_found");
+    }
+}

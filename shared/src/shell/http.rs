@@ -1,7 +1,7 @@
 //! The HTTP pipeline every API function shares: identify the caller from the
 //! authorizer's claims ([`identity`]), parse strictly, apply idempotency
 //! ([`idempotency`]), and turn the one error type into `application/problem+json`
-//! ([`problem`]). Handlers only match their route keys: parse, call a flow, answer.
+//! (`shell::problem`). Handlers only match their route keys: parse, call a flow, answer.
 
 use std::collections::BTreeMap;
 
