@@ -181,3 +181,64 @@ crate::rules::tracked::tracked!(
     Order::timer_due,
     |o| (o.revisions_used, o.terms.revisions_included)
 );
+
+/// An order placed from an accepted offer at `now`, awaiting payment through `pi_1`:
+/// 12,000,000 IRR, 7 days, 2 revisions, Persian text and an emoji in its terms.
+#[cfg(test)]
+pub(crate) fn example(now: DateTime<Utc>) -> Order {
+    use crate::rules::money::Money;
+    use crate::rules::offer::OfferSource;
+    let terms = Terms {
+        gig_id: "01GIG".into(),
+        title: "لوگوی فروشگاه 🎨".into(),
+        description: "طرح نهایی\u{200c}ها".into(),
+        price: Money { amount: 12_000_000, currency: "IRR".into() },
+        delivery_days: 7,
+        stages: vec![],
+        revisions_included: 2,
+        expires_at: now + chrono::Duration::days(7),
+        special_conditions: vec![],
+    };
+    let offer = Offer {
+        offer_id: "01OFFER".into(),
+        seller_id: "seller".into(),
+        buyer_id: "buyer".into(),
+        source: OfferSource::MessageId("01MSG".into()),
+        terms_hash: terms.hash(),
+        terms,
+        state: lifecycle::OfferState::Accepted,
+        order_id: Some("01ORDER".into()),
+        decline_reason: None,
+        created_at: now,
+        updated_at: now,
+        version: 1,
+        head_hash: String::new(),
+    };
+    let mut order = Order::place(&offer, "01ORDER".into(), &Policy::default(), now);
+    order.payment_intent_id = Some("pi_1".into());
+    order
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_order_turns_late_once_past_its_due_time_in_progress() {
+        let now = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+        let mut order = example(now);
+        assert!(!order.flag_late(now + chrono::Duration::days(30)), "an unpaid order is never late");
+        order.state = OrderState::InProgress;
+        order.start_work(now);
+        let due = order.due_at.unwrap();
+        assert_eq!(due, now + chrono::Duration::days(7));
+        assert!(!order.flag_late(due - chrono::Duration::seconds(1)));
+        assert!(!order.late);
+        assert!(order.flag_late(due));
+        assert!(order.late);
+        assert!(!order.flag_late(due + chrono::Duration::days(1)), "flagged once");
+        let opens = due + chrono::Duration::hours(24);
+        assert!(!order.late_cancellation_opens(opens - chrono::Duration::seconds(1)));
+        assert!(order.late_cancellation_opens(opens));
+    }
+}

@@ -414,38 +414,11 @@ pub fn can_apply(payment: &Payment, order: Option<&Order>) -> Result<(), ApiErro
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rules::offer::{Offer, OfferSource, Terms};
 
+    /// An order awaiting 5,000,000 IRR through `pi_1`.
     fn order() -> Order {
-        let now = Utc::now();
-        let terms = Terms {
-            gig_id: "g".into(),
-            title: "t".into(),
-            description: "d".into(),
-            price: Money { amount: 5_000_000, currency: "IRR".into() },
-            delivery_days: 3,
-            stages: vec![],
-            revisions_included: 1,
-            expires_at: now + chrono::Duration::days(1),
-            special_conditions: vec![],
-        };
-        let offer = Offer {
-            offer_id: "o".into(),
-            seller_id: "seller".into(),
-            buyer_id: "buyer".into(),
-            source: OfferSource::MessageId("m".into()),
-            terms_hash: terms.hash(),
-            terms,
-            state: crate::rules::lifecycle::OfferState::Accepted,
-            order_id: None,
-            decline_reason: None,
-            created_at: now,
-            updated_at: now,
-            version: 1,
-            head_hash: String::new(),
-        };
-        let mut order = Order::place(&offer, "01J00000000000000000000000".into(), &Default::default(), now);
-        order.payment_intent_id = Some("pi_1".into());
+        let mut order = crate::rules::order::example(Utc::now());
+        order.terms.price.amount = 5_000_000;
         order
     }
 

@@ -324,6 +324,22 @@ mod tests {
         }
     }
 
+    #[test]
+    fn the_checker_decides_an_upload_once() {
+        let now = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+        let mut pending = upload(UploadKind::Attachment, "image/png", 10);
+        assert!(pending.decide(&Verdict::Rejected("size_mismatch"), Some("v1".into()), now));
+        assert_eq!(pending.status, UploadStatus::Rejected);
+        assert_eq!(pending.rejection.as_deref(), Some("size_mismatch"));
+        assert_eq!((pending.checked_version.as_deref(), pending.checked_at), (Some("v1"), Some(now)));
+        // A redelivered notification finds it decided: nothing changes.
+        assert!(!pending.decide(&Verdict::Ready, Some("v2".into()), now));
+        assert_eq!((pending.status, pending.checked_version.as_deref()), (UploadStatus::Rejected, Some("v1")));
+        let mut ready = upload(UploadKind::Attachment, "image/png", 10);
+        assert!(ready.decide(&Verdict::Ready, None, now));
+        assert_eq!((ready.status, ready.rejection.as_deref()), (UploadStatus::Ready, None));
+    }
+
     fn wav(byte_rate: u32) -> Vec<u8> {
         let mut h = b"RIFF\0\0\0\0WAVEfmt ".to_vec();
         h.extend_from_slice(&[16, 0, 0, 0, 1, 0, 1, 0]);

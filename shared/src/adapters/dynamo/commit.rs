@@ -337,39 +337,7 @@ mod tests {
     // ---- the transaction builder, write by write ----------------------------------
 
     use crate::rules::lifecycle::{Actor, ORDER_LATE, ORDER_START, OrderState};
-    use crate::rules::money::Money;
-    use crate::rules::offer::{Offer, OfferSource, Terms};
-    use crate::rules::order::Order;
-
-    fn order(now: chrono::DateTime<chrono::Utc>) -> Order {
-        let terms = Terms {
-            gig_id: "01GIG".into(),
-            title: "لوگوی فروشگاه 🎨".into(),
-            description: "طرح نهایی\u{200c}ها".into(),
-            price: Money { amount: 12_000_000, currency: "IRR".into() },
-            delivery_days: 7,
-            stages: vec![],
-            revisions_included: 2,
-            expires_at: now + chrono::Duration::days(7),
-            special_conditions: vec![],
-        };
-        let offer = Offer {
-            offer_id: "01OFFER".into(),
-            seller_id: "seller".into(),
-            buyer_id: "buyer".into(),
-            source: OfferSource::MessageId("01MSG".into()),
-            terms_hash: terms.hash(),
-            terms,
-            state: crate::rules::lifecycle::OfferState::Accepted,
-            order_id: Some("01ORDER".into()),
-            decline_reason: None,
-            created_at: now,
-            updated_at: now,
-            version: 1,
-            head_hash: String::new(),
-        };
-        Order::place(&offer, "01ORDER".into(), &Default::default(), now)
-    }
+    use crate::rules::order::{Order, example as order};
 
     fn puts(commit: &Commit) -> Vec<(&Item, Option<&str>)> {
         commit.writes.iter().filter_map(|w| w.put()).map(|p| (p.item(), p.condition_expression())).collect()
