@@ -43,9 +43,28 @@ fn request_refund(
     Ok(refund)
 }
 
-/// How often a receipt is rebuilt after losing a race on the payment or the order
-/// before the provider is asked to retry.
+/// How often a money flow runs again after losing a race on the payment or the order
+/// (its commit found either moved meanwhile) before it gives up.
 const ATTEMPTS: usize = 5;
+
+/// Runs `attempt` again while it loses a race, at most [`ATTEMPTS`] times; then `exhausted`.
+async fn until_not_raced<T, F: Future<Output = Result<T, ApiError>>>(
+    exhausted: ApiError,
+    mut attempt: impl FnMut() -> F,
+) -> Result<T, ApiError> {
+    for _ in 0..ATTEMPTS {
+        match attempt().await {
+            Err(ApiError::Conflict { code: "concurrent_change", .. }) => continue,
+            done => return done,
+        }
+    }
+    Err(exhausted)
+}
+
+/// What a caller is told when the payment kept changing: a lost race it may retry.
+fn kept_changing() -> ApiError {
+    ApiError::conflict("concurrent_change", "the payment kept changing; retry")
+}
 
 /// Applies a verified provider event once.
 pub async fn receive(
@@ -58,39 +77,44 @@ pub async fn receive(
         tracing::info!(event_id = received.id, kind, "event type not used; acknowledged");
         return Ok(Received::Ignored);
     }
-    for _ in 0..ATTEMPTS {
-        if app.store.event_received(provider, &received.id).await? {
-            return Ok(Received::Duplicate);
-        }
-        let mut commit = app.store.begin();
-        commit.event_received(provider, &received.id, now)?;
-        let outcome = match &received.event {
-            PaymentEvent::Succeeded { intent_id, our_order_id, received } => {
-                succeeded(app, &mut commit, provider, intent_id, our_order_id.as_deref(), received, now).await?
-            }
-            PaymentEvent::Failed { intent_id, code, message } => {
-                failed(app, &mut commit, intent_id, code, message, now).await?
-            }
-            PaymentEvent::Refunded { intent_id, amount_refunded } => {
-                refunded(app, &mut commit, intent_id, *amount_refunded, now).await?
-            }
-            PaymentEvent::Ignored { .. } => Received::Ignored,
-        };
-        if matches!(outcome, Received::Ignored | Received::AlreadyDecided) {
-            // Not ours, or nothing to change: nothing is written, not even the receipt.
-            tracing::info!(event_id = received.id, ?outcome, "payment event left alone");
-            return Ok(outcome);
-        }
-        match app.commit(commit).await {
-            Ok(()) => {
-                tracing::info!(event_id = received.id, ?outcome, "payment event applied");
-                return Ok(outcome);
-            }
-            Err(ApiError::Conflict { .. }) => continue,
-            Err(e) => return Err(e),
-        }
+    until_not_raced(ApiError::internal("payment event kept losing races; the provider retries it"), || {
+        receive_once(app, provider, received, now)
+    })
+    .await
+}
+
+/// One attempt at applying a provider event.
+async fn receive_once(
+    app: &App,
+    provider: &str,
+    received: &ReceivedEvent,
+    now: DateTime<Utc>,
+) -> Result<Received, ApiError> {
+    if app.store.event_received(provider, &received.id).await? {
+        return Ok(Received::Duplicate);
     }
-    Err(ApiError::internal("payment event kept losing races; the provider retries it"))
+    let mut commit = app.store.begin();
+    commit.event_received(provider, &received.id, now)?;
+    let outcome = match &received.event {
+        PaymentEvent::Succeeded { intent_id, our_order_id, received } => {
+            succeeded(app, &mut commit, provider, intent_id, our_order_id.as_deref(), received, now).await?
+        }
+        PaymentEvent::Failed { intent_id, code, message } => {
+            failed(app, &mut commit, intent_id, code, message, now).await?
+        }
+        PaymentEvent::Refunded { intent_id, amount_refunded } => {
+            refunded(app, &mut commit, intent_id, *amount_refunded, now).await?
+        }
+        PaymentEvent::Ignored { .. } => Received::Ignored,
+    };
+    if matches!(outcome, Received::Ignored | Received::AlreadyDecided) {
+        // Not ours, or nothing to change: nothing is written, not even the receipt.
+        tracing::info!(event_id = received.id, ?outcome, "payment event left alone");
+        return Ok(outcome);
+    }
+    app.commit(commit).await?;
+    tracing::info!(event_id = received.id, ?outcome, "payment event applied");
+    Ok(outcome)
 }
 
 async fn succeeded(
@@ -242,28 +266,33 @@ pub async fn refund(
     reason: &str,
     now: DateTime<Utc>,
 ) -> Result<Refund, ApiError> {
-    for _ in 0..ATTEMPTS {
-        let mut order = app.store.tracked::<Order>(order_id).await?.ok_or(ApiError::NotFound { what: "order" })?;
-        let intent_id = order.payment_intent_id.clone().ok_or(ApiError::NotFound { what: "payment" })?;
-        if let Some(existing) = app.store.refund_record(&intent_id, refund_id).await? {
-            return Ok(existing);
-        }
-        let mut payment = app.store.payment(&intent_id).await?.ok_or(ApiError::NotFound { what: "payment" })?;
-        let expected = payment.version;
-        payment.version += 1;
-        let mut commit = app.store.begin();
-        let check_at = now + app.config.outbox_grace;
-        let refund = request_refund(&mut commit, &mut payment, refund_id, amount, reason, now, check_at)?;
-        commit.payment(&payment, expected)?;
-        let data = json!({ "refund_id": refund_id, "amount": refund.amount, "reason": reason });
-        commit.note(&mut order, &REFUND_START.note(), data, now)?;
-        match app.commit(commit).await {
-            Ok(()) => return Ok(refund),
-            Err(ApiError::Conflict { code: "concurrent_change", .. }) => continue,
-            Err(e) => return Err(e),
-        }
+    until_not_raced(kept_changing(), || refund_once(app, order_id, refund_id, amount, reason, now)).await
+}
+
+async fn refund_once(
+    app: &App,
+    order_id: &str,
+    refund_id: &str,
+    amount: i64,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> Result<Refund, ApiError> {
+    let mut order = app.store.tracked::<Order>(order_id).await?.ok_or(ApiError::NotFound { what: "order" })?;
+    let intent_id = order.payment_intent_id.clone().ok_or(ApiError::NotFound { what: "payment" })?;
+    if let Some(existing) = app.store.refund_record(&intent_id, refund_id).await? {
+        return Ok(existing);
     }
-    Err(ApiError::conflict("concurrent_change", "the payment kept changing; retry"))
+    let mut payment = app.store.payment(&intent_id).await?.ok_or(ApiError::NotFound { what: "payment" })?;
+    let expected = payment.version;
+    payment.version += 1;
+    let mut commit = app.store.begin();
+    let check_at = now + app.config.outbox_grace;
+    let refund = request_refund(&mut commit, &mut payment, refund_id, amount, reason, now, check_at)?;
+    commit.payment(&payment, expected)?;
+    let data = json!({ "refund_id": refund_id, "amount": refund.amount, "reason": reason });
+    commit.note(&mut order, &REFUND_START.note(), data, now)?;
+    app.commit(commit).await?;
+    Ok(refund)
 }
 
 /// Asks the provider for a requested refund: from its follow-up, or from its timer
@@ -357,30 +386,31 @@ pub async fn cancel_intent(app: &App, intent_id: &str, now: DateTime<Utc>) -> Re
             Ok(())
         }
         Answer::Done(()) => {
-            for _ in 0..ATTEMPTS {
-                let Some(mut payment) = app.store.payment(intent_id).await? else { return Ok(()) };
-                if payment.status != PaymentStatus::Open {
-                    return Ok(());
-                }
-                let expected = payment.version;
-                payment.version += 1;
-                let t = move_payment(&mut payment, PaymentAction::Cancel, Actor::System, now)?;
-                payment.updated_at = now;
-                let mut commit = app.store.begin();
-                commit.payment(&payment, expected)?;
-                if let Some(mut order) = app.store.tracked::<Order>(&payment.order_id).await? {
-                    let data = json!({ "payment_intent_id": intent_id });
-                    commit.note(&mut order, &t.note(), data, now)?;
-                }
-                match app.commit(commit).await {
-                    Ok(()) => return Ok(()),
-                    Err(ApiError::Conflict { .. }) => continue,
-                    Err(e) => return Err(e),
-                }
-            }
-            Err(ApiError::internal("the payment kept changing; SQS retries the cancellation"))
+            until_not_raced(ApiError::internal("the payment kept changing; SQS retries the cancellation"), || {
+                record_canceled(app, intent_id, now)
+            })
+            .await
         }
     }
+}
+
+/// Records that the provider cancelled an open intent, on the payment and its order.
+async fn record_canceled(app: &App, intent_id: &str, now: DateTime<Utc>) -> Result<(), ApiError> {
+    let Some(mut payment) = app.store.payment(intent_id).await? else { return Ok(()) };
+    if payment.status != PaymentStatus::Open {
+        return Ok(());
+    }
+    let expected = payment.version;
+    payment.version += 1;
+    let t = move_payment(&mut payment, PaymentAction::Cancel, Actor::System, now)?;
+    payment.updated_at = now;
+    let mut commit = app.store.begin();
+    commit.payment(&payment, expected)?;
+    if let Some(mut order) = app.store.tracked::<Order>(&payment.order_id).await? {
+        let data = json!({ "payment_intent_id": intent_id });
+        commit.note(&mut order, &t.note(), data, now)?;
+    }
+    app.commit(commit).await
 }
 
 /// Support's decision on a held payment, once: `refund` sends back what is left of it;
@@ -395,80 +425,82 @@ pub async fn decide_held(
 ) -> Result<(Payment, Option<Refund>), ApiError> {
     support.require_support("works the payment queues")?;
     let support_id = support.user_id.as_str();
-    for _ in 0..ATTEMPTS {
-        let mut payment = app.store.payment(intent_id).await?.ok_or(ApiError::NotFound { what: "payment" })?;
-        if payment.status != PaymentStatus::Held {
-            return Err(ApiError::conflict("not_held", "this payment is not held; it was decided already"));
+    until_not_raced(kept_changing(), || decide_held_once(app, intent_id, decision, support_id, now)).await
+}
+
+async fn decide_held_once(
+    app: &App,
+    intent_id: &str,
+    decision: HeldDecision,
+    support_id: &str,
+    now: DateTime<Utc>,
+) -> Result<(Payment, Option<Refund>), ApiError> {
+    let mut payment = app.store.payment(intent_id).await?.ok_or(ApiError::NotFound { what: "payment" })?;
+    if payment.status != PaymentStatus::Held {
+        return Err(ApiError::conflict("not_held", "this payment is not held; it was decided already"));
+    }
+    let order = match payment.order_id.as_str() {
+        "" => None,
+        id => app.store.tracked::<Order>(id).await?,
+    };
+    let check_at = now + app.config.outbox_grace;
+    let expected = payment.version;
+    payment.version += 1;
+    payment.updated_at = now;
+    payment.decided_by = Some(support_id.to_owned());
+    let mut commit = app.store.begin();
+    let mut data = json!({ "payment_intent_id": intent_id, "decision": decision });
+    let (moved, refund) = match decision {
+        HeldDecision::Refund => {
+            let rest = payment.paid().amount - payment.refund_requested;
+            let refund = (rest > 0)
+                .then(|| {
+                    let reason = "support refunded a held payment";
+                    request_refund(&mut commit, &mut payment, "support", rest, reason, now, check_at)
+                })
+                .transpose()?;
+            (move_payment(&mut payment, PaymentAction::ReturnHeld, Actor::Support, now)?, refund)
         }
-        let order = match payment.order_id.as_str() {
-            "" => None,
-            id => app.store.tracked::<Order>(id).await?,
-        };
-        let check_at = now + app.config.outbox_grace;
-        let expected = payment.version;
-        payment.version += 1;
-        payment.updated_at = now;
-        payment.decided_by = Some(support_id.to_owned());
-        let mut commit = app.store.begin();
-        let mut data = json!({ "payment_intent_id": intent_id, "decision": decision });
-        let (moved, refund) = match decision {
-            HeldDecision::Refund => {
-                let rest = payment.paid().amount - payment.refund_requested;
-                let refund = (rest > 0)
-                    .then(|| {
-                        let reason = "support refunded a held payment";
-                        request_refund(&mut commit, &mut payment, "support", rest, reason, now, check_at)
-                    })
-                    .transpose()?;
-                (move_payment(&mut payment, PaymentAction::ReturnHeld, Actor::Support, now)?, refund)
-            }
-            HeldDecision::Apply => {
-                can_apply(&payment, order.as_ref())?;
-                let excess = payment.paid().amount - order.as_ref().map_or(0, |o| o.terms.price.amount);
-                let moved = move_payment(&mut payment, PaymentAction::ApplyHeld, Actor::Support, now)?;
-                payment.succeeded_at = Some(now);
-                let refund = (excess > 0)
-                    .then(|| {
-                        let reason = "support applied a held payment; the excess goes back";
-                        request_refund(&mut commit, &mut payment, "excess", excess, reason, now, check_at)
-                    })
-                    .transpose()?;
-                (moved, refund)
-            }
-        };
-        data["refund"] = json!(refund.as_ref().map(|r| json!({ "refund_id": r.refund_id, "amount": r.amount })));
-        if let Some(mut order) = order {
-            let support = Some(support_id);
-            if decision == HeldDecision::Apply {
-                let t = lifecycle::step(ORDER, order.state, OrderAction::Pay, Actor::System, &order.facts(now))
-                    .map_err(|r| {
-                        ApiError::internal(format!("the table refused a payment can_apply accepted: {r:?}"))
-                    })?;
-                order.start_work(now);
-                commit.record(&mut order, Step::of(t, Actor::Support, support, data), now)?;
-            } else {
-                let state = Some(order.state);
-                let step = Step {
-                    from: state,
-                    to: order.state,
-                    event: moved.event,
-                    actor: Actor::Support,
-                    actor_id: support,
-                    notify: moved.notify,
-                    timers: &[],
-                    data,
-                };
-                commit.record(&mut order, step, now)?;
-            }
+        HeldDecision::Apply => {
+            can_apply(&payment, order.as_ref())?;
+            let excess = payment.paid().amount - order.as_ref().map_or(0, |o| o.terms.price.amount);
+            let moved = move_payment(&mut payment, PaymentAction::ApplyHeld, Actor::Support, now)?;
+            payment.succeeded_at = Some(now);
+            let refund = (excess > 0)
+                .then(|| {
+                    let reason = "support applied a held payment; the excess goes back";
+                    request_refund(&mut commit, &mut payment, "excess", excess, reason, now, check_at)
+                })
+                .transpose()?;
+            (moved, refund)
         }
-        commit.payment(&payment, expected)?;
-        match app.commit(commit).await {
-            Ok(()) => return Ok((payment, refund)),
-            Err(ApiError::Conflict { code: "concurrent_change", .. }) => continue,
-            Err(e) => return Err(e),
+    };
+    data["refund"] = json!(refund.as_ref().map(|r| json!({ "refund_id": r.refund_id, "amount": r.amount })));
+    if let Some(mut order) = order {
+        let support = Some(support_id);
+        if decision == HeldDecision::Apply {
+            let t = lifecycle::step(ORDER, order.state, OrderAction::Pay, Actor::System, &order.facts(now))
+                .map_err(|r| ApiError::internal(format!("the table refused a payment can_apply accepted: {r:?}")))?;
+            order.start_work(now);
+            commit.record(&mut order, Step::of(t, Actor::Support, support, data), now)?;
+        } else {
+            let state = Some(order.state);
+            let step = Step {
+                from: state,
+                to: order.state,
+                event: moved.event,
+                actor: Actor::Support,
+                actor_id: support,
+                notify: moved.notify,
+                timers: &[],
+                data,
+            };
+            commit.record(&mut order, step, now)?;
         }
     }
-    Err(ApiError::conflict("concurrent_change", "the payment kept changing; retry"))
+    commit.payment(&payment, expected)?;
+    app.commit(commit).await?;
+    Ok((payment, refund))
 }
 
 /// A webhook delivery from `provider`: its signature verified over the raw `body` before

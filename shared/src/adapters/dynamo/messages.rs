@@ -3,9 +3,7 @@
 use aws_sdk_dynamodb::types::TransactWriteItem;
 
 use super::keys::Key;
-use super::{
-    Page, Store, db_error, decode, decode_cursor, encode_cursor, invalid_cursor, item, key_item, keys, put, s,
-};
+use super::{Page, Store, db_error, decode_cursor, encode_cursor, invalid_cursor, item, key_item, keys, put, s};
 use crate::rules::error::ApiError;
 use crate::rules::message::Message;
 use crate::rules::placement::Contact;
@@ -67,23 +65,13 @@ impl Store {
                 Some(key_item(&Key { pk: pk.clone(), sk }))
             }
         };
-        let out = self
+        let query = self
             .db
             .query()
-            .table_name(&self.table)
             .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
             .expression_attribute_values(":pk", s(&pk))
-            .expression_attribute_values(":prefix", s(keys::MESSAGE_PREFIX))
-            .scan_index_forward(false)
-            .limit(limit)
-            .set_exclusive_start_key(start)
-            .send()
-            .await
-            .map_err(db_error)?;
-        let items = out.items.unwrap_or_default().into_iter().map(decode).collect::<Result<Vec<_>, _>>()?;
-        let next_cursor =
-            out.last_evaluated_key.and_then(|k| k.get(keys::SK).and_then(|v| v.as_s().ok()).map(encode_cursor));
-        Ok(Page { items, next_cursor })
+            .expression_attribute_values(":prefix", s(keys::MESSAGE_PREFIX));
+        self.newest_first(query, limit, start, |k| k.get(keys::SK).and_then(|v| v.as_s().ok()).map(encode_cursor)).await
     }
 
     /// How far `buyer` and `seller` have communicated, for the prior-communication rule:

@@ -18,6 +18,7 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
+use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -140,6 +141,21 @@ impl Store {
             Err(e) if is_condition_failure(&e) => Ok(false),
             Err(e) => Err(db_error(e)),
         }
+    }
+
+    /// One page of `query`, newest first, from `start`: its items decoded, and the next
+    /// page's cursor made by `cursor_of` from the last key read (none on the last page).
+    pub async fn newest_first<T: DeserializeOwned>(
+        &self,
+        query: QueryFluentBuilder,
+        limit: i32,
+        start: Option<Item>,
+        cursor_of: impl FnOnce(&Item) -> Option<String>,
+    ) -> Result<Page<T>, ApiError> {
+        let query = query.table_name(&self.table).scan_index_forward(false).limit(limit);
+        let out = query.set_exclusive_start_key(start).send().await.map_err(db_error)?;
+        let items = out.items.unwrap_or_default().into_iter().map(decode).collect::<Result<Vec<T>, _>>()?;
+        Ok(Page { items, next_cursor: out.last_evaluated_key.as_ref().and_then(cursor_of) })
     }
 
     /// Every item of partition `pk` whose sort key begins with `prefix`, in order, read

@@ -155,26 +155,18 @@ impl Store {
                 ]))
             }
         };
-        let out = self
+        let query = self
             .db
             .query()
-            .table_name(&self.table)
             .index_name(keys::GSI2)
             .key_condition_expression("GSI2PK = :pk")
-            .expression_attribute_values(":pk", s(queue))
-            .scan_index_forward(false)
-            .limit(limit)
-            .set_exclusive_start_key(start)
-            .send()
-            .await
-            .map_err(db_error)?;
-        let items = out.items.unwrap_or_default().into_iter().map(decode).collect::<Result<Vec<T>, _>>()?;
-        let next_cursor = out.last_evaluated_key.and_then(|k| {
+            .expression_attribute_values(":pk", s(queue));
+        self.newest_first(query, limit, start, |k| {
             let text = |name: &str| k.get(name).and_then(|v| v.as_s().ok()).cloned();
             let joined = [text(keys::GSI2SK)?, text(keys::PK)?, text(keys::SK)?].join("\n");
             Some(encode_cursor(joined))
-        });
-        Ok(Page { items, next_cursor })
+        })
+        .await
     }
 }
 

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use super::{Page, Store, db_error, decode, decode_cursor, encode_cursor, invalid_cursor, keys, s};
+use super::{Page, Store, decode_cursor, encode_cursor, invalid_cursor, keys, s};
 use crate::rules::error::ApiError;
 use crate::rules::timeline::Event;
 use crate::rules::tracked::Tracked;
@@ -53,26 +53,20 @@ impl Store {
         let mut query = self
             .db
             .query()
-            .table_name(&self.table)
             .index_name(index)
             .key_condition_expression("#pk = :pk")
             .expression_attribute_names("#pk", pk_name)
-            .expression_attribute_values(":pk", s(&partition))
-            .scan_index_forward(false)
-            .limit(limit)
-            .set_exclusive_start_key(start);
+            .expression_attribute_values(":pk", s(&partition));
         if let Some(state) = state {
             query = query
                 .filter_expression("#state = :state")
                 .expression_attribute_names("#state", "state")
                 .expression_attribute_values(":state", s(state));
         }
-        let out = query.send().await.map_err(db_error)?;
-        let items = out.items.unwrap_or_default().into_iter().map(decode).collect::<Result<Vec<T>, _>>()?;
-        let next_cursor = out.last_evaluated_key.and_then(|k| {
+        self.newest_first(query, limit, start, |k| {
             let sort = k.get(sk_name)?.as_s().ok()?;
             sort.split_once('#').map(|(_, id)| encode_cursor(id))
-        });
-        Ok(Page { items, next_cursor })
+        })
+        .await
     }
 }
