@@ -222,6 +222,9 @@ pub(crate) fn example(now: DateTime<Utc>) -> Order {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::rules::lifecycle::{ORDER_LATE, ORDER_START, OrderAction, Transition};
+    use crate::rules::timeline::{GENESIS, verify};
+    use crate::rules::tracked::{Step, advance};
 
     #[test]
     fn an_order_turns_late_once_past_its_due_time_in_progress() {
@@ -240,5 +243,37 @@ mod tests {
         let opens = due + chrono::Duration::hours(24);
         assert!(!order.late_cancellation_opens(opens - chrono::Duration::seconds(1)));
         assert!(order.late_cancellation_opens(opens));
+    }
+
+    #[test]
+    fn advancing_chains_the_timeline_and_says_what_to_write() {
+        let now = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+        let mut order = example(now);
+        assert_eq!(order.head_hash, GENESIS);
+        let placed = advance(&mut order, Step::start(&ORDER_START, Actor::Buyer, Some("buyer"), Value::Null), now);
+        assert_eq!((placed.expected, order.version), (0, 1));
+        assert_eq!(placed.followups.iter().map(|f| f.recipient_id.as_str()).collect::<Vec<_>>(), ["seller"]);
+        assert_eq!(placed.timers, vec![(order.payment_due_at, "order/01ORDER".to_owned())]);
+
+        let later = now + chrono::Duration::minutes(5);
+        let t = pay_step(&order, later);
+        let paid = advance(&mut order, Step::of(t, Actor::System, None, Value::Null), later);
+        assert_eq!((paid.expected, order.version, order.state), (1, 2, OrderState::InProgress));
+        assert_eq!(order.updated_at, later);
+        let state = order.state;
+        let noted = advance(&mut order, Step::note(state, &ORDER_LATE, Value::Null), later);
+        assert_eq!(order.state, OrderState::InProgress, "a note moves no state");
+        assert_eq!(noted.followups.len(), 2, "both parties are told");
+        // The three events chain from the genesis to the order's head.
+        let events = [placed.event, paid.event, noted.event];
+        assert_eq!(verify(&events, &order.head_hash), Ok(()));
+        assert_eq!(events.iter().map(|e| e.at).collect::<Vec<_>>(), [now, later, later], "time is the input");
+    }
+
+    fn pay_step(
+        order: &crate::rules::order::Order,
+        now: DateTime<Utc>,
+    ) -> &'static Transition<OrderState, OrderAction> {
+        lifecycle::step(ORDER, order.state, OrderAction::Pay, Actor::System, &order.facts(now)).unwrap()
     }
 }
