@@ -207,3 +207,57 @@ async fn bad_message_input_is_refused_and_nothing_is_stored() {
     // 5,000 characters of Persian is the limit, not 5,000 bytes.
     api.post(&path, &bt, json!({ "text": "ا".repeat(5000) })).await.ok(201);
 }
+
+#[tokio::test]
+async fn messages_about_an_order_are_listed_on_it_and_only_between_its_parties() {
+    let api = Api::default();
+    let deal = Deal::new(&api).await;
+    let order_id = deal.placed_order(&api).await["order_id"].as_str().unwrap().to_owned();
+    let (to_seller, to_buyer) =
+        (format!("/v1/conversations/{}/messages", deal.seller), format!("/v1/conversations/{}/messages", deal.buyer));
+    let about = |text: &str| json!({ "text": text, "order_id": order_id });
+    let first = api.post(&to_seller, &token(&deal.buyer), about("فایل‌ها کی آماده است؟")).await;
+    assert_eq!(first.ok(201)["order_id"], order_id.as_str());
+    api.post(&to_buyer, &token(&deal.seller), json!({ "text": "not about the order" })).await.ok(201);
+    for i in 0..3 {
+        api.post(&to_buyer, &token(&deal.seller), about(&format!("مرحله {i}"))).await.ok(201);
+    }
+
+    // The order's messages, newest first, page by page: four of the six in the conversation.
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let mut path = format!("{to_seller}?order_id={order_id}&limit=3");
+        if let Some(c) = &cursor {
+            path.push_str(&format!("&cursor={c}"));
+        }
+        let page = api.get(&path, &token(&deal.buyer)).await;
+        let body = page.ok(200).clone();
+        seen.extend(body["items"].as_array().unwrap().iter().map(|m| m["text"].as_str().unwrap().to_owned()));
+        match body["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_owned()),
+            None => break,
+        }
+    }
+    assert_eq!(seen, ["مرحله 2", "مرحله 1", "مرحله 0", "فایل‌ها کی آماده است؟"]);
+    let all = api.get(&to_buyer, &token(&deal.seller)).await;
+    assert_eq!(all.ok(200)["items"].as_array().unwrap().len(), 6, "the conversation still holds them all");
+
+    // An order of others, or none, is refused the same way, and nothing is stored.
+    let stranger = user("stranger");
+    let elsewhere = format!("/v1/conversations/{stranger}/messages");
+    let refused = api.post(&elsewhere, &token(&deal.buyer), about("to the wrong person")).await;
+    refused.problem(422, "order_not_between_you");
+    assert_eq!(refused.body["field"], "order_id");
+    let unknown = json!({ "text": "x", "order_id": ulid::Ulid::new().to_string() });
+    api.post(&to_seller, &token(&deal.buyer), unknown).await.problem(422, "order_not_between_you");
+    api.post(&to_seller, &token(&deal.buyer), json!({ "text": "x", "order_id": "nope" }))
+        .await
+        .problem(400, "invalid_id");
+    let empty = api.get(&elsewhere, &token(&deal.buyer)).await;
+    assert_eq!(empty.ok(200)["items"], json!([]), "the refused message was not stored");
+    // Reading by order is for the order's parties, through their own conversation.
+    let peek = format!("/v1/conversations/{}/messages?order_id={order_id}", deal.seller);
+    api.get(&peek, &token(&stranger)).await.problem(422, "order_not_between_you");
+    api.get(&format!("{to_seller}?order_id=nope"), &token(&deal.buyer)).await.problem(400, "invalid_id");
+}

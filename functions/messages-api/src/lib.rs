@@ -21,8 +21,9 @@ async fn route(app: &App, req: &ApiRequest) -> Result<Reply, ApiError> {
         }
         "GET /v1/conversations/{user_id}/messages" => {
             let other = req.path_user("user_id")?;
-            let limit = req.limit(20, 100)?;
-            let (page, uploads) = messages::conversation(app, me, &other, limit, req.query("cursor")).await?;
+            let (order_id, limit) = (req.query_id("order_id")?, req.limit(20, 100)?);
+            let page = messages::conversation(app, me, &other, order_id.as_deref(), limit, req.query("cursor")).await?;
+            let (page, uploads) = page;
             let items: Vec<_> = page.items.iter().map(|m| m.view(&uploads)).collect();
             Reply::ok(json!({ "items": items, "next_cursor": page.next_cursor }))
         }

@@ -1,10 +1,12 @@
-//! Messages between two users: the "prior communication" a custom project needs.
+//! Messages between two users: the "prior communication" a custom project needs, and,
+//! naming an order between them, part of that order's record.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::rules::error::ApiError;
+use crate::rules::order::Order;
 use crate::rules::policy::Policy;
 use crate::rules::upload::Upload;
 use crate::rules::validate;
@@ -17,6 +19,9 @@ pub struct NewMessage {
     #[serde(default)]
     pub attachment_upload_ids: Vec<String>,
     pub voice_note_upload_id: Option<String>,
+    /// The order between the two it is about, if any.
+    #[serde(default)]
+    pub order_id: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -27,7 +32,20 @@ pub struct Message {
     pub text: Option<String>,
     pub attachment_upload_ids: Vec<String>,
     pub voice_note_upload_id: Option<String>,
+    /// The order it is about: it is listed on the order (and read into its record).
+    #[serde(default)]
+    pub order_id: Option<String>,
     pub sent_at: DateTime<Utc>,
+}
+
+/// Whether `order` (loaded by the id a message names) is between `a` and `b`, either way
+/// round; an order of others looks exactly like a missing one.
+pub fn check_order(order: Option<&Order>, a: &str, b: &str) -> Result<(), ApiError> {
+    let between = order.is_some_and(|o| (o.buyer_id == a && o.seller_id == b) || (o.buyer_id == b && o.seller_id == a));
+    if !between {
+        return Err(ApiError::invalid("order_not_between_you", "order_id", "no such order between you"));
+    }
+    Ok(())
 }
 
 impl NewMessage {
@@ -71,6 +89,9 @@ impl NewMessage {
         if let Some(id) = &self.voice_note_upload_id {
             validate::ulid("voice_note_upload_id", id)?;
         }
+        if let Some(id) = &self.order_id {
+            validate::ulid("order_id", id)?;
+        }
         Ok(Message {
             message_id: ulid::Ulid::from_datetime(now.into()).to_string(),
             sender_id: sender.to_owned(),
@@ -78,6 +99,7 @@ impl NewMessage {
             text: self.text,
             attachment_upload_ids: self.attachment_upload_ids,
             voice_note_upload_id: self.voice_note_upload_id,
+            order_id: self.order_id,
             sent_at: now,
         })
     }
@@ -109,6 +131,7 @@ impl Message {
             "text": self.text,
             "attachments": self.attachment_upload_ids.iter().filter_map(file).collect::<Vec<_>>(),
             "voice_note": self.voice_note_upload_id.as_ref().and_then(file),
+            "order_id": self.order_id,
             "sent_at": self.sent_at,
         })
     }
@@ -119,7 +142,12 @@ mod tests {
     use super::*;
 
     fn new(text: Option<&str>, attachments: Vec<String>) -> NewMessage {
-        NewMessage { text: text.map(Into::into), attachment_upload_ids: attachments, voice_note_upload_id: None }
+        NewMessage {
+            text: text.map(Into::into),
+            attachment_upload_ids: attachments,
+            voice_note_upload_id: None,
+            order_id: None,
+        }
     }
 
     #[test]
@@ -138,5 +166,18 @@ mod tests {
         let many = (0..11).map(|_| ulid::Ulid::new().to_string()).collect();
         assert_eq!(code(new(Some("hi"), many).into_message(&p, "a", "b", now)), "too_many_attachments");
         assert!(new(Some("سلام"), vec![]).into_message(&p, "a", "b", now).is_ok());
+    }
+
+    #[test]
+    fn an_order_message_names_an_order_between_the_two() {
+        let order = crate::rules::order::example(Utc::now());
+        assert!(check_order(Some(&order), "buyer", "seller").is_ok());
+        assert!(check_order(Some(&order), "seller", "buyer").is_ok(), "either way round");
+        let code = |r: Result<(), ApiError>| r.unwrap_err().code();
+        assert_eq!(code(check_order(Some(&order), "buyer", "stranger")), "order_not_between_you");
+        assert_eq!(code(check_order(None, "buyer", "seller")), "order_not_between_you");
+        let mut malformed = new(Some("hi"), vec![]);
+        malformed.order_id = Some("not-an-id".into());
+        assert_eq!(code(malformed.into_message(&Policy::default(), "a", "b", Utc::now()).map(|_| ())), "invalid_id");
     }
 }

@@ -198,6 +198,7 @@ mod tests {
                 text: Some("سلام".into()),
                 attachment_upload_ids: vec![],
                 voice_note_upload_id: None,
+                order_id: None,
                 sent_at: now(),
             })),
         }

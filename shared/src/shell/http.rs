@@ -61,6 +61,13 @@ impl ApiRequest {
         self.query.first(name)
     }
 
+    /// A query parameter that, when given, must be an id we minted.
+    pub fn query_id(&self, name: &str) -> Result<Option<String>, ApiError> {
+        let Some(value) = self.query(name) else { return Ok(None) };
+        validate::ulid(name, value)?;
+        Ok(Some(value.to_owned()))
+    }
+
     /// A page size from `?limit=` within `1..=max`, `default` when absent.
     pub fn limit(&self, default: i32, max: i32) -> Result<i32, ApiError> {
         match self.query("limit") {

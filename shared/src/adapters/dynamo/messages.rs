@@ -11,10 +11,15 @@ use crate::rules::placement::Contact;
 impl Store {
     /// Stores a message and, in the same transaction, lets the recipient read each of
     /// its files. The sender's ownership of every file is checked inside the
-    /// transaction, so no file changes hands between the check and the write.
+    /// transaction, so no file changes hands between the check and the write. A message
+    /// about an order is also listed under it (GSI1).
     pub async fn insert_message(&self, message: &Message) -> Result<(), ApiError> {
         let key = keys::message(&message.sender_id, &message.recipient_id, &message.message_id);
-        let item = item(&key, "message", message)?;
+        let mut item = item(&key, "message", message)?;
+        if let Some(order_id) = &message.order_id {
+            item.insert(keys::GSI1PK.into(), s(keys::order_messages(order_id)));
+            item.insert(keys::GSI1SK.into(), s(&key.sk));
+        }
         if message.upload_ids().next().is_none() {
             // Nothing to check or share: one write, at half a transaction's cost.
             return match self.insert(item).await? {
@@ -72,6 +77,39 @@ impl Store {
             .expression_attribute_values(":pk", s(&pk))
             .expression_attribute_values(":prefix", s(keys::MESSAGE_PREFIX));
         self.newest_first(query, limit, start, |k| k.get(keys::SK).and_then(|v| v.as_s().ok()).map(encode_cursor)).await
+    }
+
+    /// The messages between `a` and `b` about `order_id`, newest first.
+    pub async fn order_messages(
+        &self,
+        a: &str,
+        b: &str,
+        order_id: &str,
+        limit: i32,
+        cursor: Option<&str>,
+    ) -> Result<Page<Message>, ApiError> {
+        let partition = keys::order_messages(order_id);
+        let start = match cursor {
+            None => None,
+            Some(cursor) => {
+                let sk = decode_cursor(cursor)
+                    .filter(|sk| sk.starts_with(keys::MESSAGE_PREFIX))
+                    .ok_or_else(invalid_cursor)?;
+                // The cursor names only the sort key; the keys are rebuilt from the parties.
+                let mut start = key_item(&Key { pk: keys::conversation(a, b), sk: sk.clone() });
+                start.insert(keys::GSI1PK.into(), s(&partition));
+                start.insert(keys::GSI1SK.into(), s(sk));
+                Some(start)
+            }
+        };
+        let query = self
+            .db
+            .query()
+            .index_name(keys::GSI1)
+            .key_condition_expression("GSI1PK = :pk")
+            .expression_attribute_values(":pk", s(&partition));
+        self.newest_first(query, limit, start, |k| k.get(keys::GSI1SK).and_then(|v| v.as_s().ok()).map(encode_cursor))
+            .await
     }
 
     /// How far `buyer` and `seller` have communicated, for the prior-communication rule:

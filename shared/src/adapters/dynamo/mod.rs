@@ -225,6 +225,7 @@ mod tests {
             text: Some("می\u{200c}خواهم ۱۲۳ تومان 🎨".into()),
             attachment_upload_ids: vec!["01UP".into()],
             voice_note_upload_id: None,
+            order_id: None,
             sent_at: now,
         };
         let key = keys::message("buyer", "seller", "01MSG");
