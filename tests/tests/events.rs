@@ -55,6 +55,11 @@ async fn api_samples_run_through_their_handlers() {
         status_and_body(messages_api::handle(&app, fresh_request("messages-api-list.json", &seller)).await.unwrap());
     assert_eq!((status, body["items"].as_array().map(Vec::len)), (200, Some(1)));
 
+    let (status, body) = status_and_body(
+        notifications_api::handle(&app, fresh_request("notifications-api.json", &user("nobody"))).await.unwrap(),
+    );
+    assert_eq!((status, body["items"].as_array().map(Vec::len)), (200, Some(0)));
+
     let (status, body) =
         status_and_body(uploads_api::handle(&app, fresh_request("uploads-api.json", &user("buyer"))).await.unwrap());
     assert_eq!((status, body["status"].as_str(), body["kind"].as_str()), (201, Some("pending"), Some("voice_note")));

@@ -10,6 +10,7 @@ pub type Error = Box<dyn std::error::Error + Send + Sync>;
 pub const HTTP: &[&str] = &[
     "SellersApiFunction",
     "GigsApiFunction",
+    "NotificationsApiFunction",
     "MessagesApiFunction",
     "UploadsApiFunction",
     "RequestsApiFunction",
@@ -30,6 +31,7 @@ pub async fn invoke_http(app: &App, function: &str, request: Request) -> Result<
     match function {
         "SellersApiFunction" => sellers_api::handle(app, request).await,
         "GigsApiFunction" => gigs_api::handle(app, request).await,
+        "NotificationsApiFunction" => notifications_api::handle(app, request).await,
         "MessagesApiFunction" => messages_api::handle(app, request).await,
         "UploadsApiFunction" => uploads_api::handle(app, request).await,
         "RequestsApiFunction" => requests_api::handle(app, request).await,

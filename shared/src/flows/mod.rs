@@ -7,6 +7,7 @@ pub mod accept;
 pub mod followups;
 pub mod gigs;
 pub mod messages;
+pub mod notifications;
 pub mod offers;
 pub mod orders;
 pub mod payments;

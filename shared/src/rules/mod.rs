@@ -10,6 +10,7 @@ pub mod gig;
 pub mod lifecycle;
 pub mod message;
 pub mod money;
+pub mod notification;
 pub mod offer;
 pub mod order;
 pub mod payment;

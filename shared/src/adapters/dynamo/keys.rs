@@ -139,8 +139,10 @@ pub fn timer(due_ms: i64, subject: &str) -> Key {
     key(TIMERS.into(), format!("{due_ms:013}#{subject}"))
 }
 
+pub const NOTIFICATION_PREFIX: &str = "NOTIFICATION#";
+
 pub fn notification(user_id: &str, followup_id: &str) -> Key {
-    key(format!("USER#{user_id}"), format!("NOTIFICATION#{followup_id}"))
+    key(format!("USER#{user_id}"), format!("{NOTIFICATION_PREFIX}{followup_id}"))
 }
 
 /// A payment, under the provider's id of its intent (PaymentIntent ids hold no `#`).

@@ -7,6 +7,7 @@ pub mod gigs;
 pub mod idempotency;
 pub mod keys;
 pub mod messages;
+pub mod notifications;
 pub mod outbox;
 pub mod payments;
 pub mod sellers;

@@ -1,8 +1,8 @@
-//! The outbox of follow-ups, and the notifications applied from it (once each).
+//! The outbox of follow-ups not yet handed to SQS.
 
 use chrono::{DateTime, Utc};
 
-use super::{Store, db_error, decode, item, key_item, keys};
+use super::{Store, db_error, decode, key_item, keys};
 use crate::rules::error::ApiError;
 use crate::rules::followup::FollowUp;
 
@@ -24,11 +24,5 @@ impl Store {
                 .map_err(db_error)?;
         }
         Ok(())
-    }
-
-    /// Applies a follow-up once: `false` when it was already applied.
-    pub async fn record_notification(&self, followup: &FollowUp) -> Result<bool, ApiError> {
-        let key = keys::notification(&followup.recipient_id, &followup.followup_id);
-        self.insert(item(&key, "notification", followup)?).await
     }
 }
