@@ -210,22 +210,16 @@ impl Aws {
             .unwrap_or_default()
     }
 
-    /// The timer started for `subject`, to fire through the sweeper's own code at a
-    /// chosen time (sweeping everything ahead would fire other tests' timers too).
+    /// The latest timer started for `subject`, to fire through the sweeper's own code at
+    /// a chosen time (sweeping everything ahead would fire other tests' timers too).
     pub async fn timer(&self, subject: &str) -> peyman::adapters::dynamo::timers::DueTimer {
         let timers = self.partition(peyman::adapters::dynamo::keys::TIMERS).await;
         let item = timers
             .iter()
-            .find(|t| t["subject"].as_s().ok().map(String::as_str) == Some(subject))
+            .filter(|t| t["subject"].as_s().ok().map(String::as_str) == Some(subject))
+            .max_by_key(|t| t["SK"].as_s().ok().cloned())
             .unwrap_or_else(|| panic!("no timer for {subject}"));
-        peyman::adapters::dynamo::timers::DueTimer {
-            key: peyman::adapters::dynamo::keys::Key {
-                pk: peyman::adapters::dynamo::keys::TIMERS.into(),
-                sk: item["SK"].as_s().unwrap().clone(),
-            },
-            subject: subject.to_owned(),
-            attempts: 0,
-        }
+        peyman::adapters::dynamo::timers::DueTimer::from_item(item)
     }
 
     /// Every item whose attribute `name` equals `value` (a scan: tests only).

@@ -17,6 +17,7 @@ pub const HTTP: &[&str] = &[
     "OffersApiFunction",
     "OfferDecisionsFunction",
     "OrdersApiFunction",
+    "OrderWorkFunction",
     "SupportPaymentsFunction",
     "PaymentsWebhookFunction",
 ];
@@ -38,6 +39,7 @@ pub async fn invoke_http(app: &App, function: &str, request: Request) -> Result<
         "OffersApiFunction" => offers_api::handle(app, request).await,
         "OfferDecisionsFunction" => offer_decisions::handle(app, request).await,
         "OrdersApiFunction" => orders_api::handle(app, request).await,
+        "OrderWorkFunction" => order_work::handle(app, request).await,
         "SupportPaymentsFunction" => support_payments::handle(app, request).await,
         "PaymentsWebhookFunction" => payments_webhook::handle(app, request).await,
         other => Err(format!("{other} is not an HTTP function").into()),

@@ -17,6 +17,7 @@ pub mod support;
 pub mod timers;
 pub mod tracked;
 pub mod uploads;
+pub mod work;
 
 use crate::adapters::config::Config;
 use crate::adapters::dynamo::Store;

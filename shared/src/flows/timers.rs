@@ -100,6 +100,7 @@ pub async fn fire(app: &App, timer: &DueTimer, now: DateTime<Utc>) -> Result<boo
             Some(Timer::ExpireAtDeadline) => lapse_payment(app, id, timer, now).await,
             Some(Timer::LateAtDue) => flag_late(app, id, timer, now).await,
             Some(Timer::LateCancellationOpens) => open_late_cancellation(app, id, timer, now).await,
+            Some(Timer::AutoComplete) => auto_complete(app, id, timer, now).await,
             None => drop_unknown(app, timer).await,
         },
         (Some("refund"), Some(intent_id), Some(refund_id)) => {
@@ -134,6 +135,25 @@ async fn lapse_payment(app: &App, id: &str, timer: &DueTimer, now: DateTime<Utc>
     if let Some(intent_id) = &order.payment_intent_id {
         commit.followup(FollowUp::cancel_payment(intent_id, now))?;
     }
+    commit.delete(&timer.key)?;
+    app.commit(commit).await?;
+    Ok(true)
+}
+
+/// A delivered stage the buyer left unanswered past the auto-complete window is accepted
+/// for them: the next stage is in progress, or the order is complete. The timer of an
+/// earlier delivery (the stage was revised and delivered again since) is dropped.
+async fn auto_complete(app: &App, id: &str, timer: &DueTimer, now: DateTime<Utc>) -> Result<bool, ApiError> {
+    let Some(mut order) = order_or_drop(app, id, timer).await? else { return Ok(false) };
+    if order.auto_complete_at.is_none() || order.auto_complete_at != timer.due_at {
+        app.store.delete_key(&timer.key).await?;
+        return Ok(false);
+    }
+    let Some(t) = due_step(app, ORDER, OrderAction::AutoComplete, &order, timer, now).await? else { return Ok(false) };
+    let stage = order.stage + 1;
+    order.stage_accepted(now);
+    let mut commit = app.store.begin();
+    commit.record(&mut order, Step::of(t, Actor::System, None, json!({ "stage": stage })), now)?;
     commit.delete(&timer.key)?;
     app.commit(commit).await?;
     Ok(true)

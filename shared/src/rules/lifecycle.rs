@@ -27,6 +27,14 @@ pub enum Guard {
     PastDeadline,
     /// Revisions used are fewer than included.
     RevisionsLeft,
+    /// Stages follow the current one.
+    StagesLeft,
+    /// The current stage is the last.
+    LastStage,
+    /// Past the deadline, and stages follow the current one.
+    PastDeadlineStagesLeft,
+    /// Past the deadline, on the last stage.
+    PastDeadlineLastStage,
 }
 
 /// What a guard looks at.
@@ -36,18 +44,25 @@ pub struct Facts {
     pub deadline: Option<DateTime<Utc>>,
     pub revisions_used: u32,
     pub revisions_included: u32,
+    /// Stages after the current one (orders; 0 for everything else).
+    pub stages_left: u32,
 }
 
 impl Facts {
     pub fn at(now: DateTime<Utc>) -> Self {
-        Facts { now, deadline: None, revisions_used: 0, revisions_included: 0 }
+        Facts { now, deadline: None, revisions_used: 0, revisions_included: 0, stages_left: 0 }
     }
 
     fn holds(&self, guard: Guard) -> bool {
+        let past_deadline = self.deadline.is_some_and(|d| self.now >= d);
         match guard {
             Guard::BeforeDeadline => self.deadline.is_none_or(|d| self.now < d),
-            Guard::PastDeadline => self.deadline.is_some_and(|d| self.now >= d),
+            Guard::PastDeadline => past_deadline,
             Guard::RevisionsLeft => self.revisions_used < self.revisions_included,
+            Guard::StagesLeft => self.stages_left > 0,
+            Guard::LastStage => self.stages_left == 0,
+            Guard::PastDeadlineStagesLeft => past_deadline && self.stages_left > 0,
+            Guard::PastDeadlineLastStage => past_deadline && self.stages_left == 0,
         }
     }
 }
@@ -63,10 +78,13 @@ pub enum Timer {
     LateAtDue,
     /// The buyer is told they may cancel a late order, a grace period after its due time.
     LateCancellationOpens,
+    /// A delivered stage the buyer left unanswered is accepted for them.
+    AutoComplete,
 }
 
 impl Timer {
-    const ALL: [Timer; 3] = [Timer::ExpireAtDeadline, Timer::LateAtDue, Timer::LateCancellationOpens];
+    const ALL: [Timer; 4] =
+        [Timer::ExpireAtDeadline, Timer::LateAtDue, Timer::LateCancellationOpens, Timer::AutoComplete];
 
     /// What follows the entity's subject in the timer's (none for its deadline).
     fn suffix(self) -> Option<&'static str> {
@@ -74,6 +92,7 @@ impl Timer {
             Timer::ExpireAtDeadline => None,
             Timer::LateAtDue => Some("late"),
             Timer::LateCancellationOpens => Some("late_cancellation"),
+            Timer::AutoComplete => Some("auto_complete"),
         }
     }
 
@@ -425,7 +444,7 @@ pub static ORDER: &[Transition<OrderState, OrderAction>] = {
             to: S::Delivered,
             event: "order_delivered",
             notify: &[Buyer],
-            timers: &[],
+            timers: &[Timer::AutoComplete],
         },
         Transition {
             from: S::Delivered,
@@ -437,21 +456,43 @@ pub static ORDER: &[Transition<OrderState, OrderAction>] = {
             notify: &[Seller],
             timers: &[],
         },
+        // A stage is accepted: the next one is in progress, or the order is complete.
         Transition {
             from: S::Delivered,
             action: A::AcceptDelivery,
             by: &[Buyer],
-            guard: None,
+            guard: Some(Guard::StagesLeft),
+            to: S::InProgress,
+            event: "stage_accepted",
+            notify: &[Seller],
+            timers: &[],
+        },
+        Transition {
+            from: S::Delivered,
+            action: A::AcceptDelivery,
+            by: &[Buyer],
+            guard: Some(Guard::LastStage),
             to: S::Completed,
             event: "order_completed",
             notify: &[Seller],
+            timers: &[],
+        },
+        // The buyer's silence past the auto-complete window accepts the stage.
+        Transition {
+            from: S::Delivered,
+            action: A::AutoComplete,
+            by: &[System],
+            guard: Some(Guard::PastDeadlineStagesLeft),
+            to: S::InProgress,
+            event: "stage_auto_accepted",
+            notify: &[Buyer, Seller],
             timers: &[],
         },
         Transition {
             from: S::Delivered,
             action: A::AutoComplete,
             by: &[System],
-            guard: Some(Guard::PastDeadline),
+            guard: Some(Guard::PastDeadlineLastStage),
             to: S::Completed,
             event: "order_auto_completed",
             notify: &[Buyer, Seller],
@@ -741,7 +782,13 @@ mod tests {
 
     fn facts(deadline_in: i64) -> Facts {
         let now = Utc::now();
-        Facts { now, deadline: Some(now + Duration::seconds(deadline_in)), revisions_used: 0, revisions_included: 1 }
+        Facts {
+            now,
+            deadline: Some(now + Duration::seconds(deadline_in)),
+            revisions_used: 0,
+            revisions_included: 1,
+            stages_left: 0,
+        }
     }
 
     #[test]

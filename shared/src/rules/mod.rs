@@ -4,6 +4,7 @@
 
 pub mod caller;
 pub mod canonical;
+pub mod delivery;
 pub mod error;
 pub mod followup;
 pub mod gig;

@@ -311,7 +311,8 @@ crate::rules::tracked::tracked!(
     offer_id,
     |o| Some(o.terms.expires_at),
     crate::rules::tracked::expiry_only,
-    |_| (0, 0)
+    |_| (0, 0),
+    |_| 0
 );
 
 #[cfg(test)]

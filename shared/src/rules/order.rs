@@ -58,6 +58,15 @@ pub struct Order {
     /// Its due time passed without a delivery.
     pub late: bool,
     pub revisions_used: u32,
+    /// The stage in progress or delivered (0-based); stages are delivered and accepted
+    /// in order.
+    #[serde(default)]
+    pub stage: u32,
+    /// When the delivered stage is accepted for a silent buyer (while delivered).
+    #[serde(default)]
+    pub auto_complete_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub completed_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub version: u64,
@@ -84,6 +93,9 @@ impl Order {
             due_at: None,
             late: false,
             revisions_used: 0,
+            stage: 0,
+            auto_complete_at: None,
+            completed_at: None,
             created_at: now,
             updated_at: now,
             version: 0,
@@ -103,6 +115,7 @@ impl Order {
         match self.state {
             OrderState::AwaitingPayment => Some(self.payment_due_at),
             OrderState::InProgress => self.due_at,
+            OrderState::Delivered => self.auto_complete_at,
             _ => None,
         }
     }
@@ -114,6 +127,7 @@ impl Order {
             Timer::LateCancellationOpens => {
                 self.due_at.map(|due| due + chrono::Duration::seconds(self.policy.late_cancellation_grace_seconds))
             }
+            Timer::AutoComplete => self.auto_complete_at,
         }
     }
 
@@ -128,6 +142,40 @@ impl Order {
         self.state == OrderState::InProgress
             && self.late
             && self.timer_due(Timer::LateCancellationOpens).is_some_and(|at| now >= at)
+    }
+
+    /// How many stages the terms have (at least one).
+    pub fn stages(&self) -> u32 {
+        u32::try_from(self.terms.stages.len()).unwrap_or(u32::MAX).max(1)
+    }
+
+    /// Stages after the current one.
+    pub fn stages_left(&self) -> u32 {
+        self.stages().saturating_sub(self.stage + 1)
+    }
+
+    /// The current stage was delivered at `now`: the buyer's silence accepts it after the
+    /// order's copied auto-complete window.
+    pub fn delivered(&mut self, now: DateTime<Utc>) {
+        self.auto_complete_at = Some(now + chrono::Duration::seconds(self.policy.auto_complete_seconds));
+    }
+
+    /// The buyer asked for a revision of the delivered stage: one more is used, and the
+    /// auto-complete clock stops.
+    pub fn revision_requested(&mut self) {
+        self.revisions_used += 1;
+        self.auto_complete_at = None;
+    }
+
+    /// The delivered stage was accepted (by the buyer or their silence) at `now`: the next
+    /// stage is in progress, or, after the last, the order is complete.
+    pub fn stage_accepted(&mut self, now: DateTime<Utc>) {
+        self.auto_complete_at = None;
+        if self.stages_left() == 0 {
+            self.completed_at = Some(now);
+        } else {
+            self.stage += 1;
+        }
     }
 
     /// Raises the `late` flag if it turns late now ([`Order::turns_late`]); `false` when
@@ -163,6 +211,10 @@ impl Order {
             "due_at": self.due_at,
             "late": self.late,
             "revisions_used": self.revisions_used,
+            "stage": self.stage + 1,
+            "stages": self.stages(),
+            "auto_complete_at": self.auto_complete_at,
+            "completed_at": self.completed_at,
             "created_at": self.created_at,
             "updated_at": self.updated_at,
             "allowed_actions": allowed,
@@ -179,7 +231,8 @@ crate::rules::tracked::tracked!(
     order_id,
     Order::current_deadline,
     Order::timer_due,
-    |o| (o.revisions_used, o.terms.revisions_included)
+    |o| (o.revisions_used, o.terms.revisions_included),
+    Order::stages_left
 );
 
 /// An order placed from an accepted offer at `now`, awaiting payment through `pi_1`:

@@ -210,5 +210,6 @@ crate::rules::tracked::tracked!(
     request_id,
     |r| Some(r.expires_at),
     crate::rules::tracked::expiry_only,
-    |_| (0, 0)
+    |_| (0, 0),
+    |_| 0
 );

@@ -29,6 +29,8 @@ pub trait Tracked: Serialize + DeserializeOwned + Clone {
     fn timer_at(&self, timer: Timer) -> Option<DateTime<Utc>>;
     /// Revisions used and included (orders only).
     fn revisions(&self) -> (u32, u32);
+    /// Stages after the current one (orders only).
+    fn stages_left(&self) -> u32;
     fn version(&self) -> u64;
     fn head_hash(&self) -> &str;
     fn set_chain(&mut self, version: u64, head_hash: String, now: DateTime<Utc>);
@@ -40,7 +42,7 @@ pub trait Tracked: Serialize + DeserializeOwned + Clone {
     /// What the table's guards look at.
     fn facts(&self, now: DateTime<Utc>) -> Facts {
         let (revisions_used, revisions_included) = self.revisions();
-        Facts { now, deadline: self.deadline(), revisions_used, revisions_included }
+        Facts { now, deadline: self.deadline(), revisions_used, revisions_included, stages_left: self.stages_left() }
     }
 
     /// The caller's part in it: buyer, seller, or support (who may read everything).
@@ -178,6 +180,9 @@ pub fn refusal<T: Tracked>(refusal: Refusal) -> ApiError {
         Refusal::Guard(crate::rules::lifecycle::Guard::BeforeDeadline) => {
             ApiError::conflict("expired", format!("this {name} has expired"))
         }
+        Refusal::Guard(crate::rules::lifecycle::Guard::RevisionsLeft) => {
+            ApiError::conflict("revision_limit_reached", format!("every revision this {name} includes was used"))
+        }
         Refusal::Guard(_) => ApiError::conflict("invalid_state", format!("this {name} does not allow that now")),
     }
 }
@@ -185,7 +190,7 @@ pub fn refusal<T: Tracked>(refusal: Refusal) -> ApiError {
 /// Implements [`Tracked`] for an entity with the usual field names; each entity's own
 /// module says how its deadline, timers and revisions are found.
 macro_rules! tracked {
-    ($type:ty, $state:ty, $kind:literal, $name:literal, $id:ident, $deadline:expr, $timer_at:expr, $revisions:expr) => {
+    ($type:ty, $state:ty, $kind:literal, $name:literal, $id:ident, $deadline:expr, $timer_at:expr, $revisions:expr, $stages_left:expr) => {
         impl $crate::rules::tracked::Tracked for $type {
             type State = $state;
             const KIND: &'static str = $kind;
@@ -217,6 +222,10 @@ macro_rules! tracked {
             fn revisions(&self) -> (u32, u32) {
                 let revisions: fn(&Self) -> (u32, u32) = $revisions;
                 revisions(self)
+            }
+            fn stages_left(&self) -> u32 {
+                let stages_left: fn(&Self) -> u32 = $stages_left;
+                stages_left(self)
             }
             fn version(&self) -> u64 {
                 self.version

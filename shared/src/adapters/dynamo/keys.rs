@@ -15,6 +15,7 @@
 //! | its timeline, in order                 | table | `PK = {KIND}#{id}`, `SK begins_with EVENT#`      |
 //! | a buyer's requests / offers / orders   | GSI1  | `GSI1PK = BUYER#{user_id}#{KIND}S`, `GSI1SK` desc |
 //! | a seller's requests / offers / orders  | GSI2  | `GSI2PK = SELLER#{user_id}#{KIND}S`, `GSI2SK` desc |
+//! | an order's deliveries, newest first    | table | `PK = ORDER#{order_id}`, `SK begins_with DELIVERY#` |
 //! | the messages about an order, paginated | GSI1  | `GSI1PK = ORDER#{order_id}#MESSAGES`, `GSI1SK` desc |
 //! | did two users communicate before       | table | `PK = CONV#{lo}#{hi}` (any item: a message or a `CONTACT#…` marker) |
 //! | follow-ups not yet handed to SQS        | table | `PK = OUTBOX`, `SK < {ulid of now − grace}`       |
@@ -97,6 +98,13 @@ pub const EVENT_PREFIX: &str = "EVENT#";
 /// Event `seq` of an entity's timeline; zero-padded so the sort key orders them.
 pub fn event(kind: &str, id: &str, seq: u64) -> Key {
     key(format!("{kind}#{id}"), format!("{EVENT_PREFIX}{seq:010}"))
+}
+
+pub const DELIVERY_PREFIX: &str = "DELIVERY#";
+
+/// A delivery, under its order.
+pub fn delivery(order_id: &str, delivery_id: &str) -> Key {
+    key(format!("ORDER#{order_id}"), format!("{DELIVERY_PREFIX}{delivery_id}"))
 }
 
 /// The GSI1 partition of the messages about one order.

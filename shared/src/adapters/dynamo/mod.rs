@@ -3,6 +3,7 @@
 //! is one transaction, built by [`commit::Commit`]. One module per aggregate's queries.
 
 pub mod commit;
+pub mod deliveries;
 pub mod gigs;
 pub mod idempotency;
 pub mod keys;

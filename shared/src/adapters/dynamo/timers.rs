@@ -12,12 +12,17 @@ pub struct DueTimer {
     pub subject: String,
     /// How often firing it failed so far.
     pub attempts: u32,
+    /// When it was set to fire (a retried timer fires later than this).
+    pub due_at: Option<DateTime<Utc>>,
 }
 
-fn due_timer(item: &Item) -> DueTimer {
-    let text = |name: &str| item.get(name).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
-    let attempts = item.get("attempts").and_then(|v| v.as_n().ok()).and_then(|v| v.parse().ok()).unwrap_or(0);
-    DueTimer { key: Key { pk: text(keys::PK), sk: text(keys::SK) }, subject: text("subject"), attempts }
+impl DueTimer {
+    pub fn from_item(item: &Item) -> DueTimer {
+        let text = |name: &str| item.get(name).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
+        let attempts = item.get("attempts").and_then(|v| v.as_n().ok()).and_then(|v| v.parse().ok()).unwrap_or(0);
+        let due_at = DateTime::parse_from_rfc3339(&text("due_at")).ok().map(|t| t.to_utc());
+        DueTimer { key: Key { pk: text(keys::PK), sk: text(keys::SK) }, subject: text("subject"), attempts, due_at }
+    }
 }
 
 impl Store {
@@ -25,7 +30,7 @@ impl Store {
     pub async fn due_timers(&self, now: DateTime<Utc>) -> Result<Vec<DueTimer>, ApiError> {
         let due =
             self.all_where("PK = :pk AND SK <= :sk", keys::TIMERS, &format!("{:013}~", now.timestamp_millis())).await?;
-        Ok(due.iter().map(due_timer).collect())
+        Ok(due.iter().map(DueTimer::from_item).collect())
     }
 
     /// Moves a timer that failed to `next` (a later due time), counting the attempt.
@@ -56,7 +61,12 @@ impl Store {
 
     /// Timers set aside after failing too often, oldest first.
     pub async fn parked_timers(&self) -> Result<Vec<DueTimer>, ApiError> {
-        Ok(self.all_where("PK = :pk AND SK <= :sk", keys::PARKED_TIMERS, "~").await?.iter().map(due_timer).collect())
+        Ok(self
+            .all_where("PK = :pk AND SK <= :sk", keys::PARKED_TIMERS, "~")
+            .await?
+            .iter()
+            .map(DueTimer::from_item)
+            .collect())
     }
 
     pub async fn delete_key(&self, key: &Key) -> Result<(), ApiError> {

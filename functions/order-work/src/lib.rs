@@ -1,0 +1,48 @@
+//! The order's work after payment (`peyman::flows::work`): the seller delivers the
+//! current stage, the buyer asks for a revision or accepts it, either party cancels an
+//! order not yet paid; the parties read the deliveries with their files.
+
+use lambda_http::{Body, Error, Request, Response};
+use peyman::flows::{App, work};
+use peyman::rules::error::ApiError;
+use peyman::rules::lifecycle::Actor;
+use peyman::rules::tracked::Tracked;
+use peyman::shell::answer::Reply;
+use peyman::shell::http::{ApiRequest, serve, unknown_route};
+use serde_json::json;
+
+pub async fn handle(app: &App, request: Request) -> Result<Response<Body>, Error> {
+    Ok(serve(app, request, route).await)
+}
+
+async fn route(app: &App, req: &ApiRequest) -> Result<Reply, ApiError> {
+    let (me, now) = (&req.caller, req.now);
+    let order_id = req.path_id("order_id")?;
+    let order = match req.route.as_str() {
+        "POST /v1/orders/{order_id}/deliveries" => {
+            let (order, delivery) = work::deliver(app, me, &order_id, req.json()?, now).await?;
+            let mut body = delivery.view(&[], &[]);
+            body["order"] = order.view(Some(Actor::Seller), now);
+            return Reply::created(body);
+        }
+        "GET /v1/orders/{order_id}/deliveries" => {
+            let (limit, cursor) = (req.limit(20, 100)?, req.query("cursor"));
+            let (page, uploads, links) = work::deliveries(app, me, &order_id, limit, cursor, now).await?;
+            let items: Vec<_> = page.items.iter().map(|d| d.view(&uploads, &links)).collect();
+            return Reply::ok(json!({ "items": items, "next_cursor": page.next_cursor }));
+        }
+        "POST /v1/orders/{order_id}/revision-requests" => {
+            work::request_revision(app, me, &order_id, req.json()?, now).await?
+        }
+        "POST /v1/orders/{order_id}/acceptance" => {
+            req.no_body()?;
+            work::accept_delivery(app, me, &order_id, now).await?
+        }
+        "POST /v1/orders/{order_id}/cancel" => {
+            req.no_body()?;
+            work::cancel_unpaid(app, me, &order_id, now).await?
+        }
+        _ => return unknown_route(req),
+    };
+    Reply::ok(order.view(order.role_of(me), now))
+}

@@ -1,0 +1,203 @@
+//! The order's work after payment, end to end on the local stack with localstripe:
+//! deliveries per stage, revisions within the limit, acceptance and auto-complete through
+//! the sweeper's code, cancelling an unpaid order; who may do what, and races.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use peyman_e2e::*;
+use serde_json::Value;
+
+const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0\x1f\x15\xc4\x89";
+const WAIT: Duration = Duration::from_secs(20);
+
+async fn order(api: &Api, deal: &Deal, order_id: &str) -> Value {
+    api.get(&format!("/v1/orders/{order_id}"), &token(&deal.buyer)).await.ok(200).clone()
+}
+
+/// An order of the deal, paid at localstripe and in progress.
+async fn paid_order(api: &Api, stripe: &Stripe, deal: &Deal) -> String {
+    let placed = deal.placed_order(api).await;
+    let order_id = placed["order_id"].as_str().unwrap().to_owned();
+    let intent = placed["payment"]["payment_intent_id"].as_str().unwrap();
+    assert_eq!(stripe.pay(intent, "pm_card_visa").await, 200);
+    eventually(WAIT, async || (order(api, deal, &order_id).await["status"] == "in_progress").then_some(()))
+        .await
+        .expect("the payment starts the order");
+    order_id
+}
+
+/// A file of the seller's that passed the check.
+async fn ready_file(api: &Api, owner: &str) -> String {
+    let id = api.upload(&token(owner), "attachment", "image/png", PNG.len() as u64, PNG).await;
+    assert_eq!(api.decided_upload(&token(owner), &id).await["status"], "ready");
+    id
+}
+
+fn path(order_id: &str, action: &str) -> String {
+    format!("/v1/orders/{order_id}/{action}")
+}
+
+async fn events(api: &Api, deal: &Deal, order_id: &str) -> Vec<String> {
+    let t = api.get(&path(order_id, "timeline"), &token(&deal.seller)).await;
+    assert_eq!(t.ok(200)["verified"], true, "the chain verifies");
+    t.body["events"].as_array().unwrap().iter().map(|e| e["event"].as_str().unwrap().to_owned()).collect()
+}
+
+#[tokio::test]
+async fn two_stages_delivered_revised_accepted_and_auto_completed() {
+    let (api, stripe, aws) = (Api::default(), Stripe::default(), Aws::connect().await);
+    let app = aws.app().await;
+    let deal = Deal::new(&api).await;
+    let order_id = paid_order(&api, &stripe, &deal).await;
+    let (buyer, seller) = (token(&deal.buyer), token(&deal.seller));
+    let file = ready_file(&api, &deal.seller).await;
+
+    // Stage 1: delivered with a message and a file, which the buyer may now download.
+    let body = json!({ "stage": 1, "message": "سه طرح اولیه 🎨", "attachment_upload_ids": [file] });
+    let delivered = api.post(&path(&order_id, "deliveries"), &seller, body).await;
+    assert_eq!(delivered.ok(201)["stage"], 1);
+    assert_eq!(delivered.body["order"]["status"], "delivered");
+    assert!(delivered.body["order"]["auto_complete_at"].is_string());
+    let listed = api.get(&path(&order_id, "deliveries"), &buyer).await;
+    let first = &listed.ok(200)["items"][0];
+    assert_eq!(first["files"][0]["upload_id"], file.as_str());
+    assert!(first["files"][0]["download_url"].is_string(), "the buyer gets a link");
+    assert_eq!(api.get(&format!("/v1/uploads/{file}"), &buyer).await.ok(200)["status"], "ready");
+
+    // A revision sends it back in progress and counts; the auto-complete clock stops.
+    let revised = api.post(&path(&order_id, "revision-requests"), &buyer, json!({ "reason": "رنگ‌ها گرم‌تر" })).await;
+    assert_eq!(
+        (revised.ok(200)["status"].as_str(), revised.body["revisions_used"].as_i64()),
+        (Some("in_progress"), Some(1))
+    );
+    assert!(revised.body["auto_complete_at"].is_null());
+    api.post(&path(&order_id, "deliveries"), &seller, json!({ "message": "نسخه دوم" })).await.ok(201);
+    let accepted = api.post(&path(&order_id, "acceptance"), &buyer, json!({})).await;
+    assert_eq!((accepted.ok(200)["status"].as_str(), accepted.body["stage"].as_i64()), (Some("in_progress"), Some(2)));
+
+    // Stage 2: delivered, and the buyer says nothing: the sweeper's code accepts it when
+    // the auto-complete timer fires, not before.
+    let delivered =
+        api.post(&path(&order_id, "deliveries"), &seller, json!({ "stage": 2, "message": "فایل نهایی" })).await;
+    let due: DateTime<Utc> = delivered.ok(201)["order"]["auto_complete_at"].as_str().unwrap().parse().unwrap();
+    let timer = aws.timer(&format!("order/{order_id}/auto_complete")).await;
+    assert!(!peyman::flows::timers::fire(&app, &timer, due - chrono::Duration::seconds(1)).await.unwrap());
+    assert!(peyman::flows::timers::fire(&app, &timer, due).await.unwrap());
+    let done = order(&api, &deal, &order_id).await;
+    assert_eq!(done["status"], "completed");
+    assert_eq!(done["completed_at"].as_str().map(|t| t.parse::<DateTime<Utc>>().unwrap()), Some(due));
+    assert_eq!(done["allowed_actions"], json!([]));
+    for role in ["buyer", "seller"] {
+        let who = if role == "buyer" { &buyer } else { &seller };
+        let list = api.get(&format!("/v1/orders?role={role}&status=completed"), who).await;
+        assert!(list.ok(200)["items"].as_array().unwrap().iter().any(|o| o["order_id"] == order_id.as_str()));
+    }
+    assert_eq!(
+        events(&api, &deal, &order_id).await[2..],
+        [
+            "order_delivered",
+            "revision_requested",
+            "order_delivered",
+            "stage_accepted",
+            "order_delivered",
+            "order_auto_completed"
+        ]
+    );
+    // The first delivery's timer, left from before the revision, changes nothing.
+    let deliveries = api.get(&path(&order_id, "deliveries"), &seller).await;
+    assert_eq!(deliveries.ok(200)["items"].as_array().unwrap().len(), 3);
+}
+
+#[tokio::test]
+async fn exactly_the_included_revisions_succeed_even_when_twenty_race_for_the_last() {
+    let (api, stripe) = (Api::default(), Stripe::default());
+    let deal = Deal::new(&api).await;
+    let order_id = paid_order(&api, &stripe, &deal).await;
+    let (buyer, seller) = (token(&deal.buyer), token(&deal.seller));
+    let deliver =
+        async || api.post(&path(&order_id, "deliveries"), &seller, json!({ "message": "نسخه" })).await.ok(201).clone();
+    // The offer includes two revisions: the first is asked alone...
+    deliver().await;
+    api.post(&path(&order_id, "revision-requests"), &buyer, json!({ "reason": "یک" })).await.ok(200);
+    // ...and twenty race for the second: one wins, the others lost the race.
+    deliver().await;
+    let racing: Vec<_> = (0..20)
+        .map(|i| {
+            let (api, buyer, order_id) = (api.clone(), buyer.clone(), order_id.clone());
+            tokio::spawn(async move {
+                api.post(&path(&order_id, "revision-requests"), &buyer, json!({ "reason": format!("دو {i}") })).await
+            })
+        })
+        .collect();
+    let mut answers = Vec::new();
+    for task in racing {
+        answers.push(task.await.unwrap());
+    }
+    assert_eq!(answers.iter().filter(|r| r.status == 200).count(), 1, "exactly one takes the last revision");
+    assert!(answers.iter().all(|r| r.status == 200 || r.status == 409));
+    // Past the limit the answer has its own code.
+    deliver().await;
+    let refused = api.post(&path(&order_id, "revision-requests"), &buyer, json!({ "reason": "سه" })).await;
+    refused.problem(409, "revision_limit_reached");
+    let o = order(&api, &deal, &order_id).await;
+    assert_eq!((o["revisions_used"].as_i64(), o["status"].as_str()), (Some(2), Some("delivered")));
+    assert!(!o["allowed_actions"].as_array().unwrap().contains(&json!("request_revision")));
+}
+
+#[tokio::test]
+async fn only_a_paid_order_is_delivered_and_only_by_its_seller() {
+    let (api, stripe) = (Api::default(), Stripe::default());
+    let deal = Deal::new(&api).await;
+    let (buyer, seller, stranger) = (token(&deal.buyer), token(&deal.seller), token(&user("stranger")));
+    let unpaid = deal.placed_order(&api).await["order_id"].as_str().unwrap().to_owned();
+    let note = json!({ "message": "زودتر" });
+    api.post(&path(&unpaid, "deliveries"), &seller, note.clone()).await.problem(409, "invalid_state");
+
+    let order_id = paid_order(&api, &stripe, &deal).await;
+    api.post(&path(&order_id, "deliveries"), &buyer, note.clone()).await.problem(403, "not_allowed_for_role");
+    api.post(&path(&order_id, "deliveries"), &stranger, note.clone()).await.problem(404, "not_found");
+    api.get(&path(&order_id, "deliveries"), &stranger).await.problem(404, "not_found");
+    api.post(&path(&order_id, "acceptance"), &buyer, json!({})).await.problem(409, "invalid_state");
+    // Bad deliveries, each with its own code; nothing is stored.
+    let bad = [
+        (json!({}), 422, "empty_delivery"),
+        (json!({ "message": "x", "stage": 3 }), 422, "stage_out_of_range"),
+        (json!({ "message": "x", "stage": 2 }), 422, "not_the_current_stage"),
+        (json!({ "message": "x", "colour": 1 }), 422, "unknown_field"),
+        (json!({ "attachment_upload_ids": [ready_file(&api, &deal.buyer).await] }), 422, "upload_not_found"),
+    ];
+    for (body, status, code) in bad {
+        api.post(&path(&order_id, "deliveries"), &seller, body).await.problem(status, code);
+    }
+    let listed = api.get(&path(&order_id, "deliveries"), &buyer).await;
+    assert_eq!(listed.ok(200)["items"], json!([]));
+    assert_eq!(order(&api, &deal, &order_id).await["status"], "in_progress");
+
+    let delivered = api.post(&path(&order_id, "deliveries"), &seller, note).await;
+    assert_eq!(delivered.ok(201)["order"]["allowed_actions"], json!([]), "the seller waits for the buyer");
+    let seen = order(&api, &deal, &order_id).await;
+    assert_eq!(seen["allowed_actions"], json!(["request_revision", "accept_delivery"]));
+    api.post(&path(&order_id, "acceptance"), &seller, json!({})).await.problem(403, "not_allowed_for_role");
+}
+
+#[tokio::test]
+async fn either_party_cancels_an_unpaid_order_and_its_payment_is_cancelled_at_the_provider() {
+    let (api, stripe) = (Api::default(), Stripe::default());
+    let deal = Deal::new(&api).await;
+    let placed = deal.placed_order(&api).await;
+    let order_id = placed["order_id"].as_str().unwrap();
+    let intent = placed["payment"]["payment_intent_id"].as_str().unwrap();
+    api.post(&path(order_id, "cancel"), &token(&user("stranger")), json!({})).await.problem(404, "not_found");
+    let cancelled = api.post(&path(order_id, "cancel"), &token(&deal.buyer), json!({})).await;
+    assert_eq!(cancelled.ok(200)["status"], "cancelled");
+    api.post(&path(order_id, "cancel"), &token(&deal.seller), json!({})).await.problem(409, "invalid_state");
+    eventually(WAIT, async || (stripe.intent(intent).await["status"] == "canceled").then_some(()))
+        .await
+        .expect("the intent is cancelled through the outbox");
+    assert!(events(&api, &deal, order_id).await.contains(&"order_cancelled".to_owned()));
+
+    // A paid order is not cancelled this way.
+    let paid = paid_order(&api, &stripe, &deal).await;
+    api.post(&path(&paid, "cancel"), &token(&deal.seller), json!({})).await.problem(409, "invalid_state");
+}
