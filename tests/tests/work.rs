@@ -197,7 +197,50 @@ async fn either_party_cancels_an_unpaid_order_and_its_payment_is_cancelled_at_th
         .expect("the intent is cancelled through the outbox");
     assert!(events(&api, &deal, order_id).await.contains(&"order_cancelled".to_owned()));
 
-    // A paid order is not cancelled this way.
+    // A paid order is not the seller's to cancel alone.
     let paid = paid_order(&api, &stripe, &deal).await;
-    api.post(&path(&paid, "cancel"), &token(&deal.seller), json!({})).await.problem(409, "invalid_state");
+    api.post(&path(&paid, "cancel"), &token(&deal.seller), json!({})).await.problem(403, "not_allowed_for_role");
+}
+
+#[tokio::test]
+async fn a_late_order_is_cancelled_by_its_buyer_after_the_grace_period_with_a_full_refund() {
+    let (api, stripe, aws) = (Api::default(), Stripe::default(), Aws::connect().await);
+    let app = aws.app().await;
+    let deal = Deal::new(&api).await;
+    let order_id = paid_order(&api, &stripe, &deal).await;
+    let seen = order(&api, &deal, &order_id).await;
+    let due: DateTime<Utc> = seen["due_at"].as_str().unwrap().parse().unwrap();
+    let intent = seen["payment"]["payment_intent_id"].as_str().unwrap().to_owned();
+    let buyer = peyman::rules::caller::Caller { user_id: deal.buyer.clone(), is_support: false };
+
+    // Not late yet: the buyer cannot cancel alone, and the seller never can.
+    api.post(&path(&order_id, "cancel"), &token(&deal.buyer), json!({}))
+        .await
+        .problem(409, "late_cancellation_not_open");
+    api.post(&path(&order_id, "cancel"), &token(&deal.seller), json!({})).await.problem(403, "not_allowed_for_role");
+    // The late timer flags it at its due time; within the grace period it is still refused.
+    let late = aws.timer(&format!("order/{order_id}/late")).await;
+    assert!(peyman::flows::timers::fire(&app, &late, due).await.unwrap());
+    let within = due + chrono::Duration::hours(23);
+    let refused = peyman::flows::work::cancel(&app, &buyer, &order_id, within).await.unwrap_err();
+    assert_eq!(refused.code(), "late_cancellation_not_open");
+    // After it: cancelled, and all that was paid goes back through the provider.
+    let after = due + chrono::Duration::hours(24) + chrono::Duration::minutes(1);
+    let cancelled = peyman::flows::work::cancel(&app, &buyer, &order_id, after).await.unwrap();
+    assert_eq!(serde_json::to_value(cancelled.state).unwrap(), "cancelled");
+    eventually(WAIT, async || {
+        let path = format!("/v1/refunds?payment_intent={intent}");
+        let (status, refunds) = stripe.call(reqwest::Method::GET, &path, &[]).await;
+        assert_eq!(status, 200, "{refunds}");
+        (refunds["data"].as_array().unwrap().len() == 1).then_some(())
+    })
+    .await
+    .expect("the refund reaches localstripe");
+    let o = order(&api, &deal, &order_id).await;
+    assert_eq!(o["status"], "cancelled");
+    assert_eq!(o["refunds"][0]["amount"]["amount"], 12_000_000, "everything that was paid");
+    let events = events(&api, &deal, &order_id).await;
+    assert!(events.contains(&"order_cancelled_late".to_owned()), "{events:?}");
+    let list = api.get("/v1/orders?role=seller&status=cancelled", &token(&deal.seller)).await;
+    assert!(list.ok(200)["items"].as_array().unwrap().iter().any(|o| o["order_id"] == order_id.as_str()));
 }

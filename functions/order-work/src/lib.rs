@@ -1,6 +1,6 @@
 //! The order's work after payment (`peyman::flows::work`): the seller delivers the
 //! current stage, the buyer asks for a revision or accepts it, either party cancels an
-//! order not yet paid; the parties read the deliveries with their files.
+//! order not yet paid and the buyer a late one; the parties read the deliveries.
 
 use lambda_http::{Body, Error, Request, Response};
 use peyman::flows::{App, work};
@@ -40,7 +40,7 @@ async fn route(app: &App, req: &ApiRequest) -> Result<Reply, ApiError> {
         }
         "POST /v1/orders/{order_id}/cancel" => {
             req.no_body()?;
-            work::cancel_unpaid(app, me, &order_id, now).await?
+            work::cancel(app, me, &order_id, now).await?
         }
         _ => return unknown_route(req),
     };

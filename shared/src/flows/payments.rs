@@ -295,6 +295,29 @@ async fn refund_once(
     Ok(refund)
 }
 
+/// Adds to `commit` a refund of all that is left of `order`'s payment, under
+/// `refund_id`, with the payment's new running total. The caller records the order's own
+/// step (its event names the refund) in the same commit, so a cancellation and its refund
+/// happen together or not at all.
+pub async fn refund_rest(
+    app: &App,
+    commit: &mut Commit,
+    order: &Order,
+    refund_id: &str,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> Result<Refund, ApiError> {
+    let intent_id = order.payment_intent_id.as_deref().ok_or(ApiError::NotFound { what: "payment" })?;
+    let mut payment = app.store.payment(intent_id).await?.ok_or(ApiError::NotFound { what: "payment" })?;
+    let expected = payment.version;
+    payment.version += 1;
+    let rest = payment.paid().amount - payment.refund_requested;
+    let check_at = now + app.config.outbox_grace;
+    let refund = request_refund(commit, &mut payment, refund_id, rest, reason, now, check_at)?;
+    commit.payment(&payment, expected)?;
+    Ok(refund)
+}
+
 /// Asks the provider for a requested refund: from its follow-up, or from its timer
 /// (`fired`, deleted in the same transaction) when the follow-up was lost or the
 /// provider refused it. The idempotency key is the refund's own, so asking twice refunds

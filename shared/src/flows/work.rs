@@ -1,20 +1,21 @@
 //! The order's work after payment: the seller delivers the current stage, the buyer asks
 //! for a revision of it or accepts it (after the last stage the order is complete; the
-//! buyer's silence accepts it when the auto-complete timer fires, `flows::timers`), and
-//! either party cancels an order not yet paid. Each step is one transaction with its
-//! timeline event.
+//! buyer's silence accepts it when the auto-complete timer fires, `flows::timers`); either
+//! party cancels an order not yet paid, and the buyer alone a late one (with a full
+//! refund). Each step is one transaction with its timeline event.
 
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
 use crate::adapters::dynamo::Page;
 use crate::flows::App;
+use crate::flows::payments::refund_rest;
 use crate::flows::tracked::visible;
 use crate::rules::caller::Caller;
 use crate::rules::delivery::{Delivery, NewDelivery, RevisionRequest};
 use crate::rules::error::ApiError;
 use crate::rules::followup::FollowUp;
-use crate::rules::lifecycle::{self, ORDER, OrderAction, Transition};
+use crate::rules::lifecycle::{self, ORDER, OrderAction, OrderState, Transition};
 use crate::rules::order::Order;
 use crate::rules::tracked::{Step, Tracked, refusal};
 use crate::rules::upload::{Upload, UploadStatus};
@@ -109,17 +110,26 @@ pub async fn accept_delivery(
     Ok(order)
 }
 
-/// Either party cancels an order not yet paid; its intent is cancelled at the provider
-/// through the outbox. The offer stays accepted: a deliberate cancellation ends the deal
-/// (a lapsed payment window reopens it instead).
-pub async fn cancel_unpaid(app: &App, caller: &Caller, order_id: &str, now: DateTime<Utc>) -> Result<Order, ApiError> {
+/// A cancellation one party makes alone. Either party cancels an order not yet paid: its
+/// intent is cancelled at the provider through the outbox, and the offer stays accepted
+/// (a deliberate cancellation ends the deal; a lapsed payment window reopens it instead).
+/// The buyer alone cancels a late order once the grace period after its due time has
+/// passed (`late_cancellation_not_open` before): all that was paid is refunded in the
+/// same transaction.
+pub async fn cancel(app: &App, caller: &Caller, order_id: &str, now: DateTime<Utc>) -> Result<Order, ApiError> {
     let (mut order, actor, t) = step(app, caller, order_id, OrderAction::Cancel, now).await?;
     let mut commit = app.store.begin();
-    let data = json!({ "payment_intent_id": order.payment_intent_id });
-    commit.record(&mut order, Step::of(t, actor, Some(&caller.user_id), data), now)?;
-    if let Some(intent_id) = &order.payment_intent_id {
-        commit.followup(FollowUp::cancel_payment(intent_id, now))?;
+    let mut data = json!({ "payment_intent_id": order.payment_intent_id });
+    if order.state == OrderState::AwaitingPayment {
+        if let Some(intent_id) = &order.payment_intent_id {
+            commit.followup(FollowUp::cancel_payment(intent_id, now))?;
+        }
+    } else {
+        let reason = "the buyer cancelled a late order";
+        let refund = refund_rest(app, &mut commit, &order, "cancellation", reason, now).await?;
+        data["refund"] = json!({ "refund_id": refund.refund_id, "amount": refund.amount });
     }
+    commit.record(&mut order, Step::of(t, actor, Some(&caller.user_id), data), now)?;
     app.commit(commit).await?;
     Ok(order)
 }

@@ -35,6 +35,8 @@ pub enum Guard {
     PastDeadlineStagesLeft,
     /// Past the deadline, on the last stage.
     PastDeadlineLastStage,
+    /// A right that opens at a time (a late order's cancellation by its buyer) is open.
+    RightOpen,
 }
 
 /// What a guard looks at.
@@ -46,11 +48,13 @@ pub struct Facts {
     pub revisions_included: u32,
     /// Stages after the current one (orders; 0 for everything else).
     pub stages_left: u32,
+    /// When a right opens (a late order's cancellation by its buyer), if one is coming.
+    pub right_opens_at: Option<DateTime<Utc>>,
 }
 
 impl Facts {
     pub fn at(now: DateTime<Utc>) -> Self {
-        Facts { now, deadline: None, revisions_used: 0, revisions_included: 0, stages_left: 0 }
+        Facts { now, deadline: None, revisions_used: 0, revisions_included: 0, stages_left: 0, right_opens_at: None }
     }
 
     fn holds(&self, guard: Guard) -> bool {
@@ -63,6 +67,7 @@ impl Facts {
             Guard::LastStage => self.stages_left == 0,
             Guard::PastDeadlineStagesLeft => past_deadline && self.stages_left > 0,
             Guard::PastDeadlineLastStage => past_deadline && self.stages_left == 0,
+            Guard::RightOpen => self.right_opens_at.is_some_and(|at| self.now >= at),
         }
     }
 }
@@ -394,7 +399,8 @@ pub enum OrderAction {
     Pay,
     /// The payment window lapsed unpaid.
     LapsePayment,
-    /// Either party cancels an unpaid order.
+    /// Either party cancels an unpaid order; the buyer alone a late one, once the grace
+    /// period after its due time has passed.
     Cancel,
     Deliver,
     RequestRevision,
@@ -433,6 +439,18 @@ pub static ORDER: &[Transition<OrderState, OrderAction>] = {
             guard: None,
             to: S::Cancelled,
             event: "order_cancelled",
+            notify: &[Buyer, Seller],
+            timers: &[],
+        },
+        // A late order whose current stage is undelivered, past the grace period: the
+        // buyer alone cancels it, with a full refund.
+        Transition {
+            from: S::InProgress,
+            action: A::Cancel,
+            by: &[Buyer],
+            guard: Some(Guard::RightOpen),
+            to: S::Cancelled,
+            event: "order_cancelled_late",
             notify: &[Buyer, Seller],
             timers: &[],
         },
@@ -788,6 +806,7 @@ mod tests {
             revisions_used: 0,
             revisions_included: 1,
             stages_left: 0,
+            right_opens_at: None,
         }
     }
 

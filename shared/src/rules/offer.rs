@@ -312,7 +312,8 @@ crate::rules::tracked::tracked!(
     |o| Some(o.terms.expires_at),
     crate::rules::tracked::expiry_only,
     |_| (0, 0),
-    |_| 0
+    |_| 0,
+    |_| None
 );
 
 #[cfg(test)]

@@ -137,6 +137,14 @@ impl Order {
         self.state == OrderState::InProgress && !self.late && self.due_at.is_some_and(|due| now >= due)
     }
 
+    /// When its buyer may cancel it alone: a late order in progress (its current stage
+    /// undelivered), once the grace period after its due time has passed.
+    pub fn late_cancellation_at(&self) -> Option<DateTime<Utc>> {
+        (self.state == OrderState::InProgress && self.late)
+            .then(|| self.timer_due(Timer::LateCancellationOpens))
+            .flatten()
+    }
+
     /// Whether the buyer may now be told that they can cancel it as late.
     pub fn late_cancellation_opens(&self, now: DateTime<Utc>) -> bool {
         self.state == OrderState::InProgress
@@ -232,7 +240,8 @@ crate::rules::tracked::tracked!(
     Order::current_deadline,
     Order::timer_due,
     |o| (o.revisions_used, o.terms.revisions_included),
-    Order::stages_left
+    Order::stages_left,
+    Order::late_cancellation_at
 );
 
 /// An order placed from an accepted offer at `now`, awaiting payment through `pi_1`:

@@ -211,5 +211,6 @@ crate::rules::tracked::tracked!(
     |r| Some(r.expires_at),
     crate::rules::tracked::expiry_only,
     |_| (0, 0),
-    |_| 0
+    |_| 0,
+    |_| None
 );

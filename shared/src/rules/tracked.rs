@@ -31,6 +31,9 @@ pub trait Tracked: Serialize + DeserializeOwned + Clone {
     fn revisions(&self) -> (u32, u32);
     /// Stages after the current one (orders only).
     fn stages_left(&self) -> u32;
+    /// When a right opens that a guard waits for (orders only: a late order's
+    /// cancellation by its buyer).
+    fn right_opens_at(&self) -> Option<DateTime<Utc>>;
     fn version(&self) -> u64;
     fn head_hash(&self) -> &str;
     fn set_chain(&mut self, version: u64, head_hash: String, now: DateTime<Utc>);
@@ -42,7 +45,14 @@ pub trait Tracked: Serialize + DeserializeOwned + Clone {
     /// What the table's guards look at.
     fn facts(&self, now: DateTime<Utc>) -> Facts {
         let (revisions_used, revisions_included) = self.revisions();
-        Facts { now, deadline: self.deadline(), revisions_used, revisions_included, stages_left: self.stages_left() }
+        Facts {
+            now,
+            deadline: self.deadline(),
+            revisions_used,
+            revisions_included,
+            stages_left: self.stages_left(),
+            right_opens_at: self.right_opens_at(),
+        }
     }
 
     /// The caller's part in it: buyer, seller, or support (who may read everything).
@@ -180,6 +190,10 @@ pub fn refusal<T: Tracked>(refusal: Refusal) -> ApiError {
         Refusal::Guard(crate::rules::lifecycle::Guard::BeforeDeadline) => {
             ApiError::conflict("expired", format!("this {name} has expired"))
         }
+        Refusal::Guard(crate::rules::lifecycle::Guard::RightOpen) => ApiError::conflict(
+            "late_cancellation_not_open",
+            format!("this {name} may be cancelled alone only once it is late and its grace period has passed"),
+        ),
         Refusal::Guard(crate::rules::lifecycle::Guard::RevisionsLeft) => {
             ApiError::conflict("revision_limit_reached", format!("every revision this {name} includes was used"))
         }
@@ -190,7 +204,7 @@ pub fn refusal<T: Tracked>(refusal: Refusal) -> ApiError {
 /// Implements [`Tracked`] for an entity with the usual field names; each entity's own
 /// module says how its deadline, timers and revisions are found.
 macro_rules! tracked {
-    ($type:ty, $state:ty, $kind:literal, $name:literal, $id:ident, $deadline:expr, $timer_at:expr, $revisions:expr, $stages_left:expr) => {
+    ($type:ty, $state:ty, $kind:literal, $name:literal, $id:ident, $deadline:expr, $timer_at:expr, $revisions:expr, $stages_left:expr, $right_opens_at:expr) => {
         impl $crate::rules::tracked::Tracked for $type {
             type State = $state;
             const KIND: &'static str = $kind;
@@ -226,6 +240,10 @@ macro_rules! tracked {
             fn stages_left(&self) -> u32 {
                 let stages_left: fn(&Self) -> u32 = $stages_left;
                 stages_left(self)
+            }
+            fn right_opens_at(&self) -> Option<chrono::DateTime<chrono::Utc>> {
+                let right_opens_at: fn(&Self) -> Option<chrono::DateTime<chrono::Utc>> = $right_opens_at;
+                right_opens_at(self)
             }
             fn version(&self) -> u64 {
                 self.version
