@@ -175,9 +175,10 @@ async fn only_a_paid_order_is_delivered_and_only_by_its_seller() {
     assert_eq!(order(&api, &deal, &order_id).await["status"], "in_progress");
 
     let delivered = api.post(&path(&order_id, "deliveries"), &seller, note).await;
-    assert_eq!(delivered.ok(201)["order"]["allowed_actions"], json!([]), "the seller waits for the buyer");
+    let waiting = json!(["request_cancellation"]);
+    assert_eq!(delivered.ok(201)["order"]["allowed_actions"], waiting, "the seller waits for the buyer");
     let seen = order(&api, &deal, &order_id).await;
-    assert_eq!(seen["allowed_actions"], json!(["request_revision", "accept_delivery"]));
+    assert_eq!(seen["allowed_actions"], json!(["request_revision", "accept_delivery", "request_cancellation"]));
     api.post(&path(&order_id, "acceptance"), &seller, json!({})).await.problem(403, "not_allowed_for_role");
 }
 
@@ -243,4 +244,71 @@ async fn a_late_order_is_cancelled_by_its_buyer_after_the_grace_period_with_a_fu
     assert!(events.contains(&"order_cancelled_late".to_owned()), "{events:?}");
     let list = api.get("/v1/orders?role=seller&status=cancelled", &token(&deal.seller)).await;
     assert!(list.ok(200)["items"].as_array().unwrap().iter().any(|o| o["order_id"] == order_id.as_str()));
+}
+
+async fn refunds_at(stripe: &Stripe, intent: &str) -> usize {
+    let (status, refunds) =
+        stripe.call(reqwest::Method::GET, &format!("/v1/refunds?payment_intent={intent}"), &[]).await;
+    assert_eq!(status, 200, "{refunds}");
+    refunds["data"].as_array().unwrap().len()
+}
+
+#[tokio::test]
+async fn a_paid_order_is_cancelled_by_agreement_declined_or_by_silence() {
+    let (api, stripe, aws) = (Api::default(), Stripe::default(), Aws::connect().await);
+    let app = aws.app().await;
+    let deal = Deal::new(&api).await;
+    let (buyer, seller) = (token(&deal.buyer), token(&deal.seller));
+    let requests = |order_id: &str| path(order_id, "cancellation-requests");
+
+    // Declined: the work goes on, and a new request may follow.
+    let order_id = paid_order(&api, &stripe, &deal).await;
+    let asked = api.post(&requests(&order_id), &buyer, json!({ "reason": "دیگر لازم ندارم" })).await;
+    let request_id = asked.ok(201)["cancellation_request"]["request_id"].as_str().unwrap().to_owned();
+    assert_eq!(asked.body["cancellation_request"]["by"], "buyer");
+    api.post(&requests(&order_id), &seller, json!({ "reason": "من هم" }))
+        .await
+        .problem(409, "cancellation_request_open");
+    let answer = |verb: &str, id: &str| format!("{}/{id}/{verb}", requests(&order_id));
+    api.post(&answer("accept", &request_id), &buyer, json!({})).await.problem(403, "not_allowed_for_role");
+    api.post(&answer("accept", &ulid::Ulid::new().to_string()), &seller, json!({})).await.problem(404, "not_found");
+    api.post(&answer("accept", &request_id), &token(&user("stranger")), json!({})).await.problem(404, "not_found");
+    let declined = api.post(&answer("decline", &request_id), &seller, json!({})).await;
+    assert_eq!(
+        (declined.ok(200)["status"].as_str(), declined.body["cancellation_request"].is_null()),
+        (Some("in_progress"), true)
+    );
+
+    // Accepted: cancelled, and all that was paid goes back through the provider.
+    let asked = api.post(&requests(&order_id), &seller, json!({ "reason": "نمی‌توانم ادامه دهم" })).await;
+    let request_id = asked.ok(201)["cancellation_request"]["request_id"].as_str().unwrap().to_owned();
+    let seen = order(&api, &deal, &order_id).await;
+    assert!(seen["allowed_actions"].as_array().unwrap().contains(&json!("accept_cancellation")), "{seen}");
+    let accepted = api.post(&answer("accept", &request_id), &buyer, json!({})).await;
+    assert_eq!(accepted.ok(200)["status"], "cancelled");
+    let intent = seen["payment"]["payment_intent_id"].as_str().unwrap().to_owned();
+    eventually(WAIT, async || (refunds_at(&stripe, &intent).await == 1).then_some(())).await.expect("refunded");
+    let steps: Vec<_> =
+        events(&api, &deal, &order_id).await.into_iter().filter(|e| e.starts_with("cancellation")).collect();
+    assert_eq!(
+        steps,
+        ["cancellation_requested", "cancellation_declined", "cancellation_requested", "cancellation_accepted"]
+    );
+
+    // Silence: a delivered order whose buyer asks and whose seller never answers is
+    // cancelled when the response window's timer fires (the sweeper's code), not before.
+    let order_id = paid_order(&api, &stripe, &deal).await;
+    api.post(&path(&order_id, "deliveries"), &seller, json!({ "message": "تحویل" })).await.ok(201);
+    let asked = api.post(&requests(&order_id), &buyer, json!({ "reason": "کیفیت" })).await;
+    assert!(asked.ok(201)["auto_complete_at"].is_null(), "no silence completes it while the request is open");
+    let respond_by: DateTime<Utc> = asked.body["cancellation_request"]["respond_by"].as_str().unwrap().parse().unwrap();
+    let timer = aws.timer(&format!("order/{order_id}/cancellation")).await;
+    let fire = |at| peyman::flows::timers::fire(&app, &timer, at);
+    assert!(!fire(respond_by - chrono::Duration::seconds(1)).await.unwrap());
+    assert!(fire(respond_by).await.unwrap());
+    let o = order(&api, &deal, &order_id).await;
+    assert_eq!(o["status"], "cancelled");
+    assert!(events(&api, &deal, &order_id).await.contains(&"cancellation_accepted_by_silence".to_owned()));
+    let intent = o["payment"]["payment_intent_id"].as_str().unwrap().to_owned();
+    eventually(WAIT, async || (refunds_at(&stripe, &intent).await == 1).then_some(())).await.expect("refunded");
 }

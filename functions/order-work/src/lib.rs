@@ -1,6 +1,7 @@
 //! The order's work after payment (`peyman::flows::work`): the seller delivers the
-//! current stage, the buyer asks for a revision or accepts it, either party cancels an
-//! order not yet paid and the buyer a late one; the parties read the deliveries.
+//! current stage, the buyer asks for a revision or accepts it; either party cancels an
+//! order not yet paid, the buyer a late one, and both a paid one by agreement; the
+//! parties read the deliveries.
 
 use lambda_http::{Body, Error, Request, Response};
 use peyman::flows::{App, work};
@@ -41,6 +42,18 @@ async fn route(app: &App, req: &ApiRequest) -> Result<Reply, ApiError> {
         "POST /v1/orders/{order_id}/cancel" => {
             req.no_body()?;
             work::cancel(app, me, &order_id, now).await?
+        }
+        "POST /v1/orders/{order_id}/cancellation-requests" => {
+            let order = work::request_cancellation(app, me, &order_id, req.json()?, now).await?;
+            return Reply::created(order.view(order.role_of(me), now));
+        }
+        "POST /v1/orders/{order_id}/cancellation-requests/{request_id}/accept" => {
+            req.no_body()?;
+            work::accept_cancellation(app, me, &order_id, &req.path_id("request_id")?, now).await?
+        }
+        "POST /v1/orders/{order_id}/cancellation-requests/{request_id}/decline" => {
+            req.no_body()?;
+            work::decline_cancellation(app, me, &order_id, &req.path_id("request_id")?, now).await?
         }
         _ => return unknown_route(req),
     };

@@ -30,7 +30,7 @@ pub async fn place(app: &App, seller: &Caller, new: NewOffer, now: DateTime<Utc>
             OfferSource::MessageId(id) => {
                 Source::Message(app.store.message_between(seller_id, &new.buyer_id, id).await?)
             }
-            OfferSource::OrderId(id) => Source::Order(app.store.tracked::<Order>(id).await?),
+            OfferSource::OrderId(id) => Source::Order(app.store.tracked::<Order>(id).await?.map(Box::new)),
         },
     };
     let offer_id = ulid::Ulid::new().to_string();

@@ -12,7 +12,7 @@ use serde_json::json;
 
 use crate::adapters::dynamo::timers::DueTimer;
 use crate::flows::App;
-use crate::flows::payments::send_refund;
+use crate::flows::payments::{refund_rest, send_refund};
 use crate::rules::error::ApiError;
 use crate::rules::followup::FollowUp;
 use crate::rules::lifecycle::{
@@ -101,6 +101,7 @@ pub async fn fire(app: &App, timer: &DueTimer, now: DateTime<Utc>) -> Result<boo
             Some(Timer::LateAtDue) => flag_late(app, id, timer, now).await,
             Some(Timer::LateCancellationOpens) => open_late_cancellation(app, id, timer, now).await,
             Some(Timer::AutoComplete) => auto_complete(app, id, timer, now).await,
+            Some(Timer::CancellationTimeout) => cancellation_timeout(app, id, timer, now).await,
             None => drop_unknown(app, timer).await,
         },
         (Some("refund"), Some(intent_id), Some(refund_id)) => {
@@ -154,6 +155,32 @@ async fn auto_complete(app: &App, id: &str, timer: &DueTimer, now: DateTime<Utc>
     order.stage_accepted(now);
     let mut commit = app.store.begin();
     commit.record(&mut order, Step::of(t, Actor::System, None, json!({ "stage": stage })), now)?;
+    commit.delete(&timer.key)?;
+    app.commit(commit).await?;
+    Ok(true)
+}
+
+/// A cancellation request the other party left unanswered past the response window is
+/// accepted for them: the order is cancelled and refunded. The timer of a request that
+/// was answered (or of an earlier one) is dropped.
+async fn cancellation_timeout(app: &App, id: &str, timer: &DueTimer, now: DateTime<Utc>) -> Result<bool, ApiError> {
+    let Some(mut order) = order_or_drop(app, id, timer).await? else { return Ok(false) };
+    let Some(request) = order.cancellation.clone().filter(|c| Some(c.respond_by) == timer.due_at) else {
+        app.store.delete_key(&timer.key).await?;
+        return Ok(false);
+    };
+    let Some(t) = due_step(app, ORDER, OrderAction::CancellationTimeout, &order, timer, now).await? else {
+        return Ok(false);
+    };
+    let mut commit = app.store.begin();
+    let reason = "cancelled by agreement (no answer in time)";
+    let refund = refund_rest(app, &mut commit, &order, "cancellation", reason, now).await?;
+    order.cancellation = None;
+    let data = json!({
+        "request_id": request.request_id,
+        "refund": { "refund_id": refund.refund_id, "amount": refund.amount },
+    });
+    commit.record(&mut order, Step::of(t, Actor::System, None, data), now)?;
     commit.delete(&timer.key)?;
     app.commit(commit).await?;
     Ok(true)

@@ -17,6 +17,7 @@ use crate::rules::error::ApiError;
 use crate::rules::followup::FollowUp;
 use crate::rules::lifecycle::{self, ORDER, OrderAction, OrderState, Transition};
 use crate::rules::order::Order;
+use crate::rules::request::Reason;
 use crate::rules::tracked::{Step, Tracked, refusal};
 use crate::rules::upload::{Upload, UploadStatus};
 
@@ -128,6 +129,77 @@ pub async fn cancel(app: &App, caller: &Caller, order_id: &str, now: DateTime<Ut
         let reason = "the buyer cancelled a late order";
         let refund = refund_rest(app, &mut commit, &order, "cancellation", reason, now).await?;
         data["refund"] = json!({ "refund_id": refund.refund_id, "amount": refund.amount });
+    }
+    commit.record(&mut order, Step::of(t, actor, Some(&caller.user_id), data), now)?;
+    app.commit(commit).await?;
+    Ok(order)
+}
+
+/// Either party asks the other to cancel a paid order, with a reason; the other answers
+/// within the order's response window, or their silence accepts (`flows::timers`).
+pub async fn request_cancellation(
+    app: &App,
+    caller: &Caller,
+    order_id: &str,
+    reason: Reason,
+    now: DateTime<Utc>,
+) -> Result<Order, ApiError> {
+    reason.check(&app.config.policy)?;
+    let (mut order, actor, t) = step(app, caller, order_id, OrderAction::RequestCancellation, now).await?;
+    let request_id = ulid::Ulid::new().to_string();
+    order.cancellation_requested(request_id.clone(), actor, &caller.user_id, reason.reason.clone(), now);
+    let respond_by = order.cancellation.as_ref().map(|c| c.respond_by);
+    let data = json!({ "request_id": request_id, "reason": reason.reason, "respond_by": respond_by });
+    let mut commit = app.store.begin();
+    commit.record(&mut order, Step::of(t, actor, Some(&caller.user_id), data), now)?;
+    app.commit(commit).await?;
+    Ok(order)
+}
+
+/// The other party accepts the open cancellation request: the order is cancelled and all
+/// that was paid refunded, in one transaction.
+pub async fn accept_cancellation(
+    app: &App,
+    caller: &Caller,
+    order_id: &str,
+    request_id: &str,
+    now: DateTime<Utc>,
+) -> Result<Order, ApiError> {
+    answer(app, caller, order_id, request_id, OrderAction::AcceptCancellation, now).await
+}
+
+/// The other party declines the open cancellation request: the work goes on.
+pub async fn decline_cancellation(
+    app: &App,
+    caller: &Caller,
+    order_id: &str,
+    request_id: &str,
+    now: DateTime<Utc>,
+) -> Result<Order, ApiError> {
+    answer(app, caller, order_id, request_id, OrderAction::DeclineCancellation, now).await
+}
+
+async fn answer(
+    app: &App,
+    caller: &Caller,
+    order_id: &str,
+    request_id: &str,
+    action: OrderAction,
+    now: DateTime<Utc>,
+) -> Result<Order, ApiError> {
+    let (mut order, actor) = visible::<Order>(app, order_id, caller).await?;
+    if order.cancellation.as_ref().is_none_or(|c| c.request_id != request_id) {
+        return Err(ApiError::NotFound { what: "cancellation request" });
+    }
+    let t = lifecycle::step(ORDER, order.state, action, actor, &order.facts(now)).map_err(refusal::<Order>)?;
+    let mut commit = app.store.begin();
+    let mut data = json!({ "request_id": request_id });
+    if action == OrderAction::AcceptCancellation {
+        let refund = refund_rest(app, &mut commit, &order, "cancellation", "cancelled by agreement", now).await?;
+        data["refund"] = json!({ "refund_id": refund.refund_id, "amount": refund.amount });
+        order.cancellation = None;
+    } else {
+        order.cancellation_declined(now);
     }
     commit.record(&mut order, Step::of(t, actor, Some(&caller.user_id), data), now)?;
     app.commit(commit).await?;

@@ -37,6 +37,12 @@ pub enum Guard {
     PastDeadlineLastStage,
     /// A right that opens at a time (a late order's cancellation by its buyer) is open.
     RightOpen,
+    /// No cancellation request is open.
+    NoRequestOpen,
+    /// A cancellation request is open, made by the other party than the one acting.
+    RequestOpenByOther,
+    /// A cancellation request is open and its response window has passed.
+    RequestUnanswered,
 }
 
 /// What a guard looks at.
@@ -50,14 +56,24 @@ pub struct Facts {
     pub stages_left: u32,
     /// When a right opens (a late order's cancellation by its buyer), if one is coming.
     pub right_opens_at: Option<DateTime<Utc>>,
+    /// An open cancellation request: who made it, and until when the other may answer.
+    pub request: Option<(Actor, DateTime<Utc>)>,
 }
 
 impl Facts {
     pub fn at(now: DateTime<Utc>) -> Self {
-        Facts { now, deadline: None, revisions_used: 0, revisions_included: 0, stages_left: 0, right_opens_at: None }
+        Facts {
+            now,
+            deadline: None,
+            revisions_used: 0,
+            revisions_included: 0,
+            stages_left: 0,
+            right_opens_at: None,
+            request: None,
+        }
     }
 
-    fn holds(&self, guard: Guard) -> bool {
+    fn holds(&self, guard: Guard, actor: Actor) -> bool {
         let past_deadline = self.deadline.is_some_and(|d| self.now >= d);
         match guard {
             Guard::BeforeDeadline => self.deadline.is_none_or(|d| self.now < d),
@@ -68,6 +84,9 @@ impl Facts {
             Guard::PastDeadlineStagesLeft => past_deadline && self.stages_left > 0,
             Guard::PastDeadlineLastStage => past_deadline && self.stages_left == 0,
             Guard::RightOpen => self.right_opens_at.is_some_and(|at| self.now >= at),
+            Guard::NoRequestOpen => self.request.is_none(),
+            Guard::RequestOpenByOther => self.request.is_some_and(|(by, _)| by != actor),
+            Guard::RequestUnanswered => self.request.is_some_and(|(_, until)| self.now >= until),
         }
     }
 }
@@ -85,11 +104,18 @@ pub enum Timer {
     LateCancellationOpens,
     /// A delivered stage the buyer left unanswered is accepted for them.
     AutoComplete,
+    /// A cancellation request the other party left unanswered is accepted for them.
+    CancellationTimeout,
 }
 
 impl Timer {
-    const ALL: [Timer; 4] =
-        [Timer::ExpireAtDeadline, Timer::LateAtDue, Timer::LateCancellationOpens, Timer::AutoComplete];
+    const ALL: [Timer; 5] = [
+        Timer::ExpireAtDeadline,
+        Timer::LateAtDue,
+        Timer::LateCancellationOpens,
+        Timer::AutoComplete,
+        Timer::CancellationTimeout,
+    ];
 
     /// What follows the entity's subject in the timer's (none for its deadline).
     fn suffix(self) -> Option<&'static str> {
@@ -98,6 +124,7 @@ impl Timer {
             Timer::LateAtDue => Some("late"),
             Timer::LateCancellationOpens => Some("late_cancellation"),
             Timer::AutoComplete => Some("auto_complete"),
+            Timer::CancellationTimeout => Some("cancellation"),
         }
     }
 
@@ -184,7 +211,7 @@ pub fn step<S: Copy + PartialEq, A: Copy + PartialEq>(
     let mut failed = None;
     for t in mine {
         match t.guard {
-            Some(g) if !facts.holds(g) => failed = Some(g),
+            Some(g) if !facts.holds(g, actor) => failed = Some(g),
             _ => return Ok(t),
         }
     }
@@ -200,7 +227,7 @@ pub fn allowed<S: Copy + PartialEq, A: Copy + PartialEq>(
 ) -> Vec<A> {
     let mut actions = Vec::new();
     for t in table.iter().filter(|t| t.from == from && t.by.contains(&actor)) {
-        if t.guard.is_none_or(|g| facts.holds(g)) && !actions.contains(&t.action) {
+        if t.guard.is_none_or(|g| facts.holds(g, actor)) && !actions.contains(&t.action) {
             actions.push(t.action);
         }
     }
@@ -406,6 +433,14 @@ pub enum OrderAction {
     RequestRevision,
     AcceptDelivery,
     AutoComplete,
+    /// Either party asks the other to cancel a paid order (one request open at a time).
+    RequestCancellation,
+    /// The other party accepts the open request: the order is cancelled and refunded.
+    AcceptCancellation,
+    /// The other party declines it: the work goes on.
+    DeclineCancellation,
+    /// The response window passed in silence: the request is accepted.
+    CancellationTimeout,
 }
 
 pub static ORDER: &[Transition<OrderState, OrderAction>] = {
@@ -513,6 +548,88 @@ pub static ORDER: &[Transition<OrderState, OrderAction>] = {
             guard: Some(Guard::PastDeadlineLastStage),
             to: S::Completed,
             event: "order_auto_completed",
+            notify: &[Buyer, Seller],
+            timers: &[],
+        },
+        // Cancellation by agreement: one request open at a time, answered by the other
+        // party or by their silence past the response window.
+        Transition {
+            from: S::InProgress,
+            action: A::RequestCancellation,
+            by: &[Buyer, Seller],
+            guard: Some(Guard::NoRequestOpen),
+            to: S::InProgress,
+            event: "cancellation_requested",
+            notify: &[Buyer, Seller],
+            timers: &[Timer::CancellationTimeout],
+        },
+        Transition {
+            from: S::InProgress,
+            action: A::AcceptCancellation,
+            by: &[Buyer, Seller],
+            guard: Some(Guard::RequestOpenByOther),
+            to: S::Cancelled,
+            event: "cancellation_accepted",
+            notify: &[Buyer, Seller],
+            timers: &[],
+        },
+        Transition {
+            from: S::InProgress,
+            action: A::DeclineCancellation,
+            by: &[Buyer, Seller],
+            guard: Some(Guard::RequestOpenByOther),
+            to: S::InProgress,
+            event: "cancellation_declined",
+            notify: &[Buyer, Seller],
+            timers: &[Timer::AutoComplete],
+        },
+        Transition {
+            from: S::InProgress,
+            action: A::CancellationTimeout,
+            by: &[System],
+            guard: Some(Guard::RequestUnanswered),
+            to: S::Cancelled,
+            event: "cancellation_accepted_by_silence",
+            notify: &[Buyer, Seller],
+            timers: &[],
+        },
+        Transition {
+            from: S::Delivered,
+            action: A::RequestCancellation,
+            by: &[Buyer, Seller],
+            guard: Some(Guard::NoRequestOpen),
+            to: S::Delivered,
+            event: "cancellation_requested",
+            notify: &[Buyer, Seller],
+            timers: &[Timer::CancellationTimeout],
+        },
+        Transition {
+            from: S::Delivered,
+            action: A::AcceptCancellation,
+            by: &[Buyer, Seller],
+            guard: Some(Guard::RequestOpenByOther),
+            to: S::Cancelled,
+            event: "cancellation_accepted",
+            notify: &[Buyer, Seller],
+            timers: &[],
+        },
+        Transition {
+            from: S::Delivered,
+            action: A::DeclineCancellation,
+            by: &[Buyer, Seller],
+            guard: Some(Guard::RequestOpenByOther),
+            to: S::Delivered,
+            event: "cancellation_declined",
+            notify: &[Buyer, Seller],
+            timers: &[Timer::AutoComplete],
+        },
+        Transition {
+            from: S::Delivered,
+            action: A::CancellationTimeout,
+            by: &[System],
+            guard: Some(Guard::RequestUnanswered),
+            to: S::Cancelled,
+            event: "cancellation_accepted_by_silence",
             notify: &[Buyer, Seller],
             timers: &[],
         },
@@ -807,6 +924,7 @@ mod tests {
             revisions_included: 1,
             stages_left: 0,
             right_opens_at: None,
+            request: None,
         }
     }
 
@@ -924,7 +1042,22 @@ mod tests {
         assert_eq!(allowed(ORDER, OrderState::AwaitingPayment, Buyer, &facts(60)), vec![OrderAction::Cancel]);
         let mut no_revisions = facts(60);
         no_revisions.revisions_included = 0;
-        assert_eq!(allowed(ORDER, OrderState::Delivered, Buyer, &no_revisions), vec![OrderAction::AcceptDelivery]);
+        assert_eq!(
+            allowed(ORDER, OrderState::Delivered, Buyer, &no_revisions),
+            vec![OrderAction::AcceptDelivery, OrderAction::RequestCancellation]
+        );
+        // An open cancellation request is answered by the other party only, and no
+        // second one is opened meanwhile.
+        let mut asked = facts(60);
+        asked.request = Some((Seller, asked.now + Duration::hours(48)));
+        assert_eq!(
+            allowed(ORDER, OrderState::InProgress, Buyer, &asked),
+            vec![OrderAction::AcceptCancellation, OrderAction::DeclineCancellation]
+        );
+        assert!(allowed(ORDER, OrderState::InProgress, Seller, &asked).iter().all(|a| *a == OrderAction::Deliver));
+        assert_eq!(allowed(ORDER, OrderState::InProgress, System, &asked), vec![]);
+        asked.now += Duration::hours(48);
+        assert_eq!(allowed(ORDER, OrderState::InProgress, System, &asked), vec![OrderAction::CancellationTimeout]);
     }
 
     #[test]
@@ -971,11 +1104,11 @@ mod tests {
                 match step(OFFER, state, action, actor, &f) {
                     Ok(t) => {
                         prop_assert!(t.from == state && t.action == action && t.by.contains(&actor));
-                        prop_assert!(t.guard.is_none_or(|g| f.holds(g)));
+                        prop_assert!(t.guard.is_none_or(|g| f.holds(g, actor)));
                         state = t.to;
                     }
                     Err(_) => {
-                        let permitted = OFFER.iter().any(|t| t.from == state && t.action == action && t.by.contains(&actor) && t.guard.is_none_or(|g| f.holds(g)));
+                        let permitted = OFFER.iter().any(|t| t.from == state && t.action == action && t.by.contains(&actor) && t.guard.is_none_or(|g| f.holds(g, actor)));
                         prop_assert!(!permitted, "{action:?} by {actor:?} from {state:?} was refused but the table allows it");
                     }
                 }

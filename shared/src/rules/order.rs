@@ -13,6 +13,18 @@ use crate::rules::policy::Policy;
 use crate::rules::timeline;
 use crate::rules::tracked::Tracked;
 
+/// A party's request to cancel a paid order by agreement.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CancellationRequest {
+    pub request_id: String,
+    pub by: Actor,
+    pub by_user: String,
+    pub reason: String,
+    pub requested_at: DateTime<Utc>,
+    /// The other party's silence until then accepts it.
+    pub respond_by: DateTime<Utc>,
+}
+
 /// The policy copied onto an order when it is placed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OrderPolicy {
@@ -67,6 +79,9 @@ pub struct Order {
     pub auto_complete_at: Option<DateTime<Utc>>,
     #[serde(default)]
     pub completed_at: Option<DateTime<Utc>>,
+    /// The open request to cancel it by agreement, if any (one at a time).
+    #[serde(default)]
+    pub cancellation: Option<CancellationRequest>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub version: u64,
@@ -96,6 +111,7 @@ impl Order {
             stage: 0,
             auto_complete_at: None,
             completed_at: None,
+            cancellation: None,
             created_at: now,
             updated_at: now,
             version: 0,
@@ -128,6 +144,7 @@ impl Order {
                 self.due_at.map(|due| due + chrono::Duration::seconds(self.policy.late_cancellation_grace_seconds))
             }
             Timer::AutoComplete => self.auto_complete_at,
+            Timer::CancellationTimeout => self.cancellation.as_ref().map(|c| c.respond_by),
         }
     }
 
@@ -186,6 +203,42 @@ impl Order {
         }
     }
 
+    /// The open cancellation request: who made it and until when it may be answered.
+    pub fn open_request(&self) -> Option<(Actor, DateTime<Utc>)> {
+        self.cancellation.as_ref().map(|c| (c.by, c.respond_by))
+    }
+
+    /// `by` asks to cancel: the other party has the order's copied response window to
+    /// answer; meanwhile no silence completes a delivered stage.
+    pub fn cancellation_requested(
+        &mut self,
+        request_id: String,
+        by: Actor,
+        by_user: &str,
+        reason: String,
+        now: DateTime<Utc>,
+    ) {
+        let respond_by = now + chrono::Duration::seconds(self.policy.mutual_cancellation_response_seconds);
+        self.cancellation = Some(CancellationRequest {
+            request_id,
+            by,
+            by_user: by_user.to_owned(),
+            reason,
+            requested_at: now,
+            respond_by,
+        });
+        self.auto_complete_at = None;
+    }
+
+    /// The request was declined at `now`: the work goes on, and a delivered stage's
+    /// auto-complete clock starts again.
+    pub fn cancellation_declined(&mut self, now: DateTime<Utc>) {
+        self.cancellation = None;
+        if self.state == OrderState::Delivered {
+            self.delivered(now);
+        }
+    }
+
     /// Raises the `late` flag if it turns late now ([`Order::turns_late`]); `false` when
     /// it does not.
     pub fn flag_late(&mut self, now: DateTime<Utc>) -> bool {
@@ -223,6 +276,7 @@ impl Order {
             "stages": self.stages(),
             "auto_complete_at": self.auto_complete_at,
             "completed_at": self.completed_at,
+            "cancellation_request": self.cancellation,
             "created_at": self.created_at,
             "updated_at": self.updated_at,
             "allowed_actions": allowed,
@@ -241,7 +295,8 @@ crate::rules::tracked::tracked!(
     Order::timer_due,
     |o| (o.revisions_used, o.terms.revisions_included),
     Order::stages_left,
-    Order::late_cancellation_at
+    Order::late_cancellation_at,
+    Order::open_request
 );
 
 /// An order placed from an accepted offer at `now`, awaiting payment through `pi_1`:

@@ -33,7 +33,7 @@ pub enum Contact {
 pub enum Source {
     Request(Option<Request>),
     Message(Option<Message>),
-    Order(Option<Order>),
+    Order(Option<Box<Order>>),
 }
 
 /// What the rules look at, loaded for one new offer.

@@ -212,5 +212,6 @@ crate::rules::tracked::tracked!(
     crate::rules::tracked::expiry_only,
     |_| (0, 0),
     |_| 0,
+    |_| None,
     |_| None
 );

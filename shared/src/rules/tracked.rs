@@ -34,6 +34,8 @@ pub trait Tracked: Serialize + DeserializeOwned + Clone {
     /// When a right opens that a guard waits for (orders only: a late order's
     /// cancellation by its buyer).
     fn right_opens_at(&self) -> Option<DateTime<Utc>>;
+    /// An open cancellation request: who made it, until when it may be answered (orders).
+    fn open_request(&self) -> Option<(Actor, DateTime<Utc>)>;
     fn version(&self) -> u64;
     fn head_hash(&self) -> &str;
     fn set_chain(&mut self, version: u64, head_hash: String, now: DateTime<Utc>);
@@ -52,6 +54,7 @@ pub trait Tracked: Serialize + DeserializeOwned + Clone {
             revisions_included,
             stages_left: self.stages_left(),
             right_opens_at: self.right_opens_at(),
+            request: self.open_request(),
         }
     }
 
@@ -194,6 +197,13 @@ pub fn refusal<T: Tracked>(refusal: Refusal) -> ApiError {
             "late_cancellation_not_open",
             format!("this {name} may be cancelled alone only once it is late and its grace period has passed"),
         ),
+        Refusal::Guard(crate::rules::lifecycle::Guard::NoRequestOpen) => ApiError::conflict(
+            "cancellation_request_open",
+            format!("a cancellation request is already open on this {name}"),
+        ),
+        Refusal::Guard(crate::rules::lifecycle::Guard::RequestOpenByOther) => {
+            ApiError::forbidden("not_allowed_for_role", "the other party answers a cancellation request")
+        }
         Refusal::Guard(crate::rules::lifecycle::Guard::RevisionsLeft) => {
             ApiError::conflict("revision_limit_reached", format!("every revision this {name} includes was used"))
         }
@@ -204,7 +214,7 @@ pub fn refusal<T: Tracked>(refusal: Refusal) -> ApiError {
 /// Implements [`Tracked`] for an entity with the usual field names; each entity's own
 /// module says how its deadline, timers and revisions are found.
 macro_rules! tracked {
-    ($type:ty, $state:ty, $kind:literal, $name:literal, $id:ident, $deadline:expr, $timer_at:expr, $revisions:expr, $stages_left:expr, $right_opens_at:expr) => {
+    ($type:ty, $state:ty, $kind:literal, $name:literal, $id:ident, $deadline:expr, $timer_at:expr, $revisions:expr, $stages_left:expr, $right_opens_at:expr, $open_request:expr) => {
         impl $crate::rules::tracked::Tracked for $type {
             type State = $state;
             const KIND: &'static str = $kind;
@@ -244,6 +254,13 @@ macro_rules! tracked {
             fn right_opens_at(&self) -> Option<chrono::DateTime<chrono::Utc>> {
                 let right_opens_at: fn(&Self) -> Option<chrono::DateTime<chrono::Utc>> = $right_opens_at;
                 right_opens_at(self)
+            }
+            fn open_request(&self) -> Option<($crate::rules::lifecycle::Actor, chrono::DateTime<chrono::Utc>)> {
+                let open_request: fn(
+                    &Self,
+                )
+                    -> Option<($crate::rules::lifecycle::Actor, chrono::DateTime<chrono::Utc>)> = $open_request;
+                open_request(self)
             }
             fn version(&self) -> u64 {
                 self.version
