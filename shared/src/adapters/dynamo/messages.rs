@@ -60,23 +60,7 @@ impl Store {
         limit: i32,
         cursor: Option<&str>,
     ) -> Result<Page<Message>, ApiError> {
-        let pk = keys::conversation(a, b);
-        let start = match cursor {
-            None => None,
-            Some(cursor) => {
-                let sk = decode_cursor(cursor)
-                    .filter(|sk| sk.starts_with(keys::MESSAGE_PREFIX))
-                    .ok_or_else(invalid_cursor)?;
-                Some(key_item(&Key { pk: pk.clone(), sk }))
-            }
-        };
-        let query = self
-            .db
-            .query()
-            .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
-            .expression_attribute_values(":pk", s(&pk))
-            .expression_attribute_values(":prefix", s(keys::MESSAGE_PREFIX));
-        self.newest_first(query, limit, start, |k| k.get(keys::SK).and_then(|v| v.as_s().ok()).map(encode_cursor)).await
+        self.prefix_page(&keys::conversation(a, b), keys::MESSAGE_PREFIX, limit, cursor).await
     }
 
     /// The messages between `a` and `b` about `order_id`, newest first.

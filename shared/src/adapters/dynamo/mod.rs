@@ -160,6 +160,31 @@ impl Store {
         Ok(Page { items, next_cursor: out.last_evaluated_key.as_ref().and_then(cursor_of) })
     }
 
+    /// One page of the items of partition `pk` whose sort keys begin with `prefix`, newest
+    /// first. The cursor is the last sort key read, taken back only with that prefix.
+    pub async fn prefix_page<T: DeserializeOwned>(
+        &self,
+        pk: &str,
+        prefix: &str,
+        limit: i32,
+        cursor: Option<&str>,
+    ) -> Result<Page<T>, ApiError> {
+        let start = match cursor {
+            None => None,
+            Some(cursor) => {
+                let sk = decode_cursor(cursor).filter(|sk| sk.starts_with(prefix)).ok_or_else(invalid_cursor)?;
+                Some(key_item(&Key { pk: pk.to_owned(), sk }))
+            }
+        };
+        let query = self
+            .db
+            .query()
+            .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
+            .expression_attribute_values(":pk", s(pk))
+            .expression_attribute_values(":prefix", s(prefix));
+        self.newest_first(query, limit, start, |k| k.get(keys::SK).and_then(|v| v.as_s().ok()).map(encode_cursor)).await
+    }
+
     /// Every item of partition `pk` whose sort key begins with `prefix`, in order, read
     /// consistently and across pages.
     pub async fn all_with_prefix<T: DeserializeOwned>(&self, pk: &str, prefix: &str) -> Result<Vec<T>, ApiError> {

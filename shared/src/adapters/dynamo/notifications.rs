@@ -4,8 +4,7 @@
 use aws_sdk_dynamodb::types::ReturnValue;
 use chrono::{DateTime, Utc};
 
-use super::keys::Key;
-use super::{Page, Store, db_error, decode, decode_cursor, encode_cursor, invalid_cursor, item, key_item, keys, s};
+use super::{Page, Store, db_error, decode, item, key_item, keys, s};
 use crate::rules::error::ApiError;
 use crate::rules::followup::FollowUp;
 use crate::rules::notification::Notification;
@@ -24,23 +23,7 @@ impl Store {
         limit: i32,
         cursor: Option<&str>,
     ) -> Result<Page<Notification>, ApiError> {
-        let pk = keys::notification(user_id, "").pk;
-        let start = match cursor {
-            None => None,
-            Some(cursor) => {
-                let sk = decode_cursor(cursor)
-                    .filter(|sk| sk.starts_with(keys::NOTIFICATION_PREFIX))
-                    .ok_or_else(invalid_cursor)?;
-                Some(key_item(&Key { pk: pk.clone(), sk }))
-            }
-        };
-        let query = self
-            .db
-            .query()
-            .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
-            .expression_attribute_values(":pk", s(&pk))
-            .expression_attribute_values(":prefix", s(keys::NOTIFICATION_PREFIX));
-        self.newest_first(query, limit, start, |k| k.get(keys::SK).and_then(|v| v.as_s().ok()).map(encode_cursor)).await
+        self.prefix_page(&keys::notification(user_id, "").pk, keys::NOTIFICATION_PREFIX, limit, cursor).await
     }
 
     /// Marks one of `user_id`'s notifications read at `now`, once: marking it again keeps
