@@ -293,7 +293,48 @@ impl Deal {
     }
 }
 
+/// A one-pixel PNG, a file the upload checker accepts.
+pub const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0\x1f\x15\xc4\x89";
+
+/// A file of `owner`'s that passed the check.
+pub async fn ready_file(api: &Api, owner: &str) -> String {
+    let id = api.upload(&token(owner), "attachment", "image/png", PNG.len() as u64, PNG).await;
+    assert_eq!(api.decided_upload(&token(owner), &id).await["status"], "ready");
+    id
+}
+
 impl Deal {
+    /// The order `order_id` as its buyer reads it.
+    pub async fn order(&self, api: &Api, order_id: &str) -> Value {
+        api.get(&format!("/v1/orders/{order_id}"), &token(&self.buyer)).await.ok(200).clone()
+    }
+
+    /// An order of the deal, paid at localstripe and in progress.
+    pub async fn paid_order(&self, api: &Api, stripe: &Stripe) -> String {
+        let placed = self.placed_order(api).await;
+        let order_id = placed["order_id"].as_str().unwrap().to_owned();
+        let intent = placed["payment"]["payment_intent_id"].as_str().unwrap();
+        assert_eq!(stripe.pay(intent, "pm_card_visa").await, 200);
+        eventually(Duration::from_secs(20), async || {
+            (self.order(api, &order_id).await["status"] == "in_progress").then_some(())
+        })
+        .await
+        .expect("the payment starts the order");
+        order_id
+    }
+
+    /// An order of the deal, paid, both its stages delivered and accepted by the buyer.
+    pub async fn completed_order(&self, api: &Api, stripe: &Stripe) -> String {
+        let order_id = self.paid_order(api, stripe).await;
+        for stage in 1..=2 {
+            let body = json!({ "stage": stage, "message": format!("مرحله {stage}") });
+            api.post(&format!("/v1/orders/{order_id}/deliveries"), &token(&self.seller), body).await.ok(201);
+            api.post(&format!("/v1/orders/{order_id}/acceptance"), &token(&self.buyer), json!({})).await.ok(200);
+        }
+        assert_eq!(self.order(api, &order_id).await["status"], "completed");
+        order_id
+    }
+
     /// Sends an offer and accepts it as the buyer; returns the accept response's order.
     pub async fn placed_order(&self, api: &Api) -> Value {
         let id = self.send_offer(api, self.offer()).await;

@@ -101,6 +101,23 @@ async fn custom_project_samples_run_through_their_handlers() {
     let (status, body) =
         status_and_body(orders_api::handle(&app, fresh_request("orders-api.json", &user("buyer"))).await.unwrap());
     assert_eq!((status, body["items"].as_array().map(Vec::len)), (200, Some(0)));
+    // The order the work and review samples name does not exist here: 404, nothing stored.
+    let (status, body) =
+        status_and_body(order_work::handle(&app, fresh_request("order-work.json", &user("seller"))).await.unwrap());
+    assert_eq!((status, body["code"].as_str()), (404, Some("not_found")));
+    let (status, body) =
+        status_and_body(reviews_api::handle(&app, fresh_request("reviews-api.json", &user("buyer"))).await.unwrap());
+    assert_eq!((status, body["code"].as_str()), (404, Some("not_found")));
+    // A gig of this stack, read through the sample with its id swapped in.
+    let gig = Deal::new(&Api::default()).await.gig_id;
+    let mut event: serde_json::Value = serde_json::from_str(&sample("reviews-api-gig.json")).unwrap();
+    let path = format!("/v1/gigs/{gig}/reviews");
+    event["rawPath"] = json!(path);
+    event["requestContext"]["http"]["path"] = json!(path);
+    event["pathParameters"]["gig_id"] = json!(gig);
+    let request = lambda_http::request::from_str(&event.to_string()).unwrap();
+    let (status, body) = status_and_body(reviews_api::handle(&app, request).await.unwrap());
+    assert_eq!((status, body["items"].as_array().map(Vec::len)), (200, Some(0)));
 }
 
 #[tokio::test]

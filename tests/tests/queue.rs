@@ -5,8 +5,6 @@ use aws_lambda_events::sqs::SqsEvent;
 use aws_sdk_sqs::types::{QueueAttributeName, SendMessageBatchRequestEntry};
 use peyman_e2e::*;
 
-const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0\x1f\x15\xc4\x89";
-
 fn notification(key: &str) -> String {
     json!({ "Records": [{ "eventName": "ObjectCreated:Put", "s3": { "object": { "key": key, "size": 1 } } }] })
         .to_string()

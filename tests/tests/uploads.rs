@@ -4,7 +4,6 @@
 use peyman_e2e::*;
 
 const PDF: &[u8] = b"%PDF-1.7\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n";
-const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0\x1f\x15\xc4\x89";
 
 fn wav(seconds: u32) -> Vec<u8> {
     let byte_rate = 8000u32; // 8 kHz, 8-bit mono

@@ -1,6 +1,7 @@
 //! The order's work after payment, end to end on the local stack with localstripe:
 //! deliveries per stage, revisions within the limit, acceptance and auto-complete through
-//! the sweeper's code, cancelling an unpaid order; who may do what, and races.
+//! the sweeper's code, both reviews under the gig, cancellation; who may do what, and
+//! races.
 
 use std::time::Duration;
 
@@ -8,30 +9,10 @@ use chrono::{DateTime, Utc};
 use peyman_e2e::*;
 use serde_json::Value;
 
-const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0\x1f\x15\xc4\x89";
 const WAIT: Duration = Duration::from_secs(20);
 
 async fn order(api: &Api, deal: &Deal, order_id: &str) -> Value {
-    api.get(&format!("/v1/orders/{order_id}"), &token(&deal.buyer)).await.ok(200).clone()
-}
-
-/// An order of the deal, paid at localstripe and in progress.
-async fn paid_order(api: &Api, stripe: &Stripe, deal: &Deal) -> String {
-    let placed = deal.placed_order(api).await;
-    let order_id = placed["order_id"].as_str().unwrap().to_owned();
-    let intent = placed["payment"]["payment_intent_id"].as_str().unwrap();
-    assert_eq!(stripe.pay(intent, "pm_card_visa").await, 200);
-    eventually(WAIT, async || (order(api, deal, &order_id).await["status"] == "in_progress").then_some(()))
-        .await
-        .expect("the payment starts the order");
-    order_id
-}
-
-/// A file of the seller's that passed the check.
-async fn ready_file(api: &Api, owner: &str) -> String {
-    let id = api.upload(&token(owner), "attachment", "image/png", PNG.len() as u64, PNG).await;
-    assert_eq!(api.decided_upload(&token(owner), &id).await["status"], "ready");
-    id
+    deal.order(api, order_id).await
 }
 
 fn path(order_id: &str, action: &str) -> String {
@@ -44,12 +25,19 @@ async fn events(api: &Api, deal: &Deal, order_id: &str) -> Vec<String> {
     t.body["events"].as_array().unwrap().iter().map(|e| e["event"].as_str().unwrap().to_owned()).collect()
 }
 
+/// The data of the first `event` on the order's timeline.
+async fn event_data(api: &Api, deal: &Deal, order_id: &str, event: &str) -> Value {
+    let t = api.get(&path(order_id, "timeline"), &token(&deal.buyer)).await;
+    let events = t.ok(200)["events"].as_array().unwrap();
+    events.iter().find(|e| e["event"] == event).map(|e| e["data"].clone()).expect(event)
+}
+
 #[tokio::test]
-async fn two_stages_delivered_revised_accepted_and_auto_completed() {
+async fn two_stages_delivered_revised_accepted_auto_completed_and_reviewed() {
     let (api, stripe, aws) = (Api::default(), Stripe::default(), Aws::connect().await);
     let app = aws.app().await;
     let deal = Deal::new(&api).await;
-    let order_id = paid_order(&api, &stripe, &deal).await;
+    let order_id = deal.paid_order(&api, &stripe).await;
     let (buyer, seller) = (token(&deal.buyer), token(&deal.seller));
     let file = ready_file(&api, &deal.seller).await;
 
@@ -65,8 +53,22 @@ async fn two_stages_delivered_revised_accepted_and_auto_completed() {
     assert!(first["files"][0]["download_url"].is_string(), "the buyer gets a link");
     assert_eq!(api.get(&format!("/v1/uploads/{file}"), &buyer).await.ok(200)["status"], "ready");
 
+    // The timeline records the delivery with its file's checked content hash.
+    use sha2::Digest;
+    let png_sha256 = hex::encode(sha2::Sha256::digest(PNG));
+    assert_eq!(api.get(&format!("/v1/uploads/{file}"), &seller).await.ok(200)["sha256"], png_sha256.as_str());
+    let data = event_data(&api, &deal, &order_id, "order_delivered").await;
+    assert_eq!(data["delivery_id"], delivered.body["delivery_id"]);
+    assert_eq!((data["stage"].as_i64(), data["message"].as_str()), (Some(1), Some("سه طرح اولیه 🎨")));
+    assert_eq!(
+        data["files"],
+        json!([{ "upload_id": file, "file_name": "فایل نمونه.bin", "size_bytes": PNG.len(), "sha256": png_sha256 }])
+    );
+
     // A revision sends it back in progress and counts; the auto-complete clock stops.
     let revised = api.post(&path(&order_id, "revision-requests"), &buyer, json!({ "reason": "رنگ‌ها گرم‌تر" })).await;
+    let data = event_data(&api, &deal, &order_id, "revision_requested").await;
+    assert_eq!((data["reason"].as_str(), data["revisions_used"].as_i64()), (Some("رنگ‌ها گرم‌تر"), Some(1)));
     assert_eq!(
         (revised.ok(200)["status"].as_str(), revised.body["revisions_used"].as_i64()),
         (Some("in_progress"), Some(1))
@@ -87,7 +89,7 @@ async fn two_stages_delivered_revised_accepted_and_auto_completed() {
     let done = order(&api, &deal, &order_id).await;
     assert_eq!(done["status"], "completed");
     assert_eq!(done["completed_at"].as_str().map(|t| t.parse::<DateTime<Utc>>().unwrap()), Some(due));
-    assert_eq!(done["allowed_actions"], json!([]));
+    assert_eq!(done["allowed_actions"], json!(["review"]), "a completed order is reviewed next");
     for role in ["buyer", "seller"] {
         let who = if role == "buyer" { &buyer } else { &seller };
         let list = api.get(&format!("/v1/orders?role={role}&status=completed"), who).await;
@@ -107,13 +109,23 @@ async fn two_stages_delivered_revised_accepted_and_auto_completed() {
     // The first delivery's timer, left from before the revision, changes nothing.
     let deliveries = api.get(&path(&order_id, "deliveries"), &seller).await;
     assert_eq!(deliveries.ok(200)["items"].as_array().unwrap().len(), 3);
+
+    // Both review; the buyer's lands under the gig, which shows the rating.
+    let review = |rating: i64, text: &str| json!({ "rating": rating, "text": text });
+    api.post(&path(&order_id, "review"), &buyer, review(4, "خوب بود 👍")).await.ok(201);
+    api.post(&path(&order_id, "review"), &seller, review(5, "خریدار دقیق")).await.ok(201);
+    let gig = api.get(&format!("/v1/gigs/{}", deal.gig_id), &buyer).await;
+    assert_eq!((gig.ok(200)["rating"]["count"].as_i64(), gig.body["rating"]["average"].as_f64()), (Some(1), Some(4.0)));
+    let listed = api.get(&format!("/v1/gigs/{}/reviews", deal.gig_id), &seller).await;
+    assert_eq!(listed.ok(200)["items"][0]["text"], "خوب بود 👍");
+    assert_eq!(events(&api, &deal, &order_id).await[8..], ["review_written", "reviews_published"]);
 }
 
 #[tokio::test]
 async fn exactly_the_included_revisions_succeed_even_when_twenty_race_for_the_last() {
     let (api, stripe) = (Api::default(), Stripe::default());
     let deal = Deal::new(&api).await;
-    let order_id = paid_order(&api, &stripe, &deal).await;
+    let order_id = deal.paid_order(&api, &stripe).await;
     let (buyer, seller) = (token(&deal.buyer), token(&deal.seller));
     let deliver =
         async || api.post(&path(&order_id, "deliveries"), &seller, json!({ "message": "نسخه" })).await.ok(201).clone();
@@ -154,7 +166,7 @@ async fn only_a_paid_order_is_delivered_and_only_by_its_seller() {
     let note = json!({ "message": "زودتر" });
     api.post(&path(&unpaid, "deliveries"), &seller, note.clone()).await.problem(409, "invalid_state");
 
-    let order_id = paid_order(&api, &stripe, &deal).await;
+    let order_id = deal.paid_order(&api, &stripe).await;
     api.post(&path(&order_id, "deliveries"), &buyer, note.clone()).await.problem(403, "not_allowed_for_role");
     api.post(&path(&order_id, "deliveries"), &stranger, note.clone()).await.problem(404, "not_found");
     api.get(&path(&order_id, "deliveries"), &stranger).await.problem(404, "not_found");
@@ -199,7 +211,7 @@ async fn either_party_cancels_an_unpaid_order_and_its_payment_is_cancelled_at_th
     assert!(events(&api, &deal, order_id).await.contains(&"order_cancelled".to_owned()));
 
     // A paid order is not the seller's to cancel alone.
-    let paid = paid_order(&api, &stripe, &deal).await;
+    let paid = deal.paid_order(&api, &stripe).await;
     api.post(&path(&paid, "cancel"), &token(&deal.seller), json!({})).await.problem(403, "not_allowed_for_role");
 }
 
@@ -208,7 +220,7 @@ async fn a_late_order_is_cancelled_by_its_buyer_after_the_grace_period_with_a_fu
     let (api, stripe, aws) = (Api::default(), Stripe::default(), Aws::connect().await);
     let app = aws.app().await;
     let deal = Deal::new(&api).await;
-    let order_id = paid_order(&api, &stripe, &deal).await;
+    let order_id = deal.paid_order(&api, &stripe).await;
     let seen = order(&api, &deal, &order_id).await;
     let due: DateTime<Utc> = seen["due_at"].as_str().unwrap().parse().unwrap();
     let intent = seen["payment"]["payment_intent_id"].as_str().unwrap().to_owned();
@@ -262,7 +274,7 @@ async fn a_paid_order_is_cancelled_by_agreement_declined_or_by_silence() {
     let requests = |order_id: &str| path(order_id, "cancellation-requests");
 
     // Declined: the work goes on, and a new request may follow.
-    let order_id = paid_order(&api, &stripe, &deal).await;
+    let order_id = deal.paid_order(&api, &stripe).await;
     let asked = api.post(&requests(&order_id), &buyer, json!({ "reason": "دیگر لازم ندارم" })).await;
     let request_id = asked.ok(201)["cancellation_request"]["request_id"].as_str().unwrap().to_owned();
     assert_eq!(asked.body["cancellation_request"]["by"], "buyer");
@@ -297,7 +309,7 @@ async fn a_paid_order_is_cancelled_by_agreement_declined_or_by_silence() {
 
     // Silence: a delivered order whose buyer asks and whose seller never answers is
     // cancelled when the response window's timer fires (the sweeper's code), not before.
-    let order_id = paid_order(&api, &stripe, &deal).await;
+    let order_id = deal.paid_order(&api, &stripe).await;
     api.post(&path(&order_id, "deliveries"), &seller, json!({ "message": "تحویل" })).await.ok(201);
     let asked = api.post(&requests(&order_id), &buyer, json!({ "reason": "کیفیت" })).await;
     assert!(asked.ok(201)["auto_complete_at"].is_null(), "no silence completes it while the request is open");

@@ -18,6 +18,7 @@ pub const HTTP: &[&str] = &[
     "OfferDecisionsFunction",
     "OrdersApiFunction",
     "OrderWorkFunction",
+    "ReviewsApiFunction",
     "SupportPaymentsFunction",
     "PaymentsWebhookFunction",
 ];
@@ -40,6 +41,7 @@ pub async fn invoke_http(app: &App, function: &str, request: Request) -> Result<
         "OfferDecisionsFunction" => offer_decisions::handle(app, request).await,
         "OrdersApiFunction" => orders_api::handle(app, request).await,
         "OrderWorkFunction" => order_work::handle(app, request).await,
+        "ReviewsApiFunction" => reviews_api::handle(app, request).await,
         "SupportPaymentsFunction" => support_payments::handle(app, request).await,
         "PaymentsWebhookFunction" => payments_webhook::handle(app, request).await,
         other => Err(format!("{other} is not an HTTP function").into()),

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::rules::error::ApiError;
 use crate::rules::upload::SNIFF_BYTES;
+use sha2::{Digest, Sha256};
 
 #[derive(Debug, Clone)]
 pub struct Files {
@@ -34,6 +35,9 @@ pub struct StoredObject {
     pub size: u64,
     pub version_id: Option<String>,
     pub head: Vec<u8>,
+    /// The SHA-256 of the whole version (hex), read as a stream; `None` for an object
+    /// larger than the caller would hash.
+    pub sha256: Option<String>,
 }
 
 fn s3_error(err: impl std::error::Error + Send + Sync + 'static) -> ApiError {
@@ -114,29 +118,39 @@ impl Files {
         Ok((request.uri().to_owned(), now + self.link_ttl))
     }
 
-    /// The object as stored, or `None` when there is none under `key`.
-    pub async fn inspect(&self, key: &str) -> Result<Option<StoredObject>, ApiError> {
+    /// The object as stored, or `None` when there is none under `key`: its size, version,
+    /// first bytes (at most [`SNIFF_BYTES`]) and, when it is at most `hash_max` bytes, the
+    /// SHA-256 of the whole version, read chunk by chunk (never held whole).
+    pub async fn inspect(&self, key: &str, hash_max: u64) -> Result<Option<StoredObject>, ApiError> {
         let head = match self.s3.head_object().bucket(&self.bucket).key(key).send().await {
             Ok(head) => head,
             Err(e) if e.as_service_error().is_some_and(|e| e.is_not_found()) => return Ok(None),
             Err(e) => return Err(s3_error(e)),
         };
         let size = head.content_length.unwrap_or(0).max(0) as u64;
+        let hashed = size <= hash_max;
+        let read = if hashed { size } else { SNIFF_BYTES.min(size) };
         let mut first = Vec::new();
-        if size > 0 {
-            let object = self
+        let mut hash = Sha256::new();
+        if read > 0 {
+            let mut object = self
                 .s3
                 .get_object()
                 .bucket(&self.bucket)
                 .key(key)
                 .set_version_id(head.version_id.clone())
-                .range(format!("bytes=0-{}", SNIFF_BYTES.min(size) - 1))
+                .range(format!("bytes=0-{}", read - 1))
                 .send()
                 .await
                 .map_err(s3_error)?;
-            first = object.body.collect().await.map_err(ApiError::internal)?.into_bytes().to_vec();
+            while let Some(chunk) = object.body.try_next().await.map_err(ApiError::internal)? {
+                let room = (SNIFF_BYTES as usize).saturating_sub(first.len());
+                first.extend_from_slice(&chunk[..room.min(chunk.len())]);
+                hash.update(&chunk);
+            }
         }
-        Ok(Some(StoredObject { size, version_id: head.version_id, head: first }))
+        let sha256 = hashed.then(|| hex::encode(hash.finalize()));
+        Ok(Some(StoredObject { size, version_id: head.version_id, head: first, sha256 }))
     }
 }
 

@@ -12,6 +12,7 @@ pub mod offers;
 pub mod orders;
 pub mod payments;
 pub mod requests;
+pub mod reviews;
 pub mod sellers;
 pub mod support;
 pub mod timers;

@@ -3,7 +3,9 @@
 //! payment window lapses (the order is cancelled, its offer is open again unless it
 //! expired meanwhile, and its intent is cancelled through the outbox); an order in
 //! progress past its due time is flagged late, and after the grace period its buyer is
-//! told they may cancel it; a refund is asked of the provider again. A timer whose entity
+//! told they may cancel it; a delivered stage the buyer left unanswered is accepted; an
+//! unanswered cancellation request is accepted; a completed order's review window closes;
+//! a refund is asked of the provider again. A timer whose entity
 //! has moved on is refused and dropped; one that fails is retried later, then parked.
 
 use chrono::{DateTime, Utc};
@@ -13,6 +15,7 @@ use serde_json::json;
 use crate::adapters::dynamo::timers::DueTimer;
 use crate::flows::App;
 use crate::flows::payments::{refund_rest, send_refund};
+use crate::flows::reviews;
 use crate::rules::error::ApiError;
 use crate::rules::followup::FollowUp;
 use crate::rules::lifecycle::{
@@ -102,6 +105,7 @@ pub async fn fire(app: &App, timer: &DueTimer, now: DateTime<Utc>) -> Result<boo
             Some(Timer::LateCancellationOpens) => open_late_cancellation(app, id, timer, now).await,
             Some(Timer::AutoComplete) => auto_complete(app, id, timer, now).await,
             Some(Timer::CancellationTimeout) => cancellation_timeout(app, id, timer, now).await,
+            Some(Timer::ReviewWindowCloses) => close_reviews(app, id, timer, now).await,
             None => drop_unknown(app, timer).await,
         },
         (Some("refund"), Some(intent_id), Some(refund_id)) => {
@@ -180,6 +184,26 @@ async fn cancellation_timeout(app: &App, id: &str, timer: &DueTimer, now: DateTi
         "request_id": request.request_id,
         "refund": { "refund_id": refund.refund_id, "amount": refund.amount },
     });
+    commit.record(&mut order, Step::of(t, Actor::System, None, data), now)?;
+    commit.delete(&timer.key)?;
+    app.commit(commit).await?;
+    Ok(true)
+}
+
+/// A completed order's review window closed: what was written is published (the buyer's
+/// review under the gig, counted in its summary), and no review can be written any more.
+/// The timer of an order whose reviews were both written, and so published, is dropped.
+async fn close_reviews(app: &App, id: &str, timer: &DueTimer, now: DateTime<Utc>) -> Result<bool, ApiError> {
+    let Some(mut order) = order_or_drop(app, id, timer).await? else { return Ok(false) };
+    if order.reviews.published_at.is_some() {
+        app.store.delete_key(&timer.key).await?;
+        return Ok(false);
+    }
+    let Some(t) = due_step(app, ORDER, OrderAction::CloseReviews, &order, timer, now).await? else { return Ok(false) };
+    let mut written = app.store.order_reviews(id).await?;
+    let mut commit = app.store.begin();
+    let data = reviews::publish(&mut commit, &mut written, now)?;
+    order.review_window_closed(now);
     commit.record(&mut order, Step::of(t, Actor::System, None, data), now)?;
     commit.delete(&timer.key)?;
     app.commit(commit).await?;

@@ -66,11 +66,13 @@ pub async fn check_object(app: &App, object_key: &str, now: DateTime<Utc>) -> Re
     if upload.object_key != object_key || upload.status != UploadStatus::Pending {
         return Ok(()); // already decided: a redelivery or a later overwrite
     }
-    let Some(object) = app.files.inspect(object_key).await? else {
+    // A file within its kind's limit is hashed whole; a larger one is refused unread.
+    let Some(object) = app.files.inspect(object_key, upload.kind.max_bytes(&app.config.policy)).await? else {
         return Err(ApiError::internal(format!("{object_key} was announced but is not in the bucket yet")));
     };
     let verdict = upload.judge(&app.config.policy, object.size, &object.head);
-    let decided = upload.decide(&verdict, object.version_id, now) && app.store.decide_upload(&upload).await?;
+    let decided =
+        upload.decide(&verdict, object.version_id, object.sha256, now) && app.store.decide_upload(&upload).await?;
     tracing::info!(upload_id, ?verdict, decided, "upload checked");
     Ok(())
 }

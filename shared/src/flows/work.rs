@@ -19,7 +19,7 @@ use crate::rules::lifecycle::{self, ORDER, OrderAction, OrderState, Transition};
 use crate::rules::order::Order;
 use crate::rules::request::Reason;
 use crate::rules::tracked::{Step, Tracked, refusal};
-use crate::rules::upload::{Upload, UploadStatus};
+use crate::rules::upload::{self, Upload, UploadStatus};
 
 /// The caller's order and the row `action` takes on it now, or the refusal.
 async fn step(
@@ -53,7 +53,8 @@ pub async fn deliver(
     let data = json!({
         "delivery_id": delivery.delivery_id,
         "stage": delivery.stage,
-        "files": delivery.attachment_upload_ids,
+        "message": delivery.message,
+        "files": upload::recorded(&delivery.attachment_upload_ids, &uploads),
     });
     commit.record(&mut order, Step::of(t, actor, Some(&caller.user_id), data), now)?;
     commit.delivery(&delivery)?;
@@ -77,13 +78,14 @@ pub async fn request_revision(
     request.check(&app.config.policy)?;
     let (mut order, actor, t) = step(app, caller, order_id, OrderAction::RequestRevision, now).await?;
     let ids: Vec<&str> = request.attachment_upload_ids.iter().map(String::as_str).collect();
-    request.check_files(&order, &app.store.uploads(&ids).await?)?;
+    let uploads = app.store.uploads(&ids).await?;
+    request.check_files(&order, &uploads)?;
     order.revision_requested();
     let mut commit = app.store.begin();
     let data = json!({
         "stage": order.stage + 1,
         "reason": request.reason,
-        "files": request.attachment_upload_ids,
+        "files": upload::recorded(&request.attachment_upload_ids, &uploads),
         "revisions_used": order.revisions_used,
     });
     commit.record(&mut order, Step::of(t, actor, Some(&caller.user_id), data), now)?;

@@ -25,6 +25,9 @@ pub struct Gig {
     /// Review count and the sum of their ratings (1–5); the average is derived.
     pub rating_count: u64,
     pub rating_sum: u64,
+    /// How many reviews gave 1, 2, 3, 4 and 5 stars.
+    #[serde(default)]
+    pub rating_stars: [u64; 5],
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -62,6 +65,7 @@ impl NewGig {
             status: self.status,
             rating_count: 0,
             rating_sum: 0,
+            rating_stars: [0; 5],
             created_at: now,
             updated_at: now,
         })
@@ -90,7 +94,17 @@ impl Gig {
             "seller_id": self.seller_id,
             "title": self.title,
             "status": self.status,
-            "rating": { "count": self.rating_count, "average": average },
+            "rating": {
+                "count": self.rating_count,
+                "average": average,
+                "stars": {
+                    "1": self.rating_stars[0],
+                    "2": self.rating_stars[1],
+                    "3": self.rating_stars[2],
+                    "4": self.rating_stars[3],
+                    "5": self.rating_stars[4],
+                },
+            },
             "created_at": self.created_at,
             "updated_at": self.updated_at,
         })

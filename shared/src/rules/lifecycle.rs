@@ -43,6 +43,45 @@ pub enum Guard {
     RequestOpenByOther,
     /// A cancellation request is open and its response window has passed.
     RequestUnanswered,
+    /// The review window is open, the actor has not reviewed, nor has the other party:
+    /// their review stays hidden (double-blind).
+    FirstReview,
+    /// The review window is open, the actor has not reviewed, and the other party has:
+    /// this review publishes both.
+    LastReview,
+    /// The buyer's review is published and has no reply yet.
+    ReplyOpen,
+    /// The review window has closed and what was written is not published yet.
+    ReviewsUnpublished,
+}
+
+/// Which reviews an order has (orders only; none for everything else).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ReviewFacts {
+    pub by_buyer: bool,
+    pub by_seller: bool,
+    pub published: bool,
+    pub replied: bool,
+}
+
+impl ReviewFacts {
+    /// Whether `actor` has written theirs.
+    pub fn written_by(&self, actor: Actor) -> bool {
+        match actor {
+            Actor::Buyer => self.by_buyer,
+            Actor::Seller => self.by_seller,
+            Actor::Support | Actor::System => false,
+        }
+    }
+
+    /// Whether the party opposite `actor` has written theirs.
+    fn written_by_other(&self, actor: Actor) -> bool {
+        match actor {
+            Actor::Buyer => self.by_seller,
+            Actor::Seller => self.by_buyer,
+            Actor::Support | Actor::System => false,
+        }
+    }
 }
 
 /// What a guard looks at.
@@ -58,6 +97,7 @@ pub struct Facts {
     pub right_opens_at: Option<DateTime<Utc>>,
     /// An open cancellation request: who made it, and until when the other may answer.
     pub request: Option<(Actor, DateTime<Utc>)>,
+    pub reviews: ReviewFacts,
 }
 
 impl Facts {
@@ -70,6 +110,7 @@ impl Facts {
             stages_left: 0,
             right_opens_at: None,
             request: None,
+            reviews: ReviewFacts::default(),
         }
     }
 
@@ -87,6 +128,14 @@ impl Facts {
             Guard::NoRequestOpen => self.request.is_none(),
             Guard::RequestOpenByOther => self.request.is_some_and(|(by, _)| by != actor),
             Guard::RequestUnanswered => self.request.is_some_and(|(_, until)| self.now >= until),
+            Guard::FirstReview => {
+                !past_deadline && !self.reviews.written_by(actor) && !self.reviews.written_by_other(actor)
+            }
+            Guard::LastReview => {
+                !past_deadline && !self.reviews.written_by(actor) && self.reviews.written_by_other(actor)
+            }
+            Guard::ReplyOpen => self.reviews.published && self.reviews.by_buyer && !self.reviews.replied,
+            Guard::ReviewsUnpublished => past_deadline && !self.reviews.published,
         }
     }
 }
@@ -106,15 +155,18 @@ pub enum Timer {
     AutoComplete,
     /// A cancellation request the other party left unanswered is accepted for them.
     CancellationTimeout,
+    /// A completed order's review window closes: what was written is published.
+    ReviewWindowCloses,
 }
 
 impl Timer {
-    const ALL: [Timer; 5] = [
+    const ALL: [Timer; 6] = [
         Timer::ExpireAtDeadline,
         Timer::LateAtDue,
         Timer::LateCancellationOpens,
         Timer::AutoComplete,
         Timer::CancellationTimeout,
+        Timer::ReviewWindowCloses,
     ];
 
     /// What follows the entity's subject in the timer's (none for its deadline).
@@ -125,6 +177,7 @@ impl Timer {
             Timer::LateCancellationOpens => Some("late_cancellation"),
             Timer::AutoComplete => Some("auto_complete"),
             Timer::CancellationTimeout => Some("cancellation"),
+            Timer::ReviewWindowCloses => Some("reviews"),
         }
     }
 
@@ -441,6 +494,13 @@ pub enum OrderAction {
     DeclineCancellation,
     /// The response window passed in silence: the request is accepted.
     CancellationTimeout,
+    /// A party reviews the other on a completed order (the buyer's review lands under
+    /// the gig), once, within the review window.
+    Review,
+    /// The seller answers the buyer's published review, once.
+    Reply,
+    /// The review window closed: what was written is published.
+    CloseReviews,
 }
 
 pub static ORDER: &[Transition<OrderState, OrderAction>] = {
@@ -528,7 +588,7 @@ pub static ORDER: &[Transition<OrderState, OrderAction>] = {
             to: S::Completed,
             event: "order_completed",
             notify: &[Seller],
-            timers: &[],
+            timers: &[Timer::ReviewWindowCloses],
         },
         // The buyer's silence past the auto-complete window accepts the stage.
         Transition {
@@ -549,7 +609,7 @@ pub static ORDER: &[Transition<OrderState, OrderAction>] = {
             to: S::Completed,
             event: "order_auto_completed",
             notify: &[Buyer, Seller],
-            timers: &[],
+            timers: &[Timer::ReviewWindowCloses],
         },
         // Cancellation by agreement: one request open at a time, answered by the other
         // party or by their silence past the response window.
@@ -630,6 +690,59 @@ pub static ORDER: &[Transition<OrderState, OrderAction>] = {
             guard: Some(Guard::RequestUnanswered),
             to: S::Cancelled,
             event: "cancellation_accepted_by_silence",
+            notify: &[Buyer, Seller],
+            timers: &[],
+        },
+        // Reviews, double-blind: the first is hidden (the other party is told one was
+        // written, not what it says); the second publishes both; the window's end
+        // publishes what there is.
+        Transition {
+            from: S::Completed,
+            action: A::Review,
+            by: &[Buyer],
+            guard: Some(Guard::FirstReview),
+            to: S::Completed,
+            event: "review_written",
+            notify: &[Seller],
+            timers: &[],
+        },
+        Transition {
+            from: S::Completed,
+            action: A::Review,
+            by: &[Seller],
+            guard: Some(Guard::FirstReview),
+            to: S::Completed,
+            event: "review_written",
+            notify: &[Buyer],
+            timers: &[],
+        },
+        Transition {
+            from: S::Completed,
+            action: A::Review,
+            by: &[Buyer, Seller],
+            guard: Some(Guard::LastReview),
+            to: S::Completed,
+            event: "reviews_published",
+            notify: &[Buyer, Seller],
+            timers: &[],
+        },
+        Transition {
+            from: S::Completed,
+            action: A::Reply,
+            by: &[Seller],
+            guard: Some(Guard::ReplyOpen),
+            to: S::Completed,
+            event: "review_replied",
+            notify: &[Buyer],
+            timers: &[],
+        },
+        Transition {
+            from: S::Completed,
+            action: A::CloseReviews,
+            by: &[System],
+            guard: Some(Guard::ReviewsUnpublished),
+            to: S::Completed,
+            event: "review_window_closed",
             notify: &[Buyer, Seller],
             timers: &[],
         },
@@ -925,6 +1038,7 @@ mod tests {
             stages_left: 0,
             right_opens_at: None,
             request: None,
+            reviews: ReviewFacts::default(),
         }
     }
 
@@ -1082,8 +1196,56 @@ mod tests {
         for s in [RequestState::Answered, RequestState::Declined, RequestState::Withdrawn, RequestState::Expired] {
             assert!(REQUEST.iter().all(|t| t.from != s));
         }
-        for s in [OrderState::Completed, OrderState::Cancelled] {
-            assert!(ORDER.iter().all(|t| t.from != s));
+        assert!(ORDER.iter().all(|t| t.from != OrderState::Cancelled));
+        // A completed order stays completed: only its reviews move on.
+        assert!(ORDER.iter().filter(|t| t.from == OrderState::Completed).all(|t| t.to == OrderState::Completed));
+    }
+
+    #[test]
+    fn reviews_are_double_blind_once_each_within_the_window() {
+        use OrderAction::{CloseReviews, Reply, Review};
+        let open = facts(60);
+        let event = |actor, f: &Facts| step(ORDER, OrderState::Completed, Review, actor, f).map(|t| t.event);
+        // The first review (either side's) is hidden; the other party is told.
+        assert_eq!(event(Buyer, &open), Ok("review_written"));
+        assert_eq!(event(Seller, &open), Ok("review_written"));
+        let row = step(ORDER, OrderState::Completed, Review, Buyer, &open).unwrap();
+        assert_eq!(row.notify, &[Seller]);
+        // The second publishes both.
+        let mut buyer_wrote = open;
+        buyer_wrote.reviews.by_buyer = true;
+        assert_eq!(event(Seller, &buyer_wrote), Ok("reviews_published"));
+        assert!(event(Buyer, &buyer_wrote).is_err(), "once each");
+        assert_eq!(
+            allowed(ORDER, OrderState::Completed, Buyer, &buyer_wrote),
+            vec![],
+            "nothing left for the buyer until the seller writes"
+        );
+        assert_eq!(allowed(ORDER, OrderState::Completed, Seller, &buyer_wrote), vec![Review]);
+        // The reply: the seller's, once, only once the buyer's review is published.
+        assert!(step(ORDER, OrderState::Completed, Reply, Seller, &buyer_wrote).is_err());
+        let mut published = buyer_wrote;
+        published.reviews.by_seller = true;
+        published.reviews.published = true;
+        assert_eq!(allowed(ORDER, OrderState::Completed, Seller, &published), vec![Reply]);
+        assert_eq!(step(ORDER, OrderState::Completed, Reply, Buyer, &published).err(), Some(Refusal::NotYours));
+        let mut replied = published;
+        replied.reviews.replied = true;
+        assert!(allowed(ORDER, OrderState::Completed, Seller, &replied).is_empty());
+        // Past the window no one reviews; the timer publishes what there is, once.
+        let closed = Facts { reviews: buyer_wrote.reviews, ..facts(-1) };
+        assert!(event(Seller, &closed).is_err());
+        assert_eq!(
+            step(ORDER, OrderState::Completed, CloseReviews, System, &closed).map(|t| t.event),
+            Ok("review_window_closed")
+        );
+        assert!(step(ORDER, OrderState::Completed, CloseReviews, System, &facts(-1)).is_ok(), "even with none");
+        assert!(step(ORDER, OrderState::Completed, CloseReviews, System, &open).is_err(), "not before its end");
+        let closed_published = Facts { reviews: published.reviews, ..facts(-1) };
+        assert!(step(ORDER, OrderState::Completed, CloseReviews, System, &closed_published).is_err());
+        // Reviews only on a completed order.
+        for state in [OrderState::InProgress, OrderState::Delivered, OrderState::Cancelled] {
+            assert_eq!(step(ORDER, state, Review, Buyer, &open).err(), Some(Refusal::NotNow), "{state:?}");
         }
     }
 

@@ -19,6 +19,7 @@ pub mod placement;
 pub mod policy;
 pub mod request;
 pub mod retry;
+pub mod review;
 pub mod seller;
 pub mod timeline;
 pub mod tracked;

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::rules::lifecycle::{self, Actor, ORDER, OrderState, Timer};
+use crate::rules::lifecycle::{self, Actor, ORDER, OrderState, ReviewFacts, Timer};
 use crate::rules::offer::{Offer, Terms};
 use crate::rules::policy::Policy;
 use crate::rules::timeline;
@@ -23,6 +23,17 @@ pub struct CancellationRequest {
     pub requested_at: DateTime<Utc>,
     /// The other party's silence until then accepts it.
     pub respond_by: DateTime<Utc>,
+}
+
+/// Where a completed order's reviews stand (the reviews themselves are records of their
+/// own, `rules::review`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct OrderReviews {
+    pub buyer_reviewed_at: Option<DateTime<Utc>>,
+    pub seller_reviewed_at: Option<DateTime<Utc>>,
+    /// When both became visible (the second was written, or the window closed).
+    pub published_at: Option<DateTime<Utc>>,
+    pub replied_at: Option<DateTime<Utc>>,
 }
 
 /// The policy copied onto an order when it is placed.
@@ -82,6 +93,8 @@ pub struct Order {
     /// The open request to cancel it by agreement, if any (one at a time).
     #[serde(default)]
     pub cancellation: Option<CancellationRequest>,
+    #[serde(default)]
+    pub reviews: OrderReviews,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub version: u64,
@@ -112,6 +125,7 @@ impl Order {
             auto_complete_at: None,
             completed_at: None,
             cancellation: None,
+            reviews: OrderReviews::default(),
             created_at: now,
             updated_at: now,
             version: 0,
@@ -132,8 +146,47 @@ impl Order {
             OrderState::AwaitingPayment => Some(self.payment_due_at),
             OrderState::InProgress => self.due_at,
             OrderState::Delivered => self.auto_complete_at,
-            _ => None,
+            OrderState::Completed => self.review_window_ends_at(),
+            OrderState::Cancelled => None,
         }
+    }
+
+    /// When a completed order's review window closes.
+    pub fn review_window_ends_at(&self) -> Option<DateTime<Utc>> {
+        self.completed_at.map(|at| at + chrono::Duration::seconds(self.policy.review_window_seconds))
+    }
+
+    /// What the table's review guards look at.
+    pub fn review_facts(&self) -> ReviewFacts {
+        ReviewFacts {
+            by_buyer: self.reviews.buyer_reviewed_at.is_some(),
+            by_seller: self.reviews.seller_reviewed_at.is_some(),
+            published: self.reviews.published_at.is_some(),
+            replied: self.reviews.replied_at.is_some(),
+        }
+    }
+
+    /// `by` reviewed the other party at `now`; with both reviews written, both are
+    /// published.
+    pub fn reviewed(&mut self, by: Actor, now: DateTime<Utc>) {
+        match by {
+            Actor::Buyer => self.reviews.buyer_reviewed_at = Some(now),
+            Actor::Seller => self.reviews.seller_reviewed_at = Some(now),
+            Actor::Support | Actor::System => {}
+        }
+        if self.reviews.buyer_reviewed_at.is_some() && self.reviews.seller_reviewed_at.is_some() {
+            self.reviews.published_at = Some(now);
+        }
+    }
+
+    /// The review window closed at `now`: what was written is published.
+    pub fn review_window_closed(&mut self, now: DateTime<Utc>) {
+        self.reviews.published_at.get_or_insert(now);
+    }
+
+    /// The seller answered the buyer's review at `now`.
+    pub fn review_replied(&mut self, now: DateTime<Utc>) {
+        self.reviews.replied_at = Some(now);
     }
 
     pub fn timer_due(&self, timer: Timer) -> Option<DateTime<Utc>> {
@@ -145,6 +198,7 @@ impl Order {
             }
             Timer::AutoComplete => self.auto_complete_at,
             Timer::CancellationTimeout => self.cancellation.as_ref().map(|c| c.respond_by),
+            Timer::ReviewWindowCloses => self.review_window_ends_at(),
         }
     }
 
@@ -277,6 +331,13 @@ impl Order {
             "auto_complete_at": self.auto_complete_at,
             "completed_at": self.completed_at,
             "cancellation_request": self.cancellation,
+            "reviews": {
+                "window_ends_at": self.review_window_ends_at(),
+                "buyer_reviewed": self.reviews.buyer_reviewed_at.is_some(),
+                "seller_reviewed": self.reviews.seller_reviewed_at.is_some(),
+                "published_at": self.reviews.published_at,
+                "replied": self.reviews.replied_at.is_some(),
+            },
             "created_at": self.created_at,
             "updated_at": self.updated_at,
             "allowed_actions": allowed,
@@ -296,7 +357,8 @@ crate::rules::tracked::tracked!(
     |o| (o.revisions_used, o.terms.revisions_included),
     Order::stages_left,
     Order::late_cancellation_at,
-    Order::open_request
+    Order::open_request,
+    Order::review_facts
 );
 
 /// An order placed from an accepted offer at `now`, awaiting payment through `pi_1`:
@@ -385,6 +447,83 @@ mod tests {
         let events = [placed.event, paid.event, noted.event];
         assert_eq!(verify(&events, &order.head_hash), Ok(()));
         assert_eq!(events.iter().map(|e| e.at).collect::<Vec<_>>(), [now, later, later], "time is the input");
+    }
+
+    /// `allowed_actions` for every role in every state the order can be in: the matrix
+    /// frontends draw their buttons from.
+    #[test]
+    fn allowed_actions_in_every_state_for_every_role() {
+        let now = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+        let hour = chrono::Duration::hours(1);
+        let at = |mut order: Order, state: OrderState| {
+            order.state = state;
+            order
+        };
+        let paid = |mut order: Order| {
+            order.start_work(now - hour);
+            order
+        };
+        let unpaid = example(now);
+        let in_progress = at(paid(example(now)), OrderState::InProgress);
+        let mut late = in_progress.clone();
+        late.due_at = Some(now - chrono::Duration::hours(25));
+        late.late = true;
+        let mut asked = in_progress.clone();
+        asked.cancellation_requested("01REQ".into(), Actor::Buyer, "buyer", "r".into(), now - hour);
+        let mut delivered = at(in_progress.clone(), OrderState::Delivered);
+        delivered.delivered(now);
+        let mut no_revisions = delivered.clone();
+        no_revisions.revisions_used = 2;
+        let mut completed = at(in_progress.clone(), OrderState::Completed);
+        completed.completed_at = Some(now - hour);
+        let mut buyer_reviewed = completed.clone();
+        buyer_reviewed.reviewed(Actor::Buyer, now);
+        let mut published = buyer_reviewed.clone();
+        published.reviewed(Actor::Seller, now);
+        let mut window_over = completed.clone();
+        window_over.completed_at = Some(now - chrono::Duration::days(15));
+        let cancelled = at(unpaid.clone(), OrderState::Cancelled);
+
+        let cases: [(&str, &Order, [&[&str]; 4]); 11] = [
+            ("unpaid", &unpaid, [&["cancel"], &["cancel"], &[], &["pay"]]),
+            ("in progress", &in_progress, [&["request_cancellation"], &["deliver", "request_cancellation"], &[], &[]]),
+            ("late", &late, [&["cancel", "request_cancellation"], &["deliver", "request_cancellation"], &[], &[]]),
+            (
+                "buyer asked to cancel",
+                &asked,
+                [&[], &["deliver", "accept_cancellation", "decline_cancellation"], &[], &[]],
+            ),
+            (
+                "delivered",
+                &delivered,
+                [&["request_revision", "accept_delivery", "request_cancellation"], &["request_cancellation"], &[], &[]],
+            ),
+            (
+                "delivered, no revisions left",
+                &no_revisions,
+                [&["accept_delivery", "request_cancellation"], &["request_cancellation"], &[], &[]],
+            ),
+            ("completed", &completed, [&["review"], &["review"], &[], &[]]),
+            ("the buyer reviewed", &buyer_reviewed, [&[], &["review"], &[], &[]]),
+            ("both reviewed", &published, [&[], &["reply"], &[], &[]]),
+            ("review window over", &window_over, [&[], &[], &[], &["close_reviews"]]),
+            ("cancelled", &cancelled, [&[], &[], &[], &[]]),
+        ];
+        for (name, order, expected) in cases {
+            for (actor, want) in [Actor::Buyer, Actor::Seller, Actor::Support, Actor::System].into_iter().zip(expected)
+            {
+                let allowed = lifecycle::allowed(ORDER, order.state, actor, &order.facts(now));
+                let names: Vec<String> =
+                    allowed.iter().map(|a| serde_json::to_value(a).unwrap().as_str().unwrap().to_owned()).collect();
+                assert_eq!(names, want, "{name}, {actor:?}");
+            }
+        }
+        // What a party is shown is the table's answer for them.
+        assert_eq!(
+            delivered.view(Some(Actor::Buyer), now)["allowed_actions"],
+            json!(["request_revision", "accept_delivery", "request_cancellation"])
+        );
+        assert_eq!(delivered.view(None, now)["allowed_actions"], json!([]));
     }
 
     fn pay_step(

@@ -187,6 +187,7 @@ mod tests {
                 status: GigStatus::Active,
                 rating_count: 0,
                 rating_sum: 0,
+                rating_stars: [0; 5],
                 created_at: now(),
                 updated_at: now(),
             }),

@@ -41,6 +41,8 @@ pub struct Policy {
     /// order that copies it, and the accept's idempotency record (which holds both) within
     /// DynamoDB's 400 KB item limit (`offer::tests::the_largest_terms_fit_an_item_twice`).
     pub offer_text_total_max: usize,
+    /// A review's text, and the seller's reply to one.
+    pub review_text_max: usize,
     /// The marketplace's currency (ISO 4217); level limits are in it.
     pub currency: String,
     /// How long a seller has to answer a request.
@@ -65,6 +67,7 @@ impl Default for Policy {
             offer_description_max: 10_000,
             offer_condition_max: 1_000,
             offer_text_total_max: 40_000,
+            review_text_max: 2_000,
             currency: "IRR".into(),
             request_answer_window: chrono::Duration::days(14),
             payment_window: chrono::Duration::minutes(60),

@@ -213,5 +213,6 @@ crate::rules::tracked::tracked!(
     |_| (0, 0),
     |_| 0,
     |_| None,
-    |_| None
+    |_| None,
+    |_| Default::default()
 );

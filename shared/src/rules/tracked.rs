@@ -10,7 +10,7 @@ use serde_json::Value;
 use crate::rules::caller::Caller;
 use crate::rules::error::ApiError;
 use crate::rules::followup::FollowUp;
-use crate::rules::lifecycle::{Actor, Facts, Note, Refusal, Start, Timer, Transition};
+use crate::rules::lifecycle::{Actor, Facts, Note, Refusal, ReviewFacts, Start, Timer, Transition};
 use crate::rules::timeline::{Draft, Event};
 
 pub trait Tracked: Serialize + DeserializeOwned + Clone {
@@ -36,6 +36,8 @@ pub trait Tracked: Serialize + DeserializeOwned + Clone {
     fn right_opens_at(&self) -> Option<DateTime<Utc>>;
     /// An open cancellation request: who made it, until when it may be answered (orders).
     fn open_request(&self) -> Option<(Actor, DateTime<Utc>)>;
+    /// Which reviews it has (orders only).
+    fn reviews(&self) -> ReviewFacts;
     fn version(&self) -> u64;
     fn head_hash(&self) -> &str;
     fn set_chain(&mut self, version: u64, head_hash: String, now: DateTime<Utc>);
@@ -55,6 +57,7 @@ pub trait Tracked: Serialize + DeserializeOwned + Clone {
             stages_left: self.stages_left(),
             right_opens_at: self.right_opens_at(),
             request: self.open_request(),
+            reviews: self.reviews(),
         }
     }
 
@@ -214,7 +217,7 @@ pub fn refusal<T: Tracked>(refusal: Refusal) -> ApiError {
 /// Implements [`Tracked`] for an entity with the usual field names; each entity's own
 /// module says how its deadline, timers and revisions are found.
 macro_rules! tracked {
-    ($type:ty, $state:ty, $kind:literal, $name:literal, $id:ident, $deadline:expr, $timer_at:expr, $revisions:expr, $stages_left:expr, $right_opens_at:expr, $open_request:expr) => {
+    ($type:ty, $state:ty, $kind:literal, $name:literal, $id:ident, $deadline:expr, $timer_at:expr, $revisions:expr, $stages_left:expr, $right_opens_at:expr, $open_request:expr, $reviews:expr) => {
         impl $crate::rules::tracked::Tracked for $type {
             type State = $state;
             const KIND: &'static str = $kind;
@@ -261,6 +264,10 @@ macro_rules! tracked {
                 )
                     -> Option<($crate::rules::lifecycle::Actor, chrono::DateTime<chrono::Utc>)> = $open_request;
                 open_request(self)
+            }
+            fn reviews(&self) -> $crate::rules::lifecycle::ReviewFacts {
+                let reviews: fn(&Self) -> $crate::rules::lifecycle::ReviewFacts = $reviews;
+                reviews(self)
             }
             fn version(&self) -> u64 {
                 self.version

@@ -45,6 +45,10 @@ pub struct Upload {
     /// The object version that was checked; downloads are pinned to it so a later
     /// overwrite through a still-valid upload link is never served.
     pub checked_version: Option<String>,
+    /// The SHA-256 (hex) of the checked version: what deliveries and revision requests
+    /// record on the order's timeline, so a file can be proven the one exchanged.
+    #[serde(default)]
+    pub sha256: Option<String>,
     pub created_at: DateTime<Utc>,
     pub checked_at: Option<DateTime<Utc>>,
 }
@@ -160,6 +164,7 @@ impl Upload {
             status: lifecycle::UploadStatus::Pending,
             rejection: None,
             checked_version: None,
+            sha256: None,
             created_at: now,
             checked_at: None,
         }
@@ -171,9 +176,16 @@ impl Upload {
         self.owner_id == caller.user_id || caller.is_support || shared_with_caller
     }
 
-    /// Records the checker's verdict on object `version` through the [`UPLOAD`] table:
-    /// only a pending upload moves. `false` when it was decided already.
-    pub fn decide(&mut self, verdict: &Verdict, version: Option<String>, now: DateTime<Utc>) -> bool {
+    /// Records the checker's verdict on object `version` (whose content hashes to
+    /// `sha256`) through the [`UPLOAD`] table: only a pending upload moves. `false` when it
+    /// was decided already.
+    pub fn decide(
+        &mut self,
+        verdict: &Verdict,
+        version: Option<String>,
+        sha256: Option<String>,
+        now: DateTime<Utc>,
+    ) -> bool {
         let (action, rejection) = match verdict {
             Verdict::Ready => (UploadAction::Accept, None),
             Verdict::Rejected(code) => (UploadAction::Reject, Some((*code).to_owned())),
@@ -183,6 +195,7 @@ impl Upload {
                 self.status = t.to;
                 self.rejection = rejection;
                 self.checked_version = version;
+                self.sha256 = sha256;
                 self.checked_at = Some(now);
                 true
             }
@@ -231,6 +244,7 @@ impl Upload {
             "file_name": self.file_name,
             "content_type": self.content_type,
             "size_bytes": self.size_bytes,
+            "sha256": self.sha256,
             "status": self.status,
             "rejection": self.rejection,
             "created_at": self.created_at,
@@ -239,6 +253,25 @@ impl Upload {
             "download_expires_at": expires,
         })
     }
+}
+
+/// What a timeline event records of the files it names, in their order: each file's id,
+/// name, size and the SHA-256 of its checked content, so the record proves which bytes
+/// were exchanged. `uploads` holds the loaded records (a missing one records its id only).
+pub fn recorded(ids: &[String], uploads: &[Upload]) -> Value {
+    let files: Vec<Value> = ids
+        .iter()
+        .map(|id| match uploads.iter().find(|u| &u.upload_id == id) {
+            Some(u) => json!({
+                "upload_id": u.upload_id,
+                "file_name": u.file_name,
+                "size_bytes": u.size_bytes,
+                "sha256": u.sha256,
+            }),
+            None => json!({ "upload_id": id }),
+        })
+        .collect();
+    Value::Array(files)
 }
 
 /// Checks the files a message or request names: each must be the sender's own upload
@@ -319,6 +352,7 @@ mod tests {
             status: UploadStatus::Pending,
             rejection: None,
             checked_version: None,
+            sha256: None,
             created_at: Utc::now(),
             checked_at: None,
         }
@@ -328,15 +362,15 @@ mod tests {
     fn the_checker_decides_an_upload_once() {
         let now = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
         let mut pending = upload(UploadKind::Attachment, "image/png", 10);
-        assert!(pending.decide(&Verdict::Rejected("size_mismatch"), Some("v1".into()), now));
+        assert!(pending.decide(&Verdict::Rejected("size_mismatch"), Some("v1".into()), None, now));
         assert_eq!(pending.status, UploadStatus::Rejected);
         assert_eq!(pending.rejection.as_deref(), Some("size_mismatch"));
         assert_eq!((pending.checked_version.as_deref(), pending.checked_at), (Some("v1"), Some(now)));
         // A redelivered notification finds it decided: nothing changes.
-        assert!(!pending.decide(&Verdict::Ready, Some("v2".into()), now));
+        assert!(!pending.decide(&Verdict::Ready, Some("v2".into()), None, now));
         assert_eq!((pending.status, pending.checked_version.as_deref()), (UploadStatus::Rejected, Some("v1")));
         let mut ready = upload(UploadKind::Attachment, "image/png", 10);
-        assert!(ready.decide(&Verdict::Ready, None, now));
+        assert!(ready.decide(&Verdict::Ready, None, Some("ab".into()), now));
         assert_eq!((ready.status, ready.rejection.as_deref()), (UploadStatus::Ready, None));
     }
 

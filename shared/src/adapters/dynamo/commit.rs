@@ -104,6 +104,14 @@ impl Commit {
                 fingerprint_item(put.item(), &mut hash);
                 hash.update(put.condition_expression().unwrap_or_default().as_bytes());
             }
+            if let Some(update) = write.update() {
+                hash.update(b"UPDATE");
+                fingerprint_item(update.key(), &mut hash);
+                hash.update(update.update_expression().as_bytes());
+                if let Some(values) = update.expression_attribute_values() {
+                    fingerprint_item(values, &mut hash);
+                }
+            }
             if let Some(delete) = write.delete() {
                 hash.update(b"DELETE");
                 fingerprint_item(delete.key(), &mut hash);

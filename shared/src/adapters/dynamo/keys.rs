@@ -16,6 +16,8 @@
 //! | a buyer's requests / offers / orders   | GSI1  | `GSI1PK = BUYER#{user_id}#{KIND}S`, `GSI1SK` desc |
 //! | a seller's requests / offers / orders  | GSI2  | `GSI2PK = SELLER#{user_id}#{KIND}S`, `GSI2SK` desc |
 //! | an order's deliveries, newest first    | table | `PK = ORDER#{order_id}`, `SK begins_with DELIVERY#` |
+//! | an order's reviews (buyer's, seller's) | table | `PK = ORDER#{order_id}`, `SK begins_with REVIEW#` |
+//! | a gig's published reviews, newest first| GSI1  | `GSI1PK = GIG#{gig_id}#REVIEWS`, `GSI1SK` desc (`{published_at}#{order_id}`) |
 //! | the messages about an order, paginated | GSI1  | `GSI1PK = ORDER#{order_id}#MESSAGES`, `GSI1SK` desc |
 //! | did two users communicate before       | table | `PK = CONV#{lo}#{hi}` (any item: a message or a `CONTACT#…` marker) |
 //! | follow-ups not yet handed to SQS        | table | `PK = OUTBOX`, `SK < {ulid of now − grace}`       |
@@ -105,6 +107,24 @@ pub const DELIVERY_PREFIX: &str = "DELIVERY#";
 /// A delivery, under its order.
 pub fn delivery(order_id: &str, delivery_id: &str) -> Key {
     key(format!("ORDER#{order_id}"), format!("{DELIVERY_PREFIX}{delivery_id}"))
+}
+
+pub const REVIEW_PREFIX: &str = "REVIEW#";
+
+/// A party's review (`by`: `buyer` or `seller`), under its order.
+pub fn review(order_id: &str, by: &str) -> Key {
+    key(format!("ORDER#{order_id}"), format!("{REVIEW_PREFIX}{by}"))
+}
+
+/// The GSI1 partition of a gig's published reviews.
+pub fn gig_reviews(gig_id: &str) -> String {
+    format!("GIG#{gig_id}#REVIEWS")
+}
+
+/// A published review's place in its gig's list: by publication time (fixed-width UTC,
+/// so text order is time order), then its order.
+pub fn gig_review_sort(published_at: chrono::DateTime<chrono::Utc>, order_id: &str) -> String {
+    format!("{}#{order_id}", published_at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true))
 }
 
 /// The GSI1 partition of the messages about one order.

@@ -3,7 +3,7 @@
 use aws_sdk_dynamodb::types::TransactWriteItem;
 
 use super::keys::Key;
-use super::{Page, Store, db_error, decode_cursor, encode_cursor, invalid_cursor, item, key_item, keys, put, s};
+use super::{Page, Store, db_error, item, key_item, keys, put, s};
 use crate::rules::error::ApiError;
 use crate::rules::message::Message;
 use crate::rules::placement::Contact;
@@ -72,28 +72,11 @@ impl Store {
         limit: i32,
         cursor: Option<&str>,
     ) -> Result<Page<Message>, ApiError> {
-        let partition = keys::order_messages(order_id);
-        let start = match cursor {
-            None => None,
-            Some(cursor) => {
-                let sk = decode_cursor(cursor)
-                    .filter(|sk| sk.starts_with(keys::MESSAGE_PREFIX))
-                    .ok_or_else(invalid_cursor)?;
-                // The cursor names only the sort key; the keys are rebuilt from the parties.
-                let mut start = key_item(&Key { pk: keys::conversation(a, b), sk: sk.clone() });
-                start.insert(keys::GSI1PK.into(), s(&partition));
-                start.insert(keys::GSI1SK.into(), s(sk));
-                Some(start)
-            }
-        };
-        let query = self
-            .db
-            .query()
-            .index_name(keys::GSI1)
-            .key_condition_expression("GSI1PK = :pk")
-            .expression_attribute_values(":pk", s(&partition));
-        self.newest_first(query, limit, start, |k| k.get(keys::GSI1SK).and_then(|v| v.as_s().ok()).map(encode_cursor))
-            .await
+        // The index's sort key is the message's own; its partition is the parties'.
+        self.gsi1_page(&keys::order_messages(order_id), limit, cursor, |sk| {
+            sk.starts_with(keys::MESSAGE_PREFIX).then(|| Key { pk: keys::conversation(a, b), sk: sk.to_owned() })
+        })
+        .await
     }
 
     /// How far `buyer` and `seller` have communicated, for the prior-communication rule:

@@ -11,6 +11,7 @@ pub mod messages;
 pub mod notifications;
 pub mod outbox;
 pub mod payments;
+pub mod reviews;
 pub mod sellers;
 pub mod timers;
 pub mod tracked;
@@ -183,6 +184,36 @@ impl Store {
             .expression_attribute_values(":pk", s(pk))
             .expression_attribute_values(":prefix", s(prefix));
         self.newest_first(query, limit, start, |k| k.get(keys::SK).and_then(|v| v.as_s().ok()).map(encode_cursor)).await
+    }
+
+    /// One page of GSI1 partition `partition`, newest first. The cursor is the last GSI1
+    /// sort key read; `table_key` rebuilds from it the item's own key, which the index
+    /// needs to resume (`None`: not a cursor this list gave).
+    pub async fn gsi1_page<T: DeserializeOwned>(
+        &self,
+        partition: &str,
+        limit: i32,
+        cursor: Option<&str>,
+        table_key: impl FnOnce(&str) -> Option<Key>,
+    ) -> Result<Page<T>, ApiError> {
+        let start = match cursor {
+            None => None,
+            Some(cursor) => {
+                let sort = decode_cursor(cursor).ok_or_else(invalid_cursor)?;
+                let mut start = key_item(&table_key(&sort).ok_or_else(invalid_cursor)?);
+                start.insert(keys::GSI1PK.into(), s(partition));
+                start.insert(keys::GSI1SK.into(), s(sort));
+                Some(start)
+            }
+        };
+        let query = self
+            .db
+            .query()
+            .index_name(keys::GSI1)
+            .key_condition_expression("GSI1PK = :pk")
+            .expression_attribute_values(":pk", s(partition));
+        self.newest_first(query, limit, start, |k| k.get(keys::GSI1SK).and_then(|v| v.as_s().ok()).map(encode_cursor))
+            .await
     }
 
     /// Every item of partition `pk` whose sort key begins with `prefix`, in order, read

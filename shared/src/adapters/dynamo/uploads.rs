@@ -64,13 +64,15 @@ impl Store {
             .set_key(Some(key_item(&keys::upload(&upload.upload_id))))
             .condition_expression("#status = :pending")
             .update_expression(
-                "SET #status = :status, rejection = :rejection, checked_version = :version, checked_at = :now",
+                "SET #status = :status, rejection = :rejection, checked_version = :version, sha256 = :sha256, \
+                 checked_at = :now",
             )
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":pending", s("pending"))
             .expression_attribute_values(":status", s(status.as_str().unwrap_or_default()))
             .expression_attribute_values(":rejection", rejection.map_or(AttributeValue::Null(true), s))
             .expression_attribute_values(":version", version.map_or(AttributeValue::Null(true), s))
+            .expression_attribute_values(":sha256", upload.sha256.as_deref().map_or(AttributeValue::Null(true), s))
             .expression_attribute_values(":now", s(checked_at.to_rfc3339()))
             .send()
             .await;
