@@ -15,6 +15,12 @@ async fn order(api: &Api, deal: &Deal, order_id: &str) -> Value {
     deal.order(api, order_id).await
 }
 
+/// A file of `owner`'s declared but never sent: the check has not passed it.
+async fn pending_file(api: &Api, owner: &str) -> String {
+    let declared = json!({ "kind": "attachment", "file_name": "x.png", "content_type": "image/png", "size_bytes": 10 });
+    api.post("/v1/uploads", &token(owner), declared).await.ok(201)["upload_id"].as_str().unwrap().to_owned()
+}
+
 fn path(order_id: &str, action: &str) -> String {
     format!("/v1/orders/{order_id}/{action}")
 }
@@ -178,6 +184,7 @@ async fn only_a_paid_order_is_delivered_and_only_by_its_seller() {
         (json!({ "message": "x", "stage": 2 }), 422, "not_the_current_stage"),
         (json!({ "message": "x", "colour": 1 }), 422, "unknown_field"),
         (json!({ "attachment_upload_ids": [ready_file(&api, &deal.buyer).await] }), 422, "upload_not_found"),
+        (json!({ "attachment_upload_ids": [pending_file(&api, &deal.seller).await] }), 422, "upload_not_ready"),
     ];
     for (body, status, code) in bad {
         api.post(&path(&order_id, "deliveries"), &seller, body).await.problem(status, code);
@@ -192,6 +199,23 @@ async fn only_a_paid_order_is_delivered_and_only_by_its_seller() {
     let seen = order(&api, &deal, &order_id).await;
     assert_eq!(seen["allowed_actions"], json!(["request_revision", "accept_delivery", "request_cancellation"]));
     api.post(&path(&order_id, "acceptance"), &seller, json!({})).await.problem(403, "not_allowed_for_role");
+    // Bad revision requests, each with its own code; the count does not move.
+    let bad = [
+        (json!({}), "missing_field"),
+        (json!({ "reason": " " }), "empty"),
+        (json!({ "reason": "ب".repeat(1_001) }), "too_long"),
+        (json!({ "reason": "x", "urgent": true }), "unknown_field"),
+        (json!({ "reason": "x", "attachment_upload_ids": [ready_file(&api, &deal.seller).await] }), "upload_not_found"),
+        (
+            json!({ "reason": "x", "attachment_upload_ids": [pending_file(&api, &deal.buyer).await] }),
+            "upload_not_ready",
+        ),
+    ];
+    for (body, code) in bad {
+        api.post(&path(&order_id, "revision-requests"), &buyer, body).await.problem(422, code);
+    }
+    let o = order(&api, &deal, &order_id).await;
+    assert_eq!((o["revisions_used"].as_i64(), o["status"].as_str()), (Some(0), Some("delivered")));
 }
 
 #[tokio::test]
