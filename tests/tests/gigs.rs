@@ -20,7 +20,8 @@ async fn a_seller_creates_reads_and_pauses_a_gig() {
     let gig = created.ok(201).clone();
     assert_eq!(gig["status"], "active");
     assert_eq!(gig["seller_id"], seller);
-    assert_eq!(gig["rating"], json!({ "count": 0, "average": null }));
+    let no_stars = json!({ "1": 0, "2": 0, "3": 0, "4": 0, "5": 0 });
+    assert_eq!(gig["rating"], json!({ "count": 0, "average": null, "stars": no_stars }));
     let id = gig["gig_id"].as_str().unwrap();
 
     // Anyone signed in reads it.
