@@ -296,6 +296,17 @@ impl Deal {
 /// A one-pixel PNG, a file the upload checker accepts.
 pub const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0\x1f\x15\xc4\x89";
 
+/// A few bytes of Ogg Opus, a voice note the upload checker accepts.
+pub const OGG: &[u8] =
+    b"OggS\0\x02\0\0\0\0\0\0\0\0\x01\0\0\0\0\0\0\0\0\0\0\0\x01\x13OpusHead\x01\x01\x38\x01\x80\xbb\0\0\0\0\0";
+
+/// A voice note of `owner`'s that passed the check.
+pub async fn ready_voice_note(api: &Api, owner: &str) -> String {
+    let id = api.upload(&token(owner), "voice_note", "audio/ogg", OGG.len() as u64, OGG).await;
+    assert_eq!(api.decided_upload(&token(owner), &id).await["status"], "ready");
+    id
+}
+
 /// A file of `owner`'s that passed the check.
 pub async fn ready_file(api: &Api, owner: &str) -> String {
     let id = api.upload(&token(owner), "attachment", "image/png", PNG.len() as u64, PNG).await;
@@ -437,6 +448,16 @@ pub fn stripe_event(event_id: &str, kind: &str, object: Value) -> String {
         "data": { "object": object }
     })
     .to_string()
+}
+
+/// Stripe's `charge.refunded` for `intent_id` with `total` refunded so far: localstripe
+/// sends none, Stripe would.
+pub fn charge_refunded(intent_id: &str, total: i64) -> String {
+    stripe_event(
+        &format!("evt_{}", ulid::Ulid::new()),
+        "charge.refunded",
+        json!({ "id": "ch_x", "object": "charge", "payment_intent": intent_id, "amount_refunded": total }),
+    )
 }
 
 /// The API Gateway v2 event the gateway would build for `sub` calling `POST path`, to run

@@ -108,6 +108,9 @@ async fn custom_project_samples_run_through_their_handlers() {
     let (status, body) =
         status_and_body(reviews_api::handle(&app, fresh_request("reviews-api.json", &user("buyer"))).await.unwrap());
     assert_eq!((status, body["code"].as_str()), (404, Some("not_found")));
+    let (status, body) =
+        status_and_body(disputes_api::handle(&app, fresh_request("disputes-api.json", &user("buyer"))).await.unwrap());
+    assert_eq!((status, body["code"].as_str()), (404, Some("not_found")));
     // A gig of this stack, read through the sample with its id swapped in.
     let gig = Deal::new(&Api::default()).await.gig_id;
     let mut event: serde_json::Value = serde_json::from_str(&sample("reviews-api-gig.json")).unwrap();

@@ -3,9 +3,6 @@
 use peyman::adapters::dynamo::keys;
 use peyman_e2e::*;
 
-const OGG: &[u8] =
-    b"OggS\0\x02\0\0\0\0\0\0\0\0\x01\0\0\0\0\0\0\0\0\0\0\0\x01\x13OpusHead\x01\x01\x38\x01\x80\xbb\0\0\0\0\0";
-
 #[tokio::test]
 async fn both_parties_see_one_conversation_in_order() {
     let api = Api::default();

@@ -45,14 +45,6 @@ fn failed(intent_id: &str) -> Value {
             "last_payment_error": { "code": "card_declined", "message": "Your card was declined." } })
 }
 
-fn charge_refunded(intent_id: &str, total: i64) -> String {
-    stripe_event(
-        &format!("evt_{}", ulid::Ulid::new()),
-        "charge.refunded",
-        json!({ "id": "ch_x", "object": "charge", "payment_intent": intent_id, "amount_refunded": total }),
-    )
-}
-
 fn now() -> i64 {
     Utc::now().timestamp()
 }

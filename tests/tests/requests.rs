@@ -3,9 +3,6 @@
 
 use peyman_e2e::*;
 
-const OGG: &[u8] =
-    b"OggS\0\x02\0\0\0\0\0\0\0\0\x01\0\0\0\0\0\0\0\0\0\0\0\x01\x13OpusHead\x01\x01\x38\x01\x80\xbb\0\0\0\0\0";
-
 async fn seller_taking_requests(api: &Api) -> (String, String) {
     let seller = user("seller");
     api.put("/v1/me/seller-settings", &token(&seller), json!({ "custom_projects_enabled": true })).await.ok(200);

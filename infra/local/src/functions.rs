@@ -19,6 +19,7 @@ pub const HTTP: &[&str] = &[
     "OrdersApiFunction",
     "OrderWorkFunction",
     "ReviewsApiFunction",
+    "DisputesApiFunction",
     "SupportPaymentsFunction",
     "PaymentsWebhookFunction",
 ];
@@ -42,6 +43,7 @@ pub async fn invoke_http(app: &App, function: &str, request: Request) -> Result<
         "OrdersApiFunction" => orders_api::handle(app, request).await,
         "OrderWorkFunction" => order_work::handle(app, request).await,
         "ReviewsApiFunction" => reviews_api::handle(app, request).await,
+        "DisputesApiFunction" => disputes_api::handle(app, request).await,
         "SupportPaymentsFunction" => support_payments::handle(app, request).await,
         "PaymentsWebhookFunction" => payments_webhook::handle(app, request).await,
         other => Err(format!("{other} is not an HTTP function").into()),

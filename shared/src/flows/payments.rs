@@ -307,11 +307,25 @@ pub async fn refund_rest(
     reason: &str,
     now: DateTime<Utc>,
 ) -> Result<Refund, ApiError> {
+    refund_part(app, commit, order, refund_id, None, reason, now).await
+}
+
+/// As [`refund_rest`], of `amount` (all that is left when `None`): never more than is
+/// left of the payment (`refund_exceeds_payment`).
+pub async fn refund_part(
+    app: &App,
+    commit: &mut Commit,
+    order: &Order,
+    refund_id: &str,
+    amount: Option<i64>,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> Result<Refund, ApiError> {
     let intent_id = order.payment_intent_id.as_deref().ok_or(ApiError::NotFound { what: "payment" })?;
     let mut payment = app.store.payment(intent_id).await?.ok_or(ApiError::NotFound { what: "payment" })?;
     let expected = payment.version;
     payment.version += 1;
-    let rest = payment.paid().amount - payment.refund_requested;
+    let rest = amount.unwrap_or(payment.paid().amount - payment.refund_requested);
     let check_at = now + app.config.outbox_grace;
     let refund = request_refund(commit, &mut payment, refund_id, rest, reason, now, check_at)?;
     commit.payment(&payment, expected)?;

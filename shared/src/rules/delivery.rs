@@ -47,26 +47,6 @@ pub struct RevisionRequest {
     pub attachment_upload_ids: Vec<String>,
 }
 
-/// The shape of files named in a delivery or a revision request: ids, at most the
-/// message limit, none twice.
-fn check_files(ids: &[String], policy: &Policy) -> Result<(), ApiError> {
-    if ids.len() > policy.message_attachments_max {
-        return Err(ApiError::invalid(
-            "too_many_attachments",
-            "attachment_upload_ids",
-            format!("at most {} files", policy.message_attachments_max),
-        ));
-    }
-    for (i, id) in ids.iter().enumerate() {
-        let field = format!("attachment_upload_ids[{i}]");
-        validate::ulid(&field, id)?;
-        if ids[..i].contains(id) {
-            return Err(ApiError::invalid("duplicate_attachment", field, "a file is named twice"));
-        }
-    }
-    Ok(())
-}
-
 impl NewDelivery {
     /// The shape, before anything is loaded.
     pub fn check(&self, policy: &Policy) -> Result<(), ApiError> {
@@ -76,7 +56,7 @@ impl NewDelivery {
         if self.message.is_none() && self.attachment_upload_ids.is_empty() {
             return Err(ApiError::invalid("empty_delivery", "message", "a delivery needs a message or files"));
         }
-        check_files(&self.attachment_upload_ids, policy)
+        upload::check_ids(&self.attachment_upload_ids, policy)
     }
 
     /// The delivery of `order`'s current stage: the stage named must be it, and every file
@@ -122,7 +102,7 @@ impl NewDelivery {
 impl RevisionRequest {
     pub fn check(&self, policy: &Policy) -> Result<(), ApiError> {
         validate::text("reason", &self.reason, policy.offer_condition_max)?;
-        check_files(&self.attachment_upload_ids, policy)
+        upload::check_ids(&self.attachment_upload_ids, policy)
     }
 
     /// Every file must be the buyer's own, checked and `ready`.

@@ -468,6 +468,8 @@ pub enum OrderState {
     AwaitingPayment,
     InProgress,
     Delivered,
+    /// A dispute is open: frozen until support resolves it (no timer, no party moves it).
+    Disputed,
     Completed,
     Cancelled,
 }
@@ -501,6 +503,14 @@ pub enum OrderAction {
     Reply,
     /// The review window closed: what was written is published.
     CloseReviews,
+    /// Either party opens a dispute on a paid order not yet completed or cancelled.
+    OpenDispute,
+    /// Support resolves the dispute for the seller: the order is complete.
+    ReleaseDisputed,
+    /// Support resolves it for the buyer: cancelled, all that was paid refunded.
+    RefundDisputed,
+    /// Support splits it: part of the payment refunded, the order complete.
+    PartlyRefundDisputed,
 }
 
 pub static ORDER: &[Transition<OrderState, OrderAction>] = {
@@ -693,6 +703,58 @@ pub static ORDER: &[Transition<OrderState, OrderAction>] = {
             notify: &[Buyer, Seller],
             timers: &[],
         },
+        // A dispute freezes a paid order until support decides: from `disputed` only
+        // support moves it, so no timer and no party action applies meanwhile.
+        Transition {
+            from: S::InProgress,
+            action: A::OpenDispute,
+            by: &[Buyer, Seller],
+            guard: None,
+            to: S::Disputed,
+            event: "dispute_opened",
+            notify: &[Buyer, Seller],
+            timers: &[],
+        },
+        Transition {
+            from: S::Delivered,
+            action: A::OpenDispute,
+            by: &[Buyer, Seller],
+            guard: None,
+            to: S::Disputed,
+            event: "dispute_opened",
+            notify: &[Buyer, Seller],
+            timers: &[],
+        },
+        Transition {
+            from: S::Disputed,
+            action: A::ReleaseDisputed,
+            by: &[Support],
+            guard: None,
+            to: S::Completed,
+            event: "dispute_released",
+            notify: &[Buyer, Seller],
+            timers: &[Timer::ReviewWindowCloses],
+        },
+        Transition {
+            from: S::Disputed,
+            action: A::RefundDisputed,
+            by: &[Support],
+            guard: None,
+            to: S::Cancelled,
+            event: "dispute_refunded",
+            notify: &[Buyer, Seller],
+            timers: &[],
+        },
+        Transition {
+            from: S::Disputed,
+            action: A::PartlyRefundDisputed,
+            by: &[Support],
+            guard: None,
+            to: S::Completed,
+            event: "dispute_partly_refunded",
+            notify: &[Buyer, Seller],
+            timers: &[Timer::ReviewWindowCloses],
+        },
         // Reviews, double-blind: the first is hidden (the other party is told one was
         // written, not what it says); the second publishes both; the window's end
         // publishes what there is.
@@ -757,6 +819,55 @@ pub const ORDER_START: Start<OrderState> = Start {
     notify: &[Seller],
     timers: &[Timer::ExpireAtDeadline],
 };
+
+// ---- disputes --------------------------------------------------------------------------
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Hash)]
+#[serde(rename_all = "snake_case")]
+pub enum DisputeState {
+    Open,
+    Resolved,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Hash)]
+#[serde(rename_all = "snake_case")]
+pub enum DisputeAction {
+    /// A party adds a statement (text and files) while it is open.
+    AddStatement,
+    /// Support records its decision (the order moves in the same transaction).
+    Resolve,
+}
+
+pub static DISPUTE: &[Transition<DisputeState, DisputeAction>] = {
+    use DisputeAction as A;
+    use DisputeState as S;
+    &[
+        Transition {
+            from: S::Open,
+            action: A::AddStatement,
+            by: &[Buyer, Seller],
+            guard: None,
+            to: S::Open,
+            event: "statement_added",
+            notify: &[Buyer, Seller],
+            timers: &[],
+        },
+        Transition {
+            from: S::Open,
+            action: A::Resolve,
+            by: &[Support],
+            guard: None,
+            to: S::Resolved,
+            event: "dispute_resolved",
+            notify: &[],
+            timers: &[],
+        },
+    ]
+};
+
+/// How a dispute begins: open, on its order's timeline too (which tells the parties).
+pub const DISPUTE_START: Start<DisputeState> =
+    Start { state: DisputeState::Open, event: "dispute_opened", notify: &[], timers: &[] };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -1158,7 +1269,7 @@ mod tests {
         no_revisions.revisions_included = 0;
         assert_eq!(
             allowed(ORDER, OrderState::Delivered, Buyer, &no_revisions),
-            vec![OrderAction::AcceptDelivery, OrderAction::RequestCancellation]
+            vec![OrderAction::AcceptDelivery, OrderAction::RequestCancellation, OrderAction::OpenDispute]
         );
         // An open cancellation request is answered by the other party only, and no
         // second one is opened meanwhile.
@@ -1166,9 +1277,15 @@ mod tests {
         asked.request = Some((Seller, asked.now + Duration::hours(48)));
         assert_eq!(
             allowed(ORDER, OrderState::InProgress, Buyer, &asked),
-            vec![OrderAction::AcceptCancellation, OrderAction::DeclineCancellation]
+            vec![OrderAction::AcceptCancellation, OrderAction::DeclineCancellation, OrderAction::OpenDispute]
         );
-        assert!(allowed(ORDER, OrderState::InProgress, Seller, &asked).iter().all(|a| *a == OrderAction::Deliver));
+        assert!(
+            allowed(ORDER, OrderState::InProgress, Seller, &asked).iter().all(|a| [
+                OrderAction::Deliver,
+                OrderAction::OpenDispute
+            ]
+            .contains(a))
+        );
         assert_eq!(allowed(ORDER, OrderState::InProgress, System, &asked), vec![]);
         asked.now += Duration::hours(48);
         assert_eq!(allowed(ORDER, OrderState::InProgress, System, &asked), vec![OrderAction::CancellationTimeout]);

@@ -5,6 +5,7 @@
 pub mod caller;
 pub mod canonical;
 pub mod delivery;
+pub mod dispute;
 pub mod error;
 pub mod followup;
 pub mod gig;

@@ -95,6 +95,9 @@ pub struct Order {
     pub cancellation: Option<CancellationRequest>,
     #[serde(default)]
     pub reviews: OrderReviews,
+    /// The dispute opened on it, if any (one per order).
+    #[serde(default)]
+    pub dispute_id: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub version: u64,
@@ -126,6 +129,7 @@ impl Order {
             completed_at: None,
             cancellation: None,
             reviews: OrderReviews::default(),
+            dispute_id: None,
             created_at: now,
             updated_at: now,
             version: 0,
@@ -147,7 +151,7 @@ impl Order {
             OrderState::InProgress => self.due_at,
             OrderState::Delivered => self.auto_complete_at,
             OrderState::Completed => self.review_window_ends_at(),
-            OrderState::Cancelled => None,
+            OrderState::Disputed | OrderState::Cancelled => None,
         }
     }
 
@@ -176,6 +180,22 @@ impl Order {
         }
         if self.reviews.buyer_reviewed_at.is_some() && self.reviews.seller_reviewed_at.is_some() {
             self.reviews.published_at = Some(now);
+        }
+    }
+
+    /// A dispute was opened on it: it freezes, so nothing waits on a clock any more (no
+    /// auto-complete), and an open cancellation request gives way to the dispute.
+    pub fn dispute_opened(&mut self, dispute_id: &str) {
+        self.dispute_id = Some(dispute_id.to_owned());
+        self.auto_complete_at = None;
+        self.cancellation = None;
+    }
+
+    /// Support resolved its dispute at `now`, moving it to `to`: a completed order's
+    /// review window opens.
+    pub fn dispute_resolved(&mut self, to: OrderState, now: DateTime<Utc>) {
+        if to == OrderState::Completed {
+            self.completed_at = Some(now);
         }
     }
 
@@ -331,6 +351,7 @@ impl Order {
             "auto_complete_at": self.auto_complete_at,
             "completed_at": self.completed_at,
             "cancellation_request": self.cancellation,
+            "dispute_id": self.dispute_id,
             "reviews": {
                 "window_ends_at": self.review_window_ends_at(),
                 "buyer_reviewed": self.reviews.buyer_reviewed_at.is_some(),
@@ -484,24 +505,46 @@ mod tests {
         window_over.completed_at = Some(now - chrono::Duration::days(15));
         let cancelled = at(unpaid.clone(), OrderState::Cancelled);
 
-        let cases: [(&str, &Order, [&[&str]; 4]); 11] = [
+        let mut disputed = at(delivered.clone(), OrderState::Disputed);
+        disputed.dispute_opened("01DISPUTE");
+
+        const D: &str = "open_dispute";
+        let cases: [(&str, &Order, [&[&str]; 4]); 12] = [
             ("unpaid", &unpaid, [&["cancel"], &["cancel"], &[], &["pay"]]),
-            ("in progress", &in_progress, [&["request_cancellation"], &["deliver", "request_cancellation"], &[], &[]]),
-            ("late", &late, [&["cancel", "request_cancellation"], &["deliver", "request_cancellation"], &[], &[]]),
+            (
+                "in progress",
+                &in_progress,
+                [&["request_cancellation", D], &["deliver", "request_cancellation", D], &[], &[]],
+            ),
+            (
+                "late",
+                &late,
+                [&["cancel", "request_cancellation", D], &["deliver", "request_cancellation", D], &[], &[]],
+            ),
             (
                 "buyer asked to cancel",
                 &asked,
-                [&[], &["deliver", "accept_cancellation", "decline_cancellation"], &[], &[]],
+                [&[D], &["deliver", "accept_cancellation", "decline_cancellation", D], &[], &[]],
             ),
             (
                 "delivered",
                 &delivered,
-                [&["request_revision", "accept_delivery", "request_cancellation"], &["request_cancellation"], &[], &[]],
+                [
+                    &["request_revision", "accept_delivery", "request_cancellation", D],
+                    &["request_cancellation", D],
+                    &[],
+                    &[],
+                ],
             ),
             (
                 "delivered, no revisions left",
                 &no_revisions,
-                [&["accept_delivery", "request_cancellation"], &["request_cancellation"], &[], &[]],
+                [&["accept_delivery", "request_cancellation", D], &["request_cancellation", D], &[], &[]],
+            ),
+            (
+                "disputed: frozen for all but support",
+                &disputed,
+                [&[], &[], &["release_disputed", "refund_disputed", "partly_refund_disputed"], &[]],
             ),
             ("completed", &completed, [&["review"], &["review"], &[], &[]]),
             ("the buyer reviewed", &buyer_reviewed, [&[], &["review"], &[], &[]]),
@@ -521,7 +564,7 @@ mod tests {
         // What a party is shown is the table's answer for them.
         assert_eq!(
             delivered.view(Some(Actor::Buyer), now)["allowed_actions"],
-            json!(["request_revision", "accept_delivery", "request_cancellation"])
+            json!(["request_revision", "accept_delivery", "request_cancellation", D])
         );
         assert_eq!(delivered.view(None, now)["allowed_actions"], json!([]));
     }

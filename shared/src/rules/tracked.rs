@@ -42,6 +42,11 @@ pub trait Tracked: Serialize + DeserializeOwned + Clone {
     fn head_hash(&self) -> &str;
     fn set_chain(&mut self, version: u64, head_hash: String, now: DateTime<Utc>);
 
+    /// The support queue it is listed in, by state, instead of its seller's list (disputes).
+    fn support_queue(&self) -> Option<crate::rules::lifecycle::DisputeState> {
+        None
+    }
+
     fn subject(&self) -> String {
         format!("{}/{}", Self::NAME, self.id())
     }

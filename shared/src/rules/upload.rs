@@ -255,6 +255,26 @@ impl Upload {
     }
 }
 
+/// The shape of the files a delivery, a revision request or a dispute names: ids, at most
+/// the message limit, none twice.
+pub fn check_ids(ids: &[String], policy: &Policy) -> Result<(), ApiError> {
+    if ids.len() > policy.message_attachments_max {
+        return Err(ApiError::invalid(
+            "too_many_attachments",
+            "attachment_upload_ids",
+            format!("at most {} files", policy.message_attachments_max),
+        ));
+    }
+    for (i, id) in ids.iter().enumerate() {
+        let field = format!("attachment_upload_ids[{i}]");
+        validate::ulid(&field, id)?;
+        if ids[..i].contains(id) {
+            return Err(ApiError::invalid("duplicate_attachment", field, "a file is named twice"));
+        }
+    }
+    Ok(())
+}
+
 /// What a timeline event records of the files it names, in their order: each file's id,
 /// name, size and the SHA-256 of its checked content, so the record proves which bytes
 /// were exchanged. `uploads` holds the loaded records (a missing one records its id only).

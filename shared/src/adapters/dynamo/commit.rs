@@ -159,9 +159,13 @@ impl Commit {
         let key = keys::tracked(T::KIND, entity.id());
         let mut item = item(&key, T::NAME, entity)?;
         let sort = s(format!("{}#{}", T::KIND, entity.id()));
+        let second = match entity.support_queue() {
+            Some(state) => keys::support_queue(T::KIND, state),
+            None => keys::seller_list(T::KIND, entity.seller_id()),
+        };
         item.insert(keys::GSI1PK.into(), s(keys::buyer_list(T::KIND, entity.buyer_id())));
         item.insert(keys::GSI1SK.into(), sort.clone());
-        item.insert(keys::GSI2PK.into(), s(keys::seller_list(T::KIND, entity.seller_id())));
+        item.insert(keys::GSI2PK.into(), s(second));
         item.insert(keys::GSI2SK.into(), sort);
         self.versioned(item, expected)
     }

@@ -26,6 +26,8 @@
 //! | a payment by its provider intent       | table | `PK = PAYMENT#{intent_id}`, `SK = PAYMENT`       |
 //! | a payment's refunds                    | table | `PK = PAYMENT#{intent_id}`, `SK begins_with REFUND#` |
 //! | an order's payments and refunds        | GSI1  | `GSI1PK = ORDER#{order_id}#PAYMENTS`, `GSI1SK` asc |
+//! | support's disputes by state, oldest first | GSI2 | `GSI2PK = DISPUTES#{OPEN|RESOLVED}`, `GSI2SK` asc (`DISPUTE#{ulid}`) |
+//! | a dispute's statements, in order       | table | `PK = DISPUTE#{dispute_id}`, `SK begins_with STATEMENT#` |
 //! | payments held for review               | GSI2  | `GSI2PK = PAYMENTS#HELD`, `GSI2SK` desc           |
 //! | refunds the provider kept refusing     | GSI2  | `GSI2PK = REFUNDS#FAILED`, `GSI2SK` desc          |
 //! | was a provider event received before   | table | `PK = WEBHOOK#{provider}#{event_id}`, `SK = WEBHOOK` |
@@ -130,6 +132,19 @@ pub fn gig_review_sort(published_at: chrono::DateTime<chrono::Utc>, order_id: &s
 /// The GSI1 partition of the messages about one order.
 pub fn order_messages(order_id: &str) -> String {
     format!("ORDER#{order_id}#MESSAGES")
+}
+
+/// The GSI2 partition of support's queue of one kind in one state (`DISPUTES#OPEN`).
+pub fn support_queue(kind: &str, state: impl serde::Serialize) -> String {
+    let state = serde_json::to_value(state).ok().and_then(|v| v.as_str().map(str::to_uppercase)).unwrap_or_default();
+    format!("{kind}S#{state}")
+}
+
+pub const STATEMENT_PREFIX: &str = "STATEMENT#";
+
+/// A party's statement, under its dispute.
+pub fn statement(dispute_id: &str, statement_id: &str) -> Key {
+    key(format!("DISPUTE#{dispute_id}"), format!("{STATEMENT_PREFIX}{statement_id}"))
 }
 
 /// The GSI1 (buyer side) and GSI2 (seller side) partitions of one kind's lists.

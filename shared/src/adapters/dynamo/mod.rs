@@ -4,6 +4,7 @@
 
 pub mod commit;
 pub mod deliveries;
+pub mod disputes;
 pub mod gigs;
 pub mod idempotency;
 pub mod keys;
@@ -155,7 +156,20 @@ impl Store {
         start: Option<Item>,
         cursor_of: impl FnOnce(&Item) -> Option<String>,
     ) -> Result<Page<T>, ApiError> {
-        let query = query.table_name(&self.table).scan_index_forward(false).limit(limit);
+        self.in_order(query, false, limit, start, cursor_of).await
+    }
+
+    /// One page of `query` in sort-key order (`ascending`, or descending), as
+    /// [`Store::newest_first`] pages.
+    pub async fn in_order<T: DeserializeOwned>(
+        &self,
+        query: QueryFluentBuilder,
+        ascending: bool,
+        limit: i32,
+        start: Option<Item>,
+        cursor_of: impl FnOnce(&Item) -> Option<String>,
+    ) -> Result<Page<T>, ApiError> {
+        let query = query.table_name(&self.table).scan_index_forward(ascending).limit(limit);
         let out = query.set_exclusive_start_key(start).send().await.map_err(db_error)?;
         let items = out.items.unwrap_or_default().into_iter().map(decode).collect::<Result<Vec<T>, _>>()?;
         Ok(Page { items, next_cursor: out.last_evaluated_key.as_ref().and_then(cursor_of) })

@@ -3,6 +3,8 @@
 
 use std::collections::HashMap;
 
+use aws_sdk_dynamodb::types::AttributeValue;
+
 use super::{Page, Store, decode_cursor, encode_cursor, invalid_cursor, keys, s};
 use crate::rules::error::ApiError;
 use crate::rules::timeline::Event;
@@ -33,23 +35,7 @@ impl Store {
         } else {
             (keys::GSI1, keys::GSI1PK, keys::GSI1SK, keys::buyer_list(T::KIND, user_id))
         };
-        let start = match cursor {
-            None => None,
-            Some(cursor) => {
-                let id = decode_cursor(cursor)
-                    .filter(|id| ulid::Ulid::from_string(id).is_ok())
-                    .ok_or_else(invalid_cursor)?;
-                // The cursor names only an id; the keys are rebuilt in the caller's own partition.
-                let key = keys::tracked(T::KIND, &id);
-                let sort = s(format!("{}#{id}", T::KIND));
-                Some(HashMap::from([
-                    (keys::PK.to_owned(), s(key.pk)),
-                    (keys::SK.to_owned(), s(key.sk)),
-                    (pk_name.to_owned(), s(&partition)),
-                    (sk_name.to_owned(), sort),
-                ]))
-            }
-        };
+        let start = start_after::<T>(cursor, (pk_name, sk_name, &partition))?;
         let mut query = self
             .db
             .query()
@@ -63,10 +49,30 @@ impl Store {
                 .expression_attribute_names("#state", "state")
                 .expression_attribute_values(":state", s(state));
         }
-        self.newest_first(query, limit, start, |k| {
-            let sort = k.get(sk_name)?.as_s().ok()?;
-            sort.split_once('#').map(|(_, id)| encode_cursor(id))
-        })
-        .await
+        self.newest_first(query, limit, start, |k| cursor_of(k, sk_name)).await
     }
+}
+
+/// Where a page of a list of `T` (in the index partition `pk_name = partition`, sorted by
+/// `sk_name`) resumes after `cursor`. The cursor names only an id; the keys are rebuilt in
+/// the caller's own partition, so no cursor reaches another list.
+pub(super) fn start_after<T: Tracked>(
+    cursor: Option<&str>,
+    (pk_name, sk_name, partition): (&str, &str, &str),
+) -> Result<Option<HashMap<String, AttributeValue>>, ApiError> {
+    let Some(cursor) = cursor else { return Ok(None) };
+    let id = decode_cursor(cursor).filter(|id| ulid::Ulid::from_string(id).is_ok()).ok_or_else(invalid_cursor)?;
+    let key = keys::tracked(T::KIND, &id);
+    Ok(Some(HashMap::from([
+        (keys::PK.to_owned(), s(key.pk)),
+        (keys::SK.to_owned(), s(key.sk)),
+        (pk_name.to_owned(), s(partition)),
+        (sk_name.to_owned(), s(format!("{}#{id}", T::KIND))),
+    ])))
+}
+
+/// The cursor after the last item of a page of tracked entities: its id.
+pub(super) fn cursor_of(key: &HashMap<String, AttributeValue>, sk_name: &str) -> Option<String> {
+    let sort = key.get(sk_name)?.as_s().ok()?;
+    sort.split_once('#').map(|(_, id)| encode_cursor(id))
 }
