@@ -15,6 +15,7 @@ pub mod money;
 pub mod notification;
 pub mod offer;
 pub mod order;
+pub mod packet;
 pub mod payment;
 pub mod placement;
 pub mod policy;

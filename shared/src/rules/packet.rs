@@ -1,0 +1,231 @@
+//! The dispute export packet's format and its verification, pure: what `manifest.json`
+//! and `seal.json` hold, and the checks an offline verifier makes on a packet's listing
+//! (every entry's path, size and SHA-256, read as a stream) and its small documents. The
+//! packet builder writes this format; `peyman-verify` reads it with no network.
+//!
+//! A packet is sound when: every manifest entry is present with its size and SHA-256 and
+//! nothing else is in it; `contract.json`'s terms hash to the terms hash it and the
+//! manifest name; each timeline in `timeline.json` chains to the head the manifest names;
+//! the seal names the manifest's SHA-256 and the packet; and the seal's signature
+//! verifies.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::rules::canonical;
+use crate::rules::offer::Terms;
+use crate::rules::timeline::{self, Event};
+
+/// The format this module reads and writes.
+pub const FORMAT: &str = "peyman-dispute-packet/1";
+pub const MANIFEST: &str = "manifest.json";
+pub const SEAL: &str = "seal.json";
+/// The seal's signature: ECDSA P-256 over SHA-256 of `seal.json`'s bytes, DER-encoded.
+pub const SIGNATURE: &str = "seal.sig";
+pub const CONTRACT: &str = "contract.json";
+pub const TIMELINE: &str = "timeline.json";
+/// The signing key's public half (SPKI PEM), for reference: trust comes from the key
+/// support obtains from the deployment, not from this copy.
+pub const PUBLIC_KEY: &str = "public_key.pem";
+
+/// The documents a verifier reads whole (all small); every other entry is only hashed.
+pub const DOCUMENTS: [&str; 4] = [MANIFEST, SEAL, CONTRACT, TIMELINE];
+
+/// One file of the packet as the manifest lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Entry {
+    pub path: String,
+    pub size: u64,
+    /// Hex SHA-256 of the bytes in the packet.
+    pub sha256: String,
+    /// What went wrong when it was gathered (`missing_from_storage`,
+    /// `differs_from_recorded_hash`), so no file is ever silently left out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub problem: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    pub format: String,
+    pub packet_id: String,
+    pub dispute_id: String,
+    pub order_id: String,
+    pub built_at: String,
+    pub built_by: String,
+    pub terms_hash: String,
+    /// Each timeline's head hash: `offer`, `order`, `dispute`.
+    pub heads: BTreeMap<String, String>,
+    /// Every file but the manifest, the seal and its signature.
+    pub files: Vec<Entry>,
+}
+
+/// What is signed: the packet, and the manifest by its hash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Seal {
+    pub format: String,
+    pub packet_id: String,
+    pub dispute_id: String,
+    /// Hex SHA-256 of `manifest.json`'s bytes.
+    pub manifest_sha256: String,
+}
+
+/// `contract.json`: the terms exactly as accepted, and their hash.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Contract {
+    pub terms: Terms,
+    pub terms_hash: String,
+    #[serde(default)]
+    pub terms_hash_verified: bool,
+}
+
+/// A packet as a verifier sees it: every entry's size and SHA-256, and the bytes of the
+/// small documents it reads whole.
+#[derive(Debug, Default, Clone)]
+pub struct Listing {
+    pub entries: BTreeMap<String, (u64, String)>,
+    pub documents: BTreeMap<String, Vec<u8>>,
+}
+
+/// The first thing that does not hold.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Break {
+    #[error("{0} is missing")]
+    Missing(String),
+    #[error("{0} cannot be read: {1}")]
+    Unreadable(String, String),
+    #[error("the packet is of format {0}, not {FORMAT}")]
+    Format(String),
+    #[error("the seal does not name this manifest (its SHA-256 differs)")]
+    SealManifest,
+    #[error("the seal names another packet or dispute than the manifest")]
+    SealIdentity,
+    #[error("the seal's signature does not verify")]
+    Signature,
+    #[error("{0} is in the packet but not in the manifest")]
+    Unlisted(String),
+    #[error("{0} is listed twice in the manifest")]
+    Duplicate(String),
+    #[error("{path} has {found} bytes, the manifest says {listed}")]
+    Size { path: String, listed: u64, found: u64 },
+    #[error("{0}'s SHA-256 differs from the manifest's")]
+    Hash(String),
+    #[error("the contract's terms do not hash to its terms hash")]
+    Terms,
+    #[error("the contract's terms hash differs from the manifest's")]
+    TermsHash,
+    #[error("the {0} timeline is missing from timeline.json")]
+    NoTimeline(String),
+    #[error("the {0} timeline breaks: {1}")]
+    Chain(String, String),
+}
+
+/// What a sound packet was checked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Report {
+    pub packet_id: String,
+    pub dispute_id: String,
+    pub files: usize,
+    pub files_with_problems: Vec<(String, String)>,
+    pub terms_hash: String,
+    pub timelines: Vec<(String, usize, String)>,
+}
+
+/// The SHA-256 of `bytes`, in hex.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// The bytes of a seal as they are written and signed.
+pub fn seal_bytes(seal: &Seal) -> Vec<u8> {
+    canonical::to_string(seal).into_bytes()
+}
+
+fn document<'a>(listing: &'a Listing, path: &str) -> Result<&'a [u8], Break> {
+    listing.documents.get(path).map(Vec::as_slice).ok_or_else(|| Break::Missing(path.to_owned()))
+}
+
+fn parse<T: serde::de::DeserializeOwned>(listing: &Listing, path: &str) -> Result<T, Break> {
+    serde_json::from_slice(document(listing, path)?).map_err(|e| Break::Unreadable(path.to_owned(), e.to_string()))
+}
+
+/// Checks a packet. `signature_verifies(message, signature)` says whether the signature
+/// over the seal's bytes is good under the key the caller trusts.
+pub fn verify(listing: &Listing, signature_verifies: impl Fn(&[u8], &[u8]) -> bool) -> Result<Report, Break> {
+    let manifest_bytes = document(listing, MANIFEST)?;
+    let manifest: Manifest = parse(listing, MANIFEST)?;
+    if manifest.format != FORMAT {
+        return Err(Break::Format(manifest.format));
+    }
+    let seal: Seal = parse(listing, SEAL)?;
+    if seal.manifest_sha256 != sha256_hex(manifest_bytes) {
+        return Err(Break::SealManifest);
+    }
+    if seal.packet_id != manifest.packet_id || seal.dispute_id != manifest.dispute_id || seal.format != FORMAT {
+        return Err(Break::SealIdentity);
+    }
+    let signature = document(listing, SIGNATURE)?;
+    if !signature_verifies(document(listing, SEAL)?, signature) {
+        return Err(Break::Signature);
+    }
+
+    // Every listed file is there as listed, and nothing else is.
+    let mut listed = BTreeMap::new();
+    for entry in &manifest.files {
+        if listed.insert(entry.path.as_str(), entry).is_some() {
+            return Err(Break::Duplicate(entry.path.clone()));
+        }
+    }
+    for path in listing.entries.keys() {
+        let own = [MANIFEST, SEAL, SIGNATURE].contains(&path.as_str());
+        if !own && !listed.contains_key(path.as_str()) {
+            return Err(Break::Unlisted(path.clone()));
+        }
+    }
+    for entry in &manifest.files {
+        let (size, sha256) = listing.entries.get(&entry.path).ok_or_else(|| Break::Missing(entry.path.clone()))?;
+        if *size != entry.size {
+            return Err(Break::Size { path: entry.path.clone(), listed: entry.size, found: *size });
+        }
+        if *sha256 != entry.sha256 {
+            return Err(Break::Hash(entry.path.clone()));
+        }
+    }
+
+    // The contract, the decisive document.
+    let contract: Contract = parse(listing, CONTRACT)?;
+    if contract.terms.hash() != contract.terms_hash {
+        return Err(Break::Terms);
+    }
+    if contract.terms_hash != manifest.terms_hash {
+        return Err(Break::TermsHash);
+    }
+
+    // Each timeline chains to the head the manifest names.
+    let timelines: BTreeMap<String, Vec<Value>> = parse(listing, TIMELINE)?;
+    let mut checked = Vec::new();
+    for (name, head) in &manifest.heads {
+        let raw = timelines.get(name).ok_or_else(|| Break::NoTimeline(name.clone()))?;
+        let events: Vec<Event> = raw
+            .iter()
+            .map(|e| serde_json::from_value(e.clone()))
+            .collect::<Result<_, _>>()
+            .map_err(|e| Break::Unreadable(format!("{TIMELINE} ({name})"), e.to_string()))?;
+        timeline::verify(&events, head).map_err(|b| Break::Chain(name.clone(), b.to_string()))?;
+        checked.push((name.clone(), events.len(), head.clone()));
+    }
+    Ok(Report {
+        packet_id: manifest.packet_id,
+        dispute_id: manifest.dispute_id,
+        files: manifest.files.len(),
+        files_with_problems: manifest
+            .files
+            .iter()
+            .filter_map(|e| e.problem.clone().map(|p| (e.path.clone(), p)))
+            .collect(),
+        terms_hash: manifest.terms_hash,
+        timelines: checked,
+    })
+}
