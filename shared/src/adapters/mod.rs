@@ -5,6 +5,7 @@
 
 pub mod config;
 pub mod dynamo;
+pub mod kms;
 pub mod s3;
 pub mod sqs;
 pub mod stripe;

@@ -1,0 +1,51 @@
+//! The export packet's seal is signed by an asymmetric KMS key (ECC_NIST_P256,
+//! ECDSA_SHA_256): the private half never leaves KMS, and the public half is what support
+//! staff give `peyman-verify`.
+
+use aws_sdk_kms::Client;
+use aws_sdk_kms::error::DisplayErrorContext;
+use aws_sdk_kms::primitives::Blob;
+use aws_sdk_kms::types::{MessageType, SigningAlgorithmSpec};
+
+use crate::rules::error::ApiError;
+
+fn kms_error(err: impl std::error::Error + Send + Sync + 'static) -> ApiError {
+    ApiError::internal(format!("kms: {}", DisplayErrorContext(err)))
+}
+
+/// Signs seals with one key.
+#[derive(Clone, Debug)]
+pub struct Sealer {
+    kms: Client,
+    key_id: String,
+}
+
+impl Sealer {
+    pub fn connect(sdk: &aws_config::SdkConfig, key_id: &str) -> Self {
+        Sealer { kms: Client::new(sdk), key_id: key_id.to_owned() }
+    }
+
+    /// The DER-encoded ECDSA signature over SHA-256 of `message`. The message itself is
+    /// sent (`RAW`, at most 4 KB: a seal is a few hundred bytes): KMS hashes it. A
+    /// digest sent as `DIGEST` would be hashed again by moto, so its signatures would not
+    /// verify elsewhere.
+    pub async fn sign(&self, message: &[u8]) -> Result<Vec<u8>, ApiError> {
+        let out = self
+            .kms
+            .sign()
+            .key_id(&self.key_id)
+            .message(Blob::new(message))
+            .message_type(MessageType::Raw)
+            .signing_algorithm(SigningAlgorithmSpec::EcdsaSha256)
+            .send()
+            .await
+            .map_err(kms_error)?;
+        out.signature.map(Blob::into_inner).ok_or_else(|| ApiError::internal("kms returned no signature"))
+    }
+
+    /// The key's public half, DER-encoded SubjectPublicKeyInfo.
+    pub async fn public_key(&self) -> Result<Vec<u8>, ApiError> {
+        let out = self.kms.get_public_key().key_id(&self.key_id).send().await.map_err(kms_error)?;
+        out.public_key.map(Blob::into_inner).ok_or_else(|| ApiError::internal("kms returned no public key"))
+    }
+}
