@@ -111,6 +111,11 @@ async fn custom_project_samples_run_through_their_handlers() {
     let (status, body) =
         status_and_body(disputes_api::handle(&app, fresh_request("disputes-api.json", &user("buyer"))).await.unwrap());
     assert_eq!((status, body["code"].as_str()), (404, Some("not_found")));
+    // Support asks for the packet of a dispute this stack does not have.
+    let (status, body) = status_and_body(
+        disputes_api::handle(&app, fresh_request("disputes-api-export.json", &user("agent"))).await.unwrap(),
+    );
+    assert_eq!((status, body["code"].as_str()), (404, Some("not_found")));
     // A gig of this stack, read through the sample with its id swapped in.
     let gig = Deal::new(&Api::default()).await.gig_id;
     let mut event: serde_json::Value = serde_json::from_str(&sample("reviews-api-gig.json")).unwrap();
@@ -128,6 +133,9 @@ async fn follow_up_and_schedule_samples_run_through_their_functions() {
     let app = Aws::connect().await.app().await;
     let event = serde_json::from_str(&sample("followups.json")).unwrap();
     assert!(followups::handle(&app, event).await.unwrap().batch_item_failures.is_empty());
+    // An export job for an export this stack never had: left alone, not failed.
+    let event = serde_json::from_str(&sample("export-builder.json")).unwrap();
+    assert!(export_builder::handle(&app, event).await.unwrap().batch_item_failures.is_empty());
     // The sample sweep is at a past time: nothing was due then.
     let swept = sweeper::handle(&app, serde_json::from_str(&sample("sweeper.json")).unwrap()).await.unwrap();
     assert_eq!(swept["fired"], 0);

@@ -1,8 +1,9 @@
 //! Disputes (`peyman::flows::disputes`): a party opens one on a paid order and both add
-//! statements; support reads its queue and each case, and resolves.
+//! statements; support reads its queue and each case, resolves, and exports a case as a
+//! sealed packet (`peyman::flows::exports`; built by the export-builder function).
 
 use lambda_http::{Body, Error, Request, Response};
-use peyman::flows::{App, disputes};
+use peyman::flows::{App, disputes, exports};
 use peyman::rules::error::ApiError;
 use peyman::rules::lifecycle::DisputeState;
 use peyman::rules::tracked::Tracked;
@@ -54,6 +55,14 @@ async fn route(app: &App, req: &ApiRequest) -> Result<Reply, ApiError> {
             let mut body = dispute.view();
             body["order"] = order.view(order.role_of(me), now);
             Reply::ok(body)
+        }
+        "POST /v1/support/disputes/{dispute_id}/exports" => {
+            req.no_body()?;
+            Reply::accepted(exports::request(app, me, &req.path_id("dispute_id")?, now).await?.view(None))
+        }
+        "GET /v1/support/exports/{export_id}" => {
+            let (export, link) = exports::status(app, me, &req.path_id("export_id")?, now).await?;
+            Reply::ok(export.view(link.as_ref().map(|(url, at)| (url.as_str(), *at))))
         }
         _ => unknown_route(req),
     }

@@ -8,5 +8,5 @@ use peyman::shell::queue::each_message;
 
 pub async fn handle(app: &App, event: SqsEvent) -> Result<SqsBatchResponse, Error> {
     let now = chrono::Utc::now();
-    Ok(each_message(&event, |body| async move { followups::apply(app, &body, now).await }).await)
+    Ok(each_message(&event, |body, _| async move { followups::apply(app, &body, now).await }).await)
 }

@@ -10,5 +10,5 @@ use peyman::shell::queue::each_message;
 
 pub async fn handle(app: &App, event: SqsEvent) -> Result<SqsBatchResponse, Error> {
     let now = chrono::Utc::now();
-    Ok(each_message(&event, |body| async move { uploads::check_notification(app, &body, now).await }).await)
+    Ok(each_message(&event, |body, _| async move { uploads::check_notification(app, &body, now).await }).await)
 }

@@ -23,7 +23,7 @@ pub const HTTP: &[&str] = &[
     "SupportPaymentsFunction",
     "PaymentsWebhookFunction",
 ];
-pub const SQS: &[&str] = &["UploadCheckerFunction", "FollowUpsFunction"];
+pub const SQS: &[&str] = &["UploadCheckerFunction", "FollowUpsFunction", "ExportBuilderFunction"];
 pub const SCHEDULED: &[&str] = &["SweeperFunction"];
 
 pub fn is_known(function: &str) -> bool {
@@ -54,6 +54,7 @@ pub async fn invoke_sqs(app: &App, function: &str, event: SqsEvent) -> Result<Sq
     match function {
         "UploadCheckerFunction" => upload_checker::handle(app, event).await,
         "FollowUpsFunction" => followups::handle(app, event).await,
+        "ExportBuilderFunction" => export_builder::handle(app, event).await,
         other => Err(format!("{other} is not an SQS function").into()),
     }
 }

@@ -24,10 +24,12 @@ async fn main() -> Result<(), Error> {
         dynamodb: aws_sdk_dynamodb::Client::new(&sdk),
         s3: aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&sdk).force_path_style(true).build()),
         sqs: aws_sdk_sqs::Client::new(&sdk),
+        kms: aws_sdk_kms::Client::new(&sdk),
     };
     provision::queues(&template, &clients).await?;
     provision::tables(&template, &clients).await?;
     provision::buckets(&template, &clients).await?;
+    provision::keys(&template, &clients).await?;
 
     let app = peyman::flows::App::new(local_config(&template)?).await;
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;

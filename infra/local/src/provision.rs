@@ -18,6 +18,7 @@ pub struct Clients {
     pub dynamodb: aws_sdk_dynamodb::Client,
     pub s3: aws_sdk_s3::Client,
     pub sqs: aws_sdk_sqs::Client,
+    pub kms: aws_sdk_kms::Client,
 }
 
 fn text(v: &Value, name: &str) -> String {
@@ -117,6 +118,35 @@ pub async fn queues(template: &Template, clients: &Clients) -> Result<(), Error>
             create = create.attributes(QueueAttributeName::RedrivePolicy, redrive.to_string());
         }
         create.send().await?;
+    }
+    Ok(())
+}
+
+/// KMS keys with their spec and usage, each under the alias its `!Ref` resolves to
+/// locally (KMS picks key ids itself; an alias names the key wherever an id is taken).
+pub async fn keys(template: &Template, clients: &Clients) -> Result<(), Error> {
+    for (id, _) in template.resources("AWS::KMS::Key") {
+        let alias = template.key_alias(&id)?;
+        if clients.kms.describe_key().key_id(&alias).send().await.is_ok() {
+            continue;
+        }
+        let props = |p: &str| template.property(&id, p).map(|v| v.and_then(|v| v.as_str().map(str::to_owned)));
+        let mut create = clients.kms.create_key();
+        if let Some(spec) = props("KeySpec")? {
+            create = create.key_spec(aws_sdk_kms::types::KeySpec::from(spec.as_str()));
+        }
+        if let Some(usage) = props("KeyUsage")? {
+            create = create.key_usage(aws_sdk_kms::types::KeyUsageType::from(usage.as_str()));
+        }
+        if let Some(description) = props("Description")? {
+            create = create.description(description);
+        }
+        let key = create
+            .send()
+            .await
+            .map_err(|e| format!("create key {id}: {}", aws_sdk_kms::error::DisplayErrorContext(e)))?;
+        let key_id = key.key_metadata().map(|m| m.key_id().to_owned()).ok_or("KMS returned no key id")?;
+        clients.kms.create_alias().alias_name(&alias).target_key_id(key_id).send().await?;
     }
     Ok(())
 }

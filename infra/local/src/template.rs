@@ -157,6 +157,11 @@ impl Template {
         Ok(format!("{}/{}/{}", self.site.endpoint, self.site.account, self.physical_name(id)?))
     }
 
+    /// The alias a KMS key is created under locally, which its `!Ref` resolves to.
+    pub fn key_alias(&self, id: &str) -> Result<String, Error> {
+        Ok(format!("alias/{}", self.physical_name(id)?))
+    }
+
     pub fn arn(&self, id: &str) -> Result<String, Error> {
         let Site { account, region, .. } = &self.site;
         let name = self.physical_name(id)?;
@@ -182,6 +187,7 @@ impl Template {
             _ if self.params.contains_key(name) => self.params[name].clone(),
             _ => match self.kind(name) {
                 Some("AWS::SQS::Queue") => self.queue_url(name)?,
+                Some("AWS::KMS::Key") => self.key_alias(name)?,
                 Some(_) => self.physical_name(name)?,
                 None => return Err(format!("!Ref {name}: no such parameter or resource").into()),
             },

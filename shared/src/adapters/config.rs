@@ -14,6 +14,15 @@ pub struct Config {
     pub bucket_name: String,
     /// The queue follow-ups go to (`FOLLOWUPS_QUEUE_URL`).
     pub followups_queue_url: String,
+    /// The queue export jobs go to (`EXPORTS_QUEUE_URL`; the functions that ask for
+    /// exports or re-send the outbox).
+    pub exports_queue_url: Option<String>,
+    /// The KMS key that signs export packets' seals (`EXPORT_SEAL_KEY_ID`; the builder).
+    pub export_seal_key_id: Option<String>,
+    /// How many times SQS hands the builder one export job before its DLQ takes it
+    /// (`EXPORT_ATTEMPTS`, default 3: the exports queue's `maxReceiveCount`). The last
+    /// attempt that fails marks the export failed.
+    pub export_attempts: u32,
     /// How long a follow-up may sit in the outbox before the sweeper presumes its sender
     /// died and sends it (`OUTBOX_GRACE_SECONDS`, default 30).
     pub outbox_grace: Duration,
@@ -93,6 +102,15 @@ impl Config {
             bucket_name: required("BUCKET_NAME")?,
             followups_queue_url: required("FOLLOWUPS_QUEUE_URL")?,
             outbox_grace: seconds("OUTBOX_GRACE_SECONDS", 30)?,
+            exports_queue_url: lookup("EXPORTS_QUEUE_URL").filter(|v| !v.is_empty()),
+            export_seal_key_id: lookup("EXPORT_SEAL_KEY_ID").filter(|v| !v.is_empty()),
+            export_attempts: match lookup("EXPORT_ATTEMPTS") {
+                None => 3,
+                Some(v) => v.parse::<u32>().ok().filter(|n| *n >= 1).ok_or_else(|| ConfigError::Malformed {
+                    name: "EXPORT_ATTEMPTS",
+                    reason: "a whole number of at least 1".into(),
+                })?,
+            },
             groups_claim: lookup("GROUPS_CLAIM").unwrap_or_else(|| "groups".into()),
             link_ttl: seconds("LINK_TTL_SECONDS", 900)?,
             idempotency_ttl: seconds("IDEMPOTENCY_TTL_SECONDS", 24 * 3600)?,

@@ -1,10 +1,13 @@
-//! Files in S3: presigned links to upload and download, and a look at what was stored.
+//! Files in S3: presigned links to upload and download, a look at what was stored, and
+//! objects read and written as streams (the export packet).
 
 use std::time::Duration;
 
 use aws_sdk_s3::Client;
 use aws_sdk_s3::error::DisplayErrorContext;
 use aws_sdk_s3::presigning::PresigningConfig;
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 use chrono::{DateTime, Utc};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde::{Deserialize, Serialize};
@@ -151,6 +154,108 @@ impl Files {
         }
         let sha256 = hashed.then(|| hex::encode(hash.finalize()));
         Ok(Some(StoredObject { size, version_id: head.version_id, head: first, sha256 }))
+    }
+}
+
+/// Packets go up in parts of this size (S3's minimum is 5 MiB for all but the last):
+/// what the builder holds of a packet at any time.
+pub const PART_BYTES: usize = 8 * 1024 * 1024;
+
+impl Files {
+    /// One version of an object as a stream of chunks, or `None` when that version (or
+    /// the object) is not there.
+    pub async fn read(&self, key: &str, version: Option<&str>) -> Result<Option<ByteStream>, ApiError> {
+        use aws_sdk_s3::error::ProvideErrorMetadata;
+        let got =
+            self.s3.get_object().bucket(&self.bucket).key(key).set_version_id(version.map(str::to_owned)).send().await;
+        match got {
+            Ok(object) => Ok(Some(object.body)),
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_no_such_key() || e.code() == Some("NoSuchVersion")) => {
+                Ok(None)
+            }
+            Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 404) => Ok(None),
+            Err(e) => Err(s3_error(e)),
+        }
+    }
+
+    /// Writes everything `source` yields to `key` as a multipart upload, one part of
+    /// [`PART_BYTES`] at a time, and returns the version written and its size. A failure
+    /// aborts the upload, so no parts are left behind.
+    pub async fn write_stream(
+        &self,
+        key: &str,
+        content_type: &str,
+        mut source: impl tokio::io::AsyncRead + Unpin,
+    ) -> Result<(Option<String>, u64), ApiError> {
+        use tokio::io::AsyncReadExt;
+        let started = self
+            .s3
+            .create_multipart_upload()
+            .bucket(&self.bucket)
+            .key(key)
+            .content_type(content_type)
+            .send()
+            .await
+            .map_err(s3_error)?;
+        let upload_id = started.upload_id.ok_or_else(|| ApiError::internal("s3 gave no upload id"))?;
+        let parts = async {
+            let mut parts = Vec::new();
+            let mut size = 0u64;
+            loop {
+                let mut part = Vec::with_capacity(PART_BYTES);
+                while part.len() < PART_BYTES {
+                    // `take` bounds each read to what the part still has room for.
+                    let room = (PART_BYTES - part.len()) as u64;
+                    if (&mut source).take(room).read_to_end(&mut part).await.map_err(ApiError::internal)? == 0 {
+                        break;
+                    }
+                }
+                if part.is_empty() && !parts.is_empty() {
+                    break;
+                }
+                let number = parts.len() as i32 + 1;
+                let last = part.len() < PART_BYTES;
+                size += part.len() as u64;
+                let out = self
+                    .s3
+                    .upload_part()
+                    .bucket(&self.bucket)
+                    .key(key)
+                    .upload_id(&upload_id)
+                    .part_number(number)
+                    .body(ByteStream::from(part))
+                    .send()
+                    .await
+                    .map_err(s3_error)?;
+                parts.push(CompletedPart::builder().set_e_tag(out.e_tag).part_number(number).build());
+                if last {
+                    break;
+                }
+            }
+            Ok::<_, ApiError>((parts, size))
+        };
+        let (parts, size) = match parts.await {
+            Ok(done) => done,
+            Err(e) => {
+                let aborted =
+                    self.s3.abort_multipart_upload().bucket(&self.bucket).key(key).upload_id(&upload_id).send().await;
+                if let Err(abort) = aborted {
+                    tracing::warn!(key, error = %DisplayErrorContext(abort), "could not abort a failed multipart upload");
+                }
+                return Err(e);
+            }
+        };
+        let done = self
+            .s3
+            .complete_multipart_upload()
+            .bucket(&self.bucket)
+            .key(key)
+            .upload_id(&upload_id)
+            .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(parts)).build())
+            .send()
+            .await
+            .map_err(s3_error)?;
+        Ok((done.version_id, size))
     }
 }
 

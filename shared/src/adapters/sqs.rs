@@ -6,29 +6,48 @@ use aws_sdk_sqs::Client;
 use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
 
 use crate::rules::error::ApiError;
-use crate::rules::followup::FollowUp;
+use crate::rules::followup::{FollowUp, FollowUpKind};
 
 #[derive(Debug, Clone)]
 pub struct Queues {
     sqs: Client,
     followups_url: String,
+    /// Where export jobs go (`EXPORTS_QUEUE_URL`); only the functions that ask for
+    /// exports or re-send the outbox have it.
+    exports_url: Option<String>,
 }
 
 impl Queues {
-    /// The follow-up queue at `followups_url`, through the SDK configured from the environment.
-    pub fn connect(sdk: &aws_config::SdkConfig, followups_url: &str) -> Self {
-        Queues::new(Client::new(sdk), followups_url)
+    /// The follow-up queue at `followups_url` (and the exports queue, where configured),
+    /// through the SDK configured from the environment.
+    pub fn connect(sdk: &aws_config::SdkConfig, followups_url: &str, exports_url: Option<&str>) -> Self {
+        Queues::new(Client::new(sdk), followups_url, exports_url)
     }
 
-    pub fn new(sqs: Client, followups_url: impl Into<String>) -> Self {
-        Queues { sqs, followups_url: followups_url.into() }
+    pub fn new(sqs: Client, followups_url: impl Into<String>, exports_url: Option<&str>) -> Self {
+        Queues { sqs, followups_url: followups_url.into(), exports_url: exports_url.map(str::to_owned) }
     }
 
-    /// Sends `followups`; the ones SQS took are returned, so only they leave the outbox.
+    /// Sends `followups`, each to its queue; the ones SQS took are returned, so only they
+    /// leave the outbox. An export job with no exports queue configured stays there.
     pub async fn send(&self, followups: &[FollowUp]) -> Result<Vec<FollowUp>, ApiError> {
+        let (exports, others): (Vec<FollowUp>, Vec<FollowUp>) =
+            followups.iter().cloned().partition(|f| f.kind == FollowUpKind::BuildExport);
+        let mut sent = self.send_to(&self.followups_url, &others).await?;
+        match &self.exports_url {
+            Some(url) => sent.extend(self.send_to(url, &exports).await?),
+            None if !exports.is_empty() => {
+                tracing::warn!("export jobs stay in the outbox: EXPORTS_QUEUE_URL is not set")
+            }
+            None => {}
+        }
+        Ok(sent)
+    }
+
+    async fn send_to(&self, url: &str, followups: &[FollowUp]) -> Result<Vec<FollowUp>, ApiError> {
         let mut sent = Vec::new();
         for batch in followups.chunks(10) {
-            let mut request = self.sqs.send_message_batch().queue_url(&self.followups_url);
+            let mut request = self.sqs.send_message_batch().queue_url(url);
             for (i, followup) in batch.iter().enumerate() {
                 let body = serde_json::to_string(followup).map_err(ApiError::internal)?;
                 request = request.entries(

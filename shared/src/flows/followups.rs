@@ -32,6 +32,8 @@ pub async fn apply(app: &App, body: &str, now: DateTime<Utc>) -> Result<(), ApiE
                 .ok_or_else(|| malformed(&followup))?;
             send_refund(app, intent_id, refund_id, None, now).await?;
         }
+        // Sent to the exports queue, never here; a stray one is refused, not dropped.
+        FollowUpKind::BuildExport => return Err(malformed(&followup)),
     }
     Ok(())
 }

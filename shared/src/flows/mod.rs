@@ -5,6 +5,7 @@
 
 pub mod accept;
 pub mod disputes;
+pub mod exports;
 pub mod followups;
 pub mod gigs;
 pub mod messages;
@@ -24,6 +25,7 @@ pub mod work;
 use crate::adapters::config::Config;
 use crate::adapters::dynamo::Store;
 use crate::adapters::dynamo::commit::Commit;
+use crate::adapters::kms::Sealer;
 use crate::adapters::s3::Files;
 use crate::adapters::sqs::Queues;
 use crate::adapters::stripe::Stripe;
@@ -38,6 +40,8 @@ pub struct App {
     pub queues: Queues,
     /// The payment provider.
     pub payments: Stripe,
+    /// Signs export packets (the builder only).
+    pub sealer: Option<Sealer>,
 }
 
 impl App {
@@ -51,7 +55,8 @@ impl App {
         App {
             store: Store::connect(&sdk, &config.table_name),
             files: Files::connect(&sdk, &config.bucket_name, config.link_ttl, config.s3_force_path_style),
-            queues: Queues::connect(&sdk, &config.followups_queue_url),
+            queues: Queues::connect(&sdk, &config.followups_queue_url, config.exports_queue_url.as_deref()),
+            sealer: config.export_seal_key_id.as_deref().map(|key| Sealer::connect(&sdk, key)),
             payments: Stripe::new(config.stripe.clone()),
             config,
         }

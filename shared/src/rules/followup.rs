@@ -15,7 +15,8 @@ pub struct FollowUp {
     /// Who is told (`notify` only; empty otherwise).
     pub recipient_id: String,
     /// What it is about: `offer/{id}` and the like for `notify`, `payment/{intent_id}`
-    /// for `cancel_payment`, `refund/{intent_id}/{refund_id}` for `send_refund`.
+    /// for `cancel_payment`, `refund/{intent_id}/{refund_id}` for `send_refund`,
+    /// `export/{export_id}` for `build_export`.
     pub subject: String,
     pub event: String,
     pub created_at: DateTime<Utc>,
@@ -30,6 +31,8 @@ pub enum FollowUpKind {
     CancelPayment,
     /// Ask the provider for a requested refund.
     SendRefund,
+    /// Build a dispute's export packet (on the exports queue, for its own function).
+    BuildExport,
 }
 
 impl FollowUp {
@@ -51,6 +54,17 @@ impl FollowUp {
             recipient_id: String::new(),
             subject: format!("payment/{intent_id}"),
             event: "cancel_payment".into(),
+            created_at: now,
+        }
+    }
+
+    pub fn build_export(export_id: &str, now: DateTime<Utc>) -> FollowUp {
+        FollowUp {
+            followup_id: ulid::Ulid::from_datetime(now.into()).to_string(),
+            kind: FollowUpKind::BuildExport,
+            recipient_id: String::new(),
+            subject: format!("export/{export_id}"),
+            event: "build_export".into(),
             created_at: now,
         }
     }

@@ -836,6 +836,14 @@ pub enum DisputeAction {
     AddStatement,
     /// Support records its decision (the order moves in the same transaction).
     Resolve,
+    /// Support asks for the dispute's export packet (open or resolved).
+    RequestExport,
+    /// The builder finished a packet.
+    RecordExport,
+    /// The builder gave up on a packet after its retries.
+    FailExport,
+    /// Support is handed a download link to a built packet.
+    HandOutExportLink,
 }
 
 pub static DISPUTE: &[Transition<DisputeState, DisputeAction>] = {
@@ -862,8 +870,28 @@ pub static DISPUTE: &[Transition<DisputeState, DisputeAction>] = {
             notify: &[],
             timers: &[],
         },
+        // The export packet's story, in either state: who asked, what was built or why
+        // not, and every download link handed out.
+        export_row(S::Open, A::RequestExport, &[Support], "export_requested"),
+        export_row(S::Resolved, A::RequestExport, &[Support], "export_requested"),
+        export_row(S::Open, A::RecordExport, &[System], "export_built"),
+        export_row(S::Resolved, A::RecordExport, &[System], "export_built"),
+        export_row(S::Open, A::FailExport, &[System], "export_failed"),
+        export_row(S::Resolved, A::FailExport, &[System], "export_failed"),
+        export_row(S::Open, A::HandOutExportLink, &[Support], "export_link_issued"),
+        export_row(S::Resolved, A::HandOutExportLink, &[Support], "export_link_issued"),
     ]
 };
+
+/// A row that records an export's step on the dispute's timeline without moving it.
+const fn export_row(
+    state: DisputeState,
+    action: DisputeAction,
+    by: &'static [Actor],
+    event: &'static str,
+) -> Transition<DisputeState, DisputeAction> {
+    Transition { from: state, action, by, guard: None, to: state, event, notify: &[], timers: &[] }
+}
 
 /// How a dispute begins: open, on its order's timeline too (which tells the parties).
 pub const DISPUTE_START: Start<DisputeState> =

@@ -143,6 +143,29 @@ pub fn seal_bytes(seal: &Seal) -> Vec<u8> {
     canonical::to_string(seal).into_bytes()
 }
 
+/// Where a file sits in the packet: `{folder}/{upload_id}-{name}`, its name kept as the
+/// party gave it (Persian, ZWNJ and all) but for what no file system takes in a name:
+/// separators and control characters become `_`.
+pub fn file_path(folder: &str, upload_id: &str, file_name: &str) -> String {
+    let name: String =
+        file_name.chars().map(|c| if c == '/' || c == '\\' || c == ':' || c.is_control() { '_' } else { c }).collect();
+    let name = name.trim_matches(|c: char| c == '.' || c.is_whitespace());
+    format!("{folder}/{upload_id}-{name}")
+}
+
+/// A public key (DER SubjectPublicKeyInfo, as KMS hands it out) as PEM.
+pub fn public_key_pem(der: &[u8]) -> String {
+    use base64::Engine;
+    let text = base64::engine::general_purpose::STANDARD.encode(der);
+    let mut pem = String::from("-----BEGIN PUBLIC KEY-----\n");
+    for line in text.as_bytes().chunks(64) {
+        pem.push_str(std::str::from_utf8(line).unwrap_or_default());
+        pem.push('\n');
+    }
+    pem.push_str("-----END PUBLIC KEY-----\n");
+    pem
+}
+
 fn document<'a>(listing: &'a Listing, path: &str) -> Result<&'a [u8], Break> {
     listing.documents.get(path).map(Vec::as_slice).ok_or_else(|| Break::Missing(path.to_owned()))
 }

@@ -23,6 +23,11 @@ impl Reply {
     pub fn created(body: Value) -> Result<Reply, ApiError> {
         Ok(Reply { status: StatusCode::CREATED, body })
     }
+
+    /// Taken on, to be done in the background.
+    pub fn accepted(body: Value) -> Result<Reply, ApiError> {
+        Ok(Reply { status: StatusCode::ACCEPTED, body })
+    }
 }
 
 /// The response as sent, and as an idempotency record keeps it.

@@ -28,6 +28,7 @@
 //! | an order's payments and refunds        | GSI1  | `GSI1PK = ORDER#{order_id}#PAYMENTS`, `GSI1SK` asc |
 //! | support's disputes by state, oldest first | GSI2 | `GSI2PK = DISPUTES#{OPEN|RESOLVED}`, `GSI2SK` asc (`DISPUTE#{ulid}`) |
 //! | a dispute's statements, in order       | table | `PK = DISPUTE#{dispute_id}`, `SK begins_with STATEMENT#` |
+//! | a dispute export by id                 | table | `PK = EXPORT#{export_id}`, `SK = EXPORT`         |
 //! | payments held for review               | GSI2  | `GSI2PK = PAYMENTS#HELD`, `GSI2SK` desc           |
 //! | refunds the provider kept refusing     | GSI2  | `GSI2PK = REFUNDS#FAILED`, `GSI2SK` desc          |
 //! | was a provider event received before   | table | `PK = WEBHOOK#{provider}#{event_id}`, `SK = WEBHOOK` |
@@ -141,6 +142,11 @@ pub fn support_queue(kind: &str, state: impl serde::Serialize) -> String {
 }
 
 pub const STATEMENT_PREFIX: &str = "STATEMENT#";
+
+/// A dispute's export packet job and its outcome.
+pub fn export(export_id: &str) -> Key {
+    key(format!("EXPORT#{export_id}"), "EXPORT".to_owned())
+}
 
 /// A party's statement, under its dispute.
 pub fn statement(dispute_id: &str, statement_id: &str) -> Key {

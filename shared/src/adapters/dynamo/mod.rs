@@ -5,6 +5,7 @@
 pub mod commit;
 pub mod deliveries;
 pub mod disputes;
+pub mod exports;
 pub mod gigs;
 pub mod idempotency;
 pub mod keys;

@@ -1,0 +1,65 @@
+//! The export packet as a ZIP written front to back into any async writer (the builder's
+//! is a pipe into an S3 multipart upload): every entry stored as it streams in, with a
+//! data descriptor after it, so neither an entry nor the archive is ever held whole. Each
+//! entry's size and SHA-256 are taken on the way through, for the manifest.
+
+use async_zip::base::write::ZipFileWriter;
+use async_zip::{Compression, ZipEntryBuilder};
+use futures_lite::io::AsyncWriteExt;
+use sha2::{Digest, Sha256};
+use tokio_util::compat::Compat;
+
+use crate::rules::error::ApiError;
+
+fn zip_error(e: impl std::fmt::Display) -> ApiError {
+    ApiError::internal(format!("zip: {e}"))
+}
+
+/// What one entry turned out to be.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Written {
+    pub size: u64,
+    pub sha256: String,
+}
+
+pub struct PacketZip<W: tokio::io::AsyncWrite + Unpin> {
+    zip: ZipFileWriter<Compat<W>>,
+}
+
+impl<W: tokio::io::AsyncWrite + Unpin> PacketZip<W> {
+    pub fn new(out: W) -> Self {
+        PacketZip { zip: ZipFileWriter::with_tokio(out) }
+    }
+
+    /// A small entry from memory (the JSON documents, the page, the seal).
+    pub async fn bytes(&mut self, path: &str, bytes: &[u8]) -> Result<Written, ApiError> {
+        let entry = ZipEntryBuilder::new(path.to_owned().into(), Compression::Stored);
+        self.zip.write_entry_whole(entry, bytes).await.map_err(zip_error)?;
+        Ok(Written { size: bytes.len() as u64, sha256: hex::encode(Sha256::digest(bytes)) })
+    }
+
+    /// An entry from a stream of chunks (an S3 object's body), written chunk by chunk.
+    pub async fn stream(
+        &mut self,
+        path: &str,
+        mut chunks: aws_sdk_s3::primitives::ByteStream,
+    ) -> Result<Written, ApiError> {
+        let entry = ZipEntryBuilder::new(path.to_owned().into(), Compression::Stored);
+        let mut writer = self.zip.write_entry_stream(entry).await.map_err(zip_error)?;
+        let (mut hash, mut size) = (Sha256::new(), 0u64);
+        while let Some(chunk) = chunks.try_next().await.map_err(ApiError::internal)? {
+            hash.update(&chunk);
+            size += chunk.len() as u64;
+            writer.write_all(&chunk).await.map_err(zip_error)?;
+        }
+        writer.close().await.map_err(zip_error)?;
+        Ok(Written { size, sha256: hex::encode(hash.finalize()) })
+    }
+
+    /// Writes the central directory and closes the writer, so the reader sees the end.
+    pub async fn finish(self) -> Result<(), ApiError> {
+        let mut out = self.zip.close().await.map_err(zip_error)?;
+        out.close().await.map_err(zip_error)?;
+        Ok(())
+    }
+}

@@ -1,0 +1,111 @@
+//! The dispute packet's memory: a dispute whose files total 2 GiB (41 attachments of
+//! 50 MiB, the attachment limit, through the upload API and the checker) is exported by
+//! the builder's own code in a fresh process, which then prints its peak RSS. The builder
+//! streams every file into the ZIP and the ZIP out in 8 MiB parts, so the peak does not
+//! grow with the packet. `PACKET_MIB` sets another total. Printed, never asserted; run by
+//! `make bench` against its own local stack.
+
+use std::time::{Duration, Instant};
+
+use peyman_e2e::*;
+
+const CHILD: &str = "PEYMAN_EXPORT_BENCH_DISPUTE";
+const FILE_MIB: usize = 50;
+
+/// The process's peak resident set (`VmHWM`), in KiB.
+fn peak_rss_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+/// The child: builds the packet of one dispute as the export-builder function does.
+async fn build(dispute_id: &str) {
+    let aws = Aws::connect().await;
+    let app = aws.app().await;
+    let before = peak_rss_kib();
+    let dispute: peyman::rules::dispute::Dispute =
+        app.store.tracked(dispute_id).await.unwrap().expect("the bench's dispute");
+    let now = chrono::Utc::now();
+    let export = peyman::rules::export::Export::queued(
+        ulid::Ulid::new().to_string(),
+        dispute_id,
+        &dispute.order_id,
+        "bench",
+        now,
+    );
+    let started = Instant::now();
+    let built = peyman::flows::exports::assemble(&app, &export, now).await.expect("built");
+    let took = started.elapsed();
+    let mib = built.size_bytes as f64 / (1024.0 * 1024.0);
+    println!(
+        "export of a {mib:.0} MiB packet ({} files): peak RSS {:.1} MiB (after init {:.1} MiB), {took:.1?}, {:.0} MiB/s",
+        built.files,
+        peak_rss_kib() as f64 / 1024.0,
+        before as f64 / 1024.0,
+        mib / took.as_secs_f64()
+    );
+}
+
+#[tokio::main]
+async fn main() {
+    peyman::adapters::stripe::install_tls_provider();
+    if let Ok(dispute_id) = std::env::var(CHILD) {
+        return build(&dispute_id).await;
+    }
+    let total_mib: usize = std::env::var("PACKET_MIB").ok().and_then(|v| v.parse().ok()).unwrap_or(2048);
+    let files = total_mib.div_ceil(FILE_MIB);
+    let (api, stripe) = (Api::default(), Stripe::default());
+    let deal = Deal::new(&api).await;
+    let order_id = deal.paid_order(&api, &stripe).await;
+
+    // The buyer's evidence: `files` PNGs of 50 MiB (a PNG signature, then a pattern).
+    let started = Instant::now();
+    let mut body = vec![0u8; FILE_MIB * 1024 * 1024];
+    body[..PNG.len()].copy_from_slice(PNG);
+    for (i, b) in body.iter_mut().enumerate().skip(PNG.len()) {
+        *b = (i.wrapping_mul(2_654_435_761) >> 13) as u8;
+    }
+    let buyer = token(&deal.buyer);
+    let mut ids = Vec::new();
+    for _ in 0..files {
+        ids.push(api.upload(&buyer, "attachment", "image/png", body.len() as u64, &body).await);
+    }
+    drop(body);
+    for id in &ids {
+        let decided = eventually(Duration::from_secs(120), async || {
+            let r = api.get(&format!("/v1/uploads/{id}"), &buyer).await;
+            (r.body["status"] != "pending").then_some(r.body)
+        })
+        .await
+        .expect("checked");
+        assert_eq!(decided["status"], "ready", "{decided}");
+    }
+    println!("uploaded and checked {files} files of {FILE_MIB} MiB in {:.1?}", started.elapsed());
+
+    // Ten files a dispute or statement can carry.
+    let mut chunks = ids.chunks(10);
+    let first = chunks.next().unwrap_or_default();
+    let opened = api
+        .post(
+            &format!("/v1/orders/{order_id}/disputes"),
+            &buyer,
+            json!({ "reason": "not_as_agreed", "description": "بنچمارک", "attachment_upload_ids": first }),
+        )
+        .await;
+    let dispute_id = opened.ok(201)["dispute_id"].as_str().unwrap().to_owned();
+    for chunk in chunks {
+        let statement = json!({ "text": "پیوست‌ها", "attachment_upload_ids": chunk });
+        api.post(&format!("/v1/orders/{order_id}/disputes/{dispute_id}/statements"), &buyer, statement).await.ok(201);
+    }
+
+    // A fresh process, so its peak RSS is the build's alone.
+    let status = std::process::Command::new(std::env::current_exe().unwrap())
+        .env(CHILD, &dispute_id)
+        .status()
+        .expect("the build runs");
+    assert!(status.success());
+}

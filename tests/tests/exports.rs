@@ -1,0 +1,459 @@
+//! Dispute export packets on the local stack: support asks, the export-builder function
+//! (fed by the exports queue, running in the local gateway) streams the packet into S3 and
+//! seals it with the template's KMS key in moto; support downloads it through the link
+//! `GET /v1/support/exports/{id}` hands out, and `peyman-verify`'s checks pass under the
+//! key's public half. A file gone from S3 or not matching its recorded hash is in the
+//! packet with that problem; 1,000 random mutations of the real packet are all rejected;
+//! the page reads right to left in headless Chromium; every build and link is on the
+//! dispute's timeline; a job that keeps failing is marked failed and lands in the DLQ.
+
+use std::collections::BTreeMap;
+use std::io::{Cursor, Read, Write};
+use std::time::Duration;
+
+use p256::ecdsa::signature::Signer;
+use p256::ecdsa::{Signature, SigningKey, VerifyingKey};
+use peyman::rules::packet::{self, Break, Manifest, Seal};
+use peyman_e2e::*;
+use serde_json::Value;
+
+const WAIT: Duration = Duration::from_secs(30);
+
+type Files = Vec<(String, Vec<u8>)>;
+
+fn path(order_id: &str, rest: &str) -> String {
+    format!("/v1/orders/{order_id}/{rest}")
+}
+
+/// A paid order with a delivered stage (a file), disputed by the buyer with a voice note
+/// and a file, and a statement from each party (the seller's with a file).
+struct Disputed {
+    deal: Deal,
+    order_id: String,
+    dispute_id: String,
+    voice: String,
+    seller_evidence: String,
+    buyer_file: String,
+}
+
+async fn disputed(api: &Api, stripe: &Stripe) -> Disputed {
+    let deal = Deal::new(api).await;
+    let order_id = deal.paid_order(api, stripe).await;
+    let design = ready_file(api, &deal.seller).await;
+    let delivery = json!({ "message": "طرح‌های اولیه", "attachment_upload_ids": [design] });
+    api.post(&path(&order_id, "deliveries"), &token(&deal.seller), delivery).await.ok(201);
+    let (voice, buyer_file) = (ready_voice_note(api, &deal.buyer).await, ready_file(api, &deal.buyer).await);
+    let body = json!({
+        "reason": "not_as_agreed",
+        "description": "طرح‌ها با بند ۲ قرارداد نمی‌خواند 😕",
+        "attachment_upload_ids": [buyer_file],
+        "voice_note_upload_id": voice,
+    });
+    let opened = api.post(&path(&order_id, "disputes"), &token(&deal.buyer), body).await;
+    let dispute_id = opened.ok(201)["dispute_id"].as_str().unwrap().to_owned();
+    let seller_evidence = ready_file(api, &deal.seller).await;
+    let statement = json!({ "text": "سه طرح تحویل شد.", "attachment_upload_ids": [seller_evidence] });
+    let statements = path(&order_id, &format!("disputes/{dispute_id}/statements"));
+    api.post(&statements, &token(&deal.seller), statement).await.ok(201);
+    api.post(&statements, &token(&deal.buyer), json!({ "text": "کیفیت پایین است." })).await.ok(201);
+    Disputed { deal, order_id, dispute_id, voice, seller_evidence, buyer_file }
+}
+
+/// Support asks for an export and waits until it is ready; returns its status.
+async fn exported(api: &Api, support: &str, dispute_id: &str) -> Value {
+    let asked = api.post(&format!("/v1/support/disputes/{dispute_id}/exports"), support, json!({})).await;
+    assert_eq!(asked.ok(202)["status"], "queued");
+    let export_id = asked.body["export_id"].as_str().unwrap().to_owned();
+    eventually(WAIT, async || {
+        let status = api.get(&format!("/v1/support/exports/{export_id}"), support).await;
+        (status.ok(200)["status"] == "ready").then(|| status.body.clone())
+    })
+    .await
+    .expect("the packet is built")
+}
+
+fn unzip(bytes: &[u8]) -> Files {
+    let mut zip = zip::ZipArchive::new(Cursor::new(bytes)).expect("a ZIP");
+    let mut files = Vec::new();
+    for i in 0..zip.len() {
+        let mut f = zip.by_index(i).unwrap();
+        let mut content = Vec::new();
+        f.read_to_end(&mut content).unwrap();
+        files.push((f.name().to_owned(), content));
+    }
+    files
+}
+
+fn zipped(files: &Files) -> Vec<u8> {
+    let mut zip = zip::ZipWriter::new(Cursor::new(Vec::new()));
+    for (path, bytes) in files {
+        zip.start_file(path.as_str(), zip::write::SimpleFileOptions::default()).unwrap();
+        zip.write_all(bytes).unwrap();
+    }
+    zip.finish().unwrap().into_inner()
+}
+
+fn find<'a>(files: &'a Files, path: &str) -> &'a [u8] {
+    &files.iter().find(|(p, _)| p == path).unwrap_or_else(|| panic!("{path} is in the packet")).1
+}
+
+fn verify(files: &Files, key: &VerifyingKey) -> Result<packet::Report, Break> {
+    peyman_verify::check(&peyman_verify::read(Cursor::new(zipped(files)))?, Some(key)).map(|(report, _)| report)
+}
+
+async fn deployment_key(aws: &Aws) -> VerifyingKey {
+    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let alias = aws.template.key_alias("ExportSealKey").unwrap();
+    let der = peyman::adapters::kms::Sealer::connect(&sdk, &alias).public_key().await.expect("the public key");
+    peyman_verify::public_key(&der).expect("a P-256 key")
+}
+
+async fn dispute_events(api: &Api, d: &Disputed) -> Vec<Value> {
+    let seen = api.get(&path(&d.order_id, &format!("disputes/{}", d.dispute_id)), &token(&d.deal.buyer)).await;
+    assert_eq!(seen.ok(200)["history"]["verified"], true);
+    seen.body["history"]["events"].as_array().unwrap().clone()
+}
+
+#[tokio::test]
+async fn support_exports_a_dispute_downloads_it_and_it_verifies_offline_then_resolves_it() {
+    let (api, stripe, aws) = (Api::default(), Stripe::default(), Aws::connect().await);
+    let agent = user("agent");
+    let support = support_token(&agent);
+    let d = disputed(&api, &stripe).await;
+
+    // Storage loses one file's checked version, and another's record no longer matches
+    // its bytes: both are in the packet, said so, never skipped.
+    let record = aws.partition(&format!("UPLOAD#{}", d.seller_evidence)).await;
+    let checked = record.iter().find_map(|i| i.get("checked_version")?.as_s().ok().cloned()).expect("checked version");
+    let key = record.iter().find_map(|i| i.get("object_key")?.as_s().ok().cloned()).unwrap();
+    aws.s3.delete_object().bucket(&aws.bucket).key(&key).version_id(checked).send().await.expect("deleted");
+    aws.dynamodb
+        .update_item()
+        .table_name(&aws.table)
+        .key("PK", aws_sdk_dynamodb::types::AttributeValue::S(format!("UPLOAD#{}", d.buyer_file)))
+        .key("SK", aws_sdk_dynamodb::types::AttributeValue::S("UPLOAD".into()))
+        .update_expression("SET sha256 = :other")
+        .expression_attribute_values(":other", aws_sdk_dynamodb::types::AttributeValue::S("00".repeat(32)))
+        .send()
+        .await
+        .expect("updated");
+
+    let status = exported(&api, &support, &d.dispute_id).await;
+    assert_eq!(status["files_with_problems"], 2);
+    let url = status["download_url"].as_str().expect("a download link").to_owned();
+    let bytes = reqwest::get(&url).await.unwrap().bytes().await.unwrap().to_vec();
+    assert_eq!(bytes.len() as u64, status["size_bytes"].as_u64().unwrap());
+
+    // peyman-verify's checks pass under the deployment's key, and name what they checked.
+    let key = deployment_key(&aws).await;
+    let (report, source) = peyman_verify::check(&peyman_verify::read(Cursor::new(&bytes)).unwrap(), Some(&key))
+        .expect("the real packet verifies");
+    assert_eq!(source, peyman_verify::KeySource::Given);
+    assert_eq!(report.dispute_id, d.dispute_id);
+    let timelines: Vec<&str> = report.timelines.iter().map(|(n, _, _)| n.as_str()).collect();
+    assert_eq!(timelines, ["dispute", "offer", "order"]);
+    let mut problems: Vec<&str> = report.files_with_problems.iter().map(|(_, p)| p.as_str()).collect();
+    problems.sort();
+    assert_eq!(problems, ["differs_from_recorded_hash", "missing_from_storage"]);
+
+    // What it holds: the contract as accepted, every file (the voice note's bytes as
+    // uploaded), the timelines with Jalali times, messages, deliveries, payments.
+    let files = unzip(&bytes);
+    let contract: Value = serde_json::from_slice(find(&files, packet::CONTRACT)).unwrap();
+    assert_eq!(
+        (contract["terms"]["title"].as_str(), contract["terms_hash_verified"].as_bool()),
+        (Some("لوگوی فروشگاه"), Some(true))
+    );
+    let voice = files.iter().find(|(p, _)| p.starts_with(&format!("files/{}-", d.voice))).expect("the voice note");
+    assert_eq!(voice.1, OGG);
+    assert!(
+        files.iter().any(|(p, b)| p.starts_with("deliveries/1-") && b == PNG),
+        "the delivered file beside its delivery"
+    );
+    let manifest: Manifest = serde_json::from_slice(find(&files, packet::MANIFEST)).unwrap();
+    let missing = manifest.files.iter().find(|e| e.path.contains(&d.seller_evidence)).unwrap();
+    assert_eq!((missing.size, missing.problem.as_deref()), (0, Some("missing_from_storage")));
+    assert_eq!(manifest.built_by, agent);
+    let timeline: Value = serde_json::from_slice(find(&files, packet::TIMELINE)).unwrap();
+    let first = &timeline["order"][0];
+    assert!(first["at_jalali"].as_str().unwrap().starts_with('۱'), "{first}");
+    let messages: Value = serde_json::from_slice(find(&files, "messages.json")).unwrap();
+    assert_eq!(messages[0]["text"], "یک لوگو می‌خواهم");
+    let payments: Value = serde_json::from_slice(find(&files, "payments.json")).unwrap();
+    assert_eq!(payments["payments"][0]["status"], "succeeded");
+    let page = String::from_utf8(find(&files, "index.html").to_vec()).unwrap();
+    assert!(page.contains("dir=\"rtl\"") && page.contains("۱۲٬۰۰۰٬۰۰۰ ریال") && page.contains(&manifest.terms_hash));
+    assert!(page.contains("مشکل: missing_from_storage") && page.contains("مشکل: differs_from_recorded_hash"));
+
+    // The dispute's timeline tells who asked, that it was built, and who got a link.
+    let events = dispute_events(&api, &d).await;
+    let names: Vec<&str> = events.iter().map(|e| e["event"].as_str().unwrap()).collect();
+    for name in ["export_requested", "export_built", "export_link_issued"] {
+        assert!(names.contains(&name), "{name} in {names:?}");
+    }
+    let link = events.iter().find(|e| e["event"] == "export_link_issued").unwrap();
+    assert_eq!(link["actor_id"], agent.as_str());
+    let requested = events.iter().find(|e| e["event"] == "export_requested").unwrap();
+    assert_eq!(requested["data"]["export_id"], status["export_id"]);
+
+    // The resolution afterwards: a partial refund, and a second export carries it.
+    let decision = json!({ "decision": "partial_refund", "amount": { "amount": 4_000_000, "currency": "IRR" }, "note": "نیمی بازگردانده می‌شود." });
+    let resolved = api.post(&format!("/v1/support/disputes/{}/resolution", d.dispute_id), &support, decision).await;
+    assert_eq!(resolved.ok(200)["order"]["status"], "completed");
+    let again = exported(&api, &support, &d.dispute_id).await;
+    let bytes = reqwest::get(again["download_url"].as_str().unwrap()).await.unwrap().bytes().await.unwrap().to_vec();
+    let files = unzip(&bytes);
+    verify(&files, &key).expect("the packet after the resolution verifies");
+    let timeline: Value = serde_json::from_slice(find(&files, packet::TIMELINE)).unwrap();
+    assert!(timeline["dispute"].as_array().unwrap().iter().any(|e| e["event"] == "dispute_resolved"));
+}
+
+/// A small deterministic generator (xorshift64*).
+struct Rng(u64);
+
+impl Rng {
+    fn below(&mut self, n: usize) -> usize {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        (self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) % n as u64) as usize
+    }
+}
+
+/// The manifest re-listed to match `files` (as a forger would), sealed by `signer` or,
+/// without one, keeping the real seal and signature.
+fn relisted(files: &Files, signer: Option<&SigningKey>) -> Files {
+    let mut files = files.clone();
+    let i = files.iter().position(|(p, _)| p == packet::MANIFEST).unwrap();
+    let mut manifest: Manifest = serde_json::from_slice(&files[i].1).unwrap();
+    for entry in &mut manifest.files {
+        if let Some((_, bytes)) = files.iter().find(|(p, _)| *p == entry.path) {
+            entry.size = bytes.len() as u64;
+            entry.sha256 = packet::sha256_hex(bytes);
+        }
+    }
+    files[i].1 = serde_json::to_vec_pretty(&manifest).unwrap();
+    if let Some(signer) = signer {
+        let seal = Seal {
+            format: packet::FORMAT.into(),
+            packet_id: manifest.packet_id.clone(),
+            dispute_id: manifest.dispute_id.clone(),
+            manifest_sha256: packet::sha256_hex(&files[i].1),
+        };
+        let seal_bytes = packet::seal_bytes(&seal);
+        let signature: Signature = signer.sign(&seal_bytes);
+        files.iter_mut().find(|(p, _)| p == packet::SEAL).unwrap().1 = seal_bytes;
+        files.iter_mut().find(|(p, _)| p == packet::SIGNATURE).unwrap().1 = signature.to_der().as_bytes().to_vec();
+    }
+    files
+}
+
+#[tokio::test]
+async fn a_thousand_random_mutations_of_a_real_packet_are_all_rejected() {
+    let (api, stripe, aws) = (Api::default(), Stripe::default(), Aws::connect().await);
+    let support = support_token(&user("agent"));
+    let d = disputed(&api, &stripe).await;
+    let status = exported(&api, &support, &d.dispute_id).await;
+    let bytes = reqwest::get(status["download_url"].as_str().unwrap()).await.unwrap().bytes().await.unwrap().to_vec();
+    let sound = unzip(&bytes);
+    let key = deployment_key(&aws).await;
+    verify(&sound, &key).expect("the real packet verifies");
+    let forger = SigningKey::from_slice(&[9; 32]).unwrap();
+
+    let mut rng = Rng(0x5DEE_CE66_D1CE_4E5B);
+    let mut kinds = BTreeMap::<&str, usize>::new();
+    for round in 0..1_000 {
+        let mut files = sound.clone();
+        let name = match rng.below(9) {
+            0 => {
+                let i = rng.below(files.len());
+                let bytes = &mut files[i].1;
+                if bytes.is_empty() {
+                    bytes.push(0);
+                } else {
+                    let at = rng.below(bytes.len());
+                    bytes[at] ^= 1 << rng.below(8);
+                }
+                "a flipped bit in any file"
+            }
+            1 => {
+                files.remove(rng.below(files.len()));
+                "a file removed"
+            }
+            2 => {
+                files.push(("files/extra.bin".into(), vec![rng.below(256) as u8]));
+                "a file added"
+            }
+            3 => {
+                let i = rng.below(files.len());
+                files[i].0 = format!("renamed/{}", files[i].0);
+                "a file renamed"
+            }
+            kind @ 4..=6 => {
+                // What the packet says is changed, then the manifest edited to match and
+                // sealed again by nobody (the real seal kept) or by a forger.
+                let i = files.iter().position(|(p, _)| p == packet::TIMELINE).unwrap();
+                let mut timelines: BTreeMap<String, Vec<Value>> = serde_json::from_slice(&files[i].1).unwrap();
+                let names: Vec<String> = timelines.keys().cloned().collect();
+                let events = timelines.get_mut(&names[rng.below(names.len())]).unwrap();
+                let what = match kind {
+                    4 => {
+                        events.remove(rng.below(events.len()));
+                        "an event removed"
+                    }
+                    5 if events.len() > 1 => {
+                        let at = rng.below(events.len() - 1);
+                        events.swap(at, at + 1);
+                        "events reordered"
+                    }
+                    _ => {
+                        let at = rng.below(events.len());
+                        events[at]["data"]["edited"] = json!("ویرایش شده");
+                        "an event edited"
+                    }
+                };
+                files[i].1 = serde_json::to_vec_pretty(&timelines).unwrap();
+                files = relisted(&files, if rng.below(2) == 0 { None } else { Some(&forger) });
+                what
+            }
+            7 => {
+                let i = files.iter().position(|(p, _)| p == packet::CONTRACT).unwrap();
+                let mut contract: Value = serde_json::from_slice(&files[i].1).unwrap();
+                contract["terms"]["revisions_included"] = json!(rng.below(50) + 3);
+                files[i].1 = serde_json::to_vec_pretty(&contract).unwrap();
+                files = relisted(&files, if rng.below(2) == 0 { None } else { Some(&forger) });
+                "the terms edited"
+            }
+            _ => {
+                let i = files.iter().position(|(p, _)| p == packet::SIGNATURE).unwrap();
+                files[i].1 = match rng.below(2) {
+                    0 => (0..70).map(|_| rng.below(256) as u8).collect(),
+                    _ => {
+                        let forged: Signature = forger.sign(find(&files, packet::SEAL));
+                        forged.to_der().as_bytes().to_vec()
+                    }
+                };
+                "the signature replaced"
+            }
+        };
+        *kinds.entry(name).or_default() += 1;
+        assert!(verify(&files, &key).is_err(), "round {round}: {name} was accepted");
+    }
+    assert!(kinds.len() >= 9, "every kind of mutation was tried: {kinds:?}");
+}
+
+/// The page in headless Chromium, from the extracted packet with no network: the text
+/// runs right to left, a Jalali date, the terms hash and the amount in Rials are there,
+/// and the voice note's player points at a file of the packet the browser can play.
+#[tokio::test]
+async fn the_packet_page_reads_right_to_left_in_a_browser() {
+    let Some(chromium) = ["chromium", "chromium-browser", "google-chrome"]
+        .into_iter()
+        .find(|b| std::process::Command::new(b).arg("--version").output().is_ok_and(|o| o.status.success()))
+    else {
+        eprintln!("SKIPPED: no chromium on this machine (make test installs Debian's chromium when run as root)");
+        return;
+    };
+    let (api, stripe) = (Api::default(), Stripe::default());
+    let support = support_token(&user("agent"));
+    let d = disputed(&api, &stripe).await;
+    let status = exported(&api, &support, &d.dispute_id).await;
+    let bytes = reqwest::get(status["download_url"].as_str().unwrap()).await.unwrap().bytes().await.unwrap().to_vec();
+    let dir = std::env::temp_dir().join(format!("peyman-packet-{}", status["export_id"].as_str().unwrap()));
+    for (name, content) in unzip(&bytes) {
+        let target = dir.join(&name);
+        std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+        std::fs::write(target, content).unwrap();
+    }
+    // The page as packed, plus a probe that reports what the browser made of it.
+    let page = std::fs::read_to_string(dir.join("index.html")).unwrap();
+    let probe = r#"<script>
+const main = document.querySelector('main'), audio = document.querySelector('audio');
+const out = { direction: getComputedStyle(main).direction, text: main.innerText,
+  audio: audio ? audio.src : null, playable: audio ? audio.canPlayType(audio.querySelector('source').type) : '' };
+const pre = document.createElement('pre'); pre.id = 'probe'; pre.textContent = JSON.stringify(out);
+document.body.appendChild(pre);
+</script></body>"#;
+    std::fs::write(dir.join("probe.html"), page.replace("</body>", probe)).unwrap();
+    let out = std::process::Command::new(chromium)
+        .args(["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"])
+        .args(["--virtual-time-budget=2000", "--dump-dom"])
+        .arg(format!("file://{}", dir.join("probe.html").display()))
+        .output()
+        .expect("chromium runs");
+    let dom = String::from_utf8_lossy(&out.stdout);
+    let json = dom
+        .split_once("<pre id=\"probe\">")
+        .and_then(|(_, rest)| rest.split_once("</pre>"))
+        .map(|(probe, _)| probe.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&"))
+        .unwrap_or_else(|| panic!("the probe ran: {}", String::from_utf8_lossy(&out.stderr)));
+    let seen: Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(seen["direction"], "rtl");
+    let text = seen["text"].as_str().unwrap();
+    let built = chrono::DateTime::parse_from_rfc3339(status["updated_at"].as_str().unwrap()).unwrap().to_utc();
+    let day = peyman::rules::packet_page::jalali(built);
+    assert!(text.contains(&day[..day.find(' ').unwrap()]), "a Jalali date ({day}) in the page");
+    let manifest: Manifest = serde_json::from_slice(&std::fs::read(dir.join(packet::MANIFEST)).unwrap()).unwrap();
+    assert!(text.contains(&manifest.terms_hash), "the terms hash");
+    assert!(text.contains("۱۲٬۰۰۰٬۰۰۰ ریال") && text.contains("طرح‌ها با بند ۲ قرارداد نمی‌خواند 😕"));
+    let audio = seen["audio"].as_str().expect("a voice note player");
+    let file = percent_encoding::percent_decode_str(audio.strip_prefix("file://").unwrap()).decode_utf8().unwrap();
+    assert_eq!(std::fs::read(file.as_ref()).unwrap(), OGG, "the player's source is the voice note in the packet");
+    assert!(["maybe", "probably"].contains(&seen["playable"].as_str().unwrap()), "{seen}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test]
+async fn exports_are_supports_alone_and_bad_requests_change_nothing() {
+    let (api, stripe) = (Api::default(), Stripe::default());
+    let support = support_token(&user("agent"));
+    let d = disputed(&api, &stripe).await;
+    let exports = format!("/v1/support/disputes/{}/exports", d.dispute_id);
+    for who in [&d.deal.buyer, &d.deal.seller, &user("stranger")] {
+        api.post(&exports, &token(who), json!({})).await.problem(403, "support_only");
+    }
+    api.post(&exports, &support, json!({ "format": "pdf" })).await.problem(422, "unknown_field");
+    let other = ulid::Ulid::new().to_string();
+    api.post(&format!("/v1/support/disputes/{other}/exports"), &support, json!({})).await.problem(404, "not_found");
+    api.post("/v1/support/disputes/not-an-id/exports", &support, json!({})).await.problem(400, "invalid_id");
+    let names: Vec<String> =
+        dispute_events(&api, &d).await.iter().map(|e| e["event"].as_str().unwrap().to_owned()).collect();
+    assert!(!names.iter().any(|n| n.starts_with("export")), "nothing recorded: {names:?}");
+
+    let asked = api.post(&exports, &support, json!({})).await;
+    let export_id = asked.ok(202)["export_id"].as_str().unwrap().to_owned();
+    let status = format!("/v1/support/exports/{export_id}");
+    for who in [&d.deal.buyer, &d.deal.seller, &user("stranger")] {
+        api.get(&status, &token(who)).await.problem(403, "support_only");
+    }
+    api.get(&format!("/v1/support/exports/{}", ulid::Ulid::new()), &support).await.problem(404, "not_found");
+}
+
+#[tokio::test]
+async fn a_job_that_keeps_failing_is_marked_failed_and_lands_in_the_dlq() {
+    let aws = Aws::connect().await;
+    let app = aws.app().await;
+    // An export of a dispute that is not there: every attempt fails.
+    let now = chrono::Utc::now();
+    let ghost = ulid::Ulid::new().to_string();
+    let export = peyman::rules::export::Export::queued(ulid::Ulid::new().to_string(), &ghost, "01ORDER", "agent", now);
+    let mut commit = app.store.begin();
+    commit.new_export(&export).unwrap();
+    commit.followup(peyman::rules::followup::FollowUp::build_export(&export.export_id, now)).unwrap();
+    app.commit(commit).await.expect("queued");
+
+    let failed = eventually(WAIT, async || {
+        let e = app.store.export(&export.export_id).await.unwrap()?;
+        (e.status == peyman::rules::export::ExportStatus::Failed).then_some(e)
+    })
+    .await
+    .expect("marked failed after its attempts");
+    assert!(failed.failure.as_deref().unwrap().contains("not there"), "{:?}", failed.failure);
+    let dlq = aws.template.queue_url("ExportsDeadLetterQueue").unwrap();
+    let landed = eventually(WAIT, async || {
+        let out = aws.sqs.receive_message().queue_url(&dlq).max_number_of_messages(10).send().await.unwrap();
+        out.messages.unwrap_or_default().into_iter().find(|m| m.body().is_some_and(|b| b.contains(&export.export_id)))
+    })
+    .await;
+    assert!(landed.is_some(), "the job is in the exports DLQ");
+}
