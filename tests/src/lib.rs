@@ -296,6 +296,17 @@ impl Deal {
 /// A one-pixel PNG, a file the upload checker accepts.
 pub const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0\x1f\x15\xc4\x89";
 
+/// Waits until `user` has been told of `event` on `subject` through their notifications.
+pub async fn notified(api: &Api, user: &str, event: &str, subject: &str) -> bool {
+    eventually(Duration::from_secs(20), async || {
+        let page = api.get("/v1/me/notifications?limit=100", &token(user)).await;
+        let items = page.body["items"].as_array().cloned().unwrap_or_default();
+        items.iter().any(|n| n["event"] == event && n["subject"] == subject).then_some(())
+    })
+    .await
+    .is_some()
+}
+
 /// A few bytes of Ogg Opus, a voice note the upload checker accepts.
 pub const OGG: &[u8] =
     b"OggS\0\x02\0\0\0\0\0\0\0\0\x01\0\0\0\0\0\0\0\0\0\0\0\x01\x13OpusHead\x01\x01\x38\x01\x80\xbb\0\0\0\0\0";

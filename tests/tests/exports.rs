@@ -108,6 +108,10 @@ async fn deployment_key(aws: &Aws) -> VerifyingKey {
     peyman_verify::public_key(&der).expect("a P-256 key")
 }
 
+async fn status_of(api: &Api, d: &Disputed) -> Value {
+    api.get(&format!("/v1/orders/{}", d.order_id), &token(&d.deal.buyer)).await.ok(200).clone()
+}
+
 async fn dispute_events(api: &Api, d: &Disputed) -> Vec<Value> {
     let seen = api.get(&path(&d.order_id, &format!("disputes/{}", d.dispute_id)), &token(&d.deal.buyer)).await;
     assert_eq!(seen.ok(200)["history"]["verified"], true);
@@ -200,6 +204,30 @@ async fn support_exports_a_dispute_downloads_it_and_it_verifies_offline_then_res
     let decision = json!({ "decision": "partial_refund", "amount": { "amount": 4_000_000, "currency": "IRR" }, "note": "نیمی بازگردانده می‌شود." });
     let resolved = api.post(&format!("/v1/support/disputes/{}/resolution", d.dispute_id), &support, decision).await;
     assert_eq!(resolved.ok(200)["order"]["status"], "completed");
+    for party in [&d.deal.buyer, &d.deal.seller] {
+        let subject = format!("order/{}", d.order_id);
+        assert!(notified(&api, party, "dispute_partly_refunded", &subject).await, "{party} is told of the decision");
+    }
+    // The refund reaches localstripe and the provider's confirmation closes it.
+    let intent = status_of(&api, &d).await["payment"]["payment_intent_id"].as_str().unwrap().to_owned();
+    let refunded = eventually(WAIT, async || {
+        let (_, refunds) =
+            stripe.call(reqwest::Method::GET, &format!("/v1/refunds?payment_intent={intent}"), &[]).await;
+        refunds["data"][0]["amount"].as_i64()
+    })
+    .await;
+    assert_eq!(refunded, Some(4_000_000));
+    let body = charge_refunded(&intent, 4_000_000);
+    let r = api.webhook(&body, Some(&stripe.sign(&body, chrono::Utc::now().timestamp()))).await;
+    assert_eq!(r.ok(200)["outcome"], "refund_confirmed");
+    let order = status_of(&api, &d).await;
+    assert_eq!(
+        (order["status"].as_str(), order["payment"]["refund_confirmed"].as_i64()),
+        (Some("completed"), Some(4_000_000))
+    );
+    let timeline = api.get(&path(&d.order_id, "timeline"), &token(&d.deal.buyer)).await;
+    assert_eq!(timeline.ok(200)["verified"], true, "the order's timeline verifies");
+    dispute_events(&api, &d).await; // and the dispute's
     let again = exported(&api, &support, &d.dispute_id).await;
     let bytes = reqwest::get(again["download_url"].as_str().unwrap()).await.unwrap().bytes().await.unwrap().to_vec();
     let files = unzip(&bytes);

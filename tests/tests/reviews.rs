@@ -87,6 +87,7 @@ async fn reviews_are_hidden_until_both_are_written_then_the_gig_shows_the_buyer_
     let reply = api.post(&reply_path(&order_id), &seller, json!({ "text": "ممنون از اعتماد شما 🙏" })).await;
     assert_eq!(reply.ok(201)["reply"]["text"], "ممنون از اعتماد شما 🙏");
     api.post(&reply_path(&order_id), &seller, json!({ "text": "باز" })).await.problem(409, "reply_exists");
+    assert!(notified(&api, &deal.buyer, "review_replied", &format!("order/{order_id}")).await, "the buyer is told");
     assert_eq!(gig_reviews(&api, &deal).await[0]["reply"]["text"], "ممنون از اعتماد شما 🙏");
     let names: Vec<String> = events(&api, &deal, &order_id).await.into_iter().map(|(e, _)| e).collect();
     assert_eq!(names[names.len() - 3..], ["review_written", "reviews_published", "review_replied"]);

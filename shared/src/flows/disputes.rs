@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use crate::adapters::dynamo::Page;
 use crate::flows::App;
-use crate::flows::payments::refund_part;
+use crate::flows::payments::refund_within;
 use crate::flows::tracked::{history, visible};
 use crate::rules::caller::Caller;
 use crate::rules::delivery::Delivery;
@@ -234,10 +234,10 @@ pub async fn resolve(
     let mut commit = app.store.begin();
     let refund = match decision.decision {
         Decision::Release => None,
-        Decision::Refund => Some(refund_part(app, &mut commit, &order, "dispute", None, &decision.note, now).await?),
+        Decision::Refund => Some(refund_within(app, &mut commit, &order, "dispute", None, &decision.note, now).await?),
         Decision::PartialRefund => {
             let amount = decision.amount.as_ref().map(|m| m.amount);
-            Some(refund_part(app, &mut commit, &order, "dispute", amount, &decision.note, now).await?)
+            Some(refund_within(app, &mut commit, &order, "dispute", amount, &decision.note, now).await?)
         }
     };
     let resolution = Resolution {

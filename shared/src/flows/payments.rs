@@ -295,24 +295,12 @@ async fn refund_once(
     Ok(refund)
 }
 
-/// Adds to `commit` a refund of all that is left of `order`'s payment, under
-/// `refund_id`, with the payment's new running total. The caller records the order's own
-/// step (its event names the refund) in the same commit, so a cancellation and its refund
-/// happen together or not at all.
-pub async fn refund_rest(
-    app: &App,
-    commit: &mut Commit,
-    order: &Order,
-    refund_id: &str,
-    reason: &str,
-    now: DateTime<Utc>,
-) -> Result<Refund, ApiError> {
-    refund_part(app, commit, order, refund_id, None, reason, now).await
-}
-
-/// As [`refund_rest`], of `amount` (all that is left when `None`): never more than is
-/// left of the payment (`refund_exceeds_payment`).
-pub async fn refund_part(
+/// Adds to `commit` a refund of `amount` of `order`'s payment (all that is left when
+/// `None`; never more than is left: `refund_exceeds_payment`), under `refund_id`, with
+/// the payment's new running total. The caller records the order's own step (its event
+/// names the refund) in the same commit, so a cancellation or a dispute's resolution and
+/// its refund happen together or not at all.
+pub async fn refund_within(
     app: &App,
     commit: &mut Commit,
     order: &Order,

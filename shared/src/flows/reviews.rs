@@ -35,12 +35,10 @@ pub async fn write(
     order.reviewed(actor, now);
     let mut commit = app.store.begin();
     let data = if order.reviews.published_at.is_some() {
-        let mut reviews = app.store.order_reviews(order_id).await?;
-        reviews.retain(|r| r.by != actor);
-        reviews.push(written);
-        let data = publish(&mut commit, &mut reviews, now)?;
-        written = reviews.pop().expect("the review just written");
-        data
+        // The second review: both are published together.
+        let mut first = app.store.order_reviews(order_id).await?;
+        first.retain(|r| r.by != actor);
+        publish(&mut commit, first.iter_mut().chain([&mut written]), now)?
     } else {
         commit.review(&written)?;
         // The rating stays off the timeline both parties read until it is published.
@@ -55,9 +53,13 @@ pub async fn write(
 /// listed under its gig and counted in the gig's rating summary. A review already
 /// published is left as it is, so none is ever counted twice. Returns what the timeline
 /// event says: the ratings now visible.
-pub(crate) fn publish(commit: &mut Commit, reviews: &mut [Review], now: DateTime<Utc>) -> Result<Value, ApiError> {
+pub(crate) fn publish<'a>(
+    commit: &mut Commit,
+    reviews: impl IntoIterator<Item = &'a mut Review>,
+    now: DateTime<Utc>,
+) -> Result<Value, ApiError> {
     let mut data = json!({});
-    for review in reviews.iter_mut() {
+    for review in reviews {
         let name = if review.by == Actor::Seller { "seller_rating" } else { "buyer_rating" };
         data[name] = json!(review.rating);
         if review.published_at.is_some() {

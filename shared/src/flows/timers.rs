@@ -14,7 +14,7 @@ use serde_json::json;
 
 use crate::adapters::dynamo::timers::DueTimer;
 use crate::flows::App;
-use crate::flows::payments::{refund_rest, send_refund};
+use crate::flows::payments::{refund_within, send_refund};
 use crate::flows::reviews;
 use crate::rules::error::ApiError;
 use crate::rules::followup::FollowUp;
@@ -178,7 +178,7 @@ async fn cancellation_timeout(app: &App, id: &str, timer: &DueTimer, now: DateTi
     };
     let mut commit = app.store.begin();
     let reason = "cancelled by agreement (no answer in time)";
-    let refund = refund_rest(app, &mut commit, &order, "cancellation", reason, now).await?;
+    let refund = refund_within(app, &mut commit, &order, "cancellation", None, reason, now).await?;
     order.cancellation = None;
     let data = json!({
         "request_id": request.request_id,

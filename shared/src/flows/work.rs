@@ -9,7 +9,7 @@ use serde_json::json;
 
 use crate::adapters::dynamo::Page;
 use crate::flows::App;
-use crate::flows::payments::refund_rest;
+use crate::flows::payments::refund_within;
 use crate::flows::tracked::visible;
 use crate::rules::caller::Caller;
 use crate::rules::delivery::{Delivery, NewDelivery, RevisionRequest};
@@ -129,7 +129,7 @@ pub async fn cancel(app: &App, caller: &Caller, order_id: &str, now: DateTime<Ut
         }
     } else {
         let reason = "the buyer cancelled a late order";
-        let refund = refund_rest(app, &mut commit, &order, "cancellation", reason, now).await?;
+        let refund = refund_within(app, &mut commit, &order, "cancellation", None, reason, now).await?;
         data["refund"] = json!({ "refund_id": refund.refund_id, "amount": refund.amount });
     }
     commit.record(&mut order, Step::of(t, actor, Some(&caller.user_id), data), now)?;
@@ -197,7 +197,8 @@ async fn answer(
     let mut commit = app.store.begin();
     let mut data = json!({ "request_id": request_id });
     if action == OrderAction::AcceptCancellation {
-        let refund = refund_rest(app, &mut commit, &order, "cancellation", "cancelled by agreement", now).await?;
+        let refund =
+            refund_within(app, &mut commit, &order, "cancellation", None, "cancelled by agreement", now).await?;
         data["refund"] = json!({ "refund_id": refund.refund_id, "amount": refund.amount });
         order.cancellation = None;
     } else {

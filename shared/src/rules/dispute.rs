@@ -10,11 +10,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::rules::error::ApiError;
-use crate::rules::lifecycle::{Actor, DisputeState, OrderAction, OrderState, Refusal, ReviewFacts, Timer};
+use crate::rules::lifecycle::{Actor, DisputeState, OrderAction, OrderState, Refusal};
 use crate::rules::money::Money;
 use crate::rules::order::Order;
 use crate::rules::policy::Policy;
-use crate::rules::tracked::{Tracked, refusal};
+use crate::rules::tracked::refusal;
 use crate::rules::{upload, validate};
 
 /// Why a dispute is opened: a fixed list, so support's queue can be read at a glance and
@@ -329,68 +329,19 @@ impl Statement {
     }
 }
 
-impl Tracked for Dispute {
-    type State = DisputeState;
-    const KIND: &'static str = "DISPUTE";
-    const NAME: &'static str = "dispute";
-    fn id(&self) -> &str {
-        &self.dispute_id
-    }
-    fn buyer_id(&self) -> &str {
-        &self.buyer_id
-    }
-    fn seller_id(&self) -> &str {
-        &self.seller_id
-    }
-    fn state(&self) -> DisputeState {
-        self.state
-    }
-    fn set_state(&mut self, state: DisputeState) {
-        self.state = state;
-    }
-    fn deadline(&self) -> Option<DateTime<Utc>> {
-        None
-    }
-    fn timer_at(&self, _timer: Timer) -> Option<DateTime<Utc>> {
-        None
-    }
-    fn revisions(&self) -> (u32, u32) {
-        (0, 0)
-    }
-    fn stages_left(&self) -> u32 {
-        0
-    }
-    fn right_opens_at(&self) -> Option<DateTime<Utc>> {
-        None
-    }
-    fn open_request(&self) -> Option<(Actor, DateTime<Utc>)> {
-        None
-    }
-    fn reviews(&self) -> ReviewFacts {
-        ReviewFacts::default()
-    }
+crate::rules::tracked::tracked!(Dispute, DisputeState, "DISPUTE", "dispute", dispute_id, {
     /// Support's queue: open disputes oldest first, resolved ones after.
     fn support_queue(&self) -> Option<DisputeState> {
         Some(self.state)
     }
-    fn version(&self) -> u64 {
-        self.version
-    }
-    fn head_hash(&self) -> &str {
-        &self.head_hash
-    }
-    fn set_chain(&mut self, version: u64, head_hash: String, now: DateTime<Utc>) {
-        self.version = version;
-        self.head_hash = head_hash;
-        self.updated_at = now;
-    }
-}
+});
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::rules::lifecycle::{self, DISPUTE, DisputeAction, ORDER, OrderAction};
     use crate::rules::order::example;
+    use crate::rules::tracked::Tracked;
 
     fn code(e: ApiError) -> &'static str {
         e.code()

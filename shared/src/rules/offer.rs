@@ -303,20 +303,14 @@ impl Offer {
     }
 }
 
-crate::rules::tracked::tracked!(
-    Offer,
-    crate::rules::lifecycle::OfferState,
-    "OFFER",
-    "offer",
-    offer_id,
-    |o| Some(o.terms.expires_at),
-    crate::rules::tracked::expiry_only,
-    |_| (0, 0),
-    |_| 0,
-    |_| None,
-    |_| None,
-    |_| Default::default()
-);
+crate::rules::tracked::tracked!(Offer, crate::rules::lifecycle::OfferState, "OFFER", "offer", offer_id, {
+    fn deadline(&self) -> Option<DateTime<Utc>> {
+        Some(self.terms.expires_at)
+    }
+    fn timer_at(&self, timer: crate::rules::lifecycle::Timer) -> Option<DateTime<Utc>> {
+        crate::rules::tracked::expiry_only(self, timer)
+    }
+});
 
 #[cfg(test)]
 mod tests {

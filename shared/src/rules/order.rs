@@ -367,20 +367,29 @@ impl Order {
     }
 }
 
-crate::rules::tracked::tracked!(
-    Order,
-    crate::rules::lifecycle::OrderState,
-    "ORDER",
-    "order",
-    order_id,
-    Order::current_deadline,
-    Order::timer_due,
-    |o| (o.revisions_used, o.terms.revisions_included),
-    Order::stages_left,
-    Order::late_cancellation_at,
-    Order::open_request,
-    Order::review_facts
-);
+crate::rules::tracked::tracked!(Order, crate::rules::lifecycle::OrderState, "ORDER", "order", order_id, {
+    fn deadline(&self) -> Option<DateTime<Utc>> {
+        self.current_deadline()
+    }
+    fn timer_at(&self, timer: crate::rules::lifecycle::Timer) -> Option<DateTime<Utc>> {
+        self.timer_due(timer)
+    }
+    fn revisions(&self) -> (u32, u32) {
+        (self.revisions_used, self.terms.revisions_included)
+    }
+    fn stages_left(&self) -> u32 {
+        Order::stages_left(self)
+    }
+    fn right_opens_at(&self) -> Option<DateTime<Utc>> {
+        self.late_cancellation_at()
+    }
+    fn open_request(&self) -> Option<(crate::rules::lifecycle::Actor, DateTime<Utc>)> {
+        Order::open_request(self)
+    }
+    fn reviews(&self) -> crate::rules::lifecycle::ReviewFacts {
+        self.review_facts()
+    }
+});
 
 /// An order placed from an accepted offer at `now`, awaiting payment through `pi_1`:
 /// 12,000,000 IRR, 7 days, 2 revisions, Persian text and an emoji in its terms.

@@ -202,17 +202,11 @@ impl Request {
     }
 }
 
-crate::rules::tracked::tracked!(
-    Request,
-    crate::rules::lifecycle::RequestState,
-    "REQUEST",
-    "request",
-    request_id,
-    |r| Some(r.expires_at),
-    crate::rules::tracked::expiry_only,
-    |_| (0, 0),
-    |_| 0,
-    |_| None,
-    |_| None,
-    |_| Default::default()
-);
+crate::rules::tracked::tracked!(Request, crate::rules::lifecycle::RequestState, "REQUEST", "request", request_id, {
+    fn deadline(&self) -> Option<DateTime<Utc>> {
+        Some(self.expires_at)
+    }
+    fn timer_at(&self, timer: crate::rules::lifecycle::Timer) -> Option<DateTime<Utc>> {
+        crate::rules::tracked::expiry_only(self, timer)
+    }
+});

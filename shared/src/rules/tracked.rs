@@ -24,23 +24,40 @@ pub trait Tracked: Serialize + DeserializeOwned + Clone {
     fn seller_id(&self) -> &str;
     fn state(&self) -> Self::State;
     fn set_state(&mut self, state: Self::State);
-    fn deadline(&self) -> Option<DateTime<Utc>>;
-    /// When `timer` fires for it, if it has that timer.
-    fn timer_at(&self, timer: Timer) -> Option<DateTime<Utc>>;
-    /// Revisions used and included (orders only).
-    fn revisions(&self) -> (u32, u32);
-    /// Stages after the current one (orders only).
-    fn stages_left(&self) -> u32;
-    /// When a right opens that a guard waits for (orders only: a late order's
-    /// cancellation by its buyer).
-    fn right_opens_at(&self) -> Option<DateTime<Utc>>;
-    /// An open cancellation request: who made it, until when it may be answered (orders).
-    fn open_request(&self) -> Option<(Actor, DateTime<Utc>)>;
-    /// Which reviews it has (orders only).
-    fn reviews(&self) -> ReviewFacts;
     fn version(&self) -> u64;
     fn head_hash(&self) -> &str;
     fn set_chain(&mut self, version: u64, head_hash: String, now: DateTime<Utc>);
+
+    /// Its deadline, if it has one (a request's answer window, an offer's expiry, an
+    /// order's due time).
+    fn deadline(&self) -> Option<DateTime<Utc>> {
+        None
+    }
+    /// When `timer` fires for it, if it has that timer.
+    fn timer_at(&self, _timer: Timer) -> Option<DateTime<Utc>> {
+        None
+    }
+    /// Revisions used and included (orders only).
+    fn revisions(&self) -> (u32, u32) {
+        (0, 0)
+    }
+    /// Stages after the current one (orders only).
+    fn stages_left(&self) -> u32 {
+        0
+    }
+    /// When a right opens that a guard waits for (orders only: a late order's
+    /// cancellation by its buyer).
+    fn right_opens_at(&self) -> Option<DateTime<Utc>> {
+        None
+    }
+    /// An open cancellation request: who made it, until when it may be answered (orders).
+    fn open_request(&self) -> Option<(Actor, DateTime<Utc>)> {
+        None
+    }
+    /// Which reviews it has (orders only).
+    fn reviews(&self) -> ReviewFacts {
+        ReviewFacts::default()
+    }
 
     /// The support queue it is listed in, by state, instead of its seller's list (disputes).
     fn support_queue(&self) -> Option<crate::rules::lifecycle::DisputeState> {
@@ -219,10 +236,11 @@ pub fn refusal<T: Tracked>(refusal: Refusal) -> ApiError {
     }
 }
 
-/// Implements [`Tracked`] for an entity with the usual field names; each entity's own
-/// module says how its deadline, timers and revisions are found.
+/// Implements [`Tracked`] for an entity with the usual field names (`buyer_id`,
+/// `seller_id`, `state`, `version`, `head_hash`, `updated_at`); the block adds what the
+/// entity has beyond the trait's defaults (its deadline, timers, an order's revisions…).
 macro_rules! tracked {
-    ($type:ty, $state:ty, $kind:literal, $name:literal, $id:ident, $deadline:expr, $timer_at:expr, $revisions:expr, $stages_left:expr, $right_opens_at:expr, $open_request:expr, $reviews:expr) => {
+    ($type:ty, $state:ty, $kind:literal, $name:literal, $id:ident, { $($own:item)* }) => {
         impl $crate::rules::tracked::Tracked for $type {
             type State = $state;
             const KIND: &'static str = $kind;
@@ -242,38 +260,6 @@ macro_rules! tracked {
             fn set_state(&mut self, state: Self::State) {
                 self.state = state;
             }
-            fn deadline(&self) -> Option<chrono::DateTime<chrono::Utc>> {
-                let deadline: fn(&Self) -> Option<chrono::DateTime<chrono::Utc>> = $deadline;
-                deadline(self)
-            }
-            fn timer_at(&self, timer: $crate::rules::lifecycle::Timer) -> Option<chrono::DateTime<chrono::Utc>> {
-                let timer_at: fn(&Self, $crate::rules::lifecycle::Timer) -> Option<chrono::DateTime<chrono::Utc>> =
-                    $timer_at;
-                timer_at(self, timer)
-            }
-            fn revisions(&self) -> (u32, u32) {
-                let revisions: fn(&Self) -> (u32, u32) = $revisions;
-                revisions(self)
-            }
-            fn stages_left(&self) -> u32 {
-                let stages_left: fn(&Self) -> u32 = $stages_left;
-                stages_left(self)
-            }
-            fn right_opens_at(&self) -> Option<chrono::DateTime<chrono::Utc>> {
-                let right_opens_at: fn(&Self) -> Option<chrono::DateTime<chrono::Utc>> = $right_opens_at;
-                right_opens_at(self)
-            }
-            fn open_request(&self) -> Option<($crate::rules::lifecycle::Actor, chrono::DateTime<chrono::Utc>)> {
-                let open_request: fn(
-                    &Self,
-                )
-                    -> Option<($crate::rules::lifecycle::Actor, chrono::DateTime<chrono::Utc>)> = $open_request;
-                open_request(self)
-            }
-            fn reviews(&self) -> $crate::rules::lifecycle::ReviewFacts {
-                let reviews: fn(&Self) -> $crate::rules::lifecycle::ReviewFacts = $reviews;
-                reviews(self)
-            }
             fn version(&self) -> u64 {
                 self.version
             }
@@ -285,6 +271,7 @@ macro_rules! tracked {
                 self.head_hash = head_hash;
                 self.updated_at = now;
             }
+            $($own)*
         }
     };
 }
