@@ -1,6 +1,7 @@
-//! The dispute packet's memory: a dispute whose files total 2 GiB (41 attachments of
-//! 50 MiB, the attachment limit, through the upload API and the checker) is exported by
-//! the builder's own code in a fresh process, which then prints its peak RSS. The builder
+//! The dispute packet's memory: a dispute whose files total 200 MiB, then one whose files
+//! total 2 GiB (41 attachments of 50 MiB, the attachment limit, through the upload API
+//! and the checker), each exported by the builder's own code in a fresh process, which
+//! then prints its peak RSS. The builder
 //! streams every file into the ZIP and the ZIP out in 8 MiB parts, so the peak does not
 //! grow with the packet. `PACKET_MIB` sets another total. Printed, never asserted; run by
 //! `make bench` against its own local stack.
@@ -50,31 +51,17 @@ async fn build(dispute_id: &str) {
     );
 }
 
-#[tokio::main]
-async fn main() {
-    peyman::adapters::stripe::install_tls_provider();
-    if let Ok(dispute_id) = std::env::var(CHILD) {
-        return build(&dispute_id).await;
-    }
-    let total_mib: usize = std::env::var("PACKET_MIB").ok().and_then(|v| v.parse().ok()).unwrap_or(2048);
-    let files = total_mib.div_ceil(FILE_MIB);
-    let (api, stripe) = (Api::default(), Stripe::default());
-    let deal = Deal::new(&api).await;
-    let order_id = deal.paid_order(&api, &stripe).await;
-
-    // The buyer's evidence: `files` PNGs of 50 MiB (a PNG signature, then a pattern).
+/// A paid order disputed by its buyer with `files` attachments of 50 MiB (ten on the
+/// dispute, ten on each statement after it); returns the dispute's id.
+async fn disputed_with(api: &Api, stripe: &Stripe, files: usize, body: &[u8]) -> String {
+    let deal = Deal::new(api).await;
+    let order_id = deal.paid_order(api, stripe).await;
     let started = Instant::now();
-    let mut body = vec![0u8; FILE_MIB * 1024 * 1024];
-    body[..PNG.len()].copy_from_slice(PNG);
-    for (i, b) in body.iter_mut().enumerate().skip(PNG.len()) {
-        *b = (i.wrapping_mul(2_654_435_761) >> 13) as u8;
-    }
     let buyer = token(&deal.buyer);
     let mut ids = Vec::new();
     for _ in 0..files {
-        ids.push(api.upload(&buyer, "attachment", "image/png", body.len() as u64, &body).await);
+        ids.push(api.upload(&buyer, "attachment", "image/png", body.len() as u64, body).await);
     }
-    drop(body);
     for id in &ids {
         let decided = eventually(Duration::from_secs(120), async || {
             let r = api.get(&format!("/v1/uploads/{id}"), &buyer).await;
@@ -85,8 +72,6 @@ async fn main() {
         assert_eq!(decided["status"], "ready", "{decided}");
     }
     println!("uploaded and checked {files} files of {FILE_MIB} MiB in {:.1?}", started.elapsed());
-
-    // Ten files a dispute or statement can carry.
     let mut chunks = ids.chunks(10);
     let first = chunks.next().unwrap_or_default();
     let opened = api
@@ -101,11 +86,31 @@ async fn main() {
         let statement = json!({ "text": "پیوست‌ها", "attachment_upload_ids": chunk });
         api.post(&format!("/v1/orders/{order_id}/disputes/{dispute_id}/statements"), &buyer, statement).await.ok(201);
     }
+    dispute_id
+}
 
-    // A fresh process, so its peak RSS is the build's alone.
-    let status = std::process::Command::new(std::env::current_exe().unwrap())
-        .env(CHILD, &dispute_id)
-        .status()
-        .expect("the build runs");
-    assert!(status.success());
+#[tokio::main]
+async fn main() {
+    peyman::adapters::stripe::install_tls_provider();
+    if let Ok(dispute_id) = std::env::var(CHILD) {
+        return build(&dispute_id).await;
+    }
+    let total_mib: usize = std::env::var("PACKET_MIB").ok().and_then(|v| v.parse().ok()).unwrap_or(2048);
+    let (api, stripe) = (Api::default(), Stripe::default());
+    // Each file: a PNG signature, then a pattern.
+    let mut body = vec![0u8; FILE_MIB * 1024 * 1024];
+    body[..PNG.len()].copy_from_slice(PNG);
+    for (i, b) in body.iter_mut().enumerate().skip(PNG.len()) {
+        *b = (i.wrapping_mul(2_654_435_761) >> 13) as u8;
+    }
+    // A small packet and the large one: the peak should not follow the size.
+    for files in [4, total_mib.div_ceil(FILE_MIB)] {
+        let dispute_id = disputed_with(&api, &stripe, files, &body).await;
+        // A fresh process, so its peak RSS is the build's alone.
+        let status = std::process::Command::new(std::env::current_exe().unwrap())
+            .env(CHILD, &dispute_id)
+            .status()
+            .expect("the build runs");
+        assert!(status.success());
+    }
 }
