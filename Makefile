@@ -9,7 +9,7 @@ TOOLS := moto localstripe cfn-lint checkov aws-sam-cli schemathesis
 # Its sweeper runs every second, takes outbox entries after 2 s and retries a failing timer
 # or refund at once, three times, so tests of expiry, lost follow-ups and poison items
 # finish in seconds.
-TEST_PORTS := PORT=3100 MOTO_PORT=5100 LOCALSTRIPE_PORT=8520 LOCAL_SCHEDULE_SECONDS=1 OUTBOX_GRACE_SECONDS=2 \
+TEST_PORTS := PORT=3100 MOTO_PORT=5100 LOCALSTRIPE_PORT=8520 ZARINPAL_PORT=8530 LOCAL_SCHEDULE_SECONDS=1 OUTBOX_GRACE_SECONDS=2 \
 	RETRY_FIRST_SECONDS=0 RETRY_ATTEMPTS=3
 
 .PHONY: dev test tools browser build lint lint-template against-stack bench package redrive clean

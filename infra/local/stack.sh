@@ -10,6 +10,7 @@ cd "$(dirname "$0")/../.."
 MOTO_PORT=${MOTO_PORT:-5000}
 PORT=${PORT:-3000}
 LOCALSTRIPE_PORT=${LOCALSTRIPE_PORT:-8420}
+ZARINPAL_PORT=${ZARINPAL_PORT:-8430}
 run_dir=".run/$PORT"
 mkdir -p "$run_dir"
 
@@ -19,9 +20,11 @@ export PORT PEYMAN_API="http://127.0.0.1:$PORT"
 # localstripe takes any sk_ key; the signing secret is the one registered with it below.
 export STRIPE_API_BASE="http://127.0.0.1:$LOCALSTRIPE_PORT" STRIPE_SECRET_KEY=sk_test_local
 export STRIPE_WEBHOOK_SECRET=whsec_local PEYMAN_PYTHON="$PWD/.venv/localstripe/bin/python"
+# Our stand-in for Zarinpal (no local sandbox exists): any 36-character merchant id.
+export ZARINPAL_API_BASE="http://127.0.0.1:$ZARINPAL_PORT" ZARINPAL_MERCHANT_ID=00000000-0000-0000-0000-000000000000
 
 stop() {
-  for name in gateway localstripe moto; do
+  for name in gateway zarinpal localstripe moto; do
     if [[ -f "$run_dir/$name.pid" ]]; then
       kill "$(cat "$run_dir/$name.pid")" 2>/dev/null || true
       rm -f "$run_dir/$name.pid"
@@ -52,6 +55,14 @@ wait_for moto "curl -sf -o /dev/null http://127.0.0.1:$MOTO_PORT/moto-api/" "$ru
 echo $! >"$run_dir/localstripe.pid"
 wait_for localstripe "curl -sf -o /dev/null -X POST $STRIPE_API_BASE/_config/webhooks/peyman \
   -d url=$PEYMAN_API/v1/webhooks/payments/stripe -d secret=$STRIPE_WEBHOOK_SECRET" "$run_dir/localstripe.pid"
+
+# The Zarinpal stand-in: for every command run against the stack (the tests), and for
+# `make dev` when PAYMENT_PROVIDER=zarinpal.
+if [[ $# -gt 0 || "${PAYMENT_PROVIDER:-stripe}" == zarinpal ]]; then
+  python3 infra/local/zarinpal_server.py "$ZARINPAL_PORT" >"$run_dir/zarinpal.log" 2>&1 &
+  echo $! >"$run_dir/zarinpal.pid"
+  wait_for zarinpal "curl -s -o /dev/null -X POST $ZARINPAL_API_BASE/pg/v4/payment/unVerified.json -d '{}'" "$run_dir/zarinpal.pid"
+fi
 
 target/debug/peyman-local >"$run_dir/gateway.log" 2>&1 &
 echo $! >"$run_dir/gateway.pid"

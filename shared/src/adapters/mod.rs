@@ -1,7 +1,8 @@
 //! The adapters, each knowing one outside thing: [`dynamo`] the single table, [`s3`] the
 //! files, [`sqs`] the follow-up queue, [`stripe`] the payment provider's wire format,
 //! [`config`] the process environment, [`telemetry`] the logs, [`kms`] the packet seal's
-//! signing key, [`zip`] the packet's archive format. They take and return the
+//! signing key, [`zip`] the packet's archive format, [`zarinpal`] the home market's
+//! payment gateway's wire format. They take and return the
 //! rules' types and decide nothing.
 
 pub mod config;
@@ -11,4 +12,5 @@ pub mod s3;
 pub mod sqs;
 pub mod stripe;
 pub mod telemetry;
+pub mod zarinpal;
 pub mod zip;
