@@ -458,6 +458,40 @@ async fn exports_are_supports_alone_and_bad_requests_change_nothing() {
 }
 
 #[tokio::test]
+async fn an_export_job_left_in_the_outbox_by_a_crash_is_sent_by_the_sweeper_and_built() {
+    use peyman::rules::lifecycle::{self, Actor, DISPUTE, DisputeAction};
+    use peyman::rules::tracked::{Step, Tracked};
+    let (api, stripe, aws) = (Api::default(), Stripe::default(), Aws::connect().await);
+    let app = aws.app().await;
+    let agent = user("agent");
+    let d = disputed(&api, &stripe).await;
+    // The request's transaction commits, and the process dies before it hands the job
+    // to SQS: the job is only in the outbox.
+    let now = chrono::Utc::now();
+    let mut dispute: peyman::rules::dispute::Dispute = app.store.tracked(&d.dispute_id).await.unwrap().unwrap();
+    let export =
+        peyman::rules::export::Export::queued(ulid::Ulid::new().to_string(), &d.dispute_id, &d.order_id, &agent, now);
+    let t = lifecycle::step(DISPUTE, dispute.state, DisputeAction::RequestExport, Actor::Support, &dispute.facts(now))
+        .unwrap();
+    let mut commit = app.store.begin();
+    commit
+        .record(&mut dispute, Step::of(t, Actor::Support, Some(&agent), json!({ "export_id": export.export_id })), now)
+        .unwrap();
+    commit.new_export(&export).unwrap();
+    commit.followup(peyman::rules::followup::FollowUp::build_export(&export.export_id, now)).unwrap();
+    let pending = app.store.commit(commit).await.unwrap();
+    assert_eq!(pending.len(), 1, "the job waits in the outbox");
+    // The sweeper sends it to the exports queue after its grace; the builder builds it.
+    let status = format!("/v1/support/exports/{}", export.export_id);
+    let ready = eventually(WAIT, async || {
+        let s = api.get(&status, &support_token(&agent)).await;
+        (s.ok(200)["status"] == "ready").then(|| s.body.clone())
+    })
+    .await;
+    assert!(ready.is_some(), "the job was not lost");
+}
+
+#[tokio::test]
 async fn a_job_that_keeps_failing_is_marked_failed_and_lands_in_the_dlq() {
     let aws = Aws::connect().await;
     let app = aws.app().await;
