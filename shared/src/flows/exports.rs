@@ -313,50 +313,32 @@ pub async fn assemble(app: &App, export: &Export, now: DateTime<Utc>) -> Result<
         // Every file, streamed from the version that was checked.
         let mut files: BTreeMap<String, PacketFile> = BTreeMap::new();
         for (folder, id) in &named {
+            // A file named without an upload record (never expected) is listed, empty, with
+            // that problem rather than left out.
             let Some(upload) = uploads.get(id) else {
-                tracing::warn!(upload_id = id, "a named file has no upload record");
+                let path = packet::file_path(folder, id, "");
+                let written = zip.bytes(&path, &[]).await?;
+                list(&mut entries, &mut files, id, None, path, written, "no_upload_record");
                 continue;
             };
             let path = packet::file_path(folder, id, &upload.file_name);
             let (written, problem) = match app.files.read(&upload.object_key, upload.checked_version.as_deref()).await?
             {
-                None => (zip.bytes(&path, &[]).await?, Some("missing_from_storage")),
+                None => (zip.bytes(&path, &[]).await?, "missing_from_storage"),
                 Some(body) => {
                     let written = zip.stream(&path, body).await?;
                     let differs = upload.sha256.as_deref().is_some_and(|recorded| recorded != written.sha256);
-                    let unchecked = upload.checked_version.is_none();
-                    (
-                        written,
-                        if differs {
-                            Some("differs_from_recorded_hash")
-                        } else if unchecked {
-                            Some("not_checked")
-                        } else {
-                            None
-                        },
-                    )
+                    let problem = if differs {
+                        "differs_from_recorded_hash"
+                    } else if upload.checked_version.is_none() {
+                        "not_checked"
+                    } else {
+                        ""
+                    };
+                    (written, problem)
                 }
             };
-            let problem = problem.map(str::to_owned);
-            entries.push(Entry {
-                path: path.clone(),
-                size: written.size,
-                sha256: written.sha256.clone(),
-                problem: problem.clone(),
-            });
-            files.insert(
-                id.clone(),
-                PacketFile {
-                    upload_id: id.clone(),
-                    file_name: upload.file_name.clone(),
-                    content_type: upload.content_type.clone(),
-                    voice_note: upload.kind == UploadKind::VoiceNote,
-                    path,
-                    size: written.size,
-                    sha256: written.sha256,
-                    problem,
-                },
-            );
+            list(&mut entries, &mut files, id, Some(upload), path, written, problem);
         }
         let path_of = |id: &String| files.get(id).map(|f| f.path.clone());
         add(&mut zip, &mut entries, "messages.json", &json_bytes(&messages_document(&case.messages, &path_of))?)
@@ -433,6 +415,39 @@ pub async fn assemble(app: &App, export: &Export, now: DateTime<Utc>) -> Result<
     let ((object_version, size_bytes), (manifest_sha256, files, files_with_problems)) =
         tokio::try_join!(upload, write)?;
     Ok(Built { object_version, size_bytes, manifest_sha256, files, files_with_problems })
+}
+
+/// A file of the packet, listed in the manifest and on the page; `problem` is empty when
+/// there is none.
+fn list(
+    entries: &mut Vec<Entry>,
+    files: &mut BTreeMap<String, PacketFile>,
+    upload_id: &str,
+    upload: Option<&Upload>,
+    path: String,
+    written: crate::adapters::zip::Written,
+    problem: &str,
+) {
+    let problem = (!problem.is_empty()).then(|| problem.to_owned());
+    entries.push(Entry {
+        path: path.clone(),
+        size: written.size,
+        sha256: written.sha256.clone(),
+        problem: problem.clone(),
+    });
+    files.insert(
+        upload_id.to_owned(),
+        PacketFile {
+            upload_id: upload_id.to_owned(),
+            file_name: upload.map_or(upload_id, |u| u.file_name.as_str()).to_owned(),
+            content_type: upload.map_or("application/octet-stream", |u| u.content_type.as_str()).to_owned(),
+            voice_note: upload.is_some_and(|u| u.kind == UploadKind::VoiceNote),
+            path,
+            size: written.size,
+            sha256: written.sha256,
+            problem,
+        },
+    );
 }
 
 /// A document of the packet, listed in the manifest.

@@ -150,7 +150,7 @@ pub fn file_path(folder: &str, upload_id: &str, file_name: &str) -> String {
     let name: String =
         file_name.chars().map(|c| if c == '/' || c == '\\' || c == ':' || c.is_control() { '_' } else { c }).collect();
     let name = name.trim_matches(|c: char| c == '.' || c.is_whitespace());
-    format!("{folder}/{upload_id}-{name}")
+    if name.is_empty() { format!("{folder}/{upload_id}") } else { format!("{folder}/{upload_id}-{name}") }
 }
 
 /// A public key (DER SubjectPublicKeyInfo, as KMS hands it out) as PEM.
@@ -251,4 +251,26 @@ pub fn verify(listing: &Listing, signature_verifies: impl Fn(&[u8], &[u8]) -> bo
         terms_hash: manifest.terms_hash,
         timelines: checked,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_paths_keep_the_name_but_nothing_a_file_system_refuses() {
+        assert_eq!(file_path("files", "01A", "طرح\u{200c}ها نهایی.png"), "files/01A-طرح\u{200c}ها نهایی.png");
+        assert_eq!(file_path("files", "01A", "../../etc/passwd"), "files/01A-_.._etc_passwd");
+        assert_eq!(file_path("deliveries/1-01D", "01A", "a\\b:c\u{7}.pdf"), "deliveries/1-01D/01A-a_b_c_.pdf");
+        assert_eq!(file_path("files", "01A", ""), "files/01A");
+    }
+
+    #[test]
+    fn a_public_key_is_written_as_pem_lines_of_64() {
+        let pem = public_key_pem(&[7u8; 91]);
+        let lines: Vec<&str> = pem.lines().collect();
+        assert_eq!(lines.first(), Some(&"-----BEGIN PUBLIC KEY-----"));
+        assert_eq!(lines.last(), Some(&"-----END PUBLIC KEY-----"));
+        assert!(lines[1..lines.len() - 1].iter().all(|l| l.len() <= 64) && lines[1].len() == 64);
+    }
 }
