@@ -14,7 +14,8 @@ use serde_json::{Value, json};
 
 use crate::adapters::dynamo::commit::Commit;
 use crate::adapters::zip::PacketZip;
-use crate::flows::App;
+use crate::flows::tracked::events_as_of;
+use crate::flows::{App, until_not_raced};
 use crate::rules::caller::Caller;
 use crate::rules::delivery::Delivery;
 use crate::rules::dispute::{self, Dispute};
@@ -32,10 +33,6 @@ use crate::rules::timeline::Event;
 use crate::rules::tracked::{Step, Tracked};
 use crate::rules::upload::{Upload, UploadKind};
 
-/// How often a step on the dispute's timeline is tried again when a party's statement
-/// moved the dispute meanwhile.
-const TIMELINE_TRIES: usize = 5;
-
 /// Records an export's step on its dispute's timeline, with `also` in the same
 /// transaction; a lost race on the dispute's version is tried again on the dispute as it
 /// now is.
@@ -48,21 +45,16 @@ async fn on_dispute_timeline(
     also: impl Fn(&mut Commit) -> Result<(), ApiError>,
     now: DateTime<Utc>,
 ) -> Result<Dispute, ApiError> {
-    let mut tries = 0;
-    loop {
-        tries += 1;
+    let attempt = || async {
         let mut dispute: Dispute =
             app.store.tracked(dispute_id).await?.ok_or(ApiError::NotFound { what: "dispute" })?;
         let t = lifecycle::step(DISPUTE, dispute.state, action, actor, &dispute.facts(now)).map_err(dispute::closed)?;
         let mut commit = app.store.begin();
         commit.record(&mut dispute, Step::of(t, actor, actor_id, data.clone()), now)?;
         also(&mut commit)?;
-        match app.commit(commit).await {
-            Err(e) if e.code() == "concurrent_change" && tries < TIMELINE_TRIES => continue,
-            Err(e) => return Err(e),
-            Ok(()) => return Ok(dispute),
-        }
-    }
+        app.commit(commit).await.map(|()| dispute)
+    };
+    until_not_raced(ApiError::conflict("concurrent_change", "the dispute kept changing; retry"), attempt).await
 }
 
 /// Support asks for a dispute's packet (open or resolved); it is built in the background.
@@ -200,38 +192,15 @@ async fn load(app: &App, dispute_id: &str) -> Result<Case, ApiError> {
         _ => None,
     };
     // Each timeline as of the entity read, so its events end at the head it names.
-    async fn events<T: Tracked>(app: &App, entity: &T) -> Result<Vec<Event>, ApiError> {
-        let mut events = app.store.timeline::<T>(entity.id()).await?;
-        events.retain(|e| e.seq <= entity.version());
-        Ok(events)
-    }
     let mut timelines = Vec::new();
     if let Some(offer) = &offer {
-        timelines.push(("offer".to_owned(), events(app, offer).await?));
+        timelines.push(("offer".to_owned(), events_as_of(app, offer).await?));
     }
-    timelines.push(("order".to_owned(), events(app, &order).await?));
-    timelines.push(("dispute".to_owned(), events(app, &dispute).await?));
-    let mut messages = Vec::new();
-    let mut cursor = None;
-    loop {
-        let page = app.store.messages(&order.buyer_id, &order.seller_id, 100, cursor.as_deref()).await?;
-        messages.extend(page.items);
-        match page.next_cursor {
-            Some(next) => cursor = Some(next),
-            None => break,
-        }
-    }
+    timelines.push(("order".to_owned(), events_as_of(app, &order).await?));
+    timelines.push(("dispute".to_owned(), events_as_of(app, &dispute).await?));
+    let mut messages = app.store.all_messages(&order.buyer_id, &order.seller_id).await?;
     messages.sort_by(|a, b| a.sent_at.cmp(&b.sent_at).then_with(|| a.message_id.cmp(&b.message_id)));
-    let mut deliveries = Vec::new();
-    let mut cursor = None;
-    loop {
-        let page = app.store.deliveries(&order.order_id, 100, cursor.as_deref()).await?;
-        deliveries.extend(page.items);
-        match page.next_cursor {
-            Some(next) => cursor = Some(next),
-            None => break,
-        }
-    }
+    let mut deliveries = app.store.all_deliveries(&order.order_id).await?;
     deliveries.sort_by_key(|d| d.delivered_at);
     let (payments, refunds) = app.store.order_payments(&order.order_id).await?;
     Ok(Case {
@@ -341,15 +310,22 @@ pub async fn assemble(app: &App, export: &Export, now: DateTime<Utc>) -> Result<
             list(&mut entries, &mut files, id, Some(upload), path, written, problem);
         }
         let path_of = |id: &String| files.get(id).map(|f| f.path.clone());
-        add(&mut zip, &mut entries, "messages.json", &json_bytes(&messages_document(&case.messages, &path_of))?)
-            .await?;
-        add(
-            &mut zip,
-            &mut entries,
-            "deliveries/index.json",
-            &json_bytes(&deliveries_document(&case.deliveries, &path_of))?,
-        )
-        .await?;
+        let messages = with_jalali_and_files(
+            &case.messages,
+            "sent_at",
+            |m| m.sent_at,
+            |m| m.attachment_upload_ids.iter().chain(&m.voice_note_upload_id).collect(),
+            &path_of,
+        );
+        add(&mut zip, &mut entries, "messages.json", &json_bytes(&messages)?).await?;
+        let deliveries = with_jalali_and_files(
+            &case.deliveries,
+            "delivered_at",
+            |d| d.delivered_at,
+            |d| d.attachment_upload_ids.iter().collect(),
+            &path_of,
+        );
+        add(&mut zip, &mut entries, "deliveries/index.json", &json_bytes(&deliveries)?).await?;
         let payments = json!({
             "payments": case.payments.iter().map(|p| p.view(Some(Actor::Support))).collect::<Vec<_>>(),
             "refunds": case.refunds.iter().map(crate::rules::payment::Refund::view).collect::<Vec<_>>(),
@@ -484,28 +460,22 @@ fn timeline_document(timelines: &[(String, Vec<Event>)]) -> Value {
     Value::Object(document)
 }
 
-fn messages_document(messages: &[Message], path_of: &dyn Fn(&String) -> Option<String>) -> Value {
-    let messages: Vec<Value> = messages
+/// Records as stored, each with its time in the Solar Hijri calendar beside it
+/// (`{field}_jalali`) and the packet paths of the files it names.
+fn with_jalali_and_files<T: serde::Serialize>(
+    records: &[T],
+    field: &str,
+    at: impl Fn(&T) -> DateTime<Utc>,
+    files: impl Fn(&T) -> Vec<&String>,
+    path_of: &dyn Fn(&String) -> Option<String>,
+) -> Value {
+    records
         .iter()
-        .map(|m| {
-            let mut v = serde_json::to_value(m).unwrap_or_default();
-            v["sent_at_jalali"] = json!(packet_page::jalali(m.sent_at));
-            v["files"] = m.attachment_upload_ids.iter().chain(&m.voice_note_upload_id).map(path_of).collect();
+        .map(|r| {
+            let mut v = serde_json::to_value(r).unwrap_or_default();
+            v[format!("{field}_jalali")] = json!(packet_page::jalali(at(r)));
+            v["files"] = files(r).into_iter().map(path_of).collect();
             v
         })
-        .collect();
-    Value::Array(messages)
-}
-
-fn deliveries_document(deliveries: &[Delivery], path_of: &dyn Fn(&String) -> Option<String>) -> Value {
-    let deliveries: Vec<Value> = deliveries
-        .iter()
-        .map(|d| {
-            let mut v = serde_json::to_value(d).unwrap_or_default();
-            v["delivered_at_jalali"] = json!(packet_page::jalali(d.delivered_at));
-            v["files"] = d.attachment_upload_ids.iter().map(path_of).collect();
-            v
-        })
-        .collect();
-    Value::Array(deliveries)
+        .collect()
 }

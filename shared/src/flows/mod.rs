@@ -83,3 +83,21 @@ impl App {
         Ok(())
     }
 }
+
+/// How often a flow runs again after losing a race on an entity's version (its commit
+/// found it moved meanwhile) before it gives up.
+const ATTEMPTS: usize = 5;
+
+/// Runs `attempt` again while it loses a race, at most [`ATTEMPTS`] times; then `exhausted`.
+pub(crate) async fn until_not_raced<T, F: Future<Output = Result<T, ApiError>>>(
+    exhausted: ApiError,
+    mut attempt: impl FnMut() -> F,
+) -> Result<T, ApiError> {
+    for _ in 0..ATTEMPTS {
+        match attempt().await {
+            Err(ApiError::Conflict { code: "concurrent_change", .. }) => continue,
+            done => return done,
+        }
+    }
+    Err(exhausted)
+}

@@ -7,7 +7,7 @@ use serde_json::json;
 
 use crate::adapters::dynamo::commit::Commit;
 use crate::adapters::dynamo::keys::{self, Key};
-use crate::flows::App;
+use crate::flows::{App, until_not_raced};
 use crate::rules::caller::Caller;
 use crate::rules::error::ApiError;
 use crate::rules::followup::FollowUp;
@@ -41,24 +41,6 @@ fn request_refund(
     commit.followup(FollowUp::send_refund(&refund.intent_id, &refund.refund_id, now))?;
     commit.timer(check_at, &refund_timer(&refund.intent_id, &refund.refund_id))?;
     Ok(refund)
-}
-
-/// How often a money flow runs again after losing a race on the payment or the order
-/// (its commit found either moved meanwhile) before it gives up.
-const ATTEMPTS: usize = 5;
-
-/// Runs `attempt` again while it loses a race, at most [`ATTEMPTS`] times; then `exhausted`.
-async fn until_not_raced<T, F: Future<Output = Result<T, ApiError>>>(
-    exhausted: ApiError,
-    mut attempt: impl FnMut() -> F,
-) -> Result<T, ApiError> {
-    for _ in 0..ATTEMPTS {
-        match attempt().await {
-            Err(ApiError::Conflict { code: "concurrent_change", .. }) => continue,
-            done => return done,
-        }
-    }
-    Err(exhausted)
 }
 
 /// What a caller is told when the payment kept changing: a lost race it may retry.

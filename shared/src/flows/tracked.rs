@@ -47,9 +47,14 @@ pub async fn act<T: Tracked, A: Copy + PartialEq>(
 /// meanwhile (beyond the entity's version) are left for the next read: the view is the
 /// timeline as of the entity it names.
 pub async fn history<T: Tracked>(app: &App, entity: &T) -> Result<Value, ApiError> {
+    Ok(timeline::view(&events_as_of(app, entity).await?, entity.head_hash()))
+}
+
+/// The events of `entity`'s timeline up to its version, so they end at the head it names.
+pub async fn events_as_of<T: Tracked>(app: &App, entity: &T) -> Result<Vec<timeline::Event>, ApiError> {
     let mut events = app.store.timeline::<T>(entity.id()).await?;
     events.retain(|e| e.seq <= entity.version());
-    Ok(timeline::view(&events, entity.head_hash()))
+    Ok(events)
 }
 
 /// Which of the caller's entities to list.

@@ -24,4 +24,9 @@ impl Store {
     ) -> Result<Page<Delivery>, ApiError> {
         self.prefix_page(&keys::delivery(order_id, "").pk, keys::DELIVERY_PREFIX, limit, cursor).await
     }
+
+    /// Every delivery of `order_id`, oldest first (a dispute's packet holds them all).
+    pub async fn all_deliveries(&self, order_id: &str) -> Result<Vec<Delivery>, ApiError> {
+        self.all_with_prefix(&keys::delivery(order_id, "").pk, keys::DELIVERY_PREFIX).await
+    }
 }

@@ -63,6 +63,11 @@ impl Store {
         self.prefix_page(&keys::conversation(a, b), keys::MESSAGE_PREFIX, limit, cursor).await
     }
 
+    /// Every message between `a` and `b`, oldest first (a dispute's packet holds them all).
+    pub async fn all_messages(&self, a: &str, b: &str) -> Result<Vec<Message>, ApiError> {
+        self.all_with_prefix(&keys::conversation(a, b), keys::MESSAGE_PREFIX).await
+    }
+
     /// The messages between `a` and `b` about `order_id`, newest first.
     pub async fn order_messages(
         &self,
