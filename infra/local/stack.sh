@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
 # The local stack, all on 127.0.0.1: moto (DynamoDB, S3, SQS), localstripe (the Stripe
-# API, which sends signed webhooks to the gateway) and the gateway.
+# API, which sends signed webhooks to the gateway) and the gateway; with
+# PAYMENT_PROVIDER=zarinpal, our Zarinpal stand-in and a gateway that pays through it.
+# Commands (the tests) get both providers: the gateway on PORT pays through localstripe,
+# a second one on ZARINPAL_GATEWAY_PORT (PEYMAN_ZARINPAL_API; its own table, bucket and
+# queues) through the stand-in.
 #   stack.sh            start them, print the demo tokens, serve until Ctrl-C
 #   stack.sh CMD ARGS   start them, run CMD against them, stop; exits with CMD's status
 # All are stopped by the PIDs saved here, however this script ends.
@@ -11,6 +15,7 @@ MOTO_PORT=${MOTO_PORT:-5000}
 PORT=${PORT:-3000}
 LOCALSTRIPE_PORT=${LOCALSTRIPE_PORT:-8420}
 ZARINPAL_PORT=${ZARINPAL_PORT:-8430}
+ZARINPAL_GATEWAY_PORT=${ZARINPAL_GATEWAY_PORT:-$((PORT + 1))}
 run_dir=".run/$PORT"
 mkdir -p "$run_dir"
 
@@ -24,7 +29,7 @@ export STRIPE_WEBHOOK_SECRET=whsec_local PEYMAN_PYTHON="$PWD/.venv/localstripe/b
 export ZARINPAL_API_BASE="http://127.0.0.1:$ZARINPAL_PORT" ZARINPAL_MERCHANT_ID=00000000-0000-0000-0000-000000000000
 
 stop() {
-  for name in gateway zarinpal localstripe moto; do
+  for name in gateway gateway-zarinpal zarinpal localstripe moto; do
     if [[ -f "$run_dir/$name.pid" ]]; then
       kill "$(cat "$run_dir/$name.pid")" 2>/dev/null || true
       rm -f "$run_dir/$name.pid"
@@ -68,9 +73,23 @@ target/debug/peyman-local >"$run_dir/gateway.log" 2>&1 &
 echo $! >"$run_dir/gateway.pid"
 wait_for gateway "grep -q '^ready' '$run_dir/gateway.log'" "$run_dir/gateway.pid"
 
+if [[ $# -gt 0 ]]; then
+  # A payer who does not come back is verified by the sweeper after 10 s (120 s in a
+  # deployment), so a test's own callback comes first.
+  export PEYMAN_ZARINPAL_API="http://127.0.0.1:$ZARINPAL_GATEWAY_PORT"
+  PAYMENT_PROVIDER=zarinpal PORT=$ZARINPAL_GATEWAY_PORT PEYMAN_API=$PEYMAN_ZARINPAL_API \
+    LOCAL_STACK_NAME=peyman-zarinpal RECONCILE_AFTER_SECONDS=10 \
+    target/debug/peyman-local >"$run_dir/gateway-zarinpal.log" 2>&1 &
+  echo $! >"$run_dir/gateway-zarinpal.pid"
+  wait_for gateway-zarinpal "grep -q '^ready' '$run_dir/gateway-zarinpal.log'" "$run_dir/gateway-zarinpal.pid"
+fi
+
 if [[ $# -eq 0 ]]; then
   sed -n '1,/^ready/p' "$run_dir/gateway.log"
   echo "moto on http://127.0.0.1:$MOTO_PORT, localstripe on $STRIPE_API_BASE; logs in $run_dir/. Ctrl-C stops all."
+  if [[ "${PAYMENT_PROVIDER:-stripe}" == zarinpal ]]; then
+    echo "Payments go through our Zarinpal stand-in on $ZARINPAL_API_BASE (not Zarinpal: see the README)."
+  fi
   echo "export STRIPE_API_BASE=$STRIPE_API_BASE STRIPE_SECRET_KEY=$STRIPE_SECRET_KEY"
   tail -n +1 -f "$run_dir/gateway.log" --pid "$(cat "$run_dir/gateway.pid")" | grep -v '^export\|^ready\|^Peyman\|^Demo' || true
 else

@@ -14,6 +14,8 @@ uses.
   than the one requested, -51 for an authority not paid (or cancelled), -54 for an
   unknown one, -11/-9 for a wrong merchant or missing fields.
 - POST /pg/v4/payment/unVerified.json: the merchant's paid authorities not yet verified.
+- GET /_stand-in/verify-calls/{authority}: ours, not Zarinpal's: every amount a verify
+  call for that authority carried, so tests can see what Peyman sent.
 
 Not modelled: the verify deadline after which Zarinpal returns unverified money to the
 payer, fees other than a fixed one, IRT amounts, refunds, card-holder restrictions,
@@ -31,6 +33,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlencode, urlparse
 
 PAYMENTS = {}  # authority -> payment
+VERIFY_CALLS = {}  # authority -> the amounts verify calls carried
 LOCK = threading.Lock()
 
 
@@ -82,6 +85,9 @@ class Gateway(BaseHTTPRequestHandler):
             self.send_header("content-length", str(len(payload)))
             self.end_headers()
             return self.wfile.write(payload)
+        if len(parts) == 3 and parts[:2] == ["_stand-in", "verify-calls"]:
+            with LOCK:
+                return self.answer(200, {"amounts": list(VERIFY_CALLS.get(parts[2], []))})
         self.answer(404, error(-12, "Not found."))
 
     def do_POST(self):
@@ -134,6 +140,7 @@ class Gateway(BaseHTTPRequestHandler):
         if not body.get("merchant_id") or not body.get("authority") or not isinstance(body.get("amount"), int):
             return self.answer(422, error(-9, "The input params invalid, validation error."))
         with LOCK:
+            VERIFY_CALLS.setdefault(body["authority"], []).append(body["amount"])
             payment = PAYMENTS.get(body["authority"])
             if payment is None:
                 return self.answer(404, error(-54, "Invalid authority."))

@@ -68,6 +68,17 @@ impl Default for Api {
 }
 
 impl Api {
+    /// The gateway of the deployment that pays through Zarinpal (`stack.sh` starts it
+    /// beside the Stripe one for commands). It follows no redirect, so a test sees where
+    /// the payer is sent.
+    pub fn zarinpal() -> Api {
+        peyman::adapters::stripe::install_tls_provider();
+        Api {
+            base: std::env::var("PEYMAN_ZARINPAL_API").expect("run inside infra/local/stack.sh"),
+            http: reqwest::Client::builder().no_proxy().redirect(reqwest::redirect::Policy::none()).build().unwrap(),
+        }
+    }
+
     /// Sends `body` as raw text, so tests control every byte.
     pub async fn send(
         &self,
@@ -489,4 +500,15 @@ pub fn accept_event(offer_id: &str, sub: &str) -> lambda_http::Request {
         "isBase64Encoded": false, "body": "{}", "pathParameters": { "offer_id": offer_id }
     });
     lambda_http::request::from_str(&event.to_string()).expect("an API Gateway v2 event")
+}
+
+/// The payer at our Zarinpal stand-in's StartPay page: opens it and clicks `button`
+/// (`pay` or `cancel`); returns where the gateway sends the browser back.
+pub async fn at_start_pay(pay_url: &str, button: &str) -> String {
+    let browser = reqwest::Client::builder().no_proxy().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let page = browser.get(pay_url).send().await.expect("the stand-in answers");
+    assert_eq!(page.status(), 200);
+    let clicked = browser.post(format!("{pay_url}/{button}")).send().await.expect("the stand-in answers");
+    assert_eq!(clicked.status(), 302);
+    clicked.headers()["location"].to_str().unwrap().to_owned()
 }

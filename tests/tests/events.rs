@@ -166,3 +166,25 @@ async fn the_webhook_sample_runs_through_its_function() {
         assert_eq!((status, body["outcome"].as_str()), (200, Some(outcome)), "{body}");
     }
 }
+
+#[tokio::test]
+async fn the_zarinpal_callback_sample_runs_through_its_function() {
+    let mut app = Aws::connect().await.app().await;
+    // This stack pays through Stripe: there is no Zarinpal callback here.
+    let response = payments_webhook::handle(&app, request("payments-webhook-zarinpal-callback.json")).await.unwrap();
+    let (status, body) = status_and_body(response);
+    assert_eq!((status, body["code"].as_str()), (404, Some("not_found")));
+    // Configured for Zarinpal, the sample's authority was never opened here: the payer
+    // goes on to the return page, told it failed, and nothing is verified.
+    app.config.zarinpal = Some(peyman::adapters::zarinpal::ZarinpalConfig {
+        api_base: std::env::var("ZARINPAL_API_BASE").unwrap(),
+        merchant_id: std::env::var("ZARINPAL_MERCHANT_ID").unwrap(),
+        callback_url: "https://api.example.com/v1/payments/zarinpal/callback".into(),
+        return_url: "https://shop.example.com/payment".into(),
+        reconcile_after: std::time::Duration::from_secs(120),
+    });
+    app.payments = peyman::adapters::payments::Payments::new(&app.config);
+    let response = payments_webhook::handle(&app, request("payments-webhook-zarinpal-callback.json")).await.unwrap();
+    assert_eq!(response.status(), 303);
+    assert_eq!(response.headers()["location"], "https://shop.example.com/payment?payment=failed");
+}

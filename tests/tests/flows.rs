@@ -73,6 +73,7 @@ async fn a_payment_starts_the_work_when_it_is_received_and_refunds_count_from_th
             intent_id: intent_id.to_owned(),
             our_order_id: Some(order_id.to_owned()),
             received: Money { amount: 12_000_000, currency: "IRR".into() },
+            receipt: None,
         },
     };
     assert_eq!(payments::receive(&app, "stripe", &event, paid_at).await.unwrap(), Received::OrderStarted);

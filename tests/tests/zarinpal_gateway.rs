@@ -3,14 +3,23 @@
 //! sent back to the callback with `Status=OK`, verified once (100) and the same success
 //! after (101), never for another amount; a cancelled one comes back `NOK` and does not
 //! verify; unknown authorities are refused; paid-but-unverified ones are listed for
-//! reconciliation. (Checkout through Zarinpal is not wired yet: issue 11 continues.)
+//! reconciliation. Checkout, the callback and reconciliation through it: `zarinpal.rs`.
 
 use peyman::adapters::zarinpal::{Verification, Zarinpal, ZarinpalConfig};
 
+const CALLBACK: &str = "http://127.0.0.1:1/v1/payments/zarinpal/callback";
+
 fn gateway(merchant_id: &str) -> Zarinpal {
+    gateway_back_to(merchant_id, CALLBACK)
+}
+
+fn gateway_back_to(merchant_id: &str, callback_url: &str) -> Zarinpal {
     Zarinpal::new(ZarinpalConfig {
         api_base: std::env::var("ZARINPAL_API_BASE").expect("run inside infra/local/stack.sh"),
         merchant_id: merchant_id.to_owned(),
+        callback_url: callback_url.into(),
+        return_url: "http://127.0.0.1:1/paid".into(),
+        reconcile_after: std::time::Duration::ZERO,
     })
 }
 
@@ -29,8 +38,8 @@ async fn payer(zarinpal: &Zarinpal, authority: &str, button: &str) -> String {
 async fn a_paid_authority_verifies_once_for_its_amount_and_then_says_so_again() {
     let merchant = format!("{:0>36}", ulid::Ulid::new().to_string());
     let zarinpal = gateway(&merchant);
-    let callback = "http://127.0.0.1:1/v1/payments/zarinpal/callback";
-    let authority = zarinpal.request(12_000_000, "سفارش ۱", callback, "01ORDER").await.expect("requested");
+    let callback = CALLBACK;
+    let authority = zarinpal.request(12_000_000, "سفارش ۱", "01ORDER").await.expect("requested");
     assert!(authority.starts_with('A') && authority.len() == 36, "{authority}");
 
     // Not paid yet: nothing to verify, nothing to reconcile.
@@ -58,9 +67,10 @@ async fn a_paid_authority_verifies_once_for_its_amount_and_then_says_so_again() 
 #[tokio::test]
 async fn a_cancelled_or_unknown_authority_never_verifies() {
     let merchant = format!("{:0>36}", ulid::Ulid::new().to_string());
-    let zarinpal = gateway(&merchant);
+    // A callback that carries a query of its own gets the gateway's after an `&`.
     let callback = "http://127.0.0.1:1/cb?from=zarinpal";
-    let authority = zarinpal.request(5_000_000, "سفارش ۲", callback, "01ORDER2").await.unwrap();
+    let zarinpal = gateway_back_to(&merchant, callback);
+    let authority = zarinpal.request(5_000_000, "سفارش ۲", "01ORDER2").await.unwrap();
     let back = payer(&zarinpal, &authority, "cancel").await;
     assert_eq!(back, format!("{callback}&Authority={authority}&Status=NOK"));
     assert!(matches!(zarinpal.verify(&authority, 5_000_000).await.unwrap(), Verification::Refused { code: -51, .. }));
@@ -70,5 +80,5 @@ async fn a_cancelled_or_unknown_authority_never_verifies() {
     let other = gateway(&format!("{:0>36}", ulid::Ulid::new().to_string()));
     assert!(matches!(other.verify(&authority, 5_000_000).await.unwrap(), Verification::Refused { code: -11, .. }));
     // A request the gateway refuses is an error, not an authority.
-    assert!(zarinpal.request(0, "x", callback, "01ORDER3").await.is_err());
+    assert!(zarinpal.request(0, "x", "01ORDER3").await.is_err());
 }

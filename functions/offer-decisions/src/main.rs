@@ -3,7 +3,7 @@
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     peyman::adapters::telemetry::init();
-    peyman::adapters::config::require(&["STRIPE_SECRET_KEY"])?;
+    peyman::adapters::config::require_for_stripe(&["STRIPE_SECRET_KEY"])?;
     let app = peyman::flows::App::from_env().await?;
     lambda_http::run(lambda_http::service_fn(|request| offer_decisions::handle(&app, request))).await
 }

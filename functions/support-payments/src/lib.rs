@@ -34,8 +34,8 @@ async fn route(app: &App, req: &ApiRequest) -> Result<Reply, ApiError> {
             Reply::ok(json!({ "items": items, "next_cursor": page.next_cursor }))
         }
         "GET /v1/support/refunds" => {
-            let page = support::failed_refunds(app, me, status, req.limit(20, 100)?, cursor).await?;
-            let items: Vec<_> = page.items.iter().map(Refund::view).collect();
+            let page = support::refunds_for_support(app, me, status, req.limit(20, 100)?, cursor).await?;
+            let items: Vec<_> = page.items.iter().map(for_support).collect();
             Reply::ok(json!({ "items": items, "next_cursor": page.next_cursor }))
         }
         "POST /v1/support/payments/{payment_intent_id}/decision" => {
@@ -46,6 +46,13 @@ async fn route(app: &App, req: &ApiRequest) -> Result<Reply, ApiError> {
         }
         _ => unknown_route(req),
     }
+}
+
+/// A refund as support sees it: with the card and reference to pay a manual one back to.
+fn for_support(refund: &Refund) -> serde_json::Value {
+    let mut view = refund.view();
+    view["pay_back_to"] = json!(refund.pay_back_to);
+    view
 }
 
 /// A payment as support sees it: with the order it belongs to (empty for an intent whose

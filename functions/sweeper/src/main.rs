@@ -6,7 +6,7 @@ use lambda_runtime::LambdaEvent;
 async fn main() -> Result<(), lambda_runtime::Error> {
     peyman::adapters::telemetry::init();
     // A refund's retry timer calls the provider.
-    peyman::adapters::config::require(&["STRIPE_SECRET_KEY"])?;
+    peyman::adapters::config::require_for_stripe(&["STRIPE_SECRET_KEY"])?;
     let app = peyman::flows::App::from_env().await?;
     lambda_runtime::run(lambda_runtime::service_fn(|event: LambdaEvent<serde_json::Value>| {
         sweeper::handle(&app, event.payload)

@@ -29,9 +29,18 @@ pub fn local_site() -> Site {
 
 /// The template with the parameters the local stack gives it. The Stripe secrets are
 /// localstripe's: any `sk_` key, and the signing secret `stack.sh` registered with it.
+/// `PAYMENT_PROVIDER=zarinpal` makes it a Zarinpal deployment against our stand-in,
+/// whose payers come back to this gateway (`PEYMAN_API`).
 pub fn local_template(path: &str) -> Result<Template, Error> {
-    let secret = |name: &str, default: &str| std::env::var(name).unwrap_or_else(|_| default.into());
-    let (key, signing) = (secret("STRIPE_SECRET_KEY", "sk_test_local"), secret("STRIPE_WEBHOOK_SECRET", "whsec_local"));
+    let var = |name: &str, default: &str| std::env::var(name).unwrap_or_else(|_| default.into());
+    let (key, signing) = (var("STRIPE_SECRET_KEY", "sk_test_local"), var("STRIPE_WEBHOOK_SECRET", "whsec_local"));
+    let api = var("PEYMAN_API", "http://127.0.0.1:3000");
+    let provider = var("PAYMENT_PROVIDER", "stripe");
+    let zarinpal = var("ZARINPAL_API_BASE", "http://127.0.0.1:8430");
+    let merchant = var("ZARINPAL_MERCHANT_ID", "00000000-0000-0000-0000-000000000000");
+    // No frontend runs locally: the payer's last stop is a page of ours that does not
+    // exist, and the redirect's Location header shows the outcome.
+    let return_url = var("PAYMENT_RETURN_URL", &format!("{api}/payment-returned"));
     Template::load(
         path,
         local_site(),
@@ -40,6 +49,11 @@ pub fn local_template(path: &str) -> Result<Template, Error> {
             ("JwtAudience", tokens::AUDIENCE),
             ("StripeSecretKey", &key),
             ("StripeWebhookSecret", &signing),
+            ("PaymentProvider", &provider),
+            ("PublicApiUrl", &api),
+            ("ZarinpalApiBase", &zarinpal),
+            ("ZarinpalMerchantId", &merchant),
+            ("PaymentReturnUrl", &return_url),
         ],
     )
 }

@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use crate::adapters::stripe::StripeConfig;
+use crate::adapters::zarinpal::ZarinpalConfig;
 use crate::rules::policy::Policy;
 
 #[derive(Debug, Clone)]
@@ -46,14 +47,22 @@ pub struct Config {
     /// `REQUEST_ANSWER_WINDOW_SECONDS` and `PAYMENT_WINDOW_SECONDS`. Orders copy the
     /// policy in force when placed.
     pub policy: Policy,
-    /// The payment provider (`STRIPE_API_BASE`, default `https://api.stripe.com`;
-    /// `STRIPE_SECRET_KEY`; `STRIPE_WEBHOOK_SECRET`). The secrets are empty unless the
-    /// function needs them; those that do call [`require`] at init.
+    /// Stripe, the payment provider unless `PAYMENT_PROVIDER=zarinpal`
+    /// (`STRIPE_API_BASE`, default `https://api.stripe.com`; `STRIPE_SECRET_KEY`;
+    /// `STRIPE_WEBHOOK_SECRET`). The secrets are empty unless the function needs them;
+    /// those that do call [`require_for_stripe`] at init.
     pub stripe: StripeConfig,
+    /// Zarinpal, when `PAYMENT_PROVIDER=zarinpal`: then `ZARINPAL_MERCHANT_ID`,
+    /// `ZARINPAL_CALLBACK_URL` and `PAYMENT_RETURN_URL` are required of every function.
+    pub zarinpal: Option<ZarinpalConfig>,
 }
 
-/// Fails the init phase of a function that cannot work without `names`.
-pub fn require(names: &[&'static str]) -> Result<(), ConfigError> {
+/// Fails the init phase of a function that cannot work without `names` when the
+/// deployment pays through Stripe (a Zarinpal deployment has no Stripe secrets).
+pub fn require_for_stripe(names: &[&'static str]) -> Result<(), ConfigError> {
+    if std::env::var("PAYMENT_PROVIDER").is_ok_and(|p| p == "zarinpal") {
+        return Ok(());
+    }
     for name in names {
         if std::env::var(name).map_or(true, |v| v.is_empty()) {
             return Err(ConfigError::Missing(name));
@@ -156,6 +165,26 @@ impl Config {
                 // those of another product, or another stage, on the same Stripe account.
                 deployment: required("TABLE_NAME")?,
             },
+            zarinpal: match lookup("PAYMENT_PROVIDER").as_deref() {
+                None | Some("") | Some("stripe") => None,
+                Some("zarinpal") => Some(ZarinpalConfig {
+                    api_base: lookup("ZARINPAL_API_BASE")
+                        .filter(|v| !v.is_empty())
+                        .unwrap_or_else(|| "https://payment.zarinpal.com".into())
+                        .trim_end_matches('/')
+                        .to_owned(),
+                    merchant_id: required("ZARINPAL_MERCHANT_ID")?,
+                    callback_url: required("ZARINPAL_CALLBACK_URL")?,
+                    return_url: required("PAYMENT_RETURN_URL")?,
+                    reconcile_after: seconds("RECONCILE_AFTER_SECONDS", 120)?,
+                }),
+                Some(other) => {
+                    return Err(ConfigError::Malformed {
+                        name: "PAYMENT_PROVIDER",
+                        reason: format!("stripe or zarinpal, not {other:?}"),
+                    });
+                }
+            },
         })
     }
 }
@@ -197,6 +226,34 @@ mod tests {
         assert!(!c.s3_force_path_style);
         assert_eq!(c.policy.request_answer_window, chrono::Duration::days(14));
         assert_eq!(c.policy.payment_window, chrono::Duration::minutes(60));
+    }
+
+    #[test]
+    fn the_provider_is_stripe_unless_zarinpal_is_configured_whole() {
+        let base = [("TABLE_NAME", "t"), ("BUCKET_NAME", "b"), ("FOLLOWUPS_QUEUE_URL", "q")];
+        assert!(Config::from_lookup(lookup(&base)).unwrap().zarinpal.is_none());
+        let zarinpal = [
+            ("PAYMENT_PROVIDER", "zarinpal"),
+            ("ZARINPAL_MERCHANT_ID", "m"),
+            ("ZARINPAL_CALLBACK_URL", "https://api.example/v1/payments/zarinpal/callback"),
+            ("PAYMENT_RETURN_URL", "https://shop.example/paid"),
+        ];
+        let c = Config::from_lookup(lookup(&[&base[..], &zarinpal[..]].concat())).unwrap();
+        let z = c.zarinpal.expect("zarinpal");
+        assert_eq!(z.api_base, "https://payment.zarinpal.com");
+        assert_eq!(z.reconcile_after, Duration::from_secs(120));
+        // Each of its three settings is required; an unknown provider is refused.
+        for missing in 1..zarinpal.len() {
+            let vars: Vec<_> =
+                base.iter().chain(&zarinpal).filter(|(k, _)| *k != zarinpal[missing].0).copied().collect();
+            let err = Config::from_lookup(lookup(&vars)).unwrap_err();
+            assert!(matches!(err, ConfigError::Missing(name) if name == zarinpal[missing].0), "{err:?}");
+        }
+        let paypal = [&base[..], &[("PAYMENT_PROVIDER", "paypal")][..]].concat();
+        assert!(matches!(
+            Config::from_lookup(lookup(&paypal)).unwrap_err(),
+            ConfigError::Malformed { name: "PAYMENT_PROVIDER", .. }
+        ));
     }
 
     #[test]

@@ -2,9 +2,9 @@
 //! PaymentIntent for an order, cancel one, refund one) and its signed webhooks, turned
 //! into provider-neutral [`PaymentEvent`]s that `payment` decides on.
 //!
-//! An Iranian bank gateway (a callback, then a server-side verify call) would be a second
-//! module beside this one offering the same calls and its own way to authenticate what it
-//! receives; nothing outside these two modules knows a provider's wire format.
+//! Zarinpal (`zarinpal`, a callback and then a server-side verify call) is the second
+//! provider; `payments` is the seam that chooses one per deployment. Nothing outside
+//! these modules knows a provider's wire format.
 
 use chrono::{DateTime, Utc};
 use hmac::{Hmac, Mac};
@@ -97,7 +97,7 @@ impl Stripe {
         match self.post("/v1/payment_intents", &form, Some(idempotency_key)).await? {
             Answer::Done(body) => {
                 let intent: IntentBody = serde_json::from_value(body).map_err(ApiError::internal)?;
-                Ok(Intent { id: intent.id, client_secret: intent.client_secret })
+                Ok(Intent { id: intent.id, client_secret: Some(intent.client_secret), pay_url: None })
             }
             Answer::Refused(why) => Err(ApiError::internal(format!("stripe refused the PaymentIntent: {why}"))),
         }
@@ -263,6 +263,7 @@ pub fn parse_event(body: &[u8], deployment: &str) -> Result<ReceivedEvent, Strin
                     .ok_or("payment_intent.succeeded has no amount")?,
                 currency: required("currency")?.to_uppercase(),
             },
+            receipt: None,
         },
         "payment_intent.payment_failed" => PaymentEvent::Failed {
             intent_id: required("id")?,
@@ -342,7 +343,8 @@ mod tests {
             PaymentEvent::Succeeded {
                 intent_id: "pi_1".into(),
                 our_order_id: Some("01J".into()),
-                received: Money { amount: 5000, currency: "IRR".into() }
+                received: Money { amount: 5000, currency: "IRR".into() },
+                receipt: None,
             }
         );
         // Another deployment's mark, or another product's order id, names no order of ours.

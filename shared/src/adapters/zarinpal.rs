@@ -1,10 +1,8 @@
 //! Zarinpal's payment gateway (API v4), the wire format only: request a payment and get
 //! its authority, the StartPay page the payer is sent to, verify a payment for the amount
 //! *we* stored, and list paid authorities not yet verified (for reconciliation). What the
-//! answers mean for an order is the flows' to decide.
-//!
-//! Not wired into checkout yet (issue 11 continues): this is the client, tested against
-//! the local stand-in (`infra/local/zarinpal_server.py`).
+//! answers mean for an order is the flows' to decide (`flows::zarinpal`). Locally it
+//! talks to our stand-in, `infra/local/zarinpal_server.py`.
 
 use std::time::Duration;
 
@@ -13,14 +11,31 @@ use serde_json::{Value, json};
 
 use crate::rules::error::ApiError;
 
-const CALL_TIMEOUT: Duration = Duration::from_secs(10);
+/// Below the shortest timeout of a function that calls it (10 s), as for Stripe.
+const CALL_TIMEOUT: Duration = Duration::from_secs(6);
 
+/// The name payments and routes know this provider by.
+pub const PROVIDER: &str = "zarinpal";
+
+/// The only currency we request in: Rials (the gateway also takes Tomans, `IRT`).
+pub const CURRENCY: &str = "IRR";
+
+/// A deployment that pays through Zarinpal (`PAYMENT_PROVIDER=zarinpal`).
 #[derive(Debug, Clone)]
 pub struct ZarinpalConfig {
-    /// `https://payment.zarinpal.com` in production; the stand-in's address locally.
+    /// `ZARINPAL_API_BASE`: `https://payment.zarinpal.com` in production; the stand-in's
+    /// address locally.
     pub api_base: String,
-    /// The merchant's 36-character id.
+    /// `ZARINPAL_MERCHANT_ID`: the merchant's 36-character id.
     pub merchant_id: String,
+    /// `ZARINPAL_CALLBACK_URL`: our callback route, where the gateway sends the payer back.
+    pub callback_url: String,
+    /// `PAYMENT_RETURN_URL`: the frontend page the callback sends the payer on to, with
+    /// `order_id` and `payment=paid|failed`.
+    pub return_url: String,
+    /// `RECONCILE_AFTER_SECONDS` (default 120): how long after its opening a paid but
+    /// unverified payment is left to its payer's return before the sweeper verifies it.
+    pub reconcile_after: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -48,8 +63,10 @@ struct Errors {
     message: String,
 }
 
+/// The gateway could not be reached or answered nonsense: the caller retries (503 to a
+/// frontend, SQS or the next sweep otherwise).
 fn gateway_error(e: impl std::fmt::Display) -> ApiError {
-    ApiError::internal(format!("zarinpal: {e}"))
+    ApiError::Unavailable { what: "payment provider", cause: format!("zarinpal: {e}") }
 }
 
 /// The `errors` object of an answer, when it holds one.
@@ -58,6 +75,10 @@ fn refused(body: &Value) -> Option<Errors> {
 }
 
 impl Zarinpal {
+    pub fn config(&self) -> &ZarinpalConfig {
+        &self.config
+    }
+
     pub fn new(config: ZarinpalConfig) -> Self {
         crate::adapters::stripe::install_tls_provider();
         let http =
@@ -71,27 +92,22 @@ impl Zarinpal {
         response.json::<Value>().await.map_err(gateway_error)
     }
 
-    /// Requests a payment of `amount` Rials for `order_id`; returns its authority.
-    pub async fn request(
-        &self,
-        amount: i64,
-        description: &str,
-        callback_url: &str,
-        order_id: &str,
-    ) -> Result<String, ApiError> {
+    /// Requests a payment of `amount` Rials for `order_id`, returning to our callback;
+    /// returns its authority.
+    pub async fn request(&self, amount: i64, description: &str, order_id: &str) -> Result<String, ApiError> {
         let body = json!({
             "merchant_id": self.config.merchant_id,
             "amount": amount,
-            "currency": "IRR",
+            "currency": CURRENCY,
             "description": description,
-            "callback_url": callback_url,
+            "callback_url": self.config.callback_url,
             "metadata": { "order_id": order_id },
         });
         let answer = self.call("request.json", body).await?;
         match (answer["data"]["code"].as_i64(), answer["data"]["authority"].as_str()) {
             (Some(100), Some(authority)) => Ok(authority.to_owned()),
-            _ => Err(gateway_error(format!(
-                "request refused: {}",
+            _ => Err(ApiError::internal(format!(
+                "zarinpal refused the payment request: {}",
                 refused(&answer).map_or(answer.to_string(), |e| format!("{} {}", e.code, e.message))
             ))),
         }

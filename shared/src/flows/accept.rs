@@ -12,7 +12,6 @@
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
-use crate::adapters::stripe;
 use crate::flows::App;
 use crate::flows::offers::decided_meanwhile;
 use crate::flows::tracked::visible;
@@ -39,10 +38,9 @@ pub async fn accept(app: &App, caller: &Caller, offer_id: &str, now: DateTime<Ut
         lifecycle::step(OFFER, offer.state, OfferAction::Accept, actor, &offer.facts(now)).map_err(refusal::<Offer>)?;
     let mut order = Order::place(&offer, ulid::Ulid::new().to_string(), &app.config.policy, now);
     offer.order_id = Some(order.order_id.clone());
-    let intent =
-        app.payments.create_intent(&order.terms.price, &order.order_id, &format!("order-{}", order.order_id)).await?;
+    let intent = app.payments.open(&order.terms.price, &order.order_id, &format!("order-{}", order.order_id)).await?;
     order.payment_intent_id = Some(intent.id.clone());
-    let payment = Payment::open(stripe::PROVIDER, &intent, &order, now);
+    let payment = Payment::open(app.payments.provider(), &intent, &order, now);
 
     let mut commit = app.store.begin();
     let accepted = Step::of(t, actor, Some(&caller.user_id), json!({ "order_id": order.order_id }));
@@ -79,7 +77,7 @@ pub async fn settle_failed_commit(app: &App, order_id: &str, intent_id: &str, er
             }
         }
     }
-    if let Err(cancel) = app.payments.cancel_intent(intent_id).await {
+    if let Err(cancel) = app.payments.cancel(intent_id).await {
         tracing::warn!(intent_id, error = %cancel, "an unused intent stays open; nobody can pay it");
     }
     Err(decided_meanwhile(error))

@@ -21,14 +21,15 @@ pub mod timers;
 pub mod tracked;
 pub mod uploads;
 pub mod work;
+pub mod zarinpal;
 
 use crate::adapters::config::Config;
 use crate::adapters::dynamo::Store;
 use crate::adapters::dynamo::commit::Commit;
 use crate::adapters::kms::Sealer;
+use crate::adapters::payments::Payments;
 use crate::adapters::s3::Files;
 use crate::adapters::sqs::Queues;
-use crate::adapters::stripe::Stripe;
 use crate::rules::error::{ApiError, BoxError};
 
 /// The adapters a function builds once per cold start and lends to every invocation.
@@ -38,8 +39,8 @@ pub struct App {
     pub store: Store,
     pub files: Files,
     pub queues: Queues,
-    /// The payment provider.
-    pub payments: Stripe,
+    /// The payment provider this deployment is configured with.
+    pub payments: Payments,
     /// Signs export packets (the builder only).
     pub sealer: Option<Sealer>,
 }
@@ -57,7 +58,7 @@ impl App {
             files: Files::connect(&sdk, &config.bucket_name, config.link_ttl, config.s3_force_path_style),
             queues: Queues::connect(&sdk, &config.followups_queue_url, config.exports_queue_url.as_deref()),
             sealer: config.export_seal_key_id.as_deref().map(|key| Sealer::connect(&sdk, key)),
-            payments: Stripe::new(config.stripe.clone()),
+            payments: Payments::new(&config),
             config,
         }
     }

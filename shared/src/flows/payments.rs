@@ -7,6 +7,7 @@ use serde_json::json;
 
 use crate::adapters::dynamo::commit::Commit;
 use crate::adapters::dynamo::keys::{self, Key};
+use crate::adapters::payments::Payments;
 use crate::flows::{App, until_not_raced};
 use crate::rules::caller::Caller;
 use crate::rules::error::ApiError;
@@ -17,7 +18,7 @@ use crate::rules::lifecycle::{
 use crate::rules::money::Money;
 use crate::rules::order::Order;
 use crate::rules::payment::{
-    Answer, HeldDecision, OnSuccess, Payment, PaymentEvent, PaymentStatus, Received, ReceivedEvent, Refund,
+    Answer, HeldDecision, OnSuccess, Payment, PaymentEvent, PaymentStatus, Receipt, Received, ReceivedEvent, Refund,
     RefundStatus, can_apply, confirmed_by, move_payment, move_refund, on_success, refund_timer,
 };
 use crate::rules::retry::Next;
@@ -78,8 +79,9 @@ async fn receive_once(
     let mut commit = app.store.begin();
     commit.event_received(provider, &received.id, now)?;
     let outcome = match &received.event {
-        PaymentEvent::Succeeded { intent_id, our_order_id, received } => {
-            succeeded(app, &mut commit, provider, intent_id, our_order_id.as_deref(), received, now).await?
+        PaymentEvent::Succeeded { intent_id, our_order_id, received, receipt } => {
+            let paid = Paid { provider, intent_id, our_order_id: our_order_id.as_deref(), received, receipt };
+            succeeded(app, &mut commit, paid, now).await?
         }
         PaymentEvent::Failed { intent_id, code, message } => {
             failed(app, &mut commit, intent_id, code, message, now).await?
@@ -99,15 +101,17 @@ async fn receive_once(
     Ok(outcome)
 }
 
-async fn succeeded(
-    app: &App,
-    commit: &mut Commit,
-    provider: &str,
-    intent_id: &str,
-    our_order_id: Option<&str>,
-    received: &Money,
-    now: DateTime<Utc>,
-) -> Result<Received, ApiError> {
+/// A success as the provider reported it.
+struct Paid<'a> {
+    provider: &'a str,
+    intent_id: &'a str,
+    our_order_id: Option<&'a str>,
+    received: &'a Money,
+    receipt: &'a Option<Receipt>,
+}
+
+async fn succeeded(app: &App, commit: &mut Commit, paid: Paid<'_>, now: DateTime<Utc>) -> Result<Received, ApiError> {
+    let Paid { provider, intent_id, our_order_id, received, receipt } = paid;
     let payment = app.store.payment(intent_id).await?;
     let order_id = payment.as_ref().map(|p| p.order_id.as_str()).filter(|id| !id.is_empty()).or(our_order_id);
     let order = match order_id.filter(|id| ulid::Ulid::from_string(id).is_ok()) {
@@ -119,7 +123,14 @@ async fn succeeded(
     let expected = payment.version;
     payment.version += 1;
     payment.updated_at = now;
-    let data = json!({ "payment_intent_id": intent_id, "amount": received });
+    if receipt.is_some() {
+        payment.receipt = receipt.clone();
+    }
+    let mut data = json!({ "payment_intent_id": intent_id, "amount": received });
+    if let Some(receipt) = receipt {
+        // The masked card stays on the payment, out of the seller's sight.
+        data["reference_id"] = json!(receipt.reference_id);
+    }
     let outcome = match decision {
         OnSuccess::AlreadyDecided => return Ok(Received::AlreadyDecided),
         OnSuccess::NotOurs => {
@@ -339,12 +350,24 @@ pub async fn send_refund(
     let attempts = refund.attempts;
     refund.updated_at = now;
     let (t, data) = match answer {
-        Answer::Done((provider_id, status)) => {
+        None => {
+            // No refund API: support pays it back by hand to the card the payment's
+            // verification named, listed in their manual queue.
+            let payment = app.store.payment(intent_id).await?;
+            refund.pay_back_to = payment.and_then(|p| p.receipt);
+            tracing::warn!(intent_id, refund_id, "refund listed for support to pay back by hand");
+            let reference = refund.pay_back_to.as_ref().map(|r| r.reference_id.clone());
+            (
+                move_refund(&mut refund, RefundAction::PayByHand, now)?,
+                json!({ "by": "support", "reference_id": reference }),
+            )
+        }
+        Some(Answer::Done((provider_id, status))) => {
             tracing::info!(intent_id, refund_id, provider_id, status, "refund sent");
             refund.provider_refund_id = Some(provider_id.clone());
             (move_refund(&mut refund, RefundAction::Send, now)?, json!({ "provider_refund_id": provider_id }))
         }
-        Answer::Refused(why) => {
+        Some(Answer::Refused(why)) => {
             refund.attempts += 1;
             refund.failure = Some(why.clone());
             match app.config.retry.after(refund.attempts, now) {
@@ -387,7 +410,7 @@ pub async fn send_refund(
 /// window lapsed. If it was paid meanwhile the provider refuses, and the success event
 /// holds and refunds that money.
 pub async fn cancel_intent(app: &App, intent_id: &str, now: DateTime<Utc>) -> Result<(), ApiError> {
-    match app.payments.cancel_intent(intent_id).await? {
+    match app.payments.cancel(intent_id).await? {
         Answer::Refused(why) => {
             tracing::warn!(intent_id, why, "the intent could not be cancelled; its events decide");
             Ok(())
@@ -520,14 +543,16 @@ pub async fn receive_webhook(
     body: &[u8],
     now: DateTime<Utc>,
 ) -> Result<(ReceivedEvent, Received), ApiError> {
+    let Payments::Stripe(stripe) = &app.payments else {
+        return Err(ApiError::NotFound { what: "payment provider" });
+    };
     if provider != crate::adapters::stripe::PROVIDER {
         return Err(ApiError::NotFound { what: "payment provider" });
     }
-    app.payments
+    stripe
         .verify(signature, body, now)
         .map_err(|e| ApiError::malformed("invalid_signature", Some("Stripe-Signature"), e.to_string()))?;
-    let received =
-        app.payments.parse_event(body).map_err(|e| ApiError::malformed("malformed_event", Some("body"), e))?;
+    let received = stripe.parse_event(body).map_err(|e| ApiError::malformed("malformed_event", Some("body"), e))?;
     let outcome = receive(app, provider, &received, now).await?;
     Ok((received, outcome))
 }

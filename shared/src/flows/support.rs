@@ -1,5 +1,5 @@
-//! Support's money queues: payments held for review and refunds the provider kept
-//! refusing, newest first, paged by their index. Support only.
+//! Support's money queues: payments held for review, refunds the provider kept refusing
+//! and refunds to pay back by hand, newest first, paged by their index. Support only.
 
 use crate::adapters::dynamo::{Page, keys};
 use crate::flows::App;
@@ -22,8 +22,9 @@ pub async fn held_payments(
     app.store.queue_page(keys::HELD_PAYMENTS, limit, cursor).await
 }
 
-/// `status` names the queue; only `failed` is one.
-pub async fn failed_refunds(
+/// `status` names the queue: `failed` (the provider kept refusing them; the default) or
+/// `manual` (support pays them back by hand).
+pub async fn refunds_for_support(
     app: &App,
     caller: &Caller,
     status: Option<&str>,
@@ -31,8 +32,12 @@ pub async fn failed_refunds(
     cursor: Option<&str>,
 ) -> Result<Page<Refund>, ApiError> {
     caller.require_support("works the payment queues")?;
-    if status.is_some_and(|s| s != "failed") {
-        return Err(ApiError::malformed("invalid_status", Some("status"), "the queue lists failed refunds"));
-    }
-    app.store.queue_page(keys::FAILED_REFUNDS, limit, cursor).await
+    let queue = match status {
+        None | Some("failed") => keys::FAILED_REFUNDS,
+        Some("manual") => keys::MANUAL_REFUNDS,
+        Some(_) => {
+            return Err(ApiError::malformed("invalid_status", Some("status"), "the queues are failed and manual"));
+        }
+    };
+    app.store.queue_page(queue, limit, cursor).await
 }

@@ -924,6 +924,9 @@ pub enum RefundStatus {
     Confirmed,
     /// The provider refused it for good; support must look.
     Failed,
+    /// The provider has no refund API for this deployment (Zarinpal without a refund
+    /// token): support pays it back by hand to the card the receipt names.
+    Manual,
 }
 
 /// What moves a payment.
@@ -1035,6 +1038,9 @@ pub enum RefundAction {
     GiveUp,
     /// The provider's running total covers it.
     Confirm,
+    /// The provider cannot refund it through its API: it is listed for support to pay
+    /// back by hand.
+    PayByHand,
 }
 
 /// How a refund begins.
@@ -1084,6 +1090,16 @@ pub static REFUND: &[Transition<RefundStatus, RefundAction>] = {
             to: S::Confirmed,
             event: "refund_confirmed",
             notify: &[Buyer, Seller],
+            timers: &[],
+        },
+        Transition {
+            from: S::Requested,
+            action: A::PayByHand,
+            by: &[System],
+            guard: None,
+            to: S::Manual,
+            event: "refund_manual",
+            notify: &[Buyer],
             timers: &[],
         },
         Transition {
@@ -1222,8 +1238,8 @@ mod tests {
                 }
             }
         }
-        for done in [RefundStatus::Confirmed, RefundStatus::Failed] {
-            for action in [R::Send, R::Refuse, R::GiveUp, R::Confirm] {
+        for done in [RefundStatus::Confirmed, RefundStatus::Failed, RefundStatus::Manual] {
+            for action in [R::Send, R::Refuse, R::GiveUp, R::Confirm, R::PayByHand] {
                 assert!(step(REFUND, done, action, System, &now).is_err(), "{done:?} {action:?}");
             }
         }

@@ -22,12 +22,22 @@ pub use crate::rules::lifecycle::{PaymentStatus, RefundStatus};
 use crate::rules::money::Money;
 use crate::rules::order::Order;
 
-/// A payment the provider opened for an order: its id and the secret the buyer's
-/// browser pays it with.
+/// A payment the provider opened for an order: its id and how the buyer pays it: with
+/// a client secret in our page (Stripe), or on the provider's page at `pay_url`
+/// (Zarinpal's StartPay, whose authority is the id).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Intent {
     pub id: String,
-    pub client_secret: String,
+    pub client_secret: Option<String>,
+    pub pay_url: Option<String>,
+}
+
+/// What the provider's verification of a payment names: its reference id and the
+/// payer's masked card number, all support needs to pay it back by hand.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Receipt {
+    pub reference_id: String,
+    pub card_pan: String,
 }
 
 /// What a provider answered to a call that may be refused for good (a 4xx): retrying
@@ -49,8 +59,9 @@ pub struct ReceivedEvent {
 #[derive(Debug, Clone, PartialEq)]
 pub enum PaymentEvent {
     /// The money was taken: `received` as the provider reports it. `our_order_id` is the
-    /// order our mark on the intent names, if it carries this deployment's mark.
-    Succeeded { intent_id: String, our_order_id: Option<String>, received: Money },
+    /// order our mark on the intent names, if it carries this deployment's mark;
+    /// `receipt`, what a verifying provider (Zarinpal) reported of the payer's card.
+    Succeeded { intent_id: String, our_order_id: Option<String>, received: Money, receipt: Option<Receipt> },
     /// An attempt to pay failed (the buyer may try again).
     Failed { intent_id: String, code: Option<String>, message: Option<String> },
     /// The provider has refunded `amount_refunded` in total so far.
@@ -95,6 +106,12 @@ pub struct Payment {
     #[serde(default)]
     pub received: Option<Money>,
     pub client_secret: Option<String>,
+    /// The provider's page the buyer pays on (Zarinpal's StartPay).
+    #[serde(default)]
+    pub pay_url: Option<String>,
+    /// The payer's masked card and the reference id, where the provider reports them.
+    #[serde(default)]
+    pub receipt: Option<Receipt>,
     pub status: PaymentStatus,
     pub held_reason: Option<HeldReason>,
     pub failures: Vec<Failure>,
@@ -129,6 +146,10 @@ pub struct Refund {
     /// When its one timer fires to ask the provider again, while it is `requested`.
     #[serde(default)]
     pub check_at: Option<DateTime<Utc>>,
+    /// For a refund support pays by hand (`manual`): the card and reference of the
+    /// payment it returns. Shown to support only.
+    #[serde(default)]
+    pub pay_back_to: Option<Receipt>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -142,7 +163,8 @@ impl Payment {
     /// The payment opened for a new order.
     pub fn open(provider: &str, intent: &Intent, order: &Order, now: DateTime<Utc>) -> Payment {
         let mut payment = Payment::unknown(provider, &intent.id, Some(order), &order.terms.price, now);
-        payment.client_secret = Some(intent.client_secret.clone());
+        payment.client_secret = intent.client_secret.clone();
+        payment.pay_url = intent.pay_url.clone();
         // Written new (expected version 0) as version 1.
         payment.version = 1;
         payment
@@ -164,6 +186,8 @@ impl Payment {
             amount: amount.clone(),
             received: None,
             client_secret: None,
+            pay_url: None,
+            receipt: None,
             status: PaymentStatus::Open,
             held_reason: None,
             failures: Vec::new(),
@@ -177,16 +201,18 @@ impl Payment {
         }
     }
 
-    /// How the payment shows to a party: the client secret only to the buyer, and only
-    /// while it can still be paid.
+    /// How the payment shows to a party: the client secret and the pay page only to the
+    /// buyer, and only while it can still be paid; the card's receipt to the buyer and
+    /// support, never to the seller.
     pub fn view(&self, viewer: Option<Actor>) -> Value {
-        let secret = (viewer == Some(Actor::Buyer) && self.status == PaymentStatus::Open)
-            .then_some(self.client_secret.as_deref())
-            .flatten();
+        let payable = viewer == Some(Actor::Buyer) && self.status == PaymentStatus::Open;
+        let receipt = matches!(viewer, Some(Actor::Buyer | Actor::Support)).then_some(self.receipt.as_ref()).flatten();
         json!({
             "provider": self.provider,
             "payment_intent_id": self.intent_id,
-            "client_secret": secret,
+            "client_secret": self.client_secret.as_deref().filter(|_| payable),
+            "pay_url": self.pay_url.as_deref().filter(|_| payable),
+            "receipt": receipt,
             "amount": self.amount,
             "received": self.received,
             "status": self.status,
@@ -276,6 +302,7 @@ impl Payment {
             failure: None,
             attempts: 0,
             check_at: Some(check_at),
+            pay_back_to: None,
             created_at: now,
             updated_at: now,
         })
@@ -423,7 +450,8 @@ mod tests {
     }
 
     fn payment(order: &Order) -> Payment {
-        Payment::open("stripe", &Intent { id: "pi_1".into(), client_secret: "s".into() }, order, Utc::now())
+        let intent = Intent { id: "pi_1".into(), client_secret: Some("s".into()), pay_url: None };
+        Payment::open("stripe", &intent, order, Utc::now())
     }
 
     #[test]
@@ -534,6 +562,7 @@ mod tests {
             failure: None,
             attempts: 0,
             check_at: None,
+            pay_back_to: None,
             created_at: at,
             updated_at: at,
         }

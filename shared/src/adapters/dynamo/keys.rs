@@ -217,6 +217,10 @@ pub const HELD_PAYMENTS: &str = "PAYMENTS#HELD";
 /// Refunds the provider kept refusing, for support (GSI2, newest first).
 pub const FAILED_REFUNDS: &str = "REFUNDS#FAILED";
 
+/// Refunds support pays back by hand (a provider without a refund API), for support
+/// (GSI2, newest first).
+pub const MANUAL_REFUNDS: &str = "REFUNDS#MANUAL";
+
 /// That a provider's event was received (and applied) once.
 pub fn received_event(provider: &str, event_id: &str) -> Key {
     key(format!("WEBHOOK#{provider}#{event_id}"), "WEBHOOK")

@@ -1,5 +1,5 @@
 //! Payments and refunds: their items (listed on their order in GSI1, held payments and
-//! failed refunds queued for support in GSI2), received provider events, support queues.
+//! failed and manual refunds queued for support in GSI2), received provider events, support queues.
 
 use std::collections::HashMap;
 
@@ -37,8 +37,13 @@ fn refund_item(refund: &Refund) -> Result<Item, ApiError> {
         item.insert(keys::GSI1PK.into(), s(keys::order_payments(&refund.order_id)));
         item.insert(keys::GSI1SK.into(), s(format!("REFUND#{}", refund.created_at.to_rfc3339())));
     }
-    if refund.status == RefundStatus::Failed {
-        item.insert(keys::GSI2PK.into(), s(keys::FAILED_REFUNDS));
+    let queue = match refund.status {
+        RefundStatus::Failed => Some(keys::FAILED_REFUNDS),
+        RefundStatus::Manual => Some(keys::MANUAL_REFUNDS),
+        _ => None,
+    };
+    if let Some(queue) = queue {
+        item.insert(keys::GSI2PK.into(), s(queue));
         item.insert(keys::GSI2SK.into(), s(refund.updated_at.to_rfc3339()));
     }
     Ok(item)

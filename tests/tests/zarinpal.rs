@@ -1,0 +1,247 @@
+//! Paying through Zarinpal, end to end, on the deployment `stack.sh` starts with
+//! `PAYMENT_PROVIDER=zarinpal` (its own gateway, table and queues) against our stand-in:
+//! accept → StartPay → pay → callback → verify → `in_progress`; a cancel at the gateway
+//! records the failure; forged, repeated and concurrent callbacks start nothing twice; a
+//! payer who never comes back is verified by the sweeper; money for an order that can no
+//! longer use it is held and listed for support to pay back by hand.
+
+use std::time::Duration;
+
+use peyman::adapters::zarinpal::{Zarinpal, ZarinpalConfig};
+use peyman_e2e::*;
+use serde_json::Value;
+
+const WAIT: Duration = Duration::from_secs(40);
+
+/// The payer's browser arriving at `location` (the callback, as the gateway sent it).
+async fn come_back(api: &Api, location: &str) -> Res {
+    let base = std::env::var("PEYMAN_ZARINPAL_API").unwrap();
+    let path = location.strip_prefix(&base).unwrap_or_else(|| panic!("{location} is not our callback"));
+    api.send("GET", path, None, None, &[]).await
+}
+
+/// Where the callback sent the payer on to: the return page's query.
+#[track_caller]
+fn landed(res: &Res) -> String {
+    assert_eq!(res.status, 303, "{}", res.text);
+    let location = res.header("location").unwrap();
+    assert!(location.starts_with(&format!("{}/payment-returned?", std::env::var("PEYMAN_ZARINPAL_API").unwrap())));
+    location.split_once('?').unwrap().1.to_owned()
+}
+
+async fn events(api: &Api, deal: &Deal, order_id: &str) -> Vec<String> {
+    let t = api.get(&format!("/v1/orders/{order_id}/timeline"), &token(&deal.seller)).await;
+    assert_eq!(t.ok(200)["verified"], true);
+    t.body["events"].as_array().unwrap().iter().map(|e| e["event"].as_str().unwrap().to_owned()).collect()
+}
+
+/// Every amount our verify calls for `authority` carried, as the stand-in saw them.
+async fn verified_amounts(authority: &str) -> Vec<i64> {
+    let base = std::env::var("ZARINPAL_API_BASE").unwrap();
+    let calls: Value =
+        reqwest::get(format!("{base}/_stand-in/verify-calls/{authority}")).await.unwrap().json().await.unwrap();
+    calls["amounts"].as_array().unwrap().iter().map(|a| a.as_i64().unwrap()).collect()
+}
+
+/// An order placed on the Zarinpal deployment: its id, authority and pay page.
+async fn placed(api: &Api, deal: &Deal) -> (String, String, String) {
+    let order = deal.placed_order(api).await;
+    let payment = &order["payment"];
+    assert_eq!(payment["provider"], "zarinpal");
+    let authority = payment["payment_intent_id"].as_str().unwrap().to_owned();
+    let pay_url = payment["pay_url"].as_str().expect("the buyer gets the gateway's page").to_owned();
+    (order["order_id"].as_str().unwrap().to_owned(), authority, pay_url)
+}
+
+#[tokio::test]
+async fn the_buyer_pays_on_the_gateway_page_and_the_callback_starts_the_order_once() {
+    let api = Api::zarinpal();
+    let deal = Deal::new(&api).await;
+    let (order_id, authority, pay_url) = placed(&api, &deal).await;
+    let base = std::env::var("ZARINPAL_API_BASE").unwrap();
+    assert_eq!(pay_url, format!("{base}/pg/StartPay/{authority}"));
+    let order = deal.order(&api, &order_id).await;
+    assert_eq!(order["status"], "awaiting_payment");
+    assert_eq!(order["payment"]["client_secret"], Value::Null);
+    // Only the buyer sees where to pay.
+    let seen = api.get(&format!("/v1/orders/{order_id}"), &token(&deal.seller)).await;
+    assert_eq!(seen.ok(200)["payment"]["pay_url"], Value::Null);
+
+    let location = at_start_pay(&pay_url, "pay").await;
+    let ours = std::env::var("PEYMAN_ZARINPAL_API").unwrap();
+    assert_eq!(location, format!("{ours}/v1/payments/zarinpal/callback?Authority={authority}&Status=OK"));
+    let back = come_back(&api, &location).await;
+    assert_eq!(landed(&back), format!("payment=paid&order_id={order_id}"));
+    let order = deal.order(&api, &order_id).await;
+    assert_eq!(order["status"], "in_progress");
+    let receipt = &order["payment"]["receipt"];
+    assert!(receipt["card_pan"].as_str().unwrap().contains('*'), "the buyer sees the masked card: {receipt}");
+    assert!(!receipt["reference_id"].as_str().unwrap().is_empty());
+    let seen = api.get(&format!("/v1/orders/{order_id}"), &token(&deal.seller)).await;
+    assert_eq!(seen.ok(200)["payment"]["receipt"], Value::Null, "the seller never sees the buyer's card");
+
+    // The browser's back button, a reload: the same success, nothing applied twice.
+    let again = come_back(&api, &location).await;
+    assert_eq!(landed(&again), format!("payment=paid&order_id={order_id}"));
+    let events = events(&api, &deal, &order_id).await;
+    assert_eq!(events.iter().filter(|e| *e == "order_paid").count(), 1, "{events:?}");
+    // Every verify carried the amount we stored, never one of the query's.
+    let amounts = verified_amounts(&authority).await;
+    assert!(!amounts.is_empty() && amounts.iter().all(|a| *a == 12_000_000), "{amounts:?}");
+}
+
+#[tokio::test]
+async fn a_payer_who_cancels_at_the_gateway_leaves_the_order_awaiting_payment_with_the_failure() {
+    let api = Api::zarinpal();
+    let deal = Deal::new(&api).await;
+    let (order_id, authority, pay_url) = placed(&api, &deal).await;
+    let location = at_start_pay(&pay_url, "cancel").await;
+    assert!(location.ends_with(&format!("Authority={authority}&Status=NOK")), "{location}");
+    let back = come_back(&api, &location).await;
+    assert_eq!(landed(&back), format!("payment=failed&order_id={order_id}"));
+    let order = deal.order(&api, &order_id).await;
+    assert_eq!(order["status"], "awaiting_payment");
+    assert_eq!(order["payment"]["status"], "open");
+    assert_eq!(order["payment"]["failures"][0]["code"], "NOK");
+    assert!(events(&api, &deal, &order_id).await.contains(&"payment_failed".to_owned()));
+    // NOK is never verified: the gateway was not asked.
+    assert!(verified_amounts(&authority).await.is_empty());
+}
+
+#[tokio::test]
+async fn forged_callbacks_start_nothing_and_leave_what_is_not_ours_alone() {
+    let api = Api::zarinpal();
+    let deal = Deal::new(&api).await;
+    let (order_id, authority, _) = placed(&api, &deal).await;
+    let callback =
+        |authority: &str, status: &str| format!("/v1/payments/zarinpal/callback?Authority={authority}&Status={status}");
+
+    // OK for an authority nobody paid: the gateway refuses to verify it.
+    let forged = api.send("GET", &callback(&authority, "OK"), None, None, &[]).await;
+    assert_eq!(landed(&forged), format!("payment=failed&order_id={order_id}"));
+    assert_eq!(deal.order(&api, &order_id).await["status"], "awaiting_payment");
+    // An authority the gateway never issued.
+    let unknown = api.send("GET", &callback(&format!("A{:0>35}", 42), "OK"), None, None, &[]).await;
+    assert_eq!(landed(&unknown), "payment=failed");
+
+    // A paid authority of another product on the same merchant: not ours, so never
+    // verified (not by the callback, not by the sweeper): the gateway returns it.
+    let merchant = std::env::var("ZARINPAL_MERCHANT_ID").unwrap();
+    let ours = std::env::var("PEYMAN_ZARINPAL_API").unwrap();
+    let other = Zarinpal::new(ZarinpalConfig {
+        api_base: std::env::var("ZARINPAL_API_BASE").unwrap(),
+        merchant_id: merchant,
+        callback_url: format!("{ours}/v1/payments/zarinpal/callback"),
+        return_url: String::new(),
+        reconcile_after: Duration::ZERO,
+    });
+    let theirs = other.request(3_000_000, "another product", "their-order").await.unwrap();
+    let location = at_start_pay(&other.start_pay_url(&theirs), "pay").await;
+    assert_eq!(landed(&come_back(&api, &location).await), "payment=failed");
+    tokio::time::sleep(Duration::from_secs(12)).await; // past RECONCILE_AFTER_SECONDS
+    assert!(verified_amounts(&theirs).await.is_empty(), "another product's payment was verified");
+    assert!(other.unverified().await.unwrap().iter().any(|(a, _)| *a == theirs));
+
+    // Bad queries are refused, with the field.
+    let bad = api.send("GET", "/v1/payments/zarinpal/callback?Status=OK", None, None, &[]).await;
+    assert_eq!(bad.problem(422, "authority_required")["field"], "Authority");
+    let bad = api.send("GET", &callback("A1", "OK"), None, None, &[]).await;
+    assert_eq!(bad.problem(422, "invalid_authority")["field"], "Authority");
+    let bad = api.send("GET", &callback(&authority, "PAID"), None, None, &[]).await;
+    assert_eq!(bad.problem(422, "invalid_status")["field"], "Status");
+    assert_eq!(deal.order(&api, &order_id).await["status"], "awaiting_payment");
+}
+
+#[tokio::test]
+async fn twenty_concurrent_callbacks_for_one_paid_authority_start_the_order_once() {
+    let api = Api::zarinpal();
+    let deal = Deal::new(&api).await;
+    let (order_id, authority, pay_url) = placed(&api, &deal).await;
+    let location = at_start_pay(&pay_url, "pay").await;
+    let calls: Vec<_> = (0..20)
+        .map(|_| {
+            let (api, location) = (api.clone(), location.clone());
+            tokio::spawn(async move { come_back(&api, &location).await })
+        })
+        .collect();
+    for call in calls {
+        assert_eq!(landed(&call.await.unwrap()), format!("payment=paid&order_id={order_id}"));
+    }
+    let events = events(&api, &deal, &order_id).await;
+    assert_eq!(events.iter().filter(|e| *e == "order_paid").count(), 1, "{events:?}");
+    let amounts = verified_amounts(&authority).await;
+    assert!(!amounts.is_empty() && amounts.iter().all(|a| *a == 12_000_000), "{amounts:?}");
+}
+
+#[tokio::test]
+async fn a_payer_who_never_comes_back_is_verified_by_the_sweeper() {
+    let api = Api::zarinpal();
+    let deal = Deal::new(&api).await;
+    let (order_id, authority, pay_url) = placed(&api, &deal).await;
+    at_start_pay(&pay_url, "pay").await; // and the tab is closed
+    let order = eventually(WAIT, async || {
+        let order = deal.order(&api, &order_id).await;
+        (order["status"] == "in_progress").then_some(order)
+    })
+    .await
+    .expect("the sweeper's reconciliation starts the order");
+    assert!(order["payment"]["receipt"]["card_pan"].is_string());
+    assert_eq!(verified_amounts(&authority).await, vec![12_000_000], "verified once, for the stored amount");
+    // The payer returns late: the same success.
+    let ours = std::env::var("PEYMAN_ZARINPAL_API").unwrap();
+    let back = come_back(&api, &format!("{ours}/v1/payments/zarinpal/callback?Authority={authority}&Status=OK")).await;
+    assert_eq!(landed(&back), format!("payment=paid&order_id={order_id}"));
+    assert_eq!(events(&api, &deal, &order_id).await.iter().filter(|e| *e == "order_paid").count(), 1);
+}
+
+#[tokio::test]
+async fn money_for_a_cancelled_order_is_held_and_listed_for_support_to_pay_back_by_hand() {
+    let api = Api::zarinpal();
+    let deal = Deal::new(&api).await;
+    let (order_id, authority, pay_url) = placed(&api, &deal).await;
+    let cancelled = api.post(&format!("/v1/orders/{order_id}/cancel"), &token(&deal.buyer), json!({})).await;
+    assert_eq!(cancelled.ok(200)["status"], "cancelled");
+    // A Zarinpal authority cannot be cancelled: the buyer can still pay it.
+    let location = at_start_pay(&pay_url, "pay").await;
+    assert_eq!(landed(&come_back(&api, &location).await), format!("payment=failed&order_id={order_id}"));
+    let order = deal.order(&api, &order_id).await;
+    assert_eq!(order["status"], "cancelled");
+    assert_eq!(
+        (&order["payment"]["status"], &order["payment"]["held_reason"]),
+        (&json!("held"), &json!("order_not_payable"))
+    );
+
+    let support = support_token(&user("support"));
+    let refund = eventually(WAIT, async || {
+        let page = api.get("/v1/support/refunds?status=manual&limit=100", &support).await;
+        page.ok(200)["items"].as_array().unwrap().iter().find(|r| r["payment_intent_id"] == authority.as_str()).cloned()
+    })
+    .await
+    .expect("the refund is listed for support");
+    assert_eq!(refund["status"], "manual");
+    assert_eq!(refund["amount"], json!({ "amount": 12_000_000, "currency": "IRR" }));
+    assert!(refund["pay_back_to"]["card_pan"].as_str().unwrap().contains('*'));
+    let reference = refund["pay_back_to"]["reference_id"].as_str().unwrap();
+    assert_eq!(deal.order(&api, &order_id).await["payment"]["receipt"]["reference_id"], reference);
+    // The parties see the refund and that support pays it; not the card.
+    let seen = api.get(&format!("/v1/orders/{order_id}"), &token(&deal.seller)).await;
+    assert_eq!(seen.ok(200)["refunds"][0]["status"], "manual");
+    assert_eq!(seen.body["refunds"][0]["pay_back_to"], Value::Null);
+    assert!(events(&api, &deal, &order_id).await.contains(&"refund_manual".to_owned()));
+    // Only support reads the queue.
+    api.get("/v1/support/refunds?status=manual", &token(&deal.buyer)).await.problem(403, "support_only");
+}
+
+#[tokio::test]
+async fn each_deployment_answers_only_its_own_provider() {
+    // The Stripe deployment has no Zarinpal callback; the Zarinpal one takes no Stripe events.
+    let authority = format!("A{:0>35}", 7);
+    let stripe_side = Api::default()
+        .send("GET", &format!("/v1/payments/zarinpal/callback?Authority={authority}&Status=OK"), None, None, &[])
+        .await;
+    stripe_side.problem(404, "not_found");
+    let zarinpal_side = Api::zarinpal()
+        .send("POST", "/v1/webhooks/payments/stripe", None, Some("{}"), &[("stripe-signature", "t=1,v1=00")])
+        .await;
+    zarinpal_side.problem(404, "not_found");
+}
