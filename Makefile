@@ -76,9 +76,13 @@ against-stack:
 		run infra/openapi.yaml --url "$$PEYMAN_API" --checks all --exclude-checks unsupported_method \
 		--max-examples 100 --generation-deterministic
 
-# Latency figures through the local gateway, and the export builder's peak memory for a
-# 2 GiB packet (printed, never asserted; the export takes a few minutes against moto).
+# Cold init per function (release binaries through our runtime-API emulator), latency
+# figures through the local gateway, and the export builder's peak memory for a 2 GiB
+# packet (printed, never asserted; the export takes a few minutes against moto).
+BENCH_FUNCTIONS := orders-api offer-decisions payments-webhook sweeper export-builder
 bench: $(VENV)/moto/.installed $(VENV)/localstripe/.installed
+	cargo build --release $(foreach f,$(BENCH_FUNCTIONS),-p $(f))
+	cargo run --release -p peyman-bench --bin cold-start
 	cargo build -p peyman-local
 	$(TEST_PORTS) infra/local/stack.sh cargo bench -p peyman-e2e --bench api
 	$(TEST_PORTS) infra/local/stack.sh cargo bench -p peyman-e2e --bench export

@@ -2,7 +2,8 @@
 //! files, [`sqs`] the follow-up queue, [`stripe`] the payment provider's wire format,
 //! [`config`] the process environment, [`telemetry`] the logs, [`kms`] the packet seal's
 //! signing key, [`zip`] the packet's archive format, [`zarinpal`] the home market's
-//! payment gateway's wire format, [`payments`] the one of the two a deployment uses. They take and return the
+//! payment gateway's wire format, [`payments`] the one of the two a deployment uses, [`sdk`] the AWS SDK's
+//! configuration and the roots it trusts. They take and return the
 //! rules' types and decide nothing.
 
 pub mod config;
@@ -10,6 +11,7 @@ pub mod dynamo;
 pub mod kms;
 pub mod payments;
 pub mod s3;
+pub mod sdk;
 pub mod sqs;
 pub mod stripe;
 pub mod telemetry;

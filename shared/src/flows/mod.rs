@@ -52,7 +52,7 @@ impl App {
     }
 
     pub async fn new(config: Config) -> App {
-        let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        let sdk = crate::adapters::sdk::config().await;
         App {
             store: Store::connect(&sdk, &config.table_name),
             files: Files::connect(&sdk, &config.bucket_name, config.link_ttl, config.s3_force_path_style),

@@ -1,0 +1,185 @@
+//! Cold init per function, as Lambda starts it: the release `bootstrap` is spawned with
+//! `AWS_LAMBDA_RUNTIME_API` pointing at a runtime-API emulator of ours (a loopback
+//! listener), and the clock stops when its first `GET /2018-06-01/runtime/invocation/next`
+//! arrives: everything the function does in INIT is inside. For each function: p50 and
+//! p90 of 30 spawns, the peak RSS at that moment (`VmHWM`), the instructions to that point
+//! where valgrind is installed (callgrind; the emulator then drops the connection and the
+//! runtime exits, so the exit is counted too), and the size of its deployment zip.
+//!
+//! Printed, never asserted. Ratios between runs and functions are what hold across
+//! machines. `make bench` builds the binaries first (`cargo build --release`, the
+//! functions of `BENCH_FUNCTIONS`); one not built is said so.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const SPAWNS: usize = 30;
+const FUNCTIONS: &[&str] = &["orders-api", "offer-decisions", "payments-webhook", "sweeper", "export-builder"];
+const NEXT: &str = "GET /2018-06-01/runtime/invocation/next";
+
+fn release_binary(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/release").join(name)
+}
+
+/// The function's process as Lambda starts it, with our emulator as its runtime API. The
+/// AWS endpoint is a closed loopback port: nothing in INIT may call out.
+fn start(binary: &Path, runtime_api: &str, wrapper: &[&str]) -> Child {
+    let (program, args) = match wrapper.split_first() {
+        Some((program, rest)) => (*program, [rest, &[binary.to_str().unwrap()]].concat()),
+        None => (binary.to_str().unwrap(), vec![]),
+    };
+    Command::new(program)
+        .args(args)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("AWS_LAMBDA_RUNTIME_API", runtime_api)
+        .env("AWS_LAMBDA_FUNCTION_NAME", binary.file_name().unwrap())
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .env("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/bench")
+        .env("AWS_LAMBDA_LOG_STREAM_NAME", "bench")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "bench")
+        .env("AWS_SECRET_ACCESS_KEY", "bench")
+        .env("AWS_SESSION_TOKEN", "bench")
+        .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("TABLE_NAME", "peyman-bench")
+        .env("BUCKET_NAME", "peyman-bench")
+        .env("FOLLOWUPS_QUEUE_URL", "http://127.0.0.1:9/123456789012/followups")
+        .env("EXPORTS_QUEUE_URL", "http://127.0.0.1:9/123456789012/exports")
+        .env("EXPORT_SEAL_KEY_ID", "alias/bench")
+        .env("STRIPE_SECRET_KEY", "sk_test_bench")
+        .env("STRIPE_WEBHOOK_SECRET", "whsec_bench")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{}: {e} (run `cargo build --release` first)", binary.display()))
+}
+
+/// Waits for the function's first request to the runtime API and returns its connection.
+fn first_request(listener: &TcpListener, child: &mut Child) -> TcpStream {
+    listener.set_nonblocking(true).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        match listener.accept() {
+            Ok((mut stream, _)) => {
+                stream.set_nonblocking(false).unwrap();
+                let mut head = Vec::new();
+                let mut byte = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") && stream.read(&mut byte).unwrap_or(0) == 1 {
+                    head.push(byte[0]);
+                }
+                let head = String::from_utf8_lossy(&head);
+                assert!(head.starts_with(NEXT), "the runtime asked first for {head:?}");
+                return stream;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                if let Some(status) = child.try_wait().unwrap() {
+                    panic!("the function exited during INIT: {status}");
+                }
+                assert!(Instant::now() < deadline, "no /next within 120 s");
+                std::thread::sleep(Duration::from_micros(200));
+            }
+            Err(e) => panic!("{e}"),
+        }
+    }
+}
+
+/// Peak resident memory of `pid` so far, in KiB.
+fn peak_rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// One cold start: the time from spawn to the first `/next`, and the peak RSS then.
+fn cold_start(binary: &Path) -> (Duration, u64) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let runtime_api = listener.local_addr().unwrap().to_string();
+    let spawned = Instant::now();
+    let mut child = start(binary, &runtime_api, &[]);
+    let stream = first_request(&listener, &mut child);
+    let init = spawned.elapsed();
+    let rss = peak_rss_kib(child.id());
+    let _ = child.kill();
+    let _ = child.wait();
+    drop(stream);
+    (init, rss)
+}
+
+/// Instructions (callgrind's `Ir`) to the first `/next`, and the exit after it: the
+/// emulator answers it with a 500 and drops the connection, so the runtime gives up.
+fn instructions(binary: &Path) -> Option<u64> {
+    Command::new("valgrind").arg("--version").output().ok().filter(|o| o.status.success())?;
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let runtime_api = listener.local_addr().unwrap().to_string();
+    let out = std::env::temp_dir().join(format!("callgrind.{}.out", std::process::id()));
+    let out_arg = format!("--callgrind-out-file={}", out.display());
+    let mut child = start(binary, &runtime_api, &["valgrind", "--tool=callgrind", "--quiet", &out_arg]);
+    let mut stream = first_request(&listener, &mut child);
+    let _ = stream.write_all(b"HTTP/1.1 500 Internal Server Error\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+    drop(stream);
+    drop(listener);
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while child.try_wait().ok()?.is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let text = std::fs::read_to_string(&out).ok()?;
+    let _ = std::fs::remove_file(&out);
+    text.lines()
+        .find_map(|l| l.strip_prefix("summary:").or_else(|| l.strip_prefix("totals:")))
+        .and_then(|v| v.trim().parse().ok())
+}
+
+/// The size of the function's deployment zip: its `bootstrap`, deflated as SAM packs it.
+fn zip_size(binary: &Path) -> u64 {
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let options = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
+    zip.start_file("bootstrap", options).unwrap();
+    zip.write_all(&std::fs::read(binary).unwrap()).unwrap();
+    zip.finish().unwrap().into_inner().len() as u64
+}
+
+fn main() {
+    println!("Cold init: spawn to the first /next through our runtime-API emulator ({SPAWNS} spawns each)");
+    println!(
+        "{:<18} {:>10} {:>10} {:>14} {:>12} {:>10}",
+        "function", "init p50", "init p90", "instructions", "peak RSS", "zip"
+    );
+    for name in FUNCTIONS {
+        let binary = release_binary(name);
+        if !binary.exists() {
+            println!("{name:<18} not built (cargo build --release -p {name})");
+            continue;
+        }
+        let mut times = Vec::with_capacity(SPAWNS);
+        let mut rss = 0;
+        for _ in 0..SPAWNS {
+            let (init, peak) = cold_start(&binary);
+            times.push(init);
+            rss = rss.max(peak);
+        }
+        times.sort();
+        let pick = |q: f64| times[((times.len() as f64 * q) as usize).min(times.len() - 1)];
+        let ir = instructions(&binary).map_or("no valgrind".to_owned(), |ir| format!("{:.1} M", ir as f64 / 1e6));
+        println!(
+            "{name:<18} {:>10.2?} {:>10.2?} {ir:>14} {:>9.1} MB {:>7.2} MB",
+            pick(0.5),
+            pick(0.9),
+            rss as f64 / 1024.0,
+            zip_size(&binary) as f64 / 1e6
+        );
+    }
+}
