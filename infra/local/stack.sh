@@ -27,6 +27,8 @@ export STRIPE_API_BASE="http://127.0.0.1:$LOCALSTRIPE_PORT" STRIPE_SECRET_KEY=sk
 export STRIPE_WEBHOOK_SECRET=whsec_local PEYMAN_PYTHON="$PWD/.venv/localstripe/bin/python"
 # Our stand-in for Zarinpal (no local sandbox exists): any 36-character merchant id.
 export ZARINPAL_API_BASE="http://127.0.0.1:$ZARINPAL_PORT" ZARINPAL_MERCHANT_ID=00000000-0000-0000-0000-000000000000
+# Its refund service, on the same stand-in, for this merchant's (made-up) access token.
+export ZARINPAL_GRAPHQL_URL="$ZARINPAL_API_BASE/api/v4/graphql/" ZARINPAL_ACCESS_TOKEN=zarinpal-local-access-token
 
 stop() {
   for name in gateway gateway-zarinpal zarinpal localstripe moto; do

@@ -14,18 +14,30 @@ uses.
   than the one requested, -51 for an authority not paid (or cancelled), -54 for an
   unknown one, -11/-9 for a wrong merchant or missing fields.
 - POST /pg/v4/payment/unVerified.json: the merchant's paid authorities not yet verified.
+- POST /api/v4/graphql/: the refund service's `AddRefund` mutation only, for the bearer
+  token in ZARINPAL_ACCESS_TOKEN. The transaction (`session_id`) is named by the
+  `ref_id` its verify call answered; refunds of at least 20,000 Rials, up to what was
+  paid, by CARD or PAYA. A refusal is a GraphQL error (HTTP 200); a wrong token is 401.
 - GET /_stand-in/verify-calls/{authority}: ours, not Zarinpal's: every amount a verify
   call for that authority carried, so tests can see what Peyman sent.
+- GET /_stand-in/refunds/{session_id}: ours: every AddRefund the transaction took, and
+  how many calls named it (refused ones too).
+- POST /_stand-in/refunds/drop?amount=N: ours: from now on an AddRefund of exactly N is
+  recorded (it happened) and its connection closed with no answer, as a lost answer or a
+  crash after the call looks to Peyman.
 
 Not modelled: the verify deadline after which Zarinpal returns unverified money to the
-payer, fees other than a fixed one, IRT amounts, refunds, card-holder restrictions,
-wages (split payments), and any authentication beyond the merchant id.
+payer, fees other than a fixed one, IRT amounts, the refund service's other queries and
+its refund states after the answer, card-holder restrictions, wages (split payments),
+and any authentication beyond the merchant id and the access token. That `session_id`
+is the verify answer's `ref_id` is our reading of the documentation, not confirmed.
 
     zarinpal_server.py PORT
 """
 
 import html
 import json
+import os
 import secrets
 import sys
 import threading
@@ -34,6 +46,11 @@ from urllib.parse import urlencode, urlparse
 
 PAYMENTS = {}  # authority -> payment
 VERIFY_CALLS = {}  # authority -> the amounts verify calls carried
+REFUNDS = {}  # session_id (a verified payment's ref_id) -> the refunds it took
+REFUND_CALLS = {}  # session_id -> how many AddRefund calls named it, refused ones too
+DROPPED_AMOUNTS = set()  # AddRefund amounts answered with a closed connection
+ACCESS_TOKEN = os.environ.get("ZARINPAL_ACCESS_TOKEN", "")
+MIN_REFUND = 20_000
 LOCK = threading.Lock()
 
 
@@ -88,6 +105,10 @@ class Gateway(BaseHTTPRequestHandler):
         if len(parts) == 3 and parts[:2] == ["_stand-in", "verify-calls"]:
             with LOCK:
                 return self.answer(200, {"amounts": list(VERIFY_CALLS.get(parts[2], []))})
+        if len(parts) == 3 and parts[:2] == ["_stand-in", "refunds"]:
+            with LOCK:
+                return self.answer(200, {"refunds": list(REFUNDS.get(parts[2], [])),
+                                         "calls": REFUND_CALLS.get(parts[2], 0)})
         self.answer(404, error(-12, "Not found."))
 
     def do_POST(self):
@@ -104,7 +125,14 @@ class Gateway(BaseHTTPRequestHandler):
             query = urlencode({"Authority": parts[2], "Status": status})
             sep = "&" if "?" in payment["callback_url"] else "?"
             return self.redirect(payment["callback_url"] + sep + query)
+        if path == "_stand-in/refunds/drop":
+            query = dict(p.split("=", 1) for p in urlparse(self.path).query.split("&") if "=" in p)
+            with LOCK:
+                DROPPED_AMOUNTS.add(int(query["amount"]))
+            return self.answer(200, {"dropped": sorted(DROPPED_AMOUNTS)})
         body = self.body()
+        if path == "api/v4/graphql":
+            return self.graphql(body)
         if not isinstance(body, dict):
             return self.answer(400, error(-9, "The input params invalid, validation error."))
         if path == "pg/v4/payment/request.json":
@@ -169,6 +197,45 @@ class Gateway(BaseHTTPRequestHandler):
                             "referer": "", "date": ""}
                            for a, p in PAYMENTS.items() if p["merchant_id"] == merchant and p["state"] == "paid"]
         self.answer(200, {"data": {"code": 100, "message": "Success", "authorities": authorities}, "errors": []})
+
+    def graphql(self, body):
+        if not ACCESS_TOKEN or self.headers.get("authorization") != f"Bearer {ACCESS_TOKEN}":
+            return self.answer(401, {"errors": [{"message": "Unauthenticated."}], "data": None})
+        if not isinstance(body, dict) or "AddRefund" not in str(body.get("query")):
+            return self.answer(200, {"errors": [{"message": "The stand-in knows AddRefund only."}], "data": None})
+        v = body.get("variables") or {}
+        session, amount = str(v.get("session_id")), v.get("amount")
+        with LOCK:
+            REFUND_CALLS[session] = REFUND_CALLS.get(session, 0) + 1
+
+        def refused(message):
+            return self.answer(200, {"errors": [{"message": message, "extensions": {"category": "validation"}}],
+                                     "data": {"resource": None}})
+
+        if not isinstance(amount, int) or amount < MIN_REFUND:
+            return refused(f"amount must be at least {MIN_REFUND} Rials")
+        if v.get("method") not in ("CARD", "PAYA"):
+            return refused("method must be CARD or PAYA")
+        if v.get("reason") not in ("CUSTOMER_REQUEST", "DUPLICATE_TRANSACTION", "SUSPICIOUS_TRANSACTION", "OTHER"):
+            return refused("unknown reason")
+        with LOCK:
+            paid = next((p for p in PAYMENTS.values() if p["state"] == "verified" and str(p["ref_id"]) == session),
+                        None)
+            if paid is None:
+                return refused("session not found")
+            taken = REFUNDS.setdefault(session, [])
+            if sum(r["amount"] for r in taken) + amount > paid["amount"]:
+                return refused("the refund exceeds what is left of the payment")
+            taken.append({"amount": amount, "method": v["method"], "reason": v["reason"],
+                          "description": v.get("description")})
+            dropped = amount in DROPPED_AMOUNTS
+        if dropped:
+            # The refund happened; its answer never arrives.
+            self.close_connection = True
+            return
+        timeline = {"refund_amount": amount, "refund_time": ""}
+        self.answer(200, {"data": {"resource": {"terminal_id": "1", "id": session, "amount": paid["amount"],
+                                                "timeline": timeline}}})
 
 
 if __name__ == "__main__":

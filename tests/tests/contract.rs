@@ -121,9 +121,9 @@ fn a_call_to_the_payment_provider_ends_before_the_function_that_makes_it() {
             callers += 1;
             let timeout = properties.get("Timeout").and_then(Value::as_u64).unwrap_or(default);
             assert!(
-                peyman::adapters::stripe::CALL_TIMEOUT.as_secs() < timeout,
+                peyman::adapters::provider_http::CALL_TIMEOUT.as_secs() < timeout,
                 "{id:?}: a Stripe call may take {:?}, the function only {timeout} s",
-                peyman::adapters::stripe::CALL_TIMEOUT
+                peyman::adapters::provider_http::CALL_TIMEOUT
             );
         }
     }

@@ -182,6 +182,7 @@ async fn the_zarinpal_callback_sample_runs_through_its_function() {
         callback_url: "https://api.example.com/v1/payments/zarinpal/callback".into(),
         return_url: "https://shop.example.com/payment".into(),
         reconcile_after: std::time::Duration::from_secs(120),
+        refunds: None,
     });
     app.payments = peyman::adapters::payments::Payments::new(&app.config);
     let response = payments_webhook::handle(&app, request("payments-webhook-zarinpal-callback.json")).await.unwrap();

@@ -3,7 +3,8 @@
 //! accept → StartPay → pay → callback → verify → `in_progress`; a cancel at the gateway
 //! records the failure; forged, repeated and concurrent callbacks start nothing twice; a
 //! payer who never comes back is verified by the sweeper; money for an order that can no
-//! longer use it is held and listed for support to pay back by hand.
+//! longer use it is held and refunded once through the refund service, and a refund call
+//! whose answer was lost is never made again but listed for support to check by hand.
 
 use std::time::Duration;
 
@@ -134,6 +135,7 @@ async fn forged_callbacks_start_nothing_and_leave_what_is_not_ours_alone() {
         callback_url: format!("{ours}/v1/payments/zarinpal/callback"),
         return_url: String::new(),
         reconcile_after: Duration::ZERO,
+        refunds: None,
     });
     let theirs = other.request(3_000_000, "another product", "their-order").await.unwrap();
     let location = at_start_pay(&other.start_pay_url(&theirs), "pay").await;
@@ -194,35 +196,91 @@ async fn a_payer_who_never_comes_back_is_verified_by_the_sweeper() {
     assert_eq!(events(&api, &deal, &order_id).await.iter().filter(|e| *e == "order_paid").count(), 1);
 }
 
-#[tokio::test]
-async fn money_for_a_cancelled_order_is_held_and_listed_for_support_to_pay_back_by_hand() {
-    let api = Api::zarinpal();
-    let deal = Deal::new(&api).await;
-    let (order_id, authority, pay_url) = placed(&api, &deal).await;
+/// Every `AddRefund` the stand-in's refund service took for a transaction, (amount,
+/// method), and how many calls named it, refused ones too.
+async fn refunds_taken(session_id: &str) -> (Vec<(i64, String)>, i64) {
+    let base = std::env::var("ZARINPAL_API_BASE").unwrap();
+    let body: Value =
+        reqwest::get(format!("{base}/_stand-in/refunds/{session_id}")).await.unwrap().json().await.unwrap();
+    let refunds = body["refunds"].as_array().unwrap().iter();
+    let taken = refunds.map(|r| (r["amount"].as_i64().unwrap(), r["method"].as_str().unwrap().to_owned())).collect();
+    (taken, body["calls"].as_i64().unwrap())
+}
+
+/// An order priced at `price` (two stages), placed and then cancelled by the buyer, who
+/// pays its authority anyway: the money arrives for an order that cannot use it.
+async fn paid_after_cancelling(api: &Api, deal: &Deal, price: i64) -> (String, String) {
+    let mut offer = deal.offer();
+    offer["price"]["amount"] = json!(price);
+    offer["stages"][1]["amount"] = json!(price - 5_000_000);
+    let id = deal.send_offer(api, offer).await;
+    let order =
+        api.post(&format!("/v1/offers/{id}/accept"), &token(&deal.buyer), json!({})).await.ok(201)["order"].clone();
+    let order_id = order["order_id"].as_str().unwrap().to_owned();
+    let authority = order["payment"]["payment_intent_id"].as_str().unwrap().to_owned();
     let cancelled = api.post(&format!("/v1/orders/{order_id}/cancel"), &token(&deal.buyer), json!({})).await;
     assert_eq!(cancelled.ok(200)["status"], "cancelled");
     // A Zarinpal authority cannot be cancelled: the buyer can still pay it.
-    let location = at_start_pay(&pay_url, "pay").await;
-    assert_eq!(landed(&come_back(&api, &location).await), format!("payment=failed&order_id={order_id}"));
-    let order = deal.order(&api, &order_id).await;
+    let location = at_start_pay(order["payment"]["pay_url"].as_str().unwrap(), "pay").await;
+    assert_eq!(landed(&come_back(api, &location).await), format!("payment=failed&order_id={order_id}"));
+    let order = deal.order(api, &order_id).await;
     assert_eq!(order["status"], "cancelled");
     assert_eq!(
         (&order["payment"]["status"], &order["payment"]["held_reason"]),
         (&json!("held"), &json!("order_not_payable"))
     );
+    (order_id, authority)
+}
+
+#[tokio::test]
+async fn money_for_a_cancelled_order_is_held_and_refunded_once_through_the_refund_service() {
+    let api = Api::zarinpal();
+    let deal = Deal::new(&api).await;
+    let (order_id, _) = paid_after_cancelling(&api, &deal, 12_000_000).await;
+    let refund = eventually(WAIT, async || {
+        let order = deal.order(&api, &order_id).await;
+        let refund = order["refunds"][0].clone();
+        (refund["status"] == "confirmed").then_some(order)
+    })
+    .await
+    .expect("the refund service's answer confirms the refund");
+    assert_eq!(refund["refunds"][0]["amount"], json!({ "amount": 12_000_000, "currency": "IRR" }));
+    assert_eq!(refund["payment"]["refund_confirmed"], 12_000_000);
+    // Asked once, for the transaction the verify call named, as an instant card refund.
+    let session = refund["payment"]["receipt"]["reference_id"].as_str().unwrap();
+    assert_eq!(refunds_taken(session).await, (vec![(12_000_000, "CARD".to_owned())], 1));
+    assert_eq!(refund["refunds"][0]["provider_refund_id"], session);
+    let events = events(&api, &deal, &order_id).await;
+    assert!(events.contains(&"refund_confirmed".to_owned()), "{events:?}");
+    assert!(!events.contains(&"refund_manual".to_owned()), "{events:?}");
+}
+
+#[tokio::test]
+async fn a_refund_whose_answer_is_lost_is_never_asked_again_and_goes_to_support_to_check_by_hand() {
+    let api = Api::zarinpal();
+    let deal = Deal::new(&api).await;
+    // A price no other test uses: the stand-in refunds it and then drops the connection.
+    let price = 11_000_000 + (ulid::Ulid::new().random() % 900_000) as i64;
+    let base = std::env::var("ZARINPAL_API_BASE").unwrap();
+    let dropping = reqwest::Client::new().post(format!("{base}/_stand-in/refunds/drop?amount={price}")).send().await;
+    assert_eq!(dropping.unwrap().status(), 200);
+    let (order_id, authority) = paid_after_cancelling(&api, &deal, price).await;
 
     let support = support_token(&user("support"));
-    let refund = eventually(WAIT, async || {
+    let refund = eventually(Duration::from_secs(60), async || {
         let page = api.get("/v1/support/refunds?status=manual&limit=100", &support).await;
         page.ok(200)["items"].as_array().unwrap().iter().find(|r| r["payment_intent_id"] == authority.as_str()).cloned()
     })
     .await
     .expect("the refund is listed for support");
     assert_eq!(refund["status"], "manual");
-    assert_eq!(refund["amount"], json!({ "amount": 12_000_000, "currency": "IRR" }));
+    assert_eq!(refund["amount"], json!({ "amount": price, "currency": "IRR" }));
+    assert!(refund["failure"].as_str().unwrap().contains("never answered"), "{refund}");
     assert!(refund["pay_back_to"]["card_pan"].as_str().unwrap().contains('*'));
     let reference = refund["pay_back_to"]["reference_id"].as_str().unwrap();
     assert_eq!(deal.order(&api, &order_id).await["payment"]["receipt"]["reference_id"], reference);
+    // The call went out once and was never repeated, though its answer never came.
+    assert_eq!(refunds_taken(reference).await, (vec![(price, "CARD".to_owned())], 1));
     // The parties see the refund and that support pays it; not the card.
     let seen = api.get(&format!("/v1/orders/{order_id}"), &token(&deal.seller)).await;
     assert_eq!(seen.ok(200)["refunds"][0]["status"], "manual");

@@ -3,9 +3,12 @@
 //! sent back to the callback with `Status=OK`, verified once (100) and the same success
 //! after (101), never for another amount; a cancelled one comes back `NOK` and does not
 //! verify; unknown authorities are refused; paid-but-unverified ones are listed for
-//! reconciliation. Checkout, the callback and reconciliation through it: `zarinpal.rs`.
+//! reconciliation; the refund service refunds a verified payment up to what was paid, for
+//! the merchant's access token only. Checkout, the callback, reconciliation and refunds
+//! through it: `zarinpal.rs`.
 
-use peyman::adapters::zarinpal::{Verification, Zarinpal, ZarinpalConfig};
+use peyman::adapters::zarinpal::{RefundService, Verification, Zarinpal, ZarinpalConfig};
+use peyman::rules::payment::Answer;
 
 const CALLBACK: &str = "http://127.0.0.1:1/v1/payments/zarinpal/callback";
 
@@ -20,7 +23,28 @@ fn gateway_back_to(merchant_id: &str, callback_url: &str) -> Zarinpal {
         callback_url: callback_url.into(),
         return_url: "http://127.0.0.1:1/paid".into(),
         reconcile_after: std::time::Duration::ZERO,
+        refunds: Some(refund_service(&std::env::var("ZARINPAL_ACCESS_TOKEN").expect("the stand-in's token"))),
     })
+}
+
+fn refund_service(access_token: &str) -> RefundService {
+    RefundService {
+        graphql_url: std::env::var("ZARINPAL_GRAPHQL_URL").expect("run inside infra/local/stack.sh"),
+        access_token: access_token.to_owned(),
+    }
+}
+
+/// What the stand-in recorded of `AddRefund` calls for a transaction: (amount, method).
+async fn refunds_recorded(session_id: &str) -> Vec<(i64, String)> {
+    let base = std::env::var("ZARINPAL_API_BASE").unwrap();
+    let body: serde_json::Value =
+        reqwest::get(format!("{base}/_stand-in/refunds/{session_id}")).await.unwrap().json().await.unwrap();
+    body["refunds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["amount"].as_i64().unwrap(), r["method"].as_str().unwrap().to_owned()))
+        .collect()
 }
 
 /// The payer's click on the StartPay page: where the browser is sent back.
@@ -81,4 +105,30 @@ async fn a_cancelled_or_unknown_authority_never_verifies() {
     assert!(matches!(other.verify(&authority, 5_000_000).await.unwrap(), Verification::Refused { code: -11, .. }));
     // A request the gateway refuses is an error, not an authority.
     assert!(zarinpal.request(0, "x", "01ORDER3").await.is_err());
+}
+
+#[tokio::test]
+async fn the_refund_service_refunds_a_verified_payment_up_to_what_was_paid_for_the_token_only() {
+    let merchant = format!("{:0>36}", ulid::Ulid::new().to_string());
+    let zarinpal = gateway(&merchant);
+    let service = zarinpal.config().refunds.clone().expect("configured");
+    let authority = zarinpal.request(5_000_000, "سفارش ۳", "01ORDER3").await.unwrap();
+    payer(&zarinpal, &authority, "pay").await;
+    let Verification::Verified { ref_id, .. } = zarinpal.verify(&authority, 5_000_000).await.unwrap() else {
+        panic!("verified")
+    };
+    let session = ref_id.to_string();
+
+    let first = zarinpal.add_refund(&service, &session, 3_000_000, "بازگشت بخشی").await.unwrap();
+    assert!(matches!(&first, Answer::Done((id, _)) if *id == session), "{first:?}");
+    // More than is left, a stranger's token, an unknown transaction: refused, nothing refunded.
+    let too_much = zarinpal.add_refund(&service, &session, 2_000_001, "too much").await.unwrap();
+    assert!(matches!(too_much, Answer::Refused(_)), "{too_much:?}");
+    let stranger = zarinpal.add_refund(&refund_service("not-the-token"), &session, 20_000, "x").await.unwrap();
+    assert!(matches!(stranger, Answer::Refused(_)), "{stranger:?}");
+    let unknown = zarinpal.add_refund(&service, "999", 20_000, "x").await.unwrap();
+    assert!(matches!(unknown, Answer::Refused(_)), "{unknown:?}");
+    let rest = zarinpal.add_refund(&service, &session, 2_000_000, "the rest").await.unwrap();
+    assert!(matches!(rest, Answer::Done(_)), "{rest:?}");
+    assert_eq!(refunds_recorded(&session).await, vec![(3_000_000, "CARD".into()), (2_000_000, "CARD".into())]);
 }

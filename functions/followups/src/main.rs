@@ -2,12 +2,14 @@
 
 use aws_lambda_events::sqs::SqsEvent;
 use lambda_runtime::LambdaEvent;
+use peyman::adapters::config::{Config, StripeSecret};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     peyman::adapters::telemetry::init();
-    peyman::adapters::config::require_for_stripe(&["STRIPE_SECRET_KEY"])?;
-    let app = peyman::flows::App::from_env().await?;
+    let config = Config::from_env()?;
+    config.require_for_stripe(&[StripeSecret::Key])?;
+    let app = peyman::flows::App::new(config).await;
     lambda_runtime::run(lambda_runtime::service_fn(|event: LambdaEvent<SqsEvent>| {
         followups::handle(&app, event.payload)
     }))

@@ -1,9 +1,11 @@
 //! Boots the function: logs, config and clients once per cold start, then serves.
 
+use peyman::adapters::config::{Config, StripeSecret};
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     peyman::adapters::telemetry::init();
-    peyman::adapters::config::require_for_stripe(&["STRIPE_SECRET_KEY"])?;
-    let app = peyman::flows::App::from_env().await?;
+    let config = Config::from_env()?;
+    config.require_for_stripe(&[StripeSecret::Key])?;
+    let app = peyman::flows::App::new(config).await;
     lambda_http::run(lambda_http::service_fn(|request| offer_decisions::handle(&app, request))).await
 }

@@ -38,6 +38,8 @@ pub fn local_template(path: &str) -> Result<Template, Error> {
     let provider = var("PAYMENT_PROVIDER", "stripe");
     let zarinpal = var("ZARINPAL_API_BASE", "http://127.0.0.1:8430");
     let merchant = var("ZARINPAL_MERCHANT_ID", "00000000-0000-0000-0000-000000000000");
+    let refunds = var("ZARINPAL_GRAPHQL_URL", &format!("{zarinpal}/api/v4/graphql/"));
+    let access_token = var("ZARINPAL_ACCESS_TOKEN", "");
     // No frontend runs locally: the payer's last stop is a page of ours that does not
     // exist, and the redirect's Location header shows the outcome.
     let return_url = var("PAYMENT_RETURN_URL", &format!("{api}/payment-returned"));
@@ -53,6 +55,8 @@ pub fn local_template(path: &str) -> Result<Template, Error> {
             ("PublicApiUrl", &api),
             ("ZarinpalApiBase", &zarinpal),
             ("ZarinpalMerchantId", &merchant),
+            ("ZarinpalGraphqlUrl", &refunds),
+            ("ZarinpalAccessToken", &access_token),
             ("PaymentReturnUrl", &return_url),
         ],
     )

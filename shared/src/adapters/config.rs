@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use crate::adapters::stripe::StripeConfig;
-use crate::adapters::zarinpal::ZarinpalConfig;
+use crate::adapters::zarinpal::{RefundService, ZarinpalConfig};
 use crate::rules::policy::Policy;
 
 #[derive(Debug, Clone)]
@@ -50,25 +50,42 @@ pub struct Config {
     /// Stripe, the payment provider unless `PAYMENT_PROVIDER=zarinpal`
     /// (`STRIPE_API_BASE`, default `https://api.stripe.com`; `STRIPE_SECRET_KEY`;
     /// `STRIPE_WEBHOOK_SECRET`). The secrets are empty unless the function needs them;
-    /// those that do call [`require_for_stripe`] at init.
+    /// those that do call [`Config::require_for_stripe`] at init.
     pub stripe: StripeConfig,
     /// Zarinpal, when `PAYMENT_PROVIDER=zarinpal`: then `ZARINPAL_MERCHANT_ID`,
-    /// `ZARINPAL_CALLBACK_URL` and `PAYMENT_RETURN_URL` are required of every function.
+    /// `ZARINPAL_CALLBACK_URL` and `PAYMENT_RETURN_URL` are required of every function;
+    /// `ZARINPAL_ACCESS_TOKEN` (and `ZARINPAL_GRAPHQL_URL`) where refunds go through its
+    /// refund service.
     pub zarinpal: Option<ZarinpalConfig>,
 }
 
-/// Fails the init phase of a function that cannot work without `names` when the
-/// deployment pays through Stripe (a Zarinpal deployment has no Stripe secrets).
-pub fn require_for_stripe(names: &[&'static str]) -> Result<(), ConfigError> {
-    if std::env::var("PAYMENT_PROVIDER").is_ok_and(|p| p == "zarinpal") {
-        return Ok(());
-    }
-    for name in names {
-        if std::env::var(name).map_or(true, |v| v.is_empty()) {
-            return Err(ConfigError::Missing(name));
+/// A Stripe secret some functions cannot work without.
+#[derive(Debug, Clone, Copy)]
+pub enum StripeSecret {
+    /// `STRIPE_SECRET_KEY`: every function that opens, cancels or refunds.
+    Key,
+    /// `STRIPE_WEBHOOK_SECRET`: the webhook, which verifies signatures with it.
+    WebhookSecret,
+}
+
+impl Config {
+    /// Fails the init phase of a function that cannot work without `secrets` when the
+    /// deployment pays through Stripe (a Zarinpal deployment has no Stripe secrets).
+    pub fn require_for_stripe(&self, secrets: &[StripeSecret]) -> Result<(), ConfigError> {
+        if self.zarinpal.is_some() {
+            return Ok(());
         }
+        for secret in secrets {
+            let (name, value) = match secret {
+                StripeSecret::Key => ("STRIPE_SECRET_KEY", &self.stripe.secret_key),
+                StripeSecret::WebhookSecret => ("STRIPE_WEBHOOK_SECRET", &self.stripe.webhook_secret),
+            };
+            if value.is_empty() {
+                return Err(ConfigError::Missing(name));
+            }
+        }
+        Ok(())
     }
-    Ok(())
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -177,6 +194,14 @@ impl Config {
                     callback_url: required("ZARINPAL_CALLBACK_URL")?,
                     return_url: required("PAYMENT_RETURN_URL")?,
                     reconcile_after: seconds("RECONCILE_AFTER_SECONDS", 120)?,
+                    refunds: lookup("ZARINPAL_ACCESS_TOKEN").filter(|v| !v.is_empty()).map(|access_token| {
+                        RefundService {
+                            graphql_url: lookup("ZARINPAL_GRAPHQL_URL")
+                                .filter(|v| !v.is_empty())
+                                .unwrap_or_else(|| "https://next.zarinpal.com/api/v4/graphql/".into()),
+                            access_token,
+                        }
+                    }),
                 }),
                 Some(other) => {
                     return Err(ConfigError::Malformed {
@@ -193,6 +218,17 @@ impl Config {
 mod tests {
     use super::*;
     use std::collections::HashMap;
+
+    /// What every function is given.
+    const BASE: [(&str, &str); 3] = [("TABLE_NAME", "t"), ("BUCKET_NAME", "b"), ("FOLLOWUPS_QUEUE_URL", "q")];
+
+    /// A whole Zarinpal configuration, without the refund service.
+    const ZARINPAL: [(&str, &str); 4] = [
+        ("PAYMENT_PROVIDER", "zarinpal"),
+        ("ZARINPAL_MERCHANT_ID", "m"),
+        ("ZARINPAL_CALLBACK_URL", "https://api.example/v1/payments/zarinpal/callback"),
+        ("PAYMENT_RETURN_URL", "https://shop.example/paid"),
+    ];
 
     fn lookup(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
         let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
@@ -230,18 +266,16 @@ mod tests {
 
     #[test]
     fn the_provider_is_stripe_unless_zarinpal_is_configured_whole() {
-        let base = [("TABLE_NAME", "t"), ("BUCKET_NAME", "b"), ("FOLLOWUPS_QUEUE_URL", "q")];
+        let (base, zarinpal) = (BASE, ZARINPAL);
         assert!(Config::from_lookup(lookup(&base)).unwrap().zarinpal.is_none());
-        let zarinpal = [
-            ("PAYMENT_PROVIDER", "zarinpal"),
-            ("ZARINPAL_MERCHANT_ID", "m"),
-            ("ZARINPAL_CALLBACK_URL", "https://api.example/v1/payments/zarinpal/callback"),
-            ("PAYMENT_RETURN_URL", "https://shop.example/paid"),
-        ];
         let c = Config::from_lookup(lookup(&[&base[..], &zarinpal[..]].concat())).unwrap();
         let z = c.zarinpal.expect("zarinpal");
         assert_eq!(z.api_base, "https://payment.zarinpal.com");
         assert_eq!(z.reconcile_after, Duration::from_secs(120));
+        assert!(z.refunds.is_none(), "without an access token every refund is paid back by hand");
+        let with_token = [&base[..], &zarinpal[..], &[("ZARINPAL_ACCESS_TOKEN", "tok")][..]].concat();
+        let refunds = Config::from_lookup(lookup(&with_token)).unwrap().zarinpal.unwrap().refunds.unwrap();
+        assert_eq!(refunds.graphql_url, "https://next.zarinpal.com/api/v4/graphql/");
         // Each of its three settings is required; an unknown provider is refused.
         for missing in 1..zarinpal.len() {
             let vars: Vec<_> =
@@ -254,6 +288,21 @@ mod tests {
             Config::from_lookup(lookup(&paypal)).unwrap_err(),
             ConfigError::Malformed { name: "PAYMENT_PROVIDER", .. }
         ));
+    }
+
+    #[test]
+    fn stripe_secrets_are_required_only_of_a_stripe_deployment() {
+        let base = BASE;
+        let both = [StripeSecret::Key, StripeSecret::WebhookSecret];
+        let c = Config::from_lookup(lookup(&base)).unwrap();
+        assert!(matches!(c.require_for_stripe(&both), Err(ConfigError::Missing("STRIPE_SECRET_KEY"))));
+        let key = [&base[..], &[("STRIPE_SECRET_KEY", "sk_test_1")][..]].concat();
+        let c = Config::from_lookup(lookup(&key)).unwrap();
+        assert!(c.require_for_stripe(&[StripeSecret::Key]).is_ok());
+        assert!(matches!(c.require_for_stripe(&both), Err(ConfigError::Missing("STRIPE_WEBHOOK_SECRET"))));
+        // The provider comes from the parsed configuration, not from the environment.
+        let c = Config::from_lookup(lookup(&[&base[..], &ZARINPAL[..]].concat())).unwrap();
+        assert!(c.require_for_stripe(&both).is_ok());
     }
 
     #[test]

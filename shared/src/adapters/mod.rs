@@ -2,7 +2,8 @@
 //! files, [`sqs`] the follow-up queue, [`stripe`] the payment provider's wire format,
 //! [`config`] the process environment, [`telemetry`] the logs, [`kms`] the packet seal's
 //! signing key, [`zip`] the packet's archive format, [`zarinpal`] the home market's
-//! payment gateway's wire format, [`payments`] the one of the two a deployment uses, [`sdk`] the AWS SDK's
+//! payment gateway's wire format, [`payments`] the one of the two a deployment uses,
+//! [`provider_http`] the HTTPS client both share, [`sdk`] the AWS SDK's
 //! configuration and the roots it trusts. They take and return the
 //! rules' types and decide nothing.
 
@@ -10,6 +11,7 @@ pub mod config;
 pub mod dynamo;
 pub mod kms;
 pub mod payments;
+pub mod provider_http;
 pub mod s3;
 pub mod sdk;
 pub mod sqs;

@@ -9,7 +9,7 @@ use crate::adapters::stripe::{self, Stripe};
 use crate::adapters::zarinpal::{self, Zarinpal};
 use crate::rules::error::ApiError;
 use crate::rules::money::Money;
-use crate::rules::payment::{Answer, Intent};
+use crate::rules::payment::{Answer, Intent, Payment, RefundAnswer};
 
 #[derive(Debug, Clone)]
 pub enum Payments {
@@ -39,13 +39,9 @@ impl Payments {
     pub async fn open(&self, price: &Money, order_id: &str, idempotency_key: &str) -> Result<Intent, ApiError> {
         match self {
             Payments::Stripe(stripe) => stripe.create_intent(price, order_id, idempotency_key).await,
+            // Offers are priced in the policy's currency (IRR) only, so the price is in the
+            // currency Zarinpal is asked for.
             Payments::Zarinpal(zarinpal) => {
-                if !price.currency.eq_ignore_ascii_case(zarinpal::CURRENCY) {
-                    return Err(ApiError::conflict(
-                        "currency_not_supported",
-                        "this marketplace's gateway takes prices in IRR (Rials) only",
-                    ));
-                }
                 let authority = zarinpal.request(price.amount, &format!("Peyman order {order_id}"), order_id).await?;
                 let pay_url = Some(zarinpal.start_pay_url(&authority));
                 Ok(Intent { id: authority, client_secret: None, pay_url })
@@ -66,19 +62,50 @@ impl Payments {
         }
     }
 
-    /// Refunds `amount` through the provider's API, once per idempotency key: `None`
-    /// when this deployment's provider has no refund API for us, and support pays the
-    /// refund back by hand.
+    /// Whether asking twice for one refund (the same idempotency key) refunds once.
+    /// Stripe's keys make it so; Zarinpal's refund service has none, so the flow claims
+    /// each call before it makes it (`Refund::call`).
+    pub fn refunds_are_idempotent(&self) -> bool {
+        matches!(self, Payments::Stripe(_))
+    }
+
+    /// Refunds `amount` of `payment` through the provider's API, once per idempotency
+    /// key where the provider has keys: `ByHand` when this deployment cannot refund it
+    /// through an API, and support pays it back by hand.
     pub async fn refund(
         &self,
-        intent_id: &str,
+        payment: &Payment,
         amount: i64,
         refund_id: &str,
         idempotency_key: &str,
-    ) -> Result<Option<Answer<(String, String)>>, ApiError> {
+    ) -> Result<RefundAnswer, ApiError> {
+        let sent = |answer: Answer<(String, String)>, settled| match answer {
+            Answer::Done((provider_refund_id, status)) => RefundAnswer::Sent { provider_refund_id, status, settled },
+            Answer::Refused(why) => RefundAnswer::Refused(why),
+        };
         match self {
-            Payments::Stripe(stripe) => stripe.refund(intent_id, amount, refund_id, idempotency_key).await.map(Some),
-            Payments::Zarinpal(_) => Ok(None),
+            Payments::Stripe(stripe) => {
+                // `charge.refunded` confirms it later.
+                Ok(sent(stripe.refund(&payment.intent_id, amount, refund_id, idempotency_key).await?, false))
+            }
+            Payments::Zarinpal(zarinpal) => {
+                let Some(service) = &zarinpal.config().refunds else {
+                    return Ok(RefundAnswer::ByHand("this merchant has no access to Zarinpal's refund service".into()));
+                };
+                if amount < zarinpal::MIN_REFUND {
+                    return Ok(RefundAnswer::ByHand(format!(
+                        "below the {} Rial minimum of Zarinpal's refund service",
+                        zarinpal::MIN_REFUND
+                    )));
+                }
+                // The verify answer's reference id names the transaction (see the README).
+                let Some(receipt) = &payment.receipt else {
+                    return Ok(RefundAnswer::ByHand("the payment's verification named no reference id".into()));
+                };
+                let description = format!("Peyman refund {refund_id} of order {}", payment.order_id);
+                // An instant card refund needs no later confirmation.
+                Ok(sent(zarinpal.add_refund(service, &receipt.reference_id, amount, &description).await?, true))
+            }
         }
     }
 }

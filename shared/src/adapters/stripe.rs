@@ -20,11 +20,6 @@ use crate::rules::payment::{Answer, Intent, PaymentEvent, ReceivedEvent};
 /// libraries default to the same five minutes).
 pub const SIGNATURE_TOLERANCE_SECONDS: i64 = 300;
 
-/// How long one call to Stripe may take: below the shortest timeout of a function that
-/// calls it (10 s, the template's default, for `offer-decisions`), so a slow provider is a
-/// 503 the caller may retry, never a function killed mid-flow.
-pub const CALL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(6);
-
 /// The name payments and webhook routes know this provider by.
 pub const PROVIDER: &str = "stripe";
 
@@ -48,7 +43,6 @@ pub const METADATA_ORDER_ID: &str = "peyman_order_id";
 
 #[derive(Debug, Clone)]
 pub struct Stripe {
-    http: reqwest::Client,
     config: StripeConfig,
 }
 
@@ -64,18 +58,9 @@ struct RefundBody {
     status: String,
 }
 
-/// reqwest's rustls needs a process-wide crypto provider: the aws-lc-rs the SDK already
-/// brings. Any process that builds a reqwest client calls this first (it is idempotent).
-pub fn install_tls_provider() {
-    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-}
-
 impl Stripe {
     pub fn new(config: StripeConfig) -> Self {
-        install_tls_provider();
-        let http =
-            reqwest::Client::builder().timeout(CALL_TIMEOUT).build().expect("a TLS client with the installed provider");
-        Stripe { http, config }
+        Stripe { config }
     }
 
     /// Opens a PaymentIntent for exactly `price`, naming the order in its metadata. The
@@ -145,8 +130,10 @@ impl Stripe {
         form: &[(&str, String)],
         idempotency_key: Option<&str>,
     ) -> Result<Answer<Value>, ApiError> {
-        let mut request =
-            self.http.post(format!("{}{path}", self.config.api_base)).bearer_auth(&self.config.secret_key).form(form);
+        let mut request = crate::adapters::provider_http::client()
+            .post(format!("{}{path}", self.config.api_base))
+            .bearer_auth(&self.config.secret_key)
+            .form(form);
         if let Some(key) = idempotency_key {
             request = request.header("Idempotency-Key", key);
         }

@@ -1,8 +1,10 @@
 //! Zarinpal's payment gateway (API v4), the wire format only: request a payment and get
 //! its authority, the StartPay page the payer is sent to, verify a payment for the amount
-//! *we* stored, and list paid authorities not yet verified (for reconciliation). What the
-//! answers mean for an order is the flows' to decide (`flows::zarinpal`). Locally it
-//! talks to our stand-in, `infra/local/zarinpal_server.py`.
+//! *we* stored, list paid authorities not yet verified (for reconciliation), and refund
+//! through its separate GraphQL service (`AddRefund`, with the merchant's access token).
+//! What the answers mean for an order is the flows' to decide (`flows::zarinpal`,
+//! `flows::payments::send_refund`). Locally it talks to our stand-in,
+//! `infra/local/zarinpal_server.py`.
 
 use std::time::Duration;
 
@@ -10,15 +12,33 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::rules::error::ApiError;
-
-/// Below the shortest timeout of a function that calls it (10 s), as for Stripe.
-const CALL_TIMEOUT: Duration = Duration::from_secs(6);
+use crate::rules::payment::Answer;
 
 /// The name payments and routes know this provider by.
 pub const PROVIDER: &str = "zarinpal";
 
 /// The only currency we request in: Rials (the gateway also takes Tomans, `IRT`).
 pub const CURRENCY: &str = "IRR";
+
+/// The smallest refund the refund service takes, in Rials (its documentation: "حداقل
+/// مبلغ قابل استرداد ۲۰۰۰۰ ریال"). A smaller one is paid back by hand.
+pub const MIN_REFUND: i64 = 20_000;
+
+/// The refund service (`ZARINPAL_GRAPHQL_URL`, default
+/// `https://next.zarinpal.com/api/v4/graphql/`; `ZARINPAL_ACCESS_TOKEN`, the merchant's
+/// access token). Configured only where the merchant has one.
+#[derive(Debug, Clone)]
+pub struct RefundService {
+    pub graphql_url: String,
+    pub access_token: String,
+}
+
+/// `AddRefund`: the payment by its transaction number, how much, and an instant card
+/// refund (`CARD`; `PAYA` waits for the next interbank cycle).
+const ADD_REFUND: &str = "mutation AddRefund($session_id: ID!, $amount: BigInteger!, $description: String, \
+    $method: InstantPayoutActionTypeEnum, $reason: RefundReasonEnum) { resource: AddRefund(session_id: $session_id, \
+    amount: $amount, description: $description, method: $method, reason: $reason) { terminal_id, id, amount, \
+    timeline { refund_amount, refund_time, refund_status } } }";
 
 /// A deployment that pays through Zarinpal (`PAYMENT_PROVIDER=zarinpal`).
 #[derive(Debug, Clone)]
@@ -36,11 +56,13 @@ pub struct ZarinpalConfig {
     /// `RECONCILE_AFTER_SECONDS` (default 120): how long after its opening a paid but
     /// unverified payment is left to its payer's return before the sweeper verifies it.
     pub reconcile_after: Duration,
+    /// Refunds through the gateway, where the merchant has an access token; without
+    /// one every refund is paid back by hand.
+    pub refunds: Option<RefundService>,
 }
 
 #[derive(Debug, Clone)]
 pub struct Zarinpal {
-    http: reqwest::Client,
     config: ZarinpalConfig,
 }
 
@@ -80,15 +102,13 @@ impl Zarinpal {
     }
 
     pub fn new(config: ZarinpalConfig) -> Self {
-        crate::adapters::stripe::install_tls_provider();
-        let http =
-            reqwest::Client::builder().timeout(CALL_TIMEOUT).build().expect("a TLS client with the installed provider");
-        Zarinpal { http, config }
+        Zarinpal { config }
     }
 
     async fn call(&self, path: &str, body: Value) -> Result<Value, ApiError> {
         let url = format!("{}/pg/v4/payment/{path}", self.config.api_base);
-        let response = self.http.post(url).json(&body).send().await.map_err(gateway_error)?;
+        let response =
+            crate::adapters::provider_http::client().post(url).json(&body).send().await.map_err(gateway_error)?;
         response.json::<Value>().await.map_err(gateway_error)
     }
 
@@ -154,5 +174,56 @@ impl Zarinpal {
             .flatten()
             .filter_map(|a| Some((a["authority"].as_str()?.to_owned(), a["amount"].as_i64()?)))
             .collect())
+    }
+
+    /// Asks the refund service to return `amount` Rials of the payment whose
+    /// transaction number is `session_id`, to the card that paid. The service has no
+    /// idempotency key: the caller makes sure it asks at most once (`Refund::call`).
+    /// `Ok(Answer::Refused)`: it answered no (GraphQL errors, a rejected token);
+    /// `Err`: no answer, so the outcome is unknown.
+    pub async fn add_refund(
+        &self,
+        service: &RefundService,
+        session_id: &str,
+        amount: i64,
+        description: &str,
+    ) -> Result<Answer<(String, String)>, ApiError> {
+        let body = json!({
+            "query": ADD_REFUND,
+            "variables": {
+                "session_id": session_id,
+                "amount": amount,
+                "description": description,
+                "method": "CARD",
+                "reason": "CUSTOMER_REQUEST",
+            },
+        });
+        let response = crate::adapters::provider_http::client()
+            .post(&service.graphql_url)
+            .bearer_auth(&service.access_token)
+            .json(&body)
+            .send()
+            .await
+            .map_err(gateway_error)?;
+        let status = response.status();
+        let answer: Value = response.json().await.unwrap_or(Value::Null);
+        if let Some(errors) = answer["errors"].as_array().filter(|e| !e.is_empty()) {
+            let why = errors.iter().filter_map(|e| e["message"].as_str()).collect::<Vec<_>>().join("; ");
+            return Ok(Answer::Refused(format!("zarinpal refund: {why}")));
+        }
+        if status == reqwest::StatusCode::UNAUTHORIZED || status == reqwest::StatusCode::FORBIDDEN {
+            return Ok(Answer::Refused(format!("zarinpal refund: the access token was refused ({status})")));
+        }
+        let resource = &answer["data"]["resource"];
+        match (
+            resource["id"].as_str().map(str::to_owned).or_else(|| resource["id"].as_i64().map(|i| i.to_string())),
+            status.is_success(),
+        ) {
+            (Some(id), true) => {
+                let state = resource["timeline"]["refund_status"].as_str().unwrap_or("accepted").to_owned();
+                Ok(Answer::Done((id, state)))
+            }
+            _ => Err(gateway_error(format!("an AddRefund answer without a refund ({status}): {answer}"))),
+        }
     }
 }

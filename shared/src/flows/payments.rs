@@ -8,6 +8,7 @@ use serde_json::json;
 use crate::adapters::dynamo::commit::Commit;
 use crate::adapters::dynamo::keys::{self, Key};
 use crate::adapters::payments::Payments;
+use crate::adapters::provider_http::CALL_TIMEOUT;
 use crate::flows::{App, until_not_raced};
 use crate::rules::caller::Caller;
 use crate::rules::error::ApiError;
@@ -19,7 +20,8 @@ use crate::rules::money::Money;
 use crate::rules::order::Order;
 use crate::rules::payment::{
     Answer, HeldDecision, OnSuccess, Payment, PaymentEvent, PaymentStatus, Receipt, Received, ReceivedEvent, Refund,
-    RefundStatus, can_apply, confirmed_by, move_payment, move_refund, on_success, refund_timer,
+    RefundAnswer, RefundCall, RefundStatus, can_apply, confirmed_by, move_payment, move_refund, on_success,
+    refund_timer,
 };
 use crate::rules::retry::Next;
 use crate::rules::tracked::{Step, Tracked};
@@ -234,9 +236,9 @@ async fn refunded(
     let covered = confirmed_by(&refunds, amount_refunded);
     let mut confirmed = Vec::new();
     for i in covered {
-        let previous = refunds[i].status;
+        let seen = refunds[i].seen();
         move_refund(&mut refunds[i], RefundAction::Confirm, now)?;
-        commit.refund(&refunds[i], previous, refunds[i].attempts)?;
+        commit.refund(&refunds[i], seen)?;
         confirmed.push(refunds[i].refund_id.clone());
     }
     commit.payment(&payment, expected)?;
@@ -313,13 +315,21 @@ pub async fn refund_within(
     Ok(refund)
 }
 
+/// How long after a claimed refund call its answer is surely back (twice the call's
+/// timeout): a claim older than this was never answered.
+fn refund_call_answered_within() -> chrono::Duration {
+    chrono::Duration::from_std(2 * CALL_TIMEOUT).expect("a few seconds")
+}
+
 /// Asks the provider for a requested refund: from its follow-up, or from its timer
 /// (`fired`, deleted in the same transaction) when the follow-up was lost or the
-/// provider refused it. The idempotency key is the refund's own, so asking twice refunds
-/// once. A refusal is retried with backoff and, after `RETRY_ATTEMPTS`, the refund is
-/// `failed` and listed for support (`REFUNDS#FAILED`). Each answer is an event on the
-/// order's timeline. A provider that cannot be reached is an error: SQS or the sweep
-/// retries.
+/// provider refused it. Stripe's idempotency key (the refund's own) makes asking twice
+/// refund once; Zarinpal's refund service has no key, so its one call is claimed in the
+/// table first, and a claimed call never answered goes to support rather than being made
+/// again. A refusal is retried with backoff and, after `RETRY_ATTEMPTS`, the refund is
+/// `failed` and listed for support (`REFUNDS#FAILED`); one the provider cannot make is
+/// `manual` (`REFUNDS#MANUAL`). Each answer is an event on the order's timeline. A
+/// provider that cannot be reached is an error: SQS or the sweep retries.
 pub async fn send_refund(
     app: &App,
     intent_id: &str,
@@ -330,6 +340,33 @@ pub async fn send_refund(
     let Some(mut refund) = app.store.refund_record(intent_id, refund_id).await? else {
         return Err(ApiError::internal(format!("refund {refund_id} of {intent_id} is not recorded")));
     };
+    let mut by_hand = None;
+    if refund.status == RefundStatus::Requested && !app.payments.refunds_are_idempotent() {
+        match refund.call(now, refund_call_answered_within()) {
+            // Its answer will be recorded; a timer that fired now is left to fire again.
+            RefundCall::InFlight => return Ok(()),
+            RefundCall::OutcomeUnknown => {
+                by_hand = Some(
+                    "an earlier call to the refund service was never answered and may have refunded: check the \
+                     gateway's panel before paying it back"
+                        .to_owned(),
+                )
+            }
+            RefundCall::Free => {
+                let seen = refund.seen();
+                refund.start_call(now);
+                let mut claim = app.store.begin();
+                claim.refund(&refund, seen)?;
+                match app.commit(claim).await {
+                    Ok(()) => {}
+                    // Another delivery claimed it first; its answer will be recorded.
+                    Err(ApiError::Conflict { .. }) => return Ok(()),
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+    }
+    let seen = refund.seen();
     let mut commit = app.store.begin();
     if let Some(key) = fired {
         commit.delete(key)?;
@@ -345,29 +382,48 @@ pub async fn send_refund(
         // Sent, confirmed or failed already: only the timer, if any, goes.
         return if fired.is_some() { app.commit(commit).await } else { Ok(()) };
     }
-    let key = format!("refund-{intent_id}-{refund_id}");
-    let answer = app.payments.refund(intent_id, refund.amount.amount, refund_id, &key).await?;
-    let attempts = refund.attempts;
+    let Some(mut payment) = app.store.payment(intent_id).await? else {
+        return Err(ApiError::internal(format!("refund {refund_id} of {intent_id}: the payment is not recorded")));
+    };
+    let answer = match by_hand {
+        Some(why) => RefundAnswer::ByHand(why),
+        None => {
+            let key = format!("refund-{intent_id}-{refund_id}");
+            app.payments.refund(&payment, refund.amount.amount, refund_id, &key).await?
+        }
+    };
+    // The answer is in: the claimed call, if any, is over.
+    refund.call_started_at = None;
     refund.updated_at = now;
     let (t, data) = match answer {
-        None => {
-            // No refund API: support pays it back by hand to the card the payment's
-            // verification named, listed in their manual queue.
-            let payment = app.store.payment(intent_id).await?;
-            refund.pay_back_to = payment.and_then(|p| p.receipt);
-            tracing::warn!(intent_id, refund_id, "refund listed for support to pay back by hand");
+        RefundAnswer::ByHand(why) => {
+            // Support pays it back by hand to the card the payment's verification named,
+            // listed in their manual queue.
+            refund.pay_back_to = payment.receipt.clone();
+            tracing::warn!(intent_id, refund_id, why, "refund listed for support to pay back by hand");
             let reference = refund.pay_back_to.as_ref().map(|r| r.reference_id.clone());
-            (
-                move_refund(&mut refund, RefundAction::PayByHand, now)?,
-                json!({ "by": "support", "reference_id": reference }),
-            )
+            let data = json!({ "by": "support", "reference_id": reference, "why": why });
+            refund.failure = Some(why);
+            (move_refund(&mut refund, RefundAction::PayByHand, now)?, data)
         }
-        Some(Answer::Done((provider_id, status))) => {
-            tracing::info!(intent_id, refund_id, provider_id, status, "refund sent");
-            refund.provider_refund_id = Some(provider_id.clone());
-            (move_refund(&mut refund, RefundAction::Send, now)?, json!({ "provider_refund_id": provider_id }))
+        RefundAnswer::Sent { provider_refund_id, status, settled: false } => {
+            tracing::info!(intent_id, refund_id, provider_refund_id, status, "refund sent");
+            refund.provider_refund_id = Some(provider_refund_id.clone());
+            (move_refund(&mut refund, RefundAction::Send, now)?, json!({ "provider_refund_id": provider_refund_id }))
         }
-        Some(Answer::Refused(why)) => {
+        RefundAnswer::Sent { provider_refund_id, status, settled: true } => {
+            // No later event confirms it: the provider's answer is the confirmation.
+            tracing::info!(intent_id, refund_id, provider_refund_id, status, "refund made");
+            refund.provider_refund_id = Some(provider_refund_id.clone());
+            let expected = payment.version;
+            payment.version += 1;
+            payment.updated_at = now;
+            payment.refund_confirmed += refund.amount.amount;
+            commit.payment(&payment, expected)?;
+            let data = json!({ "provider_refund_id": provider_refund_id, "provider_status": status });
+            (move_refund(&mut refund, RefundAction::Confirm, now)?, data)
+        }
+        RefundAnswer::Refused(why) => {
             refund.attempts += 1;
             refund.failure = Some(why.clone());
             match app.config.retry.after(refund.attempts, now) {
@@ -392,7 +448,7 @@ pub async fn send_refund(
             }
         }
     };
-    commit.refund(&refund, RefundStatus::Requested, attempts)?;
+    commit.refund(&refund, seen)?;
     if let Some(mut order) = app.store.tracked::<Order>(&refund.order_id).await? {
         let mut data = data;
         data["refund_id"] = json!(refund_id);
@@ -400,7 +456,9 @@ pub async fn send_refund(
         commit.note(&mut order, &t.note(), data, now)?;
     }
     match app.commit(commit).await {
-        // Another delivery of this follow-up, or the timer, recorded it first.
+        // Another delivery of this follow-up, or the timer, recorded it first. (After a
+        // claimed call nobody else can; should the payment have moved meanwhile, the
+        // claim stays and the refund goes to support as an unknown outcome.)
         Ok(()) | Err(ApiError::Conflict { .. }) => Ok(()),
         Err(e) => Err(e),
     }

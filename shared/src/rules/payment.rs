@@ -48,6 +48,19 @@ pub enum Answer<T> {
     Refused(String),
 }
 
+/// What became of asking a provider to refund.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RefundAnswer {
+    /// The provider took it. `settled`: its answer is final (Zarinpal's instant card
+    /// refund, which no later event confirms); otherwise an event confirms it later
+    /// (Stripe's `charge.refunded`).
+    Sent { provider_refund_id: String, status: String, settled: bool },
+    /// The provider answered no; asking again later may help.
+    Refused(String),
+    /// The provider cannot refund it through its API (why): support pays it back by hand.
+    ByHand(String),
+}
+
 /// A verified provider event: its id (recorded once) and what it means to us.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ReceivedEvent {
@@ -150,8 +163,37 @@ pub struct Refund {
     /// payment it returns. Shown to support only.
     #[serde(default)]
     pub pay_back_to: Option<Receipt>,
+    /// Calls started to a provider that has no idempotency key (Zarinpal): each is
+    /// claimed in the table before it is made, so at most one is ever in flight.
+    #[serde(default)]
+    pub calls: u32,
+    /// When the claimed call began; cleared when its answer is recorded. Still set long
+    /// after: the call's outcome is unknown (a crash, a lost answer).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub call_started_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+/// A refund record as it was read: what a write of it checks is unchanged, so of two
+/// deliveries racing, one records its answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RefundSeen {
+    pub status: RefundStatus,
+    pub attempts: u32,
+    pub calls: u32,
+}
+
+/// Whether a refund may be sent to a provider without idempotency keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefundCall {
+    /// No call is in flight: claim one, then make it.
+    Free,
+    /// A call began lately; its answer will be recorded (the refund's timer looks again).
+    InFlight,
+    /// A call began so long ago that it must have ended, and no answer was recorded: it
+    /// may have refunded. Asking again could pay twice, so support checks by hand.
+    OutcomeUnknown,
 }
 
 /// The timer that checks a refund reached the provider, and retries it if not.
@@ -303,6 +345,8 @@ impl Payment {
             attempts: 0,
             check_at: Some(check_at),
             pay_back_to: None,
+            calls: 0,
+            call_started_at: None,
             created_at: now,
             updated_at: now,
         })
@@ -316,6 +360,27 @@ impl Payment {
 }
 
 impl Refund {
+    pub fn seen(&self) -> RefundSeen {
+        RefundSeen { status: self.status, attempts: self.attempts, calls: self.calls }
+    }
+
+    /// Whether a call may be made now to a provider without idempotency keys, when a
+    /// call's answer is surely back `answered_within` after it began.
+    pub fn call(&self, now: DateTime<Utc>, answered_within: chrono::Duration) -> RefundCall {
+        match self.call_started_at {
+            None => RefundCall::Free,
+            Some(at) if now - at < answered_within => RefundCall::InFlight,
+            Some(_) => RefundCall::OutcomeUnknown,
+        }
+    }
+
+    /// Claims the one call to a provider without idempotency keys (the caller writes it
+    /// conditionally on what it read).
+    pub fn start_call(&mut self, now: DateTime<Utc>) {
+        self.calls += 1;
+        self.call_started_at = Some(now);
+    }
+
     pub fn view(&self) -> Value {
         json!({
             "refund_id": self.refund_id,
@@ -563,9 +628,27 @@ mod tests {
             attempts: 0,
             check_at: None,
             pay_back_to: None,
+            calls: 0,
+            call_started_at: None,
             created_at: at,
             updated_at: at,
         }
+    }
+
+    #[test]
+    fn a_refund_call_is_claimed_once_and_an_unanswered_one_goes_to_support() {
+        let within = chrono::Duration::seconds(12);
+        let mut r = refund("a", 200, 0, RefundStatus::Requested);
+        let start = r.created_at;
+        assert_eq!(r.call(start, within), RefundCall::Free);
+        let before = r.seen();
+        r.start_call(start);
+        // The claim changes what a conditional write compares, so two claims cannot both land.
+        assert_ne!(r.seen(), before);
+        assert_eq!(r.call(start + chrono::Duration::seconds(11), within), RefundCall::InFlight);
+        assert_eq!(r.call(start + within, within), RefundCall::OutcomeUnknown);
+        r.call_started_at = None;
+        assert_eq!(r.call(start + within, within), RefundCall::Free);
     }
 
     #[test]

@@ -12,7 +12,7 @@ use super::{
     Item, Page, Store, db_error, decode, decode_cursor, encode_cursor, invalid_cursor, item, key_item, keys, n, put, s,
 };
 use crate::rules::error::ApiError;
-use crate::rules::payment::{Payment, PaymentStatus, Refund, RefundStatus};
+use crate::rules::payment::{Payment, PaymentStatus, Refund, RefundSeen, RefundStatus};
 
 /// How long a received provider event is remembered: well past any provider's retries
 /// (Stripe retries for three days).
@@ -61,17 +61,22 @@ impl Commit {
         Ok(())
     }
 
-    /// Puts `refund`, which must still be as it was read: in `from` status after
-    /// `attempts` refused attempts (of two deliveries racing, one records its answer).
-    pub fn refund(&mut self, refund: &Refund, from: RefundStatus, attempts: u32) -> Result<(), ApiError> {
-        let from = serde_json::to_value(from).map_err(ApiError::internal)?;
+    /// Puts `refund`, which must still be as it was read (`seen`): in the same status,
+    /// after as many refused attempts and started calls (of two deliveries racing, one
+    /// records its answer, and one claims a call).
+    pub fn refund(&mut self, refund: &Refund, seen: RefundSeen) -> Result<(), ApiError> {
+        let from = serde_json::to_value(seen.status).map_err(ApiError::internal)?;
         let put = Put::builder()
             .table_name(&self.table)
             .set_item(Some(refund_item(refund)?))
-            .condition_expression("#status = :from AND (attempts = :attempts OR attribute_not_exists(attempts))")
+            .condition_expression(
+                "#status = :from AND (attempts = :attempts OR attribute_not_exists(attempts)) \
+                 AND (calls = :calls OR attribute_not_exists(calls))",
+            )
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":from", s(from.as_str().unwrap_or_default()))
-            .expression_attribute_values(":attempts", n(attempts))
+            .expression_attribute_values(":attempts", n(seen.attempts))
+            .expression_attribute_values(":calls", n(seen.calls))
             .build()
             .map_err(ApiError::internal)?;
         self.writes.push(TransactWriteItem::builder().put(put).build());
@@ -217,10 +222,11 @@ mod tests {
         assert_eq!(text(&item, "SK"), Some("REFUND#r1"));
 
         let mut commit = Commit { table: "t".into(), writes: Vec::new(), followups: Vec::new() };
-        commit.refund(&refund, RefundStatus::Requested, 2).unwrap();
+        commit.refund(&refund, RefundSeen { status: RefundStatus::Requested, attempts: 2, calls: 1 }).unwrap();
         let put = commit.writes[0].put().unwrap();
         let values = put.expression_attribute_values().unwrap();
         assert_eq!(values[":from"].as_s().map(String::as_str), Ok("requested"));
         assert_eq!(values[":attempts"].as_n().map(String::as_str), Ok("2"));
+        assert_eq!(values[":calls"].as_n().map(String::as_str), Ok("1"));
     }
 }
