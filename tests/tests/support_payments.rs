@@ -123,6 +123,17 @@ async fn an_underpayment_cannot_start_the_order_and_support_refunds_it() {
     .await
     .expect("the refused refund is listed for support");
     assert_eq!((failed["refund_id"].as_str(), failed["attempts"].as_u64()), (Some("support"), Some(3)));
+    // Support pays it back by hand instead: it leaves the failed queue, confirmed.
+    let by_hand = format!("/v1/support/refunds/{intent_id}/support/paid-by-hand");
+    let paid = api.post(&by_hand, &support, json!({ "transfer_reference": "SEPA 2026-12-03/88" })).await;
+    assert_eq!(
+        (&paid.ok(200)["refund"]["status"], &paid.body["refund"]["paid_by_hand"]["by"]),
+        (&json!("confirmed"), &json!(agent))
+    );
+    let page = api.get("/v1/support/refunds?status=failed&limit=100", &support).await;
+    assert!(!page.ok(200)["items"].as_array().unwrap().iter().any(|r| r["payment_intent_id"] == intent_id.as_str()));
+    let events = timeline(&api, &deal, &order_id).await;
+    assert_eq!(events.last().unwrap()["event"], "refund_paid_by_hand");
     api.get("/v1/support/refunds", &token(&deal.buyer)).await.problem(403, "support_only");
     api.get("/v1/support/payments?status=open", &support).await.problem(400, "invalid_status");
     api.get("/v1/support/payments?cursor=bm9wZQ", &support).await.problem(400, "invalid_cursor");

@@ -256,7 +256,7 @@ async fn money_for_a_cancelled_order_is_held_and_refunded_once_through_the_refun
 }
 
 #[tokio::test]
-async fn a_refund_whose_answer_is_lost_is_never_asked_again_and_goes_to_support_to_check_by_hand() {
+async fn a_refund_whose_answer_is_lost_is_never_asked_again_and_support_pays_it_back_by_hand() {
     let api = Api::zarinpal();
     let deal = Deal::new(&api).await;
     // A price no other test uses: the stand-in refunds it and then drops the connection.
@@ -288,6 +288,43 @@ async fn a_refund_whose_answer_is_lost_is_never_asked_again_and_goes_to_support_
     assert!(events(&api, &deal, &order_id).await.contains(&"refund_manual".to_owned()));
     // Only support reads the queue.
     api.get("/v1/support/refunds?status=manual", &token(&deal.buyer)).await.problem(403, "support_only");
+
+    // Support checks the gateway's panel, pays it back by bank transfer and says so, once.
+    let supporter = user("support");
+    let support = support_token(&supporter);
+    let paid = format!("/v1/support/refunds/{authority}/held/paid-by-hand");
+    let reference = "پایا ۱۴۰۵۰۹۱۲‌-۷۷۳۱";
+    api.post(&paid, &token(&deal.buyer), json!({ "transfer_reference": reference })).await.problem(403, "support_only");
+    for (body, code) in [
+        (json!({ "transfer_reference": " " }), "empty"),
+        (json!({ "transfer_reference": "x".repeat(101) }), "too_long"),
+        (json!({ "transfer_reference": "a\nb" }), "control_character"),
+        (json!({ "transfer_reference": "x", "amount": 1 }), "unknown_field"),
+    ] {
+        api.post(&paid, &support, body).await.problem(422, code);
+    }
+    let elsewhere = format!("/v1/support/refunds/{authority}/nosuchrefund/paid-by-hand");
+    api.post(&elsewhere, &support, json!({ "transfer_reference": reference })).await.problem(404, "not_found");
+    assert_eq!(deal.order(&api, &order_id).await["refunds"][0]["status"], "manual", "bad input changed nothing");
+
+    let done = api.post(&paid, &support, json!({ "transfer_reference": reference })).await;
+    let refund = &done.ok(200)["refund"];
+    assert_eq!(refund["status"], "confirmed");
+    assert_eq!(refund["paid_by_hand"]["transfer_reference"], reference, "Persian digits and ZWNJ kept");
+    assert_eq!(refund["paid_by_hand"]["by"], supporter.as_str());
+    api.post(&paid, &support, json!({ "transfer_reference": reference })).await.problem(409, "not_payable_by_hand");
+    let order = deal.order(&api, &order_id).await;
+    assert_eq!(
+        (&order["refunds"][0]["status"], &order["payment"]["refund_confirmed"]),
+        (&json!("confirmed"), &json!(price))
+    );
+    let queue = api.get("/v1/support/refunds?status=manual&limit=100", &support).await;
+    assert!(!queue.ok(200)["items"].as_array().unwrap().iter().any(|r| r["payment_intent_id"] == authority.as_str()));
+    let timeline = api.get(&format!("/v1/orders/{order_id}/timeline"), &token(&deal.buyer)).await;
+    let by_hand = timeline.ok(200)["events"].as_array().unwrap().iter().find(|e| e["event"] == "refund_paid_by_hand");
+    let by_hand = by_hand.expect("the timeline says support paid it back");
+    assert_eq!((&by_hand["actor"], &by_hand["actor_id"]), (&json!("support"), &json!(supporter)));
+    assert_eq!(by_hand["data"]["transfer_reference"], reference);
 }
 
 #[tokio::test]

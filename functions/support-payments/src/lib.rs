@@ -1,6 +1,6 @@
-//! Support's money queues: payments held for review (decided `refund` or `apply`) and
-//! refunds the provider kept refusing. Support only; every decision is on the order's
-//! timeline with the support user's id.
+//! Support's money queues: payments held for review (decided `refund` or `apply`), and
+//! refunds the provider kept refusing or cannot make (paid back by hand). Support only;
+//! every decision is on the order's timeline with the support user's id.
 
 use lambda_http::{Body, Error, Request, Response};
 use peyman::flows::{App, payments, support};
@@ -20,6 +20,12 @@ pub async fn handle(app: &App, request: Request) -> Result<Response<Body>, Error
 #[serde(deny_unknown_fields)]
 struct Decision {
     decision: HeldDecision,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PaidBack {
+    transfer_reference: String,
 }
 
 async fn route(app: &App, req: &ApiRequest) -> Result<Reply, ApiError> {
@@ -43,6 +49,13 @@ async fn route(app: &App, req: &ApiRequest) -> Result<Reply, ApiError> {
             let Decision { decision } = req.json()?;
             let (payment, refund) = payments::decide_held(app, &intent_id, decision, me, req.now).await?;
             Reply::ok(json!({ "payment": with_order(&payment), "refund": refund.as_ref().map(Refund::view) }))
+        }
+        "POST /v1/support/refunds/{payment_intent_id}/{refund_id}/paid-by-hand" => {
+            let intent_id = req.path_provider_id("payment_intent_id")?;
+            let refund_id = req.path_provider_id("refund_id")?;
+            let PaidBack { transfer_reference } = req.json()?;
+            let refund = payments::paid_by_hand(app, &intent_id, &refund_id, &transfer_reference, me, req.now).await?;
+            Reply::ok(json!({ "refund": for_support(&refund) }))
         }
         _ => unknown_route(req),
     }

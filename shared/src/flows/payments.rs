@@ -19,12 +19,13 @@ use crate::rules::lifecycle::{
 use crate::rules::money::Money;
 use crate::rules::order::Order;
 use crate::rules::payment::{
-    Answer, HeldDecision, OnSuccess, Payment, PaymentEvent, PaymentStatus, Receipt, Received, ReceivedEvent, Refund,
-    RefundAnswer, RefundCall, RefundStatus, can_apply, confirmed_by, move_payment, move_refund, on_success,
-    refund_timer,
+    Answer, HeldDecision, OnSuccess, PaidByHand, Payment, PaymentEvent, PaymentStatus, Receipt, Received,
+    ReceivedEvent, Refund, RefundAnswer, RefundCall, RefundStatus, can_apply, confirmed_by, move_payment, move_refund,
+    on_success, refund_timer,
 };
 use crate::rules::retry::Next;
 use crate::rules::tracked::{Step, Tracked};
+use crate::rules::validate;
 
 /// Adds a refund of `amount` of `payment` to `commit` ([`Payment::refund`] decides it):
 /// its record (a second request with the same id is refused by the store, so it happens
@@ -237,7 +238,7 @@ async fn refunded(
     let mut confirmed = Vec::new();
     for i in covered {
         let seen = refunds[i].seen();
-        move_refund(&mut refunds[i], RefundAction::Confirm, now)?;
+        move_refund(&mut refunds[i], RefundAction::Confirm, Actor::System, now)?;
         commit.refund(&refunds[i], seen)?;
         confirmed.push(refunds[i].refund_id.clone());
     }
@@ -404,12 +405,15 @@ pub async fn send_refund(
             let reference = refund.pay_back_to.as_ref().map(|r| r.reference_id.clone());
             let data = json!({ "by": "support", "reference_id": reference, "why": why });
             refund.failure = Some(why);
-            (move_refund(&mut refund, RefundAction::PayByHand, now)?, data)
+            (move_refund(&mut refund, RefundAction::PayByHand, Actor::System, now)?, data)
         }
         RefundAnswer::Sent { provider_refund_id, status, settled: false } => {
             tracing::info!(intent_id, refund_id, provider_refund_id, status, "refund sent");
             refund.provider_refund_id = Some(provider_refund_id.clone());
-            (move_refund(&mut refund, RefundAction::Send, now)?, json!({ "provider_refund_id": provider_refund_id }))
+            (
+                move_refund(&mut refund, RefundAction::Send, Actor::System, now)?,
+                json!({ "provider_refund_id": provider_refund_id }),
+            )
         }
         RefundAnswer::Sent { provider_refund_id, status, settled: true } => {
             // No later event confirms it: the provider's answer is the confirmation.
@@ -421,7 +425,7 @@ pub async fn send_refund(
             payment.refund_confirmed += refund.amount.amount;
             commit.payment(&payment, expected)?;
             let data = json!({ "provider_refund_id": provider_refund_id, "provider_status": status });
-            (move_refund(&mut refund, RefundAction::Confirm, now)?, data)
+            (move_refund(&mut refund, RefundAction::Confirm, Actor::System, now)?, data)
         }
         RefundAnswer::Refused(why) => {
             refund.attempts += 1;
@@ -432,7 +436,7 @@ pub async fn send_refund(
                     commit.timer(at, &subject)?;
                     refund.check_at = Some(at);
                     let data = json!({ "failure": why, "attempts": refund.attempts, "retry_at": at });
-                    (move_refund(&mut refund, RefundAction::Refuse, now)?, data)
+                    (move_refund(&mut refund, RefundAction::Refuse, Actor::System, now)?, data)
                 }
                 Next::Park => {
                     tracing::error!(
@@ -443,7 +447,7 @@ pub async fn send_refund(
                         "refund failed; support must look"
                     );
                     let data = json!({ "failure": why, "attempts": refund.attempts });
-                    (move_refund(&mut refund, RefundAction::GiveUp, now)?, data)
+                    (move_refund(&mut refund, RefundAction::GiveUp, Actor::System, now)?, data)
                 }
             }
         }
@@ -589,6 +593,86 @@ async fn decide_held_once(
     commit.payment(&payment, expected)?;
     app.commit(commit).await?;
     Ok((payment, refund))
+}
+
+/// Support paid back by hand a refund the provider could not make (`manual`) or kept
+/// refusing (`failed`), by a bank transfer whose reference it gives: the refund is
+/// `confirmed`, with the reference and the support user's id, the payment's
+/// `refund_confirmed` grows by it, and the order's timeline says so
+/// (`refund_paid_by_hand`, both parties told). Once: any other refund is 409
+/// `not_payable_by_hand`.
+pub async fn paid_by_hand(
+    app: &App,
+    intent_id: &str,
+    refund_id: &str,
+    transfer_reference: &str,
+    support: &Caller,
+    now: DateTime<Utc>,
+) -> Result<Refund, ApiError> {
+    support.require_support("works the payment queues")?;
+    validate::line("transfer_reference", transfer_reference, TRANSFER_REFERENCE_CHARS)?;
+    let support_id = support.user_id.as_str();
+    until_not_raced(kept_changing(), || {
+        paid_by_hand_once(app, intent_id, refund_id, transfer_reference, support_id, now)
+    })
+    .await
+}
+
+/// The longest bank transfer reference support may give.
+pub const TRANSFER_REFERENCE_CHARS: usize = 100;
+
+async fn paid_by_hand_once(
+    app: &App,
+    intent_id: &str,
+    refund_id: &str,
+    transfer_reference: &str,
+    support_id: &str,
+    now: DateTime<Utc>,
+) -> Result<Refund, ApiError> {
+    let mut refund =
+        app.store.refund_record(intent_id, refund_id).await?.ok_or(ApiError::NotFound { what: "refund" })?;
+    if !matches!(refund.status, RefundStatus::Manual | RefundStatus::Failed) {
+        return Err(ApiError::conflict(
+            "not_payable_by_hand",
+            "only a refund in support's manual or failed queue is paid back by hand; this one is not",
+        ));
+    }
+    let mut payment = app.store.payment(intent_id).await?.ok_or(ApiError::NotFound { what: "payment" })?;
+    let seen = refund.seen();
+    let t = move_refund(&mut refund, RefundAction::PaidByHand, Actor::Support, now)?;
+    refund.paid_by_hand =
+        Some(PaidByHand { transfer_reference: transfer_reference.to_owned(), by: support_id.to_owned(), at: now });
+    let expected = payment.version;
+    payment.version += 1;
+    payment.updated_at = now;
+    payment.refund_confirmed += refund.amount.amount;
+    let mut commit = app.store.begin();
+    commit.refund(&refund, seen)?;
+    commit.payment(&payment, expected)?;
+    if let Some(mut order) = app.store.tracked::<Order>(&refund.order_id).await? {
+        let data = json!({
+            "payment_intent_id": intent_id,
+            "refund_id": refund_id,
+            "amount": refund.amount,
+            "transfer_reference": transfer_reference,
+        });
+        let step = Step {
+            from: Some(order.state),
+            to: order.state,
+            event: t.event,
+            actor: Actor::Support,
+            actor_id: Some(support_id),
+            notify: t.notify,
+            timers: &[],
+            data,
+        };
+        commit.record(&mut order, step, now)?;
+    }
+    match app.commit(commit).await {
+        // Its status or the payment moved meanwhile: look again.
+        Err(ApiError::Conflict { .. }) => Err(kept_changing()),
+        done => done.map(|()| refund),
+    }
 }
 
 /// A webhook delivery from `provider`: its signature verified over the raw `body` before

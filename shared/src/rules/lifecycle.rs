@@ -1041,6 +1041,8 @@ pub enum RefundAction {
     /// The provider cannot refund it through its API: it is listed for support to pay
     /// back by hand.
     PayByHand,
+    /// Support paid back by hand one the provider could not or would not refund.
+    PaidByHand,
 }
 
 /// How a refund begins.
@@ -1109,6 +1111,26 @@ pub static REFUND: &[Transition<RefundStatus, RefundAction>] = {
             guard: None,
             to: S::Confirmed,
             event: "refund_confirmed",
+            notify: &[Buyer, Seller],
+            timers: &[],
+        },
+        Transition {
+            from: S::Manual,
+            action: A::PaidByHand,
+            by: &[Support],
+            guard: None,
+            to: S::Confirmed,
+            event: "refund_paid_by_hand",
+            notify: &[Buyer, Seller],
+            timers: &[],
+        },
+        Transition {
+            from: S::Failed,
+            action: A::PaidByHand,
+            by: &[Support],
+            guard: None,
+            to: S::Confirmed,
+            event: "refund_paid_by_hand",
             notify: &[Buyer, Seller],
             timers: &[],
         },
@@ -1239,9 +1261,19 @@ mod tests {
             }
         }
         for done in [RefundStatus::Confirmed, RefundStatus::Failed, RefundStatus::Manual] {
-            for action in [R::Send, R::Refuse, R::GiveUp, R::Confirm, R::PayByHand] {
+            for action in [R::Send, R::Refuse, R::GiveUp, R::Confirm, R::PayByHand, R::PaidByHand] {
                 assert!(step(REFUND, done, action, System, &now).is_err(), "{done:?} {action:?}");
             }
+        }
+        // What the provider could not refund, support pays back by hand, once; nobody else.
+        for parked in [RefundStatus::Failed, RefundStatus::Manual] {
+            assert_eq!(step(REFUND, parked, R::PaidByHand, Support, &now).unwrap().to, RefundStatus::Confirmed);
+            for actor in [Buyer, Seller, System] {
+                assert!(step(REFUND, parked, R::PaidByHand, actor, &now).is_err(), "{parked:?} {actor:?}");
+            }
+        }
+        for moving in [RefundStatus::Requested, RefundStatus::Sent, RefundStatus::Confirmed] {
+            assert!(step(REFUND, moving, R::PaidByHand, Support, &now).is_err(), "{moving:?}");
         }
         // Only support decides a held payment; the provider's events never do.
         assert_eq!(step(PAYMENT, PaymentStatus::Held, P::ApplyHeld, System, &now).err(), Some(Refusal::NotYours));

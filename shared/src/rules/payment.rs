@@ -171,8 +171,19 @@ pub struct Refund {
     /// after: the call's outcome is unknown (a crash, a lost answer).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub call_started_at: Option<DateTime<Utc>>,
+    /// Support's word that it paid this one back by hand.
+    #[serde(default)]
+    pub paid_by_hand: Option<PaidByHand>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+/// How support paid a refund back by hand: the bank transfer's reference, who, when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaidByHand {
+    pub transfer_reference: String,
+    pub by: String,
+    pub at: DateTime<Utc>,
 }
 
 /// A refund record as it was read: what a write of it checks is unchanged, so of two
@@ -291,9 +302,10 @@ pub fn move_payment(
 pub fn move_refund(
     refund: &mut Refund,
     action: RefundAction,
+    actor: Actor,
     now: DateTime<Utc>,
 ) -> Result<&'static Transition<RefundStatus, RefundAction>, ApiError> {
-    let t = lifecycle::step(REFUND, refund.status, action, Actor::System, &Facts::at(now)).map_err(|r| {
+    let t = lifecycle::step(REFUND, refund.status, action, actor, &Facts::at(now)).map_err(|r| {
         ApiError::internal(format!("refund {}: {action:?} from {:?} refused: {r:?}", refund.refund_id, refund.status))
     })?;
     refund.status = t.to;
@@ -347,6 +359,7 @@ impl Payment {
             pay_back_to: None,
             calls: 0,
             call_started_at: None,
+            paid_by_hand: None,
             created_at: now,
             updated_at: now,
         })
@@ -391,6 +404,7 @@ impl Refund {
             "provider_refund_id": self.provider_refund_id,
             "failure": self.failure,
             "attempts": self.attempts,
+            "paid_by_hand": self.paid_by_hand,
             "created_at": self.created_at,
             "updated_at": self.updated_at,
         })
@@ -630,6 +644,7 @@ mod tests {
             pay_back_to: None,
             calls: 0,
             call_started_at: None,
+            paid_by_hand: None,
             created_at: at,
             updated_at: at,
         }
