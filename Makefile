@@ -76,7 +76,8 @@ against-stack:
 		run infra/openapi.yaml --url "$$PEYMAN_API" --checks all --exclude-checks unsupported_method \
 		--max-examples 100 --generation-deterministic
 
-# Cold init per function (release binaries through our runtime-API emulator), latency
+# Cold init per function (release binaries through our runtime-API emulator), the first
+# call against the tenth in one process, latency
 # figures through the local gateway, and the export builder's peak memory for a 2 GiB
 # packet (printed, never asserted; the export takes a few minutes against moto).
 BENCH_FUNCTIONS := orders-api offer-decisions payments-webhook sweeper export-builder

@@ -6,27 +6,98 @@
 //! where valgrind is installed (callgrind; the emulator then drops the connection and the
 //! runtime exits, so the exit is counted too), and the size of its deployment zip.
 //!
+//! The AWS endpoint is a stand-in of ours on loopback that answers every request `{}`
+//! (DynamoDB's "no such item", "no items") and counts them, so INIT's warm-up read is a
+//! real round trip and nothing can call out. Then, in one process, `orders-api` answers
+//! the same request (`events/orders-api.json`, one query of the table) ten times: the
+//! first call against the tenth, from handing it the event to its answer.
+//!
 //! Printed, never asserted. Ratios between runs and functions are what hold across
 //! machines. `make bench` builds the binaries first (`cargo build --release`, the
 //! functions of `BENCH_FUNCTIONS`); one not built is said so.
 
-use std::io::{Read, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 const SPAWNS: usize = 30;
 const FUNCTIONS: &[&str] = &["orders-api", "offer-decisions", "payments-webhook", "sweeper", "export-builder"];
 const NEXT: &str = "GET /2018-06-01/runtime/invocation/next";
+/// How many times one process answers the same request (the first call against the last).
+const CALLS: usize = 10;
+
+/// Our stand-in for the AWS endpoint: every request answered `{}`, and counted.
+struct FakeAws {
+    url: String,
+    requests: Arc<AtomicUsize>,
+}
+
+impl FakeAws {
+    fn start() -> FakeAws {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let requests = Arc::new(AtomicUsize::new(0));
+        let counted = requests.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let counted = counted.clone();
+                std::thread::spawn(move || {
+                    let mut reader = BufReader::new(stream.try_clone().unwrap());
+                    let mut writer = stream;
+                    while read_request(&mut reader).is_some() {
+                        counted.fetch_add(1, Ordering::SeqCst);
+                        let answer = "HTTP/1.1 200 OK\r\ncontent-type: application/x-amz-json-1.0\r\ncontent-length: 2\r\n\r\n{}";
+                        if writer.write_all(answer.as_bytes()).is_err() {
+                            break;
+                        }
+                    }
+                });
+            }
+        });
+        FakeAws { url, requests }
+    }
+
+    fn requests(&self) -> usize {
+        self.requests.load(Ordering::SeqCst)
+    }
+}
+
+/// One HTTP/1.1 request: its head (request line and headers) and body; `None` at the end.
+fn read_request(reader: &mut impl BufRead) -> Option<(String, Vec<u8>)> {
+    let mut head = String::new();
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).ok()? == 0 {
+            return None;
+        }
+        let end = line == "\r\n";
+        head.push_str(&line);
+        if end {
+            break;
+        }
+    }
+    let length = head
+        .lines()
+        .filter_map(|l| l.split_once(':'))
+        .find(|(name, _)| name.eq_ignore_ascii_case("content-length"))
+        .and_then(|(_, v)| v.trim().parse::<usize>().ok())
+        .unwrap_or(0);
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body).ok()?;
+    Some((head, body))
+}
 
 fn release_binary(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/release").join(name)
 }
 
-/// The function's process as Lambda starts it, with our emulator as its runtime API. The
-/// AWS endpoint is a closed loopback port: nothing in INIT may call out.
-fn start(binary: &Path, runtime_api: &str, wrapper: &[&str]) -> Child {
+/// The function's process as Lambda starts it, with our emulator as its runtime API and
+/// our stand-in as its AWS endpoint: nothing may call out.
+fn start(binary: &Path, runtime_api: &str, aws: &str, wrapper: &[&str]) -> Child {
     let (program, args) = match wrapper.split_first() {
         Some((program, rest)) => (*program, [rest, &[binary.to_str().unwrap()]].concat()),
         None => (binary.to_str().unwrap(), vec![]),
@@ -45,7 +116,7 @@ fn start(binary: &Path, runtime_api: &str, wrapper: &[&str]) -> Child {
         .env("AWS_ACCESS_KEY_ID", "bench")
         .env("AWS_SECRET_ACCESS_KEY", "bench")
         .env("AWS_SESSION_TOKEN", "bench")
-        .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+        .env("AWS_ENDPOINT_URL", aws)
         .env("AWS_EC2_METADATA_DISABLED", "true")
         .env("TABLE_NAME", "peyman-bench")
         .env("BUCKET_NAME", "peyman-bench")
@@ -61,33 +132,73 @@ fn start(binary: &Path, runtime_api: &str, wrapper: &[&str]) -> Child {
         .unwrap_or_else(|e| panic!("{}: {e} (run `cargo build --release` first)", binary.display()))
 }
 
-/// Waits for the function's first request to the runtime API and returns its connection.
-fn first_request(listener: &TcpListener, child: &mut Child) -> TcpStream {
+/// Waits for the function's next request to the runtime API, which must start with
+/// `expected`, and returns its connection and body.
+fn next_request(listener: &TcpListener, child: &mut Child, expected: &str) -> (TcpStream, Vec<u8>) {
     listener.set_nonblocking(true).unwrap();
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
         match listener.accept() {
-            Ok((mut stream, _)) => {
+            Ok((stream, _)) => {
                 stream.set_nonblocking(false).unwrap();
-                let mut head = Vec::new();
-                let mut byte = [0u8; 1];
-                while !head.ends_with(b"\r\n\r\n") && stream.read(&mut byte).unwrap_or(0) == 1 {
-                    head.push(byte[0]);
-                }
-                let head = String::from_utf8_lossy(&head);
-                assert!(head.starts_with(NEXT), "the runtime asked first for {head:?}");
-                return stream;
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let (head, body) = read_request(&mut reader).expect("a request");
+                assert!(head.starts_with(expected), "expected {expected:?}, the runtime asked {head:?}");
+                return (stream, body);
             }
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
                 if let Some(status) = child.try_wait().unwrap() {
-                    panic!("the function exited during INIT: {status}");
+                    panic!("the function exited: {status}");
                 }
-                assert!(Instant::now() < deadline, "no /next within 120 s");
-                std::thread::sleep(Duration::from_micros(200));
+                assert!(Instant::now() < deadline, "no {expected} within 120 s");
+                std::thread::sleep(Duration::from_micros(100));
             }
             Err(e) => panic!("{e}"),
         }
     }
+}
+
+/// Waits for the function's first request to the runtime API: INIT is over.
+fn first_request(listener: &TcpListener, child: &mut Child) -> TcpStream {
+    next_request(listener, child, NEXT).0
+}
+
+/// `orders-api` answering `events/orders-api.json` [`CALLS`] times in one process: per
+/// call, the time from handing it the event to its answer; and how many AWS requests its
+/// INIT made. Every answer of ours closes its connection, so each call's answer and the
+/// next `/next` come on new connections, the same for every call.
+fn first_and_later_calls(binary: &Path) -> (Vec<Duration>, usize) {
+    let aws = FakeAws::start();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let runtime_api = listener.local_addr().unwrap().to_string();
+    let mut child = start(binary, &runtime_api, &aws.url, &[]);
+    let mut waiting = first_request(&listener, &mut child);
+    let init_requests = aws.requests();
+    let event = std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("../events/orders-api.json")).unwrap();
+    let mut times = Vec::with_capacity(CALLS);
+    for call in 0..CALLS {
+        let deadline = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() + 30_000;
+        let head = format!(
+            "HTTP/1.1 200 OK\r\nlambda-runtime-aws-request-id: call-{call}\r\nlambda-runtime-deadline-ms: {deadline}\r\n\
+             lambda-runtime-invoked-function-arn: arn:aws:lambda:us-east-1:123456789012:function:bench\r\n\
+             content-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+            event.len()
+        );
+        let handed = Instant::now();
+        waiting.write_all(head.as_bytes()).unwrap();
+        waiting.write_all(&event).unwrap();
+        drop(waiting);
+        let expected = format!("POST /2018-06-01/runtime/invocation/call-{call}/response");
+        let (mut answered, body) = next_request(&listener, &mut child, &expected);
+        times.push(handed.elapsed());
+        assert!(String::from_utf8_lossy(&body).contains("statusCode"), "an API Gateway answer");
+        let _ = answered.write_all(b"HTTP/1.1 202 Accepted\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+        drop(answered);
+        waiting = first_request(&listener, &mut child);
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    (times, init_requests)
 }
 
 /// Peak resident memory of `pid` so far, in KiB.
@@ -104,8 +215,9 @@ fn peak_rss_kib(pid: u32) -> u64 {
 fn cold_start(binary: &Path) -> (Duration, u64) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let runtime_api = listener.local_addr().unwrap().to_string();
+    let aws = FakeAws::start();
     let spawned = Instant::now();
-    let mut child = start(binary, &runtime_api, &[]);
+    let mut child = start(binary, &runtime_api, &aws.url, &[]);
     let stream = first_request(&listener, &mut child);
     let init = spawned.elapsed();
     let rss = peak_rss_kib(child.id());
@@ -123,7 +235,8 @@ fn instructions(binary: &Path) -> Option<u64> {
     let runtime_api = listener.local_addr().unwrap().to_string();
     let out = std::env::temp_dir().join(format!("callgrind.{}.out", std::process::id()));
     let out_arg = format!("--callgrind-out-file={}", out.display());
-    let mut child = start(binary, &runtime_api, &["valgrind", "--tool=callgrind", "--quiet", &out_arg]);
+    let aws = FakeAws::start();
+    let mut child = start(binary, &runtime_api, &aws.url, &["valgrind", "--tool=callgrind", "--quiet", &out_arg]);
     let mut stream = first_request(&listener, &mut child);
     let _ = stream.write_all(b"HTTP/1.1 500 Internal Server Error\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
     drop(stream);
@@ -181,5 +294,30 @@ fn main() {
             rss as f64 / 1024.0,
             zip_size(&binary) as f64 / 1e6
         );
+    }
+
+    let binary = release_binary("orders-api");
+    if binary.exists() {
+        // The first of a few processes warms the machine's caches; the figures are the
+        // median over them of each call's time.
+        let runs: Vec<_> = (0..21).map(|_| first_and_later_calls(&binary)).collect();
+        let median = |call: usize| {
+            let mut times: Vec<_> = runs.iter().map(|(t, _)| t[call]).collect();
+            times.sort();
+            times[times.len() / 2]
+        };
+        let (first, last) = (median(0), median(CALLS - 1));
+        println!();
+        println!(
+            "First call against the {CALLS}th, one process (orders-api, GET /v1/orders; median of {})",
+            runs.len()
+        );
+        println!(
+            "AWS requests in INIT: {}   first call: {first:.2?}   {CALLS}th call: {last:.2?}   ratio {:.2}",
+            runs[0].1,
+            first.as_secs_f64() / last.as_secs_f64()
+        );
+        let each: Vec<String> = (0..CALLS).map(|call| format!("{:.2?}", median(call))).collect();
+        println!("every call: {}", each.join("  "));
     }
 }

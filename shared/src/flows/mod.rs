@@ -53,8 +53,11 @@ impl App {
 
     pub async fn new(config: Config) -> App {
         let sdk = crate::adapters::sdk::config().await;
+        let store = Store::connect(&sdk, &config.table_name);
+        // Every function reads the table, so every INIT opens its connection.
+        store.warm_up().await;
         App {
-            store: Store::connect(&sdk, &config.table_name),
+            store,
             files: Files::connect(&sdk, &config.bucket_name, config.link_ttl, config.s3_force_path_style),
             queues: Queues::connect(&sdk, &config.followups_queue_url, config.exports_queue_url.as_deref()),
             sealer: config.export_seal_key_id.as_deref().map(|key| Sealer::connect(&sdk, key)),

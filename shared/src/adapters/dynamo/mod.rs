@@ -36,6 +36,10 @@ use crate::rules::error::ApiError;
 
 pub type Item = HashMap<String, AttributeValue>;
 
+/// How long INIT waits for the warm-up read: a connection to DynamoDB takes milliseconds;
+/// one that takes longer is left to the first request.
+const WARM_UP_LIMIT: std::time::Duration = std::time::Duration::from_secs(2);
+
 #[derive(Debug, Clone)]
 pub struct Store {
     db: Client,
@@ -112,6 +116,21 @@ impl Store {
 
     pub fn new(db: Client, table: impl Into<String>) -> Self {
         Store { db, table: table.into() }
+    }
+
+    /// Opens the connection to DynamoDB (DNS, TCP, TLS, the SDK's first-use setup) with a
+    /// read of a key that never exists, so that a function's first request does not pay
+    /// for it (issue 12). Called in INIT and bounded there; a failure is only logged,
+    /// because the first request connects again.
+    pub async fn warm_up(&self) {
+        let read = self.db.get_item().table_name(&self.table).key(keys::PK, s("WARM-UP")).key(keys::SK, s("WARM-UP"));
+        match tokio::time::timeout(WARM_UP_LIMIT, read.send()).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => {
+                tracing::warn!(error = %DisplayErrorContext(e), "the warm-up read failed; the first request connects")
+            }
+            Err(_) => tracing::warn!("the warm-up read took too long; the first request connects"),
+        }
     }
 
     pub async fn get(&self, key: &Key) -> Result<Option<Item>, ApiError> {
