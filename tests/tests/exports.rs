@@ -236,18 +236,6 @@ async fn support_exports_a_dispute_downloads_it_and_it_verifies_offline_then_res
     assert!(timeline["dispute"].as_array().unwrap().iter().any(|e| e["event"] == "dispute_resolved"));
 }
 
-/// A small deterministic generator (xorshift64*).
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, n: usize) -> usize {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        (self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) % n as u64) as usize
-    }
-}
-
 /// The manifest re-listed to match `files` (as a forger would), sealed by `signer` or,
 /// without one, keeping the real seal and signature.
 fn relisted(files: &Files, signer: Option<&SigningKey>) -> Files {
@@ -288,32 +276,33 @@ async fn a_thousand_random_mutations_of_a_real_packet_are_all_rejected() {
     verify(&sound, &key).expect("the real packet verifies");
     let forger = SigningKey::from_slice(&[9; 32]).unwrap();
 
-    let mut rng = Rng(0x5DEE_CE66_D1CE_4E5B);
+    // Seeded: every run makes the same thousand mutations.
+    let mut rng = fastrand::Rng::with_seed(0x5DEE_CE66_D1CE_4E5B);
     let mut kinds = BTreeMap::<&str, usize>::new();
     for round in 0..1_000 {
         let mut files = sound.clone();
-        let name = match rng.below(9) {
+        let name = match rng.usize(..9) {
             0 => {
-                let i = rng.below(files.len());
+                let i = rng.usize(..files.len());
                 let bytes = &mut files[i].1;
                 if bytes.is_empty() {
                     bytes.push(0);
                 } else {
-                    let at = rng.below(bytes.len());
-                    bytes[at] ^= 1 << rng.below(8);
+                    let at = rng.usize(..bytes.len());
+                    bytes[at] ^= 1 << rng.usize(..8);
                 }
                 "a flipped bit in any file"
             }
             1 => {
-                files.remove(rng.below(files.len()));
+                files.remove(rng.usize(..files.len()));
                 "a file removed"
             }
             2 => {
-                files.push(("files/extra.bin".into(), vec![rng.below(256) as u8]));
+                files.push(("files/extra.bin".into(), vec![rng.usize(..256) as u8]));
                 "a file added"
             }
             3 => {
-                let i = rng.below(files.len());
+                let i = rng.usize(..files.len());
                 files[i].0 = format!("renamed/{}", files[i].0);
                 "a file renamed"
             }
@@ -323,39 +312,39 @@ async fn a_thousand_random_mutations_of_a_real_packet_are_all_rejected() {
                 let i = files.iter().position(|(p, _)| p == packet::TIMELINE).unwrap();
                 let mut timelines: BTreeMap<String, Vec<Value>> = serde_json::from_slice(&files[i].1).unwrap();
                 let names: Vec<String> = timelines.keys().cloned().collect();
-                let events = timelines.get_mut(&names[rng.below(names.len())]).unwrap();
+                let events = timelines.get_mut(&names[rng.usize(..names.len())]).unwrap();
                 let what = match kind {
                     4 => {
-                        events.remove(rng.below(events.len()));
+                        events.remove(rng.usize(..events.len()));
                         "an event removed"
                     }
                     5 if events.len() > 1 => {
-                        let at = rng.below(events.len() - 1);
+                        let at = rng.usize(..events.len() - 1);
                         events.swap(at, at + 1);
                         "events reordered"
                     }
                     _ => {
-                        let at = rng.below(events.len());
+                        let at = rng.usize(..events.len());
                         events[at]["data"]["edited"] = json!("ویرایش شده");
                         "an event edited"
                     }
                 };
                 files[i].1 = serde_json::to_vec_pretty(&timelines).unwrap();
-                files = relisted(&files, if rng.below(2) == 0 { None } else { Some(&forger) });
+                files = relisted(&files, if rng.usize(..2) == 0 { None } else { Some(&forger) });
                 what
             }
             7 => {
                 let i = files.iter().position(|(p, _)| p == packet::CONTRACT).unwrap();
                 let mut contract: Value = serde_json::from_slice(&files[i].1).unwrap();
-                contract["terms"]["revisions_included"] = json!(rng.below(50) + 3);
+                contract["terms"]["revisions_included"] = json!(rng.usize(..50) + 3);
                 files[i].1 = serde_json::to_vec_pretty(&contract).unwrap();
-                files = relisted(&files, if rng.below(2) == 0 { None } else { Some(&forger) });
+                files = relisted(&files, if rng.usize(..2) == 0 { None } else { Some(&forger) });
                 "the terms edited"
             }
             _ => {
                 let i = files.iter().position(|(p, _)| p == packet::SIGNATURE).unwrap();
-                files[i].1 = match rng.below(2) {
-                    0 => (0..70).map(|_| rng.below(256) as u8).collect(),
+                files[i].1 = match rng.usize(..2) {
+                    0 => (0..70).map(|_| rng.usize(..256) as u8).collect(),
                     _ => {
                         let forged: Signature = forger.sign(find(&files, packet::SEAL));
                         forged.to_der().as_bytes().to_vec()
