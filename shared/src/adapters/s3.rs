@@ -1,6 +1,7 @@
 //! Files in S3: presigned links to upload and download, a look at what was stored, and
 //! objects read and written as streams (the export packet).
 
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use aws_sdk_s3::Client;
@@ -18,7 +19,11 @@ use sha2::{Digest, Sha256};
 
 #[derive(Debug, Clone)]
 pub struct Files {
-    s3: Client,
+    /// S3's client, built on first use from `s3_config`: most requests of most functions
+    /// never touch a file, and building it (S3's endpoint rules) was a sixth of every
+    /// cold start's instructions (issue 12). The first request that needs it pays.
+    s3: Arc<OnceLock<Client>>,
+    s3_config: aws_sdk_s3::Config,
     bucket: String,
     link_ttl: Duration,
 }
@@ -57,12 +62,12 @@ impl Files {
     /// The bucket `bucket`, through the SDK configured from the environment (path-style
     /// addressing where the endpoint needs it, as moto does).
     pub fn connect(sdk: &aws_config::SdkConfig, bucket: &str, link_ttl: Duration, force_path_style: bool) -> Self {
-        let config = aws_sdk_s3::config::Builder::from(sdk).force_path_style(force_path_style).build();
-        Files::new(Client::from_conf(config), bucket, link_ttl)
+        let s3_config = aws_sdk_s3::config::Builder::from(sdk).force_path_style(force_path_style).build();
+        Files { s3: Arc::default(), s3_config, bucket: bucket.to_owned(), link_ttl }
     }
 
-    pub fn new(s3: Client, bucket: impl Into<String>, link_ttl: Duration) -> Self {
-        Files { s3, bucket: bucket.into(), link_ttl }
+    fn s3(&self) -> &Client {
+        self.s3.get_or_init(|| Client::from_conf(self.s3_config.clone()))
     }
 
     fn presigning(&self) -> Result<PresigningConfig, ApiError> {
@@ -79,7 +84,7 @@ impl Files {
     ) -> Result<UploadLink, ApiError> {
         let size = i64::try_from(size).map_err(ApiError::internal)?;
         let request = self
-            .s3
+            .s3()
             .put_object()
             .bucket(&self.bucket)
             .key(key)
@@ -109,7 +114,7 @@ impl Files {
         now: DateTime<Utc>,
     ) -> Result<(String, DateTime<Utc>), ApiError> {
         let request = self
-            .s3
+            .s3()
             .get_object()
             .bucket(&self.bucket)
             .key(key)
@@ -125,7 +130,7 @@ impl Files {
     /// first bytes (at most [`SNIFF_BYTES`]) and, when it is at most `hash_max` bytes, the
     /// SHA-256 of the whole version, read chunk by chunk (never held whole).
     pub async fn inspect(&self, key: &str, hash_max: u64) -> Result<Option<StoredObject>, ApiError> {
-        let head = match self.s3.head_object().bucket(&self.bucket).key(key).send().await {
+        let head = match self.s3().head_object().bucket(&self.bucket).key(key).send().await {
             Ok(head) => head,
             Err(e) if e.as_service_error().is_some_and(|e| e.is_not_found()) => return Ok(None),
             Err(e) => return Err(s3_error(e)),
@@ -137,7 +142,7 @@ impl Files {
         let mut hash = Sha256::new();
         if read > 0 {
             let mut object = self
-                .s3
+                .s3()
                 .get_object()
                 .bucket(&self.bucket)
                 .key(key)
@@ -166,8 +171,14 @@ impl Files {
     /// the object) is not there.
     pub async fn read(&self, key: &str, version: Option<&str>) -> Result<Option<ByteStream>, ApiError> {
         use aws_sdk_s3::error::ProvideErrorMetadata;
-        let got =
-            self.s3.get_object().bucket(&self.bucket).key(key).set_version_id(version.map(str::to_owned)).send().await;
+        let got = self
+            .s3()
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .set_version_id(version.map(str::to_owned))
+            .send()
+            .await;
         match got {
             Ok(object) => Ok(Some(object.body)),
             Err(e) if e.as_service_error().is_some_and(|e| e.is_no_such_key() || e.code() == Some("NoSuchVersion")) => {
@@ -189,7 +200,7 @@ impl Files {
     ) -> Result<(Option<String>, u64), ApiError> {
         use tokio::io::AsyncReadExt;
         let started = self
-            .s3
+            .s3()
             .create_multipart_upload()
             .bucket(&self.bucket)
             .key(key)
@@ -217,7 +228,7 @@ impl Files {
                 let last = part.len() < PART_BYTES;
                 size += part.len() as u64;
                 let out = self
-                    .s3
+                    .s3()
                     .upload_part()
                     .bucket(&self.bucket)
                     .key(key)
@@ -238,7 +249,7 @@ impl Files {
             Ok(done) => done,
             Err(e) => {
                 let aborted =
-                    self.s3.abort_multipart_upload().bucket(&self.bucket).key(key).upload_id(&upload_id).send().await;
+                    self.s3().abort_multipart_upload().bucket(&self.bucket).key(key).upload_id(&upload_id).send().await;
                 if let Err(abort) = aborted {
                     tracing::warn!(key, error = %DisplayErrorContext(abort), "could not abort a failed multipart upload");
                 }
@@ -246,7 +257,7 @@ impl Files {
             }
         };
         let done = self
-            .s3
+            .s3()
             .complete_multipart_upload()
             .bucket(&self.bucket)
             .key(key)
