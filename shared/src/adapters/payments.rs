@@ -69,6 +69,17 @@ impl Payments {
         matches!(self, Payments::Stripe(_))
     }
 
+    /// Why this deployment cannot refund `amount` of `payment` through the provider's
+    /// API, so support pays it back by hand; `None` when it can.
+    pub fn refund_by_hand(&self, payment: &Payment, amount: i64) -> Option<String> {
+        match self {
+            Payments::Stripe(_) => None,
+            Payments::Zarinpal(zarinpal) => {
+                zarinpal::refund_route(zarinpal.config().refunds.as_ref(), amount, payment.receipt.as_ref()).err()
+            }
+        }
+    }
+
     /// Refunds `amount` of `payment` through the provider's API, once per idempotency
     /// key where the provider has keys: `ByHand` when this deployment cannot refund it
     /// through an API, and support pays it back by hand.
@@ -89,18 +100,10 @@ impl Payments {
                 Ok(sent(stripe.refund(&payment.intent_id, amount, refund_id, idempotency_key).await?, false))
             }
             Payments::Zarinpal(zarinpal) => {
-                let Some(service) = &zarinpal.config().refunds else {
-                    return Ok(RefundAnswer::ByHand("this merchant has no access to Zarinpal's refund service".into()));
-                };
-                if amount < zarinpal::MIN_REFUND {
-                    return Ok(RefundAnswer::ByHand(format!(
-                        "below the {} Rial minimum of Zarinpal's refund service",
-                        zarinpal::MIN_REFUND
-                    )));
-                }
-                // The verify answer's reference id names the transaction (see the README).
-                let Some(receipt) = &payment.receipt else {
-                    return Ok(RefundAnswer::ByHand("the payment's verification named no reference id".into()));
+                let refunds = zarinpal.config().refunds.as_ref();
+                let (service, receipt) = match zarinpal::refund_route(refunds, amount, payment.receipt.as_ref()) {
+                    Ok(route) => route,
+                    Err(why) => return Ok(RefundAnswer::ByHand(why)),
                 };
                 let description = format!("Peyman refund {refund_id} of order {}", payment.order_id);
                 // An instant card refund needs no later confirmation.

@@ -12,7 +12,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::rules::error::ApiError;
-use crate::rules::payment::Answer;
+use crate::rules::payment::{Answer, Receipt};
 
 /// The name payments and routes know this provider by.
 pub const PROVIDER: &str = "zarinpal";
@@ -31,6 +31,27 @@ pub const MIN_REFUND: i64 = 20_000;
 pub struct RefundService {
     pub graphql_url: String,
     pub access_token: String,
+}
+
+/// Whether a refund of `amount` can go through the refund service: the service and the
+/// transaction to name, or why support must pay it back by hand instead. Decided before
+/// any call is claimed, so a refund that cannot be sent costs no claim.
+pub fn refund_route<'a>(
+    service: Option<&'a RefundService>,
+    amount: i64,
+    receipt: Option<&'a Receipt>,
+) -> Result<(&'a RefundService, &'a Receipt), String> {
+    let Some(service) = service else {
+        return Err("this merchant has no access to Zarinpal's refund service".into());
+    };
+    if amount < MIN_REFUND {
+        return Err(format!("below the {MIN_REFUND} Rial minimum of Zarinpal's refund service"));
+    }
+    // The verify answer's reference id names the transaction (see the README).
+    let Some(receipt) = receipt else {
+        return Err("the payment's verification named no reference id".into());
+    };
+    Ok((service, receipt))
 }
 
 /// `AddRefund`: the payment by its transaction number, how much, and an instant card
@@ -225,5 +246,44 @@ impl Zarinpal {
             }
             _ => Err(gateway_error(format!("an AddRefund answer without a refund ({status}): {answer}"))),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn service() -> RefundService {
+        RefundService { graphql_url: "http://127.0.0.1:1/api/v4/graphql/".into(), access_token: "token".into() }
+    }
+
+    fn receipt() -> Receipt {
+        Receipt { reference_id: "201".into(), card_pan: "502229******5995".into() }
+    }
+
+    #[test]
+    fn a_refund_goes_through_the_service_from_its_minimum_with_a_receipt() {
+        let (service, receipt) = (service(), receipt());
+        let (to, named) = refund_route(Some(&service), MIN_REFUND, Some(&receipt)).expect("through the service");
+        assert_eq!(to.access_token, "token");
+        assert_eq!(named.reference_id, "201");
+    }
+
+    #[test]
+    fn without_an_access_token_support_pays_it_back() {
+        let why = refund_route(None, 12_000_000, Some(&receipt())).unwrap_err();
+        assert!(why.contains("no access"), "{why}");
+    }
+
+    #[test]
+    fn below_the_minimum_support_pays_it_back() {
+        let why = refund_route(Some(&service()), MIN_REFUND - 1, Some(&receipt())).unwrap_err();
+        assert!(why.contains("20000 Rial minimum"), "{why}");
+    }
+
+    #[test]
+    fn without_the_verifications_reference_support_pays_it_back() {
+        let why = refund_route(Some(&service()), 12_000_000, None).unwrap_err();
+        assert!(why.contains("no reference id"), "{why}");
     }
 }

@@ -341,31 +341,39 @@ pub async fn send_refund(
     let Some(mut refund) = app.store.refund_record(intent_id, refund_id).await? else {
         return Err(ApiError::internal(format!("refund {refund_id} of {intent_id} is not recorded")));
     };
-    let mut by_hand = None;
-    if refund.status == RefundStatus::Requested && !app.payments.refunds_are_idempotent() {
-        match refund.call(now, refund_call_answered_within()) {
+    // Only a refund still to be sent needs its payment (the receipt to pay back to, the
+    // total refunded) and a decision; any other only loses its timer below.
+    let mut to_send = None;
+    if refund.status == RefundStatus::Requested {
+        let Some(payment) = app.store.payment(intent_id).await? else {
+            return Err(ApiError::internal(format!("refund {refund_id} of {intent_id}: the payment is not recorded")));
+        };
+        let idempotent = app.payments.refunds_are_idempotent();
+        let call = if idempotent { RefundCall::Free } else { refund.call(now, refund_call_answered_within()) };
+        let by_hand = match call {
             // Its answer will be recorded; a timer that fired now is left to fire again.
             RefundCall::InFlight => return Ok(()),
-            RefundCall::OutcomeUnknown => {
-                by_hand = Some(
-                    "an earlier call to the refund service was never answered and may have refunded: check the \
-                     gateway's panel before paying it back"
-                        .to_owned(),
-                )
-            }
-            RefundCall::Free => {
-                let seen = refund.seen();
-                refund.start_call(now);
-                let mut claim = app.store.begin();
-                claim.refund(&refund, seen)?;
-                match app.commit(claim).await {
-                    Ok(()) => {}
-                    // Another delivery claimed it first; its answer will be recorded.
-                    Err(ApiError::Conflict { .. }) => return Ok(()),
-                    Err(e) => return Err(e),
-                }
+            RefundCall::OutcomeUnknown => Some(
+                "an earlier call to the refund service was never answered and may have refunded: check the \
+                 gateway's panel before paying it back"
+                    .to_owned(),
+            ),
+            // Decided before any claim: a refund that cannot be sent costs no write.
+            RefundCall::Free => app.payments.refund_by_hand(&payment, refund.amount.amount),
+        };
+        if by_hand.is_none() && !idempotent {
+            let seen = refund.seen();
+            refund.start_call(now);
+            let mut claim = app.store.begin();
+            claim.refund(&refund, seen)?;
+            match app.commit(claim).await {
+                Ok(()) => {}
+                // Another delivery claimed it first; its answer will be recorded.
+                Err(ApiError::Conflict { .. }) => return Ok(()),
+                Err(e) => return Err(e),
             }
         }
+        to_send = Some((payment, by_hand));
     }
     let seen = refund.seen();
     let mut commit = app.store.begin();
@@ -379,12 +387,9 @@ pub async fn send_refund(
     {
         commit.delete(&keys::timer(check_at.timestamp_millis(), &subject))?;
     }
-    if refund.status != RefundStatus::Requested {
+    let Some((mut payment, by_hand)) = to_send else {
         // Sent, confirmed or failed already: only the timer, if any, goes.
         return if fired.is_some() { app.commit(commit).await } else { Ok(()) };
-    }
-    let Some(mut payment) = app.store.payment(intent_id).await? else {
-        return Err(ApiError::internal(format!("refund {refund_id} of {intent_id}: the payment is not recorded")));
     };
     let answer = match by_hand {
         Some(why) => RefundAnswer::ByHand(why),
