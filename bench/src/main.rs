@@ -16,80 +16,19 @@
 //! machines. `make bench` builds the binaries first (`cargo build --release`, the
 //! functions of `BENCH_FUNCTIONS`); one not built is said so.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufReader, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use peyman_bench::{AwsStandIn, read_request};
 
 const SPAWNS: usize = 30;
 const FUNCTIONS: &[&str] = &["orders-api", "offer-decisions", "payments-webhook", "sweeper", "export-builder"];
 const NEXT: &str = "GET /2018-06-01/runtime/invocation/next";
 /// How many times one process answers the same request (the first call against the last).
 const CALLS: usize = 10;
-
-/// Our stand-in for the AWS endpoint: every request answered `{}`, and counted.
-struct FakeAws {
-    url: String,
-    requests: Arc<AtomicUsize>,
-}
-
-impl FakeAws {
-    fn start() -> FakeAws {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        let requests = Arc::new(AtomicUsize::new(0));
-        let counted = requests.clone();
-        std::thread::spawn(move || {
-            for stream in listener.incoming().flatten() {
-                let counted = counted.clone();
-                std::thread::spawn(move || {
-                    let mut reader = BufReader::new(stream.try_clone().unwrap());
-                    let mut writer = stream;
-                    while read_request(&mut reader).is_some() {
-                        counted.fetch_add(1, Ordering::SeqCst);
-                        let answer = "HTTP/1.1 200 OK\r\ncontent-type: application/x-amz-json-1.0\r\ncontent-length: 2\r\n\r\n{}";
-                        if writer.write_all(answer.as_bytes()).is_err() {
-                            break;
-                        }
-                    }
-                });
-            }
-        });
-        FakeAws { url, requests }
-    }
-
-    fn requests(&self) -> usize {
-        self.requests.load(Ordering::SeqCst)
-    }
-}
-
-/// One HTTP/1.1 request: its head (request line and headers) and body; `None` at the end.
-fn read_request(reader: &mut impl BufRead) -> Option<(String, Vec<u8>)> {
-    let mut head = String::new();
-    loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line).ok()? == 0 {
-            return None;
-        }
-        let end = line == "\r\n";
-        head.push_str(&line);
-        if end {
-            break;
-        }
-    }
-    let length = head
-        .lines()
-        .filter_map(|l| l.split_once(':'))
-        .find(|(name, _)| name.eq_ignore_ascii_case("content-length"))
-        .and_then(|(_, v)| v.trim().parse::<usize>().ok())
-        .unwrap_or(0);
-    let mut body = vec![0; length];
-    reader.read_exact(&mut body).ok()?;
-    Some((head, body))
-}
 
 fn release_binary(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/release").join(name)
@@ -168,12 +107,12 @@ fn first_request(listener: &TcpListener, child: &mut Child) -> TcpStream {
 /// INIT made. Every answer of ours closes its connection, so each call's answer and the
 /// next `/next` come on new connections, the same for every call.
 fn first_and_later_calls(binary: &Path) -> (Vec<Duration>, usize) {
-    let aws = FakeAws::start();
+    let aws = AwsStandIn::start();
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let runtime_api = listener.local_addr().unwrap().to_string();
     let mut child = start(binary, &runtime_api, &aws.url, &[]);
     let mut waiting = first_request(&listener, &mut child);
-    let init_requests = aws.requests();
+    let init_requests = aws.requests().len();
     let event = std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("../events/orders-api.json")).unwrap();
     let mut times = Vec::with_capacity(CALLS);
     for call in 0..CALLS {
@@ -215,7 +154,7 @@ fn peak_rss_kib(pid: u32) -> u64 {
 fn cold_start(binary: &Path) -> (Duration, u64) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let runtime_api = listener.local_addr().unwrap().to_string();
-    let aws = FakeAws::start();
+    let aws = AwsStandIn::start();
     let spawned = Instant::now();
     let mut child = start(binary, &runtime_api, &aws.url, &[]);
     let stream = first_request(&listener, &mut child);
@@ -235,7 +174,7 @@ fn instructions(binary: &Path) -> Option<u64> {
     let runtime_api = listener.local_addr().unwrap().to_string();
     let out = std::env::temp_dir().join(format!("callgrind.{}.out", std::process::id()));
     let out_arg = format!("--callgrind-out-file={}", out.display());
-    let aws = FakeAws::start();
+    let aws = AwsStandIn::start();
     let mut child = start(binary, &runtime_api, &aws.url, &["valgrind", "--tool=callgrind", "--quiet", &out_arg]);
     let mut stream = first_request(&listener, &mut child);
     let _ = stream.write_all(b"HTTP/1.1 500 Internal Server Error\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
