@@ -87,6 +87,7 @@ bench: $(VENV)/moto/.installed $(VENV)/localstripe/.installed
 	cargo build -p peyman-local
 	$(TEST_PORTS) infra/local/stack.sh cargo bench -p peyman-e2e --bench api
 	$(TEST_PORTS) infra/local/stack.sh cargo bench -p peyman-e2e --bench export
+	$(TEST_PORTS) LOCAL_SCHEDULE_SECONDS=86400 infra/local/stack.sh cargo bench -p peyman-e2e --bench capacity
 
 # Deployable artifacts: `sam build` runs cargo-lambda (pinned in .venv) for every function
 # of the template into .aws-sam/build, for arm64 where its Rust target is installed and

@@ -1,6 +1,9 @@
 //! The template's functions, by logical id, as the same crates that deploy. A function
 //! in the template that is missing here stops the gateway at start.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_http::{Body, Request, Response};
 use peyman::flows::App;
@@ -26,12 +29,29 @@ pub const HTTP: &[&str] = &[
 pub const SQS: &[&str] = &["UploadCheckerFunction", "FollowUpsFunction", "ExportBuilderFunction"];
 pub const SCHEDULED: &[&str] = &["SweeperFunction"];
 
+/// Invocations since the gateway started, by kind (HTTP, SQS, scheduled), and the time
+/// they took, for the capacity meter (`GET /_local/meter`): in AWS each is a Lambda
+/// request, billed with its duration.
+static INVOCATIONS: [AtomicU64; 3] = [const { AtomicU64::new(0) }; 3];
+static INVOKED_MICROS: AtomicU64 = AtomicU64::new(0);
+
+/// `[http, sqs, scheduled]` invocations so far, and their total duration in microseconds.
+pub fn invocations() -> ([u64; 3], u64) {
+    (INVOCATIONS.each_ref().map(|n| n.load(Ordering::Relaxed)), INVOKED_MICROS.load(Ordering::Relaxed))
+}
+
+fn invoked(kind: usize, started: Instant) {
+    INVOCATIONS[kind].fetch_add(1, Ordering::Relaxed);
+    INVOKED_MICROS.fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
+}
+
 pub fn is_known(function: &str) -> bool {
     HTTP.contains(&function) || SQS.contains(&function) || SCHEDULED.contains(&function)
 }
 
 pub async fn invoke_http(app: &App, function: &str, request: Request) -> Result<Response<Body>, Error> {
-    match function {
+    let started = Instant::now();
+    let answer = match function {
         "SellersApiFunction" => sellers_api::handle(app, request).await,
         "GigsApiFunction" => gigs_api::handle(app, request).await,
         "NotificationsApiFunction" => notifications_api::handle(app, request).await,
@@ -47,22 +67,30 @@ pub async fn invoke_http(app: &App, function: &str, request: Request) -> Result<
         "SupportPaymentsFunction" => support_payments::handle(app, request).await,
         "PaymentsWebhookFunction" => payments_webhook::handle(app, request).await,
         other => Err(format!("{other} is not an HTTP function").into()),
-    }
+    };
+    invoked(0, started);
+    answer
 }
 
 pub async fn invoke_sqs(app: &App, function: &str, event: SqsEvent) -> Result<SqsBatchResponse, Error> {
-    match function {
+    let started = Instant::now();
+    let answer = match function {
         "UploadCheckerFunction" => upload_checker::handle(app, event).await,
         "FollowUpsFunction" => followups::handle(app, event).await,
         "ExportBuilderFunction" => export_builder::handle(app, event).await,
         other => Err(format!("{other} is not an SQS function").into()),
-    }
+    };
+    invoked(1, started);
+    answer
 }
 
 /// Invokes a scheduled function with an EventBridge "Scheduled Event".
 pub async fn invoke_schedule(app: &App, function: &str, event: serde_json::Value) -> Result<(), Error> {
-    match function {
+    let started = Instant::now();
+    let answer = match function {
         "SweeperFunction" => sweeper::handle(app, event).await.map(|_| ()),
         other => Err(format!("{other} is not a scheduled function").into()),
-    }
+    };
+    invoked(2, started);
+    answer
 }

@@ -78,10 +78,29 @@ fn query_parameters(raw: &str) -> BTreeMap<String, String> {
     params
 }
 
+/// Ours, not the template's: what the functions' AWS calls and invocations cost since
+/// the gateway started (`peyman::adapters::meter`), for `make bench`.
+const METER: &str = "/_local/meter";
+
+fn meter_reply() -> Reply {
+    let ([http, sqs, scheduled], micros) = functions::invocations();
+    let body = json!({
+        "aws": peyman::adapters::meter::totals(),
+        "invocations": { "http": http, "sqs": sqs, "scheduled": scheduled, "duration_micros": micros },
+    });
+    hyper::Response::builder()
+        .header("content-type", "application/json")
+        .body(Full::new(Bytes::from(body.to_string())))
+        .unwrap_or_default()
+}
+
 async fn handle(gateway: &Gateway, request: hyper::Request<Incoming>) -> Reply {
     let method = request.method().as_str().to_owned();
     let path = request.uri().path().to_owned();
     let raw_query = request.uri().query().unwrap_or_default().to_owned();
+    if method == "GET" && path == METER {
+        return meter_reply();
+    }
     let Some((route, path_parameters)) = match_route(&gateway.routes, &method, &path) else {
         return gateway_reply(404, "Not Found");
     };

@@ -7,6 +7,7 @@ use aws_sdk_kms::error::DisplayErrorContext;
 use aws_sdk_kms::primitives::Blob;
 use aws_sdk_kms::types::{MessageType, SigningAlgorithmSpec};
 
+use crate::adapters::meter::{RequestMeter, Service};
 use crate::rules::error::ApiError;
 
 fn kms_error(err: impl std::error::Error + Send + Sync + 'static) -> ApiError {
@@ -22,7 +23,8 @@ pub struct Sealer {
 
 impl Sealer {
     pub fn connect(sdk: &aws_config::SdkConfig, key_id: &str) -> Self {
-        Sealer { kms: Client::new(sdk), key_id: key_id.to_owned() }
+        let metered = aws_sdk_kms::config::Builder::from(sdk).interceptor(RequestMeter::new(Service::Kms));
+        Sealer { kms: Client::from_conf(metered.build()), key_id: key_id.to_owned() }
     }
 
     /// The DER-encoded ECDSA signature over SHA-256 of `message`. The message itself is

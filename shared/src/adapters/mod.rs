@@ -4,12 +4,13 @@
 //! signing key, [`zip`] the packet's archive format, [`zarinpal`] the home market's
 //! payment gateway's wire format, [`payments`] the one of the two a deployment uses,
 //! [`provider_http`] the HTTPS client both share, [`sdk`] the AWS SDK's
-//! configuration and the roots it trusts. They take and return the
+//! configuration and the roots it trusts, [`meter`] what the AWS calls cost. They take and return the
 //! rules' types and decide nothing.
 
 pub mod config;
 pub mod dynamo;
 pub mod kms;
+pub mod meter;
 pub mod payments;
 pub mod provider_http;
 pub mod s3;

@@ -13,6 +13,7 @@ use chrono::{DateTime, Utc};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde::{Deserialize, Serialize};
 
+use crate::adapters::meter::{RequestMeter, Service};
 use crate::rules::error::ApiError;
 use crate::rules::upload::SNIFF_BYTES;
 use sha2::{Digest, Sha256};
@@ -62,7 +63,10 @@ impl Files {
     /// The bucket `bucket`, through the SDK configured from the environment (path-style
     /// addressing where the endpoint needs it, as moto does).
     pub fn connect(sdk: &aws_config::SdkConfig, bucket: &str, link_ttl: Duration, force_path_style: bool) -> Self {
-        let s3_config = aws_sdk_s3::config::Builder::from(sdk).force_path_style(force_path_style).build();
+        let s3_config = aws_sdk_s3::config::Builder::from(sdk)
+            .force_path_style(force_path_style)
+            .interceptor(RequestMeter::new(Service::S3))
+            .build();
         Files { s3: Arc::default(), s3_config, bucket: bucket.to_owned(), link_ttl }
     }
 

@@ -5,6 +5,7 @@
 use aws_sdk_sqs::Client;
 use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
 
+use crate::adapters::meter::{RequestMeter, Service};
 use crate::rules::error::ApiError;
 use crate::rules::followup::{FollowUp, FollowUpKind};
 
@@ -21,7 +22,8 @@ impl Queues {
     /// The follow-up queue at `followups_url` (and the exports queue, where configured),
     /// through the SDK configured from the environment.
     pub fn connect(sdk: &aws_config::SdkConfig, followups_url: &str, exports_url: Option<&str>) -> Self {
-        Queues::new(Client::new(sdk), followups_url, exports_url)
+        let metered = aws_sdk_sqs::config::Builder::from(sdk).interceptor(RequestMeter::new(Service::Sqs));
+        Queues::new(Client::from_conf(metered.build()), followups_url, exports_url)
     }
 
     pub fn new(sqs: Client, followups_url: impl Into<String>, exports_url: Option<&str>) -> Self {

@@ -32,6 +32,7 @@ use serde::de::DeserializeOwned;
 use serde_dynamo::aws_sdk_dynamodb_1::{from_item, to_item};
 
 use crate::adapters::dynamo::keys::Key;
+use crate::adapters::meter::DynamoDbMeter;
 use crate::rules::error::ApiError;
 
 pub type Item = HashMap<String, AttributeValue>;
@@ -111,7 +112,9 @@ pub fn timer_item(key: &Key, subject: &str, due: chrono::DateTime<chrono::Utc>) 
 impl Store {
     /// The table `table`, through the SDK configured from the environment.
     pub fn connect(sdk: &aws_config::SdkConfig, table: &str) -> Self {
-        Store::new(Client::new(sdk), table)
+        let metered = aws_sdk_dynamodb::config::Builder::from(sdk)
+            .interceptor(DynamoDbMeter { index_keys: &[keys::GSI1PK, keys::GSI2PK] });
+        Store::new(Client::from_conf(metered.build()), table)
     }
 
     pub fn new(db: Client, table: impl Into<String>) -> Self {
