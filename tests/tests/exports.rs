@@ -5,7 +5,8 @@
 //! key's public half. A file gone from S3 or not matching its recorded hash is in the
 //! packet with that problem; 1,000 random mutations of the real packet are all rejected;
 //! the page reads right to left in headless Chromium; every build and link is on the
-//! dispute's timeline; a job that keeps failing is marked failed and lands in the DLQ.
+//! dispute's timeline; a job that keeps failing is marked failed and lands in the DLQ, and a
+//! real dispute's timeline records that failure.
 
 use std::collections::BTreeMap;
 use std::io::{Cursor, Read, Write};
@@ -507,4 +508,47 @@ async fn a_job_that_keeps_failing_is_marked_failed_and_lands_in_the_dlq() {
     })
     .await;
     assert!(landed.is_some(), "the job is in the exports DLQ");
+}
+
+#[tokio::test]
+async fn a_build_that_fails_for_the_last_time_is_on_the_real_disputes_timeline() {
+    let (api, stripe, aws) = (Api::default(), Stripe::default(), Aws::connect().await);
+    let d = disputed(&api, &stripe).await;
+    // A builder whose seal key does not exist: the packet is assembled, then cannot be
+    // sealed. The export is queued without a job, so the gateway's builder never races it.
+    let mut config = peyman_local::local_config(&aws.template).unwrap();
+    config.export_seal_key_id = Some("alias/peyman-no-such-key".into());
+    let app = peyman::flows::App::new(config).await;
+    let now = chrono::Utc::now();
+    let export =
+        peyman::rules::export::Export::queued(ulid::Ulid::new().to_string(), &d.dispute_id, &d.order_id, "agent", now);
+    let mut commit = app.store.begin();
+    commit.new_export(&export).unwrap();
+    app.commit(commit).await.expect("queued");
+    let job = serde_json::to_string(&peyman::rules::followup::FollowUp::build_export(&export.export_id, now)).unwrap();
+    let before = dispute_events(&api, &d).await.len();
+
+    // Not the last attempt: it fails, and nothing is recorded yet.
+    assert!(peyman::flows::exports::build(&app, &job, 1, now).await.is_err());
+    assert_eq!(dispute_events(&api, &d).await.len(), before);
+    // The last one: the export is failed, with why, and the dispute's timeline says so.
+    let attempts = app.config.export_attempts;
+    assert!(peyman::flows::exports::build(&app, &job, attempts, now).await.is_err());
+    let support = support_token(&user("agent"));
+    let status = api.get(&format!("/v1/support/exports/{}", export.export_id), &support).await;
+    assert_eq!(status.ok(200)["status"], "failed", "{}", status.text);
+    assert!(status.body["failure"].as_str().is_some_and(|f| !f.is_empty()), "{}", status.text);
+    let events = dispute_events(&api, &d).await;
+    assert_eq!(events.len(), before + 1);
+    let failed = events.last().unwrap();
+    assert_eq!(
+        (failed["event"].as_str(), failed["actor"].as_str()),
+        (Some("export_failed"), Some("system")),
+        "{failed}"
+    );
+    assert_eq!(failed["data"]["export_id"], export.export_id.as_str());
+    assert_eq!(status_of(&api, &d).await["status"], "disputed", "the order waits on support as before");
+    // A duplicate delivery after that changes nothing.
+    assert!(peyman::flows::exports::build(&app, &job, attempts, now).await.is_ok());
+    assert_eq!(dispute_events(&api, &d).await.len(), before + 1);
 }
