@@ -83,6 +83,7 @@ against-stack:
 BENCH_FUNCTIONS := orders-api offer-decisions payments-webhook sweeper export-builder
 bench: $(VENV)/moto/.installed $(VENV)/localstripe/.installed
 	cargo build --release $(foreach f,$(BENCH_FUNCTIONS),-p $(f))
+	cd bench/peer-node && npm ci --no-audit --no-fund && npm run build
 	cargo run --release -p peyman-bench --bin cold-start
 	cargo build -p peyman-local
 	$(TEST_PORTS) infra/local/stack.sh cargo bench -p peyman-e2e --bench api

@@ -106,11 +106,11 @@ fn first_request(listener: &TcpListener, child: &mut Child) -> TcpStream {
 /// call, the time from handing it the event to its answer; and how many AWS requests its
 /// INIT made. Every answer of ours closes its connection, so each call's answer and the
 /// next `/next` come on new connections, the same for every call.
-fn first_and_later_calls(binary: &Path) -> (Vec<Duration>, usize) {
+fn first_and_later_calls(binary: &Path, runner: &[&str]) -> (Vec<Duration>, usize) {
     let aws = AwsStandIn::start();
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let runtime_api = listener.local_addr().unwrap().to_string();
-    let mut child = start(binary, &runtime_api, &aws.url, &[]);
+    let mut child = start(binary, &runtime_api, &aws.url, runner);
     let mut waiting = first_request(&listener, &mut child);
     let init_requests = aws.requests().len();
     let event = std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("../events/orders-api.json")).unwrap();
@@ -151,12 +151,12 @@ fn peak_rss_kib(pid: u32) -> u64 {
 }
 
 /// One cold start: the time from spawn to the first `/next`, and the peak RSS then.
-fn cold_start(binary: &Path) -> (Duration, u64) {
+fn cold_start(binary: &Path, runner: &[&str]) -> (Duration, u64) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let runtime_api = listener.local_addr().unwrap().to_string();
     let aws = AwsStandIn::start();
     let spawned = Instant::now();
-    let mut child = start(binary, &runtime_api, &aws.url, &[]);
+    let mut child = start(binary, &runtime_api, &aws.url, runner);
     let stream = first_request(&listener, &mut child);
     let init = spawned.elapsed();
     let rss = peak_rss_kib(child.id());
@@ -168,14 +168,15 @@ fn cold_start(binary: &Path) -> (Duration, u64) {
 
 /// Instructions (callgrind's `Ir`) to the first `/next`, and the exit after it: the
 /// emulator answers it with a 500 and drops the connection, so the runtime gives up.
-fn instructions(binary: &Path) -> Option<u64> {
+fn instructions(binary: &Path, runner: &[&str]) -> Option<u64> {
     Command::new("valgrind").arg("--version").output().ok().filter(|o| o.status.success())?;
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let runtime_api = listener.local_addr().unwrap().to_string();
     let out = std::env::temp_dir().join(format!("callgrind.{}.out", std::process::id()));
     let out_arg = format!("--callgrind-out-file={}", out.display());
     let aws = AwsStandIn::start();
-    let mut child = start(binary, &runtime_api, &aws.url, &["valgrind", "--tool=callgrind", "--quiet", &out_arg]);
+    let wrapper = [&["valgrind", "--tool=callgrind", "--quiet", &out_arg], runner].concat();
+    let mut child = start(binary, &runtime_api, &aws.url, &wrapper);
     let mut stream = first_request(&listener, &mut child);
     let _ = stream.write_all(b"HTTP/1.1 500 Internal Server Error\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
     drop(stream);
@@ -204,59 +205,113 @@ fn zip_size(binary: &Path) -> u64 {
     zip.finish().unwrap().into_inner().len() as u64
 }
 
+/// One function's cold start, as printed.
+struct Cold {
+    p50: Duration,
+    p90: Duration,
+    instructions: Option<u64>,
+    rss_kib: u64,
+    zip: u64,
+}
+
+/// [`SPAWNS`] cold starts of `binary` (run by `runner`, if any), and its instructions.
+fn measure(name: &str, binary: &Path, runner: &[&str]) -> Cold {
+    let mut times = Vec::with_capacity(SPAWNS);
+    let mut rss_kib = 0;
+    for _ in 0..SPAWNS {
+        let (init, peak) = cold_start(binary, runner);
+        times.push(init);
+        rss_kib = rss_kib.max(peak);
+    }
+    times.sort();
+    let pick = |q: f64| times[((times.len() as f64 * q) as usize).min(times.len() - 1)];
+    let cold = Cold {
+        p50: pick(0.5),
+        p90: pick(0.9),
+        instructions: instructions(binary, runner),
+        rss_kib,
+        zip: zip_size(binary),
+    };
+    let ir = cold.instructions.map_or("no valgrind".to_owned(), |ir| format!("{:.1} M", ir as f64 / 1e6));
+    println!(
+        "{name:<18} {:>10.2?} {:>10.2?} {ir:>14} {:>9.1} MB {:>7.2} MB",
+        cold.p50,
+        cold.p90,
+        cold.rss_kib as f64 / 1024.0,
+        cold.zip as f64 / 1e6
+    );
+    cold
+}
+
+/// The first call against the [`CALLS`]th of `binary`, median over a few processes.
+fn first_against_tenth(name: &str, binary: &Path, runner: &[&str]) -> (Duration, Duration) {
+    // The first of a few processes warms the machine's caches; the figures are the
+    // median over them of each call's time.
+    let runs: Vec<_> = (0..21).map(|_| first_and_later_calls(binary, runner)).collect();
+    let median = |call: usize| {
+        let mut times: Vec<_> = runs.iter().map(|(t, _)| t[call]).collect();
+        times.sort();
+        times[times.len() / 2]
+    };
+    let (first, last) = (median(0), median(CALLS - 1));
+    println!();
+    println!("First call against the {CALLS}th, one process ({name}; median of {})", runs.len());
+    println!(
+        "AWS requests in INIT: {}   first call: {first:.2?}   {CALLS}th call: {last:.2?}   ratio {:.2}",
+        runs[0].1,
+        first.as_secs_f64() / last.as_secs_f64()
+    );
+    let each: Vec<String> = (0..CALLS).map(|call| format!("{:.2?}", median(call))).collect();
+    println!("every call: {}", each.join("  "));
+    (first, last)
+}
+
+/// The Node.js peer's bundle (`bench/peer-node`, built by `make bench`).
+fn peer_bundle() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("peer-node/dist/index.mjs")
+}
+
 fn main() {
     println!("Cold init: spawn to the first /next through our runtime-API emulator ({SPAWNS} spawns each)");
     println!(
         "{:<18} {:>10} {:>10} {:>14} {:>12} {:>10}",
         "function", "init p50", "init p90", "instructions", "peak RSS", "zip"
     );
+    let mut ours = None;
     for name in FUNCTIONS {
         let binary = release_binary(name);
         if !binary.exists() {
             println!("{name:<18} not built (cargo build --release -p {name})");
             continue;
         }
-        let mut times = Vec::with_capacity(SPAWNS);
-        let mut rss = 0;
-        for _ in 0..SPAWNS {
-            let (init, peak) = cold_start(&binary);
-            times.push(init);
-            rss = rss.max(peak);
+        let cold = measure(name, &binary, &[]);
+        if *name == "orders-api" {
+            ours = Some(cold);
         }
-        times.sort();
-        let pick = |q: f64| times[((times.len() as f64 * q) as usize).min(times.len() - 1)];
-        let ir = instructions(&binary).map_or("no valgrind".to_owned(), |ir| format!("{:.1} M", ir as f64 / 1e6));
-        println!(
-            "{name:<18} {:>10.2?} {:>10.2?} {ir:>14} {:>9.1} MB {:>7.2} MB",
-            pick(0.5),
-            pick(0.9),
-            rss as f64 / 1024.0,
-            zip_size(&binary) as f64 / 1e6
-        );
     }
+    let peer = peer_bundle();
+    let node = if peer.exists() {
+        Some(measure("node peer", &peer, &["node"]))
+    } else {
+        println!("node peer          not built (cd bench/peer-node && npm ci && npm run build)");
+        None
+    };
 
     let binary = release_binary("orders-api");
-    if binary.exists() {
-        // The first of a few processes warms the machine's caches; the figures are the
-        // median over them of each call's time.
-        let runs: Vec<_> = (0..21).map(|_| first_and_later_calls(&binary)).collect();
-        let median = |call: usize| {
-            let mut times: Vec<_> = runs.iter().map(|(t, _)| t[call]).collect();
-            times.sort();
-            times[times.len() / 2]
-        };
-        let (first, last) = (median(0), median(CALLS - 1));
+    let ours_calls = binary.exists().then(|| first_against_tenth("orders-api, GET /v1/orders", &binary, &[]));
+    let node_calls = peer.exists().then(|| first_against_tenth("node peer, one GetItem", &peer, &["node"]));
+
+    if let (Some(ours), Some(node)) = (ours, node) {
         println!();
-        println!(
-            "First call against the {CALLS}th, one process (orders-api, GET /v1/orders; median of {})",
-            runs.len()
-        );
-        println!(
-            "AWS requests in INIT: {}   first call: {first:.2?}   {CALLS}th call: {last:.2?}   ratio {:.2}",
-            runs[0].1,
-            first.as_secs_f64() / last.as_secs_f64()
-        );
-        let each: Vec<String> = (0..CALLS).map(|call| format!("{:.2?}", median(call))).collect();
-        println!("every call: {}", each.join("  "));
+        println!("The Node peer against orders-api (times the peer's figure)");
+        let ratio = |a: f64, b: f64| format!("{:.1}", a / b);
+        println!("init p50: {}", ratio(node.p50.as_secs_f64(), ours.p50.as_secs_f64()));
+        if let (Some(n), Some(o)) = (node.instructions, ours.instructions) {
+            println!("instructions to the first /next: {}", ratio(n as f64, o as f64));
+        }
+        println!("peak RSS: {}", ratio(node.rss_kib as f64, ours.rss_kib as f64));
+        if let (Some((nf, _)), Some((of, _))) = (node_calls, ours_calls) {
+            println!("first call: {}", ratio(nf.as_secs_f64(), of.as_secs_f64()));
+        }
     }
 }
