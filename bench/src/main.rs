@@ -102,21 +102,21 @@ fn first_request(listener: &TcpListener, child: &mut Child) -> TcpStream {
     next_request(listener, child, NEXT).0
 }
 
-/// `orders-api` answering `events/orders-api.json` [`CALLS`] times in one process: per
-/// call, the time from handing it the event to its answer; and how many AWS requests its
-/// INIT made. Every answer of ours closes its connection, so each call's answer and the
-/// next `/next` come on new connections, the same for every call.
-fn first_and_later_calls(binary: &Path, runner: &[&str]) -> (Vec<Duration>, usize) {
-    let aws = AwsStandIn::start();
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let runtime_api = listener.local_addr().unwrap().to_string();
-    let mut child = start(binary, &runtime_api, &aws.url, runner);
-    let mut waiting = first_request(&listener, &mut child);
-    let init_requests = aws.requests().len();
+/// Hands the function `events/orders-api.json` `calls` times on the runtime API, from the
+/// `/next` it is `waiting` on: per call, the time from handing it the event to its answer;
+/// and the `/next` it waits on after the last. Every answer of ours closes its connection,
+/// so each call's answer and the next `/next` come on new connections, the same for every
+/// call.
+fn serve(
+    listener: &TcpListener,
+    child: &mut Child,
+    mut waiting: TcpStream,
+    calls: usize,
+) -> (Vec<Duration>, TcpStream) {
     let event = std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("../events/orders-api.json")).unwrap();
-    let mut times = Vec::with_capacity(CALLS);
-    for call in 0..CALLS {
-        let deadline = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() + 30_000;
+    let mut times = Vec::with_capacity(calls);
+    for call in 0..calls {
+        let deadline = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() + 120_000;
         let head = format!(
             "HTTP/1.1 200 OK\r\nlambda-runtime-aws-request-id: call-{call}\r\nlambda-runtime-deadline-ms: {deadline}\r\n\
              lambda-runtime-invoked-function-arn: arn:aws:lambda:us-east-1:123456789012:function:bench\r\n\
@@ -128,13 +128,26 @@ fn first_and_later_calls(binary: &Path, runner: &[&str]) -> (Vec<Duration>, usiz
         waiting.write_all(&event).unwrap();
         drop(waiting);
         let expected = format!("POST /2018-06-01/runtime/invocation/call-{call}/response");
-        let (mut answered, body) = next_request(&listener, &mut child, &expected);
+        let (mut answered, body) = next_request(listener, child, &expected);
         times.push(handed.elapsed());
         assert!(String::from_utf8_lossy(&body).contains("statusCode"), "an API Gateway answer");
         let _ = answered.write_all(b"HTTP/1.1 202 Accepted\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
         drop(answered);
-        waiting = first_request(&listener, &mut child);
+        waiting = first_request(listener, child);
     }
+    (times, waiting)
+}
+
+/// One process answering the same request [`CALLS`] times: each call's time, and how
+/// many AWS requests its INIT made.
+fn first_and_later_calls(binary: &Path, runner: &[&str]) -> (Vec<Duration>, usize) {
+    let aws = AwsStandIn::start();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let runtime_api = listener.local_addr().unwrap().to_string();
+    let mut child = start(binary, &runtime_api, &aws.url, runner);
+    let waiting = first_request(&listener, &mut child);
+    let init_requests = aws.requests().len();
+    let (times, _) = serve(&listener, &mut child, waiting, CALLS);
     let _ = child.kill();
     let _ = child.wait();
     (times, init_requests)
@@ -166,9 +179,10 @@ fn cold_start(binary: &Path, runner: &[&str]) -> (Duration, u64) {
     (init, rss)
 }
 
-/// Instructions (callgrind's `Ir`) to the first `/next`, and the exit after it: the
-/// emulator answers it with a 500 and drops the connection, so the runtime gives up.
-fn instructions(binary: &Path, runner: &[&str]) -> Option<u64> {
+/// Instructions (callgrind's `Ir`) of a process that starts, answers `calls` requests and
+/// exits: at its next `/next` the emulator answers a 500 and drops the connection, so the
+/// runtime gives up. With no calls, that is INIT (and the exit).
+fn instructions(binary: &Path, runner: &[&str], calls: usize) -> Option<u64> {
     Command::new("valgrind").arg("--version").output().ok().filter(|o| o.status.success())?;
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let runtime_api = listener.local_addr().unwrap().to_string();
@@ -177,7 +191,8 @@ fn instructions(binary: &Path, runner: &[&str]) -> Option<u64> {
     let aws = AwsStandIn::start();
     let wrapper = [&["valgrind", "--tool=callgrind", "--quiet", &out_arg], runner].concat();
     let mut child = start(binary, &runtime_api, &aws.url, &wrapper);
-    let mut stream = first_request(&listener, &mut child);
+    let waiting = first_request(&listener, &mut child);
+    let (_, mut stream) = serve(&listener, &mut child, waiting, calls);
     let _ = stream.write_all(b"HTTP/1.1 500 Internal Server Error\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
     drop(stream);
     drop(listener);
@@ -194,6 +209,13 @@ fn instructions(binary: &Path, runner: &[&str]) -> Option<u64> {
     text.lines()
         .find_map(|l| l.strip_prefix("summary:").or_else(|| l.strip_prefix("totals:")))
         .and_then(|v| v.trim().parse().ok())
+}
+
+/// Instructions per warm call: a process answering [`CALLS`] + 1 requests against one
+/// answering one, per call.
+fn warm_instructions(binary: &Path, runner: &[&str]) -> Option<u64> {
+    let (one, many) = (instructions(binary, runner, 1)?, instructions(binary, runner, CALLS + 1)?);
+    Some(many.saturating_sub(one) / CALLS as u64)
 }
 
 /// The size of the function's deployment zip: its `bootstrap`, deflated as SAM packs it.
@@ -228,7 +250,7 @@ fn measure(name: &str, binary: &Path, runner: &[&str]) -> Cold {
     let cold = Cold {
         p50: pick(0.5),
         p90: pick(0.9),
-        instructions: instructions(binary, runner),
+        instructions: instructions(binary, runner, 0),
         rss_kib,
         zip: zip_size(binary),
     };
@@ -300,6 +322,18 @@ fn main() {
     let binary = release_binary("orders-api");
     let ours_calls = binary.exists().then(|| first_against_tenth("orders-api, GET /v1/orders", &binary, &[]));
     let node_calls = peer.exists().then(|| first_against_tenth("node peer, one GetItem", &peer, &["node"]));
+
+    let warm = |binary: &Path, runner: &[&str]| {
+        warm_instructions(binary, runner).map_or("no valgrind".to_owned(), |ir| format!("{:.2} M", ir as f64 / 1e6))
+    };
+    println!();
+    println!("Warm cost: instructions per call after the first (callgrind, {CALLS} calls; our process only)");
+    if binary.exists() {
+        println!("orders-api, GET /v1/orders (the stand-in's empty answer): {}", warm(&binary, &[]));
+    }
+    if peer.exists() {
+        println!("node peer, one GetItem: {}", warm(&peer, &["node"]));
+    }
 
     if let (Some(ours), Some(node)) = (ours, node) {
         println!();
