@@ -1,15 +1,17 @@
 //! The capacity meter (issue 12) against moto: the App's own clients meter what they
 //! send and what comes back, by DynamoDB's rules, and count S3's requests. The meter's
-//! totals are the process's, and this binary is its own process with this one test, so
-//! what it measures is only what the test did.
+//! totals are the process's, and this binary is its own process in which only the first
+//! test uses an App, so what it measures is only what that test did. The second reads the
+//! local gateway's meter over HTTP.
 
 use peyman::adapters::dynamo::keys::Key;
 use peyman::adapters::dynamo::{key_item, s};
 use peyman::adapters::meter::{self, Usage};
-use peyman_e2e::Aws;
+use peyman_e2e::{Api, Aws, Deal};
 
 #[tokio::test]
 async fn the_meter_counts_writes_reads_and_requests_as_aws_bills_them() {
+    meter::enable();
     let aws = Aws::connect().await;
     let app = aws.app().await;
     let id = ulid::Ulid::new().to_string();
@@ -61,4 +63,23 @@ async fn the_meter_counts_writes_reads_and_requests_as_aws_bills_them() {
     assert!(app.files.inspect(&format!("meter/{id}"), 1024).await.unwrap().is_none());
     let looked = meter::totals().since(&before);
     assert_eq!((looked.s3_requests, looked.dynamodb_requests), (1, 0), "{looked:?}");
+}
+
+#[tokio::test]
+async fn the_gateway_shows_what_its_functions_calls_and_invocations_cost() {
+    let api = Api::default();
+    let read = async || api.get("/_local/meter", "").await.ok(200).clone();
+    let before = read().await;
+    // A seller, a gig and a buyer's message: HTTP invocations that write the table.
+    Deal::new(&api).await;
+    let after = read().await;
+    // Other tests share the gateway, so only growth can be asserted.
+    let grew = |path: &[&str]| {
+        let at = |v: &serde_json::Value| path.iter().fold(v.clone(), |v, k| v[*k].clone()).as_u64().unwrap();
+        at(&after) >= at(&before) + 3
+    };
+    assert!(grew(&["invocations", "http"]), "{before} → {after}");
+    assert!(grew(&["aws", "dynamodb_requests"]), "{before} → {after}");
+    assert!(grew(&["aws", "write_units"]), "{before} → {after}");
+    assert!(after["invocations"]["duration_micros"].as_u64() > before["invocations"]["duration_micros"].as_u64());
 }

@@ -12,6 +12,8 @@ use peyman_local::{functions, local_config, local_template, poller, schedule, to
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     peyman::adapters::telemetry::init();
+    // `GET /_local/meter` shows what the functions' AWS calls cost (`make bench`).
+    peyman::adapters::meter::enable();
     let template_path = std::env::var("TEMPLATE").unwrap_or_else(|_| "infra/template.yaml".into());
     let port: u16 = std::env::var("PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(3000);
     let template = local_template(&template_path)?;

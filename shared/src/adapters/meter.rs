@@ -19,11 +19,13 @@
 //! filter is charged by what it returned, not what it read. SQS, S3 and KMS are billed per
 //! request: each attempt is counted.
 //!
-//! The totals are the process's since it started ([`totals`]). The local gateway shows
-//! them at `GET /_local/meter`, and `make bench` turns them into capacity per order.
+//! The totals are the process's since it was switched on ([`enable`]). The local gateway
+//! switches it on and shows them at `GET /_local/meter`, and `make bench` turns them into
+//! capacity per order. A deployed function never switches it on: sizing every item it
+//! reads and writes would be work on every request that nobody reads.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use aws_sdk_dynamodb::config::interceptors::{
     AfterDeserializationInterceptorContextRef, BeforeSerializationInterceptorContextRef,
@@ -95,6 +97,17 @@ enum Counter {
     SqsRequests,
     S3Requests,
     KmsRequests,
+}
+
+static ENABLED: AtomicBool = AtomicBool::new(false);
+
+/// Switches the meter on for this process; until then its interceptors do nothing.
+pub fn enable() {
+    ENABLED.store(true, Ordering::Relaxed);
+}
+
+fn enabled() -> bool {
+    ENABLED.load(Ordering::Relaxed)
 }
 
 fn add(counter: Counter, n: u64) {
@@ -213,6 +226,9 @@ impl Intercept for DynamoDbMeter {
         _: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
+        if !enabled() {
+            return Ok(());
+        }
         let input = context.input();
         if let Some(put) = input.downcast_ref::<PutItemInput>() {
             let item = put.item.as_ref();
@@ -254,6 +270,9 @@ impl Intercept for DynamoDbMeter {
         _: &RuntimeComponents,
         _: &mut ConfigBag,
     ) -> Result<(), BoxError> {
+        if !enabled() {
+            return Ok(());
+        }
         add(Counter::DynamodbRequests, 1);
         Ok(())
     }
@@ -264,6 +283,9 @@ impl Intercept for DynamoDbMeter {
         _: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
+        if !enabled() {
+            return Ok(());
+        }
         let Ok(output) = context.output_or_error() else { return Ok(()) };
         let consistent = cfg.load::<Consistent>().is_some_and(|c| c.0);
         if let Some(get) = output.downcast_ref::<GetItemOutput>() {
@@ -307,6 +329,9 @@ impl Intercept for RequestMeter {
         _: &RuntimeComponents,
         _: &mut ConfigBag,
     ) -> Result<(), BoxError> {
+        if !enabled() {
+            return Ok(());
+        }
         let counter = match self.0 {
             Service::Sqs => Counter::SqsRequests,
             Service::S3 => Counter::S3Requests,
