@@ -91,7 +91,6 @@ async fn disputed_with(api: &Api, stripe: &Stripe, files: usize, body: &[u8]) ->
 
 #[tokio::main]
 async fn main() {
-    peyman::adapters::provider_http::install_tls_provider();
     if let Ok(dispute_id) = std::env::var(CHILD) {
         return build(&dispute_id).await;
     }

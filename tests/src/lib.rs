@@ -59,7 +59,6 @@ pub struct Api {
 
 impl Default for Api {
     fn default() -> Self {
-        peyman::adapters::provider_http::install_tls_provider();
         Api {
             base: std::env::var("PEYMAN_API").unwrap_or_else(|_| "http://127.0.0.1:3100".into()),
             http: reqwest::Client::builder().no_proxy().build().expect("client"),
@@ -72,7 +71,6 @@ impl Api {
     /// beside the Stripe one for commands). It follows no redirect, so a test sees where
     /// the payer is sent.
     pub fn zarinpal() -> Api {
-        peyman::adapters::provider_http::install_tls_provider();
         Api {
             base: std::env::var("PEYMAN_ZARINPAL_API").expect("run inside infra/local/stack.sh"),
             http: reqwest::Client::builder().no_proxy().redirect(reqwest::redirect::Policy::none()).build().unwrap(),
@@ -190,7 +188,7 @@ pub fn template_path() -> String {
 impl Aws {
     pub async fn connect() -> Aws {
         let template = peyman_local::local_template(&template_path()).expect("template");
-        let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        let sdk = peyman::adapters::sdk::config().await;
         Aws {
             table: template.physical_name("Table").expect("table"),
             bucket: template.physical_name("UploadsBucket").expect("bucket"),
@@ -386,7 +384,6 @@ pub struct Stripe {
 
 impl Default for Stripe {
     fn default() -> Self {
-        peyman::adapters::provider_http::install_tls_provider();
         let var = |name: &str, default: &str| std::env::var(name).unwrap_or_else(|_| default.into());
         Stripe {
             base: var("STRIPE_API_BASE", "http://127.0.0.1:8520"),

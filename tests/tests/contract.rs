@@ -129,3 +129,17 @@ fn a_call_to_the_payment_provider_ends_before_the_function_that_makes_it() {
     }
     assert!(callers >= 4, "accept, the webhook, the follow-ups and the sweeper (refund retries) call Stripe");
 }
+
+#[test]
+fn a_deployed_payment_provider_is_called_over_tls_only() {
+    // The providers' client also speaks plain HTTP, for the local stand-ins (they are set
+    // through the environment); a deployment's addresses come from these parameters.
+    let template: Value = serde_norway::from_str(&std::fs::read_to_string(template_path()).unwrap()).unwrap();
+    for name in ["StripeApiBase", "ZarinpalApiBase", "ZarinpalGraphqlUrl"] {
+        let parameter = &template["Parameters"][name];
+        let pattern = regex_lite::Regex::new(parameter["AllowedPattern"].as_str().expect(name)).unwrap();
+        assert!(pattern.is_match(parameter["Default"].as_str().unwrap()), "{name}: its default must be allowed");
+        assert!(!pattern.is_match("http://api.stripe.com"), "{name} allows plain HTTP");
+        assert!(!pattern.is_match(""), "{name} allows no address");
+    }
+}

@@ -103,7 +103,7 @@ fn verify(files: &Files, key: &VerifyingKey) -> Result<packet::Report, Break> {
 }
 
 async fn deployment_key(aws: &Aws) -> VerifyingKey {
-    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let sdk = peyman::adapters::sdk::config().await;
     let alias = aws.template.key_alias("ExportSealKey").unwrap();
     let der = peyman::adapters::kms::Sealer::connect(&sdk, &alias).public_key().await.expect("the public key");
     peyman_verify::public_key(&der).expect("a P-256 key")

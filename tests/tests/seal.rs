@@ -10,8 +10,7 @@ use peyman::rules::packet::{self, Seal};
 
 #[tokio::test]
 async fn a_seal_signed_by_kms_verifies_offline_and_nothing_else_does() {
-    peyman::adapters::provider_http::install_tls_provider();
-    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let sdk = peyman::adapters::sdk::config().await;
     let kms = aws_sdk_kms::Client::new(&sdk);
     let key = kms
         .create_key()

@@ -21,7 +21,7 @@ async fn main() -> Result<(), Error> {
         return Err(format!("{unknown} is in the template but not wired into infra/local/src/functions.rs").into());
     }
 
-    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let sdk = peyman::adapters::sdk::config().await;
     let clients = Clients {
         dynamodb: aws_sdk_dynamodb::Client::new(&sdk),
         s3: aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&sdk).force_path_style(true).build()),

@@ -18,13 +18,13 @@ use aws_smithy_http_client::tls::{self, TlsContext, TrustStore, rustls_provider:
 pub const AMAZON_ROOTS: &[u8] = include_bytes!("amazon_roots.pem");
 
 /// The SDK configuration from the environment (region, credentials, endpoint), with an
-/// HTTPS client of rustls over aws-lc-rs (the SDK's own choice) that trusts the Amazon
-/// roots only.
+/// HTTPS client of rustls over ring that trusts the Amazon roots only. The SDK's default
+/// crypto, aws-lc-rs, is a second, larger library that nothing else here needs (issue 12).
 pub async fn config() -> SdkConfig {
     let trust = TrustStore::empty().with_native_roots(false).with_pem_certificate(AMAZON_ROOTS);
     let context = TlsContext::builder().with_trust_store(trust).build().expect("a fixed trust store");
     let http = aws_smithy_http_client::Builder::new()
-        .tls_provider(tls::Provider::Rustls(CryptoMode::AwsLc))
+        .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
         .tls_context(context)
         .build_https();
     aws_config::defaults(BehaviorVersion::latest())

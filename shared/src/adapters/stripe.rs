@@ -12,6 +12,7 @@ use serde::Deserialize;
 use serde_json::Value;
 use sha2::Sha256;
 
+use crate::adapters::provider_http::{self, Payload};
 use crate::rules::error::ApiError;
 use crate::rules::money::Money;
 use crate::rules::payment::{Answer, Intent, PaymentEvent, ReceivedEvent};
@@ -130,17 +131,13 @@ impl Stripe {
         form: &[(&str, String)],
         idempotency_key: Option<&str>,
     ) -> Result<Answer<Value>, ApiError> {
-        let mut request = crate::adapters::provider_http::client()
-            .post(format!("{}{path}", self.config.api_base))
-            .bearer_auth(&self.config.secret_key)
-            .form(form);
-        if let Some(key) = idempotency_key {
-            request = request.header("Idempotency-Key", key);
-        }
+        let url = format!("{}{path}", self.config.api_base);
         let unavailable = |cause: String| ApiError::Unavailable { what: "payment provider", cause };
-        let response = request.send().await.map_err(|e| unavailable(format!("stripe {path}: {e}")))?;
-        let status = response.status();
-        let body: Value = response.json().await.unwrap_or(Value::Null);
+        let (status, body) =
+            provider_http::post(&url, Some(&self.config.secret_key), idempotency_key, Payload::Form(form))
+                .await
+                .map_err(|e| unavailable(format!("stripe {e}")))?;
+        let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
         if status.is_success() {
             Ok(Answer::Done(body))
         } else if status.is_client_error() && status.as_u16() != 429 {

@@ -8,9 +8,11 @@
 
 use std::time::Duration;
 
+use http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use crate::adapters::provider_http::{self, Payload};
 use crate::rules::error::ApiError;
 use crate::rules::payment::{Answer, Receipt};
 
@@ -128,9 +130,8 @@ impl Zarinpal {
 
     async fn call(&self, path: &str, body: Value) -> Result<Value, ApiError> {
         let url = format!("{}/pg/v4/payment/{path}", self.config.api_base);
-        let response =
-            crate::adapters::provider_http::client().post(url).json(&body).send().await.map_err(gateway_error)?;
-        response.json::<Value>().await.map_err(gateway_error)
+        let (_, answer) = provider_http::post(&url, None, None, Payload::Json(&body)).await.map_err(gateway_error)?;
+        serde_json::from_slice(&answer).map_err(gateway_error)
     }
 
     /// Requests a payment of `amount` Rials for `order_id`, returning to our callback;
@@ -219,20 +220,16 @@ impl Zarinpal {
                 "reason": "CUSTOMER_REQUEST",
             },
         });
-        let response = crate::adapters::provider_http::client()
-            .post(&service.graphql_url)
-            .bearer_auth(&service.access_token)
-            .json(&body)
-            .send()
-            .await
-            .map_err(gateway_error)?;
-        let status = response.status();
-        let answer: Value = response.json().await.unwrap_or(Value::Null);
+        let (status, answer) =
+            provider_http::post(&service.graphql_url, Some(&service.access_token), None, Payload::Json(&body))
+                .await
+                .map_err(gateway_error)?;
+        let answer: Value = serde_json::from_slice(&answer).unwrap_or(Value::Null);
         if let Some(errors) = answer["errors"].as_array().filter(|e| !e.is_empty()) {
             let why = errors.iter().filter_map(|e| e["message"].as_str()).collect::<Vec<_>>().join("; ");
             return Ok(Answer::Refused(format!("zarinpal refund: {why}")));
         }
-        if status == reqwest::StatusCode::UNAUTHORIZED || status == reqwest::StatusCode::FORBIDDEN {
+        if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
             return Ok(Answer::Refused(format!("zarinpal refund: the access token was refused ({status})")));
         }
         let resource = &answer["data"]["resource"];
