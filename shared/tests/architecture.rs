@@ -26,7 +26,7 @@ fn forbidden_crates(layer: &str) -> &'static [&'static str] {
             "lambda_http",
             "lambda_runtime",
             "aws_lambda_events",
-            "aws_config",
+            "aws_types",
             "aws_sdk_dynamodb",
             "aws_sdk_s3",
             "aws_sdk_sqs",

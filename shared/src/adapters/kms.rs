@@ -22,7 +22,7 @@ pub struct Sealer {
 }
 
 impl Sealer {
-    pub fn connect(sdk: &aws_config::SdkConfig, key_id: &str) -> Self {
+    pub fn connect(sdk: &aws_types::SdkConfig, key_id: &str) -> Self {
         let metered = aws_sdk_kms::config::Builder::from(sdk).interceptor(RequestMeter::new(Service::Kms));
         Sealer { kms: Client::from_conf(metered.build()), key_id: key_id.to_owned() }
     }

@@ -62,7 +62,7 @@ fn rfc5987(value: &str) -> String {
 impl Files {
     /// The bucket `bucket`, through the SDK configured from the environment (path-style
     /// addressing where the endpoint needs it, as moto does).
-    pub fn connect(sdk: &aws_config::SdkConfig, bucket: &str, link_ttl: Duration, force_path_style: bool) -> Self {
+    pub fn connect(sdk: &aws_types::SdkConfig, bucket: &str, link_ttl: Duration, force_path_style: bool) -> Self {
         let s3_config = aws_sdk_s3::config::Builder::from(sdk)
             .force_path_style(force_path_style)
             .interceptor(RequestMeter::new(Service::S3))

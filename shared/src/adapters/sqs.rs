@@ -21,7 +21,7 @@ pub struct Queues {
 impl Queues {
     /// The follow-up queue at `followups_url` (and the exports queue, where configured),
     /// through the SDK configured from the environment.
-    pub fn connect(sdk: &aws_config::SdkConfig, followups_url: &str, exports_url: Option<&str>) -> Self {
+    pub fn connect(sdk: &aws_types::SdkConfig, followups_url: &str, exports_url: Option<&str>) -> Self {
         let metered = aws_sdk_sqs::config::Builder::from(sdk).interceptor(RequestMeter::new(Service::Sqs));
         Queues::new(Client::from_conf(metered.build()), followups_url, exports_url)
     }

@@ -111,7 +111,7 @@ pub fn timer_item(key: &Key, subject: &str, due: chrono::DateTime<chrono::Utc>) 
 
 impl Store {
     /// The table `table`, through the SDK configured from the environment.
-    pub fn connect(sdk: &aws_config::SdkConfig, table: &str) -> Self {
+    pub fn connect(sdk: &aws_types::SdkConfig, table: &str) -> Self {
         let metered = aws_sdk_dynamodb::config::Builder::from(sdk)
             .interceptor(DynamoDbMeter { index_keys: &[keys::GSI1PK, keys::GSI2PK] });
         Store::new(Client::from_conf(metered.build()), table)
