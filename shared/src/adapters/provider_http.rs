@@ -101,54 +101,40 @@ fn tls_config() -> rustls::ClientConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use std::io::{BufReader, Write};
+    use tokio::io::AsyncWriteExt;
     use tokio::net::TcpListener;
 
-    /// A one-shot HTTP server on 127.0.0.1: it keeps the request it was sent and answers
-    /// `answer`, or nothing at all when `answer` is `None`.
-    async fn one_shot(answer: Option<&'static str>) -> (String, tokio::task::JoinHandle<String>) {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    /// A one-shot HTTP server on 127.0.0.1: it keeps the request it was sent (read by the
+    /// bench's shared `read_request`) and answers `answer`, or nothing at all when
+    /// `answer` is `None`.
+    fn one_shot(answer: Option<&'static str>) -> (String, std::thread::JoinHandle<String>) {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let url = format!("http://{}/v1/refunds", listener.local_addr().unwrap());
-        let served = tokio::spawn(async move {
-            let (mut socket, _) = listener.accept().await.unwrap();
-            let mut seen = Vec::new();
-            let mut buf = [0u8; 4096];
-            // Headers end with a blank line; the body's length is in content-length.
-            loop {
-                let n = socket.read(&mut buf).await.unwrap();
-                seen.extend_from_slice(&buf[..n]);
-                let text = String::from_utf8_lossy(&seen).to_string();
-                if let Some(end) = text.find("\r\n\r\n") {
-                    let length = text
-                        .lines()
-                        .find_map(|l| l.strip_prefix("content-length: "))
-                        .map_or(0, |v| v.trim().parse::<usize>().unwrap());
-                    if seen.len() >= end + 4 + length {
-                        break;
-                    }
-                }
-            }
+        let served = std::thread::spawn(move || {
+            let (mut socket, _) = listener.accept().unwrap();
+            let (head, body) = peyman_bench::read_request(&mut BufReader::new(socket.try_clone().unwrap())).unwrap();
             match answer {
                 Some(body) => {
                     let reply =
                         format!("HTTP/1.1 402 Payment Required\r\ncontent-length: {}\r\n\r\n{body}", body.len());
-                    socket.write_all(reply.as_bytes()).await.unwrap();
+                    socket.write_all(reply.as_bytes()).unwrap();
                 }
-                None => tokio::time::sleep(CALL_TIMEOUT * 2).await,
+                None => std::thread::sleep(CALL_TIMEOUT * 2),
             }
-            String::from_utf8(seen).unwrap()
+            head + &String::from_utf8(body).unwrap()
         });
         (url, served)
     }
 
     #[tokio::test]
     async fn a_form_goes_encoded_with_its_token_and_key_and_the_answer_comes_back_whole() {
-        let (url, served) = one_shot(Some(r#"{"error":{"message":"کارت رد شد"}}"#)).await;
+        let (url, served) = one_shot(Some(r#"{"error":{"message":"کارت رد شد"}}"#));
         let form = [("metadata[note]", "سلام‌ دنیا & =".to_owned()), ("amount", "1200".to_owned())];
         let (status, body) = post(&url, Some("sk_test_1"), Some("refund-1"), Payload::Form(&form)).await.unwrap();
         assert_eq!(status, StatusCode::PAYMENT_REQUIRED);
         assert_eq!(std::str::from_utf8(&body).unwrap(), r#"{"error":{"message":"کارت رد شد"}}"#);
-        let request = served.await.unwrap();
+        let request = served.join().unwrap();
         assert!(request.starts_with("POST /v1/refunds HTTP/1.1\r\n"), "{request}");
         assert!(request.contains("authorization: Bearer sk_test_1\r\n"), "{request}");
         assert!(request.contains("idempotency-key: refund-1\r\n"), "{request}");
@@ -160,11 +146,11 @@ mod tests {
 
     #[tokio::test]
     async fn json_goes_as_json_without_a_token_when_none_is_given() {
-        let (url, served) = one_shot(Some("{}")).await;
+        let (url, served) = one_shot(Some("{}"));
         let body = serde_json::json!({ "merchant_id": "m-1", "description": "پروژه 😀" });
         let (status, _) = post(&url, None, None, Payload::Json(&body)).await.unwrap();
         assert_eq!(status.as_u16(), 402);
-        let request = served.await.unwrap();
+        let request = served.join().unwrap();
         assert!(request.contains("content-type: application/json\r\n"), "{request}");
         assert!(!request.contains("authorization"), "{request}");
         let sent: serde_json::Value = serde_json::from_str(request.split("\r\n\r\n").nth(1).unwrap()).unwrap();
@@ -173,7 +159,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_provider_that_does_not_answer_is_given_up_on_after_the_call_timeout() {
-        let (url, _served) = one_shot(None).await;
+        let (url, _served) = one_shot(None);
         let why = post(&url, None, None, Payload::Json(&serde_json::json!({}))).await.unwrap_err();
         assert!(why.contains("no answer within 6 s"), "{why}");
     }
