@@ -329,17 +329,22 @@ impl Intercept for RequestMeter {
         _: &RuntimeComponents,
         _: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        if !enabled() {
-            return Ok(());
-        }
-        let counter = match self.0 {
-            Service::Sqs => Counter::SqsRequests,
-            Service::S3 => Counter::S3Requests,
-            Service::Kms => Counter::KmsRequests,
-        };
-        add(counter, 1);
+        count_request(self.0);
         Ok(())
     }
+}
+
+/// One request to `service`, for the clients that are not the SDK's (`s3`).
+pub fn count_request(service: Service) {
+    if !enabled() {
+        return;
+    }
+    let counter = match service {
+        Service::Sqs => Counter::SqsRequests,
+        Service::S3 => Counter::S3Requests,
+        Service::Kms => Counter::KmsRequests,
+    };
+    add(counter, 1);
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 //! [`config`] the process environment, [`telemetry`] the logs, [`kms`] the packet seal's
 //! signing key, [`zip`] the packet's archive format, [`zarinpal`] the home market's
 //! payment gateway's wire format, [`payments`] the one of the two a deployment uses,
-//! [`provider_http`] the HTTPS client both share, [`sdk`] the AWS SDK's
+//! [`provider_http`] the HTTPS client they and S3's calls share, [`sdk`] the AWS SDK's
 //! configuration and the roots it trusts, [`meter`] what the AWS calls cost. They take and return the
 //! rules' types and decide nothing.
 

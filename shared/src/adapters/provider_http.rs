@@ -1,4 +1,5 @@
-//! The one HTTPS client the payment providers' adapters (`stripe`, `zarinpal`) share.
+//! The one HTTPS client the payment providers' adapters (`stripe`, `zarinpal`) share, and
+//! the builder of S3's (`s3`), which differs only in the roots it trusts.
 //!
 //! It is built from the same parts as the AWS SDK's client (`sdk`): hyper's client over
 //! hyper-rustls and rustls with ring. So each function carries one HTTP and TLS stack,
@@ -70,32 +71,36 @@ pub(crate) async fn post(
         .unwrap_or_else(|_| Err(format!("{url}: no answer within {} s", CALL_TIMEOUT.as_secs())))
 }
 
-type ProviderClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
+/// A hyper client over rustls with ring: the one HTTP and TLS stack the providers' calls
+/// and S3's (`s3`) share.
+pub(crate) type HttpsClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
 
 /// Built on first use: most functions never pay or refund, and building it (a root store,
-/// a connector) at init cost every cold start of all of them (issue 12). Plain HTTP is
-/// allowed for the local stand-ins, which override the providers' `https` defaults
-/// (`config`); the template sets no such override.
-fn client() -> &'static ProviderClient {
-    static CLIENT: OnceLock<ProviderClient> = OnceLock::new();
-    CLIENT.get_or_init(|| {
-        let connector = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_tls_config(tls_config())
-            .https_or_http()
-            .enable_http1()
-            .build();
-        Client::builder(TokioExecutor::new()).build(connector)
-    })
+/// a connector) at init cost every cold start of all of them (issue 12).
+fn client() -> &'static HttpsClient {
+    static CLIENT: OnceLock<HttpsClient> = OnceLock::new();
+    CLIENT.get_or_init(|| https_client(rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() }))
 }
 
-/// TLS 1.2 and 1.3 over ring, trusting Mozilla's roots.
-fn tls_config() -> rustls::ClientConfig {
-    let roots = rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
-    rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+/// An HTTP/1.1 client of TLS 1.2 and 1.3 over ring that trusts `roots`, and gives up on a
+/// connection not made in 3.1 s (the AWS SDK's default). Plain HTTP is allowed for the local
+/// stand-ins, which override the `https` defaults (`config`); the template only accepts
+/// `https` addresses.
+pub(crate) fn https_client(roots: rustls::RootCertStore) -> HttpsClient {
+    let tls = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
         .with_safe_default_protocol_versions()
         .expect("ring supports the default TLS versions")
         .with_root_certificates(roots)
-        .with_no_client_auth()
+        .with_no_client_auth();
+    let mut http = HttpConnector::new();
+    http.enforce_http(false);
+    http.set_connect_timeout(Some(Duration::from_millis(3100)));
+    let connector = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(tls)
+        .https_or_http()
+        .enable_http1()
+        .wrap_connector(http);
+    Client::builder(TokioExecutor::new()).build(connector)
 }
 
 #[cfg(test)]

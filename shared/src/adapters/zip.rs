@@ -42,12 +42,12 @@ impl<W: tokio::io::AsyncWrite + Unpin> PacketZip<W> {
     pub async fn stream(
         &mut self,
         path: &str,
-        mut chunks: aws_sdk_s3::primitives::ByteStream,
+        mut chunks: crate::adapters::s3::ObjectBody,
     ) -> Result<Written, ApiError> {
         let entry = ZipEntryBuilder::new(path.to_owned().into(), Compression::Stored);
         let mut writer = self.zip.write_entry_stream(entry).await.map_err(zip_error)?;
         let (mut hash, mut size) = (Sha256::new(), 0u64);
-        while let Some(chunk) = chunks.try_next().await.map_err(ApiError::internal)? {
+        while let Some(chunk) = chunks.try_next().await? {
             hash.update(&chunk);
             size += chunk.len() as u64;
             writer.write_all(&chunk).await.map_err(zip_error)?;

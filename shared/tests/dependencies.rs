@@ -1,0 +1,58 @@
+//! What the functions link, read from `cargo tree`: one HTTP and TLS stack (hyper over
+//! rustls with ring), shared by the SDK's clients, our S3 client and the providers' client
+//! (issue 12). Each crate named here once came back into a zip unnoticed, or would: a
+//! second TLS library (aws-lc-rs, OpenSSL), a second HTTP client (reqwest), the SDK's S3
+//! crate or its configuration loader (each about 0.25–0.7 MB of a zip).
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::process::Command;
+
+/// Crates none of the functions may link.
+const FORBIDDEN: [&str; 9] = [
+    "reqwest",
+    "aws-lc-rs",
+    "aws-lc-sys",
+    "openssl",
+    "native-tls",
+    "hyper-tls",
+    "aws-sdk-s3",
+    "aws-config",
+    "aws-sdk-sts",
+];
+
+/// Crates the one stack is made of; if the tree lacks them, it was not read right.
+const THE_STACK: [&str; 5] = ["hyper", "hyper-rustls", "rustls", "ring", "aws-sigv4"];
+
+/// The crates the functions link on this platform (normal dependencies, not the tests').
+fn linked() -> BTreeSet<String> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let functions: Vec<String> = std::fs::read_dir(root.join("functions"))
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(functions.len() >= 18, "{functions:?}");
+    let mut command = Command::new(option_env!("CARGO").unwrap_or("cargo"));
+    command.current_dir(&root).args(["tree", "--locked", "-e", "normal", "--prefix", "none", "--format", "{p}"]);
+    for function in &functions {
+        command.args(["-p", function]);
+    }
+    let out = command.output().expect("cargo tree runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .filter_map(|line| line.split_whitespace().next())
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn the_functions_link_one_http_and_tls_stack() {
+    let linked = linked();
+    for name in THE_STACK {
+        assert!(linked.contains(name), "{name} is not in the tree: {linked:?}");
+    }
+    let found: Vec<_> = FORBIDDEN.iter().filter(|name| linked.contains(**name)).collect();
+    assert!(found.is_empty(), "the functions link {found:?}: a second stack, or a crate we replaced (see the README)");
+}

@@ -1,0 +1,188 @@
+//! Our S3 client (`peyman::adapters::s3`, SigV4 over our own HTTP client) against moto,
+//! each effect checked with the AWS SDK's own S3 client: a packet written in several
+//! parts, read back by version, looked at, a failed write leaving no parts behind, and
+//! the presigned links used as a browser would.
+
+use peyman::adapters::s3::PART_BYTES;
+use peyman::rules::upload::SNIFF_BYTES;
+use peyman_e2e::Aws;
+use sha2::{Digest, Sha256};
+
+/// Bytes that differ from part to part, so a part written twice or out of order shows.
+fn content(len: usize) -> Vec<u8> {
+    let mut rng = fastrand::Rng::with_seed(len as u64);
+    (0..len).map(|_| rng.u8(..)).collect()
+}
+
+fn sha256(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// A key with Persian letters, a ZWNJ, a space and the characters S3 wants encoded.
+fn key(name: &str) -> String {
+    format!("files-test/{}/می‌خواهم:{name} 1+1=2.bin", ulid::Ulid::new())
+}
+
+#[tokio::test]
+async fn a_packet_is_written_in_parts_and_read_back_by_its_version() {
+    let aws = Aws::connect().await;
+    let files = aws.app().await.files;
+    let key = key("packet");
+    let bytes = content(PART_BYTES + 1000);
+
+    let (version, size) = files.write_stream(&key, "application/zip", &bytes[..]).await.expect("written");
+    assert_eq!(size, bytes.len() as u64);
+    let version = version.expect("the bucket is versioned");
+
+    // What the SDK sees: the whole content, its type and our version.
+    let stored = aws.s3.get_object().bucket(&aws.bucket).key(&key).send().await.expect("stored");
+    assert_eq!(stored.content_type(), Some("application/zip"));
+    assert_eq!(stored.version_id(), Some(version.as_str()));
+    let whole = stored.body.collect().await.unwrap().into_bytes();
+    assert_eq!(sha256(&whole), sha256(&bytes));
+
+    // Read back as a stream, by version; an older version stays readable after a newer write.
+    files.write_stream(&key, "application/zip", &b"newer"[..]).await.expect("a second version");
+    let mut body = files.read(&key, Some(&version)).await.unwrap().expect("that version");
+    let mut read = Vec::new();
+    while let Some(chunk) = body.try_next().await.unwrap() {
+        read.extend_from_slice(&chunk);
+    }
+    assert_eq!(sha256(&read), sha256(&bytes));
+    let mut latest = files.read(&key, None).await.unwrap().expect("the latest");
+    assert_eq!(latest.try_next().await.unwrap().as_deref(), Some(&b"newer"[..]));
+
+    assert!(files.read(&format!("{key}.missing"), None).await.unwrap().is_none());
+    aws.s3.delete_object().bucket(&aws.bucket).key(&key).version_id(&version).send().await.unwrap();
+    assert!(files.read(&key, Some(&version)).await.unwrap().is_none(), "a deleted version is not there");
+}
+
+#[tokio::test]
+async fn inspect_gives_the_size_the_version_the_first_bytes_and_the_hash() {
+    let aws = Aws::connect().await;
+    let files = aws.app().await.files;
+    let key = key("inspected");
+    let bytes = content(SNIFF_BYTES as usize * 2 + 7);
+    let put = aws.s3.put_object().bucket(&aws.bucket).key(&key).body(bytes.clone().into()).send().await.unwrap();
+
+    let seen = files.inspect(&key, bytes.len() as u64).await.unwrap().expect("there");
+    assert_eq!(seen.size, bytes.len() as u64);
+    assert_eq!(seen.version_id.as_deref(), put.version_id());
+    assert_eq!(seen.head, bytes[..SNIFF_BYTES as usize]);
+    assert_eq!(seen.sha256, Some(sha256(&bytes)));
+
+    // Over the hash limit only the first bytes are read, and there is no hash.
+    let seen = files.inspect(&key, bytes.len() as u64 - 1).await.unwrap().expect("there");
+    assert_eq!((seen.head.len(), seen.sha256), (SNIFF_BYTES as usize, None));
+
+    assert!(files.inspect(&format!("{key}.missing"), 1024).await.unwrap().is_none());
+}
+
+/// A source that gives a part and a half, then fails.
+struct Failing(Vec<u8>);
+
+impl tokio::io::AsyncRead for Failing {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        if self.0.is_empty() {
+            return std::task::Poll::Ready(Err(std::io::Error::other("the source broke")));
+        }
+        let n = self.0.len().min(buf.remaining());
+        buf.put_slice(&self.0[..n]);
+        self.0.drain(..n);
+        std::task::Poll::Ready(Ok(()))
+    }
+}
+
+#[tokio::test]
+async fn a_failed_write_aborts_its_upload_and_leaves_no_object() {
+    let aws = Aws::connect().await;
+    let files = aws.app().await.files;
+    let key = key("failed");
+
+    let failed = files.write_stream(&key, "application/zip", Failing(content(PART_BYTES + PART_BYTES / 2))).await;
+    assert!(failed.is_err());
+
+    let open = aws.s3.list_multipart_uploads().bucket(&aws.bucket).prefix(&key).send().await.unwrap();
+    assert!(open.uploads().is_empty(), "{:?}", open.uploads());
+    assert!(aws.s3.head_object().bucket(&aws.bucket).key(&key).send().await.is_err());
+}
+
+/// One query parameter of a URL, as sent.
+fn param<'a>(url: &'a str, name: &str) -> &'a str {
+    let query = url.split_once('?').expect("a query").1;
+    query
+        .split('&')
+        .find_map(|pair| pair.strip_prefix(&format!("{name}=")))
+        .unwrap_or_else(|| panic!("{name} in {url}"))
+}
+
+/// The SDK's presigning config for the same moment and lifetime as our link.
+fn same_moment(ours: &str, now: chrono::DateTime<chrono::Utc>) -> aws_sdk_s3::presigning::PresigningConfig {
+    let expires = std::time::Duration::from_secs(param(ours, "X-Amz-Expires").parse().unwrap());
+    aws_sdk_s3::presigning::PresigningConfig::builder().start_time(now.into()).expires_in(expires).build().unwrap()
+}
+
+/// moto does not check signatures, so our links are checked against the SDK's: the same
+/// request at the same moment, with the same credentials (a session token, as Lambda's
+/// role gives), must carry the same SigV4 signature, as real S3 demands.
+#[tokio::test]
+async fn our_links_carry_the_signature_the_sdk_would_give() {
+    use aws_sdk_s3::config::{Credentials, SharedCredentialsProvider};
+    let credentials = Credentials::new("AKIDEXAMPLE", "secret", Some("session-token".into()), None, "test");
+    let config = peyman::adapters::sdk::config().await.into_builder();
+    let config = config.credentials_provider(SharedCredentialsProvider::new(credentials)).build();
+    let bucket = "peyman-files";
+    let files = peyman::adapters::s3::Files::connect(&config, bucket, std::time::Duration::from_secs(900), true);
+    let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&config).force_path_style(true).build());
+    let key = key("signed");
+    let now = chrono::DateTime::parse_from_rfc3339("2026-12-03T10:00:00Z").unwrap().to_utc();
+
+    let ours = files.upload_link(&key, "application/pdf", 1234, now).await.unwrap().url;
+    assert_eq!(param(&ours, "X-Amz-Security-Token"), "session-token");
+    let sdk = s3.put_object().bucket(bucket).key(&key).content_type("application/pdf").content_length(1234);
+    let sdk = sdk.presigned(same_moment(&ours, now)).await.unwrap();
+    assert_eq!(param(&ours, "X-Amz-Signature"), param(sdk.uri(), "X-Amz-Signature"), "{ours}\n{}", sdk.uri());
+
+    let ours =
+        files.download_link(&key, Some("3/L4kqtJlcpXroDTDmJ+rmSpXd3dIbrHY"), "قرارداد.pdf", now).await.unwrap().0;
+    let sdk = s3.get_object().bucket(bucket).key(&key).version_id("3/L4kqtJlcpXroDTDmJ+rmSpXd3dIbrHY");
+    let sdk =
+        sdk.response_content_disposition("attachment; filename*=UTF-8''%D9%82%D8%B1%D8%A7%D8%B1%D8%AF%D8%A7%D8%AF.pdf");
+    let sdk = sdk.presigned(same_moment(&ours, now)).await.unwrap();
+    assert_eq!(param(&ours, "X-Amz-Signature"), param(sdk.uri(), "X-Amz-Signature"), "{ours}\n{}", sdk.uri());
+}
+
+#[tokio::test]
+async fn presigned_links_upload_and_download_with_the_file_name() {
+    let aws = Aws::connect().await;
+    let files = aws.app().await.files;
+    let key = key("linked");
+    let bytes = content(1234);
+    let now = chrono::Utc::now();
+
+    let link = files.upload_link(&key, "application/pdf", bytes.len() as u64, now).await.unwrap();
+    let http = reqwest::Client::new();
+    let mut put = http.put(&link.url).body(bytes.clone());
+    for (name, value) in &link.headers {
+        put = put.header(name, value.as_str().unwrap());
+    }
+    let put = put.send().await.unwrap();
+    assert!(put.status().is_success(), "{}", put.status());
+    let head = aws.s3.head_object().bucket(&aws.bucket).key(&key).send().await.expect("uploaded");
+    assert_eq!((head.content_length(), head.content_type()), (Some(1234), Some("application/pdf")));
+
+    let (url, expires_at) = files.download_link(&key, head.version_id(), "قرارداد نهایی.pdf", now).await.unwrap();
+    assert!(expires_at > now);
+    let got = http.get(&url).send().await.unwrap();
+    assert!(got.status().is_success(), "{}", got.status());
+    let disposition = got.headers()["content-disposition"].to_str().unwrap().to_owned();
+    assert_eq!(
+        disposition,
+        "attachment; filename*=UTF-8''%D9%82%D8%B1%D8%A7%D8%B1%D8%AF%D8%A7%D8%AF%20%D9%86%D9%87%D8%A7%DB%8C%DB%8C.pdf"
+    );
+    assert_eq!(sha256(&got.bytes().await.unwrap()), sha256(&bytes));
+}
