@@ -77,15 +77,17 @@ against-stack:
 		--max-examples 100 --generation-deterministic
 
 # Cold init per function (release binaries through our runtime-API emulator), the first
-# call against the tenth in one process, latency
-# figures through the local gateway, and the export builder's peak memory for a 2 GiB
-# packet (printed, never asserted; the export takes a few minutes against moto).
-BENCH_FUNCTIONS := orders-api offer-decisions payments-webhook sweeper export-builder
+# call against the tenth in one process, the warm instructions per call of the hot routes
+# against the local stack, latency figures through the local gateway, and the export
+# builder's peak memory for a 2 GiB packet (printed, never asserted; the export takes a
+# few minutes against moto).
+BENCH_FUNCTIONS := orders-api offers-api offer-decisions payments-webhook sweeper export-builder
 bench: $(VENV)/moto/.installed $(VENV)/localstripe/.installed
 	cargo build --release $(foreach f,$(BENCH_FUNCTIONS),-p $(f))
 	cd bench/peer-node && npm ci --no-audit --no-fund && npm run build
 	cargo run --release -p peyman-bench --bin cold-start
 	cargo build -p peyman-local
+	$(TEST_PORTS) infra/local/stack.sh cargo bench -p peyman-e2e --bench warm
 	$(TEST_PORTS) infra/local/stack.sh cargo bench -p peyman-e2e --bench api
 	$(TEST_PORTS) infra/local/stack.sh cargo bench -p peyman-e2e --bench export
 	$(TEST_PORTS) LOCAL_SCHEDULE_SECONDS=86400 infra/local/stack.sh cargo bench -p peyman-e2e --bench capacity

@@ -3,6 +3,8 @@
 //! that answers every request `{}` (DynamoDB's "no such item", "no items") and keeps
 //! what it was asked. Both listen on 127.0.0.1 only, so nothing can call out.
 
+pub mod runtime;
+
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
 use std::sync::{Arc, Mutex};

@@ -16,17 +16,15 @@
 //! machines. `make bench` builds the binaries first (`cargo build --release`, the
 //! functions of `BENCH_FUNCTIONS`); one not built is said so.
 
-use std::io::{BufReader, Write};
-use std::net::{TcpListener, TcpStream};
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
-use peyman_bench::{AwsStandIn, read_request};
+use peyman_bench::AwsStandIn;
+use peyman_bench::runtime::{self, Runtime};
 
 const SPAWNS: usize = 30;
 const FUNCTIONS: &[&str] = &["orders-api", "offer-decisions", "payments-webhook", "sweeper", "export-builder"];
-const NEXT: &str = "GET /2018-06-01/runtime/invocation/next";
 /// How many times one process answers the same request (the first call against the last).
 const CALLS: usize = 10;
 
@@ -34,123 +32,49 @@ fn release_binary(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/release").join(name)
 }
 
-/// The function's process as Lambda starts it, with our emulator as its runtime API and
-/// our stand-in as its AWS endpoint: nothing may call out.
-fn start(binary: &Path, runtime_api: &str, aws: &str, wrapper: &[&str]) -> Child {
-    let (program, args) = match wrapper.split_first() {
-        Some((program, rest)) => (*program, [rest, &[binary.to_str().unwrap()]].concat()),
-        None => (binary.to_str().unwrap(), vec![]),
-    };
-    Command::new(program)
-        .args(args)
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("AWS_LAMBDA_RUNTIME_API", runtime_api)
-        .env("AWS_LAMBDA_FUNCTION_NAME", binary.file_name().unwrap())
-        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
-        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-        .env("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/bench")
-        .env("AWS_LAMBDA_LOG_STREAM_NAME", "bench")
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_ACCESS_KEY_ID", "bench")
-        .env("AWS_SECRET_ACCESS_KEY", "bench")
-        .env("AWS_SESSION_TOKEN", "bench")
-        .env("AWS_ENDPOINT_URL", aws)
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("TABLE_NAME", "peyman-bench")
-        .env("BUCKET_NAME", "peyman-bench")
-        .env("FOLLOWUPS_QUEUE_URL", "http://127.0.0.1:9/123456789012/followups")
-        .env("EXPORTS_QUEUE_URL", "http://127.0.0.1:9/123456789012/exports")
-        .env("EXPORT_SEAL_KEY_ID", "alias/bench")
-        .env("STRIPE_SECRET_KEY", "sk_test_bench")
-        .env("STRIPE_WEBHOOK_SECRET", "whsec_bench")
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| panic!("{}: {e} (run `cargo build --release` first)", binary.display()))
+/// The function's environment beside Lambda's own, with our stand-in as its AWS endpoint:
+/// nothing may call out.
+fn environment(aws: &str) -> Vec<(String, String)> {
+    [
+        ("AWS_REGION", "us-east-1"),
+        ("AWS_ACCESS_KEY_ID", "bench"),
+        ("AWS_SECRET_ACCESS_KEY", "bench"),
+        ("AWS_SESSION_TOKEN", "bench"),
+        ("AWS_ENDPOINT_URL", aws),
+        ("AWS_EC2_METADATA_DISABLED", "true"),
+        ("TABLE_NAME", "peyman-bench"),
+        ("BUCKET_NAME", "peyman-bench"),
+        ("FOLLOWUPS_QUEUE_URL", "http://127.0.0.1:9/123456789012/followups"),
+        ("EXPORTS_QUEUE_URL", "http://127.0.0.1:9/123456789012/exports"),
+        ("EXPORT_SEAL_KEY_ID", "alias/bench"),
+        ("STRIPE_SECRET_KEY", "sk_test_bench"),
+        ("STRIPE_WEBHOOK_SECRET", "whsec_bench"),
+        ("RUST_LOG", "warn"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect()
 }
 
-/// Waits for the function's next request to the runtime API, which must start with
-/// `expected`, and returns its connection and body.
-fn next_request(listener: &TcpListener, child: &mut Child, expected: &str) -> (TcpStream, Vec<u8>) {
-    listener.set_nonblocking(true).unwrap();
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        match listener.accept() {
-            Ok((stream, _)) => {
-                stream.set_nonblocking(false).unwrap();
-                let mut reader = BufReader::new(stream.try_clone().unwrap());
-                let (head, body) = read_request(&mut reader).expect("a request");
-                assert!(head.starts_with(expected), "expected {expected:?}, the runtime asked {head:?}");
-                return (stream, body);
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                if let Some(status) = child.try_wait().unwrap() {
-                    panic!("the function exited: {status}");
-                }
-                assert!(Instant::now() < deadline, "no {expected} within 120 s");
-                std::thread::sleep(Duration::from_micros(100));
-            }
-            Err(e) => panic!("{e}"),
-        }
-    }
-}
-
-/// Waits for the function's first request to the runtime API: INIT is over.
-fn first_request(listener: &TcpListener, child: &mut Child) -> TcpStream {
-    next_request(listener, child, NEXT).0
-}
-
-/// Hands the function `events/orders-api.json` `calls` times on the runtime API, from the
-/// `/next` it is `waiting` on: per call, the time from handing it the event to its answer;
-/// and the `/next` it waits on after the last. Every answer of ours closes its connection,
-/// so each call's answer and the next `/next` come on new connections, the same for every
-/// call.
-fn serve(
-    listener: &TcpListener,
-    child: &mut Child,
-    mut waiting: TcpStream,
-    calls: usize,
-) -> (Vec<Duration>, TcpStream) {
+/// `events/orders-api.json` (one query of the table), `calls` times.
+fn orders_events(calls: usize) -> Vec<Vec<u8>> {
     let event = std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("../events/orders-api.json")).unwrap();
-    let mut times = Vec::with_capacity(calls);
-    for call in 0..calls {
-        let deadline = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() + 120_000;
-        let head = format!(
-            "HTTP/1.1 200 OK\r\nlambda-runtime-aws-request-id: call-{call}\r\nlambda-runtime-deadline-ms: {deadline}\r\n\
-             lambda-runtime-invoked-function-arn: arn:aws:lambda:us-east-1:123456789012:function:bench\r\n\
-             content-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
-            event.len()
-        );
-        let handed = Instant::now();
-        waiting.write_all(head.as_bytes()).unwrap();
-        waiting.write_all(&event).unwrap();
-        drop(waiting);
-        let expected = format!("POST /2018-06-01/runtime/invocation/call-{call}/response");
-        let (mut answered, body) = next_request(listener, child, &expected);
-        times.push(handed.elapsed());
-        assert!(String::from_utf8_lossy(&body).contains("statusCode"), "an API Gateway answer");
-        let _ = answered.write_all(b"HTTP/1.1 202 Accepted\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
-        drop(answered);
-        waiting = first_request(listener, child);
-    }
-    (times, waiting)
+    vec![event; calls]
 }
 
 /// One process answering the same request [`CALLS`] times: each call's time, and how
 /// many AWS requests its INIT made.
 fn first_and_later_calls(binary: &Path, runner: &[&str]) -> (Vec<Duration>, usize) {
     let aws = AwsStandIn::start();
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let runtime_api = listener.local_addr().unwrap().to_string();
-    let mut child = start(binary, &runtime_api, &aws.url, runner);
-    let waiting = first_request(&listener, &mut child);
+    let mut runtime = Runtime::start(binary, &environment(&aws.url), runner);
+    let waiting = runtime.wait_for_next();
     let init_requests = aws.requests().len();
-    let (times, _) = serve(&listener, &mut child, waiting, CALLS);
-    let _ = child.kill();
-    let _ = child.wait();
-    (times, init_requests)
+    let (answers, _) = runtime.serve(waiting, &orders_events(CALLS));
+    runtime.kill();
+    for (_, body) in &answers {
+        assert!(String::from_utf8_lossy(body).contains("statusCode"), "an API Gateway answer");
+    }
+    (answers.into_iter().map(|(time, _)| time).collect(), init_requests)
 }
 
 /// Peak resident memory of `pid` so far, in KiB.
@@ -165,50 +89,22 @@ fn peak_rss_kib(pid: u32) -> u64 {
 
 /// One cold start: the time from spawn to the first `/next`, and the peak RSS then.
 fn cold_start(binary: &Path, runner: &[&str]) -> (Duration, u64) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let runtime_api = listener.local_addr().unwrap().to_string();
     let aws = AwsStandIn::start();
     let spawned = Instant::now();
-    let mut child = start(binary, &runtime_api, &aws.url, runner);
-    let stream = first_request(&listener, &mut child);
+    let mut runtime = Runtime::start(binary, &environment(&aws.url), runner);
+    let waiting = runtime.wait_for_next();
     let init = spawned.elapsed();
-    let rss = peak_rss_kib(child.id());
-    let _ = child.kill();
-    let _ = child.wait();
-    drop(stream);
+    let rss = peak_rss_kib(runtime.child.id());
+    runtime.kill();
+    drop(waiting);
     (init, rss)
 }
 
-/// Instructions (callgrind's `Ir`) of a process that starts, answers `calls` requests and
-/// exits: at its next `/next` the emulator answers a 500 and drops the connection, so the
-/// runtime gives up. With no calls, that is INIT (and the exit).
+/// Instructions of a process that starts, answers `calls` times `GET /v1/orders` against
+/// the stand-in, and exits; with no calls, that is INIT (and the exit).
 fn instructions(binary: &Path, runner: &[&str], calls: usize) -> Option<u64> {
-    Command::new("valgrind").arg("--version").output().ok().filter(|o| o.status.success())?;
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let runtime_api = listener.local_addr().unwrap().to_string();
-    let out = std::env::temp_dir().join(format!("callgrind.{}.out", std::process::id()));
-    let out_arg = format!("--callgrind-out-file={}", out.display());
     let aws = AwsStandIn::start();
-    let wrapper = [&["valgrind", "--tool=callgrind", "--quiet", &out_arg], runner].concat();
-    let mut child = start(binary, &runtime_api, &aws.url, &wrapper);
-    let waiting = first_request(&listener, &mut child);
-    let (_, mut stream) = serve(&listener, &mut child, waiting, calls);
-    let _ = stream.write_all(b"HTTP/1.1 500 Internal Server Error\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
-    drop(stream);
-    drop(listener);
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while child.try_wait().ok()?.is_none() {
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            return None;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let text = std::fs::read_to_string(&out).ok()?;
-    let _ = std::fs::remove_file(&out);
-    text.lines()
-        .find_map(|l| l.strip_prefix("summary:").or_else(|| l.strip_prefix("totals:")))
-        .and_then(|v| v.trim().parse().ok())
+    runtime::instructions(binary, &environment(&aws.url), runner, &orders_events(calls)).map(|(ir, _)| ir)
 }
 
 /// Instructions per warm call: a process answering [`CALLS`] + 1 requests against one
