@@ -1,6 +1,8 @@
 """Checks what `sam build` left in .aws-sam/build: every function of the template has an
 executable `bootstrap` (what the provided.al2023 runtime starts), and prints the size of
-each deployment zip as `sam deploy` would upload it. Exits non-zero if any is missing.
+each deployment zip as `sam deploy` would upload it. Exits non-zero if any is missing, or
+if a zip is over ZIP_LIMIT (issue 12's goal: a small zip is a faster cold start and cheaper
+to store; what made them small is in the README's "One HTTP and TLS stack").
 
     python3 infra/ops/check_package.py [infra/template.yaml] [.aws-sam/build]
 """
@@ -10,6 +12,8 @@ import os
 import re
 import sys
 import zipfile
+
+ZIP_LIMIT = 2_500_000
 
 
 def functions(template: str) -> list[str]:
@@ -39,9 +43,13 @@ def main() -> int:
             continue
         rows.append((function, os.path.getsize(bootstrap), zipped_size(os.path.join(build, function))))
     for function, raw, packed in rows:
-        print(f"{function:28} bootstrap {raw / 1e6:5.1f} MB   zip {packed / 1e6:4.1f} MB")
+        print(f"{function:28} bootstrap {raw / 1e6:5.2f} MB   zip {packed / 1e6:4.2f} MB")
     if missing or not rows:
         print(f"no executable bootstrap for: {', '.join(missing) or 'any function'}", file=sys.stderr)
+        return 1
+    too_large = [function for function, _, packed in rows if packed > ZIP_LIMIT]
+    if too_large:
+        print(f"zips over {ZIP_LIMIT / 1e6} MB: {', '.join(too_large)}", file=sys.stderr)
         return 1
     print(f"{len(rows)} functions packaged")
     return 0
