@@ -28,10 +28,10 @@ async fn build(dispute_id: &str) {
     let aws = Aws::connect().await;
     let app = aws.app().await;
     let before = peak_rss_kib();
-    let dispute: peyman::rules::dispute::Dispute =
+    let dispute: peyman_rules::dispute::Dispute =
         app.store.tracked(dispute_id).await.unwrap().expect("the bench's dispute");
     let now = chrono::Utc::now();
-    let export = peyman::rules::export::Export::queued(
+    let export = peyman_rules::export::Export::queued(
         ulid::Ulid::new().to_string(),
         dispute_id,
         &dispute.order_id,

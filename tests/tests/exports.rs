@@ -14,8 +14,8 @@ use std::time::Duration;
 
 use p256::ecdsa::signature::Signer;
 use p256::ecdsa::{Signature, SigningKey, VerifyingKey};
-use peyman::rules::packet::{self, Break, Manifest, Seal};
 use peyman_e2e::*;
+use peyman_rules::packet::{self, Break, Manifest, Seal};
 use serde_json::Value;
 
 const WAIT: Duration = Duration::from_secs(30);
@@ -409,7 +409,7 @@ document.body.appendChild(pre);
     assert_eq!(seen["direction"], "rtl");
     let text = seen["text"].as_str().unwrap();
     let built = chrono::DateTime::parse_from_rfc3339(status["updated_at"].as_str().unwrap()).unwrap().to_utc();
-    let day = peyman::rules::packet_page::jalali(built);
+    let day = peyman_rules::packet_page::jalali(built);
     assert!(text.contains(&day[..day.find(' ').unwrap()]), "a Jalali date ({day}) in the page");
     let manifest: Manifest = serde_json::from_slice(&std::fs::read(dir.join(packet::MANIFEST)).unwrap()).unwrap();
     assert!(text.contains(&manifest.terms_hash), "the terms hash");
@@ -449,8 +449,8 @@ async fn exports_are_supports_alone_and_bad_requests_change_nothing() {
 
 #[tokio::test]
 async fn an_export_job_left_in_the_outbox_by_a_crash_is_sent_by_the_sweeper_and_built() {
-    use peyman::rules::lifecycle::{self, Actor, DISPUTE, DisputeAction};
-    use peyman::rules::tracked::{Step, Tracked};
+    use peyman_rules::lifecycle::{self, Actor, DISPUTE, DisputeAction};
+    use peyman_rules::tracked::{Step, Tracked};
     let (api, stripe, aws) = (Api::default(), Stripe::default(), Aws::connect().await);
     let app = aws.app().await;
     let agent = user("agent");
@@ -458,9 +458,9 @@ async fn an_export_job_left_in_the_outbox_by_a_crash_is_sent_by_the_sweeper_and_
     // The request's transaction commits, and the process dies before it hands the job
     // to SQS: the job is only in the outbox.
     let now = chrono::Utc::now();
-    let mut dispute: peyman::rules::dispute::Dispute = app.store.tracked(&d.dispute_id).await.unwrap().unwrap();
+    let mut dispute: peyman_rules::dispute::Dispute = app.store.tracked(&d.dispute_id).await.unwrap().unwrap();
     let export =
-        peyman::rules::export::Export::queued(ulid::Ulid::new().to_string(), &d.dispute_id, &d.order_id, &agent, now);
+        peyman_rules::export::Export::queued(ulid::Ulid::new().to_string(), &d.dispute_id, &d.order_id, &agent, now);
     let t = lifecycle::step(DISPUTE, dispute.state, DisputeAction::RequestExport, Actor::Support, &dispute.facts(now))
         .unwrap();
     let mut commit = app.store.begin();
@@ -468,7 +468,7 @@ async fn an_export_job_left_in_the_outbox_by_a_crash_is_sent_by_the_sweeper_and_
         .record(&mut dispute, Step::of(t, Actor::Support, Some(&agent), json!({ "export_id": export.export_id })), now)
         .unwrap();
     commit.new_export(&export).unwrap();
-    commit.followup(peyman::rules::followup::FollowUp::build_export(&export.export_id, now)).unwrap();
+    commit.followup(peyman_rules::followup::FollowUp::build_export(&export.export_id, now)).unwrap();
     let pending = app.store.commit(commit).await.unwrap();
     assert_eq!(pending.len(), 1, "the job waits in the outbox");
     // The sweeper sends it to the exports queue after its grace; the builder builds it.
@@ -488,15 +488,15 @@ async fn a_job_that_keeps_failing_is_marked_failed_and_lands_in_the_dlq() {
     // An export of a dispute that is not there: every attempt fails.
     let now = chrono::Utc::now();
     let ghost = ulid::Ulid::new().to_string();
-    let export = peyman::rules::export::Export::queued(ulid::Ulid::new().to_string(), &ghost, "01ORDER", "agent", now);
+    let export = peyman_rules::export::Export::queued(ulid::Ulid::new().to_string(), &ghost, "01ORDER", "agent", now);
     let mut commit = app.store.begin();
     commit.new_export(&export).unwrap();
-    commit.followup(peyman::rules::followup::FollowUp::build_export(&export.export_id, now)).unwrap();
+    commit.followup(peyman_rules::followup::FollowUp::build_export(&export.export_id, now)).unwrap();
     app.commit(commit).await.expect("queued");
 
     let failed = eventually(WAIT, async || {
         let e = app.store.export(&export.export_id).await.unwrap()?;
-        (e.status == peyman::rules::export::ExportStatus::Failed).then_some(e)
+        (e.status == peyman_rules::export::ExportStatus::Failed).then_some(e)
     })
     .await
     .expect("marked failed after its attempts");
@@ -521,11 +521,11 @@ async fn a_build_that_fails_for_the_last_time_is_on_the_real_disputes_timeline()
     let app = peyman::flows::App::new(config).await;
     let now = chrono::Utc::now();
     let export =
-        peyman::rules::export::Export::queued(ulid::Ulid::new().to_string(), &d.dispute_id, &d.order_id, "agent", now);
+        peyman_rules::export::Export::queued(ulid::Ulid::new().to_string(), &d.dispute_id, &d.order_id, "agent", now);
     let mut commit = app.store.begin();
     commit.new_export(&export).unwrap();
     app.commit(commit).await.expect("queued");
-    let job = serde_json::to_string(&peyman::rules::followup::FollowUp::build_export(&export.export_id, now)).unwrap();
+    let job = serde_json::to_string(&peyman_rules::followup::FollowUp::build_export(&export.export_id, now)).unwrap();
     let before = dispute_events(&api, &d).await.len();
 
     // Not the last attempt: it fails, and nothing is recorded yet.

@@ -4,8 +4,8 @@
 //! the presigned links used as a browser would.
 
 use peyman::adapters::s3::PART_BYTES;
-use peyman::rules::upload::SNIFF_BYTES;
 use peyman_e2e::Aws;
+use peyman_rules::upload::SNIFF_BYTES;
 use sha2::{Digest, Sha256};
 
 /// Bytes that differ from part to part, so a part written twice or out of order shows.

@@ -5,11 +5,11 @@
 
 use chrono::{DateTime, Duration, DurationRound, Utc};
 use peyman::flows::{accept, offers, payments, timers};
-use peyman::rules::caller::Caller;
-use peyman::rules::money::Money;
-use peyman::rules::offer::NewOffer;
-use peyman::rules::payment::{PaymentEvent, Received, ReceivedEvent};
 use peyman_e2e::*;
+use peyman_rules::caller::Caller;
+use peyman_rules::money::Money;
+use peyman_rules::offer::NewOffer;
+use peyman_rules::payment::{PaymentEvent, Received, ReceivedEvent};
 
 fn caller(user_id: &str) -> Caller {
     Caller { user_id: user_id.to_owned(), is_support: false }
@@ -52,7 +52,7 @@ async fn an_offer_and_its_order_take_their_times_from_now() {
     let before = accepted.order.payment_due_at - Duration::seconds(1);
     assert!(!timers::fire(&app, &timer, before).await.unwrap(), "not before its window closes");
     assert!(timers::fire(&app, &timer, accepted.order.payment_due_at).await.unwrap());
-    let order = app.store.tracked::<peyman::rules::order::Order>(&accepted.order.order_id).await.unwrap().unwrap();
+    let order = app.store.tracked::<peyman_rules::order::Order>(&accepted.order.order_id).await.unwrap().unwrap();
     assert_eq!(serde_json::to_value(order.state).unwrap(), "cancelled");
     assert_eq!(order.updated_at, accepted.order.payment_due_at);
 }
@@ -78,7 +78,7 @@ async fn a_payment_starts_the_work_when_it_is_received_and_refunds_count_from_th
     };
     assert_eq!(payments::receive(&app, "stripe", &event, paid_at).await.unwrap(), Received::OrderStarted);
     assert_eq!(payments::receive(&app, "stripe", &event, paid_at).await.unwrap(), Received::Duplicate);
-    let order = app.store.tracked::<peyman::rules::order::Order>(order_id).await.unwrap().unwrap();
+    let order = app.store.tracked::<peyman_rules::order::Order>(order_id).await.unwrap().unwrap();
     assert_eq!(order.paid_at, Some(paid_at));
     assert_eq!(order.due_at, Some(paid_at + Duration::days(7)), "delivery days count from the payment");
     let payment = app.store.payment(intent_id).await.unwrap().unwrap();

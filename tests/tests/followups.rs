@@ -2,8 +2,8 @@
 //! dies between the commit and the send to SQS.
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use peyman::rules::followup::FollowUp;
 use peyman_e2e::*;
+use peyman_rules::followup::FollowUp;
 
 async fn notifications(aws: &Aws, user: &str) -> Vec<String> {
     let out = aws

@@ -188,8 +188,8 @@ async fn run_once(
 
 #[tokio::test]
 async fn a_transient_conflict_is_not_the_key_s_final_answer() {
-    use peyman::rules::error::ApiError;
     use peyman::shell::answer::{Outcome, Reply};
+    use peyman_rules::error::ApiError;
     let app = Aws::connect().await.app().await;
     let (user_id, key) = (user("buyer"), ulid::Ulid::new().to_string());
     let runs = std::sync::atomic::AtomicUsize::new(0);

@@ -239,7 +239,7 @@ async fn persian_terms_and_their_hash_survive_byte_for_byte() {
     assert_eq!(terms["special_conditions"], body["special_conditions"]);
     assert_eq!(terms["stages"][1]["deliverables"], body["stages"][1]["deliverables"]);
     // The hash is the SHA-256 of the canonical terms, recomputable by anyone.
-    let parsed: peyman::rules::offer::Terms = serde_json::from_value(terms.clone()).unwrap();
+    let parsed: peyman_rules::offer::Terms = serde_json::from_value(terms.clone()).unwrap();
     assert_eq!(created.body["terms_hash"], json!(parsed.hash()));
 }
 

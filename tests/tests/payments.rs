@@ -611,7 +611,7 @@ async fn an_accept_whose_commit_answer_was_lost_keeps_the_intent_of_the_order_th
     let (order_id, intent_id) = (placed["order_id"].as_str().unwrap(), intent_of(&placed));
     // The commit went through but its answer was lost (a 500 after DynamoDB committed):
     // the order is read again, found, and its intent is not cancelled.
-    let lost = peyman::rules::error::ApiError::internal("the connection reset after the commit");
+    let lost = peyman_rules::error::ApiError::internal("the connection reset after the commit");
     peyman::flows::accept::settle_failed_commit(&app, order_id, &intent_id, lost).await.expect("the accept succeeded");
     assert_eq!(stripe.intent(&intent_id).await["status"], "requires_payment_method", "still payable");
     assert_eq!(stripe.pay(&intent_id, "pm_card_visa").await, 200);
@@ -620,8 +620,8 @@ async fn an_accept_whose_commit_answer_was_lost_keeps_the_intent_of_the_order_th
     // Nothing committed: an ambiguous failure finds no order and cancels the intent; a
     // lost race cancels it too and says the offer changed.
     for (error, code) in [
-        (peyman::rules::error::ApiError::internal("timeout"), "internal"),
-        (peyman::rules::error::ApiError::conflict("concurrent_change", "lost"), "offer_changed"),
+        (peyman_rules::error::ApiError::internal("timeout"), "internal"),
+        (peyman_rules::error::ApiError::conflict("concurrent_change", "lost"), "offer_changed"),
     ] {
         let (status, intent) =
             stripe.call(reqwest::Method::POST, "/v1/payment_intents", &[("amount", "100"), ("currency", "usd")]).await;
@@ -680,7 +680,7 @@ async fn a_refund_the_provider_keeps_refusing_is_retried_then_failed_and_listed_
         .await
         .unwrap();
     assert!(listed.items().iter().any(|i| i["intent_id"].as_s().unwrap() == &intent_id), "in REFUNDS#FAILED");
-    let subject = peyman::rules::payment::refund_timer(&intent_id, "back");
+    let subject = peyman_rules::payment::refund_timer(&intent_id, "back");
     assert!(
         !aws.partition(peyman::adapters::dynamo::keys::TIMERS)
             .await

@@ -112,7 +112,7 @@ async fn make_redrive_moves_dead_letters_back_and_they_are_applied() {
     let source = aws.template.queue_url("FollowUpsQueue").unwrap();
     // A follow-up that failed five times (its cause since fixed) waits in the DLQ.
     let recipient = user("buyer");
-    let followup = peyman::rules::followup::FollowUp::notify(&recipient, "order/x", "order_paid", chrono::Utc::now());
+    let followup = peyman_rules::followup::FollowUp::notify(&recipient, "order/x", "order_paid", chrono::Utc::now());
     let body = serde_json::to_string(&followup).unwrap();
     aws.sqs.send_message().queue_url(&dlq).message_body(&body).send().await.unwrap();
     let python = format!("{}/../.venv/moto/bin/python", env!("CARGO_MANIFEST_DIR"));

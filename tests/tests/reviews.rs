@@ -124,13 +124,13 @@ async fn the_window_s_end_publishes_a_lone_review_and_closes_reviewing() {
     assert!(
         peyman::flows::reviews::write(
             &app,
-            &peyman::rules::caller::Caller { user_id: deal.seller.clone(), is_support: false },
+            &peyman_rules::caller::Caller { user_id: deal.seller.clone(), is_support: false },
             &order_id,
             serde_json::from_value(json!({ "rating": 5, "text": "دیر" })).unwrap(),
             ends,
         )
         .await
-        .is_err_and(|e| matches!(e, peyman::rules::error::ApiError::Conflict { code: "review_window_closed", .. }))
+        .is_err_and(|e| matches!(e, peyman_rules::error::ApiError::Conflict { code: "review_window_closed", .. }))
     );
     // The seller may still answer the published review.
     api.post(&reply_path(&order_id), &token(&deal.seller), json!({ "text": "ممنون" })).await.ok(201);

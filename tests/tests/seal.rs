@@ -6,7 +6,7 @@ use aws_sdk_kms::types::{KeySpec, KeyUsageType};
 use p256::ecdsa::Signature;
 use p256::ecdsa::signature::Verifier;
 use peyman::adapters::kms::Sealer;
-use peyman::rules::packet::{self, Seal};
+use peyman_rules::packet::{self, Seal};
 
 #[tokio::test]
 async fn a_seal_signed_by_kms_verifies_offline_and_nothing_else_does() {

@@ -2,8 +2,8 @@
 //! land. This holds for DynamoDB; the test keeps the local stack (moto, with the
 //! transaction patch in `infra/local/moto_server.py`) honest about it.
 
-use peyman::rules::followup::FollowUp;
 use peyman_e2e::*;
+use peyman_rules::followup::FollowUp;
 
 #[tokio::test]
 async fn a_transaction_whose_last_condition_fails_writes_nothing() {

@@ -251,7 +251,7 @@ async fn a_late_order_is_cancelled_by_its_buyer_after_the_grace_period_with_a_fu
     let seen = order(&api, &deal, &order_id).await;
     let due: DateTime<Utc> = seen["due_at"].as_str().unwrap().parse().unwrap();
     let intent = seen["payment"]["payment_intent_id"].as_str().unwrap().to_owned();
-    let buyer = peyman::rules::caller::Caller { user_id: deal.buyer.clone(), is_support: false };
+    let buyer = peyman_rules::caller::Caller { user_id: deal.buyer.clone(), is_support: false };
 
     // Not late yet: the buyer cannot cancel alone, and the seller never can.
     api.post(&path(&order_id, "cancel"), &token(&deal.buyer), json!({}))

@@ -8,7 +8,7 @@
 //! through it: `zarinpal.rs`.
 
 use peyman::adapters::zarinpal::{RefundService, Verification, Zarinpal, ZarinpalConfig};
-use peyman::rules::payment::Answer;
+use peyman_rules::payment::Answer;
 
 const CALLBACK: &str = "http://127.0.0.1:1/v1/payments/zarinpal/callback";
 

@@ -1,6 +1,6 @@
 //! `peyman-verify`'s checks: a packet is read entry by entry from its ZIP (each hashed as a
 //! stream, only the small documents kept), then judged by the packet rules
-//! (`peyman::rules::packet::verify`) with the seal's signature checked under an ECDSA
+//! (`peyman_rules::packet::verify`) with the seal's signature checked under an ECDSA
 //! P-256 public key. No network, no AWS.
 
 use std::collections::BTreeSet;
@@ -9,7 +9,7 @@ use std::io::{Read, Seek};
 use p256::ecdsa::signature::Verifier;
 use p256::ecdsa::{Signature, VerifyingKey};
 use p256::pkcs8::DecodePublicKey;
-use peyman::rules::packet::{self, Break, Listing, Report};
+use peyman_rules::packet::{self, Break, Listing, Report};
 use sha2::{Digest, Sha256};
 
 /// The most a document read whole may hold; anything larger is not one of ours.

@@ -1,5 +1,5 @@
 //! A sound packet verifies; 1,000 random mutations of it never do. The packet is built
-//! here in the format the packet rules define (`peyman::rules::packet`) and sealed with a
+//! here in the format the packet rules define (`peyman_rules::packet`) and sealed with a
 //! P-256 key, as the export builder seals with KMS.
 
 use std::collections::BTreeMap;
@@ -8,9 +8,9 @@ use std::io::{Cursor, Write};
 use p256::ecdsa::signature::Signer;
 use p256::ecdsa::{Signature, SigningKey, VerifyingKey};
 use p256::pkcs8::{EncodePublicKey, LineEnding};
-use peyman::rules::lifecycle::Actor;
-use peyman::rules::packet::{self, Break, Contract, Entry, Manifest, Seal};
-use peyman::rules::timeline::{Draft, Event, GENESIS};
+use peyman_rules::lifecycle::Actor;
+use peyman_rules::packet::{self, Break, Contract, Entry, Manifest, Seal};
+use peyman_rules::timeline::{Draft, Event, GENESIS};
 use peyman_verify::{check, read};
 use serde_json::{Value, json};
 
@@ -42,7 +42,7 @@ fn chain(subject: &str, names: &[&str]) -> Vec<Event> {
     events
 }
 
-fn terms() -> peyman::rules::offer::Terms {
+fn terms() -> peyman_rules::offer::Terms {
     serde_json::from_value(json!({
         "gig_id": "01GIG", "title": "لوگوی فروشگاه 🎨", "description": "سه طرح\u{200c}ها",
         "price": { "amount": 12_000_000, "currency": "IRR" }, "delivery_days": 7,

@@ -2,9 +2,9 @@
 
 use lambda_http::{Body, Error, Request, Response};
 use peyman::flows::{App, gigs};
-use peyman::rules::error::ApiError;
 use peyman::shell::answer::Reply;
 use peyman::shell::http::{ApiRequest, serve, unknown_route};
+use peyman_rules::error::ApiError;
 
 pub async fn handle(app: &App, request: Request) -> Result<Response<Body>, Error> {
     Ok(serve(app, request, route).await)

@@ -2,9 +2,9 @@
 
 use lambda_http::{Body, Error, Request, Response};
 use peyman::flows::{App, messages};
-use peyman::rules::error::ApiError;
 use peyman::shell::answer::Reply;
 use peyman::shell::http::{ApiRequest, serve, unknown_route};
+use peyman_rules::error::ApiError;
 use serde_json::json;
 
 pub async fn handle(app: &App, request: Request) -> Result<Response<Body>, Error> {

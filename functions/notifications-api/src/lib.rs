@@ -3,10 +3,10 @@
 
 use lambda_http::{Body, Error, Request, Response};
 use peyman::flows::{App, notifications};
-use peyman::rules::error::ApiError;
-use peyman::rules::notification::Notification;
 use peyman::shell::answer::Reply;
 use peyman::shell::http::{ApiRequest, serve, unknown_route};
+use peyman_rules::error::ApiError;
+use peyman_rules::notification::Notification;
 use serde_json::json;
 
 pub async fn handle(app: &App, request: Request) -> Result<Response<Body>, Error> {

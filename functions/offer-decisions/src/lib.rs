@@ -3,11 +3,11 @@
 
 use lambda_http::{Body, Error, Request, Response};
 use peyman::flows::{App, accept, offers};
-use peyman::rules::error::ApiError;
-use peyman::rules::lifecycle::Actor;
-use peyman::rules::tracked::Tracked;
 use peyman::shell::answer::Reply;
 use peyman::shell::http::{ApiRequest, serve, unknown_route};
+use peyman_rules::error::ApiError;
+use peyman_rules::lifecycle::Actor;
+use peyman_rules::tracked::Tracked;
 use serde_json::json;
 
 pub async fn handle(app: &App, request: Request) -> Result<Response<Body>, Error> {

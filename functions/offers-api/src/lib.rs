@@ -4,12 +4,12 @@
 
 use lambda_http::{Body, Error, Request, Response};
 use peyman::flows::{App, offers};
-use peyman::rules::error::ApiError;
-use peyman::rules::lifecycle::Actor;
-use peyman::rules::offer::Offer;
-use peyman::rules::tracked::Tracked;
 use peyman::shell::answer::Reply;
 use peyman::shell::http::{ApiRequest, list, serve, unknown_route, with_history};
+use peyman_rules::error::ApiError;
+use peyman_rules::lifecycle::Actor;
+use peyman_rules::offer::Offer;
+use peyman_rules::tracked::Tracked;
 
 pub async fn handle(app: &App, request: Request) -> Result<Response<Body>, Error> {
     Ok(serve(app, request, route).await)

@@ -4,11 +4,11 @@
 
 use lambda_http::{Body, Error, Request, Response};
 use peyman::flows::{App, orders};
-use peyman::rules::error::ApiError;
-use peyman::rules::order::Order;
-use peyman::rules::payment::Refund;
 use peyman::shell::answer::Reply;
 use peyman::shell::http::{ApiRequest, list, serve, unknown_route};
+use peyman_rules::error::ApiError;
+use peyman_rules::order::Order;
+use peyman_rules::payment::Refund;
 
 pub async fn handle(app: &App, request: Request) -> Result<Response<Body>, Error> {
     Ok(serve(app, request, route).await)

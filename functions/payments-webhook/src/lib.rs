@@ -11,17 +11,19 @@
 //!   (`PAYMENT_RETURN_URL` with `payment=paid|failed` and the `order_id`), or a problem
 //!   for a query that names no authority.
 
+use chrono::{DateTime, Utc};
 use lambda_http::http::Method;
 use lambda_http::{Body, Error, Request, RequestExt, Response};
 use peyman::flows::{App, payments, zarinpal};
-use peyman::rules::error::ApiError;
 use peyman::shell::answer::{Outcome, Reply};
 use peyman::shell::http::body_bytes;
+use peyman_rules::error::ApiError;
 use serde_json::json;
 
 pub async fn handle(app: &App, request: Request) -> Result<Response<Body>, Error> {
+    let now = chrono::Utc::now();
     if request.method() == Method::GET {
-        return Ok(match returned(app, &request).await {
+        return Ok(match returned(app, &request, now).await {
             Ok(page) => Response::builder()
                 .status(303)
                 .header("location", page)
@@ -31,19 +33,19 @@ pub async fn handle(app: &App, request: Request) -> Result<Response<Body>, Error
             Err(error) => Outcome::from(Err(error)).into_response(),
         });
     }
-    Ok(Outcome::from(receive(app, &request).await).into_response())
+    Ok(Outcome::from(receive(app, &request, now).await).into_response())
 }
 
-async fn receive(app: &App, request: &Request) -> Result<Reply, ApiError> {
+async fn receive(app: &App, request: &Request, now: DateTime<Utc>) -> Result<Reply, ApiError> {
     let provider = request.path_parameters().first("provider").unwrap_or_default().to_owned();
     let signature = request.headers().get("stripe-signature").map(|v| v.to_str().unwrap_or_default());
     let body = body_bytes(request.body());
-    let (event, outcome) = payments::receive_webhook(app, &provider, signature, &body, chrono::Utc::now()).await?;
+    let (event, outcome) = payments::receive_webhook(app, &provider, signature, &body, now).await?;
     Reply::ok(json!({ "event_id": event.id, "outcome": outcome }))
 }
 
 /// The callback's query read, the payment verified; the page the payer goes on to.
-async fn returned(app: &App, request: &Request) -> Result<String, ApiError> {
+async fn returned(app: &App, request: &Request, now: DateTime<Utc>) -> Result<String, ApiError> {
     let query = request.query_string_parameters();
     let authority = query
         .first("Authority")
@@ -60,5 +62,5 @@ async fn returned(app: &App, request: &Request) -> Result<String, ApiError> {
         Some("NOK") => false,
         _ => return Err(ApiError::invalid("invalid_status", "Status", "Status is OK or NOK")),
     };
-    zarinpal::callback(app, authority, status_ok, chrono::Utc::now()).await
+    zarinpal::callback(app, authority, status_ok, now).await
 }

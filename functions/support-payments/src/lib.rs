@@ -4,11 +4,11 @@
 
 use lambda_http::{Body, Error, Request, Response};
 use peyman::flows::{App, payments, support};
-use peyman::rules::error::ApiError;
-use peyman::rules::lifecycle::Actor;
-use peyman::rules::payment::{HeldDecision, Payment, Refund};
 use peyman::shell::answer::Reply;
 use peyman::shell::http::{ApiRequest, serve, unknown_route};
+use peyman_rules::error::ApiError;
+use peyman_rules::lifecycle::Actor;
+use peyman_rules::payment::{HeldDecision, Payment, Refund};
 use serde::Deserialize;
 use serde_json::json;
 

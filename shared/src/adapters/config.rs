@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use crate::adapters::stripe::StripeConfig;
 use crate::adapters::zarinpal::{RefundService, ZarinpalConfig};
-use crate::rules::policy::Policy;
+use peyman_rules::policy::Policy;
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -30,7 +30,7 @@ pub struct Config {
     /// How the sweeper retries a timer or a refund that failed before it parks it for
     /// support (`RETRY_FIRST_SECONDS`, default 30, doubling up to 6 h;
     /// `RETRY_ATTEMPTS`, default 8).
-    pub retry: crate::rules::retry::Backoff,
+    pub retry: peyman_rules::retry::Backoff,
     /// The JWT claim that lists the caller's groups (`GROUPS_CLAIM`, default `groups`;
     /// Cognito deployments set `cognito:groups`).
     pub groups_claim: String,
@@ -143,7 +143,7 @@ impl Config {
             idempotency_in_progress: seconds("IDEMPOTENCY_IN_PROGRESS_SECONDS", 60)?,
             s3_force_path_style: flag("S3_FORCE_PATH_STYLE")?,
             retry: {
-                let defaults = crate::rules::retry::Backoff::default();
+                let defaults = peyman_rules::retry::Backoff::default();
                 let attempts = match lookup("RETRY_ATTEMPTS") {
                     None => defaults.attempts,
                     Some(v) => v.parse::<u32>().ok().filter(|n| *n >= 1).ok_or_else(|| ConfigError::Malformed {
@@ -151,7 +151,7 @@ impl Config {
                         reason: "a whole number of at least 1".into(),
                     })?,
                 };
-                crate::rules::retry::Backoff {
+                peyman_rules::retry::Backoff {
                     first: seconds("RETRY_FIRST_SECONDS", defaults.first.as_secs())?,
                     attempts,
                     ..defaults

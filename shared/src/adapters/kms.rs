@@ -8,7 +8,7 @@ use aws_sdk_kms::primitives::Blob;
 use aws_sdk_kms::types::{MessageType, SigningAlgorithmSpec};
 
 use crate::adapters::meter::{RequestMeter, Service};
-use crate::rules::error::ApiError;
+use peyman_rules::error::ApiError;
 
 fn kms_error(err: impl std::error::Error + Send + Sync + 'static) -> ApiError {
     ApiError::internal(format!("kms: {}", DisplayErrorContext(err)))

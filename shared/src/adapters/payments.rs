@@ -7,9 +7,9 @@
 use crate::adapters::config::Config;
 use crate::adapters::stripe::{self, Stripe};
 use crate::adapters::zarinpal::{self, Zarinpal};
-use crate::rules::error::ApiError;
-use crate::rules::money::Money;
-use crate::rules::payment::{Answer, Intent, Payment, RefundAnswer};
+use peyman_rules::error::ApiError;
+use peyman_rules::money::Money;
+use peyman_rules::payment::{Answer, Intent, Payment, RefundAnswer};
 
 #[derive(Debug, Clone)]
 pub enum Payments {

@@ -30,8 +30,8 @@ use serde::{Deserialize, Serialize};
 use crate::adapters::meter::{self, Service};
 use crate::adapters::provider_http::{HttpsClient, https_client};
 use crate::adapters::sdk::AMAZON_ROOTS;
-use crate::rules::error::ApiError;
-use crate::rules::upload::SNIFF_BYTES;
+use peyman_rules::error::ApiError;
+use peyman_rules::upload::SNIFF_BYTES;
 use sha2::{Digest, Sha256};
 
 #[derive(Debug, Clone)]

@@ -6,8 +6,8 @@ use aws_sdk_sqs::Client;
 use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
 
 use crate::adapters::meter::{RequestMeter, Service};
-use crate::rules::error::ApiError;
-use crate::rules::followup::{FollowUp, FollowUpKind};
+use peyman_rules::error::ApiError;
+use peyman_rules::followup::{FollowUp, FollowUpKind};
 
 #[derive(Debug, Clone)]
 pub struct Queues {

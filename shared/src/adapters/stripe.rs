@@ -13,9 +13,9 @@ use serde_json::Value;
 use sha2::Sha256;
 
 use crate::adapters::provider_http::{self, Payload};
-use crate::rules::error::ApiError;
-use crate::rules::money::Money;
-use crate::rules::payment::{Answer, Intent, PaymentEvent, ReceivedEvent};
+use peyman_rules::error::ApiError;
+use peyman_rules::money::Money;
+use peyman_rules::payment::{Answer, Intent, PaymentEvent, ReceivedEvent};
 
 /// How far a webhook's signed timestamp may be from our clock, either way (Stripe's own
 /// libraries default to the same five minutes).

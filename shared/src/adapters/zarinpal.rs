@@ -13,8 +13,8 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::adapters::provider_http::{self, Payload};
-use crate::rules::error::ApiError;
-use crate::rules::payment::{Answer, Receipt};
+use peyman_rules::error::ApiError;
+use peyman_rules::payment::{Answer, Receipt};
 
 /// The name payments and routes know this provider by.
 pub const PROVIDER: &str = "zarinpal";

@@ -9,7 +9,7 @@ use futures_lite::io::AsyncWriteExt;
 use sha2::{Digest, Sha256};
 use tokio_util::compat::Compat;
 
-use crate::rules::error::ApiError;
+use peyman_rules::error::ApiError;
 
 fn zip_error(e: impl std::fmt::Display) -> ApiError {
     ApiError::internal(format!("zip: {e}"))

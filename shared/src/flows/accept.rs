@@ -15,13 +15,13 @@ use serde_json::json;
 use crate::flows::App;
 use crate::flows::offers::decided_meanwhile;
 use crate::flows::tracked::visible;
-use crate::rules::caller::Caller;
-use crate::rules::error::ApiError;
-use crate::rules::lifecycle::{self, Actor, OFFER, ORDER_START, OfferAction};
-use crate::rules::offer::Offer;
-use crate::rules::order::Order;
-use crate::rules::payment::Payment;
-use crate::rules::tracked::{Step, Tracked, refusal};
+use peyman_rules::caller::Caller;
+use peyman_rules::error::ApiError;
+use peyman_rules::lifecycle::{self, Actor, OFFER, ORDER_START, OfferAction};
+use peyman_rules::offer::Offer;
+use peyman_rules::order::Order;
+use peyman_rules::payment::Payment;
+use peyman_rules::tracked::{Step, Tracked, refusal};
 
 /// What accepting placed.
 #[derive(Debug)]

@@ -11,17 +11,17 @@ use crate::adapters::dynamo::Page;
 use crate::flows::App;
 use crate::flows::payments::refund_within;
 use crate::flows::tracked::{history, visible};
-use crate::rules::caller::Caller;
-use crate::rules::delivery::Delivery;
-use crate::rules::dispute::{self, Decision, Dispute, NewDispute, NewResolution, NewStatement, Resolution, Statement};
-use crate::rules::error::ApiError;
-use crate::rules::lifecycle::{self, Actor, DISPUTE, DISPUTE_START, DisputeAction, DisputeState, ORDER, OrderAction};
-use crate::rules::message::Message;
-use crate::rules::offer::Offer;
-use crate::rules::order::Order;
-use crate::rules::payment::{Payment, Refund};
-use crate::rules::tracked::{Step, Tracked};
-use crate::rules::upload::{self, Upload};
+use peyman_rules::caller::Caller;
+use peyman_rules::delivery::Delivery;
+use peyman_rules::dispute::{self, Decision, Dispute, NewDispute, NewResolution, NewStatement, Resolution, Statement};
+use peyman_rules::error::ApiError;
+use peyman_rules::lifecycle::{self, Actor, DISPUTE, DISPUTE_START, DisputeAction, DisputeState, ORDER, OrderAction};
+use peyman_rules::message::Message;
+use peyman_rules::offer::Offer;
+use peyman_rules::order::Order;
+use peyman_rules::payment::{Payment, Refund};
+use peyman_rules::tracked::{Step, Tracked};
+use peyman_rules::upload::{self, Upload};
 
 /// A party opens a dispute on a paid order that is neither completed nor cancelled, with a
 /// reason, a description and files of their own (shared with the other party).

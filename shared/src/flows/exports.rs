@@ -16,22 +16,22 @@ use crate::adapters::dynamo::commit::Commit;
 use crate::adapters::zip::PacketZip;
 use crate::flows::tracked::events_as_of;
 use crate::flows::{App, until_not_raced};
-use crate::rules::caller::Caller;
-use crate::rules::delivery::Delivery;
-use crate::rules::dispute::{self, Dispute};
-use crate::rules::error::ApiError;
-use crate::rules::export::{Built, Export, ExportStatus};
-use crate::rules::followup::{FollowUp, FollowUpKind};
-use crate::rules::lifecycle::{self, Actor, DISPUTE, DisputeAction};
-use crate::rules::message::Message;
-use crate::rules::offer::{Offer, OfferSource};
-use crate::rules::order::Order;
-use crate::rules::packet::{self, Contract, Entry, Manifest, Seal};
-use crate::rules::packet_page::{self, PacketFile, Sheet};
-use crate::rules::request::Request;
-use crate::rules::timeline::Event;
-use crate::rules::tracked::{Step, Tracked};
-use crate::rules::upload::{Upload, UploadKind};
+use peyman_rules::caller::Caller;
+use peyman_rules::delivery::Delivery;
+use peyman_rules::dispute::{self, Dispute};
+use peyman_rules::error::ApiError;
+use peyman_rules::export::{Built, Export, ExportStatus};
+use peyman_rules::followup::{FollowUp, FollowUpKind};
+use peyman_rules::lifecycle::{self, Actor, DISPUTE, DisputeAction};
+use peyman_rules::message::Message;
+use peyman_rules::offer::{Offer, OfferSource};
+use peyman_rules::order::Order;
+use peyman_rules::packet::{self, Contract, Entry, Manifest, Seal};
+use peyman_rules::packet_page::{self, PacketFile, Sheet};
+use peyman_rules::request::Request;
+use peyman_rules::timeline::Event;
+use peyman_rules::tracked::{Step, Tracked};
+use peyman_rules::upload::{Upload, UploadKind};
 
 /// Records an export's step on its dispute's timeline, with `also` in the same
 /// transaction; a lost race on the dispute's version is tried again on the dispute as it
@@ -173,8 +173,8 @@ struct Case {
     statements: Vec<dispute::Statement>,
     deliveries: Vec<Delivery>,
     messages: Vec<Message>,
-    payments: Vec<crate::rules::payment::Payment>,
-    refunds: Vec<crate::rules::payment::Refund>,
+    payments: Vec<peyman_rules::payment::Payment>,
+    refunds: Vec<peyman_rules::payment::Refund>,
     timelines: Vec<(String, Vec<Event>)>,
 }
 
@@ -328,7 +328,7 @@ pub async fn assemble(app: &App, export: &Export, now: DateTime<Utc>) -> Result<
         add(&mut zip, &mut entries, "deliveries/index.json", &json_bytes(&deliveries)?).await?;
         let payments = json!({
             "payments": case.payments.iter().map(|p| p.view(Some(Actor::Support))).collect::<Vec<_>>(),
-            "refunds": case.refunds.iter().map(crate::rules::payment::Refund::view).collect::<Vec<_>>(),
+            "refunds": case.refunds.iter().map(peyman_rules::payment::Refund::view).collect::<Vec<_>>(),
         });
         add(&mut zip, &mut entries, "payments.json", &json_bytes(&payments)?).await?;
         let sheet = Sheet {

@@ -8,8 +8,8 @@ use chrono::{DateTime, Utc};
 
 use crate::flows::App;
 use crate::flows::payments::{cancel_intent, send_refund};
-use crate::rules::error::ApiError;
-use crate::rules::followup::{FollowUp, FollowUpKind};
+use peyman_rules::error::ApiError;
+use peyman_rules::followup::{FollowUp, FollowUpKind};
 
 /// Applies one follow-up, as a queue message's body.
 pub async fn apply(app: &App, body: &str, now: DateTime<Utc>) -> Result<(), ApiError> {

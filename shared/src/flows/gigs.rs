@@ -3,9 +3,9 @@
 use chrono::{DateTime, Utc};
 
 use crate::flows::App;
-use crate::rules::caller::Caller;
-use crate::rules::error::ApiError;
-use crate::rules::gig::{Gig, GigPatch, NewGig};
+use peyman_rules::caller::Caller;
+use peyman_rules::error::ApiError;
+use peyman_rules::gig::{Gig, GigPatch, NewGig};
 
 pub async fn create(app: &App, seller: &Caller, new: NewGig, now: DateTime<Utc>) -> Result<Gig, ApiError> {
     let gig = new.into_gig(&app.config.policy, ulid::Ulid::new().to_string(), &seller.user_id, now)?;

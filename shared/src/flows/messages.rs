@@ -4,11 +4,11 @@ use chrono::{DateTime, Utc};
 
 use crate::adapters::dynamo::Page;
 use crate::flows::App;
-use crate::rules::caller::Caller;
-use crate::rules::error::ApiError;
-use crate::rules::message::{self, Message, NewMessage};
-use crate::rules::order::Order;
-use crate::rules::upload::{self, Upload};
+use peyman_rules::caller::Caller;
+use peyman_rules::error::ApiError;
+use peyman_rules::message::{self, Message, NewMessage};
+use peyman_rules::order::Order;
+use peyman_rules::upload::{self, Upload};
 
 /// Sends a message to `recipient`; its files must be the sender's own and not rejected,
 /// and an order it names must be between the two. Returns the message with its files as

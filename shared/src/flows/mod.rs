@@ -30,7 +30,7 @@ use crate::adapters::kms::Sealer;
 use crate::adapters::payments::Payments;
 use crate::adapters::s3::Files;
 use crate::adapters::sqs::Queues;
-use crate::rules::error::{ApiError, BoxError};
+use peyman_rules::error::{ApiError, BoxError};
 
 /// The adapters a function builds once per cold start and lends to every invocation.
 #[derive(Debug, Clone)]

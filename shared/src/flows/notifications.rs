@@ -5,9 +5,9 @@ use chrono::{DateTime, Utc};
 
 use crate::adapters::dynamo::Page;
 use crate::flows::App;
-use crate::rules::caller::Caller;
-use crate::rules::error::ApiError;
-use crate::rules::notification::Notification;
+use peyman_rules::caller::Caller;
+use peyman_rules::error::ApiError;
+use peyman_rules::notification::Notification;
 
 pub async fn list(
     app: &App,

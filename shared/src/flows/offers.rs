@@ -6,14 +6,14 @@ use serde_json::json;
 
 use crate::flows::App;
 use crate::flows::tracked::act;
-use crate::rules::caller::Caller;
-use crate::rules::error::ApiError;
-use crate::rules::lifecycle::{Actor, OFFER, OFFER_START, OfferAction};
-use crate::rules::offer::{NewOffer, Offer, OfferSource};
-use crate::rules::order::Order;
-use crate::rules::placement::{self, Loaded, Placed, Source};
-use crate::rules::request::{Reason, Request};
-use crate::rules::tracked::Step;
+use peyman_rules::caller::Caller;
+use peyman_rules::error::ApiError;
+use peyman_rules::lifecycle::{Actor, OFFER, OFFER_START, OfferAction};
+use peyman_rules::offer::{NewOffer, Offer, OfferSource};
+use peyman_rules::order::Order;
+use peyman_rules::placement::{self, Loaded, Placed, Source};
+use peyman_rules::request::{Reason, Request};
+use peyman_rules::tracked::Step;
 
 /// Places the offer `seller` describes in `new`; an answered request moves to `answered`
 /// in the same transaction.

@@ -5,11 +5,11 @@ use serde_json::Value;
 
 use crate::flows::App;
 use crate::flows::tracked::{history, visible};
-use crate::rules::caller::Caller;
-use crate::rules::error::ApiError;
-use crate::rules::lifecycle::Actor;
-use crate::rules::order::Order;
-use crate::rules::payment::{Payment, Refund};
+use peyman_rules::caller::Caller;
+use peyman_rules::error::ApiError;
+use peyman_rules::lifecycle::Actor;
+use peyman_rules::order::Order;
+use peyman_rules::payment::{Payment, Refund};
 
 /// One order the caller may see, with the caller's part in it and its money.
 #[derive(Debug)]

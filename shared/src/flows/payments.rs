@@ -10,22 +10,22 @@ use crate::adapters::dynamo::keys::{self, Key};
 use crate::adapters::payments::Payments;
 use crate::adapters::provider_http::CALL_TIMEOUT;
 use crate::flows::{App, until_not_raced};
-use crate::rules::caller::Caller;
-use crate::rules::error::ApiError;
-use crate::rules::followup::FollowUp;
-use crate::rules::lifecycle::{
+use peyman_rules::caller::Caller;
+use peyman_rules::error::ApiError;
+use peyman_rules::followup::FollowUp;
+use peyman_rules::lifecycle::{
     self, Actor, ORDER, OrderAction, OrderState, PaymentAction, REFUND_START, REFUNDS_CONFIRMED, RefundAction,
 };
-use crate::rules::money::Money;
-use crate::rules::order::Order;
-use crate::rules::payment::{
+use peyman_rules::money::Money;
+use peyman_rules::order::Order;
+use peyman_rules::payment::{
     Answer, HeldDecision, OnSuccess, PaidByHand, Payment, PaymentEvent, PaymentStatus, Receipt, Received,
     ReceivedEvent, Refund, RefundAnswer, RefundCall, RefundStatus, can_apply, confirmed_by, move_payment, move_refund,
     on_success, refund_timer,
 };
-use crate::rules::retry::Next;
-use crate::rules::tracked::{Step, Tracked};
-use crate::rules::validate;
+use peyman_rules::retry::Next;
+use peyman_rules::tracked::{Step, Tracked};
+use peyman_rules::validate;
 
 /// Adds a refund of `amount` of `payment` to `commit` ([`Payment::refund`] decides it):
 /// its record (a second request with the same id is refused by the store, so it happens

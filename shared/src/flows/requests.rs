@@ -6,11 +6,11 @@ use serde_json::json;
 
 use crate::flows::App;
 use crate::flows::tracked::act;
-use crate::rules::caller::Caller;
-use crate::rules::error::ApiError;
-use crate::rules::lifecycle::{Actor, REQUEST, REQUEST_START, RequestAction};
-use crate::rules::request::{NewRequest, Reason, Request};
-use crate::rules::tracked::Step;
+use peyman_rules::caller::Caller;
+use peyman_rules::error::ApiError;
+use peyman_rules::lifecycle::{Actor, REQUEST, REQUEST_START, RequestAction};
+use peyman_rules::request::{NewRequest, Reason, Request};
+use peyman_rules::tracked::Step;
 
 /// The buyer's new request. It is prior communication, and its files become the
 /// seller's to read, in the same transaction.

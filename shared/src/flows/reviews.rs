@@ -11,12 +11,12 @@ use crate::adapters::dynamo::commit::Commit;
 use crate::flows::App;
 use crate::flows::gigs;
 use crate::flows::tracked::visible;
-use crate::rules::caller::Caller;
-use crate::rules::error::ApiError;
-use crate::rules::lifecycle::{self, Actor, ORDER, OrderAction};
-use crate::rules::order::Order;
-use crate::rules::review::{self, NewReply, NewReview, Review, ReviewReply};
-use crate::rules::tracked::{Step, Tracked};
+use peyman_rules::caller::Caller;
+use peyman_rules::error::ApiError;
+use peyman_rules::lifecycle::{self, Actor, ORDER, OrderAction};
+use peyman_rules::order::Order;
+use peyman_rules::review::{self, NewReply, NewReview, Review, ReviewReply};
+use peyman_rules::tracked::{Step, Tracked};
 
 /// A party reviews the other on a completed order: hidden until the other has written
 /// theirs (then both are published, in this transaction) or the window closes.

@@ -4,9 +4,9 @@
 use chrono::{DateTime, Utc};
 
 use crate::flows::App;
-use crate::rules::caller::Caller;
-use crate::rules::error::ApiError;
-use crate::rules::seller::{LevelUpdate, SellerSettings, SettingsUpdate};
+use peyman_rules::caller::Caller;
+use peyman_rules::error::ApiError;
+use peyman_rules::seller::{LevelUpdate, SellerSettings, SettingsUpdate};
 
 pub async fn settings(app: &App, caller: &Caller) -> Result<SellerSettings, ApiError> {
     app.store.seller_settings(&caller.user_id).await

@@ -3,9 +3,9 @@
 
 use crate::adapters::dynamo::{Page, keys};
 use crate::flows::App;
-use crate::rules::caller::Caller;
-use crate::rules::error::ApiError;
-use crate::rules::payment::{Payment, Refund};
+use peyman_rules::caller::Caller;
+use peyman_rules::error::ApiError;
+use peyman_rules::payment::{Payment, Refund};
 
 /// `status` names the queue; only `held` is one.
 pub async fn held_payments(

@@ -16,17 +16,17 @@ use crate::adapters::dynamo::timers::DueTimer;
 use crate::flows::App;
 use crate::flows::payments::{refund_within, send_refund};
 use crate::flows::reviews;
-use crate::rules::error::ApiError;
-use crate::rules::followup::FollowUp;
-use crate::rules::lifecycle::{
+use peyman_rules::error::ApiError;
+use peyman_rules::followup::FollowUp;
+use peyman_rules::lifecycle::{
     self, Actor, LATE_CANCELLATION_AVAILABLE, Note, OFFER, ORDER, ORDER_LATE, OfferAction, OrderAction, REQUEST,
     Refusal, RequestAction, Timer, Transition,
 };
-use crate::rules::offer::Offer;
-use crate::rules::order::Order;
-use crate::rules::request::Request;
-use crate::rules::retry::Next;
-use crate::rules::tracked::{Step, Tracked};
+use peyman_rules::offer::Offer;
+use peyman_rules::order::Order;
+use peyman_rules::request::Request;
+use peyman_rules::retry::Next;
+use peyman_rules::tracked::{Step, Tracked};
 
 /// What one sweep did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]

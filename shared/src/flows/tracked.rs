@@ -6,11 +6,11 @@ use serde_json::Value;
 
 use crate::adapters::dynamo::Page;
 use crate::flows::App;
-use crate::rules::caller::Caller;
-use crate::rules::error::ApiError;
-use crate::rules::lifecycle::{self, Actor, Transition};
-use crate::rules::timeline;
-use crate::rules::tracked::{Step, Tracked, refusal};
+use peyman_rules::caller::Caller;
+use peyman_rules::error::ApiError;
+use peyman_rules::lifecycle::{self, Actor, Transition};
+use peyman_rules::timeline;
+use peyman_rules::tracked::{Step, Tracked, refusal};
 
 /// Loads an entity the caller may see, with their part in it; to anyone else it does not
 /// exist.

@@ -5,9 +5,9 @@ use chrono::{DateTime, Utc};
 
 use crate::adapters::s3::{self, UploadLink};
 use crate::flows::App;
-use crate::rules::caller::Caller;
-use crate::rules::error::ApiError;
-use crate::rules::upload::{Upload, UploadDeclaration, UploadStatus};
+use peyman_rules::caller::Caller;
+use peyman_rules::error::ApiError;
+use peyman_rules::upload::{Upload, UploadDeclaration, UploadStatus};
 
 /// Declares an upload and presigns its object.
 pub async fn declare(

@@ -11,15 +11,15 @@ use crate::adapters::dynamo::Page;
 use crate::flows::App;
 use crate::flows::payments::refund_within;
 use crate::flows::tracked::visible;
-use crate::rules::caller::Caller;
-use crate::rules::delivery::{Delivery, NewDelivery, RevisionRequest};
-use crate::rules::error::ApiError;
-use crate::rules::followup::FollowUp;
-use crate::rules::lifecycle::{self, ORDER, OrderAction, OrderState, Transition};
-use crate::rules::order::Order;
-use crate::rules::request::Reason;
-use crate::rules::tracked::{Step, Tracked, refusal};
-use crate::rules::upload::{self, Upload, UploadStatus};
+use peyman_rules::caller::Caller;
+use peyman_rules::delivery::{Delivery, NewDelivery, RevisionRequest};
+use peyman_rules::error::ApiError;
+use peyman_rules::followup::FollowUp;
+use peyman_rules::lifecycle::{self, ORDER, OrderAction, OrderState, Transition};
+use peyman_rules::order::Order;
+use peyman_rules::request::Reason;
+use peyman_rules::tracked::{Step, Tracked, refusal};
+use peyman_rules::upload::{self, Upload, UploadStatus};
 
 /// The caller's order and the row `action` takes on it now, or the refusal.
 async fn step(

@@ -18,8 +18,8 @@ use crate::adapters::payments::Payments;
 use crate::adapters::zarinpal::{PROVIDER, Verification, Zarinpal};
 use crate::flows::App;
 use crate::flows::payments::receive;
-use crate::rules::error::ApiError;
-use crate::rules::payment::{Payment, PaymentEvent, PaymentStatus, Receipt, Received, ReceivedEvent};
+use peyman_rules::error::ApiError;
+use peyman_rules::payment::{Payment, PaymentEvent, PaymentStatus, Receipt, Received, ReceivedEvent};
 
 /// Where the callback sends the payer: our payment's order, if the authority is ours,
 /// and whether it is paid.

@@ -5,8 +5,8 @@ use lambda_http::http::StatusCode;
 use lambda_http::{Body, Response};
 use serde_json::Value;
 
-use crate::rules::error::ApiError;
 use crate::shell::problem;
+use peyman_rules::error::ApiError;
 
 /// A successful answer: a status and a JSON body.
 #[derive(Debug)]

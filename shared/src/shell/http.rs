@@ -15,13 +15,13 @@ use serde_json::Value;
 
 use crate::flows::App;
 use crate::flows::tracked::{self, ListQuery};
-use crate::rules::caller::Caller;
-use crate::rules::error::ApiError;
-use crate::rules::lifecycle::Actor;
-use crate::rules::tracked::Tracked;
-use crate::rules::validate;
 use crate::shell::answer::{Outcome, Reply};
 use crate::shell::{idempotency, identity};
+use peyman_rules::caller::Caller;
+use peyman_rules::error::ApiError;
+use peyman_rules::lifecycle::Actor;
+use peyman_rules::tracked::Tracked;
+use peyman_rules::validate;
 
 /// A request as handlers see it.
 #[derive(Debug)]

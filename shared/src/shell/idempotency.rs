@@ -11,8 +11,8 @@ use sha2::{Digest, Sha256};
 
 use crate::adapters::dynamo::idempotency::IdempotencyClaim;
 use crate::flows::App;
-use crate::rules::error::ApiError;
 use crate::shell::answer::Outcome;
+use peyman_rules::error::ApiError;
 
 pub const HEADER: &str = "idempotency-key";
 

@@ -3,9 +3,9 @@
 
 use std::collections::HashMap;
 
-use crate::rules::caller::Caller;
-use crate::rules::error::ApiError;
-use crate::rules::validate;
+use peyman_rules::caller::Caller;
+use peyman_rules::error::ApiError;
+use peyman_rules::validate;
 
 pub const SUPPORT_GROUP: &str = "support";
 

@@ -4,7 +4,7 @@
 use lambda_http::http::StatusCode;
 use serde::{Deserialize, Serialize};
 
-use crate::rules::error::ApiError;
+use peyman_rules::error::ApiError;
 
 /// An `application/problem+json` body.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

@@ -4,7 +4,7 @@
 
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 
-use crate::rules::error::ApiError;
+use peyman_rules::error::ApiError;
 
 /// Applies `apply` to each message body of a batch, with how many times SQS has handed
 /// that message out (`ApproximateReceiveCount`, 1 the first time); the failures are

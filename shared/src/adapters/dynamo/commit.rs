@@ -9,11 +9,11 @@ use sha2::{Digest, Sha256};
 
 use super::keys::Key;
 use super::{Item, Store, db_error, item, key_item, keys, n, put, s, timer_item};
-use crate::rules::error::ApiError;
-use crate::rules::followup::FollowUp;
-use crate::rules::lifecycle::Note;
-use crate::rules::timeline::Event;
-use crate::rules::tracked::{self, Recorded, Step, Tracked};
+use peyman_rules::error::ApiError;
+use peyman_rules::followup::FollowUp;
+use peyman_rules::lifecycle::Note;
+use peyman_rules::timeline::Event;
+use peyman_rules::tracked::{self, Recorded, Step, Tracked};
 
 /// Storage that asks to be retried: the caller's retry (the client's, SQS's, the
 /// provider's) will find it able.
@@ -348,8 +348,8 @@ mod tests {
 
     // ---- the transaction builder, write by write ----------------------------------
 
-    use crate::rules::lifecycle::{Actor, ORDER_LATE, ORDER_START, OrderState};
-    use crate::rules::order::{Order, example as order};
+    use peyman_rules::lifecycle::{Actor, ORDER_LATE, ORDER_START, OrderState};
+    use peyman_rules::order::{Order, example as order};
 
     fn puts(commit: &Commit) -> Vec<(&Item, Option<&str>)> {
         commit.writes.iter().filter_map(|w| w.put()).map(|p| (p.item(), p.condition_expression())).collect()

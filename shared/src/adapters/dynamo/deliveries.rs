@@ -2,8 +2,8 @@
 
 use super::commit::Commit;
 use super::{Page, Store, item, keys, put};
-use crate::rules::delivery::Delivery;
-use crate::rules::error::ApiError;
+use peyman_rules::delivery::Delivery;
+use peyman_rules::error::ApiError;
 
 impl Commit {
     /// A new delivery; one with the same id makes the commit fail.

@@ -4,10 +4,10 @@
 use super::commit::Commit;
 use super::tracked::{cursor_of, start_after};
 use super::{Page, Store, item, keys, put, s};
-use crate::rules::dispute::{Dispute, Statement};
-use crate::rules::error::ApiError;
-use crate::rules::lifecycle::DisputeState;
-use crate::rules::tracked::Tracked;
+use peyman_rules::dispute::{Dispute, Statement};
+use peyman_rules::error::ApiError;
+use peyman_rules::lifecycle::DisputeState;
+use peyman_rules::tracked::Tracked;
 
 impl Commit {
     /// A new statement; one with the same id makes the commit fail.

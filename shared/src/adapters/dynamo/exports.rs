@@ -6,8 +6,8 @@ use super::commit::Commit;
 use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
 
 use super::{Store, item, keys, put, s};
-use crate::rules::error::ApiError;
-use crate::rules::export::Export;
+use peyman_rules::error::ApiError;
+use peyman_rules::export::Export;
 
 impl Commit {
     /// A new export; one with the same id makes the commit fail.

@@ -4,8 +4,8 @@ use aws_sdk_dynamodb::types::ReturnValue;
 use chrono::{DateTime, Utc};
 
 use super::{Store, db_error, decode, item, key_item, keys, s};
-use crate::rules::error::ApiError;
-use crate::rules::gig::{Gig, GigPatch};
+use peyman_rules::error::ApiError;
+use peyman_rules::gig::{Gig, GigPatch};
 
 impl Store {
     pub async fn insert_gig(&self, gig: &Gig) -> Result<(), ApiError> {

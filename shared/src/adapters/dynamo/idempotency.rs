@@ -4,7 +4,7 @@ use aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure;
 use chrono::{DateTime, Utc};
 
 use super::{Store, db_error, is_condition_failure, key_item, keys, n, s};
-use crate::rules::error::ApiError;
+use peyman_rules::error::ApiError;
 
 /// What an idempotency claim found.
 #[derive(Debug, PartialEq)]

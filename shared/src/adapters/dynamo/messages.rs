@@ -4,9 +4,9 @@ use aws_sdk_dynamodb::types::TransactWriteItem;
 
 use super::keys::Key;
 use super::{Page, Store, db_error, item, key_item, keys, put, s};
-use crate::rules::error::ApiError;
-use crate::rules::message::Message;
-use crate::rules::placement::Contact;
+use peyman_rules::error::ApiError;
+use peyman_rules::message::Message;
+use peyman_rules::placement::Contact;
 
 impl Store {
     /// Stores a message and, in the same transaction, lets the recipient read each of

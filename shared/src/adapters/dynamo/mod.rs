@@ -33,7 +33,7 @@ use serde_dynamo::aws_sdk_dynamodb_1::{from_item, to_item};
 
 use crate::adapters::dynamo::keys::Key;
 use crate::adapters::meter::DynamoDbMeter;
-use crate::rules::error::ApiError;
+use peyman_rules::error::ApiError;
 
 pub type Item = HashMap<String, AttributeValue>;
 
@@ -307,7 +307,7 @@ pub fn invalid_cursor() -> ApiError {
 mod tests {
     use super::*;
     use crate::adapters::dynamo::keys;
-    use crate::rules::message::Message;
+    use peyman_rules::message::Message;
 
     #[test]
     fn an_item_carries_its_key_and_entity_and_decodes_to_what_was_stored() {

@@ -5,9 +5,9 @@ use aws_sdk_dynamodb::types::ReturnValue;
 use chrono::{DateTime, Utc};
 
 use super::{Page, Store, db_error, decode, item, key_item, keys, s};
-use crate::rules::error::ApiError;
-use crate::rules::followup::FollowUp;
-use crate::rules::notification::Notification;
+use peyman_rules::error::ApiError;
+use peyman_rules::followup::FollowUp;
+use peyman_rules::notification::Notification;
 
 impl Store {
     /// Applies a follow-up once: `false` when it was already applied.

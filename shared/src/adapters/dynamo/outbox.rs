@@ -3,8 +3,8 @@
 use chrono::{DateTime, Utc};
 
 use super::{Store, db_error, decode, key_item, keys};
-use crate::rules::error::ApiError;
-use crate::rules::followup::FollowUp;
+use peyman_rules::error::ApiError;
+use peyman_rules::followup::FollowUp;
 
 impl Store {
     /// Every follow-up still in the outbox that was written before `before`.

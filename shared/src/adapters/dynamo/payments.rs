@@ -11,8 +11,8 @@ use super::commit::Commit;
 use super::{
     Item, Page, Store, db_error, decode, decode_cursor, encode_cursor, invalid_cursor, item, key_item, keys, n, put, s,
 };
-use crate::rules::error::ApiError;
-use crate::rules::payment::{Payment, PaymentStatus, Refund, RefundSeen, RefundStatus};
+use peyman_rules::error::ApiError;
+use peyman_rules::payment::{Payment, PaymentStatus, Refund, RefundSeen, RefundStatus};
 
 /// How long a received provider event is remembered: well past any provider's retries
 /// (Stripe retries for three days).
@@ -183,7 +183,7 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rules::money::Money;
+    use peyman_rules::money::Money;
 
     fn payment(status: PaymentStatus, order_id: &str) -> Payment {
         let now = DateTime::from_timestamp(1_800_000_000, 0).unwrap();

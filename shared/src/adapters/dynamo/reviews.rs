@@ -5,9 +5,9 @@ use aws_sdk_dynamodb::types::{TransactWriteItem, Update};
 
 use super::commit::Commit;
 use super::{Page, Store, item, key_item, keys, n, put, s};
-use crate::rules::error::ApiError;
-use crate::rules::lifecycle::Actor;
-use crate::rules::review::Review;
+use peyman_rules::error::ApiError;
+use peyman_rules::lifecycle::Actor;
+use peyman_rules::review::Review;
 
 /// The word a review's key names its author by.
 fn by(actor: Actor) -> &'static str {

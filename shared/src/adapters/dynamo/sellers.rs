@@ -4,9 +4,9 @@ use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use chrono::{DateTime, Utc};
 
 use super::{Store, db_error, decode, key_item, keys, s};
-use crate::rules::error::ApiError;
-use crate::rules::policy::Level;
-use crate::rules::seller::SellerSettings;
+use peyman_rules::error::ApiError;
+use peyman_rules::policy::Level;
+use peyman_rules::seller::SellerSettings;
 
 impl Store {
     pub async fn seller_settings(&self, user_id: &str) -> Result<SellerSettings, ApiError> {

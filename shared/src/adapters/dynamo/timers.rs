@@ -2,8 +2,8 @@
 
 use super::keys::Key;
 use super::{Item, Store, db_error, key_item, keys, n, put, s, timer_item};
-use crate::rules::error::ApiError;
 use chrono::{DateTime, Utc};
+use peyman_rules::error::ApiError;
 
 /// A timer that is due.
 #[derive(Debug, Clone)]

@@ -6,9 +6,9 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::{Page, Store, decode_cursor, encode_cursor, invalid_cursor, keys, s};
-use crate::rules::error::ApiError;
-use crate::rules::timeline::Event;
-use crate::rules::tracked::Tracked;
+use peyman_rules::error::ApiError;
+use peyman_rules::timeline::Event;
+use peyman_rules::tracked::Tracked;
 
 impl Store {
     pub async fn tracked<T: Tracked>(&self, id: &str) -> Result<Option<T>, ApiError> {

@@ -3,8 +3,8 @@
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
 
 use super::{Item, Store, db_error, decode, item, key_item, keys, s};
-use crate::rules::error::ApiError;
-use crate::rules::upload::Upload;
+use peyman_rules::error::ApiError;
+use peyman_rules::upload::Upload;
 
 impl Store {
     pub async fn insert_upload(&self, upload: &Upload) -> Result<(), ApiError> {

@@ -14,9 +14,9 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::rules::canonical;
-use crate::rules::offer::Terms;
-use crate::rules::timeline::{self, Event};
+use crate::canonical;
+use crate::offer::Terms;
+use crate::timeline::{self, Event};
 
 /// The format this module reads and writes.
 pub const FORMAT: &str = "peyman-dispute-packet/1";

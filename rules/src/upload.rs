@@ -6,12 +6,12 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::rules::caller::Caller;
-use crate::rules::error::ApiError;
-pub use crate::rules::lifecycle::UploadStatus;
-use crate::rules::lifecycle::{self, Actor, Facts, UPLOAD, UploadAction};
-use crate::rules::policy::Policy;
-use crate::rules::validate;
+use crate::caller::Caller;
+use crate::error::ApiError;
+pub use crate::lifecycle::UploadStatus;
+use crate::lifecycle::{self, Actor, Facts, UPLOAD, UploadAction};
+use crate::policy::Policy;
+use crate::validate;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

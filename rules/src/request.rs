@@ -5,16 +5,16 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::rules::error::ApiError;
-use crate::rules::gig::{Gig, GigStatus};
-use crate::rules::lifecycle::{self, Actor, REQUEST, REQUEST_START, RequestState};
-use crate::rules::money::Money;
-use crate::rules::policy::Policy;
-use crate::rules::seller::SellerSettings;
-use crate::rules::timeline;
-use crate::rules::tracked::Tracked;
-use crate::rules::upload::{self, Upload};
-use crate::rules::validate;
+use crate::error::ApiError;
+use crate::gig::{Gig, GigStatus};
+use crate::lifecycle::{self, Actor, REQUEST, REQUEST_START, RequestState};
+use crate::money::Money;
+use crate::policy::Policy;
+use crate::seller::SellerSettings;
+use crate::timeline;
+use crate::tracked::Tracked;
+use crate::upload::{self, Upload};
+use crate::validate;
 
 /// `POST /v1/custom-project-requests`.
 #[derive(Debug, Deserialize)]
@@ -202,11 +202,11 @@ impl Request {
     }
 }
 
-crate::rules::tracked::tracked!(Request, crate::rules::lifecycle::RequestState, "REQUEST", "request", request_id, {
+crate::tracked::tracked!(Request, crate::lifecycle::RequestState, "REQUEST", "request", request_id, {
     fn deadline(&self) -> Option<DateTime<Utc>> {
         Some(self.expires_at)
     }
-    fn timer_at(&self, timer: crate::rules::lifecycle::Timer) -> Option<DateTime<Utc>> {
-        crate::rules::tracked::expiry_only(self, timer)
+    fn timer_at(&self, timer: crate::lifecycle::Timer) -> Option<DateTime<Utc>> {
+        crate::tracked::expiry_only(self, timer)
     }
 });

@@ -6,17 +6,17 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::rules::error::ApiError;
-use crate::rules::gig::{Gig, GigStatus};
-use crate::rules::lifecycle::{self, Actor, OFFER_START, REQUEST, RequestAction, RequestState, Transition};
-use crate::rules::message::Message;
-use crate::rules::offer::{NewOffer, Offer, Terms};
-use crate::rules::order::Order;
-use crate::rules::policy::Policy;
-use crate::rules::request::Request;
-use crate::rules::seller::SellerSettings;
-use crate::rules::timeline;
-use crate::rules::tracked::Tracked;
+use crate::error::ApiError;
+use crate::gig::{Gig, GigStatus};
+use crate::lifecycle::{self, Actor, OFFER_START, REQUEST, RequestAction, RequestState, Transition};
+use crate::message::Message;
+use crate::offer::{NewOffer, Offer, Terms};
+use crate::order::Order;
+use crate::policy::Policy;
+use crate::request::Request;
+use crate::seller::SellerSettings;
+use crate::timeline;
+use crate::tracked::Tracked;
 
 /// How far a buyer and a seller have communicated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -155,7 +155,7 @@ pub fn place(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rules::policy::Level;
+    use crate::policy::Level;
 
     fn now() -> DateTime<Utc> {
         DateTime::from_timestamp(1_800_000_000, 0).unwrap()

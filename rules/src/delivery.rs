@@ -7,11 +7,11 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::rules::error::ApiError;
-use crate::rules::order::Order;
-use crate::rules::policy::Policy;
-use crate::rules::upload::{self, Upload};
-use crate::rules::validate;
+use crate::error::ApiError;
+use crate::order::Order;
+use crate::policy::Policy;
+use crate::upload::{self, Upload};
+use crate::validate;
 
 /// `POST /v1/orders/{order_id}/deliveries`.
 #[derive(Debug, Deserialize)]
@@ -154,9 +154,9 @@ mod tests {
     fn a_delivery_has_content_and_names_the_current_stage() {
         let now = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
         let policy = Policy::default();
-        let mut order = crate::rules::order::example(now);
+        let mut order = crate::order::example(now);
         order.terms.stages = vec![
-            order.terms.stages.first().cloned().unwrap_or(crate::rules::offer::Stage {
+            order.terms.stages.first().cloned().unwrap_or(crate::offer::Stage {
                 title: "یک".into(),
                 deliverables: vec!["PNG".into()],
                 amount: None,

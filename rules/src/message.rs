@@ -5,11 +5,11 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::rules::error::ApiError;
-use crate::rules::order::Order;
-use crate::rules::policy::Policy;
-use crate::rules::upload::Upload;
-use crate::rules::validate;
+use crate::error::ApiError;
+use crate::order::Order;
+use crate::policy::Policy;
+use crate::upload::Upload;
+use crate::validate;
 
 /// `POST /v1/conversations/{user_id}/messages`.
 #[derive(Debug, Deserialize)]
@@ -170,7 +170,7 @@ mod tests {
 
     #[test]
     fn an_order_message_names_an_order_between_the_two() {
-        let order = crate::rules::order::example(Utc::now());
+        let order = crate::order::example(Utc::now());
         assert!(check_order(Some(&order), "buyer", "seller").is_ok());
         assert!(check_order(Some(&order), "seller", "buyer").is_ok(), "either way round");
         let code = |r: Result<(), ApiError>| r.unwrap_err().code();

@@ -2,7 +2,7 @@
 //! as sent (no trimming, no normalisation), so Persian with ZWNJ, Arabic-script digits
 //! and emoji round-trip byte for byte; lengths count Unicode scalar values.
 
-use crate::rules::error::ApiError;
+use crate::error::ApiError;
 
 /// A user id (the JWT `sub`): 1–128 characters of `[A-Za-z0-9._:@-]`. `#` is excluded
 /// because it separates the parts of our table keys.

@@ -7,11 +7,11 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::rules::lifecycle::{self, Actor, ORDER, OrderState, ReviewFacts, Timer};
-use crate::rules::offer::{Offer, Terms};
-use crate::rules::policy::Policy;
-use crate::rules::timeline;
-use crate::rules::tracked::Tracked;
+use crate::lifecycle::{self, Actor, ORDER, OrderState, ReviewFacts, Timer};
+use crate::offer::{Offer, Terms};
+use crate::policy::Policy;
+use crate::timeline;
+use crate::tracked::Tracked;
 
 /// A party's request to cancel a paid order by agreement.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -367,11 +367,11 @@ impl Order {
     }
 }
 
-crate::rules::tracked::tracked!(Order, crate::rules::lifecycle::OrderState, "ORDER", "order", order_id, {
+crate::tracked::tracked!(Order, crate::lifecycle::OrderState, "ORDER", "order", order_id, {
     fn deadline(&self) -> Option<DateTime<Utc>> {
         self.current_deadline()
     }
-    fn timer_at(&self, timer: crate::rules::lifecycle::Timer) -> Option<DateTime<Utc>> {
+    fn timer_at(&self, timer: crate::lifecycle::Timer) -> Option<DateTime<Utc>> {
         self.timer_due(timer)
     }
     fn revisions(&self) -> (u32, u32) {
@@ -383,20 +383,21 @@ crate::rules::tracked::tracked!(Order, crate::rules::lifecycle::OrderState, "ORD
     fn right_opens_at(&self) -> Option<DateTime<Utc>> {
         self.late_cancellation_at()
     }
-    fn open_request(&self) -> Option<(crate::rules::lifecycle::Actor, DateTime<Utc>)> {
+    fn open_request(&self) -> Option<(crate::lifecycle::Actor, DateTime<Utc>)> {
         Order::open_request(self)
     }
-    fn reviews(&self) -> crate::rules::lifecycle::ReviewFacts {
+    fn reviews(&self) -> crate::lifecycle::ReviewFacts {
         self.review_facts()
     }
 });
 
 /// An order placed from an accepted offer at `now`, awaiting payment through `pi_1`:
-/// 12,000,000 IRR, 7 days, 2 revisions, Persian text and an emoji in its terms.
-#[cfg(test)]
-pub(crate) fn example(now: DateTime<Utc>) -> Order {
-    use crate::rules::money::Money;
-    use crate::rules::offer::OfferSource;
+/// 12,000,000 IRR, 7 days, 2 revisions, Persian text and an emoji in its terms. A fixture
+/// for tests here and in the crates above (feature `fixtures`, for their tests only).
+#[cfg(any(test, feature = "fixtures"))]
+pub fn example(now: DateTime<Utc>) -> Order {
+    use crate::money::Money;
+    use crate::offer::OfferSource;
     let terms = Terms {
         gig_id: "01GIG".into(),
         title: "لوگوی فروشگاه 🎨".into(),
@@ -431,9 +432,9 @@ pub(crate) fn example(now: DateTime<Utc>) -> Order {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rules::lifecycle::{ORDER_LATE, ORDER_START, OrderAction, Transition};
-    use crate::rules::timeline::{GENESIS, verify};
-    use crate::rules::tracked::{Step, advance};
+    use crate::lifecycle::{ORDER_LATE, ORDER_START, OrderAction, Transition};
+    use crate::timeline::{GENESIS, verify};
+    use crate::tracked::{Step, advance};
 
     #[test]
     fn an_order_turns_late_once_past_its_due_time_in_progress() {
@@ -578,10 +579,7 @@ mod tests {
         assert_eq!(delivered.view(None, now)["allowed_actions"], json!([]));
     }
 
-    fn pay_step(
-        order: &crate::rules::order::Order,
-        now: DateTime<Utc>,
-    ) -> &'static Transition<OrderState, OrderAction> {
+    fn pay_step(order: &crate::order::Order, now: DateTime<Utc>) -> &'static Transition<OrderState, OrderAction> {
         lifecycle::step(ORDER, order.state, OrderAction::Pay, Actor::System, &order.facts(now)).unwrap()
     }
 }

@@ -9,13 +9,13 @@ use std::fmt::Write;
 use chrono::{DateTime, Datelike, Timelike, Utc};
 use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
 
-use crate::rules::delivery::Delivery;
-use crate::rules::dispute::{Dispute, Statement};
-use crate::rules::message::Message;
-use crate::rules::money::Money;
-use crate::rules::order::Order;
-use crate::rules::payment::{Payment, Refund};
-use crate::rules::timeline::Event;
+use crate::delivery::Delivery;
+use crate::dispute::{Dispute, Statement};
+use crate::message::Message;
+use crate::money::Money;
+use crate::order::Order;
+use crate::payment::{Payment, Refund};
+use crate::timeline::Event;
 
 /// One file as the packet holds it.
 #[derive(Debug, Clone, PartialEq)]

@@ -6,8 +6,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::rules::canonical;
-use crate::rules::lifecycle::Actor;
+use crate::canonical;
+use crate::lifecycle::Actor;
 
 /// The hash before the first event.
 pub const GENESIS: &str = "sha256:0000000000000000000000000000000000000000000000000000000000000000";

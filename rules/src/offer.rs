@@ -5,13 +5,13 @@ use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::rules::canonical;
-use crate::rules::error::ApiError;
-use crate::rules::lifecycle::{self, Actor, OFFER, OfferState};
-use crate::rules::money::Money;
-use crate::rules::policy::{LevelLimits, Policy};
-use crate::rules::tracked::Tracked;
-use crate::rules::validate;
+use crate::canonical;
+use crate::error::ApiError;
+use crate::lifecycle::{self, Actor, OFFER, OfferState};
+use crate::money::Money;
+use crate::policy::{LevelLimits, Policy};
+use crate::tracked::Tracked;
+use crate::validate;
 
 /// Where an offer comes from: a buyer's request, a message, or an earlier order.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -303,19 +303,19 @@ impl Offer {
     }
 }
 
-crate::rules::tracked::tracked!(Offer, crate::rules::lifecycle::OfferState, "OFFER", "offer", offer_id, {
+crate::tracked::tracked!(Offer, crate::lifecycle::OfferState, "OFFER", "offer", offer_id, {
     fn deadline(&self) -> Option<DateTime<Utc>> {
         Some(self.terms.expires_at)
     }
-    fn timer_at(&self, timer: crate::rules::lifecycle::Timer) -> Option<DateTime<Utc>> {
-        crate::rules::tracked::expiry_only(self, timer)
+    fn timer_at(&self, timer: crate::lifecycle::Timer) -> Option<DateTime<Utc>> {
+        crate::tracked::expiry_only(self, timer)
     }
 });
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rules::policy::Level;
+    use crate::policy::Level;
 
     fn offer() -> NewOffer {
         NewOffer {

@@ -7,11 +7,11 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use crate::rules::caller::Caller;
-use crate::rules::error::ApiError;
-use crate::rules::followup::FollowUp;
-use crate::rules::lifecycle::{Actor, Facts, Note, Refusal, ReviewFacts, Start, Timer, Transition};
-use crate::rules::timeline::{Draft, Event};
+use crate::caller::Caller;
+use crate::error::ApiError;
+use crate::followup::FollowUp;
+use crate::lifecycle::{Actor, Facts, Note, Refusal, ReviewFacts, Start, Timer, Transition};
+use crate::timeline::{Draft, Event};
 
 pub trait Tracked: Serialize + DeserializeOwned + Clone {
     type State: Copy + Serialize + DeserializeOwned + PartialEq;
@@ -60,7 +60,7 @@ pub trait Tracked: Serialize + DeserializeOwned + Clone {
     }
 
     /// The support queue it is listed in, by state, instead of its seller's list (disputes).
-    fn support_queue(&self) -> Option<crate::rules::lifecycle::DisputeState> {
+    fn support_queue(&self) -> Option<crate::lifecycle::DisputeState> {
         None
     }
 
@@ -215,21 +215,21 @@ pub fn refusal<T: Tracked>(refusal: Refusal) -> ApiError {
         Refusal::NotYours => {
             ApiError::forbidden("not_allowed_for_role", format!("that is the other party's decision on this {name}"))
         }
-        Refusal::Guard(crate::rules::lifecycle::Guard::BeforeDeadline) => {
+        Refusal::Guard(crate::lifecycle::Guard::BeforeDeadline) => {
             ApiError::conflict("expired", format!("this {name} has expired"))
         }
-        Refusal::Guard(crate::rules::lifecycle::Guard::RightOpen) => ApiError::conflict(
+        Refusal::Guard(crate::lifecycle::Guard::RightOpen) => ApiError::conflict(
             "late_cancellation_not_open",
             format!("this {name} may be cancelled alone only once it is late and its grace period has passed"),
         ),
-        Refusal::Guard(crate::rules::lifecycle::Guard::NoRequestOpen) => ApiError::conflict(
+        Refusal::Guard(crate::lifecycle::Guard::NoRequestOpen) => ApiError::conflict(
             "cancellation_request_open",
             format!("a cancellation request is already open on this {name}"),
         ),
-        Refusal::Guard(crate::rules::lifecycle::Guard::RequestOpenByOther) => {
+        Refusal::Guard(crate::lifecycle::Guard::RequestOpenByOther) => {
             ApiError::forbidden("not_allowed_for_role", "the other party answers a cancellation request")
         }
-        Refusal::Guard(crate::rules::lifecycle::Guard::RevisionsLeft) => {
+        Refusal::Guard(crate::lifecycle::Guard::RevisionsLeft) => {
             ApiError::conflict("revision_limit_reached", format!("every revision this {name} includes was used"))
         }
         Refusal::Guard(_) => ApiError::conflict("invalid_state", format!("this {name} does not allow that now")),
@@ -241,7 +241,7 @@ pub fn refusal<T: Tracked>(refusal: Refusal) -> ApiError {
 /// entity has beyond the trait's defaults (its deadline, timers, an order's revisions…).
 macro_rules! tracked {
     ($type:ty, $state:ty, $kind:literal, $name:literal, $id:ident, { $($own:item)* }) => {
-        impl $crate::rules::tracked::Tracked for $type {
+        impl $crate::tracked::Tracked for $type {
             type State = $state;
             const KIND: &'static str = $kind;
             const NAME: &'static str = $name;

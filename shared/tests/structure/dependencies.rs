@@ -32,10 +32,16 @@ fn linked() -> BTreeSet<String> {
         .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     assert!(functions.len() >= 18, "{functions:?}");
+    tree(&functions.iter().map(String::as_str).collect::<Vec<_>>())
+}
+
+/// The crates `packages` link on this platform (normal dependencies, not the tests').
+fn tree(packages: &[&str]) -> BTreeSet<String> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let mut command = Command::new(option_env!("CARGO").unwrap_or("cargo"));
     command.current_dir(&root).args(["tree", "--locked", "-e", "normal", "--prefix", "none", "--format", "{p}"]);
-    for function in &functions {
-        command.args(["-p", function]);
+    for package in packages {
+        command.args(["-p", package]);
     }
     let out = command.output().expect("cargo tree runs");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
@@ -55,4 +61,23 @@ fn the_functions_link_one_http_and_tls_stack() {
     }
     let found: Vec<_> = FORBIDDEN.iter().filter(|name| linked.contains(**name)).collect();
     assert!(found.is_empty(), "the functions link {found:?}: a second stack, or a crate we replaced (see the README)");
+}
+
+/// Crate names (or their beginnings) that mean an SDK, an async runtime, an HTTP stack or
+/// the Lambda runtime.
+const NOT_PURE: [&str; 9] = ["aws-", "tokio", "hyper", "http", "lambda_", "reqwest", "rustls", "ring", "serde_dynamo"];
+
+/// The rules are pure and the offline verifier is small: neither links an AWS SDK, an
+/// async runtime or an HTTP stack, so support can build and trust `peyman-verify` alone.
+#[test]
+fn the_rules_and_the_verifier_link_no_sdk_runtime_or_http() {
+    for package in ["peyman-rules", "peyman-verify"] {
+        let linked = tree(&[package]);
+        assert!(linked.contains("peyman-rules") && linked.contains("serde"), "{package}'s tree was read: {linked:?}");
+        let found: Vec<_> = linked.iter().filter(|name| NOT_PURE.iter().any(|p| name.starts_with(p))).collect();
+        assert!(found.is_empty(), "{package} links {found:?}");
+    }
+    // The same look finds them in the core crate, which does link them.
+    let core = tree(&["peyman"]);
+    assert!(core.iter().any(|name| NOT_PURE.iter().any(|p| name.starts_with(p))), "{core:?}");
 }

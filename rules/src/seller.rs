@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::rules::policy::{Level, Policy};
+use crate::policy::{Level, Policy};
 
 /// The stored settings of one user as a seller. A user who never saved any has the
 /// defaults: custom projects off, level `new`.

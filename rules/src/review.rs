@@ -9,12 +9,12 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::rules::error::ApiError;
-use crate::rules::lifecycle::{Actor, Guard, Refusal};
-use crate::rules::order::Order;
-use crate::rules::policy::Policy;
-use crate::rules::tracked::refusal;
-use crate::rules::validate;
+use crate::error::ApiError;
+use crate::lifecycle::{Actor, Guard, Refusal};
+use crate::order::Order;
+use crate::policy::Policy;
+use crate::tracked::refusal;
+use crate::validate;
 
 /// `POST /v1/orders/{order_id}/review`.
 #[derive(Debug, Deserialize)]
@@ -162,8 +162,8 @@ pub fn order_view(order: &Order, reviews: &[Review], viewer: Actor) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rules::lifecycle::OrderState;
-    use crate::rules::order::example;
+    use crate::lifecycle::OrderState;
+    use crate::order::example;
 
     fn completed(now: DateTime<Utc>) -> Order {
         let mut order = example(now);

@@ -1,7 +1,7 @@
 //! Who is asking: the verified user and whether they are support staff. The HTTP shell
 //! builds it from the authorizer's claims (`http::identity`); rules decide with it.
 
-use crate::rules::error::ApiError;
+use crate::error::ApiError;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Caller {

@@ -9,13 +9,13 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::rules::error::ApiError;
-use crate::rules::lifecycle::{Actor, DisputeState, OrderAction, OrderState, Refusal};
-use crate::rules::money::Money;
-use crate::rules::order::Order;
-use crate::rules::policy::Policy;
-use crate::rules::tracked::refusal;
-use crate::rules::{upload, validate};
+use crate::error::ApiError;
+use crate::lifecycle::{Actor, DisputeState, OrderAction, OrderState, Refusal};
+use crate::money::Money;
+use crate::order::Order;
+use crate::policy::Policy;
+use crate::tracked::refusal;
+use crate::{upload, validate};
 
 /// Why a dispute is opened: a fixed list, so support's queue can be read at a glance and
 /// each reason points at the part of the contract support reads first. The first three
@@ -192,7 +192,7 @@ impl NewDispute {
             created_at: now,
             updated_at: now,
             version: 0,
-            head_hash: crate::rules::timeline::GENESIS.into(),
+            head_hash: crate::timeline::GENESIS.into(),
         }
     }
 }
@@ -329,7 +329,7 @@ impl Statement {
     }
 }
 
-crate::rules::tracked::tracked!(Dispute, DisputeState, "DISPUTE", "dispute", dispute_id, {
+crate::tracked::tracked!(Dispute, DisputeState, "DISPUTE", "dispute", dispute_id, {
     /// Support's queue: open disputes oldest first, resolved ones after.
     fn support_queue(&self) -> Option<DisputeState> {
         Some(self.state)
@@ -339,9 +339,9 @@ crate::rules::tracked::tracked!(Dispute, DisputeState, "DISPUTE", "dispute", dis
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rules::lifecycle::{self, DISPUTE, DisputeAction, ORDER, OrderAction};
-    use crate::rules::order::example;
-    use crate::rules::tracked::Tracked;
+    use crate::lifecycle::{self, DISPUTE, DisputeAction, ORDER, OrderAction};
+    use crate::order::example;
+    use crate::tracked::Tracked;
 
     fn code(e: ApiError) -> &'static str {
         e.code()

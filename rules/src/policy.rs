@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::rules::money::Money;
+use crate::money::Money;
 
 /// A seller's level, set by support; it bounds what their offers may ask.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]

@@ -36,7 +36,7 @@ impl Notification {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rules::followup::FollowUp;
+    use crate::followup::FollowUp;
 
     #[test]
     fn a_notification_is_the_follow_up_that_told_its_recipient() {

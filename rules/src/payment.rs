@@ -14,13 +14,13 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::rules::error::ApiError;
-use crate::rules::lifecycle::{
+use crate::error::ApiError;
+use crate::lifecycle::{
     self, Actor, Facts, OrderState, PAYMENT, PaymentAction, REFUND, REFUND_START, RefundAction, Transition,
 };
-pub use crate::rules::lifecycle::{PaymentStatus, RefundStatus};
-use crate::rules::money::Money;
-use crate::rules::order::Order;
+pub use crate::lifecycle::{PaymentStatus, RefundStatus};
+use crate::money::Money;
+use crate::order::Order;
 
 /// A payment the provider opened for an order: its id and how the buyer pays it: with
 /// a client secret in our page (Stripe), or on the provider's page at `pay_url`
@@ -523,7 +523,7 @@ mod tests {
 
     /// An order awaiting 5,000,000 IRR through `pi_1`.
     fn order() -> Order {
-        let mut order = crate::rules::order::example(Utc::now());
+        let mut order = crate::order::example(Utc::now());
         order.terms.price.amount = 5_000_000;
         order
     }

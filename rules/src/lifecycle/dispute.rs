@@ -1,0 +1,56 @@
+//! A dispute: open while the parties state their case and support reads it, resolved by
+//! support's decision; its export packets' story is on its timeline in either state.
+
+use serde::{Deserialize, Serialize};
+
+use super::Actor::*;
+use super::{Start, Transition, row};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Hash)]
+#[serde(rename_all = "snake_case")]
+pub enum DisputeState {
+    Open,
+    Resolved,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Hash)]
+#[serde(rename_all = "snake_case")]
+pub enum DisputeAction {
+    /// A party adds a statement (text and files) while it is open.
+    AddStatement,
+    /// Support records its decision (the order moves in the same transaction).
+    Resolve,
+    /// Support asks for the dispute's export packet (open or resolved).
+    RequestExport,
+    /// The builder finished a packet.
+    RecordExport,
+    /// The builder gave up on a packet after its retries.
+    FailExport,
+    /// Support is handed a download link to a built packet.
+    HandOutExportLink,
+}
+
+#[rustfmt::skip]
+pub static DISPUTE: &[Transition<DisputeState, DisputeAction>] = {
+    use DisputeState::*;
+    use DisputeAction::*;
+    &[
+        //  from      action             by                guard to        event                 notify            timers
+        row(Open,     AddStatement,      &[Buyer, Seller], None, Open,     "statement_added",    &[Buyer, Seller], &[]),
+        row(Open,     Resolve,           &[Support],       None, Resolved, "dispute_resolved",   &[],              &[]),
+        // The export packet's story, in either state: who asked, what was built or why
+        // not, and every download link handed out.
+        row(Open,     RequestExport,     &[Support],       None, Open,     "export_requested",   &[],              &[]),
+        row(Resolved, RequestExport,     &[Support],       None, Resolved, "export_requested",   &[],              &[]),
+        row(Open,     RecordExport,      &[System],        None, Open,     "export_built",       &[],              &[]),
+        row(Resolved, RecordExport,      &[System],        None, Resolved, "export_built",       &[],              &[]),
+        row(Open,     FailExport,        &[System],        None, Open,     "export_failed",      &[],              &[]),
+        row(Resolved, FailExport,        &[System],        None, Resolved, "export_failed",      &[],              &[]),
+        row(Open,     HandOutExportLink, &[Support],       None, Open,     "export_link_issued", &[],              &[]),
+        row(Resolved, HandOutExportLink, &[Support],       None, Resolved, "export_link_issued", &[],              &[]),
+    ]
+};
+
+/// How a dispute begins: open, on its order's timeline too (which tells the parties).
+pub const DISPUTE_START: Start<DisputeState> =
+    Start { state: DisputeState::Open, event: "dispute_opened", notify: &[], timers: &[] };

@@ -1,0 +1,123 @@
+//! An order: placed awaiting payment, paid, worked stage by stage (delivered, revised,
+//! accepted), cancelled alone or by agreement, disputed and resolved, reviewed. Work starts
+//! only once the provider confirmed the payment.
+
+use serde::{Deserialize, Serialize};
+
+use super::Actor::*;
+use super::Guard::*;
+use super::{Note, Start, Timer, Transition, row};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Hash)]
+#[serde(rename_all = "snake_case")]
+pub enum OrderState {
+    AwaitingPayment,
+    InProgress,
+    Delivered,
+    /// A dispute is open: frozen until support resolves it (no timer, no party moves it).
+    Disputed,
+    Completed,
+    Cancelled,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Hash)]
+#[serde(rename_all = "snake_case")]
+pub enum OrderAction {
+    /// The provider confirmed payment (payments issue: the webhook acts as `System`).
+    Pay,
+    /// The payment window lapsed unpaid.
+    LapsePayment,
+    /// Either party cancels an unpaid order; the buyer alone a late one, once the grace
+    /// period after its due time has passed.
+    Cancel,
+    Deliver,
+    RequestRevision,
+    AcceptDelivery,
+    AutoComplete,
+    /// Either party asks the other to cancel a paid order (one request open at a time).
+    RequestCancellation,
+    /// The other party accepts the open request: the order is cancelled and refunded.
+    AcceptCancellation,
+    /// The other party declines it: the work goes on.
+    DeclineCancellation,
+    /// The response window passed in silence: the request is accepted.
+    CancellationTimeout,
+    /// A party reviews the other on a completed order (the buyer's review lands under
+    /// the gig), once, within the review window.
+    Review,
+    /// The seller answers the buyer's published review, once.
+    Reply,
+    /// The review window closed: what was written is published.
+    CloseReviews,
+    /// Either party opens a dispute on a paid order not yet completed or cancelled.
+    OpenDispute,
+    /// Support resolves the dispute for the seller: the order is complete.
+    ReleaseDisputed,
+    /// Support resolves it for the buyer: cancelled, all that was paid refunded.
+    RefundDisputed,
+    /// Support splits it: part of the payment refunded, the order complete.
+    PartlyRefundDisputed,
+}
+
+#[rustfmt::skip]
+pub static ORDER: &[Transition<OrderState, OrderAction>] = {
+    use OrderState::*;
+    use OrderAction::*;
+    &[
+        //  from             action                by                guard                         to          event                               notify            timers
+        row(AwaitingPayment, Pay,                  &[System],        None,                         InProgress, "order_paid",                       &[Seller, Buyer], &[Timer::LateAtDue, Timer::LateCancellationOpens]),
+        row(AwaitingPayment, LapsePayment,         &[System],        Some(PastDeadline),           Cancelled,  "payment_window_lapsed",            &[Buyer, Seller], &[]),
+        row(AwaitingPayment, Cancel,               &[Buyer, Seller], None,                         Cancelled,  "order_cancelled",                  &[Buyer, Seller], &[]),
+        // A late order whose current stage is undelivered, past the grace period: the
+        // buyer alone cancels it, with a full refund.
+        row(InProgress,      Cancel,               &[Buyer],         Some(RightOpen),              Cancelled,  "order_cancelled_late",             &[Buyer, Seller], &[]),
+        row(InProgress,      Deliver,              &[Seller],        None,                         Delivered,  "order_delivered",                  &[Buyer],         &[Timer::AutoComplete]),
+        row(Delivered,       RequestRevision,      &[Buyer],         Some(RevisionsLeft),          InProgress, "revision_requested",               &[Seller],        &[]),
+        // A stage is accepted: the next one is in progress, or the order is complete.
+        row(Delivered,       AcceptDelivery,       &[Buyer],         Some(StagesLeft),             InProgress, "stage_accepted",                   &[Seller],        &[]),
+        row(Delivered,       AcceptDelivery,       &[Buyer],         Some(LastStage),              Completed,  "order_completed",                  &[Seller],        &[Timer::ReviewWindowCloses]),
+        // The buyer's silence past the auto-complete window accepts the stage.
+        row(Delivered,       AutoComplete,         &[System],        Some(PastDeadlineStagesLeft), InProgress, "stage_auto_accepted",              &[Buyer, Seller], &[]),
+        row(Delivered,       AutoComplete,         &[System],        Some(PastDeadlineLastStage),  Completed,  "order_auto_completed",             &[Buyer, Seller], &[Timer::ReviewWindowCloses]),
+        // Cancellation by agreement: one request open at a time, answered by the other
+        // party or by their silence past the response window.
+        row(InProgress,      RequestCancellation,  &[Buyer, Seller], Some(NoRequestOpen),          InProgress, "cancellation_requested",           &[Buyer, Seller], &[Timer::CancellationTimeout]),
+        row(InProgress,      AcceptCancellation,   &[Buyer, Seller], Some(RequestOpenByOther),     Cancelled,  "cancellation_accepted",            &[Buyer, Seller], &[]),
+        row(InProgress,      DeclineCancellation,  &[Buyer, Seller], Some(RequestOpenByOther),     InProgress, "cancellation_declined",            &[Buyer, Seller], &[Timer::AutoComplete]),
+        row(InProgress,      CancellationTimeout,  &[System],        Some(RequestUnanswered),      Cancelled,  "cancellation_accepted_by_silence", &[Buyer, Seller], &[]),
+        row(Delivered,       RequestCancellation,  &[Buyer, Seller], Some(NoRequestOpen),          Delivered,  "cancellation_requested",           &[Buyer, Seller], &[Timer::CancellationTimeout]),
+        row(Delivered,       AcceptCancellation,   &[Buyer, Seller], Some(RequestOpenByOther),     Cancelled,  "cancellation_accepted",            &[Buyer, Seller], &[]),
+        row(Delivered,       DeclineCancellation,  &[Buyer, Seller], Some(RequestOpenByOther),     Delivered,  "cancellation_declined",            &[Buyer, Seller], &[Timer::AutoComplete]),
+        row(Delivered,       CancellationTimeout,  &[System],        Some(RequestUnanswered),      Cancelled,  "cancellation_accepted_by_silence", &[Buyer, Seller], &[]),
+        // A dispute freezes a paid order until support decides: from `disputed` only
+        // support moves it, so no timer and no party action applies meanwhile.
+        row(InProgress,      OpenDispute,          &[Buyer, Seller], None,                         Disputed,   "dispute_opened",                   &[Buyer, Seller], &[]),
+        row(Delivered,       OpenDispute,          &[Buyer, Seller], None,                         Disputed,   "dispute_opened",                   &[Buyer, Seller], &[]),
+        row(Disputed,        ReleaseDisputed,      &[Support],       None,                         Completed,  "dispute_released",                 &[Buyer, Seller], &[Timer::ReviewWindowCloses]),
+        row(Disputed,        RefundDisputed,       &[Support],       None,                         Cancelled,  "dispute_refunded",                 &[Buyer, Seller], &[]),
+        row(Disputed,        PartlyRefundDisputed, &[Support],       None,                         Completed,  "dispute_partly_refunded",          &[Buyer, Seller], &[Timer::ReviewWindowCloses]),
+        // Reviews, double-blind: the first is hidden (the other party is told one was
+        // written, not what it says); the second publishes both; the window's end
+        // publishes what there is.
+        row(Completed,       Review,               &[Buyer],         Some(FirstReview),            Completed,  "review_written",                   &[Seller],        &[]),
+        row(Completed,       Review,               &[Seller],        Some(FirstReview),            Completed,  "review_written",                   &[Buyer],         &[]),
+        row(Completed,       Review,               &[Buyer, Seller], Some(LastReview),             Completed,  "reviews_published",                &[Buyer, Seller], &[]),
+        row(Completed,       Reply,                &[Seller],        Some(ReplyOpen),              Completed,  "review_replied",                   &[Buyer],         &[]),
+        row(Completed,       CloseReviews,         &[System],        Some(ReviewsUnpublished),     Completed,  "review_window_closed",             &[Buyer, Seller], &[]),
+    ]
+};
+
+/// How an order begins when its offer is accepted: awaiting payment, its payment window
+/// running. Work (delivery, timers of the work) starts only after `Pay`.
+pub const ORDER_START: Start<OrderState> = Start {
+    state: OrderState::AwaitingPayment,
+    event: "order_placed",
+    notify: &[Seller],
+    timers: &[Timer::ExpireAtDeadline],
+};
+
+/// An order in progress passed its due time undelivered: its `late` flag is raised.
+pub const ORDER_LATE: Note = Note { event: "order_late", notify: &[Buyer, Seller] };
+
+/// The grace period after a late order's due time is over: its buyer may cancel it.
+pub const LATE_CANCELLATION_AVAILABLE: Note = Note { event: "late_cancellation_available", notify: &[Buyer] };
