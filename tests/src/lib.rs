@@ -10,6 +10,25 @@ use serde_json::Value;
 
 pub use serde_json::json;
 
+/// Runs the test named `path` (`module::test`) again, alone, in a child process of this
+/// test binary, and asserts that it passed there; `true` in that child, where the test's
+/// body runs. For the few tests that change what the whole process shares (its environment,
+/// the capacity meter's totals), which the other tests of this one binary must not see.
+pub fn in_a_process_of_its_own(path: &str) -> bool {
+    const CHILD: &str = "PEYMAN_TEST_IN_ITS_OWN_PROCESS";
+    if std::env::var(CHILD).is_ok_and(|running| running == path) {
+        return true;
+    }
+    let child = std::process::Command::new(std::env::current_exe().expect("this test binary"))
+        .args(["--exact", path, "--test-threads=1"])
+        .env(CHILD, path)
+        .output()
+        .expect("the test binary runs again");
+    let out = String::from_utf8_lossy(&child.stdout);
+    assert!(child.status.success() && out.contains("1 passed"), "{out}{}", String::from_utf8_lossy(&child.stderr));
+    false
+}
+
 /// A fresh user id, unique to the test that asks.
 pub fn user(role: &str) -> String {
     format!("{role}-{}", ulid::Ulid::new().to_string().to_lowercase())
@@ -204,19 +223,28 @@ impl Aws {
         peyman::flows::App::new(peyman_local::local_config(&self.template).expect("config")).await
     }
 
-    /// Every item in one partition.
+    /// Every item in one partition, page by page (a query answers at most 1 MB at a time).
     pub async fn partition(&self, pk: &str) -> Vec<std::collections::HashMap<String, AttributeValue>> {
-        self.dynamodb
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("PK = :pk")
-            .expression_attribute_values(":pk", AttributeValue::S(pk.into()))
-            .consistent_read(true)
-            .send()
-            .await
-            .expect("query")
-            .items
-            .unwrap_or_default()
+        let mut items = Vec::new();
+        let mut start = None;
+        loop {
+            let out = self
+                .dynamodb
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("PK = :pk")
+                .expression_attribute_values(":pk", AttributeValue::S(pk.into()))
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .expect("query");
+            items.extend(out.items.unwrap_or_default());
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                return items;
+            }
+        }
     }
 
     /// The latest timer started for `subject`, to fire through the sweeper's own code at
@@ -227,7 +255,12 @@ impl Aws {
             .iter()
             .filter(|t| t["subject"].as_s().ok().map(String::as_str) == Some(subject))
             .max_by_key(|t| t["SK"].as_s().ok().cloned())
-            .unwrap_or_else(|| panic!("no timer for {subject}"));
+            .unwrap_or_else(|| {
+                let prefix = subject.split('/').take(2).collect::<Vec<_>>().join("/");
+                let mine: Vec<_> =
+                    timers.iter().filter(|t| t["subject"].as_s().is_ok_and(|s| s.starts_with(&prefix))).collect();
+                panic!("no timer for {subject}; {} timers, of its entity: {mine:?}", timers.len())
+            });
         peyman::adapters::dynamo::timers::DueTimer::from_item(item)
     }
 

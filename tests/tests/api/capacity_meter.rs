@@ -1,8 +1,7 @@
 //! The capacity meter (issue 12) against moto: the App's own clients meter what they
 //! send and what comes back, by DynamoDB's rules, and count S3's requests. The meter's
-//! totals are the process's, and this binary is its own process in which only the first
-//! test uses an App, so what it measures is only what that test did. The second reads the
-//! local gateway's meter over HTTP.
+//! totals are the process's, so the first test runs in a process of its own, where what it
+//! measures is only what it did. The second reads the local gateway's meter over HTTP.
 
 use peyman::adapters::dynamo::keys::Key;
 use peyman::adapters::dynamo::{key_item, s};
@@ -11,6 +10,11 @@ use peyman_e2e::{Api, Aws, Deal};
 
 #[tokio::test]
 async fn the_meter_counts_writes_reads_and_requests_as_aws_bills_them() {
+    if !peyman_e2e::in_a_process_of_its_own(
+        "capacity_meter::the_meter_counts_writes_reads_and_requests_as_aws_bills_them",
+    ) {
+        return;
+    }
     meter::enable();
     let aws = Aws::connect().await;
     let app = aws.app().await;

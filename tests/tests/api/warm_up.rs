@@ -1,8 +1,9 @@
 //! INIT opens the connection to DynamoDB (issue 12): building an `App`, as every
 //! function's INIT does, reads one key of its table that never exists, so the first request
 //! finds the connection made. The AWS endpoint here is the bench's stand-in, which answers
-//! `{}` ("no such item") and keeps what it was asked; this binary runs alone in its
-//! process, so pointing `AWS_ENDPOINT_URL` at it touches no other test.
+//! `{}` ("no such item") and keeps what it was asked. Pointing `AWS_ENDPOINT_URL` at it
+//! changes the whole process's environment, so the test runs itself again in a child
+//! process of this binary, where it touches no other test.
 
 use peyman::adapters::config::Config;
 use peyman::flows::App;
@@ -10,8 +11,11 @@ use peyman_bench::AwsStandIn;
 
 #[tokio::test]
 async fn building_the_app_reads_one_key_of_its_table() {
+    if !peyman_e2e::in_a_process_of_its_own("warm_up::building_the_app_reads_one_key_of_its_table") {
+        return;
+    }
     let aws = AwsStandIn::start();
-    // SAFETY: set before any other thread of this test reads the environment.
+    // SAFETY: this child process runs this one test, and sets them before any thread reads them.
     unsafe {
         std::env::set_var("AWS_ENDPOINT_URL", &aws.url);
         for (name, value) in
