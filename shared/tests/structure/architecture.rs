@@ -400,7 +400,7 @@ fn handler_problems(name: &str, source: &str) -> Vec<String> {
             }
             syn::Item::Struct(syn::ItemStruct { attrs, ident, .. })
             | syn::Item::Enum(syn::ItemEnum { attrs, ident, .. }) => {
-                let text = attrs.iter().map(|a| quote_attr(a)).collect::<Vec<_>>().join(" ");
+                let text = attrs.iter().map(quote_attr).collect::<Vec<_>>().join(" ");
                 if !(text.contains("Deserialize") && text.contains("deny_unknown_fields")) {
                     problems.push(format!("{name}: `{ident}` is not a request body that denies unknown fields"));
                 }
@@ -432,7 +432,8 @@ impl<'ast> Visit<'ast> for Body {
 
     fn visit_path(&mut self, node: &'ast syn::Path) {
         let names: Vec<String> = node.segments.iter().map(|s| s.ident.to_string()).collect();
-        if matches!(names.as_slice(), [.., clock, now] if matches!(clock.as_str(), "Utc" | "SystemTime") && now == "now") {
+        if matches!(names.as_slice(), [.., clock, now] if matches!(clock.as_str(), "Utc" | "SystemTime") && now == "now")
+        {
             self.reads_clock = true;
         }
         visit::visit_path(self, node);
