@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::error::ApiError;
+use crate::error::{ApiError, Code};
 use crate::order::Order;
 use crate::policy::Policy;
 use crate::upload::{self, Upload};
@@ -54,7 +54,7 @@ impl NewDelivery {
             validate::text("message", message, policy.message_text_max)?;
         }
         if self.message.is_none() && self.attachment_upload_ids.is_empty() {
-            return Err(ApiError::invalid("empty_delivery", "message", "a delivery needs a message or files"));
+            return Err(ApiError::invalid(Code::EmptyDelivery, "message", "a delivery needs a message or files"));
         }
         upload::check_ids(&self.attachment_upload_ids, policy)
     }
@@ -72,14 +72,14 @@ impl NewDelivery {
         match self.stage {
             Some(stage) if stage == 0 || stage > order.stages() => {
                 return Err(ApiError::invalid(
-                    "stage_out_of_range",
+                    Code::StageOutOfRange,
                     "stage",
                     format!("the order has stages 1 to {}", order.stages()),
                 ));
             }
             Some(stage) if stage != current => {
                 return Err(ApiError::invalid(
-                    "not_the_current_stage",
+                    Code::NotTheCurrentStage,
                     "stage",
                     format!("stages are delivered in order; stage {current} is the current one"),
                 ));

@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::error::ApiError;
+use crate::error::{ApiError, Code};
 use crate::lifecycle::{Actor, DisputeState, OrderAction, OrderState, Refusal};
 use crate::money::Money;
 use crate::order::Order;
@@ -239,16 +239,16 @@ impl NewResolution {
         validate::text("note", &self.note, policy.message_text_max)?;
         match (self.decision, &self.amount) {
             (Decision::PartialRefund, None) => {
-                Err(ApiError::invalid("amount_required", "amount", "a partial refund names its amount"))
+                Err(ApiError::invalid(Code::AmountRequired, "amount", "a partial refund names its amount"))
             }
-            (Decision::PartialRefund, Some(amount)) if amount.currency != order.terms.price.currency => {
-                Err(ApiError::invalid("currency_mismatch", "amount.currency", "the refund is in the order's currency"))
-            }
+            (Decision::PartialRefund, Some(amount)) if amount.currency != order.terms.price.currency => Err(
+                ApiError::invalid(Code::CurrencyMismatch, "amount.currency", "the refund is in the order's currency"),
+            ),
             (Decision::PartialRefund, Some(amount)) if amount.amount < 1 => {
-                Err(ApiError::invalid("refund_amount_out_of_range", "amount.amount", "a partial refund is at least 1"))
+                Err(ApiError::invalid(Code::RefundAmountOutOfRange, "amount.amount", "a partial refund is at least 1"))
             }
             (Decision::Release | Decision::Refund, Some(_)) => {
-                Err(ApiError::invalid("amount_not_allowed", "amount", "only a partial refund names an amount"))
+                Err(ApiError::invalid(Code::AmountNotAllowed, "amount", "only a partial refund names an amount"))
             }
             _ => Ok(()),
         }
@@ -268,16 +268,16 @@ impl NewResolution {
 pub fn refused(order: &Order, why: Refusal) -> ApiError {
     match (why, order.state) {
         (Refusal::NotNow, OrderState::AwaitingPayment) => {
-            ApiError::conflict("order_not_paid", "only a paid order can be disputed")
+            ApiError::conflict(Code::OrderNotPaid, "only a paid order can be disputed")
         }
         (Refusal::NotNow, OrderState::Disputed) => {
-            ApiError::conflict("dispute_already_open", "this order already has an open dispute")
+            ApiError::conflict(Code::DisputeAlreadyOpen, "this order already has an open dispute")
         }
         (Refusal::NotNow, OrderState::Completed) => {
-            ApiError::conflict("order_completed", "a completed order can no longer be disputed")
+            ApiError::conflict(Code::OrderCompleted, "a completed order can no longer be disputed")
         }
         (Refusal::NotNow, OrderState::Cancelled) => {
-            ApiError::conflict("order_cancelled", "a cancelled order can no longer be disputed")
+            ApiError::conflict(Code::OrderCancelled, "a cancelled order can no longer be disputed")
         }
         (other, _) => refusal::<Order>(other),
     }
@@ -286,7 +286,7 @@ pub fn refused(order: &Order, why: Refusal) -> ApiError {
 /// The problem for a dispute that cannot take a statement or a resolution now.
 pub fn closed(why: Refusal) -> ApiError {
     match why {
-        Refusal::NotNow => ApiError::conflict("dispute_resolved", "this dispute has been resolved"),
+        Refusal::NotNow => ApiError::conflict(Code::DisputeResolved, "this dispute has been resolved"),
         other => refusal::<Dispute>(other),
     }
 }

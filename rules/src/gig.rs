@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::error::ApiError;
+use crate::error::{ApiError, Code};
 use crate::policy::Policy;
 use crate::validate;
 
@@ -75,7 +75,7 @@ impl NewGig {
 impl GigPatch {
     pub fn check(&self, policy: &Policy) -> Result<(), ApiError> {
         if self.title.is_none() && self.status.is_none() {
-            return Err(ApiError::invalid("empty_patch", "body", "name at least one of title, status"));
+            return Err(ApiError::invalid(Code::EmptyPatch, "body", "name at least one of title, status"));
         }
         if let Some(title) = &self.title {
             validate::line("title", title, policy.gig_title_max)?;
@@ -129,6 +129,6 @@ mod tests {
     #[test]
     fn an_empty_patch_is_refused() {
         let p = GigPatch { title: None, status: None };
-        assert!(matches!(p.check(&Policy::default()), Err(ApiError::Invalid { code: "empty_patch", .. })));
+        assert!(matches!(p.check(&Policy::default()), Err(ApiError::Invalid { code: Code::EmptyPatch, .. })));
     }
 }

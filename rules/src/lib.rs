@@ -4,6 +4,7 @@
 
 pub mod caller;
 pub mod canonical;
+pub mod case;
 pub mod delivery;
 pub mod dispute;
 pub mod error;

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::error::ApiError;
+use crate::error::{ApiError, Code};
 use crate::order::Order;
 use crate::policy::Policy;
 use crate::upload::Upload;
@@ -43,7 +43,7 @@ pub struct Message {
 pub fn check_order(order: Option<&Order>, a: &str, b: &str) -> Result<(), ApiError> {
     let between = order.is_some_and(|o| (o.buyer_id == a && o.seller_id == b) || (o.buyer_id == b && o.seller_id == a));
     if !between {
-        return Err(ApiError::invalid("order_not_between_you", "order_id", "no such order between you"));
+        return Err(ApiError::invalid(Code::OrderNotBetweenYou, "order_id", "no such order between you"));
     }
     Ok(())
 }
@@ -57,21 +57,21 @@ impl NewMessage {
         now: DateTime<Utc>,
     ) -> Result<Message, ApiError> {
         if sender == recipient {
-            return Err(ApiError::invalid("self_conversation", "user_id", "you cannot message yourself"));
+            return Err(ApiError::invalid(Code::SelfConversation, "user_id", "you cannot message yourself"));
         }
         if let Some(text) = &self.text {
             validate::text("text", text, policy.message_text_max)?;
         }
         if self.text.is_none() && self.attachment_upload_ids.is_empty() && self.voice_note_upload_id.is_none() {
             return Err(ApiError::invalid(
-                "empty_message",
+                Code::EmptyMessage,
                 "text",
                 "a message needs text, attachments or a voice note",
             ));
         }
         if self.attachment_upload_ids.len() > policy.message_attachments_max {
             return Err(ApiError::invalid(
-                "too_many_attachments",
+                Code::TooManyAttachments,
                 "attachment_upload_ids",
                 format!("at most {} attachments", policy.message_attachments_max),
             ));
@@ -80,7 +80,7 @@ impl NewMessage {
             validate::ulid(&format!("attachment_upload_ids[{i}]"), id)?;
             if self.attachment_upload_ids[..i].contains(id) {
                 return Err(ApiError::invalid(
-                    "duplicate_attachment",
+                    Code::DuplicateAttachment,
                     format!("attachment_upload_ids[{i}]"),
                     "an upload is attached twice",
                 ));
@@ -155,7 +155,7 @@ mod tests {
         let p = Policy::default();
         let now = Utc::now();
         let code = |r: Result<Message, ApiError>| match r {
-            Err(ApiError::Invalid { code, .. }) | Err(ApiError::Malformed { code, .. }) => code,
+            Err(ApiError::Invalid { code, .. }) | Err(ApiError::Malformed { code, .. }) => code.as_str(),
             other => panic!("expected a refusal, got {other:?}"),
         };
         assert_eq!(code(new(Some("hi"), vec![]).into_message(&p, "a", "a", now)), "self_conversation");

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::canonical;
-use crate::error::ApiError;
+use crate::error::{ApiError, Code};
 use crate::lifecycle::{self, Actor, OFFER, OfferState};
 use crate::money::Money;
 use crate::policy::{LevelLimits, Policy};
@@ -105,24 +105,24 @@ impl NewOffer {
         validate::text("description", &self.description, policy.offer_description_max)?;
         if self.price.amount <= 0 {
             return Err(ApiError::invalid(
-                "invalid_price",
+                Code::InvalidPrice,
                 "price.amount",
                 "the price must be a positive whole amount",
             ));
         }
         if self.price.currency != policy.currency {
             return Err(ApiError::invalid(
-                "unsupported_currency",
+                Code::UnsupportedCurrency,
                 "price.currency",
                 format!("prices are in {} (ISO 4217)", policy.currency),
             ));
         }
         if self.delivery_days == 0 {
-            return Err(ApiError::invalid("invalid_delivery_days", "delivery_days", "at least one day"));
+            return Err(ApiError::invalid(Code::InvalidDeliveryDays, "delivery_days", "at least one day"));
         }
         if self.revisions_included > MAX_REVISIONS {
             return Err(ApiError::invalid(
-                "too_many_revisions",
+                Code::TooManyRevisions,
                 "revisions_included",
                 format!("at most {MAX_REVISIONS}"),
             ));
@@ -130,7 +130,7 @@ impl NewOffer {
         self.check_stages(policy)?;
         if self.special_conditions.len() > MAX_CONDITIONS {
             return Err(ApiError::invalid(
-                "too_many_conditions",
+                Code::TooManyConditions,
                 "special_conditions",
                 format!("at most {MAX_CONDITIONS}"),
             ));
@@ -140,18 +140,18 @@ impl NewOffer {
         }
         if self.text_chars() > policy.offer_text_total_max {
             return Err(ApiError::invalid(
-                "terms_too_long",
+                Code::TermsTooLong,
                 "terms",
                 format!("all the text of the terms together is at most {} characters", policy.offer_text_total_max),
             ));
         }
         let expires_at = self.expires_at.unwrap_or(now + Duration::days(DEFAULT_EXPIRY_DAYS));
         if expires_at <= now {
-            return Err(ApiError::invalid("expiry_in_past", "expires_at", "the expiry must be in the future"));
+            return Err(ApiError::invalid(Code::ExpiryInPast, "expires_at", "the expiry must be in the future"));
         }
         if expires_at > now + Duration::days(MAX_EXPIRY_DAYS) {
             return Err(ApiError::invalid(
-                "expiry_too_far",
+                Code::ExpiryTooFar,
                 "expires_at",
                 format!("at most {MAX_EXPIRY_DAYS} days ahead"),
             ));
@@ -177,13 +177,13 @@ impl NewOffer {
 
     fn check_stages(&self, policy: &Policy) -> Result<(), ApiError> {
         if self.stages.is_empty() || self.stages.len() > MAX_STAGES {
-            return Err(ApiError::invalid("invalid_stage_count", "stages", format!("1 to {MAX_STAGES} stages")));
+            return Err(ApiError::invalid(Code::InvalidStageCount, "stages", format!("1 to {MAX_STAGES} stages")));
         }
         for (i, stage) in self.stages.iter().enumerate() {
             validate::line(&format!("stages[{i}].title"), &stage.title, policy.offer_title_max)?;
             if stage.deliverables.is_empty() || stage.deliverables.len() > MAX_DELIVERABLES {
                 return Err(ApiError::invalid(
-                    "invalid_deliverables",
+                    Code::InvalidDeliverables,
                     format!("stages[{i}].deliverables"),
                     format!("every stage names 1 to {MAX_DELIVERABLES} deliverables"),
                 ));
@@ -193,14 +193,14 @@ impl NewOffer {
             }
             if stage.amount.is_some_and(|a| a <= 0) {
                 return Err(ApiError::invalid(
-                    "invalid_price",
+                    Code::InvalidPrice,
                     format!("stages[{i}].amount"),
                     "a stage amount is positive",
                 ));
             }
             if stage.days == Some(0) {
                 return Err(ApiError::invalid(
-                    "invalid_delivery_days",
+                    Code::InvalidDeliveryDays,
                     format!("stages[{i}].days"),
                     "at least one day",
                 ));
@@ -210,7 +210,7 @@ impl NewOffer {
         if !amounts.is_empty() {
             if amounts.len() != self.stages.len() {
                 return Err(ApiError::invalid(
-                    "stage_amounts_incomplete",
+                    Code::StageAmountsIncomplete,
                     "stages",
                     "give every stage an amount, or none",
                 ));
@@ -218,7 +218,7 @@ impl NewOffer {
             let sum = amounts.iter().try_fold(0i64, |acc, a| acc.checked_add(*a));
             if sum != Some(self.price.amount) {
                 return Err(ApiError::invalid(
-                    "stage_amounts_mismatch",
+                    Code::StageAmountsMismatch,
                     "stages",
                     "stage amounts must add up to the price",
                 ));
@@ -227,11 +227,15 @@ impl NewOffer {
         let days: Vec<_> = self.stages.iter().filter_map(|s| s.days).collect();
         if !days.is_empty() {
             if days.len() != self.stages.len() {
-                return Err(ApiError::invalid("stage_days_incomplete", "stages", "give every stage its days, or none"));
+                return Err(ApiError::invalid(
+                    Code::StageDaysIncomplete,
+                    "stages",
+                    "give every stage its days, or none",
+                ));
             }
             if days.iter().map(|d| u64::from(*d)).sum::<u64>() != u64::from(self.delivery_days) {
                 return Err(ApiError::invalid(
-                    "stage_days_mismatch",
+                    Code::StageDaysMismatch,
                     "stages",
                     "stage days must add up to delivery_days",
                 ));
@@ -253,7 +257,7 @@ impl Terms {
             && self.price.currency != max.currency
         {
             return Err(ApiError::invalid(
-                "unsupported_currency",
+                Code::UnsupportedCurrency,
                 "price.currency",
                 format!("your level's cap is set in {}; the price must be too", max.currency),
             ));
@@ -262,14 +266,14 @@ impl Terms {
             && self.price.amount > max.amount
         {
             return Err(ApiError::invalid(
-                "price_above_level_limit",
+                Code::PriceAboveLevelLimit,
                 "price.amount",
                 format!("your level allows at most {} {}", max.amount, max.currency),
             ));
         }
         if self.delivery_days > limits.max_delivery_days {
             return Err(ApiError::invalid(
-                "delivery_above_level_limit",
+                Code::DeliveryAboveLevelLimit,
                 "delivery_days",
                 format!("your level allows at most {} days", limits.max_delivery_days),
             ));
@@ -402,7 +406,7 @@ mod tests {
 
     fn code<T: std::fmt::Debug>(r: Result<T, ApiError>) -> &'static str {
         match r {
-            Err(ApiError::Invalid { code, .. }) | Err(ApiError::Malformed { code, .. }) => code,
+            Err(ApiError::Invalid { code, .. }) | Err(ApiError::Malformed { code, .. }) => code.as_str(),
             other => panic!("expected a refusal, got {other:?}"),
         }
     }
@@ -463,7 +467,7 @@ mod tests {
         o.stages = offer_without_splits().stages;
         let terms = o.terms(&p, Utc::now()).unwrap();
         let limited = |t: &Terms, level| match t.check_level(&p.level_limits(level)) {
-            Err(ApiError::Invalid { code, .. }) => code,
+            Err(ApiError::Invalid { code, .. }) => code.as_str(),
             _ => "ok",
         };
         assert_eq!(limited(&terms, Level::New), "price_above_level_limit");

@@ -14,13 +14,14 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::error::ApiError;
+use crate::error::{ApiError, Code};
 use crate::lifecycle::{
     self, Actor, Facts, OrderState, PAYMENT, PaymentAction, REFUND, REFUND_START, RefundAction, Transition,
 };
 pub use crate::lifecycle::{PaymentStatus, RefundStatus};
 use crate::money::Money;
 use crate::order::Order;
+use crate::retry::{Backoff, Next};
 
 /// A payment the provider opened for an order: its id and how the buyer pays it: with
 /// a client secret in our page (Stripe), or on the provider's page at `pay_url`
@@ -59,6 +60,19 @@ pub enum RefundAnswer {
     Refused(String),
     /// The provider cannot refund it through its API (why): support pays it back by hand.
     ByHand(String),
+}
+
+/// What a provider's answer did to a refund ([`Refund::answered`]).
+#[derive(Debug)]
+pub struct Answered {
+    /// The row the refund moved along; its event goes on the order's timeline.
+    pub row: &'static Transition<RefundStatus, RefundAction>,
+    /// What the timeline records of the answer.
+    pub data: Value,
+    /// The answer is final: the payment's confirmed total grows by the refund.
+    pub confirms: bool,
+    /// A refusal to ask again: when the refund's one timer fires.
+    pub retry_at: Option<DateTime<Utc>>,
 }
 
 /// A verified provider event: its id (recorded once) and what it means to us.
@@ -333,12 +347,12 @@ impl Payment {
         check_at: DateTime<Utc>,
     ) -> Result<Refund, ApiError> {
         if !matches!(self.status, PaymentStatus::Succeeded | PaymentStatus::Held) {
-            return Err(ApiError::conflict("not_paid", "only money that was paid can be refunded"));
+            return Err(ApiError::conflict(Code::NotPaid, "only money that was paid can be refunded"));
         }
         let paid = self.paid().amount;
         if amount <= 0 || self.refund_requested + amount > paid {
             return Err(ApiError::invalid(
-                "refund_exceeds_payment",
+                Code::RefundExceedsPayment,
                 "amount",
                 format!("at most {} can still be refunded", paid - self.refund_requested),
             ));
@@ -392,6 +406,58 @@ impl Refund {
     pub fn start_call(&mut self, now: DateTime<Utc>) {
         self.calls += 1;
         self.call_started_at = Some(now);
+    }
+
+    /// Takes the provider's `answer` to this requested refund at `now`: the claimed call
+    /// is over; the refund moves along its row (sent; confirmed when the answer is final;
+    /// listed for support to pay back by hand to the card `receipt` names; or refused, to
+    /// be asked again when `retry` says, or failed once it says to stop). Returns the row
+    /// and what the order's timeline records, whether the payment's confirmed total grows
+    /// by the refund, and when its one timer asks again.
+    pub fn answered(
+        &mut self,
+        answer: RefundAnswer,
+        receipt: Option<&Receipt>,
+        retry: &Backoff,
+        now: DateTime<Utc>,
+    ) -> Result<Answered, ApiError> {
+        self.call_started_at = None;
+        self.updated_at = now;
+        let (action, data, confirms, retry_at) = match answer {
+            RefundAnswer::ByHand(why) => {
+                self.pay_back_to = receipt.cloned();
+                let reference = receipt.map(|r| r.reference_id.clone());
+                let data = json!({ "by": "support", "reference_id": reference, "why": why });
+                self.failure = Some(why);
+                (RefundAction::PayByHand, data, false, None)
+            }
+            RefundAnswer::Sent { provider_refund_id, status, settled } => {
+                let mut data = json!({ "provider_refund_id": provider_refund_id });
+                if settled {
+                    // No later event confirms it: the provider's answer is the confirmation.
+                    data["provider_status"] = json!(status);
+                }
+                self.provider_refund_id = Some(provider_refund_id);
+                let action = if settled { RefundAction::Confirm } else { RefundAction::Send };
+                (action, data, settled, None)
+            }
+            RefundAnswer::Refused(why) => {
+                self.attempts += 1;
+                self.failure = Some(why.clone());
+                match retry.after(self.attempts, now) {
+                    Next::RetryAt(at) => {
+                        self.check_at = Some(at);
+                        let data = json!({ "failure": why, "attempts": self.attempts, "retry_at": at });
+                        (RefundAction::Refuse, data, false, Some(at))
+                    }
+                    Next::Park => {
+                        (RefundAction::GiveUp, json!({ "failure": why, "attempts": self.attempts }), false, None)
+                    }
+                }
+            }
+        };
+        let row = move_refund(self, action, Actor::System, now)?;
+        Ok(Answered { row, data, confirms, retry_at })
     }
 
     pub fn view(&self) -> Value {
@@ -505,16 +571,67 @@ pub fn can_apply(payment: &Payment, order: Option<&Order>) -> Result<(), ApiErro
         o.state == OrderState::AwaitingPayment && o.payment_intent_id.as_deref() == Some(&payment.intent_id)
     });
     let Some(order) = order.filter(|_| payable) else {
-        return Err(ApiError::conflict("order_not_payable", "the order no longer awaits this payment; refund it"));
+        return Err(ApiError::conflict(Code::OrderNotPayable, "the order no longer awaits this payment; refund it"));
     };
     let (received, price) = (payment.paid(), &order.terms.price);
     if payment.refund_requested > 0 || payment.refund_confirmed > 0 {
-        return Err(ApiError::conflict("payment_refunded", "part of this payment was refunded; refund the rest"));
+        return Err(ApiError::conflict(Code::PaymentRefunded, "part of this payment was refunded; refund the rest"));
     }
     if !received.currency.eq_ignore_ascii_case(&price.currency) || received.amount < price.amount {
-        return Err(ApiError::conflict("amount_short", "what was received does not cover the order's price"));
+        return Err(ApiError::conflict(Code::AmountShort, "what was received does not cover the order's price"));
     }
     Ok(())
+}
+
+/// What support's decision on a held payment does ([`decide_held`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeldPlan {
+    /// The payment's row: sent back, or applied.
+    pub action: PaymentAction,
+    /// What goes back to the buyer, if anything: all that is left (refund) or what exceeds
+    /// the price (apply).
+    pub refund: Option<PlannedRefund>,
+    /// The order starts with this payment.
+    pub starts_order: bool,
+}
+
+/// A refund a decision asks for: its id (one per kind, so asking twice refunds once),
+/// amount and reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlannedRefund {
+    pub refund_id: &'static str,
+    pub amount: i64,
+    pub reason: &'static str,
+}
+
+/// Support's decision on a held `payment` of `order`: `refund` sends back all that is not
+/// being refunded already; `apply` starts the order when [`can_apply`] allows, refunding
+/// any excess. Either way the payment leaves the held queue.
+pub fn decide_held(payment: &Payment, order: Option<&Order>, decision: HeldDecision) -> Result<HeldPlan, ApiError> {
+    if payment.status != PaymentStatus::Held {
+        return Err(ApiError::conflict(Code::NotHeld, "this payment is not held; it was decided already"));
+    }
+    let planned = |refund_id, amount, reason| (amount > 0).then_some(PlannedRefund { refund_id, amount, reason });
+    Ok(match decision {
+        HeldDecision::Refund => HeldPlan {
+            action: PaymentAction::ReturnHeld,
+            refund: planned(
+                "support",
+                payment.paid().amount - payment.refund_requested,
+                "support refunded a held payment",
+            ),
+            starts_order: false,
+        },
+        HeldDecision::Apply => {
+            can_apply(payment, order)?;
+            let excess = payment.paid().amount - order.map_or(0, |o| o.terms.price.amount);
+            HeldPlan {
+                action: PaymentAction::ApplyHeld,
+                refund: planned("excess", excess, "support applied a held payment; the excess goes back"),
+                starts_order: true,
+            }
+        }
+    })
 }
 
 #[cfg(test)]
@@ -664,6 +781,93 @@ mod tests {
         assert_eq!(r.call(start + within, within), RefundCall::OutcomeUnknown);
         r.call_started_at = None;
         assert_eq!(r.call(start + within, within), RefundCall::Free);
+    }
+
+    #[test]
+    fn a_refunds_answer_moves_it_along_its_row() {
+        let retry = Backoff {
+            first: std::time::Duration::from_secs(30),
+            longest: std::time::Duration::from_secs(3600),
+            attempts: 3,
+        };
+        let receipt = Receipt { reference_id: "201".into(), card_pan: "6037-99**-****-1234".into() };
+        let sent =
+            |settled| RefundAnswer::Sent { provider_refund_id: "re_1".into(), status: "succeeded".into(), settled };
+        let mut r = refund("a", 200, 0, RefundStatus::Requested);
+        let now = r.created_at + chrono::Duration::seconds(5);
+        r.start_call(r.created_at);
+
+        // Stripe: taken, confirmed later by its event; the claimed call is over.
+        let a = r.clone().answered(sent(false), Some(&receipt), &retry, now).unwrap();
+        assert_eq!((a.row.event, a.confirms, a.retry_at), ("refund_sent", false, None));
+        let mut taken = r.clone();
+        taken.answered(sent(false), None, &retry, now).unwrap();
+        assert_eq!((taken.status, taken.provider_refund_id.as_deref()), (RefundStatus::Sent, Some("re_1")));
+        assert_eq!((taken.call_started_at, taken.updated_at), (None, now));
+
+        // Zarinpal's instant refund: the answer is the confirmation, and the total grows.
+        let mut settled = r.clone();
+        let a = settled.answered(sent(true), None, &retry, now).unwrap();
+        assert_eq!((a.row.event, a.confirms, settled.status), ("refund_confirmed", true, RefundStatus::Confirmed));
+        assert_eq!(a.data["provider_status"], "succeeded");
+
+        // Not through the API: support pays it back by hand, to the card the payment names.
+        let mut by_hand = r.clone();
+        let a = by_hand.answered(RefundAnswer::ByHand("no token".into()), Some(&receipt), &retry, now).unwrap();
+        assert_eq!((a.row.event, by_hand.status), ("refund_manual", RefundStatus::Manual));
+        assert_eq!((by_hand.pay_back_to.as_ref(), by_hand.failure.as_deref()), (Some(&receipt), Some("no token")));
+        assert_eq!(a.data["reference_id"], "201");
+
+        // Refused: asked again later, doubling, until the attempts run out; then failed.
+        let mut refused = r.clone();
+        let a = refused.answered(RefundAnswer::Refused("declined".into()), None, &retry, now).unwrap();
+        assert_eq!((a.row.event, refused.status, refused.attempts), ("refund_refused", RefundStatus::Requested, 1));
+        assert_eq!((a.retry_at, refused.check_at), (Some(now + chrono::Duration::seconds(30)), a.retry_at));
+        let a = refused.answered(RefundAnswer::Refused("declined".into()), None, &retry, now).unwrap();
+        assert_eq!(a.retry_at, Some(now + chrono::Duration::seconds(60)));
+        let a = refused.answered(RefundAnswer::Refused("declined".into()), None, &retry, now).unwrap();
+        assert_eq!((a.row.event, refused.status, a.retry_at), ("refund_failed", RefundStatus::Failed, None));
+        assert_eq!(a.data["attempts"], 3);
+
+        // A decided refund takes no answer.
+        assert!(settled.answered(sent(false), None, &retry, now).is_err());
+    }
+
+    #[test]
+    fn support_decides_a_held_payment_once() {
+        let order = order();
+        let mut held = payment(&order);
+        held.status = PaymentStatus::Held;
+        let price = order.terms.price.amount;
+        held.received = Some(Money { amount: price + 700, ..order.terms.price.clone() });
+        // Refund: all that is not already being refunded goes back.
+        let plan = decide_held(&held, Some(&order), HeldDecision::Refund).unwrap();
+        assert_eq!((plan.action, plan.starts_order), (PaymentAction::ReturnHeld, false));
+        assert_eq!(plan.refund.as_ref().map(|r| (r.refund_id, r.amount)), Some(("support", price + 700)));
+        let mut partly = held.clone();
+        partly.refund_requested = price + 700;
+        assert_eq!(decide_held(&partly, None, HeldDecision::Refund).unwrap().refund, None, "nothing left to send");
+        // Apply: the order starts and the excess goes back; exactly the price sends nothing back.
+        let plan = decide_held(&held, Some(&order), HeldDecision::Apply).unwrap();
+        assert_eq!((plan.action, plan.starts_order), (PaymentAction::ApplyHeld, true));
+        assert_eq!(plan.refund.map(|r| (r.refund_id, r.amount)), Some(("excess", 700)));
+        let mut exact = held.clone();
+        exact.received = Some(order.terms.price.clone());
+        assert_eq!(decide_held(&exact, Some(&order), HeldDecision::Apply).unwrap().refund, None);
+        // What cannot start the order is refused, each with its code.
+        let code = |p: &Payment, o: Option<&Order>| decide_held(p, o, HeldDecision::Apply).unwrap_err().code();
+        assert_eq!(code(&held, None), "order_not_payable");
+        let mut paid = order.clone();
+        paid.state = OrderState::InProgress;
+        assert_eq!(code(&held, Some(&paid)), "order_not_payable");
+        assert_eq!(code(&partly, Some(&order)), "payment_refunded");
+        let mut short = held.clone();
+        short.received = Some(Money { amount: price - 1, ..order.terms.price.clone() });
+        assert_eq!(code(&short, Some(&order)), "amount_short");
+        // A decided payment is decided once.
+        let mut decided = held.clone();
+        decided.status = PaymentStatus::Refunded;
+        assert_eq!(decide_held(&decided, Some(&order), HeldDecision::Refund).unwrap_err().code(), "not_held");
     }
 
     #[test]

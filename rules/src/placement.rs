@@ -6,7 +6,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::error::ApiError;
+use crate::error::{ApiError, Code};
 use crate::gig::{Gig, GigStatus};
 use crate::lifecycle::{self, Actor, OFFER_START, REQUEST, RequestAction, RequestState, Transition};
 use crate::message::Message;
@@ -63,34 +63,34 @@ pub fn place(
     now: DateTime<Utc>,
 ) -> Result<Placed, ApiError> {
     if new.buyer_id == seller_id {
-        return Err(ApiError::invalid("self_offer", "buyer_id", "an offer is for a buyer other than yourself"));
+        return Err(ApiError::invalid(Code::SelfOffer, "buyer_id", "an offer is for a buyer other than yourself"));
     }
     if !loaded.settings.custom_projects_enabled {
         return Err(ApiError::forbidden(
-            "custom_projects_disabled",
+            Code::CustomProjectsDisabled,
             "enable custom projects in your seller settings first",
         ));
     }
-    let gig = loaded.gig.ok_or_else(|| ApiError::invalid("gig_not_found", "gig_id", "no such gig"))?;
+    let gig = loaded.gig.ok_or_else(|| ApiError::invalid(Code::GigNotFound, "gig_id", "no such gig"))?;
     if gig.seller_id != seller_id {
-        return Err(ApiError::invalid("gig_not_yours", "gig_id", "an offer names one of your own gigs"));
+        return Err(ApiError::invalid(Code::GigNotYours, "gig_id", "an offer names one of your own gigs"));
     }
     if gig.status != GigStatus::Active {
-        return Err(ApiError::invalid("gig_not_active", "gig_id", "the gig is paused; an offer needs an active gig"));
+        return Err(ApiError::invalid(Code::GigNotActive, "gig_id", "the gig is paused; an offer needs an active gig"));
     }
     terms.check_level(&policy.level_limits(loaded.settings.level))?;
     match loaded.contact {
         Contact::BuyerReachedOut => {}
         Contact::SellerOnly => {
             return Err(ApiError::invalid(
-                "buyer_has_not_reached_out",
+                Code::BuyerHasNotReachedOut,
                 "buyer_id",
                 "the buyer has not written to you, asked you for a custom project or ordered from you",
             ));
         }
         Contact::None => {
             return Err(ApiError::invalid(
-                "no_prior_communication",
+                Code::NoPriorCommunication,
                 "buyer_id",
                 "an offer needs a message, request or order between you first",
             ));
@@ -101,12 +101,16 @@ pub fn place(
         Source::Request(request) => {
             let mut request =
                 request.filter(|r| r.seller_id == seller_id && r.buyer_id == buyer_id).ok_or_else(|| {
-                    ApiError::invalid("source_not_found", "source.request_id", "no such request to you from this buyer")
+                    ApiError::invalid(
+                        Code::SourceNotFound,
+                        "source.request_id",
+                        "no such request to you from this buyer",
+                    )
                 })?;
             let t = lifecycle::step(REQUEST, request.state, RequestAction::Answer, Actor::Seller, &request.facts(now))
                 .map_err(|_| {
                     ApiError::conflict(
-                        "request_not_pending",
+                        Code::RequestNotPending,
                         "this request was already answered, declined, withdrawn or expired",
                     )
                 })?;
@@ -115,11 +119,11 @@ pub fn place(
         }
         Source::Message(message) => {
             let message = message.ok_or_else(|| {
-                ApiError::invalid("source_not_found", "source.message_id", "no such message between you")
+                ApiError::invalid(Code::SourceNotFound, "source.message_id", "no such message between you")
             })?;
             if message.sender_id != buyer_id {
                 return Err(ApiError::invalid(
-                    "source_not_from_buyer",
+                    Code::SourceNotFromBuyer,
                     "source.message_id",
                     "an offer answers one of the buyer's messages, not one of yours",
                 ));
@@ -128,7 +132,7 @@ pub fn place(
         }
         Source::Order(order) => {
             if !order.is_some_and(|o| o.seller_id == seller_id && o.buyer_id == buyer_id) {
-                return Err(ApiError::invalid("source_not_found", "source.order_id", "no such order between you"));
+                return Err(ApiError::invalid(Code::SourceNotFound, "source.order_id", "no such order between you"));
             }
             None
         }

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::error::ApiError;
+use crate::error::{ApiError, Code};
 use crate::gig::{Gig, GigStatus};
 use crate::lifecycle::{self, Actor, REQUEST, REQUEST_START, RequestState};
 use crate::money::Money;
@@ -72,7 +72,11 @@ impl NewRequest {
     pub fn check(&self, policy: &Policy, buyer_id: &str) -> Result<(), ApiError> {
         validate::user_id("seller_id", &self.seller_id)?;
         if self.seller_id == buyer_id {
-            return Err(ApiError::invalid("self_request", "seller_id", "you cannot ask yourself for a custom project"));
+            return Err(ApiError::invalid(
+                Code::SelfRequest,
+                "seller_id",
+                "you cannot ask yourself for a custom project",
+            ));
         }
         if let Some(gig) = &self.gig_id {
             validate::ulid("gig_id", gig)?;
@@ -80,22 +84,22 @@ impl NewRequest {
         validate::text("description", &self.description, policy.message_text_max)?;
         if let Some(price) = &self.desired_price {
             if price.amount <= 0 {
-                return Err(ApiError::invalid("invalid_price", "desired_price.amount", "a positive whole amount"));
+                return Err(ApiError::invalid(Code::InvalidPrice, "desired_price.amount", "a positive whole amount"));
             }
             if price.currency != policy.currency {
                 return Err(ApiError::invalid(
-                    "unsupported_currency",
+                    Code::UnsupportedCurrency,
                     "desired_price.currency",
                     format!("prices are in {}", policy.currency),
                 ));
             }
         }
         if self.desired_delivery_days == Some(0) {
-            return Err(ApiError::invalid("invalid_delivery_days", "desired_delivery_days", "at least one day"));
+            return Err(ApiError::invalid(Code::InvalidDeliveryDays, "desired_delivery_days", "at least one day"));
         }
         if self.attachment_upload_ids.len() > policy.message_attachments_max {
             return Err(ApiError::invalid(
-                "too_many_attachments",
+                Code::TooManyAttachments,
                 "attachment_upload_ids",
                 format!("at most {}", policy.message_attachments_max),
             ));
@@ -132,7 +136,7 @@ impl NewRequest {
     ) -> Result<Request, ApiError> {
         if !settings.custom_projects_enabled {
             return Err(ApiError::invalid(
-                "custom_projects_disabled",
+                Code::CustomProjectsDisabled,
                 "seller_id",
                 "this seller does not take custom projects",
             ));
@@ -140,9 +144,9 @@ impl NewRequest {
         if self.gig_id.is_some() {
             let gig = gig
                 .filter(|g| g.seller_id == self.seller_id)
-                .ok_or_else(|| ApiError::invalid("gig_not_found", "gig_id", "the seller has no such gig"))?;
+                .ok_or_else(|| ApiError::invalid(Code::GigNotFound, "gig_id", "the seller has no such gig"))?;
             if gig.status != GigStatus::Active {
-                return Err(ApiError::invalid("gig_not_active", "gig_id", "this gig is paused"));
+                return Err(ApiError::invalid(Code::GigNotActive, "gig_id", "this gig is paused"));
             }
         }
         upload::check_references(

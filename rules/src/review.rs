@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::error::ApiError;
+use crate::error::{ApiError, Code};
 use crate::lifecycle::{Actor, Guard, Refusal};
 use crate::order::Order;
 use crate::policy::Policy;
@@ -62,7 +62,7 @@ impl NewReview {
     /// Its bounds: a rating of 1–5 and text within the policy's limit.
     pub fn check(&self, policy: &Policy) -> Result<(), ApiError> {
         if !(1..=5).contains(&self.rating) {
-            return Err(ApiError::invalid("rating_out_of_range", "rating", "rating is a whole number from 1 to 5"));
+            return Err(ApiError::invalid(Code::RatingOutOfRange, "rating", "rating is a whole number from 1 to 5"));
         }
         validate::text("text", &self.text, policy.review_text_max)
     }
@@ -100,16 +100,16 @@ pub fn refused(order: &Order, actor: Actor, why: Refusal) -> ApiError {
     let facts = order.review_facts();
     match why {
         Refusal::Guard(Guard::FirstReview | Guard::LastReview) if facts.written_by(actor) => {
-            ApiError::conflict("review_exists", "you have already reviewed this order")
+            ApiError::conflict(Code::ReviewExists, "you have already reviewed this order")
         }
         Refusal::Guard(Guard::FirstReview | Guard::LastReview) => {
-            ApiError::conflict("review_window_closed", "the review window of this order has closed")
+            ApiError::conflict(Code::ReviewWindowClosed, "the review window of this order has closed")
         }
         Refusal::Guard(Guard::ReplyOpen) if facts.replied => {
-            ApiError::conflict("reply_exists", "you have already answered this review")
+            ApiError::conflict(Code::ReplyExists, "you have already answered this review")
         }
         Refusal::Guard(Guard::ReplyOpen) => {
-            ApiError::conflict("review_not_visible", "the buyer's review is not visible yet")
+            ApiError::conflict(Code::ReviewNotVisible, "the buyer's review is not visible yet")
         }
         other => refusal::<Order>(other),
     }
@@ -178,15 +178,15 @@ mod tests {
         let review = |rating, text: &str| NewReview { rating, text: text.into() }.check(&policy);
         for rating in [0, 6, -1, 255] {
             assert!(
-                matches!(review(rating, "خوب"), Err(ApiError::Invalid { code: "rating_out_of_range", .. })),
+                matches!(review(rating, "خوب"), Err(ApiError::Invalid { code: Code::RatingOutOfRange, .. })),
                 "{rating}"
             );
         }
         for rating in 1..=5 {
             assert!(review(rating, "کار عالی\u{200c}ای بود ۵ ستاره 🌟").is_ok());
         }
-        assert!(matches!(review(5, " "), Err(ApiError::Invalid { code: "empty", .. })));
-        assert!(matches!(review(5, &"ب".repeat(2_001)), Err(ApiError::Invalid { code: "too_long", .. })));
+        assert!(matches!(review(5, " "), Err(ApiError::Invalid { code: Code::Empty, .. })));
+        assert!(matches!(review(5, &"ب".repeat(2_001)), Err(ApiError::Invalid { code: Code::TooLong, .. })));
         assert!(review(5, &"ب".repeat(2_000)).is_ok());
     }
 
@@ -224,7 +224,7 @@ mod tests {
         let now = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
         let mut order = completed(now);
         let code = |e: ApiError| match e {
-            ApiError::Conflict { code, .. } => code,
+            ApiError::Conflict { code, .. } => code.as_str(),
             other => panic!("{other:?}"),
         };
         assert_eq!(code(refused(&order, Actor::Buyer, Refusal::Guard(Guard::FirstReview))), "review_window_closed");

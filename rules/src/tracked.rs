@@ -8,7 +8,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::caller::Caller;
-use crate::error::ApiError;
+use crate::error::{ApiError, Code};
 use crate::followup::FollowUp;
 use crate::lifecycle::{Actor, Facts, Note, Refusal, ReviewFacts, Start, Timer, Transition};
 use crate::timeline::{Draft, Event};
@@ -210,29 +210,29 @@ pub fn refusal<T: Tracked>(refusal: Refusal) -> ApiError {
     let name = T::NAME;
     match refusal {
         Refusal::NotNow => {
-            ApiError::conflict("invalid_state", format!("this {name} does not allow that in its current state"))
+            ApiError::conflict(Code::InvalidState, format!("this {name} does not allow that in its current state"))
         }
         Refusal::NotYours => {
-            ApiError::forbidden("not_allowed_for_role", format!("that is the other party's decision on this {name}"))
+            ApiError::forbidden(Code::NotAllowedForRole, format!("that is the other party's decision on this {name}"))
         }
         Refusal::Guard(crate::lifecycle::Guard::BeforeDeadline) => {
-            ApiError::conflict("expired", format!("this {name} has expired"))
+            ApiError::conflict(Code::Expired, format!("this {name} has expired"))
         }
         Refusal::Guard(crate::lifecycle::Guard::RightOpen) => ApiError::conflict(
-            "late_cancellation_not_open",
+            Code::LateCancellationNotOpen,
             format!("this {name} may be cancelled alone only once it is late and its grace period has passed"),
         ),
         Refusal::Guard(crate::lifecycle::Guard::NoRequestOpen) => ApiError::conflict(
-            "cancellation_request_open",
+            Code::CancellationRequestOpen,
             format!("a cancellation request is already open on this {name}"),
         ),
         Refusal::Guard(crate::lifecycle::Guard::RequestOpenByOther) => {
-            ApiError::forbidden("not_allowed_for_role", "the other party answers a cancellation request")
+            ApiError::forbidden(Code::NotAllowedForRole, "the other party answers a cancellation request")
         }
         Refusal::Guard(crate::lifecycle::Guard::RevisionsLeft) => {
-            ApiError::conflict("revision_limit_reached", format!("every revision this {name} includes was used"))
+            ApiError::conflict(Code::RevisionLimitReached, format!("every revision this {name} includes was used"))
         }
-        Refusal::Guard(_) => ApiError::conflict("invalid_state", format!("this {name} does not allow that now")),
+        Refusal::Guard(_) => ApiError::conflict(Code::InvalidState, format!("this {name} does not allow that now")),
     }
 }
 

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::caller::Caller;
-use crate::error::ApiError;
+use crate::error::{ApiError, Code};
 pub use crate::lifecycle::UploadStatus;
 use crate::lifecycle::{self, Actor, Facts, UPLOAD, UploadAction};
 use crate::policy::Policy;
@@ -99,22 +99,22 @@ impl UploadDeclaration {
     pub fn check(&self, policy: &Policy) -> Result<(), ApiError> {
         validate::line("file_name", &self.file_name, policy.file_name_max)?;
         if self.file_name.contains(['/', '\\']) {
-            return Err(ApiError::invalid("invalid_file_name", "file_name", "file_name must not contain a path"));
+            return Err(ApiError::invalid(Code::InvalidFileName, "file_name", "file_name must not contain a path"));
         }
         if !accepted_types(self.kind).any(|(t, _)| *t == self.content_type) {
             return Err(ApiError::invalid(
-                "unsupported_content_type",
+                Code::UnsupportedContentType,
                 "content_type",
                 format!("{} is not accepted for this kind of upload", self.content_type),
             ));
         }
         if self.size_bytes == 0 {
-            return Err(ApiError::invalid("empty_file", "size_bytes", "size_bytes must be at least 1"));
+            return Err(ApiError::invalid(Code::EmptyFile, "size_bytes", "size_bytes must be at least 1"));
         }
         let max = self.kind.max_bytes(policy);
         if self.size_bytes > max {
             return Err(ApiError::invalid(
-                "file_too_large",
+                Code::FileTooLarge,
                 "size_bytes",
                 format!("at most {max} bytes for this kind"),
             ));
@@ -260,7 +260,7 @@ impl Upload {
 pub fn check_ids(ids: &[String], policy: &Policy) -> Result<(), ApiError> {
     if ids.len() > policy.message_attachments_max {
         return Err(ApiError::invalid(
-            "too_many_attachments",
+            Code::TooManyAttachments,
             "attachment_upload_ids",
             format!("at most {} files", policy.message_attachments_max),
         ));
@@ -269,7 +269,7 @@ pub fn check_ids(ids: &[String], policy: &Policy) -> Result<(), ApiError> {
         let field = format!("attachment_upload_ids[{i}]");
         validate::ulid(&field, id)?;
         if ids[..i].contains(id) {
-            return Err(ApiError::invalid("duplicate_attachment", field, "a file is named twice"));
+            return Err(ApiError::invalid(Code::DuplicateAttachment, field, "a file is named twice"));
         }
     }
     Ok(())
@@ -313,17 +313,21 @@ pub fn check_references(
         let upload = uploads
             .iter()
             .find(|u| &u.upload_id == id && u.owner_id == owner_id)
-            .ok_or_else(|| ApiError::invalid("upload_not_found", field.clone(), "no such upload of yours"))?;
+            .ok_or_else(|| ApiError::invalid(Code::UploadNotFound, field.clone(), "no such upload of yours"))?;
         if upload.kind != kind {
-            return Err(ApiError::invalid("wrong_upload_kind", field, "this upload is of another kind"));
+            return Err(ApiError::invalid(Code::WrongUploadKind, field, "this upload is of another kind"));
         }
         match upload.status {
             UploadStatus::Rejected => {
-                return Err(ApiError::invalid("upload_rejected", field, "this upload was rejected by the file check"));
+                return Err(ApiError::invalid(
+                    Code::UploadRejected,
+                    field,
+                    "this upload was rejected by the file check",
+                ));
             }
             UploadStatus::Pending if require_ready => {
                 return Err(ApiError::invalid(
-                    "upload_not_ready",
+                    Code::UploadNotReady,
                     field,
                     "this upload has not passed the file check yet",
                 ));
@@ -477,18 +481,18 @@ mod tests {
         assert!(d(UploadKind::VoiceNote, "audio/ogg", 1).check(&p).is_ok());
         assert!(matches!(
             d(UploadKind::VoiceNote, "image/png", 1).check(&p),
-            Err(ApiError::Invalid { code: "unsupported_content_type", .. })
+            Err(ApiError::Invalid { code: Code::UnsupportedContentType, .. })
         ));
         assert!(matches!(
             d(UploadKind::VoiceNote, "audio/ogg", 10 * 1024 * 1024 + 1).check(&p),
-            Err(ApiError::Invalid { code: "file_too_large", .. })
+            Err(ApiError::Invalid { code: Code::FileTooLarge, .. })
         ));
         assert!(matches!(
             d(UploadKind::Attachment, "application/pdf", 0).check(&p),
-            Err(ApiError::Invalid { code: "empty_file", .. })
+            Err(ApiError::Invalid { code: Code::EmptyFile, .. })
         ));
         let mut bad_name = d(UploadKind::Attachment, "application/pdf", 1);
         bad_name.file_name = "../etc/passwd".into();
-        assert!(matches!(bad_name.check(&p), Err(ApiError::Invalid { code: "invalid_file_name", .. })));
+        assert!(matches!(bad_name.check(&p), Err(ApiError::Invalid { code: Code::InvalidFileName, .. })));
     }
 }

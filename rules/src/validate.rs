@@ -2,7 +2,7 @@
 //! as sent (no trimming, no normalisation), so Persian with ZWNJ, Arabic-script digits
 //! and emoji round-trip byte for byte; lengths count Unicode scalar values.
 
-use crate::error::ApiError;
+use crate::error::{ApiError, Code};
 
 /// A user id (the JWT `sub`): 1–128 characters of `[A-Za-z0-9._:@-]`. `#` is excluded
 /// because it separates the parts of our table keys.
@@ -13,14 +13,14 @@ pub fn user_id(field: &str, value: &str) -> Result<(), ApiError> {
     if ok {
         Ok(())
     } else {
-        Err(ApiError::malformed("invalid_id", Some(field), format!("{field} is not a valid user id")))
+        Err(ApiError::malformed(Code::InvalidId, Some(field), format!("{field} is not a valid user id")))
     }
 }
 
 /// An id we minted: a ULID.
 pub fn ulid(field: &str, value: &str) -> Result<ulid::Ulid, ApiError> {
     ulid::Ulid::from_string(value)
-        .map_err(|_| ApiError::malformed("invalid_id", Some(field), format!("{field} is not a valid id")))
+        .map_err(|_| ApiError::malformed(Code::InvalidId, Some(field), format!("{field} is not a valid id")))
 }
 
 /// A payment provider's id (a Stripe PaymentIntent `pi_…`): 1–255 characters of
@@ -30,20 +30,20 @@ pub fn provider_id(field: &str, value: &str) -> Result<(), ApiError> {
     if ok {
         Ok(())
     } else {
-        Err(ApiError::malformed("invalid_id", Some(field), format!("{field} is not a valid payment id")))
+        Err(ApiError::malformed(Code::InvalidId, Some(field), format!("{field} is not a valid payment id")))
     }
 }
 
 /// Free text of `1..=max_chars` characters that is not only white space.
 pub fn text(field: &str, value: &str, max_chars: usize) -> Result<(), ApiError> {
     if value.trim().is_empty() {
-        return Err(ApiError::invalid("empty", field, format!("{field} must not be empty")));
+        return Err(ApiError::invalid(Code::Empty, field, format!("{field} must not be empty")));
     }
     if value.chars().count() > max_chars {
-        return Err(ApiError::invalid("too_long", field, format!("{field} must be at most {max_chars} characters")));
+        return Err(ApiError::invalid(Code::TooLong, field, format!("{field} must be at most {max_chars} characters")));
     }
     if value.chars().any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t') {
-        return Err(ApiError::invalid("control_character", field, format!("{field} contains a control character")));
+        return Err(ApiError::invalid(Code::ControlCharacter, field, format!("{field} contains a control character")));
     }
     Ok(())
 }
@@ -52,7 +52,7 @@ pub fn text(field: &str, value: &str, max_chars: usize) -> Result<(), ApiError> 
 pub fn line(field: &str, value: &str, max_chars: usize) -> Result<(), ApiError> {
     text(field, value, max_chars)?;
     if value.contains(['\n', '\r', '\t']) {
-        return Err(ApiError::invalid("control_character", field, format!("{field} must be one line")));
+        return Err(ApiError::invalid(Code::ControlCharacter, field, format!("{field} must be one line")));
     }
     Ok(())
 }
@@ -72,7 +72,7 @@ mod tests {
 
     #[test]
     fn blank_is_empty() {
-        assert!(matches!(text("t", " \n ", 10), Err(ApiError::Invalid { code: "empty", .. })));
+        assert!(matches!(text("t", " \n ", 10), Err(ApiError::Invalid { code: Code::Empty, .. })));
     }
 
     #[test]

@@ -6,7 +6,7 @@ use lambda_http::{Body, Error, Request, Response};
 use peyman::flows::{App, disputes, exports};
 use peyman::shell::answer::Reply;
 use peyman::shell::http::{ApiRequest, serve, unknown_route};
-use peyman_rules::error::ApiError;
+use peyman_rules::error::{ApiError, Code};
 use peyman_rules::lifecycle::DisputeState;
 use peyman_rules::tracked::Tracked;
 use serde_json::json;
@@ -40,7 +40,9 @@ async fn route(app: &App, req: &ApiRequest) -> Result<Reply, ApiError> {
             let state = match req.query("status").unwrap_or("open") {
                 "open" => DisputeState::Open,
                 "resolved" => DisputeState::Resolved,
-                _ => return Err(ApiError::malformed("invalid_status", Some("status"), "status is open or resolved")),
+                _ => {
+                    return Err(ApiError::malformed(Code::InvalidStatus, Some("status"), "status is open or resolved"));
+                }
             };
             let (limit, cursor) = (req.limit(20, 100)?, req.query("cursor"));
             let page = disputes::queue(app, me, state, limit, cursor).await?;

@@ -17,7 +17,7 @@ use lambda_http::{Body, Error, Request, RequestExt, Response};
 use peyman::flows::{App, payments, zarinpal};
 use peyman::shell::answer::{Outcome, Reply};
 use peyman::shell::http::body_bytes;
-use peyman_rules::error::ApiError;
+use peyman_rules::error::{ApiError, Code};
 use serde_json::json;
 
 pub async fn handle(app: &App, request: Request) -> Result<Response<Body>, Error> {
@@ -47,20 +47,20 @@ async fn receive(app: &App, request: &Request, now: DateTime<Utc>) -> Result<Rep
 /// The callback's query read, the payment verified; the page the payer goes on to.
 async fn returned(app: &App, request: &Request, now: DateTime<Utc>) -> Result<String, ApiError> {
     let query = request.query_string_parameters();
-    let authority = query
-        .first("Authority")
-        .ok_or_else(|| ApiError::invalid("authority_required", "Authority", "the gateway's Authority is required"))?;
+    let authority = query.first("Authority").ok_or_else(|| {
+        ApiError::invalid(Code::AuthorityRequired, "Authority", "the gateway's Authority is required")
+    })?;
     // Zarinpal's authorities: 36 letters and digits, beginning with A or S.
     if authority.len() != 36
         || !authority.starts_with(['A', 'S'])
         || !authority.bytes().all(|b| b.is_ascii_alphanumeric())
     {
-        return Err(ApiError::invalid("invalid_authority", "Authority", "not a Zarinpal authority"));
+        return Err(ApiError::invalid(Code::InvalidAuthority, "Authority", "not a Zarinpal authority"));
     }
     let status_ok = match query.first("Status") {
         Some("OK") => true,
         Some("NOK") => false,
-        _ => return Err(ApiError::invalid("invalid_status", "Status", "Status is OK or NOK")),
+        _ => return Err(ApiError::invalid(Code::InvalidStatus, "Status", "Status is OK or NOK")),
     };
     zarinpal::callback(app, authority, status_ok, now).await
 }

@@ -17,21 +17,19 @@ use crate::adapters::zip::PacketZip;
 use crate::flows::tracked::events_as_of;
 use crate::flows::{App, until_not_raced};
 use peyman_rules::caller::Caller;
-use peyman_rules::delivery::Delivery;
+use peyman_rules::case::{self, Case, file_problem, listed};
 use peyman_rules::dispute::{self, Dispute};
-use peyman_rules::error::ApiError;
+use peyman_rules::error::{ApiError, Code};
 use peyman_rules::export::{Built, Export, ExportStatus};
 use peyman_rules::followup::{FollowUp, FollowUpKind};
 use peyman_rules::lifecycle::{self, Actor, DISPUTE, DisputeAction};
-use peyman_rules::message::Message;
 use peyman_rules::offer::{Offer, OfferSource};
 use peyman_rules::order::Order;
-use peyman_rules::packet::{self, Contract, Entry, Manifest, Seal};
+use peyman_rules::packet::{self, Entry};
 use peyman_rules::packet_page::{self, PacketFile, Sheet};
 use peyman_rules::request::Request;
-use peyman_rules::timeline::Event;
 use peyman_rules::tracked::{Step, Tracked};
-use peyman_rules::upload::{Upload, UploadKind};
+use peyman_rules::upload::Upload;
 
 /// Records an export's step on its dispute's timeline, with `also` in the same
 /// transaction; a lost race on the dispute's version is tried again on the dispute as it
@@ -54,7 +52,7 @@ async fn on_dispute_timeline(
         also(&mut commit)?;
         app.commit(commit).await.map(|()| dispute)
     };
-    until_not_raced(ApiError::conflict("concurrent_change", "the dispute kept changing; retry"), attempt).await
+    until_not_raced(ApiError::conflict(Code::ConcurrentChange, "the dispute kept changing; retry"), attempt).await
 }
 
 /// Support asks for a dispute's packet (open or resolved); it is built in the background.
@@ -161,21 +159,7 @@ async fn finish(
 }
 
 fn already_finished(e: ApiError) -> Result<(), ApiError> {
-    if e.code() == "concurrent_change" { Ok(()) } else { Err(e) }
-}
-
-/// Everything a packet holds, as loaded.
-struct Case {
-    dispute: Dispute,
-    order: Order,
-    offer: Option<Offer>,
-    request: Option<Request>,
-    statements: Vec<dispute::Statement>,
-    deliveries: Vec<Delivery>,
-    messages: Vec<Message>,
-    payments: Vec<peyman_rules::payment::Payment>,
-    refunds: Vec<peyman_rules::payment::Refund>,
-    timelines: Vec<(String, Vec<Event>)>,
+    if e.problem_code() == Code::ConcurrentChange { Ok(()) } else { Err(e) }
 }
 
 async fn load(app: &App, dispute_id: &str) -> Result<Case, ApiError> {
@@ -217,49 +201,11 @@ async fn load(app: &App, dispute_id: &str) -> Result<Case, ApiError> {
     })
 }
 
-/// Every file the case names, each with the folder it goes in: a delivery's files beside
-/// it, everything else (request, messages, revision requests, the dispute, statements)
-/// in `files/`.
-fn named_files(case: &Case) -> Vec<(String, String)> {
-    let mut named: Vec<(String, String)> = Vec::new();
-    let mut add = |folder: &str, ids: &mut dyn Iterator<Item = &String>| {
-        for id in ids {
-            if !named.iter().any(|(_, known)| known == id) {
-                named.push((folder.to_owned(), id.clone()));
-            }
-        }
-    };
-    for d in &case.deliveries {
-        add(&format!("deliveries/{}-{}", d.stage, d.delivery_id), &mut d.attachment_upload_ids.iter());
-    }
-    if let Some(r) = &case.request {
-        add("files", &mut r.attachment_upload_ids.iter().chain(&r.voice_note_upload_id));
-    }
-    for m in &case.messages {
-        add("files", &mut m.attachment_upload_ids.iter().chain(&m.voice_note_upload_id));
-    }
-    let d = &case.dispute;
-    add("files", &mut d.files.attachment_upload_ids.iter().chain(&d.files.voice_note_upload_id));
-    for s in &case.statements {
-        add("files", &mut s.files.attachment_upload_ids.iter().chain(&s.files.voice_note_upload_id));
-    }
-    // Files the timelines record (revision requests keep theirs only there).
-    let recorded: Vec<String> = case
-        .timelines
-        .iter()
-        .flat_map(|(_, events)| events)
-        .flat_map(|e| e.data["files"].as_array().cloned().unwrap_or_default())
-        .filter_map(|f| f["upload_id"].as_str().map(str::to_owned))
-        .collect();
-    add("files", &mut recorded.iter());
-    named
-}
-
 /// Builds, seals and stores the packet of `export`; nothing is recorded here.
 pub async fn assemble(app: &App, export: &Export, now: DateTime<Utc>) -> Result<Built, ApiError> {
     let sealer = app.sealer.as_ref().ok_or_else(|| ApiError::internal("EXPORT_SEAL_KEY_ID is not set"))?;
     let case = load(app, &export.dispute_id).await?;
-    let named = named_files(&case);
+    let named = case.named_files();
     let ids: Vec<&str> = named.iter().map(|(_, id)| id.as_str()).collect();
     let uploads: BTreeMap<String, Upload> =
         app.store.uploads(&ids).await?.into_iter().map(|u| (u.upload_id.clone(), u)).collect();
@@ -270,74 +216,40 @@ pub async fn assemble(app: &App, export: &Export, now: DateTime<Utc>) -> Result<
     let write = async {
         let mut zip = PacketZip::new(pipe_in);
         let mut entries: Vec<Entry> = Vec::new();
-        let terms_hash_verified = case.order.terms.hash() == case.order.terms_hash;
-        let contract = Contract {
-            terms: case.order.terms.clone(),
-            terms_hash: case.order.terms_hash.clone(),
-            terms_hash_verified,
-        };
-        add(&mut zip, &mut entries, packet::CONTRACT, &json_bytes(&contract)?).await?;
-        add(&mut zip, &mut entries, packet::TIMELINE, &json_bytes(&timeline_document(&case.timelines))?).await?;
+        add(&mut zip, &mut entries, packet::CONTRACT, &json_bytes(&case.contract())?).await?;
+        add(&mut zip, &mut entries, packet::TIMELINE, &json_bytes(&case.timeline_document())?).await?;
 
         // Every file, streamed from the version that was checked.
         let mut files: BTreeMap<String, PacketFile> = BTreeMap::new();
         for (folder, id) in &named {
-            // A file named without an upload record (never expected) is listed, empty, with
-            // that problem rather than left out.
-            let Some(upload) = uploads.get(id) else {
-                let path = packet::file_path(folder, id, "");
-                let written = zip.bytes(&path, &[]).await?;
-                list(&mut entries, &mut files, id, None, path, written, "no_upload_record");
-                continue;
+            let upload = uploads.get(id);
+            let path = packet::file_path(folder, id, upload.map_or("", |u| u.file_name.as_str()));
+            let (written, problem) = match upload {
+                // Named without an upload record (never expected): listed, empty, not left out.
+                None => (zip.bytes(&path, &[]).await?, Some(case::problem::NO_UPLOAD_RECORD)),
+                Some(u) => match app.files.read(&u.object_key, u.checked_version.as_deref()).await? {
+                    None => (zip.bytes(&path, &[]).await?, file_problem(Some(u), None)),
+                    Some(body) => {
+                        let written = zip.stream(&path, body).await?;
+                        let problem = file_problem(Some(u), Some(&written.sha256));
+                        (written, problem)
+                    }
+                },
             };
-            let path = packet::file_path(folder, id, &upload.file_name);
-            let (written, problem) = match app.files.read(&upload.object_key, upload.checked_version.as_deref()).await?
-            {
-                None => (zip.bytes(&path, &[]).await?, "missing_from_storage"),
-                Some(body) => {
-                    let written = zip.stream(&path, body).await?;
-                    let differs = upload.sha256.as_deref().is_some_and(|recorded| recorded != written.sha256);
-                    let problem = if differs {
-                        "differs_from_recorded_hash"
-                    } else if upload.checked_version.is_none() {
-                        "not_checked"
-                    } else {
-                        ""
-                    };
-                    (written, problem)
-                }
-            };
-            list(&mut entries, &mut files, id, Some(upload), path, written, problem);
+            let (entry, file) = listed(id, upload, path, (written.size, written.sha256), problem);
+            entries.push(entry);
+            files.insert(id.clone(), file);
         }
-        let path_of = |id: &String| files.get(id).map(|f| f.path.clone());
-        let messages = with_jalali_and_files(
-            &case.messages,
-            "sent_at",
-            |m| m.sent_at,
-            |m| m.attachment_upload_ids.iter().chain(&m.voice_note_upload_id).collect(),
-            &path_of,
-        );
-        add(&mut zip, &mut entries, "messages.json", &json_bytes(&messages)?).await?;
-        let deliveries = with_jalali_and_files(
-            &case.deliveries,
-            "delivered_at",
-            |d| d.delivered_at,
-            |d| d.attachment_upload_ids.iter().collect(),
-            &path_of,
-        );
-        add(&mut zip, &mut entries, "deliveries/index.json", &json_bytes(&deliveries)?).await?;
-        let payments = json!({
-            "payments": case.payments.iter().map(|p| p.view(Some(Actor::Support))).collect::<Vec<_>>(),
-            "refunds": case.refunds.iter().map(peyman_rules::payment::Refund::view).collect::<Vec<_>>(),
-        });
-        add(&mut zip, &mut entries, "payments.json", &json_bytes(&payments)?).await?;
+        add(&mut zip, &mut entries, "messages.json", &json_bytes(&case.messages_document(&files))?).await?;
+        add(&mut zip, &mut entries, "deliveries/index.json", &json_bytes(&case.deliveries_document(&files))?).await?;
+        add(&mut zip, &mut entries, "payments.json", &json_bytes(&case.payments_document())?).await?;
         let sheet = Sheet {
             packet_id: &export.export_id,
             built_at: now,
             dispute: &case.dispute,
             statements: &case.statements,
             order: &case.order,
-            terms_hash_verified,
+            terms_hash_verified: case.contract().terms_hash_verified,
             timelines: &case.timelines,
             messages: &case.messages,
             deliveries: &case.deliveries,
@@ -349,34 +261,10 @@ pub async fn assemble(app: &App, export: &Export, now: DateTime<Utc>) -> Result<
         add(&mut zip, &mut entries, packet::PUBLIC_KEY, packet::public_key_pem(&public_key).as_bytes()).await?;
 
         // The manifest lists everything above; the seal names it and is signed.
-        let heads: BTreeMap<String, String> = [
-            case.offer.as_ref().map(|o| ("offer".to_owned(), o.head_hash.clone())),
-            Some(("order".to_owned(), case.order.head_hash.clone())),
-            Some(("dispute".to_owned(), case.dispute.head_hash.clone())),
-        ]
-        .into_iter()
-        .flatten()
-        .collect();
-        let manifest = Manifest {
-            format: packet::FORMAT.into(),
-            packet_id: export.export_id.clone(),
-            dispute_id: export.dispute_id.clone(),
-            order_id: export.order_id.clone(),
-            built_at: now.to_rfc3339(),
-            built_by: export.requested_by.clone(),
-            terms_hash: case.order.terms_hash.clone(),
-            heads,
-            files: entries,
-        };
+        let manifest = case.manifest(export, entries, now);
         let manifest_bytes = json_bytes(&manifest)?;
         let manifest_sha256 = packet::sha256_hex(&manifest_bytes);
-        let seal = Seal {
-            format: packet::FORMAT.into(),
-            packet_id: export.export_id.clone(),
-            dispute_id: export.dispute_id.clone(),
-            manifest_sha256: manifest_sha256.clone(),
-        };
-        let seal_bytes = packet::seal_bytes(&seal);
+        let seal_bytes = packet::seal_bytes(&case::seal(export, &manifest_sha256));
         let signature = sealer.sign(&seal_bytes).await?;
         zip.bytes(packet::MANIFEST, &manifest_bytes).await?;
         zip.bytes(packet::SEAL, &seal_bytes).await?;
@@ -393,39 +281,6 @@ pub async fn assemble(app: &App, export: &Export, now: DateTime<Utc>) -> Result<
     Ok(Built { object_version, size_bytes, manifest_sha256, files, files_with_problems })
 }
 
-/// A file of the packet, listed in the manifest and on the page; `problem` is empty when
-/// there is none.
-fn list(
-    entries: &mut Vec<Entry>,
-    files: &mut BTreeMap<String, PacketFile>,
-    upload_id: &str,
-    upload: Option<&Upload>,
-    path: String,
-    written: crate::adapters::zip::Written,
-    problem: &str,
-) {
-    let problem = (!problem.is_empty()).then(|| problem.to_owned());
-    entries.push(Entry {
-        path: path.clone(),
-        size: written.size,
-        sha256: written.sha256.clone(),
-        problem: problem.clone(),
-    });
-    files.insert(
-        upload_id.to_owned(),
-        PacketFile {
-            upload_id: upload_id.to_owned(),
-            file_name: upload.map_or(upload_id, |u| u.file_name.as_str()).to_owned(),
-            content_type: upload.map_or("application/octet-stream", |u| u.content_type.as_str()).to_owned(),
-            voice_note: upload.is_some_and(|u| u.kind == UploadKind::VoiceNote),
-            path,
-            size: written.size,
-            sha256: written.sha256,
-            problem,
-        },
-    );
-}
-
 /// A document of the packet, listed in the manifest.
 async fn add<W: tokio::io::AsyncWrite + Unpin>(
     zip: &mut PacketZip<W>,
@@ -440,42 +295,4 @@ async fn add<W: tokio::io::AsyncWrite + Unpin>(
 
 fn json_bytes<T: serde::Serialize>(value: &T) -> Result<Vec<u8>, ApiError> {
     serde_json::to_vec_pretty(value).map_err(ApiError::internal)
-}
-
-/// `timeline.json`: each timeline's events as stored (so their chain re-walks), each
-/// also with its time in the Solar Hijri calendar.
-fn timeline_document(timelines: &[(String, Vec<Event>)]) -> Value {
-    let mut document = serde_json::Map::new();
-    for (name, events) in timelines {
-        let events: Vec<Value> = events
-            .iter()
-            .map(|e| {
-                let mut v = serde_json::to_value(e).unwrap_or_default();
-                v["at_jalali"] = json!(packet_page::jalali(e.at));
-                v
-            })
-            .collect();
-        document.insert(name.clone(), Value::Array(events));
-    }
-    Value::Object(document)
-}
-
-/// Records as stored, each with its time in the Solar Hijri calendar beside it
-/// (`{field}_jalali`) and the packet paths of the files it names.
-fn with_jalali_and_files<T: serde::Serialize>(
-    records: &[T],
-    field: &str,
-    at: impl Fn(&T) -> DateTime<Utc>,
-    files: impl Fn(&T) -> Vec<&String>,
-    path_of: &dyn Fn(&String) -> Option<String>,
-) -> Value {
-    records
-        .iter()
-        .map(|r| {
-            let mut v = serde_json::to_value(r).unwrap_or_default();
-            v[format!("{field}_jalali")] = json!(packet_page::jalali(at(r)));
-            v["files"] = files(r).into_iter().map(path_of).collect();
-            v
-        })
-        .collect()
 }

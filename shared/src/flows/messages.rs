@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use crate::adapters::dynamo::Page;
 use crate::flows::App;
 use peyman_rules::caller::Caller;
-use peyman_rules::error::ApiError;
+use peyman_rules::error::{ApiError, Code};
 use peyman_rules::message::{self, Message, NewMessage};
 use peyman_rules::order::Order;
 use peyman_rules::upload::{self, Upload};
@@ -51,7 +51,7 @@ pub async fn conversation(
 ) -> Result<(Page<Message>, Vec<Upload>), ApiError> {
     let me = caller.user_id.as_str();
     if other == me {
-        return Err(ApiError::invalid("self_conversation", "user_id", "there is no conversation with yourself"));
+        return Err(ApiError::invalid(Code::SelfConversation, "user_id", "there is no conversation with yourself"));
     }
     let page = match order_id {
         None => app.store.messages(me, other, limit, cursor).await?,

@@ -30,7 +30,7 @@ use crate::adapters::kms::Sealer;
 use crate::adapters::payments::Payments;
 use crate::adapters::s3::Files;
 use crate::adapters::sqs::Queues;
-use peyman_rules::error::{ApiError, BoxError};
+use peyman_rules::error::{ApiError, BoxError, Code};
 
 /// The adapters a function builds once per cold start and lends to every invocation.
 #[derive(Debug, Clone)]
@@ -99,7 +99,7 @@ pub(crate) async fn until_not_raced<T, F: Future<Output = Result<T, ApiError>>>(
 ) -> Result<T, ApiError> {
     for _ in 0..ATTEMPTS {
         match attempt().await {
-            Err(ApiError::Conflict { code: "concurrent_change", .. }) => continue,
+            Err(ApiError::Conflict { code: Code::ConcurrentChange, .. }) => continue,
             done => return done,
         }
     }

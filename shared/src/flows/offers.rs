@@ -7,7 +7,7 @@ use serde_json::json;
 use crate::flows::App;
 use crate::flows::tracked::act;
 use peyman_rules::caller::Caller;
-use peyman_rules::error::ApiError;
+use peyman_rules::error::{ApiError, Code};
 use peyman_rules::lifecycle::{Actor, OFFER, OFFER_START, OfferAction};
 use peyman_rules::offer::{NewOffer, Offer, OfferSource};
 use peyman_rules::order::Order;
@@ -44,7 +44,7 @@ pub async fn place(app: &App, seller: &Caller, new: NewOffer, now: DateTime<Utc>
     commit.record(&mut offer, Step::start(&OFFER_START, Actor::Seller, Some(seller_id), data), now)?;
     // The only entity here that others may move meanwhile is the answered request.
     app.commit(commit).await.map_err(|e| match e {
-        ApiError::Conflict { .. } => ApiError::conflict("request_not_pending", "the request changed meanwhile"),
+        ApiError::Conflict { .. } => ApiError::conflict(Code::RequestNotPending, "the request changed meanwhile"),
         other => other,
     })?;
     Ok(offer)
@@ -76,8 +76,8 @@ pub async fn decline(
 /// expiry): the offer was decided meanwhile.
 pub fn decided_meanwhile(error: ApiError) -> ApiError {
     match error {
-        ApiError::Conflict { code: "concurrent_change", .. } => {
-            ApiError::conflict("offer_changed", "the offer was decided meanwhile")
+        ApiError::Conflict { code: Code::ConcurrentChange, .. } => {
+            ApiError::conflict(Code::OfferChanged, "the offer was decided meanwhile")
         }
         other => other,
     }

@@ -11,7 +11,7 @@ use crate::adapters::payments::Payments;
 use crate::adapters::provider_http::CALL_TIMEOUT;
 use crate::flows::{App, until_not_raced};
 use peyman_rules::caller::Caller;
-use peyman_rules::error::ApiError;
+use peyman_rules::error::{ApiError, Code};
 use peyman_rules::followup::FollowUp;
 use peyman_rules::lifecycle::{
     self, Actor, ORDER, OrderAction, OrderState, PaymentAction, REFUND_START, REFUNDS_CONFIRMED, RefundAction,
@@ -19,11 +19,10 @@ use peyman_rules::lifecycle::{
 use peyman_rules::money::Money;
 use peyman_rules::order::Order;
 use peyman_rules::payment::{
-    Answer, HeldDecision, OnSuccess, PaidByHand, Payment, PaymentEvent, PaymentStatus, Receipt, Received,
-    ReceivedEvent, Refund, RefundAnswer, RefundCall, RefundStatus, can_apply, confirmed_by, move_payment, move_refund,
-    on_success, refund_timer,
+    Answer, Answered, HeldDecision, OnSuccess, PaidByHand, Payment, PaymentEvent, PaymentStatus, Receipt, Received,
+    ReceivedEvent, Refund, RefundAnswer, RefundCall, RefundStatus, confirmed_by, move_payment, move_refund, on_success,
+    refund_timer,
 };
-use peyman_rules::retry::Next;
 use peyman_rules::tracked::{Step, Tracked};
 use peyman_rules::validate;
 
@@ -49,7 +48,7 @@ fn request_refund(
 
 /// What a caller is told when the payment kept changing: a lost race it may retry.
 fn kept_changing() -> ApiError {
-    ApiError::conflict("concurrent_change", "the payment kept changing; retry")
+    ApiError::conflict(Code::ConcurrentChange, "the payment kept changing; retry")
 }
 
 /// Applies a verified provider event once.
@@ -398,71 +397,33 @@ pub async fn send_refund(
             app.payments.refund(&payment, refund.amount.amount, refund_id, &key).await?
         }
     };
-    // The answer is in: the claimed call, if any, is over.
-    refund.call_started_at = None;
-    refund.updated_at = now;
-    let (t, data) = match answer {
-        RefundAnswer::ByHand(why) => {
-            // Support pays it back by hand to the card the payment's verification named,
-            // listed in their manual queue.
-            refund.pay_back_to = payment.receipt.clone();
-            tracing::warn!(intent_id, refund_id, why, "refund listed for support to pay back by hand");
-            let reference = refund.pay_back_to.as_ref().map(|r| r.reference_id.clone());
-            let data = json!({ "by": "support", "reference_id": reference, "why": why });
-            refund.failure = Some(why);
-            (move_refund(&mut refund, RefundAction::PayByHand, Actor::System, now)?, data)
+    let answered = refund.answered(answer, payment.receipt.as_ref(), &app.config.retry, now)?;
+    let Answered { row, data, confirms, retry_at } = answered;
+    let (status, why) = (refund.status, refund.failure.as_deref());
+    match refund.status {
+        RefundStatus::Manual => {
+            tracing::warn!(intent_id, refund_id, why, "refund listed for support to pay back by hand")
         }
-        RefundAnswer::Sent { provider_refund_id, status, settled: false } => {
-            tracing::info!(intent_id, refund_id, provider_refund_id, status, "refund sent");
-            refund.provider_refund_id = Some(provider_refund_id.clone());
-            (
-                move_refund(&mut refund, RefundAction::Send, Actor::System, now)?,
-                json!({ "provider_refund_id": provider_refund_id }),
-            )
-        }
-        RefundAnswer::Sent { provider_refund_id, status, settled: true } => {
-            // No later event confirms it: the provider's answer is the confirmation.
-            tracing::info!(intent_id, refund_id, provider_refund_id, status, "refund made");
-            refund.provider_refund_id = Some(provider_refund_id.clone());
-            let expected = payment.version;
-            payment.version += 1;
-            payment.updated_at = now;
-            payment.refund_confirmed += refund.amount.amount;
-            commit.payment(&payment, expected)?;
-            let data = json!({ "provider_refund_id": provider_refund_id, "provider_status": status });
-            (move_refund(&mut refund, RefundAction::Confirm, Actor::System, now)?, data)
-        }
-        RefundAnswer::Refused(why) => {
-            refund.attempts += 1;
-            refund.failure = Some(why.clone());
-            match app.config.retry.after(refund.attempts, now) {
-                Next::RetryAt(at) => {
-                    tracing::warn!(intent_id, refund_id, why, attempts = refund.attempts, %at, "refund refused; retried");
-                    commit.timer(at, &subject)?;
-                    refund.check_at = Some(at);
-                    let data = json!({ "failure": why, "attempts": refund.attempts, "retry_at": at });
-                    (move_refund(&mut refund, RefundAction::Refuse, Actor::System, now)?, data)
-                }
-                Next::Park => {
-                    tracing::error!(
-                        intent_id,
-                        refund_id,
-                        why,
-                        attempts = refund.attempts,
-                        "refund failed; support must look"
-                    );
-                    let data = json!({ "failure": why, "attempts": refund.attempts });
-                    (move_refund(&mut refund, RefundAction::GiveUp, Actor::System, now)?, data)
-                }
-            }
-        }
-    };
+        RefundStatus::Failed => tracing::error!(intent_id, refund_id, why, "refund failed; support must look"),
+        RefundStatus::Requested => tracing::warn!(intent_id, refund_id, why, ?retry_at, "refund refused; retried"),
+        _ => tracing::info!(intent_id, refund_id, ?status, "refund sent"),
+    }
+    if confirms {
+        let expected = payment.version;
+        payment.version += 1;
+        payment.updated_at = now;
+        payment.refund_confirmed += refund.amount.amount;
+        commit.payment(&payment, expected)?;
+    }
+    if let Some(at) = retry_at {
+        commit.timer(at, &subject)?;
+    }
     commit.refund(&refund, seen)?;
     if let Some(mut order) = app.store.tracked::<Order>(&refund.order_id).await? {
         let mut data = data;
         data["refund_id"] = json!(refund_id);
         data["amount"] = json!(refund.amount);
-        commit.note(&mut order, &t.note(), data, now)?;
+        commit.note(&mut order, &row.note(), data, now)?;
     }
     match app.commit(commit).await {
         // Another delivery of this follow-up, or the timer, recorded it first. (After a
@@ -533,13 +494,11 @@ async fn decide_held_once(
     now: DateTime<Utc>,
 ) -> Result<(Payment, Option<Refund>), ApiError> {
     let mut payment = app.store.payment(intent_id).await?.ok_or(ApiError::NotFound { what: "payment" })?;
-    if payment.status != PaymentStatus::Held {
-        return Err(ApiError::conflict("not_held", "this payment is not held; it was decided already"));
-    }
     let order = match payment.order_id.as_str() {
         "" => None,
         id => app.store.tracked::<Order>(id).await?,
     };
+    let plan = peyman_rules::payment::decide_held(&payment, order.as_ref(), decision)?;
     let check_at = now + app.config.outbox_grace;
     let expected = payment.version;
     payment.version += 1;
@@ -547,35 +506,19 @@ async fn decide_held_once(
     payment.decided_by = Some(support_id.to_owned());
     let mut commit = app.store.begin();
     let mut data = json!({ "payment_intent_id": intent_id, "decision": decision });
-    let (moved, refund) = match decision {
-        HeldDecision::Refund => {
-            let rest = payment.paid().amount - payment.refund_requested;
-            let refund = (rest > 0)
-                .then(|| {
-                    let reason = "support refunded a held payment";
-                    request_refund(&mut commit, &mut payment, "support", rest, reason, now, check_at)
-                })
-                .transpose()?;
-            (move_payment(&mut payment, PaymentAction::ReturnHeld, Actor::Support, now)?, refund)
-        }
-        HeldDecision::Apply => {
-            can_apply(&payment, order.as_ref())?;
-            let excess = payment.paid().amount - order.as_ref().map_or(0, |o| o.terms.price.amount);
-            let moved = move_payment(&mut payment, PaymentAction::ApplyHeld, Actor::Support, now)?;
-            payment.succeeded_at = Some(now);
-            let refund = (excess > 0)
-                .then(|| {
-                    let reason = "support applied a held payment; the excess goes back";
-                    request_refund(&mut commit, &mut payment, "excess", excess, reason, now, check_at)
-                })
-                .transpose()?;
-            (moved, refund)
-        }
+    // The refund first: a held payment may be refunded, a returned one no longer.
+    let refund = match &plan.refund {
+        Some(r) => Some(request_refund(&mut commit, &mut payment, r.refund_id, r.amount, r.reason, now, check_at)?),
+        None => None,
     };
+    let moved = move_payment(&mut payment, plan.action, Actor::Support, now)?;
+    if plan.starts_order {
+        payment.succeeded_at = Some(now);
+    }
     data["refund"] = json!(refund.as_ref().map(|r| json!({ "refund_id": r.refund_id, "amount": r.amount })));
     if let Some(mut order) = order {
         let support = Some(support_id);
-        if decision == HeldDecision::Apply {
+        if plan.starts_order {
             let t = lifecycle::step(ORDER, order.state, OrderAction::Pay, Actor::System, &order.facts(now))
                 .map_err(|r| ApiError::internal(format!("the table refused a payment can_apply accepted: {r:?}")))?;
             order.start_work(now);
@@ -638,7 +581,7 @@ async fn paid_by_hand_once(
         app.store.refund_record(intent_id, refund_id).await?.ok_or(ApiError::NotFound { what: "refund" })?;
     if !matches!(refund.status, RefundStatus::Manual | RefundStatus::Failed) {
         return Err(ApiError::conflict(
-            "not_payable_by_hand",
+            Code::NotPayableByHand,
             "only a refund in support's manual or failed queue is paid back by hand; this one is not",
         ));
     }
@@ -698,8 +641,8 @@ pub async fn receive_webhook(
     }
     stripe
         .verify(signature, body, now)
-        .map_err(|e| ApiError::malformed("invalid_signature", Some("Stripe-Signature"), e.to_string()))?;
-    let received = stripe.parse_event(body).map_err(|e| ApiError::malformed("malformed_event", Some("body"), e))?;
+        .map_err(|e| ApiError::malformed(Code::InvalidSignature, Some("Stripe-Signature"), e.to_string()))?;
+    let received = stripe.parse_event(body).map_err(|e| ApiError::malformed(Code::MalformedEvent, Some("body"), e))?;
     let outcome = receive(app, provider, &received, now).await?;
     Ok((received, outcome))
 }

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 
 use crate::flows::App;
 use peyman_rules::caller::Caller;
-use peyman_rules::error::ApiError;
+use peyman_rules::error::{ApiError, Code};
 use peyman_rules::seller::{LevelUpdate, SellerSettings, SettingsUpdate};
 
 pub async fn settings(app: &App, caller: &Caller) -> Result<SellerSettings, ApiError> {
@@ -20,7 +20,7 @@ pub async fn update(
     now: DateTime<Utc>,
 ) -> Result<SellerSettings, ApiError> {
     if update.level.is_some() {
-        return Err(ApiError::invalid("read_only_field", "level", "only support sets a seller's level"));
+        return Err(ApiError::invalid(Code::ReadOnlyField, "level", "only support sets a seller's level"));
     }
     app.store.set_custom_projects(&caller.user_id, update.custom_projects_enabled, now).await
 }

@@ -4,7 +4,7 @@
 use crate::adapters::dynamo::{Page, keys};
 use crate::flows::App;
 use peyman_rules::caller::Caller;
-use peyman_rules::error::ApiError;
+use peyman_rules::error::{ApiError, Code};
 use peyman_rules::payment::{Payment, Refund};
 
 /// `status` names the queue; only `held` is one.
@@ -17,7 +17,7 @@ pub async fn held_payments(
 ) -> Result<Page<Payment>, ApiError> {
     caller.require_support("works the payment queues")?;
     if status.is_some_and(|s| s != "held") {
-        return Err(ApiError::malformed("invalid_status", Some("status"), "the queue lists held payments"));
+        return Err(ApiError::malformed(Code::InvalidStatus, Some("status"), "the queue lists held payments"));
     }
     app.store.queue_page(keys::HELD_PAYMENTS, limit, cursor).await
 }
@@ -36,7 +36,7 @@ pub async fn refunds_for_support(
         None | Some("failed") => keys::FAILED_REFUNDS,
         Some("manual") => keys::MANUAL_REFUNDS,
         Some(_) => {
-            return Err(ApiError::malformed("invalid_status", Some("status"), "the queues are failed and manual"));
+            return Err(ApiError::malformed(Code::InvalidStatus, Some("status"), "the queues are failed and manual"));
         }
     };
     app.store.queue_page(queue, limit, cursor).await

@@ -18,7 +18,7 @@ use crate::flows::tracked::{self, ListQuery};
 use crate::shell::answer::{Outcome, Reply};
 use crate::shell::{idempotency, identity};
 use peyman_rules::caller::Caller;
-use peyman_rules::error::ApiError;
+use peyman_rules::error::{ApiError, Code};
 use peyman_rules::lifecycle::Actor;
 use peyman_rules::tracked::Tracked;
 use peyman_rules::validate;
@@ -73,7 +73,11 @@ impl ApiRequest {
         match self.query("limit") {
             None => Ok(default),
             Some(raw) => raw.parse::<i32>().ok().filter(|n| (1..=max).contains(n)).ok_or_else(|| {
-                ApiError::malformed("invalid_limit", Some("limit"), format!("limit is a whole number from 1 to {max}"))
+                ApiError::malformed(
+                    Code::InvalidLimit,
+                    Some("limit"),
+                    format!("limit is a whole number from 1 to {max}"),
+                )
             }),
         }
     }
@@ -84,15 +88,16 @@ impl ApiRequest {
         match self.query("role") {
             Some("buyer") => Ok(false),
             Some("seller") => Ok(true),
-            _ => Err(ApiError::malformed("invalid_role", Some("role"), "role is buyer or seller")),
+            _ => Err(ApiError::malformed(Code::InvalidRole, Some("role"), "role is buyer or seller")),
         }
     }
 
     /// `?status=`, one of the states of `S`, if given.
     pub fn status<S: DeserializeOwned>(&self) -> Result<Option<String>, ApiError> {
         let Some(raw) = self.query("status") else { return Ok(None) };
-        serde_json::from_value::<S>(Value::String(raw.to_owned()))
-            .map_err(|_| ApiError::malformed("invalid_status", Some("status"), format!("{raw:?} is not a status")))?;
+        serde_json::from_value::<S>(Value::String(raw.to_owned())).map_err(|_| {
+            ApiError::malformed(Code::InvalidStatus, Some("status"), format!("{raw:?} is not a status"))
+        })?;
         Ok(Some(raw.to_owned()))
     }
 
@@ -123,7 +128,7 @@ impl ApiRequest {
     /// refused with the offending field named.
     pub fn json<T: DeserializeOwned>(&self) -> Result<T, ApiError> {
         if self.body.is_empty() {
-            return Err(ApiError::malformed("malformed_json", None, "a JSON body is required"));
+            return Err(ApiError::malformed(Code::MalformedJson, None, "a JSON body is required"));
         }
         let mut de = serde_json::Deserializer::from_slice(&self.body);
         let parsed = serde_path_to_error::deserialize(&mut de).map_err(|e| {
@@ -181,12 +186,12 @@ fn body_error(path: &str, error: serde_json::Error, valid_json: bool) -> ApiErro
     let message = error.to_string();
     match error.classify() {
         Category::Syntax | Category::Eof | Category::Io if valid_json => ApiError::Invalid {
-            code: "invalid_value",
+            code: Code::InvalidValue,
             field: Some(path.trim_start_matches('.').to_owned()),
             detail: message,
         },
         Category::Syntax | Category::Eof | Category::Io => {
-            ApiError::malformed("malformed_json", None, format!("the body is not valid JSON: {message}"))
+            ApiError::malformed(Code::MalformedJson, None, format!("the body is not valid JSON: {message}"))
         }
         Category::Data => {
             // serde names the field between backticks: "unknown field `x`, expected …".
@@ -197,13 +202,13 @@ fn body_error(path: &str, error: serde_json::Error, valid_json: bool) -> ApiErro
                 parent => format!("{parent}.{name}"),
             };
             let (code, field) = if message.starts_with("unknown field") {
-                ("unknown_field", join(named))
+                (Code::UnknownField, join(named))
             } else if message.starts_with("missing field") {
-                ("missing_field", join(named))
+                (Code::MissingField, join(named))
             } else if message.starts_with("unknown variant") {
-                ("invalid_value", path.to_owned())
+                (Code::InvalidValue, path.to_owned())
             } else {
-                ("invalid_type", path.to_owned())
+                (Code::InvalidType, path.to_owned())
             };
             let field = if field.is_empty() || field == "." { "body".to_owned() } else { field };
             ApiError::Invalid { code, field: Some(field), detail: message }

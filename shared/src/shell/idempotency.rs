@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 use crate::adapters::dynamo::idempotency::IdempotencyClaim;
 use crate::flows::App;
 use crate::shell::answer::Outcome;
-use peyman_rules::error::ApiError;
+use peyman_rules::error::{ApiError, Code};
 
 pub const HEADER: &str = "idempotency-key";
 
@@ -20,7 +20,7 @@ pub const HEADER: &str = "idempotency-key";
 pub fn check_key(key: &str) -> Result<(), ApiError> {
     if key.is_empty() || key.len() > 255 || !key.bytes().all(|b| b.is_ascii_graphic()) {
         return Err(ApiError::malformed(
-            "invalid_idempotency_key",
+            Code::InvalidIdempotencyKey,
             Some("Idempotency-Key"),
             "1–255 visible ASCII characters",
         ));
@@ -55,10 +55,10 @@ pub async fn run(
             Ok(Outcome { status, content_type, body, replayed: true, transient: false })
         }
         IdempotencyClaim::InProgress => {
-            Err(ApiError::conflict("idempotency_in_progress", "a request with this Idempotency-Key is still running"))
+            Err(ApiError::conflict(Code::IdempotencyInProgress, "a request with this Idempotency-Key is still running"))
         }
         IdempotencyClaim::PayloadMismatch => Err(ApiError::invalid(
-            "idempotency_key_reused",
+            Code::IdempotencyKeyReused,
             "Idempotency-Key",
             "this Idempotency-Key was used with another request",
         )),
@@ -139,12 +139,12 @@ mod tests {
 
     #[test]
     fn only_answers_a_retry_could_change_are_transient() {
-        assert!(ApiError::conflict("concurrent_change", "x").is_transient());
-        assert!(ApiError::conflict("idempotency_in_progress", "x").is_transient());
+        assert!(ApiError::conflict(Code::ConcurrentChange, "x").is_transient());
+        assert!(ApiError::conflict(Code::IdempotencyInProgress, "x").is_transient());
         assert!(ApiError::internal("x").is_transient());
         assert!(ApiError::Unavailable { what: "storage", cause: "x".into() }.is_transient());
-        assert!(!ApiError::conflict("offer_changed", "x").is_transient());
-        assert!(!ApiError::conflict("expired", "x").is_transient());
+        assert!(!ApiError::conflict(Code::OfferChanged, "x").is_transient());
+        assert!(!ApiError::conflict(Code::Expired, "x").is_transient());
         assert!(!ApiError::NotFound { what: "order" }.is_transient());
     }
 

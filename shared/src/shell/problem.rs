@@ -19,17 +19,9 @@ pub struct Problem {
     pub detail: Option<String>,
 }
 
+/// The status `error` is answered with (its kind decides; `ApiError::status`).
 pub fn status(error: &ApiError) -> StatusCode {
-    match error {
-        ApiError::Malformed { .. } => StatusCode::BAD_REQUEST,
-        ApiError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-        ApiError::Unauthenticated => StatusCode::UNAUTHORIZED,
-        ApiError::Forbidden { .. } => StatusCode::FORBIDDEN,
-        ApiError::NotFound { .. } => StatusCode::NOT_FOUND,
-        ApiError::Conflict { .. } => StatusCode::CONFLICT,
-        ApiError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
-        ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-    }
+    StatusCode::from_u16(error.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
 }
 
 /// The problem document sent to the client.
@@ -58,6 +50,7 @@ pub fn problem(error: &ApiError) -> Problem {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use peyman_rules::error::Code;
 
     #[test]
     fn internal_cause_never_reaches_the_client() {
@@ -76,7 +69,7 @@ mod tests {
 
     #[test]
     fn invalid_names_the_field() {
-        let problem = problem(&ApiError::invalid("too_long", "title", "at most 120 characters"));
+        let problem = problem(&ApiError::invalid(Code::TooLong, "title", "at most 120 characters"));
         assert_eq!((problem.status, problem.code.as_str()), (422, "too_long"));
         assert_eq!(problem.field.as_deref(), Some("title"));
     }

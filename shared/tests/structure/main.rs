@@ -3,7 +3,9 @@
 //! end-to-end tests (`tests/tests/api/`).
 //!
 //! - `architecture`: the layers, their direction and what a handler may hold;
-//! - `dependencies`: what the functions, the rules and the verifier link.
+//! - `dependencies`: what the functions, the rules and the verifier link;
+//! - `errors`: every problem the server builds has a status its code declares.
 
 mod architecture;
 mod dependencies;
+mod errors;

@@ -189,11 +189,11 @@ async fn run_once(
 #[tokio::test]
 async fn a_transient_conflict_is_not_the_key_s_final_answer() {
     use peyman::shell::answer::{Outcome, Reply};
-    use peyman_rules::error::ApiError;
+    use peyman_rules::error::{ApiError, Code};
     let app = Aws::connect().await.app().await;
     let (user_id, key) = (user("buyer"), ulid::Ulid::new().to_string());
     let runs = std::sync::atomic::AtomicUsize::new(0);
-    for transient in ["concurrent_change", "idempotency_in_progress"] {
+    for transient in [Code::ConcurrentChange, Code::IdempotencyInProgress] {
         let lost =
             run_once(&app, &user_id, &key, &runs, || Outcome::from(Err(ApiError::conflict(transient, "lost")))).await;
         assert_eq!(lost.status, 409);
@@ -206,7 +206,7 @@ async fn a_transient_conflict_is_not_the_key_s_final_answer() {
     assert_eq!(runs.load(std::sync::atomic::Ordering::SeqCst), 3);
     // A decided 409 is final, as any 4xx.
     let decided = ulid::Ulid::new().to_string();
-    run_once(&app, &user_id, &decided, &runs, || Outcome::from(Err(ApiError::conflict("offer_changed", "x")))).await;
+    run_once(&app, &user_id, &decided, &runs, || Outcome::from(Err(ApiError::conflict(Code::OfferChanged, "x")))).await;
     let again = run_once(&app, &user_id, &decided, &runs, || unreachable!("kept")).await;
     assert_eq!((again.status, again.replayed), (409, true));
 }

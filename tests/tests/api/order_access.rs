@@ -223,7 +223,9 @@ async fn the_buyer_s_acceptance_racing_auto_complete_accepts_the_stage_once() {
             tokio::join!(api.post(&accept_path, &c.buyer, json!({})), peyman::flows::timers::fire(&app, &timer, due),);
         let fired = match fired {
             Ok(changed) => changed,
-            Err(peyman_rules::error::ApiError::Conflict { code: "concurrent_change", .. }) => false,
+            Err(peyman_rules::error::ApiError::Conflict {
+                code: peyman_rules::error::Code::ConcurrentChange, ..
+            }) => false,
             Err(e) => panic!("{e}"),
         };
         assert!([200, 409].contains(&accepted.status), "{}", accepted.text);

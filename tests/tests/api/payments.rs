@@ -621,7 +621,7 @@ async fn an_accept_whose_commit_answer_was_lost_keeps_the_intent_of_the_order_th
     // lost race cancels it too and says the offer changed.
     for (error, code) in [
         (peyman_rules::error::ApiError::internal("timeout"), "internal"),
-        (peyman_rules::error::ApiError::conflict("concurrent_change", "lost"), "offer_changed"),
+        (peyman_rules::error::ApiError::conflict(peyman_rules::error::Code::ConcurrentChange, "lost"), "offer_changed"),
     ] {
         let (status, intent) =
             stripe.call(reqwest::Method::POST, "/v1/payment_intents", &[("amount", "100"), ("currency", "usd")]).await;

@@ -130,7 +130,10 @@ async fn the_window_s_end_publishes_a_lone_review_and_closes_reviewing() {
             ends,
         )
         .await
-        .is_err_and(|e| matches!(e, peyman_rules::error::ApiError::Conflict { code: "review_window_closed", .. }))
+        .is_err_and(|e| matches!(
+            e,
+            peyman_rules::error::ApiError::Conflict { code: peyman_rules::error::Code::ReviewWindowClosed, .. }
+        ))
     );
     // The seller may still answer the published review.
     api.post(&reply_path(&order_id), &token(&deal.seller), json!({ "text": "ممنون" })).await.ok(201);

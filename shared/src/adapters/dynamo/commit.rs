@@ -9,7 +9,7 @@ use sha2::{Digest, Sha256};
 
 use super::keys::Key;
 use super::{Item, Store, db_error, item, key_item, keys, n, put, s, timer_item};
-use peyman_rules::error::ApiError;
+use peyman_rules::error::{ApiError, Code};
 use peyman_rules::followup::FollowUp;
 use peyman_rules::lifecycle::Note;
 use peyman_rules::timeline::Event;
@@ -29,7 +29,7 @@ fn unavailable(cause: String) -> ApiError {
 /// too large) is our bug and is logged with the codes (500).
 pub fn cancellation(codes: &[&str]) -> ApiError {
     if codes.contains(&"ConditionalCheckFailed") {
-        return ApiError::conflict("concurrent_change", "it changed meanwhile; read it again and retry");
+        return ApiError::conflict(Code::ConcurrentChange, "it changed meanwhile; read it again and retry");
     }
     const RETRYABLE: [&str; 4] =
         ["TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded", "RequestLimitExceeded"];
@@ -328,7 +328,7 @@ mod tests {
     fn cancellation_reasons_tell_a_lost_race_from_a_retry_from_a_bug() {
         // 409 (a lost race), 503 (retry) or 500 (our bug), as the shell maps them.
         let kind = |codes: &[&str]| match cancellation(codes) {
-            ApiError::Conflict { code, .. } => code,
+            ApiError::Conflict { code, .. } => code.as_str(),
             ApiError::Unavailable { .. } => "retry",
             ApiError::Internal(_) => "bug",
             other => panic!("{other:?}"),

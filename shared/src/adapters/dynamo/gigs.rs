@@ -4,7 +4,7 @@ use aws_sdk_dynamodb::types::ReturnValue;
 use chrono::{DateTime, Utc};
 
 use super::{Store, db_error, decode, item, key_item, keys, s};
-use peyman_rules::error::ApiError;
+use peyman_rules::error::{ApiError, Code};
 use peyman_rules::gig::{Gig, GigPatch};
 
 impl Store {
@@ -57,7 +57,7 @@ impl Store {
             Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
                 match self.gig(gig_id).await? {
                     None => Err(ApiError::NotFound { what: "gig" }),
-                    Some(_) => Err(ApiError::forbidden("not_gig_owner", "only the gig's seller may change it")),
+                    Some(_) => Err(ApiError::forbidden(Code::NotGigOwner, "only the gig's seller may change it")),
                 }
             }
             Err(e) => Err(db_error(e)),

@@ -4,7 +4,7 @@ use aws_sdk_dynamodb::types::TransactWriteItem;
 
 use super::keys::Key;
 use super::{Page, Store, db_error, item, key_item, keys, put, s};
-use peyman_rules::error::ApiError;
+use peyman_rules::error::{ApiError, Code};
 use peyman_rules::message::Message;
 use peyman_rules::placement::Contact;
 
@@ -45,9 +45,9 @@ impl Store {
         }
         match self.db.transact_write_items().set_transact_items(Some(writes)).send().await {
             Ok(_) => Ok(()),
-            Err(e) if e.as_service_error().is_some_and(|e| e.is_transaction_canceled_exception()) => {
-                Err(ApiError::conflict("upload_changed", "an attached file changed while sending; read it and retry"))
-            }
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_transaction_canceled_exception()) => Err(
+                ApiError::conflict(Code::UploadChanged, "an attached file changed while sending; read it and retry"),
+            ),
             Err(e) => Err(db_error(e)),
         }
     }

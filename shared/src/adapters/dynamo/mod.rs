@@ -33,7 +33,7 @@ use serde_dynamo::aws_sdk_dynamodb_1::{from_item, to_item};
 
 use crate::adapters::dynamo::keys::Key;
 use crate::adapters::meter::DynamoDbMeter;
-use peyman_rules::error::ApiError;
+use peyman_rules::error::{ApiError, Code};
 
 pub type Item = HashMap<String, AttributeValue>;
 
@@ -300,7 +300,7 @@ pub fn encode_cursor(text: impl AsRef<[u8]>) -> String {
 
 /// The problem for a cursor that is not one this list gave.
 pub fn invalid_cursor() -> ApiError {
-    ApiError::malformed("invalid_cursor", Some("cursor"), "cursor is not one this list gave")
+    ApiError::malformed(Code::InvalidCursor, Some("cursor"), "cursor is not one this list gave")
 }
 
 #[cfg(test)]
