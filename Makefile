@@ -12,13 +12,20 @@ TOOLS := moto localstripe cfn-lint checkov aws-sam-cli schemathesis
 TEST_PORTS := PORT=3100 MOTO_PORT=5100 LOCALSTRIPE_PORT=8520 ZARINPAL_PORT=8530 LOCAL_SCHEDULE_SECONDS=1 OUTBOX_GRACE_SECONDS=2 \
 	RETRY_FIRST_SECONDS=0 RETRY_ATTEMPTS=3
 
-.PHONY: dev test tools browser build lint lint-template against-stack bench package redrive clean
+# Clippy lints every crate of the workspace as it compiles: clippy-driver stands in for
+# rustc there (the dependencies still get rustc), so a build is also the lint, with every
+# warning an error, and nothing compiles twice for it. Every cargo below shares it, so
+# they share what was built.
+export RUSTC_WORKSPACE_WRAPPER := $(shell dirname "$$(rustup which rustc 2>/dev/null || command -v rustc)")/clippy-driver
+export CLIPPY_ARGS := -D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__
+
+.PHONY: dev test check docs tools browser build lint lint-template stack-tests stack-contract against-stack contract walkthrough bench package package-build package-check redrive clean
 
 # One venv per tool: installed together they downgrade one another.
 $(VENV)/%/.installed: infra/requirements/%.txt
 	rm -rf $(VENV)/$*
 	$(PYTHON) -m venv $(VENV)/$*
-	$(VENV)/$*/bin/pip install --quiet --disable-pip-version-check -r $<
+	$(VENV)/$*/bin/pip install --quiet --disable-pip-version-check --no-compile -r $<
 	touch $@
 
 # sam, with its telemetry off and its weekly call to PyPI for a newer version already
@@ -39,9 +46,19 @@ dev: $(VENV)/moto/.installed $(VENV)/localstripe/.installed
 	cargo build -p peyman-local
 	infra/local/stack.sh
 
-lint:
+# The inner loop, on a warm tree: format, the linted build, and every test that needs no
+# stack (the rules', the core crate's and the gateway's unit tests, the structure tests,
+# the verifier's mutations).
+check: lint
+	cargo test --workspace --exclude peyman-e2e
+
+# Writes again what is generated from the code: docs/lifecycles.md (the transition tables)
+# and docs/errors.md (the problem codes); the rules' tests fail when either differs.
+docs:
+	UPDATE_DOCS=1 cargo test -q -p peyman-rules -- the_lifecycle_document the_error_document
+
+lint: build
 	cargo fmt --all --check
-	cargo clippy --workspace --all-targets -- -D warnings
 
 lint-template: $(VENV)/cfn-lint/.installed $(VENV)/checkov/.installed $(SAM_STATE)
 	$(VENV)/cfn-lint/bin/cfn-lint infra/template.yaml
@@ -57,24 +74,47 @@ browser:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium fonts-noto-core; \
 	else echo "chromium is not installed and cannot be here: the packet page's browser test will skip"; fi
 
-test: tools browser build lint lint-template
-	$(TEST_PORTS) infra/local/stack.sh $(MAKE) --no-print-directory against-stack
-	$(MAKE) --no-print-directory package
+# Every check, in timed phases, ending with a table of each phase's time (infra/test.sh).
+test:
+	infra/test.sh
 
-# Runs inside infra/local/stack.sh (PORT and PEYMAN_API set): every Rust test, then
-# schemathesis with every check (but API Gateway's own answer to an undeclared method)
-# and 100 examples an operation, a fixed seed, through its examples, coverage, fuzzing
-# and stateful phases (the document's links walk create -> read -> accept -> order).
-# infra/schemathesis/ holds its config (each exception with its reason) and a hook that
-# gives every request a fresh Idempotency-Key, as a client does.
+# The tests against their own local stack (started and stopped around them): the Rust
+# tests and the walk-through; then schemathesis against a fresh one, so its thousands of
+# cases meet a table of the size a contract test expects (moto reads an index by
+# scanning the table) and no test's data.
+stack-tests: $(VENV)/moto/.installed $(VENV)/localstripe/.installed
+	$(TEST_PORTS) infra/local/stack.sh $(MAKE) --no-print-directory against-stack
+
+stack-contract: $(VENV)/moto/.installed $(VENV)/localstripe/.installed $(VENV)/schemathesis/.installed
+	$(TEST_PORTS) infra/local/stack.sh $(MAKE) --no-print-directory contract
+
+# Runs inside infra/local/stack.sh (PORT and PEYMAN_API set): every Rust test (four at a
+# time: moto serves one request at a time), then the walk-through.
 against-stack:
-	cargo test --workspace --no-fail-fast
+	cargo test --workspace --no-fail-fast -- --test-threads 4
+	$(MAKE) --no-print-directory walkthrough
+
+# Schemathesis with every check (but API Gateway's own answer to an undeclared method)
+# and 100 examples an operation, a fixed seed, through its examples, coverage, fuzzing and
+# stateful phases (the document's links walk create -> read -> accept -> order).
+# infra/schemathesis/ holds its config (each exception with its reason) and a hook that
+# gives every request a fresh Idempotency-Key, as a client does. Runs inside stack.sh.
+contract:
 	BUYER_TOKEN=$$(sed -n 's/^export BUYER_TOKEN=//p' .run/$$PORT/gateway.log) \
 	SUPPORT_TOKEN=$$(sed -n 's/^export SUPPORT_TOKEN=//p' .run/$$PORT/gateway.log) \
 	SCHEMATHESIS_HOOKS=peyman_hooks PYTHONPATH=infra/schemathesis \
 		$(VENV)/schemathesis/bin/schemathesis --config-file infra/schemathesis/schemathesis.toml \
 		run infra/openapi.yaml --url "$$PEYMAN_API" --checks all --exclude-checks unsupported_method \
 		--max-examples 100 --generation-deterministic
+
+# docs/walkthrough.md, run as written against the stack (inside stack.sh): once in the
+# Stripe deployment, once in the Zarinpal one. The demo users' tokens are the gateway's.
+walkthrough:
+	export BUYER_TOKEN=$$(sed -n 's/^export BUYER_TOKEN=//p' .run/$$PORT/gateway.log) \
+		SELLER_TOKEN=$$(sed -n 's/^export SELLER_TOKEN=//p' .run/$$PORT/gateway.log) \
+		SUPPORT_TOKEN=$$(sed -n 's/^export SUPPORT_TOKEN=//p' .run/$$PORT/gateway.log); \
+	$(PYTHON) tests/walkthrough.py docs/walkthrough.md stripe && \
+	PEYMAN_API=$$PEYMAN_ZARINPAL_API LOCAL_STACK_NAME=peyman-zarinpal $(PYTHON) tests/walkthrough.py docs/walkthrough.md zarinpal
 
 # Cold init per function (release binaries through our runtime-API emulator), the first
 # call against the tenth in one process, the warm instructions per call of the hot routes
@@ -92,17 +132,19 @@ bench: $(VENV)/moto/.installed $(VENV)/localstripe/.installed
 	$(TEST_PORTS) infra/local/stack.sh cargo bench -p peyman-e2e --bench export
 	$(TEST_PORTS) LOCAL_SCHEDULE_SECONDS=86400 infra/local/stack.sh cargo bench -p peyman-e2e --bench capacity
 
-# Deployable artifacts: `sam build` runs cargo-lambda (pinned in .venv) for every function
-# of the template into .aws-sam/build, for arm64 where its Rust target is installed and
-# x86_64 otherwise (a machine that cannot fetch the aarch64 std); then every function is
-# checked to hold an executable bootstrap, and each zip's size is printed. `sam deploy`
-# uploads what this built (see the README).
-package: $(VENV)/cargo-lambda/.installed $(SAM_STATE)
-	arch=$$(rustup target list --installed | grep -q aarch64-unknown-linux-gnu && echo arm64 || echo x86_64); \
-	PATH="$(CURDIR)/$(VENV)/cargo-lambda/bin:$$PATH" $(SAM) build \
-		--beta-features --template-file infra/template.yaml --build-dir .aws-sam/build \
-		--parameter-overrides Architecture=$$arch
-	$(PYTHON) infra/ops/check_package.py infra/template.yaml .aws-sam/build
+# Deployable artifacts: one `cargo lambda build --release` (cargo-lambda pinned in .venv)
+# builds every function of the template, laid out in .aws-sam/build as `sam build` would
+# (a bootstrap per function and a template pointing at them), for arm64 where its Rust
+# target is installed and x86_64 otherwise; then every function is checked to hold an
+# executable bootstrap and each zip's size is printed (over 2.5 MB fails). `sam deploy`
+# uploads what this built (see docs/operations.md).
+package: package-build package-check
+
+package-build: $(VENV)/cargo-lambda/.installed
+	$(PYTHON) infra/ops/package.py --build-only
+
+package-check:
+	$(PYTHON) infra/ops/package.py --check-only
 
 # Moves a dead-letter queue's messages back to their source queue (see infra/ops/redrive.py);
 # the stack's outputs name both URLs. Locally, AWS_ENDPOINT_URL points it at moto.

@@ -71,7 +71,7 @@ if [[ $# -gt 0 || "${PAYMENT_PROVIDER:-stripe}" == zarinpal ]]; then
   wait_for zarinpal "curl -s -o /dev/null -X POST $ZARINPAL_API_BASE/pg/v4/payment/unVerified.json -d '{}'" "$run_dir/zarinpal.pid"
 fi
 
-target/debug/peyman-local >"$run_dir/gateway.log" 2>&1 &
+"${CARGO_TARGET_DIR:-target}"/debug/peyman-local >"$run_dir/gateway.log" 2>&1 &
 echo $! >"$run_dir/gateway.pid"
 wait_for gateway "grep -q '^ready' '$run_dir/gateway.log'" "$run_dir/gateway.pid"
 
@@ -81,7 +81,7 @@ if [[ $# -gt 0 ]]; then
   export PEYMAN_ZARINPAL_API="http://127.0.0.1:$ZARINPAL_GATEWAY_PORT"
   PAYMENT_PROVIDER=zarinpal PORT=$ZARINPAL_GATEWAY_PORT PEYMAN_API=$PEYMAN_ZARINPAL_API \
     LOCAL_STACK_NAME=peyman-zarinpal RECONCILE_AFTER_SECONDS=10 \
-    target/debug/peyman-local >"$run_dir/gateway-zarinpal.log" 2>&1 &
+    "${CARGO_TARGET_DIR:-target}"/debug/peyman-local >"$run_dir/gateway-zarinpal.log" 2>&1 &
   echo $! >"$run_dir/gateway-zarinpal.pid"
   wait_for gateway-zarinpal "grep -q '^ready' '$run_dir/gateway-zarinpal.log'" "$run_dir/gateway-zarinpal.pid"
 fi

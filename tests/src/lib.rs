@@ -167,7 +167,7 @@ impl Api {
 
     /// Polls an upload until the checker has decided it.
     pub async fn decided_upload(&self, token: &str, upload_id: &str) -> Value {
-        eventually(Duration::from_secs(20), async || {
+        eventually(WAIT, async || {
             let r = self.get(&format!("/v1/uploads/{upload_id}"), token).await;
             (r.body["status"] != "pending").then_some(r.body)
         })
@@ -175,6 +175,11 @@ impl Api {
         .unwrap_or_else(|| panic!("upload {upload_id} was never checked"))
     }
 }
+
+/// How long a test waits for what happens in the background (a webhook, a follow-up, the
+/// sweeper, a build) before it fails. Generous, since the local stack shares two cores with
+/// whatever else runs; a passing test waits only as long as it must.
+pub const WAIT: Duration = Duration::from_secs(60);
 
 /// Polls `probe` until it yields a value or `deadline` passes: no sleeps as synchronisation.
 pub async fn eventually<T>(deadline: Duration, mut probe: impl AsyncFnMut() -> Option<T>) -> Option<T> {
@@ -340,7 +345,7 @@ pub const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x
 
 /// Waits until `user` has been told of `event` on `subject` through their notifications.
 pub async fn notified(api: &Api, user: &str, event: &str, subject: &str) -> bool {
-    eventually(Duration::from_secs(20), async || {
+    eventually(WAIT, async || {
         let page = api.get("/v1/me/notifications?limit=100", &token(user)).await;
         let items = page.body["items"].as_array().cloned().unwrap_or_default();
         items.iter().any(|n| n["event"] == event && n["subject"] == subject).then_some(())
@@ -379,11 +384,9 @@ impl Deal {
         let order_id = placed["order_id"].as_str().unwrap().to_owned();
         let intent = placed["payment"]["payment_intent_id"].as_str().unwrap();
         assert_eq!(stripe.pay(intent, "pm_card_visa").await, 200);
-        eventually(Duration::from_secs(20), async || {
-            (self.order(api, &order_id).await["status"] == "in_progress").then_some(())
-        })
-        .await
-        .expect("the payment starts the order");
+        eventually(WAIT, async || (self.order(api, &order_id).await["status"] == "in_progress").then_some(()))
+            .await
+            .expect("the payment starts the order");
         order_id
     }
 

@@ -7,9 +7,6 @@
 use chrono::{DateTime, Utc};
 use peyman_e2e::*;
 use serde_json::Value;
-use std::time::Duration;
-
-const WAIT: Duration = Duration::from_secs(20);
 
 fn path(order_id: &str, rest: &str) -> String {
     format!("/v1/orders/{order_id}/{rest}")

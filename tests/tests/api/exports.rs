@@ -10,15 +10,12 @@
 
 use std::collections::BTreeMap;
 use std::io::{Cursor, Read, Write};
-use std::time::Duration;
 
 use p256::ecdsa::signature::Signer;
 use p256::ecdsa::{Signature, SigningKey, VerifyingKey};
 use peyman_e2e::*;
 use peyman_rules::packet::{self, Break, Manifest, Seal};
 use serde_json::Value;
-
-const WAIT: Duration = Duration::from_secs(30);
 
 type Files = Vec<(String, Vec<u8>)>;
 

@@ -26,14 +26,14 @@ async fn each_transition_tells_the_other_party_once() {
     let aws = Aws::connect().await;
     let deal = Deal::new(&api).await;
     let id = deal.send_offer(&api, deal.offer()).await;
-    let told = eventually(std::time::Duration::from_secs(20), async || {
+    let told = eventually(WAIT, async || {
         let n = notifications(&aws, &deal.buyer).await;
         (!n.is_empty()).then_some(n)
     })
     .await;
     assert_eq!(told.unwrap(), ["offer_sent"]);
     api.post(&format!("/v1/offers/{id}/accept"), &token(&deal.buyer), json!({})).await.ok(201);
-    let seller_told = eventually(std::time::Duration::from_secs(20), async || {
+    let seller_told = eventually(WAIT, async || {
         let n = notifications(&aws, &deal.seller).await;
         (n.len() >= 2).then_some(n)
     })
@@ -57,7 +57,7 @@ async fn a_follow_up_lost_between_commit_and_send_still_arrives_once() {
     assert_eq!(pending, std::slice::from_ref(&followup));
 
     // The sweeper finds it in the outbox after its grace period and sends it.
-    let arrived = eventually(std::time::Duration::from_secs(30), async || {
+    let arrived = eventually(WAIT, async || {
         let n = notifications(&aws, &recipient).await;
         (!n.is_empty()).then_some(n)
     })
@@ -66,7 +66,7 @@ async fn a_follow_up_lost_between_commit_and_send_still_arrives_once() {
     // A second delivery of the same follow-up (a resend, an SQS redelivery) changes nothing.
     app.queues.send(std::slice::from_ref(&followup)).await.unwrap();
     assert!(!app.store.record_notification(&followup).await.unwrap());
-    let settled = eventually(std::time::Duration::from_secs(10), async || {
+    let settled = eventually(WAIT, async || {
         let outbox = aws.partition(peyman::adapters::dynamo::keys::OUTBOX).await;
         (!outbox.iter().any(|i| i["SK"].as_s().ok() == Some(&followup.followup_id))).then_some(())
     })

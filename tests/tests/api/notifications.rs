@@ -1,8 +1,6 @@
 //! Notifications over HTTP: what the follow-ups told each party, newest first, marked
 //! read once, and nobody else's.
 
-use std::time::Duration;
-
 use peyman_e2e::*;
 
 #[tokio::test]
@@ -15,7 +13,7 @@ async fn a_party_reads_what_they_were_told_and_marks_it_read_once() {
     // The buyer was told the offer was sent, then withdrawn: both arrive through the
     // follow-ups consumer, newest first.
     let buyer = token(&deal.buyer);
-    let items = eventually(Duration::from_secs(20), async || {
+    let items = eventually(WAIT, async || {
         let page = api.get("/v1/me/notifications?limit=100", &buyer).await;
         let items = page.ok(200)["items"].as_array().unwrap().clone();
         let about: Vec<_> = items.into_iter().filter(|n| n["subject"] == format!("offer/{offer_id}")).collect();
@@ -56,7 +54,7 @@ async fn notifications_page_without_gaps_or_repeats() {
         offers.push(deal.send_offer(&api, deal.offer()).await);
     }
     let buyer = token(&deal.buyer);
-    eventually(Duration::from_secs(20), async || {
+    eventually(WAIT, async || {
         let page = api.get("/v1/me/notifications?limit=100", &buyer).await;
         (page.ok(200)["items"].as_array().unwrap().len() >= 5).then_some(())
     })

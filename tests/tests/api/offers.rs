@@ -302,7 +302,7 @@ async fn an_offer_expires_through_the_sweeper_and_cannot_be_accepted_after() {
     let mut body = deal.offer();
     body["expires_at"] = json!(chrono::Utc::now() + chrono::Duration::seconds(2));
     let id = deal.send_offer(&api, body).await;
-    let expired = eventually(std::time::Duration::from_secs(30), async || {
+    let expired = eventually(WAIT, async || {
         let r = api.get(&format!("/v1/offers/{id}"), &bt).await;
         (r.body["state"] == "expired").then_some(r.body)
     })

@@ -9,8 +9,6 @@ use chrono::{DateTime, Utc};
 use peyman_e2e::*;
 use serde_json::Value;
 
-const WAIT: Duration = Duration::from_secs(20);
-
 fn intent_of(order: &Value) -> String {
     order["payment"]["payment_intent_id"].as_str().expect("the order has its payment").to_owned()
 }

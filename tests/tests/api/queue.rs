@@ -89,7 +89,7 @@ async fn a_poison_message_reaches_the_dlq_after_the_receive_count_while_its_batc
         .unwrap();
 
     assert_eq!(api.decided_upload(&token(&owner), &id).await["status"], "ready");
-    let dead = eventually(std::time::Duration::from_secs(60), async || {
+    let dead = eventually(WAIT, async || {
         let out = aws
             .sqs
             .receive_message()
@@ -122,7 +122,7 @@ async fn make_redrive_moves_dead_letters_back_and_they_are_applied() {
     assert!(String::from_utf8_lossy(&out.stdout).starts_with("moved "), "{}", String::from_utf8_lossy(&out.stdout));
     // The stack's consumer applies it from the source queue: the notification exists.
     let key = peyman::adapters::dynamo::keys::notification(&recipient, &followup.followup_id);
-    let applied = eventually(std::time::Duration::from_secs(20), async || {
+    let applied = eventually(WAIT, async || {
         (!aws.partition(&key.pk).await.iter().all(|i| i["SK"].as_s().unwrap() != &key.sk)).then_some(())
     })
     .await;

@@ -1,12 +1,8 @@
 //! Support's money queues: held payments, decided once (`refund` or `apply`) with the
 //! support user on the order's timeline, and refunds the provider kept refusing.
 
-use std::time::Duration;
-
 use peyman_e2e::*;
 use serde_json::Value;
-
-const WAIT: Duration = Duration::from_secs(20);
 
 /// An order whose payment arrived as `amount` IRR (the price is 12,000,000), held.
 async fn held(api: &Api, stripe: &Stripe, amount: i64) -> (Deal, String, String) {

@@ -4,7 +4,6 @@
 use aws_sdk_dynamodb::types::AttributeValue;
 use peyman_e2e::*;
 use std::collections::HashMap;
-use std::time::Duration;
 
 fn item(pairs: &[(&str, &str)]) -> HashMap<String, AttributeValue> {
     pairs.iter().map(|(k, v)| (k.to_string(), AttributeValue::S(v.to_string()))).collect()
@@ -66,7 +65,7 @@ async fn a_hundred_poison_timers_do_not_block_the_fifty_behind_them() {
     }
     // After RETRY_ATTEMPTS (3 in the tests' stack, retried at once) each is parked with
     // its error, and no longer due.
-    let parked = eventually(Duration::from_secs(30), async || {
+    let parked = eventually(WAIT, async || {
         let parked = aws.partition(peyman::adapters::dynamo::keys::PARKED_TIMERS).await;
         let ours: Vec<_> = parked.into_iter().filter(|t| poison.contains(t["subject"].as_s().unwrap())).collect();
         (ours.len() == poison.len()).then_some(ours)

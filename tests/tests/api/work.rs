@@ -3,13 +3,9 @@
 //! the sweeper's code, both reviews under the gig, cancellation; who may do what, and
 //! races.
 
-use std::time::Duration;
-
 use chrono::{DateTime, Utc};
 use peyman_e2e::*;
 use serde_json::Value;
-
-const WAIT: Duration = Duration::from_secs(20);
 
 async fn order(api: &Api, deal: &Deal, order_id: &str) -> Value {
     deal.order(api, order_id).await

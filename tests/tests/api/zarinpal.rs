@@ -12,8 +12,6 @@ use peyman::adapters::zarinpal::{Zarinpal, ZarinpalConfig};
 use peyman_e2e::*;
 use serde_json::Value;
 
-const WAIT: Duration = Duration::from_secs(40);
-
 /// The payer's browser arriving at `location` (the callback, as the gateway sent it).
 async fn come_back(api: &Api, location: &str) -> Res {
     let base = std::env::var("PEYMAN_ZARINPAL_API").unwrap();
@@ -267,7 +265,7 @@ async fn a_refund_whose_answer_is_lost_is_never_asked_again_and_support_pays_it_
     let (order_id, authority) = paid_after_cancelling(&api, &deal, price).await;
 
     let support = support_token(&user("support"));
-    let refund = eventually(Duration::from_secs(60), async || {
+    let refund = eventually(WAIT, async || {
         let page = api.get("/v1/support/refunds?status=manual&limit=100", &support).await;
         page.ok(200)["items"].as_array().unwrap().iter().find(|r| r["payment_intent_id"] == authority.as_str()).cloned()
     })
