@@ -4,8 +4,10 @@
 //!
 //! - `architecture`: the layers, their direction and what a handler may hold;
 //! - `dependencies`: what the functions, the rules and the verifier link;
-//! - `errors`: every problem the server builds has a status its code declares.
+//! - `errors`: every problem the server builds has a status its code declares;
+//! - `docs`: the README is short and maps the manual, and no link leads nowhere.
 
 mod architecture;
 mod dependencies;
+mod docs;
 mod errors;
