@@ -27,6 +27,7 @@ pub mod retry;
 pub mod review;
 pub mod seller;
 pub mod timeline;
+pub mod timer;
 pub mod tracked;
 pub mod upload;
 pub mod validate;

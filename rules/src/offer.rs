@@ -418,34 +418,47 @@ mod tests {
         assert_eq!(terms.expires_at, now + Duration::days(7));
     }
 
+    /// Each shape rule of the terms, with its code and the field it names (the one
+    /// catalogue; the end-to-end test keeps only what the HTTP parser decides).
     #[test]
-    fn every_shape_rule_has_its_code() {
+    fn every_shape_rule_has_its_code_and_field() {
         let p = Policy::default();
         let now = Utc::now();
         let with = |f: &dyn Fn(&mut NewOffer)| {
             let mut o = offer();
             f(&mut o);
-            code(o.terms(&p, now))
+            match o.terms(&p, now) {
+                Err(ApiError::Invalid { code, field, .. }) | Err(ApiError::Malformed { code, field, .. }) => {
+                    (code.as_str(), field.unwrap_or_default())
+                }
+                other => panic!("expected a refusal, got {other:?}"),
+            }
         };
-        assert_eq!(with(&|o| o.price.amount = 0), "invalid_price");
-        assert_eq!(with(&|o| o.price.amount = -5), "invalid_price");
-        assert_eq!(with(&|o| o.price.currency = "XYZ".into()), "unsupported_currency");
-        assert_eq!(with(&|o| o.delivery_days = 0), "invalid_delivery_days");
-        assert_eq!(with(&|o| o.expires_at = Some(now - Duration::seconds(1))), "expiry_in_past");
-        assert_eq!(with(&|o| o.expires_at = Some(now + Duration::days(30) + Duration::seconds(1))), "expiry_too_far");
-        assert_eq!(with(&|o| o.stages.clear()), "invalid_stage_count");
-        assert_eq!(with(&|o| o.stages = vec![o.stages[0].clone(); 11]), "invalid_stage_count");
-        assert_eq!(with(&|o| o.stages[0].amount = Some(1)), "stage_amounts_mismatch");
-        assert_eq!(with(&|o| o.stages[0].amount = None), "stage_amounts_incomplete");
-        assert_eq!(with(&|o| o.stages[1].days = Some(7)), "stage_days_mismatch");
-        assert_eq!(with(&|o| o.stages[1].days = None), "stage_days_incomplete");
-        assert_eq!(with(&|o| o.stages[0].deliverables.clear()), "invalid_deliverables");
-        assert_eq!(with(&|o| o.title = "x".repeat(121)), "too_long");
-        assert_eq!(with(&|o| o.description = " ".into()), "empty");
-        assert_eq!(with(&|o| o.revisions_included = 101), "too_many_revisions");
-        assert_eq!(with(&|o| o.special_conditions = vec!["c".into(); 21]), "too_many_conditions");
-        assert_eq!(with(&|o| o.gig_id = "gig".into()), "invalid_id");
-        assert_eq!(with(&|o| o.buyer_id = "a#b".into()), "invalid_id");
+        let is = |code: &'static str, field: &str| (code, field.to_owned());
+        assert_eq!(with(&|o| o.price.amount = 0), is("invalid_price", "price.amount"));
+        assert_eq!(with(&|o| o.price.amount = -5), is("invalid_price", "price.amount"));
+        assert_eq!(with(&|o| o.price.currency = "XYZ".into()), is("unsupported_currency", "price.currency"));
+        assert_eq!(with(&|o| o.delivery_days = 0), is("invalid_delivery_days", "delivery_days"));
+        assert_eq!(with(&|o| o.expires_at = Some(now - Duration::seconds(1))), is("expiry_in_past", "expires_at"));
+        let too_far = now + Duration::days(30) + Duration::seconds(1);
+        assert_eq!(with(&|o| o.expires_at = Some(too_far)), is("expiry_too_far", "expires_at"));
+        assert_eq!(with(&|o| o.stages.clear()), is("invalid_stage_count", "stages"));
+        assert_eq!(with(&|o| o.stages = vec![o.stages[0].clone(); 11]), is("invalid_stage_count", "stages"));
+        assert_eq!(with(&|o| o.stages[0].amount = Some(1)), is("stage_amounts_mismatch", "stages"));
+        assert_eq!(with(&|o| o.stages[0].amount = None), is("stage_amounts_incomplete", "stages"));
+        assert_eq!(with(&|o| o.stages[1].days = Some(7)), is("stage_days_mismatch", "stages"));
+        assert_eq!(with(&|o| o.stages[1].days = None), is("stage_days_incomplete", "stages"));
+        assert_eq!(with(&|o| o.stages[0].deliverables.clear()), is("invalid_deliverables", "stages[0].deliverables"));
+        assert_eq!(with(&|o| o.stages[0].title = String::new()), is("empty", "stages[0].title"));
+        assert_eq!(with(&|o| o.title = "ن".repeat(121)), is("too_long", "title"));
+        assert_eq!(with(&|o| o.description = " ".into()), is("empty", "description"));
+        assert_eq!(with(&|o| o.description = "ن".repeat(10_001)), is("too_long", "description"));
+        assert_eq!(with(&|o| o.revisions_included = 101), is("too_many_revisions", "revisions_included"));
+        assert_eq!(with(&|o| o.special_conditions = vec![String::new()]), is("empty", "special_conditions[0]"));
+        let many = vec!["c".into(); 21];
+        assert_eq!(with(&|o| o.special_conditions = many.clone()), is("too_many_conditions", "special_conditions"));
+        assert_eq!(with(&|o| o.gig_id = "gig".into()), is("invalid_id", "gig_id"));
+        assert_eq!(with(&|o| o.buyer_id = "a#b".into()), is("invalid_id", "buyer_id"));
         // Stages without amounts or days are fine: the price and time are the order's.
         assert!(offer_without_splits().terms(&p, now).is_ok());
     }

@@ -214,3 +214,90 @@ crate::tracked::tracked!(Request, crate::lifecycle::RequestState, "REQUEST", "re
         crate::tracked::expiry_only(self, timer)
     }
 });
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gig::GigStatus;
+
+    fn new(seller: &str) -> NewRequest {
+        NewRequest {
+            seller_id: seller.into(),
+            gig_id: None,
+            description: "یک لوگو می‌خواهم 🎨".into(),
+            desired_price: Some(Money { amount: 5_000_000, currency: "IRR".into() }),
+            desired_delivery_days: Some(3),
+            attachment_upload_ids: vec![],
+            voice_note_upload_id: None,
+        }
+    }
+
+    fn refusal(r: Result<impl std::fmt::Debug, ApiError>) -> (&'static str, String) {
+        match r {
+            Err(ApiError::Invalid { code, field, .. }) | Err(ApiError::Malformed { code, field, .. }) => {
+                (code.as_str(), field.unwrap_or_default())
+            }
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+    }
+
+    /// The request's own fields, each rule with its code and field (the one catalogue; the
+    /// end-to-end test keeps the lookups and what the HTTP parser decides).
+    #[test]
+    fn a_requests_own_fields_each_have_their_rule() {
+        let p = Policy::default();
+        let check = |f: &dyn Fn(&mut NewRequest)| {
+            let mut r = new("seller-1");
+            f(&mut r);
+            refusal(r.check(&p, "buyer-1"))
+        };
+        let is = |code: &'static str, field: &str| (code, field.to_owned());
+        assert!(new("seller-1").check(&p, "buyer-1").is_ok());
+        assert_eq!(check(&|r| r.seller_id = "buyer-1".into()), is("self_request", "seller_id"));
+        assert_eq!(check(&|r| r.seller_id = "a b".into()), is("invalid_id", "seller_id"));
+        assert_eq!(check(&|r| r.gig_id = Some("gig".into())), is("invalid_id", "gig_id"));
+        assert_eq!(check(&|r| r.description = " ".into()), is("empty", "description"));
+        let price = |amount, currency: &str| Some(Money { amount, currency: currency.into() });
+        assert_eq!(check(&|r| r.desired_price = price(0, "IRR")), is("invalid_price", "desired_price.amount"));
+        assert_eq!(check(&|r| r.desired_price = price(5, "USD")), is("unsupported_currency", "desired_price.currency"));
+        assert_eq!(check(&|r| r.desired_delivery_days = Some(0)), is("invalid_delivery_days", "desired_delivery_days"));
+        let many = vec![ulid::Ulid::new().to_string(); p.message_attachments_max + 1];
+        assert_eq!(
+            check(&|r| r.attachment_upload_ids = many.clone()),
+            is("too_many_attachments", "attachment_upload_ids")
+        );
+        assert_eq!(check(&|r| r.voice_note_upload_id = Some("v".into())), is("invalid_id", "voice_note_upload_id"));
+    }
+
+    #[test]
+    fn a_request_needs_the_sellers_switch_on_and_an_active_gig_of_theirs() {
+        let p = Policy::default();
+        let now = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+        let mut on = SellerSettings::defaults("seller-1");
+        on.custom_projects_enabled = true;
+        let gig = |seller: &str, status| Gig {
+            gig_id: "01G".into(),
+            seller_id: seller.into(),
+            title: "لوگو".into(),
+            status,
+            rating_count: 0,
+            rating_sum: 0,
+            rating_stars: [0; 5],
+            created_at: now,
+            updated_at: now,
+        };
+        let place = |settings: &SellerSettings, gig: Option<&Gig>| {
+            let mut r = new("seller-1");
+            r.gig_id = Some("01G".into());
+            r.into_request(&p, "buyer-1", settings, gig, &[], "01R".into(), now)
+        };
+        let off = SellerSettings::defaults("seller-1");
+        assert_eq!(refusal(place(&off, None)), ("custom_projects_disabled", "seller_id".into()));
+        assert_eq!(refusal(place(&on, None)), ("gig_not_found", "gig_id".into()));
+        assert_eq!(refusal(place(&on, Some(&gig("seller-2", GigStatus::Active)))), ("gig_not_found", "gig_id".into()));
+        assert_eq!(refusal(place(&on, Some(&gig("seller-1", GigStatus::Paused)))), ("gig_not_active", "gig_id".into()));
+        let placed = place(&on, Some(&gig("seller-1", GigStatus::Active))).expect("a request");
+        assert_eq!((placed.state, placed.expires_at), (RequestState::Pending, now + p.request_answer_window));
+        assert_eq!(placed.description, "یک لوگو می‌خواهم 🎨", "kept byte for byte");
+    }
+}

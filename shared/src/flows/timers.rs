@@ -20,12 +20,13 @@ use peyman_rules::error::ApiError;
 use peyman_rules::followup::FollowUp;
 use peyman_rules::lifecycle::{
     self, Actor, LATE_CANCELLATION_AVAILABLE, Note, OFFER, ORDER, ORDER_LATE, OfferAction, OrderAction, REQUEST,
-    Refusal, RequestAction, Timer, Transition,
+    RequestAction, Timer, Transition,
 };
 use peyman_rules::offer::Offer;
 use peyman_rules::order::Order;
 use peyman_rules::request::Request;
 use peyman_rules::retry::Next;
+use peyman_rules::timer::{Target, Verdict, target, verdict};
 use peyman_rules::tracked::{Step, Tracked};
 
 /// What one sweep did.
@@ -93,25 +94,19 @@ async fn resend_outbox(app: &App, now: DateTime<Utc>) -> Result<usize, ApiError>
 
 /// Fires one timer; `true` when it changed its entity.
 pub async fn fire(app: &App, timer: &DueTimer, now: DateTime<Utc>) -> Result<bool, ApiError> {
-    let mut parts = timer.subject.splitn(3, '/');
-    match (parts.next(), parts.next(), parts.next()) {
-        (Some("offer"), Some(id), None) => expire::<Offer, _>(app, OFFER, OfferAction::Expire, id, timer, now).await,
-        (Some("request"), Some(id), None) => {
-            expire::<Request, _>(app, REQUEST, RequestAction::Expire, id, timer, now).await
-        }
-        (Some("order"), Some(id), suffix) => match Timer::named(suffix) {
-            Some(Timer::ExpireAtDeadline) => lapse_payment(app, id, timer, now).await,
-            Some(Timer::LateAtDue) => flag_late(app, id, timer, now).await,
-            Some(Timer::LateCancellationOpens) => open_late_cancellation(app, id, timer, now).await,
-            Some(Timer::AutoComplete) => auto_complete(app, id, timer, now).await,
-            Some(Timer::CancellationTimeout) => cancellation_timeout(app, id, timer, now).await,
-            Some(Timer::ReviewWindowCloses) => close_reviews(app, id, timer, now).await,
-            None => drop_unknown(app, timer).await,
-        },
-        (Some("refund"), Some(intent_id), Some(refund_id)) => {
+    match target(&timer.subject) {
+        Target::Offer(id) => expire::<Offer, _>(app, OFFER, OfferAction::Expire, id, timer, now).await,
+        Target::Request(id) => expire::<Request, _>(app, REQUEST, RequestAction::Expire, id, timer, now).await,
+        Target::Order(id, Timer::ExpireAtDeadline) => lapse_payment(app, id, timer, now).await,
+        Target::Order(id, Timer::LateAtDue) => flag_late(app, id, timer, now).await,
+        Target::Order(id, Timer::LateCancellationOpens) => open_late_cancellation(app, id, timer, now).await,
+        Target::Order(id, Timer::AutoComplete) => auto_complete(app, id, timer, now).await,
+        Target::Order(id, Timer::CancellationTimeout) => cancellation_timeout(app, id, timer, now).await,
+        Target::Order(id, Timer::ReviewWindowCloses) => close_reviews(app, id, timer, now).await,
+        Target::Refund { intent_id, refund_id } => {
             send_refund(app, intent_id, refund_id, Some(&timer.key), now).await.map(|()| true)
         }
-        _ => drop_unknown(app, timer).await,
+        Target::Unknown => drop_unknown(app, timer).await,
     }
 }
 
@@ -289,9 +284,8 @@ async fn expire<T: Tracked, A: Copy + PartialEq>(
     Ok(true)
 }
 
-/// The row a fired timer's action takes on `entity` now, if any: one not due yet (a clock
-/// ahead of the deadline) keeps its timer for a later sweep; one whose entity moved on
-/// (accepted, declined, paid…) is dropped with it.
+/// The row a fired timer's action takes on `entity` now, if any (`timer::verdict`): one
+/// not due yet keeps its timer for a later sweep; one whose entity moved on is dropped.
 async fn due_step<T: Tracked, A: Copy + PartialEq>(
     app: &App,
     table: &'static [Transition<T::State, A>],
@@ -300,10 +294,10 @@ async fn due_step<T: Tracked, A: Copy + PartialEq>(
     timer: &DueTimer,
     now: DateTime<Utc>,
 ) -> Result<Option<&'static Transition<T::State, A>>, ApiError> {
-    match lifecycle::step(table, entity.state(), action, Actor::System, &entity.facts(now)) {
-        Ok(t) => Ok(Some(t)),
-        Err(Refusal::Guard(_)) => Ok(None),
-        Err(_) => {
+    match verdict(table, entity.state(), action, &entity.facts(now)) {
+        Verdict::Fire(row) => Ok(Some(row)),
+        Verdict::Keep => Ok(None),
+        Verdict::Drop => {
             app.store.delete_key(&timer.key).await?;
             Ok(None)
         }

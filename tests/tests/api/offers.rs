@@ -152,60 +152,20 @@ async fn an_offer_can_come_from_an_earlier_order() {
 
 #[tokio::test]
 async fn bad_terms_are_refused_field_by_field_and_nothing_is_stored() {
+    // What the HTTP parser decides (types, unknown and missing fields, the source's shape),
+    // and one rule of the terms to show it answers with its field through the route; every
+    // rule of the terms has its code and field in rules/src/offer.rs
+    // (every_shape_rule_has_its_code_and_field).
     let api = Api::default();
     let deal = Deal::new(&api).await;
     let st = token(&deal.seller);
-    let now = chrono::Utc::now();
     type Change = Box<dyn Fn(&mut serde_json::Value)>;
     let cases: Vec<(Change, u16, &str, &str)> = vec![
-        (Box::new(|b| b["price"]["amount"] = json!(0)), 422, "invalid_price", "price.amount"),
-        (Box::new(|b| b["price"]["amount"] = json!(-1)), 422, "invalid_price", "price.amount"),
         (Box::new(|b| b["price"]["amount"] = json!(1.5)), 422, "invalid_type", "price.amount"),
-        (Box::new(|b| b["price"]["currency"] = json!("XYZ")), 422, "unsupported_currency", "price.currency"),
-        (Box::new(|b| b["delivery_days"] = json!(0)), 422, "invalid_delivery_days", "delivery_days"),
         (Box::new(|b| b["delivery_days"] = json!(-3)), 422, "invalid_type", "delivery_days"),
-        (
-            Box::new(move |b| b["expires_at"] = json!(now - chrono::Duration::minutes(1))),
-            422,
-            "expiry_in_past",
-            "expires_at",
-        ),
-        (
-            Box::new(move |b| b["expires_at"] = json!(now + chrono::Duration::days(31))),
-            422,
-            "expiry_too_far",
-            "expires_at",
-        ),
         (Box::new(|b| b["expires_at"] = json!("tomorrow")), 422, "invalid_type", "expires_at"),
-        (Box::new(|b| b["stages"] = json!([])), 422, "invalid_stage_count", "stages"),
-        (
-            Box::new(|b| b["stages"] = json!(vec![json!({ "title": "s", "deliverables": ["d"] }); 11])),
-            422,
-            "invalid_stage_count",
-            "stages",
-        ),
-        (Box::new(|b| b["stages"][0]["amount"] = json!(1)), 422, "stage_amounts_mismatch", "stages"),
-        (Box::new(|b| b["stages"][0]["days"] = json!(1)), 422, "stage_days_mismatch", "stages"),
-        (
-            Box::new(|b| b["stages"][0]["deliverables"] = json!([])),
-            422,
-            "invalid_deliverables",
-            "stages[0].deliverables",
-        ),
-        (Box::new(|b| b["stages"][0]["title"] = json!("")), 422, "empty", "stages[0].title"),
-        (Box::new(|b| b["title"] = json!("ن".repeat(121))), 422, "too_long", "title"),
-        (Box::new(|b| b["description"] = json!("ن".repeat(10_001))), 422, "too_long", "description"),
-        (Box::new(|b| b["special_conditions"] = json!([""])), 422, "empty", "special_conditions[0]"),
-        (
-            Box::new(|b| b["special_conditions"] = json!(vec!["c"; 21])),
-            422,
-            "too_many_conditions",
-            "special_conditions",
-        ),
-        (Box::new(|b| b["revisions_included"] = json!(101)), 422, "too_many_revisions", "revisions_included"),
         (Box::new(|b| b["source"] = json!({ "message_id": "x", "order_id": "y" })), 422, "invalid_value", "source"),
         (Box::new(|b| b["source"] = json!({ "email_id": "x" })), 422, "invalid_value", "source"),
-        (Box::new(|b| b["gig_id"] = json!("not-an-id")), 400, "invalid_id", "gig_id"),
         (Box::new(|b| b["terms_hash"] = json!("sha256:00")), 422, "unknown_field", "terms_hash"),
         (Box::new(|b| b["seller_id"] = json!("someone")), 422, "unknown_field", "seller_id"),
         (
@@ -216,6 +176,13 @@ async fn bad_terms_are_refused_field_by_field_and_nothing_is_stored() {
             "missing_field",
             "stages",
         ),
+        (
+            Box::new(|b| b["stages"][0]["deliverables"] = json!([])),
+            422,
+            "invalid_deliverables",
+            "stages[0].deliverables",
+        ),
+        (Box::new(|b| b["gig_id"] = json!("not-an-id")), 400, "invalid_id", "gig_id"),
     ];
     for (change, status, code, field) in &cases {
         let mut body = deal.offer();

@@ -165,20 +165,12 @@ async fn requests_follow_the_rules_and_bad_ones_store_nothing() {
     api.post(path, &bt, json!({ "seller_id": seller, "description": "x", "voice_note_upload_id": not_mine }))
         .await
         .problem(422, "upload_not_found");
+    // What the HTTP parser decides, and one rule of the request's own fields through the
+    // route; each of those rules has its code and field in rules/src/request.rs.
     for (body, status, code) in [
         (json!({ "seller_id": seller, "description": "" }), 422, "empty"),
-        (
-            json!({ "seller_id": seller, "description": "x", "desired_price": { "amount": 0, "currency": "IRR" } }),
-            422,
-            "invalid_price",
-        ),
-        (
-            json!({ "seller_id": seller, "description": "x", "desired_price": { "amount": 5, "currency": "USD" } }),
-            422,
-            "unsupported_currency",
-        ),
-        (json!({ "seller_id": seller, "description": "x", "desired_delivery_days": 0 }), 422, "invalid_delivery_days"),
         (json!({ "seller_id": seller, "description": "x", "buyer_id": "someone" }), 422, "unknown_field"),
+        (json!({ "seller_id": seller, "description": "x", "desired_delivery_days": -1 }), 422, "invalid_type"),
         (json!({ "seller_id": "a b", "description": "x" }), 400, "invalid_id"),
     ] {
         api.post(path, &bt, body).await.problem(status, code);
