@@ -11,6 +11,9 @@ TOOLS := moto localstripe cfn-lint checkov aws-sam-cli schemathesis
 # finish in seconds.
 TEST_PORTS := PORT=3100 MOTO_PORT=5100 LOCALSTRIPE_PORT=8520 ZARINPAL_PORT=8530 LOCAL_SCHEDULE_SECONDS=1 OUTBOX_GRACE_SECONDS=2 \
 	RETRY_FIRST_SECONDS=0 RETRY_ATTEMPTS=3
+# The contract tests' stack, beside the tests' one: ports of its own, and no sweep (nothing
+# schemathesis checks waits for a timer, and each sweep is moto's work).
+CONTRACT_PORTS := PORT=3200 MOTO_PORT=5200 LOCALSTRIPE_PORT=8620 ZARINPAL_PORT=8630 LOCAL_SCHEDULE_SECONDS=86400
 
 # Clippy lints every crate of the workspace as it compiles: clippy-driver stands in for
 # rustc there (the dependencies still get rustc), so a build is also the lint, with every
@@ -79,14 +82,14 @@ test:
 	infra/test.sh
 
 # The tests against their own local stack (started and stopped around them): the Rust
-# tests and the walk-through; then schemathesis against a fresh one, so its thousands of
-# cases meet a table of the size a contract test expects (moto reads an index by
-# scanning the table) and no test's data.
+# tests and the walk-through; and schemathesis against a stack of its own (infra/test.sh
+# runs both at once), so its thousands of cases meet no test's data (moto reads an index
+# by scanning the whole table).
 stack-tests: $(VENV)/moto/.installed $(VENV)/localstripe/.installed
 	$(TEST_PORTS) infra/local/stack.sh $(MAKE) --no-print-directory against-stack
 
 stack-contract: $(VENV)/moto/.installed $(VENV)/localstripe/.installed $(VENV)/schemathesis/.installed
-	$(TEST_PORTS) infra/local/stack.sh $(MAKE) --no-print-directory contract
+	$(CONTRACT_PORTS) infra/local/stack.sh $(MAKE) --no-print-directory contract
 
 # Runs inside infra/local/stack.sh (PORT and PEYMAN_API set): every Rust test (four at a
 # time: moto serves one request at a time), then the walk-through.
