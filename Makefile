@@ -22,7 +22,7 @@ CONTRACT_PORTS := PORT=3200 MOTO_PORT=5200 LOCALSTRIPE_PORT=8620 ZARINPAL_PORT=8
 export RUSTC_WORKSPACE_WRAPPER := $(shell dirname "$$(rustup which rustc 2>/dev/null || command -v rustc)")/clippy-driver
 export CLIPPY_ARGS := -D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__
 
-.PHONY: dev test check docs tools browser build lint lint-template stack-tests stack-contract against-stack contract walkthrough bench package package-build package-check redrive clean
+.PHONY: dev test check docs tools browser build lint lint-template stack-tests stack-contract against-stack calls contract walkthrough bench package package-build package-check redrive clean
 
 # One venv per tool: installed together they downgrade one another.
 $(VENV)/%/.installed: infra/requirements/%.txt
@@ -96,6 +96,12 @@ stack-contract: $(VENV)/moto/.installed $(VENV)/localstripe/.installed $(VENV)/s
 against-stack:
 	cargo test --workspace --no-fail-fast -- --test-threads 4
 	$(MAKE) --no-print-directory walkthrough
+	$(MAKE) --no-print-directory calls
+
+# What the functions asked of AWS in this stack's run, as moto's IAM check saw it: fails if
+# any call was outside its function's policy (infra/local/calls.py). Runs inside stack.sh.
+calls:
+	$(VENV)/moto/bin/python infra/local/calls.py
 
 # Schemathesis with every check (but API Gateway's own answer to an undeclared method)
 # and 100 examples an operation, a fixed seed, through its examples, coverage, fuzzing and
@@ -109,6 +115,7 @@ contract:
 		$(VENV)/schemathesis/bin/schemathesis --config-file infra/schemathesis/schemathesis.toml \
 		run infra/openapi.yaml --url "$$PEYMAN_API" --checks all --exclude-checks unsupported_method \
 		--max-examples 100 --generation-deterministic
+	$(MAKE) --no-print-directory calls
 
 # docs/walkthrough.md, run as written against the stack (inside stack.sh): once in the
 # Stripe deployment, once in the Zarinpal one. The demo users' tokens are the gateway's.

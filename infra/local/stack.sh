@@ -19,7 +19,9 @@ ZARINPAL_GATEWAY_PORT=${ZARINPAL_GATEWAY_PORT:-$((PORT + 1))}
 run_dir=".run/$PORT"
 mkdir -p "$run_dir"
 
-export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1
+# moto checks IAM (moto_server.py): this script, the gateway's provisioning and the tests
+# use the administrator's key it writes at start; each function runs as its own user.
+export AWS_REGION=us-east-1
 export AWS_EC2_METADATA_DISABLED=true AWS_ENDPOINT_URL="http://127.0.0.1:$MOTO_PORT"
 export PORT PEYMAN_API="http://127.0.0.1:$PORT"
 # localstripe takes any sk_ key; the signing secret is the one registered with it below.
@@ -54,9 +56,14 @@ wait_for() {
   echo "$what did not start within 30 s:" >&2; cat "$run_dir/$what.log" >&2; return 1
 }
 
-.venv/moto/bin/python infra/local/moto_server.py -H 127.0.0.1 -p "$MOTO_PORT" >"$run_dir/moto.log" 2>&1 &
+rm -f "$run_dir/administrator.json"
+MOTO_ADMIN_KEY_FILE="$run_dir/administrator.json" .venv/moto/bin/python infra/local/moto_server.py \
+  -H 127.0.0.1 -p "$MOTO_PORT" >"$run_dir/moto.log" 2>&1 &
 echo $! >"$run_dir/moto.pid"
-wait_for moto "curl -sf -o /dev/null http://127.0.0.1:$MOTO_PORT/moto-api/" "$run_dir/moto.pid"
+wait_for moto "curl -sf -o /dev/null http://127.0.0.1:$MOTO_PORT/_peyman/calls" "$run_dir/moto.pid"
+AWS_ACCESS_KEY_ID=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["AccessKeyId"])' "$run_dir/administrator.json")
+AWS_SECRET_ACCESS_KEY=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["SecretAccessKey"])' "$run_dir/administrator.json")
+export AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY
 
 .venv/localstripe/bin/python infra/local/localstripe_server.py "$LOCALSTRIPE_PORT" >"$run_dir/localstripe.log" 2>&1 &
 echo $! >"$run_dir/localstripe.pid"
@@ -93,6 +100,7 @@ if [[ $# -eq 0 ]]; then
     echo "Payments go through our Zarinpal stand-in on $ZARINPAL_API_BASE (not Zarinpal: see the README)."
   fi
   echo "export STRIPE_API_BASE=$STRIPE_API_BASE STRIPE_SECRET_KEY=$STRIPE_SECRET_KEY"
+  echo "export AWS_ENDPOINT_URL=$AWS_ENDPOINT_URL AWS_REGION=$AWS_REGION AWS_ACCESS_KEY_ID=$AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY=$AWS_SECRET_ACCESS_KEY"
   tail -n +1 -f "$run_dir/gateway.log" --pid "$(cat "$run_dir/gateway.pid")" | grep -v '^export\|^ready\|^Peyman\|^Demo' || true
 else
   "$@"

@@ -154,8 +154,9 @@ impl Api {
             .await;
         let link = &declared.ok(201)["upload"];
         let mut put = self.http.put(link["url"].as_str().expect("url")).body(bytes.to_vec());
+        // The signed headers, as a client sends them (the length is reqwest's own, of `bytes`:
+        // another than the declared one is refused, as S3 refuses it).
         for (name, value) in link["headers"].as_object().expect("headers") {
-            // The length is the one we really send: moto, unlike S3, does not hold us to the signed one.
             if name != "content-length" {
                 put = put.header(name, value.as_str().expect("header value"));
             }

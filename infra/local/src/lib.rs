@@ -49,6 +49,7 @@ pub fn local_template(path: &str) -> Result<Template, Error> {
         &[
             ("JwtIssuer", tokens::ISSUER),
             ("JwtAudience", tokens::AUDIENCE),
+            ("StripeApiBase", &var("STRIPE_API_BASE", "http://127.0.0.1:8420")),
             ("StripeSecretKey", &key),
             ("StripeWebhookSecret", &signing),
             ("PaymentProvider", &provider),
@@ -82,7 +83,30 @@ pub fn local_environment(template: &Template) -> Result<BTreeMap<String, String>
     Ok(env)
 }
 
-/// The core's config as the template's functions would read it.
+/// One function's config, as Lambda would give it: its own environment in the template.
+/// A variable the template gives no function (the local stack's knobs, such as
+/// `STRIPE_API_BASE` or `RETRY_FIRST_SECONDS`) may come from this process; one it gives
+/// to some functions never reaches the others, so a function that reads another's
+/// secret or setting fails here as it would in AWS.
+pub fn function_config(template: &Template, id: &str) -> Result<peyman::adapters::config::Config, Error> {
+    let mut own = template.function_environment(id)?;
+    // Nothing the local stack runs may call out: a parameter left at its AWS default
+    // would send a function to the real service.
+    if let Some((name, value)) = own.iter().find(|(_, v)| v.contains("://") && !v.contains("://127.0.0.1")) {
+        return Err(format!("{id}: {name}={value} leaves this machine; the local stack calls 127.0.0.1 only").into());
+    }
+    own.insert("S3_FORCE_PATH_STYLE".into(), "true".into());
+    let mut declared = std::collections::BTreeSet::new();
+    for other in template.function_ids() {
+        declared.extend(template.function_environment(&other)?.into_keys());
+    }
+    Ok(peyman::adapters::config::Config::from_lookup(|name| {
+        own.get(name).cloned().or_else(|| (!declared.contains(name)).then(|| std::env::var(name).ok()).flatten())
+    })?)
+}
+
+/// The core's config as the template's functions would read it, all in one (the tests'
+/// own use of the flows).
 pub fn local_config(template: &Template) -> Result<peyman::adapters::config::Config, Error> {
     let env = local_environment(template)?;
     Ok(peyman::adapters::config::Config::from_lookup(|name| {

@@ -1,13 +1,15 @@
 //! `peyman-local`: provisions the template's resources in moto, then serves its HttpApi
 //! routes on 127.0.0.1 and polls its SQS event sources, running the functions in-process.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use aws_sdk_dynamodb::config::SharedCredentialsProvider;
 use peyman_local::provision::{self, Clients};
 use peyman_local::server::{self, Gateway};
 use peyman_local::template::Error;
-use peyman_local::{functions, local_config, local_template, poller, schedule, tokens};
+use peyman_local::{function_config, functions, local_template, poller, schedule, tokens};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -16,7 +18,7 @@ async fn main() -> Result<(), Error> {
     peyman::adapters::meter::enable();
     let template_path = std::env::var("TEMPLATE").unwrap_or_else(|_| "infra/template.yaml".into());
     let port: u16 = std::env::var("PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(3000);
-    let template = local_template(&template_path)?;
+    let mut template = local_template(&template_path)?;
     if let Some(unknown) = template.function_ids().into_iter().find(|id| !functions::is_known(id)) {
         return Err(format!("{unknown} is in the template but not wired into infra/local/src/functions.rs").into());
     }
@@ -31,12 +33,19 @@ async fn main() -> Result<(), Error> {
     provision::queues(&template, &clients).await?;
     provision::tables(&template, &clients).await?;
     provision::buckets(&template, &clients).await?;
-    provision::keys(&template, &clients).await?;
+    provision::keys(&mut template, &clients).await?;
 
-    let app = peyman::flows::App::new(local_config(&template)?).await;
+    // Each function runs as its own IAM user, under its policy in the template; this
+    // process keeps the administrator's key for what AWS itself does (provisioning, and
+    // the SQS event sources' receive and delete).
+    let mut apps = BTreeMap::new();
+    for (id, credentials) in provision::principals(&template)? {
+        let own = sdk.to_builder().credentials_provider(SharedCredentialsProvider::new(credentials)).build();
+        apps.insert(id.clone(), peyman::flows::App::with_sdk(function_config(&template, &id)?, &own).await);
+    }
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
     let gateway = Arc::new(Gateway {
-        app,
+        apps,
         routes: template.routes(),
         authorizer: template.jwt_authorizer()?,
         account: template.site().account.clone(),

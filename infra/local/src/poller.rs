@@ -63,7 +63,7 @@ pub async fn run(gateway: Arc<Gateway>, sqs: aws_sdk_sqs::Client, source: Source
             })
             .collect();
         let failed: Vec<String> = match serde_json::from_value::<SqsEvent>(json!({ "Records": records })) {
-            Ok(event) => match functions::invoke_sqs(&gateway.app, &source.function, event).await {
+            Ok(event) => match functions::invoke_sqs(gateway.app(&source.function), &source.function, event).await {
                 Ok(response) => response.batch_item_failures.into_iter().map(|f| f.item_identifier).collect(),
                 Err(e) => {
                     tracing::error!(function = source.function, error = %e, "function failed; the whole batch is retried");

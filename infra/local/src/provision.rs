@@ -11,6 +11,11 @@ use aws_sdk_s3::types::{
 };
 use aws_sdk_sqs::types::QueueAttributeName;
 use serde_json::Value;
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+use aws_sdk_dynamodb::config::Credentials;
 
 use crate::template::{Error, Template};
 
@@ -124,10 +129,14 @@ pub async fn queues(template: &Template, clients: &Clients) -> Result<(), Error>
 
 /// KMS keys with their spec and usage, each under the alias its `!Ref` resolves to
 /// locally (KMS picks key ids itself; an alias names the key wherever an id is taken).
-pub async fn keys(template: &Template, clients: &Clients) -> Result<(), Error> {
-    for (id, _) in template.resources("AWS::KMS::Key") {
+/// Creates the template's KMS keys (under their aliases) and records their ARNs in the
+/// template, which the functions' policies name.
+pub async fn keys(template: &mut Template, clients: &Clients) -> Result<(), Error> {
+    for (id, _) in template.resources("AWS::KMS::Key").into_iter().map(|(id, v)| (id, v.clone())).collect::<Vec<_>>() {
         let alias = template.key_alias(&id)?;
-        if clients.kms.describe_key().key_id(&alias).send().await.is_ok() {
+        if let Ok(existing) = clients.kms.describe_key().key_id(&alias).send().await {
+            let arn = existing.key_metadata().and_then(|m| m.arn()).ok_or("KMS described a key without an ARN")?;
+            template.created(&id, arn.to_owned());
             continue;
         }
         let props = |p: &str| template.property(&id, p).map(|v| v.and_then(|v| v.as_str().map(str::to_owned)));
@@ -145,10 +154,46 @@ pub async fn keys(template: &Template, clients: &Clients) -> Result<(), Error> {
             .send()
             .await
             .map_err(|e| format!("create key {id}: {}", aws_sdk_kms::error::DisplayErrorContext(e)))?;
-        let key_id = key.key_metadata().map(|m| m.key_id().to_owned()).ok_or("KMS returned no key id")?;
-        clients.kms.create_alias().alias_name(&alias).target_key_id(key_id).send().await?;
+        let metadata = key.key_metadata().ok_or("KMS returned no key")?;
+        template.created(&id, metadata.arn().ok_or("KMS returned a key without an ARN")?.to_owned());
+        clients.kms.create_alias().alias_name(&alias).target_key_id(metadata.key_id()).send().await?;
     }
     Ok(())
+}
+
+/// Access keys of each function's own IAM user, whose policy is the function's policy in
+/// the template: the local stand-in for its execution role. moto checks every call
+/// against it (`moto_server.py`). The users are made by `principals.py` (boto3, in moto's
+/// venv), as the administrator whose key is in this process's environment.
+pub fn principals(template: &Template) -> Result<BTreeMap<String, Credentials>, Error> {
+    let mut policies = serde_json::Map::new();
+    for id in template.function_ids() {
+        policies.insert(template.principal(&id), template.function_policy(&id)?);
+    }
+    let python = std::env::var("MOTO_PYTHON").unwrap_or_else(|_| ".venv/moto/bin/python".into());
+    let mut child = Command::new(&python)
+        .arg("infra/local/principals.py")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .map_err(|e| format!("{python} infra/local/principals.py: {e}"))?;
+    child.stdin.take().ok_or("no stdin")?.write_all(Value::Object(policies).to_string().as_bytes())?;
+    let output = child.wait_with_output()?;
+    if !output.status.success() {
+        return Err(format!("principals.py failed ({})", output.status).into());
+    }
+    let keys: BTreeMap<String, BTreeMap<String, String>> = serde_json::from_slice(&output.stdout)?;
+    template
+        .function_ids()
+        .into_iter()
+        .map(|id| {
+            let key = keys.get(&template.principal(&id)).ok_or_else(|| format!("no key made for {id}"))?;
+            let credentials =
+                Credentials::new(&key["AccessKeyId"], &key["SecretAccessKey"], None, None, "local principal");
+            Ok((id, credentials))
+        })
+        .collect()
 }
 
 pub async fn buckets(template: &Template, clients: &Clients) -> Result<(), Error> {

@@ -32,7 +32,7 @@ pub async fn run(gateway: Arc<Gateway>, source: ScheduleSource, region: String) 
             "resources": [format!("arn:aws:events:{region}:{}:rule/{}-{}", gateway.account, source.function, source.event)],
             "detail": {},
         });
-        if let Err(e) = functions::invoke_schedule(&gateway.app, &source.function, event).await {
+        if let Err(e) = functions::invoke_schedule(gateway.app(&source.function), &source.function, event).await {
             tracing::error!(function = source.function, error = %e, "scheduled invocation failed");
         }
     }

@@ -22,10 +22,18 @@ use crate::template::{JwtAuthorizer, Route};
 use crate::tokens;
 
 pub struct Gateway {
-    pub app: App,
+    /// Each function's adapters, under its own credentials, by logical id.
+    pub apps: BTreeMap<String, App>,
     pub routes: Vec<Route>,
     pub authorizer: JwtAuthorizer,
     pub account: String,
+}
+
+impl Gateway {
+    /// The function's adapters; every function in the template has them (checked at start).
+    pub fn app(&self, function: &str) -> &App {
+        &self.apps[function]
+    }
 }
 
 type Reply = hyper::Response<Full<Bytes>>;
@@ -182,7 +190,7 @@ async fn handle(gateway: &Gateway, request: hyper::Request<Incoming>) -> Reply {
             return gateway_reply(500, "Internal Server Error");
         }
     };
-    let response = match functions::invoke_http(&gateway.app, &route.function, lambda_request).await {
+    let response = match functions::invoke_http(gateway.app(&route.function), &route.function, lambda_request).await {
         Ok(r) => r,
         Err(e) => {
             tracing::error!(function = route.function, error = %e, "function failed");

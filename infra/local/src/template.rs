@@ -24,6 +24,8 @@ pub struct Template {
     root: Value,
     site: Site,
     params: HashMap<String, String>,
+    /// ARNs known only once the resource exists (a KMS key's id is moto's choice).
+    created: HashMap<String, String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -104,7 +106,7 @@ impl Template {
         for (name, value) in params {
             values.insert(name.to_string(), value.to_string());
         }
-        Ok(Template { root, site, params: values })
+        Ok(Template { root, site, params: values, created: HashMap::new() })
     }
 
     pub fn site(&self) -> &Site {
@@ -162,7 +164,15 @@ impl Template {
         Ok(format!("alias/{}", self.physical_name(id)?))
     }
 
+    /// Records the ARN a resource was created with, for `!GetAtt X.Arn` from now on.
+    pub fn created(&mut self, id: &str, arn: String) {
+        self.created.insert(id.to_owned(), arn);
+    }
+
     pub fn arn(&self, id: &str) -> Result<String, Error> {
+        if let Some(arn) = self.created.get(id) {
+            return Ok(arn.clone());
+        }
         let Site { account, region, .. } = &self.site;
         let name = self.physical_name(id)?;
         Ok(match self.kind(id) {
@@ -290,6 +300,26 @@ impl Template {
             }
         }
         Ok(env)
+    }
+
+    /// A function's IAM policy: the statements of its `Policies`, resolved, as one
+    /// document. SAM's named policy templates are not used here, and are refused, so no
+    /// permission hides in a name.
+    pub fn function_policy(&self, id: &str) -> Result<Json, Error> {
+        let mut statements = Vec::new();
+        let policies = self.resource(id).and_then(|r| r.get("Properties")).and_then(|p| p.get("Policies"));
+        for policy in policies.and_then(Value::as_sequence).into_iter().flatten() {
+            match self.resolve(policy)?.get("Statement") {
+                Some(Json::Array(items)) => statements.extend(items.iter().cloned()),
+                _ => return Err(format!("{id}: a policy other than a Statement list: {policy:?}").into()),
+            }
+        }
+        Ok(json!({ "Version": "2012-10-17", "Statement": statements }))
+    }
+
+    /// The local IAM user that stands for a function's execution role.
+    pub fn principal(&self, id: &str) -> String {
+        format!("{}-{id}", self.site.stack)
     }
 
     fn events(&self, id: &str, kind: &str) -> Vec<&Value> {
@@ -433,6 +463,11 @@ Resources:
     Type: AWS::Serverless::Function
     Properties:
       Environment: { Variables: { ONLY_ME: !Sub ["${X}-${AWS::Region}", { X: !Ref Jobs }] } }
+      Policies:
+        - Statement:
+            - { Effect: Allow, Action: [dynamodb:GetItem], Resource: [!GetAtt Table.Arn, !Sub "${Table.Arn}/index/*"] }
+        - Statement:
+            - { Effect: Allow, Action: sqs:SendMessage, Resource: !GetAtt Jobs.Arn }
       Events:
         Open: { Type: HttpApi, Properties: { ApiId: !Ref Api, Path: /hook, Method: post, Auth: { Authorizer: NONE } } }
         Read: { Type: HttpApi, Properties: { ApiId: !Ref Api, Path: "/things/{id}", Method: GET } }
@@ -453,6 +488,24 @@ Resources:
         assert_eq!(env["QUEUE"], "arn:aws:sqs:r:1:s-jobs");
         assert_eq!(env["ONLY_ME"], "http://e/1/s-jobs-r");
         assert_eq!(t.jwt_authorizer().unwrap().issuer, "https://default");
+    }
+
+    #[test]
+    fn a_functions_policies_resolve_into_one_document_for_its_own_principal() {
+        let t = fixture();
+        let policy = t.function_policy("Worker").unwrap();
+        let statements = policy["Statement"].as_array().unwrap();
+        assert_eq!(statements.len(), 2);
+        assert_eq!(statements[0]["Resource"][1], "arn:aws:dynamodb:r:1:table/s-main/index/*");
+        assert_eq!(statements[1]["Resource"], "arn:aws:sqs:r:1:s-jobs");
+        assert_eq!(t.principal("Worker"), "s-Worker");
+        let named = FIXTURE.replace(
+            "- Statement:\n            - { Effect: Allow, Action: sqs",
+            "- SQSSendMessagePolicy:\n            - { Effect: Allow, Action: sqs",
+        );
+        let site = Site { stack: "s".into(), account: "1".into(), region: "r".into(), endpoint: "http://e".into() };
+        let err = Template::parse(&named, site, &[]).unwrap().function_policy("Worker").unwrap_err();
+        assert!(err.to_string().contains("other than a Statement list"), "{err}");
     }
 
     #[test]

@@ -52,7 +52,13 @@ impl App {
     }
 
     pub async fn new(config: Config) -> App {
-        let sdk = crate::adapters::sdk::config().await;
+        App::with_sdk(config, &crate::adapters::sdk::config().await).await
+    }
+
+    /// The adapters over a given SDK configuration: the local gateway gives each function
+    /// its own credentials, as Lambda gives each its own role.
+    pub async fn with_sdk(config: Config, sdk: &aws_types::SdkConfig) -> App {
+        let sdk = sdk.clone();
         let store = Store::connect(&sdk, &config.table_name);
         // Every function reads the table, so every INIT opens its connection.
         store.warm_up().await;

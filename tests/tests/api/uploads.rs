@@ -48,12 +48,34 @@ async fn the_real_type_decides_not_the_declared_one() {
 }
 
 #[tokio::test]
-async fn a_file_larger_than_declared_is_rejected() {
+async fn a_file_larger_than_declared_is_refused_by_the_link_and_by_the_checker() {
     let api = Api::default();
-    let t = token(&user("owner"));
+    let owner = user("owner");
+    let t = token(&owner);
     let mut big = PDF.to_vec();
     big.extend(std::iter::repeat_n(b' ', 1000));
-    let id = api.upload(&t, "attachment", "application/pdf", PDF.len() as u64, &big).await;
+    // The link signs the declared length: S3 refuses any other.
+    let declared = api
+        .post("/v1/uploads", &t, json!({ "kind": "attachment", "file_name": "a.pdf", "content_type": "application/pdf", "size_bytes": PDF.len() }))
+        .await;
+    let id = declared.ok(201)["upload_id"].as_str().unwrap().to_owned();
+    let link = declared.body["upload"]["url"].as_str().unwrap().to_owned();
+    let refused =
+        reqwest::Client::new().put(&link).header("content-type", "application/pdf").body(big.clone()).send().await;
+    assert_eq!(refused.unwrap().status(), 403, "a length other than the signed one");
+    // Bytes that reach the key anyway (a writer with the bucket's own rights) are
+    // measured by the checker, not believed.
+    let aws = Aws::connect().await;
+    let key = peyman::adapters::s3::upload_object(&owner, &id);
+    aws.s3
+        .put_object()
+        .bucket(&aws.bucket)
+        .key(&key)
+        .content_type("application/pdf")
+        .body(big.into())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(api.decided_upload(&t, &id).await["rejection"], "size_mismatch");
 }
 
@@ -84,13 +106,10 @@ async fn an_overwrite_after_the_check_is_never_served() {
     let http = reqwest::Client::new();
     http.put(&link).header("content-type", "application/pdf").body(PDF.to_vec()).send().await.unwrap();
     assert_eq!(api.decided_upload(&t, &id).await["status"], "ready");
-    // The link is still valid: put something else under the same key.
-    http.put(&link)
-        .header("content-type", "application/pdf")
-        .body(b"MZ\x90\0 not a pdf".to_vec())
-        .send()
-        .await
-        .unwrap();
+    // The link is still valid: put something else, of the signed length, under the same key.
+    let mut other = b"MZ\x90\0 not a pdf".to_vec();
+    other.resize(PDF.len(), b' ');
+    http.put(&link).header("content-type", "application/pdf").body(other).send().await.unwrap();
     let aws = Aws::connect().await;
     let key = peyman::adapters::s3::upload_object(&owner, &id);
     let versions = aws.s3.list_object_versions().bucket(&aws.bucket).prefix(&key).send().await.unwrap();
