@@ -177,6 +177,8 @@ problem_codes! {
     NotAllowedForRole = "not_allowed_for_role", [403];
     /// Support only.
     SupportOnly = "support_only", [403];
+    /// Support may not act on a case, payment, refund or level where they are a party.
+    ConflictOfInterest = "conflict_of_interest", [403];
     /// Only the gig's seller may change it.
     NotGigOwner = "not_gig_owner", [403];
     /// The object's state does not allow this action now.

@@ -350,7 +350,8 @@ impl Payment {
             return Err(ApiError::conflict(Code::NotPaid, "only money that was paid can be refunded"));
         }
         let paid = self.paid().amount;
-        if amount <= 0 || self.refund_requested + amount > paid {
+        // Checked: an amount near i64::MAX must be refused, not wrap below what was paid.
+        if amount <= 0 || self.refund_requested.checked_add(amount).is_none_or(|total| total > paid) {
             return Err(ApiError::invalid(
                 Code::RefundExceedsPayment,
                 "amount",
@@ -383,6 +384,15 @@ impl Payment {
     /// has been kept.
     pub fn paid(&self) -> &Money {
         self.received.as_ref().unwrap_or(&self.amount)
+    }
+
+    /// Counts `amount` more as refunded (confirmed by the provider, or paid by hand).
+    /// Checked: a total past i64 is an error, never a wrapped number.
+    pub fn confirm_refunded(&mut self, amount: i64) -> Result<(), ApiError> {
+        self.refund_confirmed = self.refund_confirmed.checked_add(amount).ok_or_else(|| {
+            ApiError::internal(format!("refunds of {} confirmed past the largest amount", self.intent_id))
+        })?;
+        Ok(())
     }
 }
 
@@ -525,13 +535,13 @@ pub fn on_success(payment: Option<&Payment>, marked: bool, order: Option<&Order>
 pub fn confirmed_by(refunds: &[Refund], amount_refunded: i64) -> Vec<usize> {
     let mut order: Vec<usize> = (0..refunds.len()).collect();
     order.sort_by_key(|&i| (refunds[i].created_at, refunds[i].refund_id.clone()));
-    let mut total = 0;
+    let mut total: i64 = 0;
     let mut covered = Vec::new();
     for i in order {
         if refunds[i].status == RefundStatus::Failed {
             continue;
         }
-        total += refunds[i].amount.amount;
+        total = total.saturating_add(refunds[i].amount.amount);
         if total <= amount_refunded && refunds[i].status != RefundStatus::Confirmed {
             covered.push(i);
         }
@@ -648,6 +658,37 @@ mod tests {
     fn payment(order: &Order) -> Payment {
         let intent = Intent { id: "pi_1".into(), client_secret: Some("s".into()), pay_url: None };
         Payment::open("stripe", &intent, order, Utc::now())
+    }
+
+    #[test]
+    fn a_refund_near_the_largest_amount_is_refused_not_wrapped() {
+        let order = order();
+        let mut p = payment(&order);
+        p.status = PaymentStatus::Succeeded;
+        let now = Utc::now();
+        p.refund("r1", 1, "dispute", now, now).unwrap();
+        for amount in [i64::MAX, i64::MAX - 1, 5_000_000, i64::MIN, 0] {
+            let err = p.refund("r2", amount, "dispute", now, now).unwrap_err();
+            assert_eq!(err.problem_code(), Code::RefundExceedsPayment, "{amount}");
+        }
+        assert_eq!(p.refund_requested, 1, "nothing refused was counted");
+        let last = p.refund("r3", 4_999_999, "dispute", now, now).unwrap();
+        assert_eq!((last.amount.amount, p.refund_requested), (4_999_999, 5_000_000), "all that is left, exactly");
+    }
+
+    #[test]
+    fn confirmed_refunds_are_counted_without_overflow() {
+        let order = order();
+        let mut p = payment(&order);
+        p.status = PaymentStatus::Succeeded;
+        p.received = Some(Money { amount: i64::MAX, currency: "IRR".into() });
+        let now = Utc::now();
+        let refunds = [p.refund("a", i64::MAX - 1, "x", now, now).unwrap(), p.refund("b", 1, "x", now, now).unwrap()];
+        assert_eq!(confirmed_by(&refunds, i64::MAX), vec![0, 1]);
+        assert_eq!(confirmed_by(&refunds, i64::MAX - 1), vec![0]);
+        p.confirm_refunded(i64::MAX - 1).unwrap();
+        assert!(p.confirm_refunded(2).is_err(), "past i64");
+        assert_eq!(p.refund_confirmed, i64::MAX - 1, "a refused count changes nothing");
     }
 
     #[test]

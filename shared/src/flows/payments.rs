@@ -412,7 +412,7 @@ pub async fn send_refund(
         let expected = payment.version;
         payment.version += 1;
         payment.updated_at = now;
-        payment.refund_confirmed += refund.amount.amount;
+        payment.confirm_refunded(refund.amount.amount)?;
         commit.payment(&payment, expected)?;
     }
     if let Some(at) = retry_at {
@@ -482,22 +482,25 @@ pub async fn decide_held(
     now: DateTime<Utc>,
 ) -> Result<(Payment, Option<Refund>), ApiError> {
     support.require_support("works the payment queues")?;
-    let support_id = support.user_id.as_str();
-    until_not_raced(kept_changing(), || decide_held_once(app, intent_id, decision, support_id, now)).await
+    until_not_raced(kept_changing(), || decide_held_once(app, intent_id, decision, support, now)).await
 }
 
 async fn decide_held_once(
     app: &App,
     intent_id: &str,
     decision: HeldDecision,
-    support_id: &str,
+    support: &Caller,
     now: DateTime<Utc>,
 ) -> Result<(Payment, Option<Refund>), ApiError> {
+    let support_id = support.user_id.as_str();
     let mut payment = app.store.payment(intent_id).await?.ok_or(ApiError::NotFound { what: "payment" })?;
     let order = match payment.order_id.as_str() {
         "" => None,
         id => app.store.tracked::<Order>(id).await?,
     };
+    if let Some(order) = &order {
+        support.require_not_party([order.buyer_id.as_str(), order.seller_id.as_str()], "decide this payment")?;
+    }
     let plan = peyman_rules::payment::decide_held(&payment, order.as_ref(), decision)?;
     let check_at = now + app.config.outbox_grace;
     let expected = payment.version;
@@ -559,11 +562,8 @@ pub async fn paid_by_hand(
 ) -> Result<Refund, ApiError> {
     support.require_support("works the payment queues")?;
     validate::line("transfer_reference", transfer_reference, TRANSFER_REFERENCE_CHARS)?;
-    let support_id = support.user_id.as_str();
-    until_not_raced(kept_changing(), || {
-        paid_by_hand_once(app, intent_id, refund_id, transfer_reference, support_id, now)
-    })
-    .await
+    until_not_raced(kept_changing(), || paid_by_hand_once(app, intent_id, refund_id, transfer_reference, support, now))
+        .await
 }
 
 /// The longest bank transfer reference support may give.
@@ -574,11 +574,16 @@ async fn paid_by_hand_once(
     intent_id: &str,
     refund_id: &str,
     transfer_reference: &str,
-    support_id: &str,
+    support: &Caller,
     now: DateTime<Utc>,
 ) -> Result<Refund, ApiError> {
+    let support_id = support.user_id.as_str();
     let mut refund =
         app.store.refund_record(intent_id, refund_id).await?.ok_or(ApiError::NotFound { what: "refund" })?;
+    let order = app.store.tracked::<Order>(&refund.order_id).await?;
+    if let Some(order) = &order {
+        support.require_not_party([order.buyer_id.as_str(), order.seller_id.as_str()], "mark this refund paid")?;
+    }
     if !matches!(refund.status, RefundStatus::Manual | RefundStatus::Failed) {
         return Err(ApiError::conflict(
             Code::NotPayableByHand,
@@ -593,11 +598,11 @@ async fn paid_by_hand_once(
     let expected = payment.version;
     payment.version += 1;
     payment.updated_at = now;
-    payment.refund_confirmed += refund.amount.amount;
+    payment.confirm_refunded(refund.amount.amount)?;
     let mut commit = app.store.begin();
     commit.refund(&refund, seen)?;
     commit.payment(&payment, expected)?;
-    if let Some(mut order) = app.store.tracked::<Order>(&refund.order_id).await? {
+    if let Some(mut order) = order {
         let data = json!({
             "payment_intent_id": intent_id,
             "refund_id": refund_id,

@@ -34,5 +34,6 @@ pub async fn set_level(
     now: DateTime<Utc>,
 ) -> Result<SellerSettings, ApiError> {
     caller.require_support("sets a seller's level")?;
+    caller.require_not_party([seller_id], "set their own level")?;
     app.store.set_level(seller_id, update.level, &caller.user_id, now).await
 }

@@ -279,7 +279,7 @@ async fn disputes_refused_are_named_and_store_nothing() {
 }
 
 #[tokio::test]
-async fn who_may_open_read_state_and_resolve() {
+async fn who_may_open_read_state_and_resolve_and_no_party_decides() {
     let (api, stripe) = (Api::default(), Stripe::default());
     let deal = Deal::new(&api).await;
     let (buyer, seller) = (token(&deal.buyer), token(&deal.seller));
@@ -306,5 +306,13 @@ async fn who_may_open_read_state_and_resolve() {
             .problem(403, "support_only");
     }
     api.get(&format!("/v1/support/disputes/{dispute_id}"), &support).await.ok(200);
+    // Support staff who are a party may read the case, never decide it: the dispute stays open.
+    for party in [&deal.buyer, &deal.seller] {
+        let decision = json!({ "decision": "refund", "note": "n" });
+        api.post(&format!("/v1/support/disputes/{dispute_id}/resolution"), &support_token(party), decision)
+            .await
+            .problem(403, "conflict_of_interest");
+    }
+    assert_eq!(api.get(&dispute_path, &buyer).await.ok(200)["status"], "open");
     let _: DateTime<Utc> = opened["created_at"].as_str().unwrap().parse().unwrap();
 }

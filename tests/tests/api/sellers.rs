@@ -64,13 +64,15 @@ async fn support_sets_a_level_and_the_limits_follow() {
 }
 
 #[tokio::test]
-async fn only_support_sets_levels() {
+async fn only_support_sets_levels_and_never_their_own() {
     let api = Api::default();
     let aws = Aws::connect().await;
     let seller = user("seller");
     let path = format!("/v1/support/sellers/{seller}/level");
     api.put(&path, &token(&seller), json!({ "level": "top_rated" })).await.problem(403, "support_only");
     api.put(&path, &token(&user("other")), json!({ "level": "level_two" })).await.problem(403, "support_only");
+    // A support user who is the seller may not set their own level (separation of duties).
+    api.put(&path, &support_token(&seller), json!({ "level": "top_rated" })).await.problem(403, "conflict_of_interest");
     assert_eq!(api.send("PUT", &path, None, Some(r#"{"level":"top_rated"}"#), &[]).await.status, 401);
     assert!(aws.partition(&keys::seller_settings(&seller).pk).await.is_empty(), "nothing stored");
 }

@@ -93,12 +93,18 @@ async fn an_overpayment_is_applied_by_support_and_the_excess_goes_back() {
 }
 
 #[tokio::test]
-async fn an_underpayment_cannot_start_the_order_and_support_refunds_it() {
+async fn an_underpayment_cannot_start_the_order_and_support_not_a_party_refunds_it() {
     let (api, stripe) = (Api::default(), Stripe::default());
     let agent = user("agent");
     let support = support_token(&agent);
     let (deal, order_id, intent_id) = held(&api, &stripe, 11_999_999).await;
     let path = format!("/v1/support/payments/{intent_id}/decision");
+    // Support staff who are the buyer or the seller may not decide it (separation of duties).
+    for party in [&deal.buyer, &deal.seller] {
+        api.post(&path, &support_token(party), json!({ "decision": "refund" }))
+            .await
+            .problem(403, "conflict_of_interest");
+    }
     api.post(&path, &support, json!({ "decision": "apply" })).await.problem(409, "amount_short");
     let decided = api.post(&path, &support, json!({ "decision": "refund" })).await;
     let body = decided.ok(200);
@@ -121,6 +127,8 @@ async fn an_underpayment_cannot_start_the_order_and_support_refunds_it() {
     assert_eq!((failed["refund_id"].as_str(), failed["attempts"].as_u64()), (Some("support"), Some(3)));
     // Support pays it back by hand instead: it leaves the failed queue, confirmed.
     let by_hand = format!("/v1/support/refunds/{intent_id}/support/paid-by-hand");
+    let reference = json!({ "transfer_reference": "SEPA 2026-12-03/87" });
+    api.post(&by_hand, &support_token(&deal.seller), reference).await.problem(403, "conflict_of_interest");
     let paid = api.post(&by_hand, &support, json!({ "transfer_reference": "SEPA 2026-12-03/88" })).await;
     assert_eq!(
         (&paid.ok(200)["refund"]["status"], &paid.body["refund"]["paid_by_hand"]["by"]),
