@@ -73,18 +73,27 @@ async fn returned(
     let order_id = Some(payment.order_id.clone()).filter(|id| !id.is_empty());
     if status_ok {
         verify(app, zarinpal, &payment, now).await?;
-    } else {
+    } else if payment.failures.is_empty() {
         let event = PaymentEvent::Failed {
             intent_id: payment.intent_id.clone(),
             code: Some("NOK".into()),
             message: Some("the payer cancelled, or the payment failed, at the gateway".into()),
         };
-        receive(app, PROVIDER, &ReceivedEvent { id: format!("nok-{authority}"), event }, now).await?;
+        receive(app, PROVIDER, &ReceivedEvent { id: failure_event_id(authority), event }, now).await?;
     }
     // Paid: it started its order, now or before (a repeat, or the sweeper was first). A
     // held payment is not: its money goes back.
     let paid = app.store.payment(authority).await?.is_some_and(|p| p.status == PaymentStatus::Succeeded);
     Ok(Returned { order_id, paid })
+}
+
+/// The one failure an authority may record. The callback needs no login, so anyone who
+/// holds the link can call it as often as they like: an authority is one attempt at the
+/// gateway, and its failure (a `NOK` return, or a verification the gateway refused) goes
+/// on the order's timeline once, under this event id (and not at all once the payment
+/// holds a failure, for returns after the event's receipt has expired).
+fn failure_event_id(authority: &str) -> String {
+    format!("failed-{authority}")
 }
 
 /// Verifies `payment` for the amount we stored and applies what the gateway said.
@@ -101,8 +110,10 @@ async fn verify(app: &App, zarinpal: &Zarinpal, payment: &Payment, now: DateTime
                 receipt: Some(Receipt { reference_id: ref_id.to_string(), card_pan }),
             },
         ),
+        // Recorded once per authority, whatever the gateway's code: see failure_event_id.
+        Verification::Refused { .. } if !payment.failures.is_empty() => return Ok(Received::Duplicate),
         Verification::Refused { code, message } => (
-            format!("refused-{authority}-{code}"),
+            failure_event_id(authority),
             PaymentEvent::Failed {
                 intent_id: authority.to_owned(),
                 code: Some(code.to_string()),

@@ -108,17 +108,24 @@ async fn a_payer_who_cancels_at_the_gateway_leaves_the_order_awaiting_payment_wi
 }
 
 #[tokio::test]
-async fn forged_callbacks_start_nothing_and_leave_what_is_not_ours_alone() {
+async fn forged_callbacks_start_nothing_record_one_failure_and_leave_what_is_not_ours_alone() {
     let api = Api::zarinpal();
     let deal = Deal::new(&api).await;
     let (order_id, authority, _) = placed(&api, &deal).await;
     let callback =
         |authority: &str, status: &str| format!("/v1/payments/zarinpal/callback?Authority={authority}&Status={status}");
 
-    // OK for an authority nobody paid: the gateway refuses to verify it.
-    let forged = api.send("GET", &callback(&authority, "OK"), None, None, &[]).await;
-    assert_eq!(landed(&forged), format!("payment=failed&order_id={order_id}"));
-    assert_eq!(deal.order(&api, &order_id).await["status"], "awaiting_payment");
+    // OK for an authority nobody paid: the gateway refuses to verify it. Anyone holding
+    // the link may call it again and again, OK or NOK: the failure is recorded once.
+    for status in ["OK", "NOK", "OK", "NOK", "OK"] {
+        let forged = api.send("GET", &callback(&authority, status), None, None, &[]).await;
+        assert_eq!(landed(&forged), format!("payment=failed&order_id={order_id}"));
+    }
+    let order = deal.order(&api, &order_id).await;
+    assert_eq!(order["status"], "awaiting_payment");
+    assert_eq!(order["payment"]["failures"].as_array().unwrap().len(), 1, "{}", order["payment"]);
+    let failed = events(&api, &deal, &order_id).await.into_iter().filter(|e| e == "payment_failed").count();
+    assert_eq!(failed, 1, "one failure on the timeline for one authority");
     // An authority the gateway never issued.
     let unknown = api.send("GET", &callback(&format!("A{:0>35}", 42), "OK"), None, None, &[]).await;
     assert_eq!(landed(&unknown), "payment=failed");
