@@ -1,5 +1,10 @@
 //! `peyman-verify PACKET.zip [--public-key FILE]`: checks a dispute export packet offline
-//! and prints what it checked; exits 1 naming the first break, 2 on a usage error.
+//! and prints what it checked. The signer's key comes from outside the packet: the file
+//! given, or else the one `PEYMAN_VERIFY_PUBLIC_KEY` names (the verifier's configuration),
+//! since a key the packet carries proves only that whoever made the packet signed it.
+//! Exits 0 when everything verifies under that key; 1 naming the first break; 2 on a
+//! usage error; 3 when no key was given: the contents are intact under the packet's own
+//! key, and the signer is not verified.
 
 use std::process::ExitCode;
 
@@ -15,6 +20,8 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let configured = std::env::var("PEYMAN_VERIFY_PUBLIC_KEY").ok().filter(|path| !path.is_empty());
+    let key_file = key_file.or(configured.as_ref());
     let key = match key_file.map(std::fs::read).transpose() {
         Ok(bytes) => match bytes.as_deref().map(public_key).transpose() {
             Ok(key) => key,
@@ -47,13 +54,19 @@ fn main() -> ExitCode {
                 println!("ok  the {name} timeline: {events} events chain to {head}");
             }
             match source {
-                KeySource::Given => println!("ok  the seal's signature verifies under the given public key"),
-                KeySource::Packet => println!(
-                    "ok  the seal's signature verifies under the packet's own key \
-                     (pass --public-key with the deployment's key to prove who sealed it)"
-                ),
+                KeySource::Given => {
+                    println!("ok  the seal's signature verifies under the given public key");
+                    ExitCode::SUCCESS
+                }
+                KeySource::Packet => {
+                    println!("ok  the seal's signature verifies under the packet's own key");
+                    println!(
+                        "UNVERIFIED SIGNER: contents intact, signer not verified (give the deployment's key with \
+                         --public-key or PEYMAN_VERIFY_PUBLIC_KEY to prove who sealed it)"
+                    );
+                    ExitCode::from(3)
+                }
             }
-            ExitCode::SUCCESS
         }
         Err(broken) => {
             println!("BROKEN: {broken}");

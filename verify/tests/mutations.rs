@@ -325,3 +325,45 @@ fn the_binary_prints_what_it_checked_and_names_the_first_break() {
     assert_eq!(usage.status.code(), Some(2));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// A packet re-keyed by someone else: its seal re-signed with a new key, and that key put
+/// in the packet in place of the deployment's. It is whole under its own key, so only a
+/// key from outside the packet tells it apart.
+#[test]
+fn a_rekeyed_packet_is_refused_under_the_deployments_key_and_unverified_without_one() {
+    let (deployment, forger) = (key(7), key(99));
+    // The same contents, the forger's key in place of the deployment's, the manifest
+    // listing it and the seal re-signed: whole, under its own key.
+    let rekeyed = seal(&content(&forger), &forger);
+    let (_, source) = check(&read(Cursor::new(zipped(&rekeyed))).unwrap(), None).expect("whole under its own key");
+    assert_eq!(source, peyman_verify::KeySource::Packet);
+    let trusted = *deployment.verifying_key();
+    assert!(verify(&rekeyed, &trusted).is_err(), "the deployment's key refuses the forger's seal");
+
+    let dir = std::env::temp_dir().join(format!("peyman-verify-rekeyed-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (packet_file, key_file) = (dir.join("rekeyed.zip"), dir.join("deployment.pem"));
+    std::fs::write(&packet_file, zipped(&rekeyed)).unwrap();
+    std::fs::write(&key_file, trusted.to_public_key_pem(LineEnding::LF).unwrap()).unwrap();
+    let run = |key: Option<(&str, &std::path::Path)>, configured: Option<&std::path::Path>| {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_peyman-verify"));
+        command.arg(&packet_file).env_remove("PEYMAN_VERIFY_PUBLIC_KEY");
+        if let Some((flag, path)) = key {
+            command.arg(flag).arg(path);
+        }
+        if let Some(path) = configured {
+            command.env("PEYMAN_VERIFY_PUBLIC_KEY", path);
+        }
+        let out = command.output().unwrap();
+        (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned())
+    };
+    let (code, out) = run(Some(("--public-key", &key_file)), None);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("BROKEN"), "{out}");
+    let (code, out) = run(None, Some(&key_file));
+    assert_eq!(code, Some(1), "the configured key is the deployment's too: {out}");
+    let (code, out) = run(None, None);
+    assert_eq!(code, Some(3), "no key from outside: never a plain success: {out}");
+    assert!(out.contains("contents intact, signer not verified"), "{out}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
