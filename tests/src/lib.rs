@@ -546,3 +546,32 @@ pub async fn at_start_pay(pay_url: &str, button: &str) -> String {
     assert_eq!(clicked.status(), 302);
     clicked.headers()["location"].to_str().unwrap().to_owned()
 }
+
+/// Headless Chromium, if this machine has it (`make test` installs Debian's when run as
+/// root); `None` says the test skipped, and why.
+pub fn chromium() -> Option<&'static str> {
+    let found = ["chromium", "chromium-browser", "google-chrome"]
+        .into_iter()
+        .find(|b| std::process::Command::new(b).arg("--version").output().is_ok_and(|o| o.status.success()));
+    if found.is_none() {
+        eprintln!("SKIPPED: no chromium on this machine (make test installs Debian's chromium when run as root)");
+    }
+    found
+}
+
+/// Opens `url` in headless Chromium and returns what the page's probe reported: the JSON
+/// text of its `<pre id="probe">`.
+pub fn browse(chromium: &str, url: &str) -> Value {
+    let out = std::process::Command::new(chromium)
+        .args(["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"])
+        .args(["--virtual-time-budget=5000", "--dump-dom", url])
+        .output()
+        .expect("chromium runs");
+    let dom = String::from_utf8_lossy(&out.stdout);
+    let json = dom
+        .split_once("<pre id=\"probe\">")
+        .and_then(|(_, rest)| rest.split_once("</pre>"))
+        .map(|(probe, _)| probe.replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", "\"").replace("&amp;", "&"))
+        .unwrap_or_else(|| panic!("the probe ran: {dom}\n{}", String::from_utf8_lossy(&out.stderr)));
+    serde_json::from_str(&json).unwrap_or_else(|e| panic!("{e}: {json}"))
+}

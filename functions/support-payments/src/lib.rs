@@ -1,5 +1,6 @@
 //! Support's money queues: payments held for review (decided `refund` or `apply`), and
-//! refunds the provider kept refusing or cannot make (paid back by hand). Support only;
+//! refunds the provider kept refusing or cannot make (paid back by hand), and the work
+//! that stopped on its own (parked timers, follow-ups not sent). Support only;
 //! every decision is on the order's timeline with the support user's id.
 
 use lambda_http::{Body, Error, Request, Response};
@@ -57,6 +58,7 @@ async fn route(app: &App, req: &ApiRequest) -> Result<Reply, ApiError> {
             let refund = payments::paid_by_hand(app, &intent_id, &refund_id, &transfer_reference, me, req.now).await?;
             Reply::ok(json!({ "refund": for_support(&refund) }))
         }
+        "GET /v1/support/parked-work" => Reply::ok(support::parked_work(app, me, req.now).await?),
         _ => unknown_route(req),
     }
 }

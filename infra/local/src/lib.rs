@@ -1,6 +1,7 @@
 //! The local stack's gateway, as a library so tests share its template reading and its
 //! tokens. `main.rs` runs it.
 
+pub mod cors;
 pub mod functions;
 pub mod poller;
 pub mod provision;
@@ -47,6 +48,8 @@ pub fn local_template(path: &str) -> Result<Template, Error> {
         path,
         local_site(),
         &[
+            // The origins of a frontend on this machine (any port), as a developer runs one.
+            ("ApiAllowedOrigins", &var("API_ALLOWED_ORIGINS", "http://127.0.0.1:*,http://localhost:*")),
             ("JwtIssuer", tokens::ISSUER),
             ("JwtAudience", tokens::AUDIENCE),
             ("StripeApiBase", &var("STRIPE_API_BASE", "http://127.0.0.1:8420")),

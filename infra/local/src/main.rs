@@ -48,6 +48,7 @@ async fn main() -> Result<(), Error> {
         apps,
         routes: template.routes(),
         authorizer: template.jwt_authorizer()?,
+        cors: template.cors()?,
         account: template.site().account.clone(),
     });
 

@@ -26,6 +26,7 @@ pub struct Gateway {
     pub apps: BTreeMap<String, App>,
     pub routes: Vec<Route>,
     pub authorizer: JwtAuthorizer,
+    pub cors: crate::cors::Cors,
     pub account: String,
 }
 
@@ -102,7 +103,37 @@ fn meter_reply() -> Reply {
         .unwrap_or_default()
 }
 
+/// CORS around everything else (`cors.rs`): a preflight is answered here, and any answer
+/// to an allowed origin carries the configured headers in place of the function's own.
 async fn handle(gateway: &Gateway, request: hyper::Request<Incoming>) -> Reply {
+    let header = |name: &str| request.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let origin = header("origin");
+    if let (true, Some(origin), Some(asked)) =
+        (request.method() == hyper::Method::OPTIONS, &origin, header("access-control-request-method"))
+    {
+        let asked_headers = header("access-control-request-headers").unwrap_or_default();
+        let mut reply = hyper::Response::new(Full::new(Bytes::new()));
+        *reply.status_mut() = hyper::StatusCode::NO_CONTENT;
+        for (name, value) in gateway.cors.preflight(origin, &asked, &asked_headers) {
+            reply.headers_mut().insert(name, value.parse().expect("configured CORS values are header values"));
+        }
+        return reply;
+    }
+    let mut reply = route_and_invoke(gateway, request).await;
+    if !gateway.cors.allow_origins.is_empty() {
+        let own: Vec<_> =
+            reply.headers().keys().filter(|name| name.as_str().starts_with("access-control-")).cloned().collect();
+        for name in own {
+            reply.headers_mut().remove(name);
+        }
+        for (name, value) in origin.map(|origin| gateway.cors.on_answer(&origin)).unwrap_or_default() {
+            reply.headers_mut().insert(name, value.parse().expect("configured CORS values are header values"));
+        }
+    }
+    reply
+}
+
+async fn route_and_invoke(gateway: &Gateway, request: hyper::Request<Incoming>) -> Reply {
     let method = request.method().as_str().to_owned();
     let path = request.uri().path().to_owned();
     let raw_query = request.uri().query().unwrap_or_default().to_owned();

@@ -398,6 +398,17 @@ impl Template {
     }
 
     /// The HttpApi's default JWT authorizer.
+    /// The HttpApi's `CorsConfiguration`, resolved (an empty one answers no preflight).
+    pub fn cors(&self) -> Result<crate::cors::Cors, Error> {
+        let (_, api) =
+            self.resources("AWS::Serverless::HttpApi").into_iter().next().ok_or("no AWS::Serverless::HttpApi")?;
+        let configuration = match api.get("Properties").and_then(|p| p.get("CorsConfiguration")) {
+            Some(c) => self.resolve(c)?,
+            None => Json::Null,
+        };
+        Ok(crate::cors::Cors::from_configuration(&configuration))
+    }
+
     pub fn jwt_authorizer(&self) -> Result<JwtAuthorizer, Error> {
         let (_, api) =
             self.resources("AWS::Serverless::HttpApi").into_iter().next().ok_or("no AWS::Serverless::HttpApi")?;

@@ -1,5 +1,9 @@
 //! Support's money queues: payments held for review, refunds the provider kept refusing
-//! and refunds to pay back by hand, newest first, paged by their index. Support only.
+//! and refunds to pay back by hand, newest first, paged by their index; and the work that
+//! is stuck (timers parked after failing too often, follow-ups not sent). Support only.
+
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
 
 use crate::adapters::dynamo::{Page, keys};
 use crate::flows::App;
@@ -40,4 +44,34 @@ pub async fn refunds_for_support(
         }
     };
     app.store.queue_page(queue, limit, cursor).await
+}
+
+/// How long a follow-up may wait in the outbox before support is shown it: the sweeper
+/// re-sends what is older than `OUTBOX_GRACE_SECONDS` every minute, so one still there
+/// after this long is failing to send.
+pub const OUTBOX_STUCK_AFTER: chrono::Duration = chrono::Duration::minutes(10);
+
+/// Work that stopped on its own: timers parked after failing `RETRY_ATTEMPTS` times (each
+/// with its subject, attempts, last error and when it was parked), and follow-ups still
+/// in the outbox after [`OUTBOX_STUCK_AFTER`]. Oldest first; both lists are short unless
+/// something is broken (and then the `ParkedTimers` alarm has paged someone).
+pub async fn parked_work(app: &App, caller: &Caller, now: DateTime<Utc>) -> Result<Value, ApiError> {
+    caller.require_support("reads the parked work")?;
+    let timers: Vec<_> = app
+        .store
+        .parked_timers()
+        .await?
+        .iter()
+        .map(|t| {
+            json!({ "subject": t.subject, "attempts": t.attempts, "last_error": t.last_error, "parked_at": t.parked_at })
+        })
+        .collect();
+    let outbox: Vec<_> = app
+        .store
+        .stale_followups(now - OUTBOX_STUCK_AFTER)
+        .await?
+        .iter()
+        .map(|f| json!({ "followup_id": f.followup_id, "kind": f.kind, "subject": f.subject, "created_at": f.created_at }))
+        .collect();
+    Ok(json!({ "timers": timers, "outbox": outbox }))
 }

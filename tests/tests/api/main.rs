@@ -9,6 +9,7 @@
 mod authz;
 mod capacity_meter;
 mod contract;
+mod cors;
 mod disputes;
 mod events;
 mod exports;

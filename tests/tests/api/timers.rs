@@ -10,7 +10,7 @@ fn item(pairs: &[(&str, &str)]) -> HashMap<String, AttributeValue> {
 }
 
 #[tokio::test]
-async fn a_hundred_poison_timers_do_not_block_the_fifty_behind_them() {
+async fn a_hundred_poison_timers_do_not_block_the_fifty_behind_them_and_support_sees_them_parked() {
     let aws = Aws::connect().await;
     let app = aws.app().await;
     let run = ulid::Ulid::new().to_string();
@@ -79,4 +79,21 @@ async fn a_hundred_poison_timers_do_not_block_the_fifty_behind_them() {
     let timers = aws.partition(peyman::adapters::dynamo::keys::TIMERS).await;
     assert!(!timers.iter().any(|t| poison.contains(t["subject"].as_s().unwrap())), "parked timers are gone");
     assert_eq!(app.store.parked_timers().await.unwrap().iter().filter(|t| poison.contains(&t.subject)).count(), 100);
+    // Support sees them, with why and when; nobody else does.
+    let api = Api::default();
+    api.get("/v1/support/parked-work", &token(&user("buyer"))).await.problem(403, "support_only");
+    let listed = api.get("/v1/support/parked-work", &support_token(&user("agent"))).await;
+    let ours: Vec<_> = listed.ok(200)["timers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| poison.contains(&t["subject"].as_str().unwrap().to_owned()))
+        .cloned()
+        .collect();
+    assert_eq!(ours.len(), 100, "every parked timer is listed");
+    for t in &ours {
+        assert_eq!(t["attempts"], 3);
+        assert!(t["last_error"].as_str().unwrap().contains("decode"), "{t}");
+        assert!(t["parked_at"].as_str().is_some_and(|at| at.parse::<chrono::DateTime<chrono::Utc>>().is_ok()), "{t}");
+    }
 }

@@ -14,14 +14,24 @@ pub struct DueTimer {
     pub attempts: u32,
     /// When it was set to fire (a retried timer fires later than this).
     pub due_at: Option<DateTime<Utc>>,
+    /// Why firing it last failed, and, for a parked timer, when it was set aside.
+    pub last_error: Option<String>,
+    pub parked_at: Option<DateTime<Utc>>,
 }
 
 impl DueTimer {
     pub fn from_item(item: &Item) -> DueTimer {
         let text = |name: &str| item.get(name).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
         let attempts = item.get("attempts").and_then(|v| v.as_n().ok()).and_then(|v| v.parse().ok()).unwrap_or(0);
-        let due_at = DateTime::parse_from_rfc3339(&text("due_at")).ok().map(|t| t.to_utc());
-        DueTimer { key: Key { pk: text(keys::PK), sk: text(keys::SK) }, subject: text("subject"), attempts, due_at }
+        let at = |name: &str| DateTime::parse_from_rfc3339(&text(name)).ok().map(|t| t.to_utc());
+        DueTimer {
+            key: Key { pk: text(keys::PK), sk: text(keys::SK) },
+            subject: text("subject"),
+            attempts,
+            due_at: at("due_at"),
+            last_error: Some(text("last_error")).filter(|e| !e.is_empty()),
+            parked_at: at("parked_at"),
+        }
     }
 }
 
