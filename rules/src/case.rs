@@ -21,7 +21,7 @@ use crate::packet_page::{self, PacketFile};
 use crate::payment::{Payment, Refund};
 use crate::request::Request;
 use crate::timeline::Event;
-use crate::upload::{Upload, UploadKind};
+use crate::upload::{Upload, UploadKind, UploadStatus};
 
 /// Everything a packet holds, as loaded.
 #[derive(Debug, Clone)]
@@ -52,6 +52,15 @@ pub mod problem {
     pub const DIFFERS_FROM_RECORDED_HASH: &str = "differs_from_recorded_hash";
     /// The file was never checked (no version recorded): listed as found.
     pub const NOT_CHECKED: &str = "not_checked";
+    /// The checker refused the file, or has not decided it: listed empty, its bytes never
+    /// shipped.
+    pub const NOT_ACCEPTED: &str = "not_accepted";
+}
+
+/// Why a named file's bytes must not go into the packet at all: the checker refused it or
+/// never decided it (`NOT_ACCEPTED`). Such a file is listed, empty, with that problem.
+pub fn withheld(upload: &Upload) -> Option<&'static str> {
+    (upload.status != UploadStatus::Ready).then_some(problem::NOT_ACCEPTED)
 }
 
 /// What is wrong with a named file as storage gave it: `upload` its record, if any, and
@@ -77,7 +86,8 @@ pub fn listed(
     problem: Option<&str>,
 ) -> (Entry, PacketFile) {
     let problem = problem.map(str::to_owned);
-    let entry = Entry { path: path.clone(), size, sha256: sha256.clone(), problem: problem.clone() };
+    let file_name = upload.map(|u| u.file_name.clone());
+    let entry = Entry { path: path.clone(), size, sha256: sha256.clone(), problem: problem.clone(), file_name };
     let file = PacketFile {
         upload_id: upload_id.to_owned(),
         file_name: upload.map_or(upload_id, |u| u.file_name.as_str()).to_owned(),
@@ -344,6 +354,10 @@ mod tests {
         let unchecked = Upload { checked_version: None, sha256: None, ..upload.clone() };
         assert_eq!(file_problem(Some(&unchecked), Some("aa")), Some(problem::NOT_CHECKED));
         assert_eq!(file_problem(None, None), None, "a missing record is the caller's to name");
+        assert_eq!(withheld(&upload), None);
+        for status in [UploadStatus::Pending, UploadStatus::Rejected] {
+            assert_eq!(withheld(&Upload { status, ..upload.clone() }), Some(problem::NOT_ACCEPTED));
+        }
 
         let (entry, file) = listed("a1", Some(&upload), "files/a1-پیام.ogg".into(), (10, "aa".into()), None);
         assert_eq!((entry.path.as_str(), entry.size, entry.problem), ("files/a1-پیام.ogg", 10, None));

@@ -44,6 +44,9 @@ pub struct Entry {
     /// `differs_from_recorded_hash`), so no file is ever silently left out.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub problem: Option<String>,
+    /// A party's file: its name as they gave it (the path holds a portable one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file_name: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -144,12 +147,20 @@ pub fn seal_bytes(seal: &Seal) -> Vec<u8> {
 }
 
 /// Where a file sits in the packet: `{folder}/{upload_id}-{name}`, its name kept as the
-/// party gave it (Persian, ZWNJ and all) but for what no file system takes in a name:
-/// separators and control characters become `_`.
+/// party gave it (Persian, ZWNJ and all) but for what some file system refuses in a name,
+/// so the ZIP extracts on Windows, macOS and Linux alike: separators, control characters
+/// and `< > : " | ? *` become `_`, leading and trailing dots and spaces go, and a name
+/// longer than 100 characters keeps its first 100 and its extension. The name as given
+/// stays in the manifest's entry and on the page.
 pub fn file_path(folder: &str, upload_id: &str, file_name: &str) -> String {
+    const REFUSED: &[char] = &['/', '\\', ':', '<', '>', '"', '|', '?', '*'];
     let name: String =
-        file_name.chars().map(|c| if c == '/' || c == '\\' || c == ':' || c.is_control() { '_' } else { c }).collect();
-    let name = name.trim_matches(|c: char| c == '.' || c.is_whitespace());
+        file_name.chars().map(|c| if REFUSED.contains(&c) || c.is_control() { '_' } else { c }).collect();
+    let mut name = name.trim_matches(|c: char| c == '.' || c.is_whitespace()).to_owned();
+    if name.chars().count() > 100 {
+        let ext = name.rsplit_once('.').map(|(_, e)| e).filter(|e| e.len() <= 8).map(|e| format!(".{e}"));
+        name = name.chars().take(100).collect::<String>() + ext.as_deref().unwrap_or("");
+    }
     if name.is_empty() { format!("{folder}/{upload_id}") } else { format!("{folder}/{upload_id}-{name}") }
 }
 
@@ -263,6 +274,14 @@ mod tests {
         assert_eq!(file_path("files", "01A", "../../etc/passwd"), "files/01A-_.._etc_passwd");
         assert_eq!(file_path("deliveries/1-01D", "01A", "a\\b:c\u{7}.pdf"), "deliveries/1-01D/01A-a_b_c_.pdf");
         assert_eq!(file_path("files", "01A", ""), "files/01A");
+        // What Windows refuses to extract: kept out of the entry's name.
+        assert_eq!(
+            file_path("files", "01A", "طرح\"><img src=x onerror=alert(3)>.png"),
+            "files/01A-طرح___img src=x onerror=alert(3)_.png"
+        );
+        assert_eq!(file_path("files", "01A", "a<b>c:d\"e|f?g*h.pdf"), "files/01A-a_b_c_d_e_f_g_h.pdf");
+        let long = format!("{}.pdf", "ن".repeat(300));
+        assert_eq!(file_path("files", "01A", &long), format!("files/01A-{}.pdf", "ن".repeat(100)));
     }
 
     #[test]

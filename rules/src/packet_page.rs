@@ -53,10 +53,13 @@ pub fn persian_digits(text: &str) -> String {
     jalali_rs::latin_digits_to_persian(text)
 }
 
-/// A moment in the Solar Hijri calendar, UTC, with Persian digits: `۱۴۰۵/۰۹/۰۸ ۱۴:۰۳`.
+/// A moment as people in Iran read it: the Solar Hijri date and the clock in Tehran
+/// (Asia/Tehran), with Persian digits: `۱۴۰۵/۰۹/۰۸ ۱۷:۳۳` for 14:03 UTC. The date is
+/// Tehran's too, so between 20:30 and 24:00 UTC it is already the next day.
 pub fn jalali(at: DateTime<Utc>) -> String {
-    let (y, m, d) = jalali_rs::gregorian_to_jalali(at.year(), at.month() as usize, at.day() as i32);
-    persian_digits(&format!("{y:04}/{m:02}/{d:02} {:02}:{:02}", at.hour(), at.minute()))
+    let local = at.with_timezone(&chrono_tz::Asia::Tehran);
+    let (y, m, d) = jalali_rs::gregorian_to_jalali(local.year(), local.month() as usize, local.day() as i32);
+    persian_digits(&format!("{y:04}/{m:02}/{d:02} {:02}:{:02}", local.hour(), local.minute()))
 }
 
 /// The same moment as people write it in UTC: `2026-11-29 14:03 UTC`.
@@ -106,7 +109,7 @@ fn href(path: &str) -> String {
 
 fn when(at: DateTime<Utc>) -> String {
     format!(
-        "<time datetime=\"{}\"><span class=\"jalali\">{}</span> <span class=\"utc\" dir=\"ltr\">{}</span></time>",
+        "<time datetime=\"{}\"><span class=\"jalali\">{} (به وقت تهران)</span> <span class=\"utc\" dir=\"ltr\">{}</span></time>",
         at.to_rfc3339(),
         jalali(at),
         gregorian(at)
@@ -397,12 +400,17 @@ mod tests {
 
     #[test]
     fn dates_are_solar_hijri_with_persian_digits() {
-        let at = DateTime::parse_from_rfc3339("2026-11-29T14:03:00Z").unwrap().with_timezone(&Utc);
-        assert_eq!(jalali(at), "۱۴۰۵/۰۹/۰۸ ۱۴:۰۳");
+        let utc = |text: &str| DateTime::parse_from_rfc3339(text).unwrap().with_timezone(&Utc);
+        let at = utc("2026-11-29T14:03:00Z");
+        assert_eq!(jalali(at), "۱۴۰۵/۰۹/۰۸ ۱۷:۳۳", "Tehran is UTC+03:30");
         assert_eq!(gregorian(at), "2026-11-29 14:03 UTC");
         // Nowruz: the first of Farvardin.
-        let nowruz = DateTime::parse_from_rfc3339("2025-03-21T00:00:00Z").unwrap().with_timezone(&Utc);
-        assert_eq!(jalali(nowruz), "۱۴۰۴/۰۱/۰۱ ۰۰:۰۰");
+        assert_eq!(jalali(utc("2025-03-21T00:00:00Z")), "۱۴۰۴/۰۱/۰۱ ۰۳:۳۰");
+        // After 20:30 UTC it is the next day in Tehran.
+        assert_eq!(jalali(utc("2026-11-29T20:29:00Z")), "۱۴۰۵/۰۹/۰۸ ۲۳:۵۹");
+        assert_eq!(jalali(utc("2026-11-29T20:30:00Z")), "۱۴۰۵/۰۹/۰۹ ۰۰:۰۰");
+        // Before 2023 Tehran kept summer time (+04:30).
+        assert_eq!(jalali(utc("2021-06-01T20:00:00Z")), "۱۴۰۰/۰۳/۱۲ ۰۰:۳۰");
     }
 
     #[test]

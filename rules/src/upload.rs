@@ -55,44 +55,71 @@ pub struct Upload {
 
 /// Declared types we accept, per kind, and the types the magic bytes may reveal for each.
 /// `None` as the only revealed type means "no signature": plain text.
-const VOICE_TYPES: &[(&str, &[&str])] = &[
-    ("audio/ogg", &["audio/ogg", "audio/opus"]),
-    ("audio/opus", &["audio/ogg", "audio/opus"]),
-    ("audio/webm", &["video/webm"]),
-    ("audio/mpeg", &["audio/mpeg"]),
-    ("audio/mp4", &["audio/m4a", "video/mp4"]),
-    ("audio/x-m4a", &["audio/m4a", "video/mp4"]),
-    ("audio/wav", &["audio/x-wav"]),
-    ("audio/x-wav", &["audio/x-wav"]),
+const VOICE_TYPES: &[(&str, &str, &[&str])] = &[
+    ("audio/ogg", "ogg", &["audio/ogg", "audio/opus"]),
+    ("audio/opus", "opus", &["audio/ogg", "audio/opus"]),
+    ("audio/webm", "webm", &["video/webm"]),
+    ("audio/mpeg", "mp3", &["audio/mpeg"]),
+    ("audio/mp4", "m4a", &["audio/m4a", "video/mp4"]),
+    ("audio/x-m4a", "m4a", &["audio/m4a", "video/mp4"]),
+    ("audio/wav", "wav", &["audio/x-wav"]),
+    ("audio/x-wav", "wav", &["audio/x-wav"]),
 ];
 
-const ATTACHMENT_TYPES: &[(&str, &[&str])] = &[
-    ("image/jpeg", &["image/jpeg"]),
-    ("image/png", &["image/png"]),
-    ("image/gif", &["image/gif"]),
-    ("image/webp", &["image/webp"]),
-    ("application/pdf", &["application/pdf"]),
-    ("application/zip", &["application/zip"]),
-    ("video/mp4", &["video/mp4"]),
+const ATTACHMENT_TYPES: &[(&str, &str, &[&str])] = &[
+    ("image/jpeg", "jpg", &["image/jpeg"]),
+    ("image/png", "png", &["image/png"]),
+    ("image/gif", "gif", &["image/gif"]),
+    ("image/webp", "webp", &["image/webp"]),
+    ("application/pdf", "pdf", &["application/pdf"]),
+    ("application/zip", "zip", &["application/zip"]),
+    ("video/mp4", "mp4", &["video/mp4"]),
     // Office files are ZIP containers; the signature may reveal either.
     (
         "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        "docx",
         &["application/vnd.openxmlformats-officedocument.wordprocessingml.document", "application/zip"],
     ),
     (
         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        "xlsx",
         &["application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "application/zip"],
     ),
     (
         "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+        "pptx",
         &["application/vnd.openxmlformats-officedocument.presentationml.presentation", "application/zip"],
     ),
-    ("text/plain", &[]),
+    ("text/plain", "txt", &[]),
 ];
 
-fn accepted_types(kind: UploadKind) -> impl Iterator<Item = &'static (&'static str, &'static [&'static str])> {
+type AcceptedType = (&'static str, &'static str, &'static [&'static str]);
+
+fn accepted_types(kind: UploadKind) -> impl Iterator<Item = &'static AcceptedType> {
     let attachments: &[_] = if kind == UploadKind::Attachment { ATTACHMENT_TYPES } else { &[] };
     VOICE_TYPES.iter().chain(attachments.iter())
+}
+
+/// The file extension of an accepted type (`None` for a type we never accept).
+pub fn extension(content_type: &str) -> Option<&'static str> {
+    VOICE_TYPES.iter().chain(ATTACHMENT_TYPES).find(|(t, _, _)| *t == content_type).map(|(_, ext, _)| *ext)
+}
+
+/// `file_name` with the extension of `content_type` in place of its own: a file declared
+/// and verified as a PDF but named `report.exe` is handed out as `report.pdf`, so what a
+/// person opens is what the checker judged. A last dot followed by 1 to 8 letters or
+/// digits is taken as the name's own extension.
+pub fn with_verified_extension(file_name: &str, content_type: &str) -> String {
+    let Some(ext) = extension(content_type) else { return file_name.to_owned() };
+    let stem = match file_name.rsplit_once('.') {
+        Some((stem, own))
+            if !stem.is_empty() && (1..=8).contains(&own.len()) && own.chars().all(|c| c.is_ascii_alphanumeric()) =>
+        {
+            stem
+        }
+        _ => file_name,
+    };
+    format!("{stem}.{ext}")
 }
 
 impl UploadDeclaration {
@@ -101,7 +128,7 @@ impl UploadDeclaration {
         if self.file_name.contains(['/', '\\']) {
             return Err(ApiError::invalid(Code::InvalidFileName, "file_name", "file_name must not contain a path"));
         }
-        if !accepted_types(self.kind).any(|(t, _)| *t == self.content_type) {
+        if !accepted_types(self.kind).any(|(t, _, _)| *t == self.content_type) {
             return Err(ApiError::invalid(
                 Code::UnsupportedContentType,
                 "content_type",
@@ -144,6 +171,12 @@ pub enum Verdict {
 pub const SNIFF_BYTES: u64 = 64 * 1024;
 
 impl Upload {
+    /// The name the file is handed out under (a download's, a packet's): its owner's
+    /// name with the extension of its verified type ([`with_verified_extension`]).
+    pub fn served_name(&self) -> String {
+        with_verified_extension(&self.file_name, &self.content_type)
+    }
+
     /// A declared upload of `owner_id`, whose object will be at `object_key`, pending
     /// its check.
     pub fn declare(
@@ -211,7 +244,7 @@ impl Upload {
         if real_size != self.size_bytes {
             return Verdict::Rejected("size_mismatch");
         }
-        let Some((_, revealed)) = accepted_types(self.kind).find(|(t, _)| *t == self.content_type) else {
+        let Some((_, _, revealed)) = accepted_types(self.kind).find(|(t, _, _)| *t == self.content_type) else {
             return Verdict::Rejected("unsupported_content_type");
         };
         let detected = infer::get(head).map(|t| t.mime_type());
@@ -494,5 +527,19 @@ mod tests {
         let mut bad_name = d(UploadKind::Attachment, "application/pdf", 1);
         bad_name.file_name = "../etc/passwd".into();
         assert!(matches!(bad_name.check(&p), Err(ApiError::Invalid { code: Code::InvalidFileName, .. })));
+    }
+
+    #[test]
+    fn a_served_name_carries_the_extension_of_the_verified_type() {
+        assert_eq!(with_verified_extension("report.exe", "application/pdf"), "report.pdf");
+        assert_eq!(with_verified_extension("طرح نهایی.PNG", "image/png"), "طرح نهایی.png");
+        assert_eq!(with_verified_extension("v1.2 final", "application/pdf"), "v1.2 final.pdf", "not an extension");
+        assert_eq!(with_verified_extension("photo", "image/jpeg"), "photo.jpg");
+        assert_eq!(with_verified_extension(".bashrc", "text/plain"), ".bashrc.txt");
+        assert_eq!(with_verified_extension("voice.ogg", "audio/ogg"), "voice.ogg");
+        assert_eq!(with_verified_extension("x.bin", "application/x-unknown"), "x.bin", "never accepted: unchanged");
+        for (t, ext, _) in VOICE_TYPES.iter().chain(ATTACHMENT_TYPES) {
+            assert_eq!(extension(t), Some(*ext));
+        }
     }
 }

@@ -101,6 +101,7 @@ fn seal(content: &Files, signer: &SigningKey) -> Files {
                 size: bytes.len() as u64,
                 sha256: packet::sha256_hex(bytes),
                 problem: None,
+                file_name: None,
             })
             .collect(),
     };

@@ -17,7 +17,7 @@ use crate::adapters::zip::PacketZip;
 use crate::flows::tracked::events_as_of;
 use crate::flows::{App, until_not_raced};
 use peyman_rules::caller::Caller;
-use peyman_rules::case::{self, Case, file_problem, listed};
+use peyman_rules::case::{self, Case, file_problem, listed, withheld};
 use peyman_rules::dispute::{self, Dispute};
 use peyman_rules::error::{ApiError, Code};
 use peyman_rules::export::{Built, Export, ExportStatus};
@@ -223,10 +223,12 @@ pub async fn assemble(app: &App, export: &Export, now: DateTime<Utc>) -> Result<
         let mut files: BTreeMap<String, PacketFile> = BTreeMap::new();
         for (folder, id) in &named {
             let upload = uploads.get(id);
-            let path = packet::file_path(folder, id, upload.map_or("", |u| u.file_name.as_str()));
+            let path = packet::file_path(folder, id, &upload.map(Upload::served_name).unwrap_or_default());
             let (written, problem) = match upload {
                 // Named without an upload record (never expected): listed, empty, not left out.
                 None => (zip.bytes(&path, &[]).await?, Some(case::problem::NO_UPLOAD_RECORD)),
+                // Refused or undecided by the checker: its bytes never ship.
+                Some(u) if withheld(u).is_some() => (zip.bytes(&path, &[]).await?, withheld(u)),
                 Some(u) => match app.files.read(&u.object_key, u.checked_version.as_deref()).await? {
                     None => (zip.bytes(&path, &[]).await?, file_problem(Some(u), None)),
                     Some(body) => {
@@ -289,7 +291,7 @@ async fn add<W: tokio::io::AsyncWrite + Unpin>(
     bytes: &[u8],
 ) -> Result<(), ApiError> {
     let w = zip.bytes(path, bytes).await?;
-    entries.push(Entry { path: path.to_owned(), size: w.size, sha256: w.sha256, problem: None });
+    entries.push(Entry { path: path.to_owned(), size: w.size, sha256: w.sha256, problem: None, file_name: None });
     Ok(())
 }
 

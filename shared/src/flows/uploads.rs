@@ -43,7 +43,7 @@ pub async fn read(
     let download = match upload.status {
         UploadStatus::Ready => Some(
             app.files
-                .download_link(&upload.object_key, upload.checked_version.as_deref(), &upload.file_name, now)
+                .download_link(&upload.object_key, upload.checked_version.as_deref(), &upload.served_name(), now)
                 .await?,
         ),
         _ => None,

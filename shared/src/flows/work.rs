@@ -229,7 +229,7 @@ pub async fn deliveries(
     let mut links = Vec::new();
     for upload in uploads.iter().filter(|u| u.status == UploadStatus::Ready) {
         let version = upload.checked_version.as_deref();
-        let (url, expires) = app.files.download_link(&upload.object_key, version, &upload.file_name, now).await?;
+        let (url, expires) = app.files.download_link(&upload.object_key, version, &upload.served_name(), now).await?;
         links.push((upload.upload_id.clone(), url, expires));
     }
     Ok((page, uploads, links))

@@ -362,11 +362,7 @@ async fn a_thousand_random_mutations_of_a_real_packet_are_all_rejected() {
 /// and the voice note's player points at a file of the packet the browser can play.
 #[tokio::test]
 async fn the_packet_page_reads_right_to_left_in_a_browser() {
-    let Some(chromium) = ["chromium", "chromium-browser", "google-chrome"]
-        .into_iter()
-        .find(|b| std::process::Command::new(b).arg("--version").output().is_ok_and(|o| o.status.success()))
-    else {
-        eprintln!("SKIPPED: no chromium on this machine (make test installs Debian's chromium when run as root)");
+    let Some(chromium) = chromium() else {
         return;
     };
     let (api, stripe) = (Api::default(), Stripe::default());
@@ -390,19 +386,7 @@ const pre = document.createElement('pre'); pre.id = 'probe'; pre.textContent = J
 document.body.appendChild(pre);
 </script></body>"#;
     std::fs::write(dir.join("probe.html"), page.replace("</body>", probe)).unwrap();
-    let out = std::process::Command::new(chromium)
-        .args(["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"])
-        .args(["--virtual-time-budget=2000", "--dump-dom"])
-        .arg(format!("file://{}", dir.join("probe.html").display()))
-        .output()
-        .expect("chromium runs");
-    let dom = String::from_utf8_lossy(&out.stdout);
-    let json = dom
-        .split_once("<pre id=\"probe\">")
-        .and_then(|(_, rest)| rest.split_once("</pre>"))
-        .map(|(probe, _)| probe.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&"))
-        .unwrap_or_else(|| panic!("the probe ran: {}", String::from_utf8_lossy(&out.stderr)));
-    let seen: Value = serde_json::from_str(&json).unwrap();
+    let seen = browse(chromium, &format!("file://{}", dir.join("probe.html").display()));
     assert_eq!(seen["direction"], "rtl");
     let text = seen["text"].as_str().unwrap();
     let built = chrono::DateTime::parse_from_rfc3339(status["updated_at"].as_str().unwrap()).unwrap().to_utc();
@@ -548,4 +532,46 @@ async fn a_build_that_fails_for_the_last_time_is_on_the_real_disputes_timeline()
     // A duplicate delivery after that changes nothing.
     assert!(peyman::flows::exports::build(&app, &job, attempts, now).await.is_ok());
     assert_eq!(dispute_events(&api, &d).await.len(), before + 1);
+}
+
+/// Tried as support staff would: a buyer's file whose name carries what Windows refuses in
+/// a file name (and markup) goes into the ZIP under a portable name with the extension of
+/// its checked type; the manifest and the page keep the name as the buyer gave it, the page
+/// escaped. (A file the checker refused cannot be attached at all; were one named, it would
+/// be listed empty: `case::withheld`.)
+#[tokio::test]
+async fn a_hostile_file_name_gets_a_portable_entry_and_keeps_its_name_on_the_page() {
+    let (api, stripe) = (Api::default(), Stripe::default());
+    let support = support_token(&user("agent"));
+    let d = disputed(&api, &stripe).await;
+    let buyer = token(&d.deal.buyer);
+    let hostile = "طرح\"><img src=x onerror=alert(3)>.png";
+    let declared =
+        json!({ "kind": "attachment", "file_name": hostile, "content_type": "image/png", "size_bytes": PNG.len() });
+    let declared = api.post("/v1/uploads", &buyer, declared).await;
+    let named = declared.ok(201)["upload_id"].as_str().unwrap().to_owned();
+    let link = declared.body["upload"]["url"].as_str().unwrap().to_owned();
+    let put = reqwest::Client::new().put(&link).header("content-type", "image/png").body(PNG).send().await;
+    assert!(put.unwrap().status().is_success());
+    assert_eq!(api.decided_upload(&buyer, &named).await["status"], "ready");
+    let statements = path(&d.order_id, &format!("disputes/{}/statements", d.dispute_id));
+    let said = json!({ "text": "این هم طرح", "attachment_upload_ids": [named] });
+    api.post(&statements, &buyer, said).await.ok(201);
+
+    let status = exported(&api, &support, &d.dispute_id).await;
+    let bytes = reqwest::get(status["download_url"].as_str().unwrap()).await.unwrap().bytes().await.unwrap().to_vec();
+    let files = unzip(&bytes);
+    for (name, _) in &files {
+        assert!(!name.contains(['<', '>', ':', '"', '|', '?', '*', '\\']), "{name} would not extract on Windows");
+    }
+    let portable = format!("files/{named}-طرح___img src=x onerror=alert(3)_.png");
+    assert_eq!(find(&files, &portable), PNG, "the checked bytes under a portable name");
+    let manifest: Manifest = serde_json::from_slice(find(&files, packet::MANIFEST)).unwrap();
+    let entry = manifest.files.iter().find(|e| e.path == portable).unwrap();
+    assert_eq!(entry.file_name.as_deref(), Some(hostile), "the manifest keeps the name as given");
+    let page = String::from_utf8(find(&files, "index.html").to_vec()).unwrap();
+    assert!(page.contains("طرح&quot;&gt;&lt;img src=x onerror=alert(3)&gt;.png"), "the name as given, escaped");
+    assert!(!page.contains("<img src=x"), "no markup of a party's reaches the page");
+    let key = deployment_key(&Aws::connect().await).await;
+    verify(&files, &key).expect("and the packet verifies");
 }
