@@ -538,6 +538,37 @@ Resources:
         );
     }
 
+    /// Every bucket of the real template: no lifecycle rule may delete an object or a
+    /// version (they are evidence); a rule may only abort unfinished multipart uploads
+    /// or move storage classes.
+    #[test]
+    fn no_lifecycle_rule_of_the_template_deletes_an_object_or_a_version() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../template.yaml");
+        let site = Site { stack: "s".into(), account: "1".into(), region: "r".into(), endpoint: "http://e".into() };
+        let template = Template::load(path, site, &[]).unwrap();
+        let buckets = template.resources("AWS::S3::Bucket");
+        assert!(!buckets.is_empty());
+        const HARMLESS: &[&str] = &[
+            "Id",
+            "Status",
+            "Prefix",
+            "Filter",
+            "AbortIncompleteMultipartUpload",
+            "Transitions",
+            "NoncurrentVersionTransitions",
+        ];
+        for (id, bucket) in buckets {
+            let rules =
+                bucket.get("Properties").and_then(|p| p.get("LifecycleConfiguration")).and_then(|l| l.get("Rules"));
+            for rule in rules.and_then(Value::as_sequence).into_iter().flatten() {
+                for (key, _) in rule.as_mapping().into_iter().flatten() {
+                    let key = key.as_str().unwrap_or_default();
+                    assert!(HARMLESS.contains(&key), "{id}: a lifecycle rule with {key} would delete evidence");
+                }
+            }
+        }
+    }
+
     #[test]
     fn rates() {
         assert_eq!(rate_period("rate(5 minutes)"), Some(Duration::from_secs(300)));

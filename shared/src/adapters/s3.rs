@@ -299,7 +299,9 @@ impl Files {
         now: DateTime<Utc>,
     ) -> Result<UploadLink, ApiError> {
         let length = size.to_string();
-        let headers = [("content-type", content_type), ("content-length", length.as_str())];
+        // `If-None-Match: *`, signed: S3 writes the key only if it holds nothing yet, so the
+        // link works once and the version the checker judges is the only one there is.
+        let headers = [("content-type", content_type), ("content-length", length.as_str()), ("if-none-match", "*")];
         let url = self.presign(Method::PUT, &self.url(key, &[("x-id", "PutObject")]), &headers, now).await?;
         Ok(UploadLink {
             method: "PUT".to_owned(),
@@ -589,7 +591,7 @@ mod tests {
             "X-Amz-Credential=AKIDEXAMPLE%2F20261203%2Feu-central-1%2Fs3%2Faws4_request",
             "X-Amz-Date=20261203T100000Z",
             "X-Amz-Expires=900",
-            "X-Amz-SignedHeaders=content-length%3Bcontent-type%3Bhost",
+            "X-Amz-SignedHeaders=content-length%3Bcontent-type%3Bhost%3Bif-none-match",
             "X-Amz-Security-Token=token",
             "X-Amz-Signature=",
         ] {
@@ -597,6 +599,7 @@ mod tests {
         }
         assert_eq!(link.headers["content-type"], "image/png");
         assert_eq!(link.headers["content-length"], "1234");
+        assert_eq!(link.headers["if-none-match"], "*", "a link writes its key once");
         assert_eq!(link.expires_at, now + chrono::Duration::seconds(900));
         let again = files.upload_link("uploads/u1/01AB", "image/png", 1234, now).await.unwrap();
         assert_eq!(again.url, link.url);

@@ -551,7 +551,8 @@ async fn a_hostile_file_name_gets_a_portable_entry_and_keeps_its_name_on_the_pag
     let declared = api.post("/v1/uploads", &buyer, declared).await;
     let named = declared.ok(201)["upload_id"].as_str().unwrap().to_owned();
     let link = declared.body["upload"]["url"].as_str().unwrap().to_owned();
-    let put = reqwest::Client::new().put(&link).header("content-type", "image/png").body(PNG).send().await;
+    let put = reqwest::Client::new().put(&link).header("content-type", "image/png").header("if-none-match", "*");
+    let put = put.body(PNG).send().await;
     assert!(put.unwrap().status().is_success());
     assert_eq!(api.decided_upload(&buyer, &named).await["status"], "ready");
     let statements = path(&d.order_id, &format!("disputes/{}/statements", d.dispute_id));

@@ -94,29 +94,38 @@ async fn a_voice_note_must_be_allowed_audio_of_at_most_five_minutes() {
 }
 
 #[tokio::test]
-async fn an_overwrite_after_the_check_is_never_served() {
+async fn an_upload_link_writes_its_key_once_and_the_checked_bytes_are_served() {
     let api = Api::default();
     let owner = user("owner");
     let t = token(&owner);
     let declared = api
         .post("/v1/uploads", &t, json!({ "kind": "attachment", "file_name": "a.pdf", "content_type": "application/pdf", "size_bytes": PDF.len() }))
         .await;
-    let link = declared.ok(201)["upload"]["url"].as_str().unwrap().to_owned();
+    let link = &declared.ok(201)["upload"];
     let id = declared.body["upload_id"].as_str().unwrap().to_owned();
-    let http = reqwest::Client::new();
-    http.put(&link).header("content-type", "application/pdf").body(PDF.to_vec()).send().await.unwrap();
+    let put = |body: Vec<u8>| {
+        let mut put = reqwest::Client::new().put(link["url"].as_str().unwrap()).body(body);
+        for (name, value) in link["headers"].as_object().unwrap() {
+            if name != "content-length" {
+                put = put.header(name, value.as_str().unwrap());
+            }
+        }
+        put.send()
+    };
+    assert!(put(PDF.to_vec()).await.unwrap().status().is_success());
     assert_eq!(api.decided_upload(&t, &id).await["status"], "ready");
-    // The link is still valid: put something else, of the signed length, under the same key.
+    // The link is still within its time: something else, of the signed length and type,
+    // under the same key. S3 refuses it (the link signs If-None-Match: *).
     let mut other = b"MZ\x90\0 not a pdf".to_vec();
     other.resize(PDF.len(), b' ');
-    http.put(&link).header("content-type", "application/pdf").body(other).send().await.unwrap();
+    assert_eq!(put(other).await.unwrap().status(), 412, "the key holds the checked file already");
     let aws = Aws::connect().await;
     let key = peyman::adapters::s3::upload_object(&owner, &id);
     let versions = aws.s3.list_object_versions().bucket(&aws.bucket).prefix(&key).send().await.unwrap();
-    assert_eq!(versions.versions().len(), 2, "the overwrite landed in S3");
+    assert_eq!(versions.versions().len(), 1, "one version: the one that was checked");
     let upload = api.get(&format!("/v1/uploads/{id}"), &t).await;
     let bytes = reqwest::get(upload.ok(200)["download_url"].as_str().unwrap()).await.unwrap().bytes().await.unwrap();
-    assert_eq!(&bytes[..], PDF, "the download is pinned to the checked version");
+    assert_eq!(&bytes[..], PDF, "the download is the checked version");
 }
 
 #[tokio::test]
