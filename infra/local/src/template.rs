@@ -569,6 +569,27 @@ Resources:
         }
     }
 
+    /// Each secret reaches only the functions that use it: the signing secret only the
+    /// webhook, which faces the internet and holds no API key.
+    #[test]
+    fn secrets_reach_only_the_functions_that_use_them() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../template.yaml");
+        let site = Site { stack: "s".into(), account: "1".into(), region: "r".into(), endpoint: "http://e".into() };
+        let template = Template::load(path, site, &[]).unwrap();
+        let holders = |name: &str| -> Vec<String> {
+            let ids = template.function_ids().into_iter();
+            ids.filter(|id| template.function_environment(id).unwrap().contains_key(name)).collect()
+        };
+        assert_eq!(holders("STRIPE_WEBHOOK_SECRET"), ["PaymentsWebhookFunction"]);
+        let key = holders("STRIPE_SECRET_KEY");
+        assert_eq!(
+            key,
+            ["OfferDecisionsFunction", "FollowUpsFunction", "SweeperFunction"],
+            "the functions that call Stripe"
+        );
+        assert_eq!(holders("ZARINPAL_ACCESS_TOKEN"), ["FollowUpsFunction", "SweeperFunction"]);
+    }
+
     #[test]
     fn rates() {
         assert_eq!(rate_period("rate(5 minutes)"), Some(Duration::from_secs(300)));
