@@ -686,3 +686,38 @@ async fn a_refund_the_provider_keeps_refusing_is_retried_then_failed_and_listed_
             .any(|t| t["subject"].as_s().unwrap() == &subject)
     );
 }
+
+/// The local Stripe keeps Stripe's promise on `Idempotency-Key` (localstripe alone does
+/// not; `infra/local/localstripe_server.py` adds it): the same refund asked twice with one
+/// key, even at once, is made once, and both answers name it.
+#[tokio::test]
+async fn the_local_stripe_makes_a_request_once_per_idempotency_key() {
+    let (api, stripe) = (Api::default(), Stripe::default());
+    let deal = Deal::new(&api).await;
+    let placed = deal.placed_order(&api).await;
+    let intent_id = placed["payment"]["payment_intent_id"].as_str().unwrap().to_owned();
+    assert_eq!(stripe.pay(&intent_id, "pm_card_visa").await, 200);
+    let base = std::env::var("STRIPE_API_BASE").unwrap();
+    let refund = |key: String| {
+        let (base, intent_id) = (base.clone(), intent_id.clone());
+        async move {
+            let form = [("payment_intent", intent_id.as_str()), ("amount", "1000000")];
+            let r = reqwest::Client::new()
+                .post(format!("{base}/v1/refunds"))
+                .basic_auth("sk_test_local", Some(""))
+                .header("Idempotency-Key", key)
+                .form(&form)
+                .send()
+                .await
+                .unwrap();
+            r.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned()
+        }
+    };
+    let key = format!("once-{intent_id}");
+    let (a, b) = tokio::join!(refund(key.clone()), refund(key.clone()));
+    assert_eq!(a, b, "one refund for one key");
+    assert_eq!(refund(key).await, a, "and again later");
+    assert_ne!(refund(format!("other-{intent_id}")).await, a, "another key is another request");
+    let (_, refunds) = stripe.call(reqwest::Method::GET, &format!("/v1/refunds?payment_intent={intent_id}"), &[]).await;
+    assert_eq!(refunds["data"].as_array().unwrap().len(), 2, "{refunds}");
+}
