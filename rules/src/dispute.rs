@@ -13,6 +13,7 @@ use crate::error::{ApiError, Code};
 use crate::lifecycle::{Actor, DisputeState, OrderAction, OrderState, Refusal};
 use crate::money::Money;
 use crate::order::Order;
+use crate::payment::Chargeback;
 use crate::policy::Policy;
 use crate::tracked::refusal;
 use crate::{upload, validate};
@@ -35,6 +36,9 @@ pub enum DisputeReason {
     /// The buyer asks for work outside the terms.
     OutsideTheTerms,
     Other,
+    /// The buyer's bank disputes the payment: the provider's word opens it (`System`);
+    /// no party may choose it.
+    Chargeback,
 }
 
 /// `POST /v1/orders/{order_id}/disputes`.
@@ -134,6 +138,10 @@ pub struct Dispute {
     pub order_state: OrderState,
     pub state: DisputeState,
     pub resolution: Option<Resolution>,
+    /// The bank's chargeback on the order's payment, when one opened or joined it: while
+    /// it is open, support waits for the bank (no resolution).
+    #[serde(default)]
+    pub chargeback: Option<Chargeback>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub version: u64,
@@ -154,6 +162,13 @@ pub struct Statement {
 
 impl NewDispute {
     pub fn check(&self, policy: &Policy) -> Result<(), ApiError> {
+        if self.reason == DisputeReason::Chargeback {
+            return Err(ApiError::invalid(
+                Code::ReasonNotAllowed,
+                "reason",
+                "a chargeback is opened by the buyer's bank through the payment provider, not by a party",
+            ));
+        }
         validate::text("description", &self.description, policy.message_text_max)?;
         self.files().check(policy)
     }
@@ -189,12 +204,38 @@ impl NewDispute {
             order_state: order.state,
             state: DisputeState::Open,
             resolution: None,
+            chargeback: None,
             created_at: now,
             updated_at: now,
             version: 0,
             head_hash: crate::timeline::GENESIS.into(),
         }
     }
+}
+
+/// The dispute a chargeback opens on `order` (one the order's state lets be disputed):
+/// opened by the provider (`System`, named `provider`), its reason `chargeback`, its
+/// description the bank's reason and amount, and no files.
+pub fn for_chargeback(
+    order: &Order,
+    provider: &str,
+    chargeback: &Chargeback,
+    dispute_id: String,
+    now: DateTime<Utc>,
+) -> Dispute {
+    let description = format!(
+        "The buyer's bank disputes the payment ({} {}): {}.",
+        chargeback.amount.amount, chargeback.amount.currency, chargeback.reason
+    );
+    let new = NewDispute {
+        reason: DisputeReason::Chargeback,
+        description,
+        attachment_upload_ids: Vec::new(),
+        voice_note_upload_id: None,
+    };
+    let mut dispute = new.into_dispute(order, Actor::System, provider, dispute_id, now);
+    dispute.chargeback = Some(chargeback.clone());
+    dispute
 }
 
 impl NewStatement {
@@ -292,6 +333,18 @@ pub fn closed(why: Refusal) -> ApiError {
 }
 
 impl Dispute {
+    /// Whether support may decide it now: not while the bank is still deciding its
+    /// chargeback (a decision could pay back money the bank holds, or release it).
+    pub fn check_decidable(&self) -> Result<(), ApiError> {
+        match &self.chargeback {
+            Some(chargeback) if chargeback.is_open() => Err(ApiError::conflict(
+                Code::ChargebackOpen,
+                "the buyer's bank is deciding a chargeback on this payment; resolve it once the bank has decided",
+            )),
+            _ => Ok(()),
+        }
+    }
+
     pub fn view(&self) -> Value {
         json!({
             "dispute_id": self.dispute_id,
@@ -308,6 +361,7 @@ impl Dispute {
             "order_state_when_opened": self.order_state,
             "status": self.state,
             "resolution": self.resolution,
+            "chargeback": self.chargeback,
             "created_at": self.created_at,
             "updated_at": self.updated_at,
         })
@@ -435,5 +489,52 @@ mod tests {
         let support_states =
             lifecycle::step(DISPUTE, DisputeState::Open, DisputeAction::AddStatement, Actor::Support, &facts);
         assert_eq!(support_states.map_err(|why| code(closed(why))).err(), Some("not_allowed_for_role"));
+    }
+
+    #[test]
+    fn a_chargeback_dispute_is_the_providers_alone_and_waits_for_the_bank() {
+        let now = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+        let mut order = example(now);
+        order.state = OrderState::InProgress;
+        let policy = Policy::default();
+        let by_party = NewDispute {
+            reason: DisputeReason::Chargeback,
+            description: "my bank".into(),
+            attachment_upload_ids: vec![],
+            voice_note_upload_id: None,
+        };
+        let err = by_party.check(&policy).unwrap_err();
+        assert!(matches!(&err, ApiError::Invalid { field: Some(f), .. } if f == "reason"), "{err:?}");
+        assert_eq!(err.code(), "reason_not_allowed");
+        let chargeback = Chargeback {
+            provider_dispute_id: "dp_1".into(),
+            amount: Money { amount: 7_000, currency: "IRR".into() },
+            reason: "fraudulent".into(),
+            status: "needs_response".into(),
+            opened_at: now,
+            closed_at: None,
+        };
+        let mut dispute = for_chargeback(&order, "stripe", &chargeback, "01D".into(), now);
+        assert_eq!(
+            (dispute.reason, dispute.opened_by, dispute.opener_id.as_str()),
+            (DisputeReason::Chargeback, Actor::System, "stripe")
+        );
+        assert!(dispute.description.contains("fraudulent"), "{}", dispute.description);
+        assert_eq!(code(dispute.check_decidable().unwrap_err()), "chargeback_open");
+        dispute.chargeback.as_mut().unwrap().closed_at = Some(now);
+        assert!(dispute.check_decidable().is_ok(), "decided once the bank has");
+        // Joined to an open dispute, closed whenever the bank decides.
+        for (state, action, ok) in [
+            (DisputeState::Open, DisputeAction::JoinChargeback, true),
+            (DisputeState::Resolved, DisputeAction::JoinChargeback, false),
+            (DisputeState::Open, DisputeAction::CloseChargeback, true),
+            (DisputeState::Resolved, DisputeAction::CloseChargeback, true),
+        ] {
+            let step = lifecycle::step(DISPUTE, state, action, Actor::System, &dispute.facts(now));
+            assert_eq!(step.is_ok(), ok, "{state:?} {action:?}");
+            for party in [Actor::Buyer, Actor::Seller, Actor::Support] {
+                assert!(lifecycle::step(DISPUTE, state, action, party, &dispute.facts(now)).is_err());
+            }
+        }
     }
 }

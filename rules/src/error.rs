@@ -227,6 +227,11 @@ problem_codes! {
     DisputeAlreadyOpen = "dispute_already_open", [409];
     /// The dispute has been resolved.
     DisputeResolved = "dispute_resolved", [409];
+    /// `chargeback` is the payment provider's reason alone; a party chooses another.
+    ReasonNotAllowed = "reason_not_allowed", [422];
+    /// The buyer's bank is still deciding a chargeback on the payment: the dispute waits
+    /// for it.
+    ChargebackOpen = "chargeback_open", [409];
     /// A partial refund names its amount.
     AmountRequired = "amount_required", [422];
     /// Only a partial refund names an amount.

@@ -518,23 +518,24 @@ mod tests {
         let mut disputed = at(delivered.clone(), OrderState::Disputed);
         disputed.dispute_opened("01DISPUTE");
 
+        // A chargeback (`System`) opens a dispute wherever a party may.
         const D: &str = "open_dispute";
         let cases: [(&str, &Order, [&[&str]; 4]); 12] = [
             ("unpaid", &unpaid, [&["cancel"], &["cancel"], &[], &["pay"]]),
             (
                 "in progress",
                 &in_progress,
-                [&["request_cancellation", D], &["deliver", "request_cancellation", D], &[], &[]],
+                [&["request_cancellation", D], &["deliver", "request_cancellation", D], &[], &[D]],
             ),
             (
                 "late",
                 &late,
-                [&["cancel", "request_cancellation", D], &["deliver", "request_cancellation", D], &[], &[]],
+                [&["cancel", "request_cancellation", D], &["deliver", "request_cancellation", D], &[], &[D]],
             ),
             (
                 "buyer asked to cancel",
                 &asked,
-                [&[D], &["deliver", "accept_cancellation", "decline_cancellation", D], &[], &[]],
+                [&[D], &["deliver", "accept_cancellation", "decline_cancellation", D], &[], &[D]],
             ),
             (
                 "delivered",
@@ -543,13 +544,13 @@ mod tests {
                     &["request_revision", "accept_delivery", "request_cancellation", D],
                     &["request_cancellation", D],
                     &[],
-                    &[],
+                    &[D],
                 ],
             ),
             (
                 "delivered, no revisions left",
                 &no_revisions,
-                [&["accept_delivery", "request_cancellation", D], &["request_cancellation", D], &[], &[]],
+                [&["accept_delivery", "request_cancellation", D], &["request_cancellation", D], &[], &[D]],
             ),
             (
                 "disputed: frozen for all but support",

@@ -93,6 +93,16 @@ pub enum PaymentEvent {
     Failed { intent_id: String, code: Option<String>, message: Option<String> },
     /// The provider has refunded `amount_refunded` in total so far.
     Refunded { intent_id: String, amount_refunded: i64 },
+    /// A refund the provider took failed afterwards (Stripe's `refund.failed`, or a
+    /// `refund.updated` to `failed` or `canceled`): `refund_id` is the id our metadata on
+    /// it names, `provider_refund_id` the provider's own.
+    RefundFailed { intent_id: String, refund_id: Option<String>, provider_refund_id: String, reason: Option<String> },
+    /// The buyer's bank disputes `amount` of the payment (`charge.dispute.created`), for
+    /// `reason`, the provider's dispute in `status`.
+    ChargebackOpened { intent_id: String, provider_dispute_id: String, amount: Money, reason: String, status: String },
+    /// The bank decided it (`charge.dispute.closed`): `status` is `won`, `lost` or
+    /// `warning_closed`.
+    ChargebackClosed { intent_id: String, provider_dispute_id: String, status: String },
     /// An event type we do not use; acknowledged so the provider stops sending it.
     Ignored { kind: String },
 }
@@ -108,6 +118,40 @@ pub enum HeldReason {
     UnknownPayment,
     /// The provider refunded (part of) it before telling us it succeeded.
     RefundedBeforeSuccess,
+}
+
+/// A chargeback: the buyer's bank disputes the payment, and the provider has taken the
+/// disputed amount back until the bank decides. Only its closing as `lost` keeps the money
+/// with the buyer (and makes it no longer refundable).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Chargeback {
+    /// The provider's id of it (Stripe's `dp_…`).
+    pub provider_dispute_id: String,
+    pub amount: Money,
+    /// The bank's reason, in the provider's words (`fraudulent`, `product_not_received`…).
+    pub reason: String,
+    /// The provider's status: open while `needs_response`, `under_review`, `warning_*`;
+    /// decided when `won`, `lost` or `warning_closed`.
+    pub status: String,
+    pub opened_at: DateTime<Utc>,
+    #[serde(default)]
+    pub closed_at: Option<DateTime<Utc>>,
+}
+
+impl Chargeback {
+    /// Still undecided by the bank.
+    pub fn is_open(&self) -> bool {
+        self.closed_at.is_none()
+    }
+}
+
+/// What a chargeback's closing did to its payment ([`Payment::chargeback_closed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub enum ChargebackClosed {
+    /// Not the payment's chargeback, or already closed: nothing changes.
+    Unchanged,
+    /// Recorded: the chargeback as it now stands.
+    Closed(Chargeback),
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -152,6 +196,13 @@ pub struct Payment {
     /// The support user who decided a held payment.
     #[serde(default)]
     pub decided_by: Option<String>,
+    /// The buyer's bank's chargeback on it, if any (the last one told).
+    #[serde(default)]
+    pub chargeback: Option<Chargeback>,
+    /// What chargebacks the bank decided for the buyer took back for good: no longer
+    /// ours to refund.
+    #[serde(default)]
+    pub charged_back: i64,
     pub version: u64,
 }
 
@@ -264,6 +315,8 @@ impl Payment {
             updated_at: now,
             succeeded_at: None,
             decided_by: None,
+            chargeback: None,
+            charged_back: 0,
             version: 0,
         }
     }
@@ -290,6 +343,8 @@ impl Payment {
             "created_at": self.created_at,
             "succeeded_at": self.succeeded_at,
             "decided_by": self.decided_by,
+            "chargeback": self.chargeback,
+            "charged_back": self.charged_back,
         })
     }
 }
@@ -349,13 +404,13 @@ impl Payment {
         if !matches!(self.status, PaymentStatus::Succeeded | PaymentStatus::Held) {
             return Err(ApiError::conflict(Code::NotPaid, "only money that was paid can be refunded"));
         }
-        let paid = self.paid().amount;
+        let left = self.refundable();
         // Checked: an amount near i64::MAX must be refused, not wrap below what was paid.
-        if amount <= 0 || self.refund_requested.checked_add(amount).is_none_or(|total| total > paid) {
+        if amount <= 0 || amount > left {
             return Err(ApiError::invalid(
                 Code::RefundExceedsPayment,
                 "amount",
-                format!("at most {} can still be refunded", paid - self.refund_requested),
+                format!("at most {left} can still be refunded"),
             ));
         }
         self.refund_requested += amount;
@@ -378,6 +433,49 @@ impl Payment {
             created_at: now,
             updated_at: now,
         })
+    }
+
+    /// What is left to refund: what was paid less the refunds asked and what a lost
+    /// chargeback took back (never below zero).
+    pub fn refundable(&self) -> i64 {
+        (self.paid().amount - self.refund_requested).saturating_sub(self.charged_back).max(0)
+    }
+
+    /// Counts `amount` as no longer refunded: a refund the provider confirmed then failed
+    /// at the bank (the provider's running total drops by it).
+    pub fn unconfirm_refunded(&mut self, amount: i64) {
+        self.refund_confirmed = self.refund_confirmed.saturating_sub(amount).max(0);
+    }
+
+    /// Records a chargeback the provider reported; `false` when it was recorded already.
+    pub fn chargeback_opened(&mut self, chargeback: &Chargeback) -> bool {
+        if self.chargeback.as_ref().is_some_and(|c| c.provider_dispute_id == chargeback.provider_dispute_id) {
+            return false;
+        }
+        self.chargeback = Some(chargeback.clone());
+        true
+    }
+
+    /// Records the bank's decision on the payment's open chargeback `provider_dispute_id`.
+    /// `lost`: the disputed amount stays with the buyer, so it can no longer be refunded.
+    pub fn chargeback_closed(
+        &mut self,
+        provider_dispute_id: &str,
+        status: &str,
+        now: DateTime<Utc>,
+    ) -> Result<ChargebackClosed, ApiError> {
+        let Some(chargeback) = self.chargeback.as_mut() else { return Ok(ChargebackClosed::Unchanged) };
+        if chargeback.provider_dispute_id != provider_dispute_id || !chargeback.is_open() {
+            return Ok(ChargebackClosed::Unchanged);
+        }
+        chargeback.status = status.to_owned();
+        chargeback.closed_at = Some(now);
+        if status == "lost" {
+            self.charged_back = self.charged_back.checked_add(chargeback.amount.amount).ok_or_else(|| {
+                ApiError::internal(format!("chargebacks of {} past the largest amount", self.intent_id))
+            })?;
+        }
+        Ok(ChargebackClosed::Closed(chargeback.clone()))
     }
 
     /// What was paid: what the provider reported, or the price asked where no report
@@ -470,6 +568,47 @@ impl Refund {
         Ok(Answered { row, data, confirms, retry_at })
     }
 
+    /// Takes the provider's word that this refund, which it had taken (`sent`, or already
+    /// `confirmed` by its running total), failed at the bank (`why`): it is asked again
+    /// when `retry` says, with a new idempotency key (its attempts grew), or failed for
+    /// support once it says to stop. `None`: the word is not about this refund as it
+    /// stands (another attempt's provider id, or the refund is not one the provider
+    /// holds), and nothing changes.
+    pub fn bounced(
+        &mut self,
+        provider_refund_id: &str,
+        why: &str,
+        retry: &Backoff,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Answered>, ApiError> {
+        let taken = matches!(self.status, RefundStatus::Sent | RefundStatus::Confirmed);
+        if !taken || self.provider_refund_id.as_deref() != Some(provider_refund_id) {
+            return Ok(None);
+        }
+        self.attempts += 1;
+        self.failure = Some(why.to_owned());
+        self.updated_at = now;
+        let data = json!({ "provider_refund_id": provider_refund_id, "failure": why, "attempts": self.attempts });
+        let (action, data, retry_at) = match retry.after(self.attempts, now) {
+            Next::RetryAt(at) => {
+                self.check_at = Some(at);
+                let mut data = data;
+                data["retry_at"] = json!(at);
+                (RefundAction::Bounce, data, Some(at))
+            }
+            Next::Park => (RefundAction::GiveUp, data, None),
+        };
+        let row = move_refund(self, action, Actor::System, now)?;
+        Ok(Some(Answered { row, data, confirms: false, retry_at }))
+    }
+
+    /// The idempotency key of the call that asks the provider for this refund now: one
+    /// per attempt, so two deliveries of one attempt refund once, and an attempt after a
+    /// refusal or a bounce is a new request (a provider replays a key's first answer).
+    pub fn idempotency_key(&self) -> String {
+        format!("refund-{}-{}-{}", self.intent_id, self.refund_id, self.attempts)
+    }
+
     pub fn view(&self) -> Value {
         json!({
             "refund_id": self.refund_id,
@@ -560,6 +699,18 @@ pub enum Received {
     HeldAndRefunding,
     FailureRecorded,
     RefundConfirmed,
+    /// A refund the provider took failed at the bank; it is asked again.
+    RefundRetrying,
+    /// ... too often: it is failed, for support.
+    RefundFailed,
+    /// A chargeback opened a dispute on the order, which froze.
+    ChargebackDisputeOpened,
+    /// A chargeback joined the order's open dispute.
+    ChargebackJoined,
+    /// A chargeback on an order that can no longer be disputed: on its timeline and in
+    /// support's chargeback queue.
+    ChargebackRecorded,
+    ChargebackClosed,
     AlreadyDecided,
 }
 
@@ -925,5 +1076,88 @@ mod tests {
         let mut done = refunds.clone();
         done[1].status = RefundStatus::Confirmed;
         assert_eq!(confirmed_by(&done, 500), vec![0]);
+    }
+
+    #[test]
+    fn a_refund_that_fails_at_the_bank_is_asked_again_under_a_new_key_then_failed() {
+        let retry = Backoff {
+            first: std::time::Duration::from_secs(30),
+            longest: std::time::Duration::from_secs(3600),
+            attempts: 2,
+        };
+        let mut r = refund("a", 200, 0, RefundStatus::Sent);
+        r.provider_refund_id = Some("re_1".into());
+        let now = r.created_at + chrono::Duration::seconds(5);
+        let first_key = r.idempotency_key();
+        // Another attempt's provider id, or a refund the provider does not hold: nothing moves.
+        assert!(r.clone().bounced("re_other", "closed", &retry, now).unwrap().is_none());
+        for untaken in [RefundStatus::Requested, RefundStatus::Failed, RefundStatus::Manual] {
+            let mut other = r.clone();
+            other.status = untaken;
+            assert!(other.bounced("re_1", "closed", &retry, now).unwrap().is_none(), "{untaken:?}");
+        }
+        // Sent or already confirmed: asked again at the backoff, under a new key.
+        for taken in [RefundStatus::Sent, RefundStatus::Confirmed] {
+            let mut bounced = r.clone();
+            bounced.status = taken;
+            let a = bounced.bounced("re_1", "card closed", &retry, now).unwrap().unwrap();
+            assert_eq!((a.row.event, bounced.status, bounced.attempts), ("refund_bounced", RefundStatus::Requested, 1));
+            assert_eq!((a.retry_at, bounced.check_at), (Some(now + chrono::Duration::seconds(30)), a.retry_at));
+            assert_eq!(a.data["failure"], "card closed");
+            assert_ne!(bounced.idempotency_key(), first_key, "a new attempt is a new request");
+        }
+        // Out of attempts: failed, for support.
+        let mut last = r.clone();
+        last.attempts = 1;
+        let a = last.bounced("re_1", "card closed", &retry, now).unwrap().unwrap();
+        assert_eq!((a.row.event, last.status, a.retry_at), ("refund_failed", RefundStatus::Failed, None));
+        // One attempt, one key: two deliveries of it refund once.
+        assert_eq!(r.idempotency_key(), r.clone().idempotency_key());
+    }
+
+    #[test]
+    fn a_chargeback_is_recorded_once_and_a_lost_one_is_no_longer_refundable() {
+        let order = order();
+        let mut p = payment(&order);
+        p.status = PaymentStatus::Succeeded;
+        let now = Utc::now();
+        let chargeback = Chargeback {
+            provider_dispute_id: "dp_1".into(),
+            amount: Money { amount: 3_000_000, currency: "IRR".into() },
+            reason: "fraudulent".into(),
+            status: "needs_response".into(),
+            opened_at: now,
+            closed_at: None,
+        };
+        assert!(p.chargeback_opened(&chargeback));
+        assert!(!p.chargeback_opened(&chargeback), "told twice, recorded once");
+        assert_eq!(p.chargeback_closed("dp_other", "lost", now).unwrap(), ChargebackClosed::Unchanged);
+        let ChargebackClosed::Closed(closed) = p.chargeback_closed("dp_1", "lost", now).unwrap() else {
+            panic!("the payment's chargeback closes")
+        };
+        assert!(!closed.is_open());
+        assert_eq!(p.chargeback_closed("dp_1", "lost", now).unwrap(), ChargebackClosed::Unchanged, "once");
+        assert_eq!((p.charged_back, p.refundable()), (3_000_000, 2_000_000));
+        let err = p.refund("r", 2_000_001, "dispute", now, now).unwrap_err();
+        assert_eq!(err.problem_code(), Code::RefundExceedsPayment);
+        p.refund("r", 2_000_000, "dispute", now, now).unwrap();
+        assert_eq!(p.refundable(), 0);
+        // Won: the money comes back to us, and stays refundable.
+        let mut won = payment(&order);
+        won.status = PaymentStatus::Succeeded;
+        won.chargeback_opened(&chargeback);
+        won.chargeback_closed("dp_1", "won", now).unwrap();
+        assert_eq!((won.charged_back, won.refundable()), (0, 5_000_000));
+    }
+
+    #[test]
+    fn a_confirmed_total_drops_by_a_refund_that_failed_but_never_below_zero() {
+        let order = order();
+        let mut p = payment(&order);
+        p.refund_confirmed = 700;
+        p.unconfirm_refunded(500);
+        assert_eq!(p.refund_confirmed, 200);
+        p.unconfirm_refunded(i64::MAX);
+        assert_eq!(p.refund_confirmed, 0);
     }
 }

@@ -28,6 +28,11 @@ pub enum DisputeAction {
     FailExport,
     /// Support is handed a download link to a built packet.
     HandOutExportLink,
+    /// The buyer's bank disputes the payment (a chargeback) while the dispute is open:
+    /// it joins this one.
+    JoinChargeback,
+    /// The bank decided the chargeback (won, lost or closed with a warning).
+    CloseChargeback,
 }
 
 #[rustfmt::skip]
@@ -48,6 +53,11 @@ pub static DISPUTE: &[Transition<DisputeState, DisputeAction>] = {
         row(Resolved, FailExport,        &[System],        None, Resolved, "export_failed",      &[],              &[]),
         row(Open,     HandOutExportLink, &[Support],       None, Open,     "export_link_issued", &[],              &[]),
         row(Resolved, HandOutExportLink, &[Support],       None, Resolved, "export_link_issued", &[],              &[]),
+        // The bank's chargeback, told by the provider: it joins an open dispute, and its
+        // outcome is recorded whenever it comes.
+        row(Open,     JoinChargeback,    &[System],        None, Open,     "chargeback_opened",  &[],              &[]),
+        row(Open,     CloseChargeback,   &[System],        None, Open,     "chargeback_closed",  &[],              &[]),
+        row(Resolved, CloseChargeback,   &[System],        None, Resolved, "chargeback_closed",  &[],              &[]),
     ]
 };
 

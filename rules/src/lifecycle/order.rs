@@ -49,7 +49,8 @@ pub enum OrderAction {
     Reply,
     /// The review window closed: what was written is published.
     CloseReviews,
-    /// Either party opens a dispute on a paid order not yet completed or cancelled.
+    /// Either party opens a dispute on a paid order not yet completed or cancelled; so
+    /// does the provider's word of a chargeback (`System`).
     OpenDispute,
     /// Support resolves the dispute for the seller: the order is complete.
     ReleaseDisputed,
@@ -91,8 +92,8 @@ pub static ORDER: &[Transition<OrderState, OrderAction>] = {
         row(Delivered,       CancellationTimeout,  &[System],        Some(RequestUnanswered),      Cancelled,  "cancellation_accepted_by_silence", &[Buyer, Seller], &[]),
         // A dispute freezes a paid order until support decides: from `disputed` only
         // support moves it, so no timer and no party action applies meanwhile.
-        row(InProgress,      OpenDispute,          &[Buyer, Seller], None,                         Disputed,   "dispute_opened",                   &[Buyer, Seller], &[]),
-        row(Delivered,       OpenDispute,          &[Buyer, Seller], None,                         Disputed,   "dispute_opened",                   &[Buyer, Seller], &[]),
+        row(InProgress,      OpenDispute,          &[Buyer, Seller, System], None,                 Disputed,   "dispute_opened",                   &[Buyer, Seller], &[]),
+        row(Delivered,       OpenDispute,          &[Buyer, Seller, System], None,                 Disputed,   "dispute_opened",                   &[Buyer, Seller], &[]),
         row(Disputed,        ReleaseDisputed,      &[Support],       None,                         Completed,  "dispute_released",                 &[Buyer, Seller], &[Timer::ReviewWindowCloses]),
         row(Disputed,        RefundDisputed,       &[Support],       None,                         Cancelled,  "dispute_refunded",                 &[Buyer, Seller], &[]),
         row(Disputed,        PartlyRefundDisputed, &[Support],       None,                         Completed,  "dispute_partly_refunded",          &[Buyer, Seller], &[Timer::ReviewWindowCloses]),
@@ -118,6 +119,14 @@ pub const ORDER_START: Start<OrderState> = Start {
 
 /// An order in progress passed its due time undelivered: its `late` flag is raised.
 pub const ORDER_LATE: Note = Note { event: "order_late", notify: &[Buyer, Seller] };
+
+/// The buyer's bank disputes the order's payment (a chargeback) where no dispute can
+/// be opened or joined (the order is complete or cancelled): on its timeline, and in
+/// support's chargeback queue through the payment.
+pub const CHARGEBACK_OPENED: Note = Note { event: "chargeback_opened", notify: &[Buyer, Seller] };
+
+/// The bank decided the chargeback on the order's payment.
+pub const CHARGEBACK_CLOSED: Note = Note { event: "chargeback_closed", notify: &[Buyer, Seller] };
 
 /// The grace period after a late order's due time is over: its buyer may cancel it.
 pub const LATE_CANCELLATION_AVAILABLE: Note = Note { event: "late_cancellation_available", notify: &[Buyer] };

@@ -15,7 +15,7 @@ pub enum RefundStatus {
     Sent,
     /// The provider's `charge.refunded` covers it.
     Confirmed,
-    /// The provider refused it for good; support must look.
+    /// The provider refused it, or it failed at the bank, too often; support must look.
     Failed,
     /// The provider has no refund API for this deployment (Zarinpal without a refund
     /// token): support pays it back by hand to the card the receipt names.
@@ -33,6 +33,9 @@ pub enum RefundAction {
     GiveUp,
     /// The provider's running total covers it.
     Confirm,
+    /// The provider took it, then reported it failed (`refund.failed`: the card was
+    /// closed, the bank returned it): it is asked again later.
+    Bounce,
     /// The provider cannot refund it through its API: it is listed for support to pay
     /// back by hand.
     PayByHand,
@@ -57,6 +60,12 @@ pub static REFUND: &[Transition<RefundStatus, RefundAction>] = {
         row(Requested, Confirm,    &[System],  None, Confirmed, "refund_confirmed",    &[Buyer, Seller], &[]),
         row(Requested, PayByHand,  &[System],  None, Manual,    "refund_manual",       &[Buyer],         &[]),
         row(Sent,      Confirm,    &[System],  None, Confirmed, "refund_confirmed",    &[Buyer, Seller], &[]),
+        // Taken, then failed at the bank (Stripe may have confirmed it first): asked
+        // again with a new idempotency key, and failed for support after the retries.
+        row(Sent,      Bounce,     &[System],  None, Requested, "refund_bounced",      &[],              &[]),
+        row(Confirmed, Bounce,     &[System],  None, Requested, "refund_bounced",      &[],              &[]),
+        row(Sent,      GiveUp,     &[System],  None, Failed,    "refund_failed",       &[Buyer],         &[]),
+        row(Confirmed, GiveUp,     &[System],  None, Failed,    "refund_failed",       &[Buyer],         &[]),
         row(Manual,    PaidByHand, &[Support], None, Confirmed, "refund_paid_by_hand", &[Buyer, Seller], &[]),
         row(Failed,    PaidByHand, &[Support], None, Confirmed, "refund_paid_by_hand", &[Buyer, Seller], &[]),
     ]

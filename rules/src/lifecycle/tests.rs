@@ -57,10 +57,21 @@ fn decided_money_never_moves_again() {
             }
         }
     }
-    for done in [RefundStatus::Confirmed, RefundStatus::Failed, RefundStatus::Manual] {
-        for action in [R::Send, R::Refuse, R::GiveUp, R::Confirm, R::PayByHand, R::PaidByHand] {
+    for done in [RefundStatus::Failed, RefundStatus::Manual] {
+        for action in [R::Send, R::Refuse, R::GiveUp, R::Confirm, R::PayByHand, R::PaidByHand, R::Bounce] {
             assert!(step(REFUND, done, action, System, &now).is_err(), "{done:?} {action:?}");
         }
+    }
+    // A confirmed refund moves only on the provider's word that it failed at the bank
+    // afterwards: asked again, or failed for support.
+    for action in [R::Send, R::Refuse, R::Confirm, R::PayByHand, R::PaidByHand] {
+        assert!(step(REFUND, RefundStatus::Confirmed, action, System, &now).is_err(), "confirmed {action:?}");
+    }
+    for (action, to) in [(R::Bounce, RefundStatus::Requested), (R::GiveUp, RefundStatus::Failed)] {
+        for taken in [RefundStatus::Sent, RefundStatus::Confirmed] {
+            assert_eq!(step(REFUND, taken, action, System, &now).unwrap().to, to, "{taken:?} {action:?}");
+        }
+        assert!(step(REFUND, RefundStatus::Requested, R::Bounce, System, &now).is_err(), "not taken yet");
     }
     // What the provider could not refund, support pays back by hand, once; nobody else.
     for parked in [RefundStatus::Failed, RefundStatus::Manual] {
@@ -150,9 +161,13 @@ fn allowed_actions_follow_the_table() {
         ]
         .contains(a))
     );
-    assert_eq!(allowed(ORDER, OrderState::InProgress, System, &asked), vec![]);
+    // The provider's word of a chargeback opens a dispute at any time.
+    assert_eq!(allowed(ORDER, OrderState::InProgress, System, &asked), vec![OrderAction::OpenDispute]);
     asked.now += Duration::hours(48);
-    assert_eq!(allowed(ORDER, OrderState::InProgress, System, &asked), vec![OrderAction::CancellationTimeout]);
+    assert_eq!(
+        allowed(ORDER, OrderState::InProgress, System, &asked),
+        vec![OrderAction::CancellationTimeout, OrderAction::OpenDispute]
+    );
 }
 
 #[test]

@@ -234,6 +234,9 @@ pub fn parse_event(body: &[u8], deployment: &str) -> Result<ReceivedEvent, Strin
     let object = &envelope.data.object;
     let text = |v: &Value| v.as_str().map(str::to_owned);
     let required = |name: &str| text(&object[name]).ok_or_else(|| format!("{} has no {name}", envelope.kind));
+    // A refund or a chargeback names its PaymentIntent only when the charge had one: one
+    // without is not a payment of ours (another product's charge on the same account).
+    let of_an_intent = !object["payment_intent"].is_null();
     let event = match envelope.kind.as_str() {
         "payment_intent.succeeded" => PaymentEvent::Succeeded {
             intent_id: required("id")?,
@@ -257,6 +260,34 @@ pub fn parse_event(body: &[u8], deployment: &str) -> Result<ReceivedEvent, Strin
         "charge.refunded" => PaymentEvent::Refunded {
             intent_id: required("payment_intent")?,
             amount_refunded: object["amount_refunded"].as_i64().ok_or("charge.refunded has no amount_refunded")?,
+        },
+        // A refund's later word (Stripe's `refund.failed`, and the `refund.updated` /
+        // older `charge.refund.updated` that carry the same change): only a failure or a
+        // cancellation of one it had taken means anything to us.
+        "refund.failed" | "refund.updated" | "charge.refund.updated"
+            if of_an_intent && matches!(object["status"].as_str(), Some("failed" | "canceled")) =>
+        {
+            PaymentEvent::RefundFailed {
+                intent_id: required("payment_intent")?,
+                refund_id: text(&object["metadata"]["refund_id"]),
+                provider_refund_id: required("id")?,
+                reason: text(&object["failure_reason"]).or_else(|| text(&object["status"])),
+            }
+        }
+        "charge.dispute.created" if of_an_intent => PaymentEvent::ChargebackOpened {
+            intent_id: required("payment_intent")?,
+            provider_dispute_id: required("id")?,
+            amount: Money {
+                amount: object["amount"].as_i64().ok_or("charge.dispute.created has no amount")?,
+                currency: required("currency")?.to_uppercase(),
+            },
+            reason: text(&object["reason"]).unwrap_or_else(|| "general".into()),
+            status: text(&object["status"]).unwrap_or_else(|| "needs_response".into()),
+        },
+        "charge.dispute.closed" if of_an_intent => PaymentEvent::ChargebackClosed {
+            intent_id: required("payment_intent")?,
+            provider_dispute_id: required("id")?,
+            status: required("status")?,
         },
         other => PaymentEvent::Ignored { kind: other.to_owned() },
     };
@@ -349,5 +380,50 @@ mod tests {
         let other = br#"{"id":"evt_3","type":"customer.created","data":{"object":{}}}"#;
         assert_eq!(parse_event(other, "d").unwrap().event, PaymentEvent::Ignored { kind: "customer.created".into() });
         assert!(parse_event(b"[]", "d").is_err());
+    }
+
+    #[test]
+    fn a_failed_refund_and_a_chargeback_become_payment_events() {
+        let failed = br#"{"id":"evt_4","type":"refund.failed","data":{"object":{"id":"re_1","object":"refund","payment_intent":"pi_1","status":"failed","failure_reason":"expired_or_canceled_card","metadata":{"refund_id":"dispute"}}}}"#;
+        assert_eq!(
+            parse_event(failed, "d").unwrap().event,
+            PaymentEvent::RefundFailed {
+                intent_id: "pi_1".into(),
+                refund_id: Some("dispute".into()),
+                provider_refund_id: "re_1".into(),
+                reason: Some("expired_or_canceled_card".into()),
+            }
+        );
+        // An update that is no failure means nothing to us.
+        let pending = br#"{"id":"evt_5","type":"refund.updated","data":{"object":{"id":"re_1","payment_intent":"pi_1","status":"pending","metadata":{}}}}"#;
+        assert!(matches!(parse_event(pending, "d").unwrap().event, PaymentEvent::Ignored { .. }));
+        let canceled = br#"{"id":"evt_6","type":"refund.updated","data":{"object":{"id":"re_2","payment_intent":"pi_1","status":"canceled","metadata":{}}}}"#;
+        assert!(matches!(
+            parse_event(canceled, "d").unwrap().event,
+            PaymentEvent::RefundFailed { refund_id: None, reason: Some(ref r), .. } if r == "canceled"
+        ));
+        let opened = br#"{"id":"evt_7","type":"charge.dispute.created","data":{"object":{"id":"dp_1","object":"dispute","payment_intent":"pi_1","amount":5000,"currency":"irr","reason":"fraudulent","status":"needs_response"}}}"#;
+        assert_eq!(
+            parse_event(opened, "d").unwrap().event,
+            PaymentEvent::ChargebackOpened {
+                intent_id: "pi_1".into(),
+                provider_dispute_id: "dp_1".into(),
+                amount: Money { amount: 5000, currency: "IRR".into() },
+                reason: "fraudulent".into(),
+                status: "needs_response".into(),
+            }
+        );
+        let closed = br#"{"id":"evt_8","type":"charge.dispute.closed","data":{"object":{"id":"dp_1","payment_intent":"pi_1","status":"lost"}}}"#;
+        assert_eq!(
+            parse_event(closed, "d").unwrap().event,
+            PaymentEvent::ChargebackClosed {
+                intent_id: "pi_1".into(),
+                provider_dispute_id: "dp_1".into(),
+                status: "lost".into()
+            }
+        );
+        // A dispute of a charge without a PaymentIntent is no payment of ours: acknowledged.
+        let bare = br#"{"id":"evt_9","type":"charge.dispute.created","data":{"object":{"id":"dp_2","amount":1,"currency":"usd"}}}"#;
+        assert!(matches!(parse_event(bare, "d").unwrap().event, PaymentEvent::Ignored { .. }));
     }
 }

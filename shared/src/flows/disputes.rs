@@ -229,6 +229,7 @@ pub async fn resolve(
     let mut order: Order =
         app.store.tracked(&dispute.order_id).await?.ok_or_else(|| ApiError::internal("a dispute without its order"))?;
     caller.require_not_party([order.buyer_id.as_str(), order.seller_id.as_str()], "resolve this dispute")?;
+    dispute.check_decidable()?;
     decision.check(&app.config.policy, &order)?;
     let order_step = lifecycle::step(ORDER, order.state, decision.order_action(), Actor::Support, &order.facts(now))
         .map_err(|why| dispute::refused(&order, why))?;

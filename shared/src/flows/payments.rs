@@ -9,7 +9,7 @@ use crate::adapters::dynamo::commit::Commit;
 use crate::adapters::dynamo::keys::{self, Key};
 use crate::adapters::payments::Payments;
 use crate::adapters::provider_http::CALL_TIMEOUT;
-use crate::flows::{App, until_not_raced};
+use crate::flows::{App, chargebacks, until_not_raced};
 use peyman_rules::caller::Caller;
 use peyman_rules::error::{ApiError, Code};
 use peyman_rules::followup::FollowUp;
@@ -19,9 +19,9 @@ use peyman_rules::lifecycle::{
 use peyman_rules::money::Money;
 use peyman_rules::order::Order;
 use peyman_rules::payment::{
-    Answer, Answered, HeldDecision, OnSuccess, PaidByHand, Payment, PaymentEvent, PaymentStatus, Receipt, Received,
-    ReceivedEvent, Refund, RefundAnswer, RefundCall, RefundStatus, confirmed_by, move_payment, move_refund, on_success,
-    refund_timer,
+    Answer, Answered, Chargeback, HeldDecision, OnSuccess, PaidByHand, Payment, PaymentEvent, PaymentStatus, Receipt,
+    Received, ReceivedEvent, Refund, RefundAnswer, RefundCall, RefundStatus, confirmed_by, move_payment, move_refund,
+    on_success, refund_timer,
 };
 use peyman_rules::tracked::{Step, Tracked};
 use peyman_rules::validate;
@@ -90,6 +90,24 @@ async fn receive_once(
         }
         PaymentEvent::Refunded { intent_id, amount_refunded } => {
             refunded(app, &mut commit, intent_id, *amount_refunded, now).await?
+        }
+        PaymentEvent::RefundFailed { intent_id, refund_id, provider_refund_id, reason } => {
+            let failure = RefundFailure { intent_id, refund_id: refund_id.as_deref(), provider_refund_id, reason };
+            refund_failed(app, &mut commit, failure, now).await?
+        }
+        PaymentEvent::ChargebackOpened { intent_id, provider_dispute_id, amount, reason, status } => {
+            let chargeback = Chargeback {
+                provider_dispute_id: provider_dispute_id.clone(),
+                amount: amount.clone(),
+                reason: reason.clone(),
+                status: status.clone(),
+                opened_at: now,
+                closed_at: None,
+            };
+            chargebacks::opened(app, &mut commit, provider, intent_id, chargeback, now).await?
+        }
+        PaymentEvent::ChargebackClosed { intent_id, provider_dispute_id, status } => {
+            chargebacks::closed(app, &mut commit, intent_id, provider_dispute_id, status, now).await?
         }
         PaymentEvent::Ignored { .. } => Received::Ignored,
     };
@@ -250,6 +268,69 @@ async fn refunded(
     Ok(Received::RefundConfirmed)
 }
 
+/// A provider's word that a refund it took failed afterwards.
+struct RefundFailure<'a> {
+    intent_id: &'a str,
+    refund_id: Option<&'a str>,
+    provider_refund_id: &'a str,
+    reason: &'a Option<String>,
+}
+
+/// A refund the provider took failed at the bank: only one of ours (its metadata names a
+/// refund we recorded, under the provider's id we recorded) moves. It is asked again with
+/// backoff through its one timer (under a new idempotency key), or failed and listed for
+/// support after `RETRY_ATTEMPTS`; had the provider's running total confirmed it, the
+/// payment's confirmed total drops by it. The order's timeline records each.
+async fn refund_failed(
+    app: &App,
+    commit: &mut Commit,
+    failure: RefundFailure<'_>,
+    now: DateTime<Utc>,
+) -> Result<Received, ApiError> {
+    let RefundFailure { intent_id, refund_id, provider_refund_id, reason } = failure;
+    let refund = match refund_id {
+        Some(refund_id) => app.store.refund_record(intent_id, refund_id).await?,
+        None => None,
+    };
+    let Some(mut refund) = refund else {
+        tracing::info!(intent_id, provider_refund_id, "a failed refund we did not ask for; left alone");
+        return Ok(Received::Ignored);
+    };
+    let (seen, was_confirmed) = (refund.seen(), refund.status == RefundStatus::Confirmed);
+    let why = format!("failed after the provider took it: {}", reason.as_deref().unwrap_or("no reason given"));
+    let Some(answered) = refund.bounced(provider_refund_id, &why, &app.config.retry, now)? else {
+        return Ok(Received::AlreadyDecided);
+    };
+    let Answered { row, data, retry_at, .. } = answered;
+    commit.refund(&refund, seen)?;
+    if let Some(at) = retry_at {
+        commit.timer(at, &refund_timer(intent_id, &refund.refund_id))?;
+    }
+    if was_confirmed {
+        let mut payment =
+            app.store.payment(intent_id).await?.ok_or_else(|| ApiError::internal("a refund without its payment"))?;
+        let expected = payment.version;
+        payment.version += 1;
+        payment.updated_at = now;
+        payment.unconfirm_refunded(refund.amount.amount);
+        commit.payment(&payment, expected)?;
+    }
+    if let Some(mut order) = app.store.tracked::<Order>(&refund.order_id).await? {
+        let mut data = data;
+        data["refund_id"] = json!(refund.refund_id);
+        data["amount"] = json!(refund.amount);
+        commit.note(&mut order, &row.note(), data, now)?;
+    }
+    let refund_id = refund.refund_id.as_str();
+    Ok(if refund.status == RefundStatus::Failed {
+        tracing::error!(intent_id, refund_id, why, "refund failed at the bank too often; support must look");
+        Received::RefundFailed
+    } else {
+        tracing::warn!(intent_id, refund_id, why, ?retry_at, "refund failed at the bank; asked again");
+        Received::RefundRetrying
+    })
+}
+
 /// Refunds `amount` of an order's payment through the provider, once per `refund_id`
 /// (asking again returns the first refund). Cancellations of paid orders and dispute
 /// resolutions call this; `charge.refunded` confirms it.
@@ -308,7 +389,7 @@ pub async fn refund_within(
     let mut payment = app.store.payment(intent_id).await?.ok_or(ApiError::NotFound { what: "payment" })?;
     let expected = payment.version;
     payment.version += 1;
-    let rest = amount.unwrap_or(payment.paid().amount - payment.refund_requested);
+    let rest = amount.unwrap_or(payment.refundable());
     let check_at = now + app.config.outbox_grace;
     let refund = request_refund(commit, &mut payment, refund_id, rest, reason, now, check_at)?;
     commit.payment(&payment, expected)?;
@@ -392,10 +473,7 @@ pub async fn send_refund(
     };
     let answer = match by_hand {
         Some(why) => RefundAnswer::ByHand(why),
-        None => {
-            let key = format!("refund-{intent_id}-{refund_id}");
-            app.payments.refund(&payment, refund.amount.amount, refund_id, &key).await?
-        }
+        None => app.payments.refund(&payment, refund.amount.amount, refund_id, &refund.idempotency_key()).await?,
     };
     let answered = refund.answered(answer, payment.receipt.as_ref(), &app.config.retry, now)?;
     let Answered { row, data, confirms, retry_at } = answered;

@@ -11,7 +11,8 @@ use peyman_rules::caller::Caller;
 use peyman_rules::error::{ApiError, Code};
 use peyman_rules::payment::{Payment, Refund};
 
-/// `status` names the queue; only `held` is one.
+/// `status` names the queue: `held` (the default: payments held for review) or
+/// `chargeback` (payments whose chargeback the bank has not decided yet).
 pub async fn held_payments(
     app: &App,
     caller: &Caller,
@@ -20,10 +21,14 @@ pub async fn held_payments(
     cursor: Option<&str>,
 ) -> Result<Page<Payment>, ApiError> {
     caller.require_support("works the payment queues")?;
-    if status.is_some_and(|s| s != "held") {
-        return Err(ApiError::malformed(Code::InvalidStatus, Some("status"), "the queue lists held payments"));
-    }
-    app.store.queue_page(keys::HELD_PAYMENTS, limit, cursor).await
+    let queue = match status {
+        None | Some("held") => keys::HELD_PAYMENTS,
+        Some("chargeback") => keys::CHARGEBACK_PAYMENTS,
+        Some(_) => {
+            return Err(ApiError::malformed(Code::InvalidStatus, Some("status"), "the queues are held and chargeback"));
+        }
+    };
+    app.store.queue_page(queue, limit, cursor).await
 }
 
 /// `status` names the queue: `failed` (the provider kept refusing them; the default) or

@@ -19,6 +19,7 @@ mod followups;
 mod gigs;
 mod idempotency;
 mod messages;
+mod money_events;
 mod notifications;
 mod offers;
 mod order_access;

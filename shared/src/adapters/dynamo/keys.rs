@@ -30,6 +30,7 @@
 //! | a dispute's statements, in order       | table | `PK = DISPUTE#{dispute_id}`, `SK begins_with STATEMENT#` |
 //! | a dispute export by id                 | table | `PK = EXPORT#{export_id}`, `SK = EXPORT`         |
 //! | payments held for review               | GSI2  | `GSI2PK = PAYMENTS#HELD`, `GSI2SK` desc           |
+//! | payments the bank is charging back     | GSI2  | `GSI2PK = PAYMENTS#CHARGEBACK`, `GSI2SK` desc     |
 //! | refunds the provider kept refusing     | GSI2  | `GSI2PK = REFUNDS#FAILED`, `GSI2SK` desc          |
 //! | was a provider event received before   | table | `PK = WEBHOOK#{provider}#{event_id}`, `SK = WEBHOOK` |
 //!
@@ -213,6 +214,9 @@ pub fn order_payments(order_id: &str) -> String {
 
 /// The GSI2 partition of payments held for review.
 pub const HELD_PAYMENTS: &str = "PAYMENTS#HELD";
+
+/// The GSI2 partition of payments whose chargeback the bank has not decided yet.
+pub const CHARGEBACK_PAYMENTS: &str = "PAYMENTS#CHARGEBACK";
 
 /// Refunds the provider kept refusing, for support (GSI2, newest first).
 pub const FAILED_REFUNDS: &str = "REFUNDS#FAILED";

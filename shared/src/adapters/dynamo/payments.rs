@@ -1,5 +1,5 @@
 //! Payments and refunds: their items (listed on their order in GSI1, held payments and
-//! failed and manual refunds queued for support in GSI2), received provider events, support queues.
+//! failed and manual refunds and undecided chargebacks queued for support in GSI2), received provider events, support queues.
 
 use std::collections::HashMap;
 
@@ -24,8 +24,17 @@ fn payment_item(payment: &Payment) -> Result<Item, ApiError> {
         item.insert(keys::GSI1PK.into(), s(keys::order_payments(&payment.order_id)));
         item.insert(keys::GSI1SK.into(), s(format!("PAYMENT#{}", payment.created_at.to_rfc3339())));
     }
-    if payment.status == PaymentStatus::Held {
-        item.insert(keys::GSI2PK.into(), s(keys::HELD_PAYMENTS));
+    // One queue at a time: a chargeback the bank has not decided comes first (the
+    // provider has taken the money back meanwhile), then a payment held for review.
+    let queue = if payment.chargeback.as_ref().is_some_and(|c| c.is_open()) {
+        Some(keys::CHARGEBACK_PAYMENTS)
+    } else if payment.status == PaymentStatus::Held {
+        Some(keys::HELD_PAYMENTS)
+    } else {
+        None
+    };
+    if let Some(queue) = queue {
+        item.insert(keys::GSI2PK.into(), s(queue));
         item.insert(keys::GSI2SK.into(), s(payment.updated_at.to_rfc3339()));
     }
     Ok(item)
