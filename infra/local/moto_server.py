@@ -8,8 +8,9 @@ authorizes it against the caller's IAM policies: a call outside the policy, or s
 a wrong secret, is a 403, as in AWS. Each function gets a user of its own whose policy is
 the function's policy in the template (`principals.py`). moto's own check is completed
 here where it is kinder than AWS (docs/local-stack.md lists what remains):
-- DynamoDB and KMS calls are checked against the table's (index's) or key's ARN; moto
-  checks them against `*`, which no resource-scoped policy matches.
+- DynamoDB, KMS and Secrets Manager calls are checked against the table's (index's),
+  key's or secret's ARN; moto checks them against `*`, which no resource-scoped policy
+  matches.
 - A transaction is authorized item by item, by each item's own action (`PutItem`,
   `UpdateItem`, `DeleteItem`, `ConditionCheckItem`), as AWS does; moto asks for
   `dynamodb:TransactWriteItems`. A batch read is checked on every table it reads.
@@ -137,6 +138,8 @@ from moto.iam.access_control import (  # noqa: E402  (after the DynamoDB patches
 from moto.iam.models import iam_backends  # noqa: E402
 from moto.kms.models import kms_backends  # noqa: E402
 from moto.kms.responses import KmsResponse  # noqa: E402
+from moto.secretsmanager.models import secretsmanager_backends  # noqa: E402
+from moto.secretsmanager.responses import SecretsManagerResponse  # noqa: E402
 from moto.sqs.responses import SQSResponse  # noqa: E402
 
 # (principal, action, resource) -> [allowed, denied]
@@ -264,6 +267,19 @@ def _kms_resource(self):
 
 
 KmsResponse._determine_resource = _kms_resource
+
+
+# A secret is authorized on its own ARN (moto asks for "*"), so a function granted one
+# secret cannot read another.
+def _secret_resource(self):
+    try:
+        secret_id = _json_body(self).get("SecretId")
+        return secretsmanager_backends[self.current_account][self.region].describe_secret(secret_id).arn
+    except Exception:
+        return "*"
+
+
+SecretsManagerResponse._determine_resource = _secret_resource
 
 
 # ---- presigned S3 links ---------------------------------------------------------------

@@ -4,7 +4,8 @@ link-time optimisation runs on every core), laid out in .aws-sam/build as `sam b
 it out (a folder per function with its `bootstrap`, and a template whose CodeUris point
 there), so `sam deploy` picks it up as it is. Then every function is checked to hold an
 executable bootstrap, and each deployment zip's size is printed; any zip over ZIP_LIMIT
-fails (issue 12's goal: a small zip is a faster cold start and cheaper to store).
+fails (3.5 MB since issue 24 brought the SDK's S3 client back; issue 12 had held them to
+2.5 MB: a small zip is a faster cold start and cheaper to store).
 
     python3 infra/ops/package.py [--build-only | --check-only] [--arch arm64|x86_64]
 
@@ -22,7 +23,7 @@ import subprocess
 import sys
 import zipfile
 
-ZIP_LIMIT = 2_500_000
+ZIP_LIMIT = 3_500_000
 TEMPLATE = "infra/template.yaml"
 BUILD = ".aws-sam/build"
 

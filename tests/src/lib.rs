@@ -226,7 +226,7 @@ impl Aws {
 
     /// The core's `App` as the template's functions get it, for calling handlers directly.
     pub async fn app(&self) -> peyman::flows::App {
-        peyman::flows::App::new(peyman_local::local_config(&self.template).expect("config")).await
+        peyman::flows::App::new(peyman_local::local_config(&self.template).await.expect("config")).await
     }
 
     /// Every item in one partition, page by page (a query answers at most 1 MB at a time).

@@ -7,8 +7,9 @@ use peyman::adapters::config::{Config, StripeSecret};
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     peyman::adapters::telemetry::init();
-    let config = Config::from_env()?;
+    let sdk = peyman::adapters::sdk::config().await;
+    let config = Config::load(&sdk).await?;
     config.require_for_stripe(&[StripeSecret::WebhookSecret])?;
-    let app = peyman::flows::App::new(config).await;
+    let app = peyman::flows::App::with_sdk(config, &sdk).await;
     lambda_http::run(lambda_http::service_fn(|request| payments_webhook::handle(&app, request))).await
 }

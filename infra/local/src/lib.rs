@@ -91,7 +91,12 @@ pub fn local_environment(template: &Template) -> Result<BTreeMap<String, String>
 /// `STRIPE_API_BASE` or `RETRY_FIRST_SECONDS`) may come from this process; one it gives
 /// to some functions never reaches the others, so a function that reads another's
 /// secret or setting fails here as it would in AWS.
-pub fn function_config(template: &Template, id: &str) -> Result<peyman::adapters::config::Config, Error> {
+/// Its secrets are read from Secrets Manager with `sdk`, the function's own credentials.
+pub async fn function_config(
+    template: &Template,
+    id: &str,
+    sdk: &aws_types::SdkConfig,
+) -> Result<peyman::adapters::config::Config, Error> {
     let mut own = template.function_environment(id)?;
     // Nothing the local stack runs may call out: a parameter left at its AWS default
     // would send a function to the real service.
@@ -103,16 +108,18 @@ pub fn function_config(template: &Template, id: &str) -> Result<peyman::adapters
     for other in template.function_ids() {
         declared.extend(template.function_environment(&other)?.into_keys());
     }
-    Ok(peyman::adapters::config::Config::from_lookup(|name| {
+    let lookup = |name: &str| {
         own.get(name).cloned().or_else(|| (!declared.contains(name)).then(|| std::env::var(name).ok()).flatten())
-    })?)
+    };
+    Ok(peyman::adapters::config::Config::load_with(sdk, lookup).await?)
 }
 
 /// The core's config as the template's functions would read it, all in one (the tests'
-/// own use of the flows).
-pub fn local_config(template: &Template) -> Result<peyman::adapters::config::Config, Error> {
+/// own use of the flows), its secrets read with the environment's (the administrator's)
+/// credentials.
+pub async fn local_config(template: &Template) -> Result<peyman::adapters::config::Config, Error> {
     let env = local_environment(template)?;
-    Ok(peyman::adapters::config::Config::from_lookup(|name| {
-        std::env::var(name).ok().or_else(|| env.get(name).cloned())
-    })?)
+    let sdk = peyman::adapters::sdk::config().await;
+    let lookup = |name: &str| std::env::var(name).ok().or_else(|| env.get(name).cloned());
+    Ok(peyman::adapters::config::Config::load_with(&sdk, lookup).await?)
 }

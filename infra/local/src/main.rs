@@ -29,11 +29,13 @@ async fn main() -> Result<(), Error> {
         s3: aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&sdk).force_path_style(true).build()),
         sqs: aws_sdk_sqs::Client::new(&sdk),
         kms: aws_sdk_kms::Client::new(&sdk),
+        secrets: aws_sdk_secretsmanager::Client::new(&sdk),
     };
     provision::queues(&template, &clients).await?;
     provision::tables(&template, &clients).await?;
     provision::buckets(&template, &clients).await?;
     provision::keys(&mut template, &clients).await?;
+    provision::secrets(&mut template, &clients).await?;
 
     // Each function runs as its own IAM user, under its policy in the template; this
     // process keeps the administrator's key for what AWS itself does (provisioning, and
@@ -41,7 +43,7 @@ async fn main() -> Result<(), Error> {
     let mut apps = BTreeMap::new();
     for (id, credentials) in provision::principals(&template)? {
         let own = sdk.to_builder().credentials_provider(SharedCredentialsProvider::new(credentials)).build();
-        apps.insert(id.clone(), peyman::flows::App::with_sdk(function_config(&template, &id)?, &own).await);
+        apps.insert(id.clone(), peyman::flows::App::with_sdk(function_config(&template, &id, &own).await?, &own).await);
     }
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
     let gateway = Arc::new(Gateway {

@@ -24,6 +24,7 @@ pub struct Clients {
     pub s3: aws_sdk_s3::Client,
     pub sqs: aws_sdk_sqs::Client,
     pub kms: aws_sdk_kms::Client,
+    pub secrets: aws_sdk_secretsmanager::Client,
 }
 
 fn text(v: &Value, name: &str) -> String {
@@ -161,6 +162,34 @@ pub async fn keys(template: &mut Template, clients: &Clients) -> Result<(), Erro
     Ok(())
 }
 
+/// The template's Secrets Manager secrets, each under its physical name with the text the
+/// template gives it (the local parameters'), its ARN (Secrets Manager's choice) recorded
+/// for the `!Ref`s of the functions' environments and policies.
+pub async fn secrets(template: &mut Template, clients: &Clients) -> Result<(), Error> {
+    for (id, _) in
+        template.resources("AWS::SecretsManager::Secret").into_iter().map(|(id, v)| (id, v.clone())).collect::<Vec<_>>()
+    {
+        let name = template.physical_name(&id)?;
+        let text =
+            template.property(&id, "SecretString")?.and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+        let arn = match clients.secrets.describe_secret().secret_id(&name).send().await {
+            Ok(existing) => {
+                clients.secrets.put_secret_value().secret_id(&name).secret_string(&text).send().await?;
+                existing.arn().ok_or("Secrets Manager described a secret without an ARN")?.to_owned()
+            }
+            Err(_) => {
+                let made =
+                    clients.secrets.create_secret().name(&name).secret_string(&text).send().await.map_err(|e| {
+                        format!("create secret {id}: {}", aws_sdk_secretsmanager::error::DisplayErrorContext(e))
+                    })?;
+                made.arn().ok_or("Secrets Manager made a secret without an ARN")?.to_owned()
+            }
+        };
+        template.created(&id, arn);
+    }
+    Ok(())
+}
+
 /// Access keys of each function's own IAM user, whose policy is the function's policy in
 /// the template: the local stand-in for its execution role. moto checks every call
 /// against it (`moto_server.py`). The users are made by `principals.py` (boto3, in moto's
@@ -199,7 +228,9 @@ pub fn principals(template: &Template) -> Result<BTreeMap<String, Credentials>, 
 pub async fn buckets(template: &Template, clients: &Clients) -> Result<(), Error> {
     for (id, _) in template.resources("AWS::S3::Bucket") {
         let name = template.physical_name(&id)?;
-        match clients.s3.create_bucket().bucket(&name).send().await {
+        // Object Lock is chosen when a bucket is made (it turns versioning on too).
+        let locked = template.property(&id, "ObjectLockEnabled")?.is_some_and(|v| v == true || v == "true");
+        match clients.s3.create_bucket().bucket(&name).object_lock_enabled_for_bucket(locked).send().await {
             Ok(_) => {}
             Err(e) if e.as_service_error().is_some_and(|e| e.is_bucket_already_owned_by_you()) => {}
             Err(e) => return Err(format!("create bucket {name}: {}", aws_sdk_s3::error::DisplayErrorContext(e)).into()),

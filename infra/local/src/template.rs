@@ -198,6 +198,12 @@ impl Template {
             _ => match self.kind(name) {
                 Some("AWS::SQS::Queue") => self.queue_url(name)?,
                 Some("AWS::KMS::Key") => self.key_alias(name)?,
+                // A secret's `!Ref` is its ARN, known once it exists; before, its name
+                // (Secrets Manager takes either), as in the tests' copy of the template.
+                Some("AWS::SecretsManager::Secret") => match self.created.get(name) {
+                    Some(arn) => arn.clone(),
+                    None => self.physical_name(name)?,
+                },
                 Some(_) => self.physical_name(name)?,
                 None => return Err(format!("!Ref {name}: no such parameter or resource").into()),
             },
@@ -580,14 +586,31 @@ Resources:
             let ids = template.function_ids().into_iter();
             ids.filter(|id| template.function_environment(id).unwrap().contains_key(name)).collect()
         };
-        assert_eq!(holders("STRIPE_WEBHOOK_SECRET"), ["PaymentsWebhookFunction"]);
-        let key = holders("STRIPE_SECRET_KEY");
+        // No function holds a secret's value, only the ARN of each secret it uses...
+        for secret in ["STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET", "ZARINPAL_ACCESS_TOKEN"] {
+            assert!(holders(secret).is_empty(), "{secret} is in a function's environment");
+        }
+        assert_eq!(holders("STRIPE_WEBHOOK_SECRET_ARN"), ["PaymentsWebhookFunction"]);
+        let key = holders("STRIPE_SECRET_KEY_ARN");
         assert_eq!(
             key,
             ["OfferDecisionsFunction", "FollowUpsFunction", "SweeperFunction"],
             "the functions that call Stripe"
         );
-        assert_eq!(holders("ZARINPAL_ACCESS_TOKEN"), ["FollowUpsFunction", "SweeperFunction"]);
+        assert_eq!(holders("ZARINPAL_ACCESS_TOKEN_ARN"), ["FollowUpsFunction", "SweeperFunction"]);
+        // ...and may read exactly those secrets.
+        for id in template.function_ids() {
+            let policy = template.function_policy(&id).unwrap().to_string();
+            let env = template.function_environment(&id).unwrap();
+            for (secret, resource) in [
+                ("STRIPE_SECRET_KEY_ARN", "s-stripesecretkeysecret"),
+                ("STRIPE_WEBHOOK_SECRET_ARN", "s-stripewebhooksecretsecret"),
+                ("ZARINPAL_ACCESS_TOKEN_ARN", "s-zarinpalaccesstokensecret"),
+            ] {
+                let granted = policy.contains(&format!("\"{resource}\""));
+                assert_eq!(granted, env.contains_key(secret), "{id}: {secret} given and {resource} granted together");
+            }
+        }
     }
 
     #[test]

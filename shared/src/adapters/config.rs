@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use crate::adapters::secrets;
 use crate::adapters::stripe::StripeConfig;
 use crate::adapters::zarinpal::{RefundService, ZarinpalConfig};
 use peyman_rules::policy::Policy;
@@ -24,6 +25,9 @@ pub struct Config {
     /// (`EXPORT_ATTEMPTS`, default 3: the exports queue's `maxReceiveCount`). The last
     /// attempt that fails marks the export failed.
     pub export_attempts: u32,
+    /// How long a built packet is kept under S3 Object Lock (`EXPORT_RETENTION_DAYS`,
+    /// default 365; the template's `ExportRetentionDays`).
+    pub export_retention: chrono::Duration,
     /// How long a follow-up may sit in the outbox before the sweeper presumes its sender
     /// died and sends it (`OUTBOX_GRACE_SECONDS`, default 30).
     pub outbox_grace: Duration,
@@ -49,8 +53,9 @@ pub struct Config {
     pub policy: Policy,
     /// Stripe, the payment provider unless `PAYMENT_PROVIDER=zarinpal`
     /// (`STRIPE_API_BASE`, default `https://api.stripe.com`; `STRIPE_SECRET_KEY`;
-    /// `STRIPE_WEBHOOK_SECRET`). The secrets are empty unless the function needs them;
-    /// those that do call [`Config::require_for_stripe`] at init.
+    /// `STRIPE_WEBHOOK_SECRET`, each from Secrets Manager where its `…_ARN` is given).
+    /// The secrets are empty unless the function needs them; those that do call
+    /// [`Config::require_for_stripe`] at init.
     pub stripe: StripeConfig,
     /// Zarinpal, when `PAYMENT_PROVIDER=zarinpal`: then `ZARINPAL_MERCHANT_ID`,
     /// `ZARINPAL_CALLBACK_URL` and `PAYMENT_RETURN_URL` are required of every function;
@@ -97,8 +102,22 @@ pub enum ConfigError {
 }
 
 impl Config {
-    pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_lookup(|name| std::env::var(name).ok())
+    /// The configuration of a function at init: the process environment, with the
+    /// secrets it is given read from Secrets Manager through `sdk` ([`secrets`]).
+    pub async fn load(sdk: &aws_types::SdkConfig) -> Result<Self, ConfigError> {
+        Self::load_with(sdk, |name| std::env::var(name).ok()).await
+    }
+
+    /// [`Config::load`] over `lookup` instead of the process environment (the local
+    /// gateway's per-function environments).
+    pub async fn load_with(
+        sdk: &aws_types::SdkConfig,
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
+        let secrets = secrets::fetch(sdk, &lookup)
+            .await
+            .map_err(|secrets::Unreadable { name, reason }| ConfigError::Malformed { name, reason })?;
+        Self::from_lookup(|name| secrets.get(name).cloned().or_else(|| lookup(name)))
     }
 
     /// Reads the configuration through `lookup`, so the local gateway can feed it the
@@ -136,6 +155,17 @@ impl Config {
                     name: "EXPORT_ATTEMPTS",
                     reason: "a whole number of at least 1".into(),
                 })?,
+            },
+            export_retention: match lookup("EXPORT_RETENTION_DAYS") {
+                None => chrono::Duration::days(365),
+                Some(v) => {
+                    v.parse::<i64>().ok().filter(|n| (1..=36_500).contains(n)).map(chrono::Duration::days).ok_or_else(
+                        || ConfigError::Malformed {
+                            name: "EXPORT_RETENTION_DAYS",
+                            reason: "a whole number of days from 1 to 36500".into(),
+                        },
+                    )?
+                }
             },
             groups_claim: lookup("GROUPS_CLAIM").unwrap_or_else(|| "groups".into()),
             link_ttl: seconds("LINK_TTL_SECONDS", 900)?,
@@ -251,6 +281,21 @@ mod tests {
         ]))
         .unwrap_err();
         assert!(matches!(err, ConfigError::Malformed { name: "LINK_TTL_SECONDS", .. }));
+    }
+
+    #[test]
+    fn export_retention_is_whole_days_from_one() {
+        let base = [("TABLE_NAME", "t"), ("BUCKET_NAME", "b"), ("FOLLOWUPS_QUEUE_URL", "q")];
+        let with = |days: &'static str| {
+            let mut pairs = base.to_vec();
+            pairs.push(("EXPORT_RETENTION_DAYS", days));
+            Config::from_lookup(lookup(&pairs))
+        };
+        assert_eq!(with("30").unwrap().export_retention, chrono::Duration::days(30));
+        for bad in ["0", "-1", "a year", "36501"] {
+            assert!(matches!(with(bad), Err(ConfigError::Malformed { name: "EXPORT_RETENTION_DAYS", .. })), "{bad}");
+        }
+        assert_eq!(Config::from_lookup(lookup(&base)).unwrap().export_retention, chrono::Duration::days(365));
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! signing key, [`zip`] the packet's archive format, [`zarinpal`] the home market's
 //! payment gateway's wire format, [`payments`] the one of the two a deployment uses,
 //! [`provider_http`] the HTTPS client they and S3's calls share, [`sdk`] the AWS SDK's
-//! configuration and the roots it trusts, [`meter`] what the AWS calls cost. They take and return the
+//! configuration and the roots it trusts, [`meter`] what the AWS calls cost, [`secrets`] the payment secrets in Secrets Manager. They take and return the
 //! rules' types and decide nothing.
 
 pub mod config;
@@ -15,6 +15,7 @@ pub mod payments;
 pub mod provider_http;
 pub mod s3;
 pub mod sdk;
+pub mod secrets;
 pub mod sqs;
 pub mod stripe;
 pub mod telemetry;

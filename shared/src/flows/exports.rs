@@ -280,6 +280,9 @@ pub async fn assemble(app: &App, export: &Export, now: DateTime<Utc>) -> Result<
     // rule aborts it), and the job is retried.
     let ((object_version, size_bytes), (manifest_sha256, files, files_with_problems)) =
         tokio::try_join!(upload, write)?;
+    // The packet's version is kept under Object Lock before anyone is told it is ready:
+    // a retry of this job locks again (same key, its own new version).
+    app.files.retain(&export.object_key, object_version.as_deref(), now + app.config.export_retention).await?;
     Ok(Built { object_version, size_bytes, manifest_sha256, files, files_with_problems })
 }
 

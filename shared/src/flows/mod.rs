@@ -47,11 +47,15 @@ pub struct App {
 }
 
 impl App {
-    /// Reads the configuration from the environment and builds the SDK clients.
+    /// Reads the configuration from the environment (its secrets from Secrets Manager)
+    /// and builds the SDK clients.
     pub async fn from_env() -> Result<App, BoxError> {
-        Ok(App::new(Config::from_env()?).await)
+        let sdk = crate::adapters::sdk::config().await;
+        Ok(App::with_sdk(Config::load(&sdk).await?, &sdk).await)
     }
 
+    /// The adapters for a configuration already read, over the environment's SDK
+    /// configuration (the tests' own use of the flows).
     pub async fn new(config: Config) -> App {
         App::with_sdk(config, &crate::adapters::sdk::config().await).await
     }

@@ -497,7 +497,7 @@ async fn a_build_that_fails_for_the_last_time_is_on_the_real_disputes_timeline()
     let d = disputed(&api, &stripe).await;
     // A builder whose seal key does not exist: the packet is assembled, then cannot be
     // sealed. The export is queued without a job, so the gateway's builder never races it.
-    let mut config = peyman_local::local_config(&aws.template).unwrap();
+    let mut config = peyman_local::local_config(&aws.template).await.unwrap();
     config.export_seal_key_id = Some("alias/peyman-no-such-key".into());
     let app = peyman::flows::App::new(config).await;
     let now = chrono::Utc::now();
@@ -575,4 +575,30 @@ async fn a_hostile_file_name_gets_a_portable_entry_and_keeps_its_name_on_the_pag
     assert!(!page.contains("<img src=x"), "no markup of a party's reaches the page");
     let key = deployment_key(&Aws::connect().await).await;
     verify(&files, &key).expect("and the packet verifies");
+}
+
+/// A built packet is kept under S3 Object Lock for the template's retention: its version
+/// cannot be deleted or replaced, even by the local cloud's administrator, while a file
+/// the dispute refers to stays readable too.
+#[tokio::test]
+async fn a_built_packet_is_locked_and_its_version_cannot_be_deleted() {
+    let (api, stripe, aws) = (Api::default(), Stripe::default(), Aws::connect().await);
+    let support = support_token(&user("agent"));
+    let d = disputed(&api, &stripe).await;
+    let status = exported(&api, &support, &d.dispute_id).await;
+    let export_id = status["export_id"].as_str().unwrap();
+    let record = aws.partition(&format!("EXPORT#{export_id}")).await;
+    let text = |name: &str| record.iter().find_map(|i| i.get(name)?.as_s().ok().cloned()).expect(name);
+    let (key, version) = (text("object_key"), text("object_version"));
+
+    // The lock as S3 reports it on the version (moto has no GetObjectRetention).
+    let head = aws.s3.head_object().bucket(&aws.bucket).key(&key).version_id(&version).send().await.unwrap();
+    assert_eq!(head.object_lock_mode().map(|m| m.as_str()), Some("GOVERNANCE"));
+    let until = head.object_lock_retain_until_date().expect("a date").secs();
+    let days = (until - chrono::Utc::now().timestamp()) as f64 / 86_400.0;
+    assert!((364.0..=365.1).contains(&days), "kept for the template's 365 days, not {days}");
+    let deleted = aws.s3.delete_object().bucket(&aws.bucket).key(&key).version_id(&version).send().await;
+    assert!(deleted.is_err(), "a locked version cannot be deleted");
+    let still = aws.s3.head_object().bucket(&aws.bucket).key(&key).version_id(&version).send().await;
+    assert_eq!(still.expect("still there").content_length(), status["size_bytes"].as_i64());
 }

@@ -29,6 +29,7 @@ mod races;
 mod requests;
 mod reviews;
 mod seal;
+mod secrets;
 mod sellers;
 mod support_payments;
 mod timeline;

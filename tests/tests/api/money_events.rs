@@ -62,8 +62,7 @@ async fn a_refund_that_fails_at_the_bank_is_asked_again_under_a_new_key_then_fai
     assert_eq!(r.body["outcome"], "refund_confirmed", "{}", r.text);
 
     // Not ours: another refund id, or one of ours under a provider id we never recorded.
-    for body in [refund_failed(&intent_id, &first_id, "someone-elses"), refund_failed(&intent_id, "re_other", "part")]
-    {
+    for body in [refund_failed(&intent_id, &first_id, "someone-elses"), refund_failed(&intent_id, "re_other", "part")] {
         let r = deliver(&api, &stripe, &body).await;
         assert!(matches!(r.body["outcome"].as_str(), Some("ignored" | "already_decided")), "{}", r.text);
     }
@@ -84,8 +83,8 @@ async fn a_refund_that_fails_at_the_bank_is_asked_again_under_a_new_key_then_fai
     let r = deliver(&api, &stripe, &refund_failed(&intent_id, &second_id, "part")).await;
     assert_eq!(r.body["outcome"], "refund_retrying", "{}", r.text);
     let third = sent_again(&api, &deal, &order_id, &second_id).await;
-    let r = deliver(&api, &stripe, &refund_failed(&intent_id, third["provider_refund_id"].as_str().unwrap(), "part"))
-        .await;
+    let r =
+        deliver(&api, &stripe, &refund_failed(&intent_id, third["provider_refund_id"].as_str().unwrap(), "part")).await;
     assert_eq!(r.body["outcome"], "refund_failed", "{}", r.text);
     let o = deal.order(&api, &order_id).await;
     assert_eq!((o["refunds"][0]["status"].as_str(), o["refunds"][0]["attempts"].as_i64()), (Some("failed"), Some(3)));

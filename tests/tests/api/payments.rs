@@ -522,7 +522,7 @@ async fn a_refund_reported_before_the_success_holds_the_payment() {
 async fn accepting_while_the_provider_is_down_is_503_and_changes_nothing() {
     let api = Api::default();
     let aws = Aws::connect().await;
-    let mut config = peyman_local::local_config(&aws.template).unwrap();
+    let mut config = peyman_local::local_config(&aws.template).await.unwrap();
     config.stripe.api_base = "http://127.0.0.1:9".into(); // nothing listens there
     let app = peyman::flows::App::new(config).await;
     let deal = Deal::new(&api).await;
@@ -540,7 +540,7 @@ async fn accepting_while_the_provider_is_down_is_503_and_changes_nothing() {
 async fn with_the_payment_window_shortened_the_scheduled_sweep_lapses_the_order() {
     let api = Api::default();
     let aws = Aws::connect().await;
-    let mut config = peyman_local::local_config(&aws.template).unwrap();
+    let mut config = peyman_local::local_config(&aws.template).await.unwrap();
     config.policy.payment_window = chrono::Duration::seconds(2);
     let app = peyman::flows::App::new(config).await;
     let deal = Deal::new(&api).await;
