@@ -34,8 +34,9 @@ pub struct Case {
     pub statements: Vec<Statement>,
     /// Oldest first.
     pub deliveries: Vec<Delivery>,
-    /// Every message between the parties, oldest first.
-    pub messages: Vec<Message>,
+    /// The files the messages between the parties name, in the messages' order: the
+    /// messages themselves are read page by page as the packet is written, never held.
+    pub message_files: Vec<String>,
     pub payments: Vec<Payment>,
     pub refunds: Vec<Refund>,
     /// Each timeline (`offer`, `order`, `dispute`) up to the head of the entity read.
@@ -120,9 +121,7 @@ impl Case {
         if let Some(r) = &self.request {
             add("files", &mut r.attachment_upload_ids.iter().chain(&r.voice_note_upload_id));
         }
-        for m in &self.messages {
-            add("files", &mut m.attachment_upload_ids.iter().chain(&m.voice_note_upload_id));
-        }
+        add("files", &mut self.message_files.iter());
         let d = &self.dispute;
         add("files", &mut d.files.attachment_upload_ids.iter().chain(&d.files.voice_note_upload_id));
         for s in &self.statements {
@@ -165,14 +164,6 @@ impl Case {
             document.insert(name.clone(), Value::Array(events));
         }
         Value::Object(document)
-    }
-
-    /// `messages.json`: the messages, each with its Jalali time and its files' paths.
-    pub fn messages_document(&self, files: &BTreeMap<String, PacketFile>) -> Value {
-        fn named(m: &Message) -> Vec<&String> {
-            m.attachment_upload_ids.iter().chain(&m.voice_note_upload_id).collect()
-        }
-        with_jalali_and_files(&self.messages, "sent_at", |m| m.sent_at, named, files)
     }
 
     /// `deliveries/index.json`: the deliveries, each with its Jalali time and its files' paths.
@@ -235,15 +226,33 @@ fn with_jalali_and_files<T: serde::Serialize>(
     named: impl Fn(&T) -> Vec<&String>,
     files: &BTreeMap<String, PacketFile>,
 ) -> Value {
-    records
-        .iter()
-        .map(|r| {
-            let mut v = serde_json::to_value(r).unwrap_or_default();
-            v[format!("{field}_jalali")] = json!(packet_page::jalali(at(r)));
-            v["files"] = named(r).into_iter().map(|id| files.get(id).map(|f| f.path.clone())).collect();
-            v
-        })
-        .collect()
+    records.iter().map(|r| with_jalali_and_paths(r, field, at(r), &named(r), files)).collect()
+}
+
+/// A record as a packet document lists it: with its time `at` in the Solar Hijri calendar
+/// (`{field}_jalali`) and the packet path of each file it names (`files`).
+fn with_jalali_and_paths<T: serde::Serialize>(
+    record: &T,
+    field: &str,
+    at: DateTime<Utc>,
+    named: &[&String],
+    files: &BTreeMap<String, PacketFile>,
+) -> Value {
+    let mut v = serde_json::to_value(record).unwrap_or_default();
+    v[format!("{field}_jalali")] = json!(packet_page::jalali(at));
+    v["files"] = named.iter().map(|id| files.get(*id).map(|f| f.path.clone())).collect();
+    v
+}
+
+/// The files a message names, attachments first.
+pub fn message_file_ids(m: &Message) -> impl Iterator<Item = &String> {
+    m.attachment_upload_ids.iter().chain(&m.voice_note_upload_id)
+}
+
+/// One message of `messages.json`, the array the builder writes a page at a time: the
+/// message with its Jalali time and its files' paths.
+pub fn message_document(m: &Message, files: &BTreeMap<String, PacketFile>) -> Value {
+    with_jalali_and_paths(m, "sent_at", m.sent_at, &message_file_ids(m).collect::<Vec<_>>(), files)
 }
 
 #[cfg(test)]
@@ -262,6 +271,20 @@ mod tests {
 
     fn files(attachments: &[&str], voice: Option<&str>) -> Files {
         Files { attachment_upload_ids: ids(attachments), voice_note_upload_id: voice.map(str::to_owned) }
+    }
+
+    /// The one message of [`case`]: two attachments (one a delivery's too) and a voice note.
+    fn the_message(order: &Order) -> Message {
+        Message {
+            message_id: "m1".into(),
+            sender_id: order.buyer_id.clone(),
+            recipient_id: order.seller_id.clone(),
+            text: Some("سلام".into()),
+            attachment_upload_ids: ids(&["m1a", "a1"]),
+            voice_note_upload_id: Some("v1".into()),
+            order_id: None,
+            sent_at: at(1),
+        }
     }
 
     fn case() -> Case {
@@ -283,16 +306,6 @@ mod tests {
             attachment_upload_ids: ids(attachments),
             delivered_at: at(secs),
         };
-        let message = |id: &str, attachments: &[&str], voice: Option<&str>, secs| Message {
-            message_id: id.into(),
-            sender_id: order.buyer_id.clone(),
-            recipient_id: order.seller_id.clone(),
-            text: Some("سلام".into()),
-            attachment_upload_ids: ids(attachments),
-            voice_note_upload_id: voice.map(str::to_owned),
-            order_id: None,
-            sent_at: at(secs),
-        };
         let revision: Event = serde_json::from_value(json!({
             "subject": format!("order/{}", order.order_id), "seq": 5, "at": at(30), "actor": "buyer",
             "actor_id": order.buyer_id, "event": "revision_requested", "from_state": "delivered",
@@ -311,7 +324,7 @@ mod tests {
                 created_at: at(60),
             }],
             deliveries: vec![delivery("01A", 1, &["a1", "a2"], 10), delivery("01B", 2, &["b1"], 40)],
-            messages: vec![message("m1", &["m1a", "a1"], Some("v1"), 1)],
+            message_files: message_file_ids(&the_message(&order)).cloned().collect(),
             timelines: vec![("order".into(), vec![revision])],
             dispute,
             order,
@@ -375,9 +388,9 @@ mod tests {
         assert!(timeline["order"][0]["at_jalali"].as_str().is_some_and(|s| s.starts_with('۱')));
         let (_, file) = listed("m1a", None, "files/m1a-x.png".into(), (1, "f".into()), None);
         let files = BTreeMap::from([("m1a".to_owned(), file)]);
-        let messages = case.messages_document(&files);
-        assert_eq!(messages[0]["files"], json!(["files/m1a-x.png", null, null]), "one path per named file, in order");
-        assert!(messages[0]["sent_at_jalali"].is_string());
+        let message = message_document(&the_message(&case.order), &files);
+        assert_eq!(message["files"], json!(["files/m1a-x.png", null, null]), "one path per named file, in order");
+        assert!(message["sent_at_jalali"].is_string());
         assert!(case.deliveries_document(&files)[1]["delivered_at_jalali"].is_string());
         assert!(case.contract().terms_hash_verified);
     }

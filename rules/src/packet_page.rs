@@ -40,7 +40,6 @@ pub struct Sheet<'a> {
     pub terms_hash_verified: bool,
     /// `offer`, `order`, `dispute`, each with its events.
     pub timelines: &'a [(String, Vec<Event>)],
-    pub messages: &'a [Message],
     pub deliveries: &'a [Delivery],
     pub payments: &'a [Payment],
     pub refunds: &'a [Refund],
@@ -162,7 +161,29 @@ padding:.3em .5em;vertical-align:top}.hash,.utc,code{font-family:monospace;font-
 .problem{color:#b00}section{margin-bottom:2em}";
 
 /// The page.
-pub fn render(sheet: &Sheet) -> String {
+/// The page around its messages: the builder writes `head`, then each message's
+/// [`message_article`] as it reads them page by page, then `tail`, so a conversation of
+/// any length is never held whole.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page {
+    pub head: String,
+    pub tail: String,
+}
+
+/// One message as the page shows it: who (buyer or seller of `order`), when, its text and
+/// its files.
+pub fn message_article(m: &Message, order: &Order, files: &BTreeMap<String, PacketFile>) -> String {
+    let sender = if m.sender_id == order.buyer_id { "buyer" } else { "seller" };
+    format!(
+        "<article><h3>{} — {}</h3><p>{}</p>{}</article>",
+        role(sender),
+        when(m.sent_at),
+        esc(m.text.as_deref().unwrap_or_default()),
+        files_list(&m.attachment_upload_ids.iter().chain(&m.voice_note_upload_id).collect::<Vec<_>>(), files)
+    )
+}
+
+pub fn render(sheet: &Sheet) -> Page {
     let order = sheet.order;
     let terms = &order.terms;
     let dispute = sheet.dispute;
@@ -304,17 +325,7 @@ pub fn render(sheet: &Sheet) -> String {
 
     // Messages.
     h.push_str("<section id=\"messages\"><h2>پیام‌ها</h2>");
-    for m in sheet.messages {
-        let sender = if m.sender_id == order.buyer_id { "buyer" } else { "seller" };
-        let _ = write!(
-            h,
-            "<article><h3>{} — {}</h3><p>{}</p>{}</article>",
-            role(sender),
-            when(m.sent_at),
-            esc(m.text.as_deref().unwrap_or_default()),
-            files_list(&m.attachment_upload_ids.iter().chain(&m.voice_note_upload_id).collect::<Vec<_>>(), sheet.files)
-        );
-    }
+    let head = std::mem::take(&mut h);
     h.push_str("</section>");
 
     // Payments and refunds.
@@ -377,7 +388,7 @@ pub fn render(sheet: &Sheet) -> String {
     h.push_str(
         "<p>درستی این بسته را با <code>peyman-verify</code> و کلید عمومی استقرار بسنجید.</p></main></body></html>\n",
     );
-    h
+    Page { head, tail: h }
 }
 
 /// A fixed value's name as the API writes it (`not_as_agreed`, `partial_refund`).

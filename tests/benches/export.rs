@@ -1,10 +1,10 @@
 //! The dispute packet's memory: a dispute whose files total 200 MiB, then one whose files
 //! total 2 GiB (41 attachments of 50 MiB, the attachment limit, through the upload API
-//! and the checker), each exported by the builder's own code in a fresh process, which
-//! then prints its peak RSS. The builder
-//! streams every file into the ZIP and the ZIP out in 8 MiB parts, so the peak does not
-//! grow with the packet. `PACKET_MIB` sets another total. Printed, never asserted; run by
-//! `make bench` against its own local stack.
+//! and the checker), then one whose parties exchanged 100,000 messages, each exported by
+//! the builder's own code in a fresh process, which then prints its peak RSS. The builder
+//! streams every file into the ZIP and the ZIP out in 8 MiB parts, and reads the messages
+//! 500 at a time, so the peak grows with neither. `PACKET_MIB` and `MESSAGES` set other
+//! sizes. Printed, never asserted; run by `make bench` against its own local stack.
 
 use std::time::{Duration, Instant};
 
@@ -41,14 +41,30 @@ async fn build(dispute_id: &str) {
     let started = Instant::now();
     let built = peyman::flows::exports::assemble(&app, &export, now).await.expect("built");
     let took = started.elapsed();
+    let peak = peak_rss_kib();
     let mib = built.size_bytes as f64 / (1024.0 * 1024.0);
     println!(
-        "export of a {mib:.0} MiB packet ({} files): peak RSS {:.1} MiB (after init {:.1} MiB), {took:.1?}, {:.0} MiB/s",
+        "export of a {mib:.0} MiB packet ({} files, {} messages): peak RSS {:.1} MiB (after init {:.1} MiB), {took:.1?}, {:.0} MiB/s",
         built.files,
-        peak_rss_kib() as f64 / 1024.0,
+        messages(&app, &dispute).await,
+        peak as f64 / 1024.0,
         before as f64 / 1024.0,
         mib / took.as_secs_f64()
     );
+}
+
+/// How many messages the dispute's parties exchanged (counted a page at a time).
+async fn messages(app: &peyman::flows::App, dispute: &peyman_rules::dispute::Dispute) -> usize {
+    let (mut count, mut after) = (0, None);
+    loop {
+        let (page, more) =
+            app.store.messages_after(&dispute.buyer_id, &dispute.seller_id, after.as_deref(), 1000).await.unwrap();
+        count += page.len();
+        after = page.last().map(|m| m.message_id.clone());
+        if !more || page.is_empty() {
+            return count;
+        }
+    }
 }
 
 /// A paid order disputed by its buyer with `files` attachments of 50 MiB (ten on the
@@ -112,4 +128,39 @@ async fn main() {
             .expect("the build runs");
         assert!(status.success());
     }
+    // A conversation of `MESSAGES` messages (written straight to the table, as the
+    // messages route stores them), and no files.
+    let count: u64 = std::env::var("MESSAGES").ok().and_then(|v| v.parse().ok()).unwrap_or(100_000);
+    let dispute_id = disputed_with(&api, &stripe, 0, &body).await;
+    let app = std::sync::Arc::new(Aws::connect().await.app().await);
+    let dispute: peyman_rules::dispute::Dispute = app.store.tracked(&dispute_id).await.unwrap().expect("the dispute");
+    let (started, at) = (Instant::now(), chrono::Utc::now());
+    let mut writers = tokio::task::JoinSet::new();
+    for worker in 0..8u64 {
+        let (app, buyer, seller) = (app.clone(), dispute.buyer_id.clone(), dispute.seller_id.clone());
+        writers.spawn(async move {
+            for i in (worker..count).step_by(8) {
+                let from_buyer = i % 2 == 0;
+                let message = peyman_rules::message::Message {
+                    message_id: ulid::Ulid::from_parts(at.timestamp_millis() as u64 + i, u128::from(worker))
+                        .to_string(),
+                    sender_id: if from_buyer { buyer.clone() } else { seller.clone() },
+                    recipient_id: if from_buyer { seller.clone() } else { buyer.clone() },
+                    text: Some(format!("پیام شمارهٔ {i}: طرح‌ها را دیدم، بند ۲ را ببینید 🙏")),
+                    attachment_upload_ids: vec![],
+                    voice_note_upload_id: None,
+                    order_id: None,
+                    sent_at: at + chrono::Duration::milliseconds(i as i64),
+                };
+                app.store.insert_message(&message).await.expect("stored");
+            }
+        });
+    }
+    writers.join_all().await;
+    println!("wrote {count} messages in {:.1?}", started.elapsed());
+    let status = std::process::Command::new(std::env::current_exe().unwrap())
+        .env(CHILD, &dispute_id)
+        .status()
+        .expect("the build runs");
+    assert!(status.success());
 }

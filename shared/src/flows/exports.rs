@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
 use crate::adapters::dynamo::commit::Commit;
-use crate::adapters::zip::PacketZip;
+use crate::adapters::zip::{PacketZip, Written};
 use crate::flows::tracked::events_as_of;
 use crate::flows::{App, until_not_raced};
 use peyman_rules::caller::Caller;
@@ -23,6 +23,7 @@ use peyman_rules::error::{ApiError, Code};
 use peyman_rules::export::{Built, Export, ExportStatus};
 use peyman_rules::followup::{FollowUp, FollowUpKind};
 use peyman_rules::lifecycle::{self, Actor, DISPUTE, DisputeAction};
+use peyman_rules::message::Message;
 use peyman_rules::offer::{Offer, OfferSource};
 use peyman_rules::order::Order;
 use peyman_rules::packet::{self, Entry};
@@ -182,8 +183,13 @@ async fn load(app: &App, dispute_id: &str) -> Result<Case, ApiError> {
     }
     timelines.push(("order".to_owned(), events_as_of(app, &order).await?));
     timelines.push(("dispute".to_owned(), events_as_of(app, &dispute).await?));
-    let mut messages = app.store.all_messages(&order.buyer_id, &order.seller_id).await?;
-    messages.sort_by(|a, b| a.sent_at.cmp(&b.sent_at).then_with(|| a.message_id.cmp(&b.message_id)));
+    // The messages are read page by page three times (their files here; messages.json and
+    // the page as they are written), never held together.
+    let mut message_files = Vec::new();
+    let mut pages = MessagePages::new(&order);
+    while let Some(page) = pages.next(app).await? {
+        message_files.extend(page.iter().flat_map(case::message_file_ids).cloned());
+    }
     let mut deliveries = app.store.all_deliveries(&order.order_id).await?;
     deliveries.sort_by_key(|d| d.delivered_at);
     let (payments, refunds) = app.store.order_payments(&order.order_id).await?;
@@ -194,7 +200,7 @@ async fn load(app: &App, dispute_id: &str) -> Result<Case, ApiError> {
         offer,
         request,
         deliveries,
-        messages,
+        message_files,
         payments,
         refunds,
         timelines,
@@ -242,7 +248,21 @@ pub async fn assemble(app: &App, export: &Export, now: DateTime<Utc>) -> Result<
             entries.push(entry);
             files.insert(id.clone(), file);
         }
-        add(&mut zip, &mut entries, "messages.json", &json_bytes(&case.messages_document(&files))?).await?;
+        // A JSON array, a page of messages at a time.
+        let mut entry = zip.entry("messages.json").await?;
+        let (mut pages, mut first) = (MessagePages::new(&case.order), true);
+        entry.write(b"[").await?;
+        while let Some(page) = pages.next(app).await? {
+            for m in &page {
+                let separator: &[u8] = if first { b"\n" } else { b",\n" };
+                first = false;
+                entry.write(separator).await?;
+                entry.write(&json_bytes(&case::message_document(m, &files))?).await?;
+            }
+        }
+        entry.write(b"\n]").await?;
+        let written = entry.close().await?;
+        entries.push(document_entry("messages.json", written));
         add(&mut zip, &mut entries, "deliveries/index.json", &json_bytes(&case.deliveries_document(&files))?).await?;
         add(&mut zip, &mut entries, "payments.json", &json_bytes(&case.payments_document())?).await?;
         let sheet = Sheet {
@@ -253,13 +273,24 @@ pub async fn assemble(app: &App, export: &Export, now: DateTime<Utc>) -> Result<
             order: &case.order,
             terms_hash_verified: case.contract().terms_hash_verified,
             timelines: &case.timelines,
-            messages: &case.messages,
             deliveries: &case.deliveries,
             payments: &case.payments,
             refunds: &case.refunds,
             files: &files,
         };
-        add(&mut zip, &mut entries, "index.html", packet_page::render(&sheet).as_bytes()).await?;
+        // The page around its messages, which are written into it a page at a time.
+        let page = packet_page::render(&sheet);
+        let mut entry = zip.entry("index.html").await?;
+        entry.write(page.head.as_bytes()).await?;
+        let mut pages = MessagePages::new(&case.order);
+        while let Some(messages) = pages.next(app).await? {
+            let articles: String =
+                messages.iter().map(|m| packet_page::message_article(m, &case.order, &files)).collect();
+            entry.write(articles.as_bytes()).await?;
+        }
+        entry.write(page.tail.as_bytes()).await?;
+        let written = entry.close().await?;
+        entries.push(document_entry("index.html", written));
         add(&mut zip, &mut entries, packet::PUBLIC_KEY, packet::public_key_pem(&public_key).as_bytes()).await?;
 
         // The manifest lists everything above; the seal names it and is signed.
@@ -293,9 +324,43 @@ async fn add<W: tokio::io::AsyncWrite + Unpin>(
     path: &str,
     bytes: &[u8],
 ) -> Result<(), ApiError> {
-    let w = zip.bytes(path, bytes).await?;
-    entries.push(Entry { path: path.to_owned(), size: w.size, sha256: w.sha256, problem: None, file_name: None });
+    let written = zip.bytes(path, bytes).await?;
+    entries.push(document_entry(path, written));
     Ok(())
+}
+
+/// The manifest's line for a document the builder wrote (not a party's file).
+fn document_entry(path: &str, written: Written) -> Entry {
+    Entry { path: path.to_owned(), size: written.size, sha256: written.sha256, problem: None, file_name: None }
+}
+
+/// How many messages the builder reads at a time: what it holds of a conversation.
+const MESSAGES_PER_PAGE: i32 = 500;
+
+/// The messages between an order's parties, read a page at a time in id order.
+struct MessagePages {
+    buyer_id: String,
+    seller_id: String,
+    after: Option<String>,
+    done: bool,
+}
+
+impl MessagePages {
+    fn new(order: &Order) -> Self {
+        MessagePages { buyer_id: order.buyer_id.clone(), seller_id: order.seller_id.clone(), after: None, done: false }
+    }
+
+    /// The next page, or `None` after the last.
+    async fn next(&mut self, app: &App) -> Result<Option<Vec<Message>>, ApiError> {
+        if self.done {
+            return Ok(None);
+        }
+        let (page, more) =
+            app.store.messages_after(&self.buyer_id, &self.seller_id, self.after.as_deref(), MESSAGES_PER_PAGE).await?;
+        self.done = !more || page.is_empty();
+        self.after = page.last().map(|m| m.message_id.clone());
+        Ok((!page.is_empty()).then_some(page))
+    }
 }
 
 fn json_bytes<T: serde::Serialize>(value: &T) -> Result<Vec<u8>, ApiError> {

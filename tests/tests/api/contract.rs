@@ -116,7 +116,7 @@ fn a_call_to_the_payment_provider_ends_before_the_function_that_makes_it() {
     let mut callers = 0;
     for (id, resource) in template["Resources"].as_mapping().unwrap() {
         let properties = &resource["Properties"];
-        let calls_stripe = properties["Environment"]["Variables"].get("STRIPE_SECRET_KEY").is_some();
+        let calls_stripe = properties["Environment"]["Variables"].get("STRIPE_SECRET_KEY_ARN").is_some();
         if resource["Type"] == "AWS::Serverless::Function" && calls_stripe {
             callers += 1;
             let timeout = properties.get("Timeout").and_then(Value::as_u64).unwrap_or(default);

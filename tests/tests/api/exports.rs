@@ -602,3 +602,54 @@ async fn a_built_packet_is_locked_and_its_version_cannot_be_deleted() {
     let still = aws.s3.head_object().bucket(&aws.bucket).key(&key).version_id(&version).send().await;
     assert_eq!(still.expect("still there").content_length(), status["size_bytes"].as_i64());
 }
+
+/// The builder reads a conversation a page at a time (500 messages): one of more than two
+/// pages is in the packet whole, in the order it was sent, in `messages.json` and on the
+/// page, and the packet verifies.
+#[tokio::test]
+async fn a_conversation_of_many_pages_is_in_the_packet_whole_and_in_order() {
+    let (api, stripe, aws) = (Api::default(), Stripe::default(), Aws::connect().await);
+    let app = std::sync::Arc::new(aws.app().await);
+    let support = support_token(&user("agent"));
+    let d = disputed(&api, &stripe).await;
+    let (buyer, seller) = (d.deal.buyer.clone(), d.deal.seller.clone());
+    let start = chrono::Utc::now();
+    let sent: Vec<peyman_rules::message::Message> = (0..1_234)
+        .map(|i| peyman_rules::message::Message {
+            message_id: ulid::Ulid::from_parts(start.timestamp_millis() as u64 + i, 7).to_string(),
+            sender_id: if i % 2 == 0 { buyer.clone() } else { seller.clone() },
+            recipient_id: if i % 2 == 0 { seller.clone() } else { buyer.clone() },
+            text: Some(format!("پیام {i} 😀")),
+            attachment_upload_ids: vec![],
+            voice_note_upload_id: None,
+            order_id: None,
+            sent_at: start + chrono::Duration::milliseconds(i as i64),
+        })
+        .collect();
+    let mut writers = tokio::task::JoinSet::new();
+    for chunk in sent.chunks(80) {
+        let (app, chunk) = (app.clone(), chunk.to_vec());
+        writers.spawn(async move {
+            for m in &chunk {
+                app.store.insert_message(m).await.expect("stored");
+            }
+        });
+    }
+    writers.join_all().await;
+
+    let status = exported(&api, &support, &d.dispute_id).await;
+    let url = status["download_url"].as_str().unwrap();
+    let files = unzip(&reqwest::get(url).await.unwrap().bytes().await.unwrap());
+    let messages: Vec<Value> = serde_json::from_slice(find(&files, "messages.json")).expect("one JSON array");
+    let ids: Vec<&str> = messages.iter().map(|m| m["message_id"].as_str().unwrap()).collect();
+    assert!(ids.len() > 1_234, "{}", ids.len());
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "in the order they were sent, each once");
+    for m in &sent {
+        assert!(ids.contains(&m.message_id.as_str()), "{} is in the packet", m.message_id);
+    }
+    let page = String::from_utf8(find(&files, "index.html").to_vec()).unwrap();
+    let section = page.split("<section id=\"messages\">").nth(1).unwrap().split("</section>").next().unwrap();
+    assert_eq!(section.matches("<article>").count(), ids.len(), "each message on the page once");
+    assert!(section.contains("پیام 1233 😀"));
+    assert!(verify(&files, &deployment_key(&aws).await).is_ok(), "the packet verifies");
+}

@@ -63,9 +63,33 @@ impl Store {
         self.prefix_page(&keys::conversation(a, b), keys::MESSAGE_PREFIX, limit, cursor).await
     }
 
-    /// Every message between `a` and `b`, oldest first (a dispute's packet holds them all).
-    pub async fn all_messages(&self, a: &str, b: &str) -> Result<Vec<Message>, ApiError> {
-        self.all_with_prefix(&keys::conversation(a, b), keys::MESSAGE_PREFIX).await
+    /// Up to `limit` messages between `a` and `b` in id order (a ULID: the order they
+    /// were sent in, to the millisecond), after the message `after` (from the first when
+    /// `None`), read consistently; and whether more may follow. A dispute's packet reads
+    /// the whole conversation this way, a page at a time.
+    pub async fn messages_after(
+        &self,
+        a: &str,
+        b: &str,
+        after: Option<&str>,
+        limit: i32,
+    ) -> Result<(Vec<Message>, bool), ApiError> {
+        let out = self
+            .db
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("PK = :pk AND begins_with(SK, :sk)")
+            .expression_attribute_values(":pk", s(keys::conversation(a, b)))
+            .expression_attribute_values(":sk", s(keys::MESSAGE_PREFIX))
+            .consistent_read(true)
+            .limit(limit)
+            .set_exclusive_start_key(after.map(|id| key_item(&keys::message(a, b, id))))
+            .send()
+            .await
+            .map_err(db_error)?;
+        let more = out.last_evaluated_key.is_some();
+        let messages = out.items.unwrap_or_default().into_iter().map(super::decode).collect::<Result<_, _>>()?;
+        Ok((messages, more))
     }
 
     /// The messages between `a` and `b` about `order_id`, newest first.
