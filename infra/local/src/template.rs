@@ -613,6 +613,34 @@ Resources:
         }
     }
 
+    /// An alarm fed by a metric filter on the functions' logs pages nobody if the line it
+    /// matches is never logged: each filter's message is one the core crate logs.
+    #[test]
+    fn every_log_metric_matches_a_line_the_functions_log() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../template.yaml");
+        let site = Site { stack: "s".into(), account: "1".into(), region: "r".into(), endpoint: "http://e".into() };
+        let template = Template::load(path, site, &[]).unwrap();
+        fn sources(dir: &std::path::Path, all: &mut String) {
+            for entry in std::fs::read_dir(dir).unwrap().map(Result::unwrap) {
+                let path = entry.path();
+                if path.is_dir() {
+                    sources(&path, all);
+                } else if path.extension().is_some_and(|e| e == "rs") {
+                    all.push_str(&std::fs::read_to_string(path).unwrap());
+                }
+            }
+        }
+        let mut code = String::new();
+        sources(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/src"), &mut code);
+        let filters = template.resources("AWS::Logs::MetricFilter");
+        assert!(filters.len() >= 2, "the parked timers' and the stuck follow-ups' filters");
+        for (id, _) in filters {
+            let pattern = template.property(&id, "FilterPattern").unwrap().unwrap();
+            let message = pattern.as_str().unwrap().split('"').nth(1).expect("a quoted message");
+            assert!(code.contains(&format!("\"{message}\"")), "{id}: nothing logs {message:?}");
+        }
+    }
+
     #[test]
     fn rates() {
         assert_eq!(rate_period("rate(5 minutes)"), Some(Duration::from_secs(300)));

@@ -16,6 +16,7 @@ use crate::adapters::dynamo::timers::DueTimer;
 use crate::flows::App;
 use crate::flows::payments::{refund_within, send_refund};
 use crate::flows::reviews;
+use crate::flows::support::OUTBOX_STUCK_AFTER;
 use peyman_rules::error::ApiError;
 use peyman_rules::followup::FollowUp;
 use peyman_rules::lifecycle::{
@@ -86,6 +87,12 @@ async fn resend_outbox(app: &App, now: DateTime<Utc>) -> Result<usize, ApiError>
     let stale = app.store.stale_followups(now - app.config.outbox_grace).await?;
     if stale.is_empty() {
         return Ok(0);
+    }
+    // Still here after OUTBOX_STUCK_AFTER: every sweep since has failed to send them. The
+    // line feeds the StuckFollowUps alarm; support lists them at /v1/support/parked-work.
+    let stuck = stale.iter().filter(|f| f.created_at < now - OUTBOX_STUCK_AFTER).count();
+    if stuck > 0 {
+        tracing::error!(stuck, "follow-ups stuck in the outbox; listed for support");
     }
     let sent = app.queues.send(&stale).await?;
     app.store.forget_followups(&sent).await?;
