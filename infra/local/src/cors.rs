@@ -25,7 +25,8 @@ fn list(v: &Json) -> Vec<String> {
 }
 
 impl Cors {
-    /// From the resolved `CorsConfiguration`; `None` (no configuration) answers no preflight.
+    /// From the resolved `CorsConfiguration`; null (the API has none) allows no origin, so
+    /// every preflight gets no CORS header.
     pub fn from_configuration(configuration: &Json) -> Cors {
         Cors {
             allow_origins: list(&configuration["AllowOrigins"]),

@@ -454,6 +454,13 @@ fn json_string(v: &Json) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `infra/template.yaml` itself, under stack `s`.
+    fn real_template() -> Template {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../template.yaml");
+        let site = Site { stack: "s".into(), account: "1".into(), region: "r".into(), endpoint: "http://e".into() };
+        Template::load(path, site, &[]).unwrap()
+    }
     use std::time::Duration;
 
     const FIXTURE: &str = r#"
@@ -549,9 +556,7 @@ Resources:
     /// or move storage classes.
     #[test]
     fn no_lifecycle_rule_of_the_template_deletes_an_object_or_a_version() {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../template.yaml");
-        let site = Site { stack: "s".into(), account: "1".into(), region: "r".into(), endpoint: "http://e".into() };
-        let template = Template::load(path, site, &[]).unwrap();
+        let template = real_template();
         let buckets = template.resources("AWS::S3::Bucket");
         assert!(!buckets.is_empty());
         const HARMLESS: &[&str] = &[
@@ -579,9 +584,7 @@ Resources:
     /// webhook, which faces the internet and holds no API key.
     #[test]
     fn secrets_reach_only_the_functions_that_use_them() {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../template.yaml");
-        let site = Site { stack: "s".into(), account: "1".into(), region: "r".into(), endpoint: "http://e".into() };
-        let template = Template::load(path, site, &[]).unwrap();
+        let template = real_template();
         let holders = |name: &str| -> Vec<String> {
             let ids = template.function_ids().into_iter();
             ids.filter(|id| template.function_environment(id).unwrap().contains_key(name)).collect()
@@ -617,9 +620,7 @@ Resources:
     /// matches is never logged: each filter's message is one the core crate logs.
     #[test]
     fn every_log_metric_matches_a_line_the_functions_log() {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../template.yaml");
-        let site = Site { stack: "s".into(), account: "1".into(), region: "r".into(), endpoint: "http://e".into() };
-        let template = Template::load(path, site, &[]).unwrap();
+        let template = real_template();
         fn sources(dir: &std::path::Path, all: &mut String) {
             for entry in std::fs::read_dir(dir).unwrap().map(Result::unwrap) {
                 let path = entry.path();
