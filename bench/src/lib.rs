@@ -43,8 +43,8 @@ pub struct AwsRequest {
     pub body: Vec<u8>,
 }
 
-/// Our stand-in for the AWS endpoint (`AWS_ENDPOINT_URL`): every request answered `{}`,
-/// and kept.
+/// Our stand-in for the AWS endpoint (`AWS_ENDPOINT_URL`): every request answered `{}`
+/// (a secret's read with a secret), and kept.
 pub struct AwsStandIn {
     pub url: String,
     asked: Arc<Mutex<Vec<AwsRequest>>>,
@@ -62,10 +62,17 @@ impl AwsStandIn {
                 std::thread::spawn(move || {
                     let mut reader = BufReader::new(stream.try_clone().unwrap());
                     let mut writer = stream;
-                    while let Some((head, body)) = read_request(&mut reader) {
+                    while let Some((head, asked)) = read_request(&mut reader) {
                         let target = header(&head, "x-amz-target").unwrap_or_default().to_owned();
-                        keep.lock().unwrap().push(AwsRequest { target, body });
-                        let answer = "HTTP/1.1 200 OK\r\ncontent-type: application/x-amz-json-1.0\r\ncontent-length: 2\r\n\r\n{}";
+                        let answer = match target.as_str() {
+                            "secretsmanager.GetSecretValue" => r#"{"SecretString":"{\"value\":\"bench\"}"}"#,
+                            _ => "{}",
+                        };
+                        keep.lock().unwrap().push(AwsRequest { target, body: asked });
+                        let answer = format!(
+                            "HTTP/1.1 200 OK\r\ncontent-type: application/x-amz-json-1.0\r\ncontent-length: {}\r\n\r\n{answer}",
+                            answer.len()
+                        );
                         if writer.write_all(answer.as_bytes()).is_err() {
                             break;
                         }

@@ -34,7 +34,17 @@ fn release_binary(name: &str) -> PathBuf {
 
 /// The function's environment beside Lambda's own, with our stand-in as its AWS endpoint:
 /// nothing may call out.
-fn environment(aws: &str) -> Vec<(String, String)> {
+const SECRET_ARN: &str = "arn:aws:secretsmanager:us-east-1:123456789012:secret:bench-AbCdEf";
+
+fn environment(aws: &str, binary: &Path) -> Vec<(String, String)> {
+    // Each function gets the ARNs of the secrets the template gives it, and reads them
+    // from the stand-in at init, as in AWS.
+    let name = binary.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+    let secrets: &[(&str, &str)] = match name {
+        "payments-webhook" => &[("STRIPE_WEBHOOK_SECRET_ARN", SECRET_ARN)],
+        "offer-decisions" | "sweeper" | "followups" => &[("STRIPE_SECRET_KEY_ARN", SECRET_ARN)],
+        _ => &[],
+    };
     [
         ("AWS_REGION", "us-east-1"),
         ("AWS_ACCESS_KEY_ID", "bench"),
@@ -47,11 +57,10 @@ fn environment(aws: &str) -> Vec<(String, String)> {
         ("FOLLOWUPS_QUEUE_URL", "http://127.0.0.1:9/123456789012/followups"),
         ("EXPORTS_QUEUE_URL", "http://127.0.0.1:9/123456789012/exports"),
         ("EXPORT_SEAL_KEY_ID", "alias/bench"),
-        ("STRIPE_SECRET_KEY", "sk_test_bench"),
-        ("STRIPE_WEBHOOK_SECRET", "whsec_bench"),
         ("RUST_LOG", "warn"),
     ]
     .iter()
+    .chain(secrets)
     .map(|(k, v)| (k.to_string(), v.to_string()))
     .collect()
 }
@@ -66,7 +75,7 @@ fn orders_events(calls: usize) -> Vec<Vec<u8>> {
 /// many AWS requests its INIT made.
 fn first_and_later_calls(binary: &Path, runner: &[&str]) -> (Vec<Duration>, usize) {
     let aws = AwsStandIn::start();
-    let mut runtime = Runtime::start(binary, &environment(&aws.url), runner);
+    let mut runtime = Runtime::start(binary, &environment(&aws.url, binary), runner);
     let waiting = runtime.wait_for_next();
     let init_requests = aws.requests().len();
     let (answers, _) = runtime.serve(waiting, &orders_events(CALLS));
@@ -91,7 +100,7 @@ fn peak_rss_kib(pid: u32) -> u64 {
 fn cold_start(binary: &Path, runner: &[&str]) -> (Duration, u64) {
     let aws = AwsStandIn::start();
     let spawned = Instant::now();
-    let mut runtime = Runtime::start(binary, &environment(&aws.url), runner);
+    let mut runtime = Runtime::start(binary, &environment(&aws.url, binary), runner);
     let waiting = runtime.wait_for_next();
     let init = spawned.elapsed();
     let rss = peak_rss_kib(runtime.child.id());
@@ -104,7 +113,7 @@ fn cold_start(binary: &Path, runner: &[&str]) -> (Duration, u64) {
 /// the stand-in, and exits; with no calls, that is INIT (and the exit).
 fn instructions(binary: &Path, runner: &[&str], calls: usize) -> Option<u64> {
     let aws = AwsStandIn::start();
-    runtime::instructions(binary, &environment(&aws.url), runner, &orders_events(calls)).map(|(ir, _)| ir)
+    runtime::instructions(binary, &environment(&aws.url, binary), runner, &orders_events(calls)).map(|(ir, _)| ir)
 }
 
 /// Instructions per warm call: a process answering [`CALLS`] + 1 requests against one

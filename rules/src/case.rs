@@ -37,6 +37,9 @@ pub struct Case {
     /// The files the messages between the parties name, in the messages' order: the
     /// messages themselves are read page by page as the packet is written, never held.
     pub message_files: Vec<String>,
+    /// The last message the packet holds (in id order): one sent while the packet is
+    /// being written is left out of every document, so they all show the same messages.
+    pub last_message_id: Option<String>,
     pub payments: Vec<Payment>,
     pub refunds: Vec<Refund>,
     /// Each timeline (`offer`, `order`, `dispute`) up to the head of the entity read.
@@ -325,6 +328,7 @@ mod tests {
             }],
             deliveries: vec![delivery("01A", 1, &["a1", "a2"], 10), delivery("01B", 2, &["b1"], 40)],
             message_files: message_file_ids(&the_message(&order)).cloned().collect(),
+            last_message_id: Some("m1".into()),
             timelines: vec![("order".into(), vec![revision])],
             dispute,
             order,

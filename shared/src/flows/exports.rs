@@ -185,10 +185,11 @@ async fn load(app: &App, dispute_id: &str) -> Result<Case, ApiError> {
     timelines.push(("dispute".to_owned(), events_as_of(app, &dispute).await?));
     // The messages are read page by page three times (their files here; messages.json and
     // the page as they are written), never held together.
-    let mut message_files = Vec::new();
-    let mut pages = MessagePages::new(&order);
+    let (mut message_files, mut last_message_id) = (Vec::new(), None);
+    let mut pages = MessagePages::new(&order, None);
     while let Some(page) = pages.next(app).await? {
         message_files.extend(page.iter().flat_map(case::message_file_ids).cloned());
+        last_message_id = page.last().map(|m| m.message_id.clone());
     }
     let mut deliveries = app.store.all_deliveries(&order.order_id).await?;
     deliveries.sort_by_key(|d| d.delivered_at);
@@ -201,6 +202,7 @@ async fn load(app: &App, dispute_id: &str) -> Result<Case, ApiError> {
         request,
         deliveries,
         message_files,
+        last_message_id,
         payments,
         refunds,
         timelines,
@@ -250,7 +252,8 @@ pub async fn assemble(app: &App, export: &Export, now: DateTime<Utc>) -> Result<
         }
         // A JSON array, a page of messages at a time.
         let mut entry = zip.entry("messages.json").await?;
-        let (mut pages, mut first) = (MessagePages::new(&case.order), true);
+        let (mut pages, mut first) =
+            (MessagePages::new(&case.order, Some(case.last_message_id.as_deref().unwrap_or_default())), true);
         entry.write(b"[").await?;
         while let Some(page) = pages.next(app).await? {
             for m in &page {
@@ -282,7 +285,7 @@ pub async fn assemble(app: &App, export: &Export, now: DateTime<Utc>) -> Result<
         let page = packet_page::render(&sheet);
         let mut entry = zip.entry("index.html").await?;
         entry.write(page.head.as_bytes()).await?;
-        let mut pages = MessagePages::new(&case.order);
+        let mut pages = MessagePages::new(&case.order, Some(case.last_message_id.as_deref().unwrap_or_default()));
         while let Some(messages) = pages.next(app).await? {
             let articles: String =
                 messages.iter().map(|m| packet_page::message_article(m, &case.order, &files)).collect();
@@ -337,17 +340,25 @@ fn document_entry(path: &str, written: Written) -> Entry {
 /// How many messages the builder reads at a time: what it holds of a conversation.
 const MESSAGES_PER_PAGE: i32 = 500;
 
-/// The messages between an order's parties, read a page at a time in id order.
+/// The messages between an order's parties, read a page at a time in id order, up to
+/// and including `until` when given (the last the packet holds; `""`: none at all).
 struct MessagePages {
     buyer_id: String,
     seller_id: String,
     after: Option<String>,
+    until: Option<String>,
     done: bool,
 }
 
 impl MessagePages {
-    fn new(order: &Order) -> Self {
-        MessagePages { buyer_id: order.buyer_id.clone(), seller_id: order.seller_id.clone(), after: None, done: false }
+    fn new(order: &Order, until: Option<&str>) -> Self {
+        MessagePages {
+            buyer_id: order.buyer_id.clone(),
+            seller_id: order.seller_id.clone(),
+            after: None,
+            until: until.map(str::to_owned),
+            done: false,
+        }
     }
 
     /// The next page, or `None` after the last.
@@ -355,10 +366,14 @@ impl MessagePages {
         if self.done {
             return Ok(None);
         }
-        let (page, more) =
+        let (mut page, more) =
             app.store.messages_after(&self.buyer_id, &self.seller_id, self.after.as_deref(), MESSAGES_PER_PAGE).await?;
-        self.done = !more || page.is_empty();
         self.after = page.last().map(|m| m.message_id.clone());
+        if let Some(until) = &self.until {
+            page.retain(|m| m.message_id <= *until);
+        }
+        let reached = self.until.is_some() && self.after.as_ref() >= self.until.as_ref();
+        self.done = !more || page.is_empty() || reached;
         Ok((!page.is_empty()).then_some(page))
     }
 }
