@@ -41,7 +41,7 @@ pub async fn fetch(
     if wanted.is_empty() {
         return Ok(values);
     }
-    let client = client(sdk);
+    let client = aws_sdk_secretsmanager::Client::new(sdk);
     for (name, arn) in wanted {
         let unreadable = |reason: String| Unreadable { name, reason };
         let out = client.get_secret_value().secret_id(&arn).send().await.map_err(|e| {
@@ -51,37 +51,6 @@ pub async fn fetch(
         values.insert(name, value_of(text).map_err(|e| unreadable(format!("secret {arn}: {e}")))?);
     }
     Ok(values)
-}
-
-/// Secrets Manager's regional endpoint, or the configured one (moto, locally). The SDK's
-/// own resolver evaluates the service's endpoint rules over its table of partitions,
-/// parsed on first use: about 2 M instructions of a cold start spent to name one URL
-/// that never varies for us (no FIPS, no dual-stack).
-#[derive(Debug)]
-struct RegionalEndpoint(String);
-
-impl aws_sdk_secretsmanager::config::endpoint::ResolveEndpoint for RegionalEndpoint {
-    fn resolve_endpoint<'a>(
-        &'a self,
-        _: &'a aws_sdk_secretsmanager::config::endpoint::Params,
-    ) -> aws_sdk_secretsmanager::config::endpoint::EndpointFuture<'a> {
-        let endpoint = aws_sdk_secretsmanager::config::endpoint::Endpoint::builder().url(self.0.clone()).build();
-        aws_sdk_secretsmanager::config::endpoint::EndpointFuture::ready(Ok(endpoint))
-    }
-}
-
-/// The client, with [`RegionalEndpoint`]; no region and no endpoint leave the SDK's.
-fn client(sdk: &SdkConfig) -> aws_sdk_secretsmanager::Client {
-    let url = match (sdk.endpoint_url(), sdk.region()) {
-        (Some(url), _) => Some(url.to_owned()),
-        (None, Some(region)) => Some(format!("https://secretsmanager.{region}.amazonaws.com")),
-        (None, None) => None,
-    };
-    let mut config = aws_sdk_secretsmanager::config::Builder::from(sdk);
-    if let Some(url) = url {
-        config = config.endpoint_resolver(RegionalEndpoint(url));
-    }
-    aws_sdk_secretsmanager::Client::from_conf(config.build())
 }
 
 /// The value a secret's text `{"value": "…"}` holds.
@@ -105,29 +74,6 @@ mod tests {
         for bad in ["sk_test_1", r#"{"value":1}"#, r#"{"value":"a","other":"b"}"#, "{}"] {
             assert!(value_of(bad).is_err(), "{bad}");
         }
-    }
-
-    #[test]
-    fn the_endpoint_is_the_regional_one_or_the_configured_one() {
-        use aws_sdk_secretsmanager::config::endpoint::Params;
-        let resolve = |sdk: SdkConfig| {
-            let config = client(&sdk).config().clone();
-            let resolver = config.endpoint_resolver();
-            let params = aws_smithy_runtime_api::client::endpoint::EndpointResolverParams::new(
-                Params::builder().region("eu-central-1").build().unwrap(),
-            );
-            futures_lite::future::block_on(aws_smithy_runtime_api::client::endpoint::ResolveEndpoint::resolve_endpoint(
-                &resolver, &params,
-            ))
-            .unwrap()
-            .url()
-            .to_owned()
-        };
-        let region = aws_types::region::Region::new("eu-central-1");
-        let aws = SdkConfig::builder().region(region.clone()).build();
-        assert_eq!(resolve(aws), "https://secretsmanager.eu-central-1.amazonaws.com");
-        let local = SdkConfig::builder().region(region).endpoint_url("http://127.0.0.1:5100").build();
-        assert_eq!(resolve(local), "http://127.0.0.1:5100");
     }
 
     #[tokio::test]
