@@ -83,19 +83,8 @@ fn failed<E: ProvideErrorMetadata + std::error::Error + 'static, R: std::fmt::De
 }
 
 /// Whether S3 answered 404: no such key, or no such version of it.
-fn not_found<E, R: HttpStatus>(error: &SdkError<E, R>) -> bool {
-    error.raw_response().is_some_and(|r| r.status_code() == 404)
-}
-
-/// The HTTP status of a raw response, whichever the error carries.
-trait HttpStatus {
-    fn status_code(&self) -> u16;
-}
-
-impl HttpStatus for aws_smithy_runtime_api::client::orchestrator::HttpResponse {
-    fn status_code(&self) -> u16 {
-        self.status().as_u16()
-    }
+fn not_found<E>(error: &SdkError<E, aws_smithy_runtime_api::client::orchestrator::HttpResponse>) -> bool {
+    error.raw_response().is_some_and(|r| r.status().as_u16() == 404)
 }
 
 /// S3's rule for URLs: everything but the unreserved characters is percent-encoded.
