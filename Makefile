@@ -9,7 +9,7 @@ TOOLS := moto localstripe cfn-lint checkov aws-sam-cli schemathesis
 # Its sweeper runs every second, takes outbox entries after 2 s and retries a failing timer
 # or refund at once, three times, so tests of expiry, lost follow-ups and poison items
 # finish in seconds.
-TEST_PORTS := PORT=3100 MOTO_PORT=5100 LOCALSTRIPE_PORT=8520 ZARINPAL_PORT=8530 LOCAL_SCHEDULE_SECONDS=1 OUTBOX_GRACE_SECONDS=2 \
+TEST_PORTS := PORT=3100 MOTO_PORT=5100 LOCALSTRIPE_PORT=8520 ZARINPAL_PORT=8530 LOCAL_SCHEDULE_SECONDS=1 REFUND_CHECK_SECONDS=2 \
 	RETRY_FIRST_SECONDS=0 RETRY_ATTEMPTS=3
 # The contract tests' stack, beside the tests' one: ports of its own, and no sweep (nothing
 # schemathesis checks waits for a timer, and each sweep is moto's work).
@@ -58,7 +58,7 @@ check: lint
 # Writes again what is generated from the code: docs/lifecycles.md (the transition tables)
 # and docs/errors.md (the problem codes); the rules' tests fail when either differs.
 docs:
-	UPDATE_DOCS=1 cargo test -q -p peyman-rules -- the_lifecycle_document the_error_document
+	UPDATE_DOCS=1 cargo test -q -p peyman-rules -- the_lifecycle_document the_error_document the_event_schemas
 
 lint: build
 	cargo fmt --all --check
@@ -141,6 +141,7 @@ bench: $(VENV)/moto/.installed $(VENV)/localstripe/.installed
 	$(TEST_PORTS) infra/local/stack.sh cargo bench -p peyman-e2e --bench api
 	$(TEST_PORTS) infra/local/stack.sh cargo bench -p peyman-e2e --bench export
 	$(TEST_PORTS) LOCAL_SCHEDULE_SECONDS=86400 infra/local/stack.sh cargo bench -p peyman-e2e --bench capacity
+	cargo bench -p peyman-e2e --bench partitions
 
 # Deployable artifacts: one `cargo lambda build --release` (cargo-lambda pinned in .venv)
 # builds every function of the template, laid out in .aws-sam/build as `sam build` would

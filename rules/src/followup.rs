@@ -1,15 +1,14 @@
 //! Follow-ups: what a transition asks to happen after it commits (tell a party, cancel a
-//! payment at the provider, send a refund to it). They are
-//! written to the outbox in the transition's own transaction, sent to SQS right after,
-//! and re-sent by the sweeper if the process died in between; the consumer applies each
-//! at most once.
+//! payment at the provider, send a refund to it, build an export). They are written in
+//! the transition's own transaction (on its timeline event), and the relay hands them
+//! to SQS from the table's stream, at least once; the consumer applies each at most once.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FollowUp {
-    /// A ULID: orders the outbox by time and makes the consumer's work idempotent.
+    /// A ULID: orders follow-ups by time and makes the consumer's work idempotent.
     pub followup_id: String,
     pub kind: FollowUpKind,
     /// Who is told (`notify` only; empty otherwise).

@@ -7,6 +7,7 @@ pub mod canonical;
 pub mod case;
 pub mod delivery;
 pub mod dispute;
+pub mod domain_event;
 pub mod error;
 pub mod export;
 pub mod followup;

@@ -41,6 +41,9 @@ mod prices {
     /// https://aws.amazon.com/kms/pricing/ — $0.15 per 10,000 asymmetric requests (the
     /// packet's seal is an ECC signature).
     pub const KMS_REQUEST: f64 = 0.15e-4;
+    /// https://aws.amazon.com/eventbridge/pricing/ — custom events, $1.00 per million
+    /// (each 64 KB of an event is one; ours are smaller).
+    pub const EVENTBRIDGE_EVENT: f64 = 1.00e-6;
     /// The template's `MemorySize` (256 MB), in GB.
     pub const LAMBDA_MEMORY_GB: f64 = 0.25;
 }
@@ -50,6 +53,8 @@ struct Invocations {
     http: u64,
     sqs: u64,
     scheduled: u64,
+    /// The relay's, fed by the table's stream (its reads of the stream are free).
+    stream: u64,
     duration_micros: u64,
 }
 
@@ -68,6 +73,7 @@ impl Meter {
                 http: a.http - b.http,
                 sqs: a.sqs - b.sqs,
                 scheduled: a.scheduled - b.scheduled,
+                stream: a.stream - b.stream,
                 duration_micros: a.duration_micros - b.duration_micros,
             },
         }
@@ -88,11 +94,13 @@ impl Meter {
                 sqs_requests: a.sqs_requests + b.sqs_requests,
                 s3_requests: a.s3_requests + b.s3_requests,
                 kms_requests: a.kms_requests + b.kms_requests,
+                events_published: a.events_published + b.events_published,
             },
             invocations: Invocations {
                 http: i.http + j.http,
                 sqs: i.sqs + j.sqs,
                 scheduled: i.scheduled + j.scheduled,
+                stream: i.stream + j.stream,
                 duration_micros: i.duration_micros + j.duration_micros,
             },
         }
@@ -105,10 +113,10 @@ impl Meter {
     }
 
     /// What this cost in US dollars, by [`prices`], service by service.
-    fn costs(&self) -> [(&'static str, f64); 8] {
+    fn costs(&self) -> [(&'static str, f64); 9] {
         let u = &self.aws;
         let i = &self.invocations;
-        let invocations = (i.http + i.sqs + i.scheduled) as f64;
+        let invocations = (i.http + i.sqs + i.scheduled + i.stream) as f64;
         let gb_seconds = i.duration_micros as f64 / 1e6 * prices::LAMBDA_MEMORY_GB;
         [
             ("DynamoDB writes", u.write_units as f64 * prices::DYNAMODB_WRITE_UNIT),
@@ -119,6 +127,7 @@ impl Meter {
             ("SQS", self.sqs_billed() as f64 * prices::SQS_REQUEST),
             ("S3", u.s3_requests as f64 * prices::S3_REQUEST),
             ("KMS", u.kms_requests as f64 * prices::KMS_REQUEST),
+            ("EventBridge", u.events_published as f64 * prices::EVENTBRIDGE_EVENT),
         ]
     }
 
@@ -176,12 +185,12 @@ impl Steps {
     fn print(&self, title: &str) -> Meter {
         println!("\n{title}");
         println!(
-            "{:<28} {:>5} {:>6} {:>6} {:>8} {:>8} {:>6} {:>6} {:>5} {:>4} {:>4} {:>4} {:>9} {:>10}",
-            "step", "ddb", "items", "items", "read", "write", "KB", "KB", "sqs", "s3", "kms", "inv", "ms", "µ$"
+            "{:<28} {:>5} {:>6} {:>6} {:>8} {:>8} {:>6} {:>6} {:>5} {:>4} {:>4} {:>4} {:>4} {:>9} {:>10}",
+            "step", "ddb", "items", "items", "read", "write", "KB", "KB", "sqs", "s3", "kms", "bus", "inv", "ms", "µ$"
         );
         println!(
-            "{:<28} {:>5} {:>6} {:>6} {:>8} {:>8} {:>6} {:>6} {:>5} {:>4} {:>4} {:>4} {:>9} {:>10}",
-            "", "calls", "read", "written", "units", "units", "read", "written", "", "", "", "", "(local)", ""
+            "{:<28} {:>5} {:>6} {:>6} {:>8} {:>8} {:>6} {:>6} {:>5} {:>4} {:>4} {:>4} {:>4} {:>9} {:>10}",
+            "", "calls", "read", "written", "units", "units", "read", "written", "", "", "", "", "", "(local)", ""
         );
         let mut total = Meter::default();
         for (name, m) in &self.rows {
@@ -196,7 +205,7 @@ impl Steps {
 fn row(name: &str, m: &Meter) {
     let (u, i) = (&m.aws, &m.invocations);
     println!(
-        "{:<28} {:>5} {:>6} {:>6} {:>8.1} {:>8} {:>6.1} {:>6.1} {:>5} {:>4} {:>4} {:>4} {:>9.1} {:>10.2}",
+        "{:<28} {:>5} {:>6} {:>6} {:>8.1} {:>8} {:>6.1} {:>6.1} {:>5} {:>4} {:>4} {:>4} {:>4} {:>9.1} {:>10.2}",
         name,
         u.dynamodb_requests,
         u.items_read,
@@ -208,7 +217,8 @@ fn row(name: &str, m: &Meter) {
         m.sqs_billed(),
         u.s3_requests,
         u.kms_requests,
-        i.http + i.sqs + i.scheduled,
+        u.events_published,
+        i.http + i.sqs + i.scheduled + i.stream,
         i.duration_micros as f64 / 1000.0,
         m.dollars() * 1e6
     );

@@ -58,7 +58,7 @@ async fn route(app: &App, req: &ApiRequest) -> Result<Reply, ApiError> {
             let refund = payments::paid_by_hand(app, &intent_id, &refund_id, &transfer_reference, me, req.now).await?;
             Reply::ok(json!({ "refund": for_support(&refund) }))
         }
-        "GET /v1/support/parked-work" => Reply::ok(support::parked_work(app, me, req.now).await?),
+        "GET /v1/support/parked-work" => Reply::ok(support::parked_work(app, me).await?),
         _ => unknown_route(req),
     }
 }

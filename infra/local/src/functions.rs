@@ -28,15 +28,17 @@ pub const HTTP: &[&str] = &[
 ];
 pub const SQS: &[&str] = &["UploadCheckerFunction", "FollowUpsFunction", "ExportBuilderFunction"];
 pub const SCHEDULED: &[&str] = &["SweeperFunction"];
+pub const STREAM: &[&str] = &["RelayFunction"];
 
-/// Invocations since the gateway started, by kind (HTTP, SQS, scheduled), and the time
+/// Invocations since the gateway started, by kind (HTTP, SQS, scheduled, stream), and the time
 /// they took, for the capacity meter (`GET /_local/meter`): in AWS each is a Lambda
 /// request, billed with its duration.
-static INVOCATIONS: [AtomicU64; 3] = [const { AtomicU64::new(0) }; 3];
+static INVOCATIONS: [AtomicU64; 4] = [const { AtomicU64::new(0) }; 4];
 static INVOKED_MICROS: AtomicU64 = AtomicU64::new(0);
 
-/// `[http, sqs, scheduled]` invocations so far, and their total duration in microseconds.
-pub fn invocations() -> ([u64; 3], u64) {
+/// `[http, sqs, scheduled, stream]` invocations so far, and their total duration in
+/// microseconds.
+pub fn invocations() -> ([u64; 4], u64) {
     (INVOCATIONS.each_ref().map(|n| n.load(Ordering::Relaxed)), INVOKED_MICROS.load(Ordering::Relaxed))
 }
 
@@ -46,7 +48,7 @@ fn invoked(kind: usize, started: Instant) {
 }
 
 pub fn is_known(function: &str) -> bool {
-    HTTP.contains(&function) || SQS.contains(&function) || SCHEDULED.contains(&function)
+    [HTTP, SQS, SCHEDULED, STREAM].iter().any(|kind| kind.contains(&function))
 }
 
 pub async fn invoke_http(app: &App, function: &str, request: Request) -> Result<Response<Body>, Error> {
@@ -92,5 +94,20 @@ pub async fn invoke_schedule(app: &App, function: &str, event: serde_json::Value
         other => Err(format!("{other} is not a scheduled function").into()),
     };
     invoked(2, started);
+    answer
+}
+
+/// Invokes a stream-fed function with a batch of DynamoDB stream records.
+pub async fn invoke_stream(
+    app: &App,
+    function: &str,
+    event: aws_lambda_events::dynamodb::Event,
+) -> Result<aws_lambda_events::streams::DynamoDbEventResponse, Error> {
+    let started = Instant::now();
+    let answer = match function {
+        "RelayFunction" => relay::handle(app, event).await,
+        other => Err(format!("{other} is not a stream function").into()),
+    };
+    invoked(3, started);
     answer
 }

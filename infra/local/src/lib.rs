@@ -7,6 +7,7 @@ pub mod poller;
 pub mod provision;
 pub mod schedule;
 pub mod server;
+pub mod stream;
 pub mod template;
 pub mod tokens;
 

@@ -1,5 +1,6 @@
 //! `peyman-local`: provisions the template's resources in moto, then serves its HttpApi
-//! routes on 127.0.0.1 and polls its SQS event sources, running the functions in-process.
+//! routes on 127.0.0.1 and polls its SQS and DynamoDB stream event sources, running the
+//! functions in-process.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -9,7 +10,7 @@ use aws_sdk_dynamodb::config::SharedCredentialsProvider;
 use peyman_local::provision::{self, Clients};
 use peyman_local::server::{self, Gateway};
 use peyman_local::template::Error;
-use peyman_local::{function_config, functions, local_template, poller, schedule, tokens};
+use peyman_local::{function_config, functions, local_template, poller, schedule, stream, tokens};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -30,10 +31,12 @@ async fn main() -> Result<(), Error> {
         sqs: aws_sdk_sqs::Client::new(&sdk),
         kms: aws_sdk_kms::Client::new(&sdk),
         secrets: aws_sdk_secretsmanager::Client::new(&sdk),
+        events: aws_sdk_eventbridge::Client::new(&sdk),
     };
     provision::queues(&template, &clients).await?;
-    provision::tables(&template, &clients).await?;
+    provision::tables(&mut template, &clients).await?;
     provision::buckets(&template, &clients).await?;
+    provision::buses(&template, &clients).await?;
     provision::keys(&mut template, &clients).await?;
     provision::secrets(&mut template, &clients).await?;
 
@@ -66,6 +69,21 @@ async fn main() -> Result<(), Error> {
             retry_after,
         };
         tokio::spawn(poller::run(gateway.clone(), clients.sqs.clone(), source));
+    }
+
+    let streams = aws_sdk_dynamodbstreams::Client::new(&sdk);
+    for source in template.stream_sources()? {
+        source.filters.iter().try_for_each(stream::check_pattern)?;
+        let source = stream::Source {
+            stream_arn: template.attribute(&format!("{}.StreamArn", source.table))?,
+            function: source.function,
+            batch_size: source.batch_size,
+            starting_position: source.starting_position,
+            filters: source.filters,
+            region: template.site().region.clone(),
+            retry_after,
+        };
+        tokio::spawn(stream::run(gateway.clone(), streams.clone(), source));
     }
 
     for source in template.schedules() {

@@ -3,7 +3,7 @@
 
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType,
-    ScalarAttributeType, TimeToLiveSpecification,
+    ScalarAttributeType, StreamSpecification, StreamViewType, TimeToLiveSpecification,
 };
 use aws_sdk_s3::types::{
     BucketVersioningStatus, Event, FilterRule, FilterRuleName, NotificationConfiguration,
@@ -25,6 +25,7 @@ pub struct Clients {
     pub sqs: aws_sdk_sqs::Client,
     pub kms: aws_sdk_kms::Client,
     pub secrets: aws_sdk_secretsmanager::Client,
+    pub events: aws_sdk_eventbridge::Client,
 }
 
 fn text(v: &Value, name: &str) -> String {
@@ -48,8 +49,9 @@ fn key_schema(v: &Value) -> Result<Vec<KeySchemaElement>, Error> {
         .collect()
 }
 
-pub async fn tables(template: &Template, clients: &Clients) -> Result<(), Error> {
-    for (id, _) in template.resources("AWS::DynamoDB::Table") {
+pub async fn tables(template: &mut Template, clients: &Clients) -> Result<(), Error> {
+    let tables: Vec<String> = template.resources("AWS::DynamoDB::Table").into_iter().map(|(id, _)| id).collect();
+    for id in tables {
         let name = template.physical_name(&id)?;
         let props = |p: &str| template.property(&id, p).map(Option::unwrap_or_default);
         let mut create = clients
@@ -79,14 +81,33 @@ pub async fn tables(template: &Template, clients: &Clients) -> Result<(), Error>
                     .build()?,
             );
         }
-        match create.send().await {
-            Ok(_) => {}
-            Err(e) if e.as_service_error().is_some_and(|e| e.is_resource_in_use_exception()) => continue,
+        let stream = props("StreamSpecification")?;
+        if let Some(view) = stream["StreamViewType"].as_str() {
+            create = create.stream_specification(
+                StreamSpecification::builder()
+                    .stream_enabled(true)
+                    .stream_view_type(StreamViewType::from(view))
+                    .build()?,
+            );
+        }
+        let created = match create.send().await {
+            Ok(created) => created.table_description,
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_resource_in_use_exception()) => {
+                // Made by an earlier start against the same moto: only its stream is news.
+                let existing = clients.dynamodb.describe_table().table_name(&name).send().await?.table;
+                if let Some(arn) = existing.and_then(|t| t.latest_stream_arn) {
+                    template.created(&format!("{id}.StreamArn"), arn);
+                }
+                continue;
+            }
             Err(e) => {
                 return Err(format!("create table {name}: {}", aws_sdk_dynamodb::error::DisplayErrorContext(e)).into());
             }
-        }
+        };
         let ttl = props("TimeToLiveSpecification")?;
+        if let Some(arn) = created.and_then(|t| t.latest_stream_arn) {
+            template.created(&format!("{id}.StreamArn"), arn);
+        }
         if ttl["Enabled"] == Value::Bool(true) {
             clients
                 .dynamodb
@@ -101,6 +122,37 @@ pub async fn tables(template: &Template, clients: &Clients) -> Result<(), Error>
                 .send()
                 .await?;
         }
+    }
+    Ok(())
+}
+
+/// The queue a local rule copies every event of bus `bus` (a logical id) into: the
+/// local stack's own subscriber, which the tests read (not in the template: in AWS the
+/// subscribers are other services').
+pub fn event_tap(template: &Template, bus: &str) -> Result<(String, String), Error> {
+    let name = format!("{}-tap", template.physical_name(bus)?);
+    let site = template.site();
+    Ok((
+        format!("{}/{}/{name}", site.endpoint, site.account),
+        format!("arn:aws:sqs:{}:{}:{name}", site.region, site.account),
+    ))
+}
+
+/// The template's event buses, each with the local tap: a rule that sends every event
+/// Peyman publishes to a queue the tests read.
+pub async fn buses(template: &Template, clients: &Clients) -> Result<(), Error> {
+    for (id, _) in template.resources("AWS::Events::EventBus") {
+        let name = template.physical_name(&id)?;
+        if clients.events.describe_event_bus().name(&name).send().await.is_err() {
+            clients.events.create_event_bus().name(&name).send().await?;
+        }
+        let (_, tap_arn) = event_tap(template, &id)?;
+        let tap = format!("{name}-tap");
+        clients.sqs.create_queue().queue_name(&tap).send().await?;
+        let pattern = serde_json::json!({ "source": [peyman_rules::domain_event::SOURCE] }).to_string();
+        clients.events.put_rule().name(&tap).event_bus_name(&name).event_pattern(pattern).send().await?;
+        let target = aws_sdk_eventbridge::types::Target::builder().id("tap").arn(tap_arn).build()?;
+        clients.events.put_targets().rule(&tap).event_bus_name(&name).targets(target).send().await?;
     }
     Ok(())
 }

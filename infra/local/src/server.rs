@@ -92,10 +92,10 @@ fn query_parameters(raw: &str) -> BTreeMap<String, String> {
 const METER: &str = "/_local/meter";
 
 fn meter_reply() -> Reply {
-    let ([http, sqs, scheduled], micros) = functions::invocations();
+    let ([http, sqs, scheduled, stream], micros) = functions::invocations();
     let body = json!({
         "aws": peyman::adapters::meter::totals(),
-        "invocations": { "http": http, "sqs": sqs, "scheduled": scheduled, "duration_micros": micros },
+        "invocations": { "http": http, "sqs": sqs, "scheduled": scheduled, "stream": stream, "duration_micros": micros },
     });
     hyper::Response::builder()
         .header("content-type", "application/json")

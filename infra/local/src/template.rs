@@ -44,6 +44,19 @@ pub struct QueueSource {
     pub batch_size: i32,
 }
 
+/// A `DynamoDB` event: Lambda's poller reads the table's stream into `function`.
+#[derive(Debug, Clone)]
+pub struct StreamSource {
+    pub function: String,
+    /// The table (logical id) whose stream it reads.
+    pub table: String,
+    pub batch_size: i32,
+    /// `TRIM_HORIZON` or `LATEST`.
+    pub starting_position: String,
+    /// The `FilterCriteria` patterns, parsed; a record must match one (none: every record).
+    pub filters: Vec<Json>,
+}
+
 /// A `Schedule` event: EventBridge invokes `function` on `expression`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ScheduleSource {
@@ -147,6 +160,7 @@ impl Template {
             Some("AWS::DynamoDB::Table") => self.property(id, "TableName")?,
             Some("AWS::S3::Bucket") => self.property(id, "BucketName")?,
             Some("AWS::SQS::Queue") => self.property(id, "QueueName")?,
+            Some("AWS::Events::EventBus") => self.property(id, "Name")?,
             _ => None,
         };
         Ok(match explicit {
@@ -179,6 +193,7 @@ impl Template {
             Some("AWS::DynamoDB::Table") => format!("arn:aws:dynamodb:{region}:{account}:table/{name}"),
             Some("AWS::S3::Bucket") => format!("arn:aws:s3:::{name}"),
             Some("AWS::SQS::Queue") => format!("arn:aws:sqs:{region}:{account}:{name}"),
+            Some("AWS::Events::EventBus") => format!("arn:aws:events:{region}:{account}:event-bus/{name}"),
             // Other kinds only need a unique, well-formed ARN locally: name their last segment.
             Some(kind) => {
                 format!("arn:aws:local:{region}:{account}:{}/{name}", kind.rsplit(':').next().unwrap_or(kind))
@@ -210,12 +225,18 @@ impl Template {
         })
     }
 
-    fn attribute(&self, spec: &str) -> Result<String, Error> {
+    pub fn attribute(&self, spec: &str) -> Result<String, Error> {
         let (id, attr) = spec.split_once('.').ok_or_else(|| format!("!GetAtt {spec}: want Resource.Attribute"))?;
         match attr {
             "Arn" => self.arn(id),
             "QueueUrl" => self.queue_url(id),
             "QueueName" => self.physical_name(id),
+            // Known once the table exists with its stream (provision::tables records it).
+            "StreamArn" => self
+                .created
+                .get(&format!("{id}.StreamArn"))
+                .cloned()
+                .ok_or_else(|| format!("{id} has no stream yet").into()),
             _ => Err(format!("!GetAtt {spec}: attribute not known locally").into()),
         }
     }
@@ -374,6 +395,41 @@ impl Template {
                     .ok_or_else(|| format!("{id}: SQS event source {arn} is not a queue of this template"))?;
                 let batch_size = event.get("BatchSize").and_then(Value::as_i64).unwrap_or(10) as i32;
                 sources.push(QueueSource { function: id.clone(), queue, batch_size });
+            }
+        }
+        Ok(sources)
+    }
+
+    pub fn stream_sources(&self) -> Result<Vec<StreamSource>, Error> {
+        let mut sources = Vec::new();
+        for id in self.function_ids() {
+            for event in self.events(&id, "DynamoDB") {
+                let stream = event.get("Stream").and_then(|s| tagged(s)).filter(|(tag, _)| tag == "GetAtt");
+                let table = stream
+                    .and_then(|(_, inner)| inner.as_str().and_then(|spec| spec.strip_suffix(".StreamArn")))
+                    .ok_or_else(|| format!("{id}: a DynamoDB event source must be !GetAtt <Table>.StreamArn"))?;
+                let mut filters = Vec::new();
+                for filter in event
+                    .get("FilterCriteria")
+                    .and_then(|f| f.get("Filters"))
+                    .and_then(Value::as_sequence)
+                    .into_iter()
+                    .flatten()
+                {
+                    let pattern = filter.get("Pattern").and_then(Value::as_str).unwrap_or("{}");
+                    filters.push(serde_json::from_str(pattern).map_err(|e| format!("{id}: filter pattern: {e}"))?);
+                }
+                sources.push(StreamSource {
+                    function: id.clone(),
+                    table: table.to_owned(),
+                    batch_size: event.get("BatchSize").and_then(Value::as_i64).unwrap_or(100) as i32,
+                    starting_position: event
+                        .get("StartingPosition")
+                        .and_then(Value::as_str)
+                        .unwrap_or("LATEST")
+                        .to_owned(),
+                    filters,
+                });
             }
         }
         Ok(sources)
@@ -634,12 +690,29 @@ Resources:
         let mut code = String::new();
         sources(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/src"), &mut code);
         let filters = template.resources("AWS::Logs::MetricFilter");
-        assert!(filters.len() >= 2, "the parked timers' and the stuck follow-ups' filters");
+        assert!(!filters.is_empty(), "the parked timers' filter at least");
         for (id, _) in filters {
             let pattern = template.property(&id, "FilterPattern").unwrap().unwrap();
             let message = pattern.as_str().unwrap().split('"').nth(1).expect("a quoted message");
             assert!(code.contains(&format!("\"{message}\"")), "{id}: nothing logs {message:?}");
         }
+    }
+
+    /// The relay reads the table's stream with the pattern the local poller applies, and
+    /// retries a record until it goes (a follow-up is never dropped).
+    #[test]
+    fn the_relay_reads_the_tables_stream_and_never_gives_up_a_record() {
+        let template = real_template();
+        let sources = template.stream_sources().unwrap();
+        assert_eq!(sources.len(), 1, "{sources:?}");
+        let relay = &sources[0];
+        assert_eq!((relay.function.as_str(), relay.table.as_str()), ("RelayFunction", "Table"));
+        assert_eq!(relay.filters.len(), 1);
+        relay.filters.iter().for_each(|f| crate::stream::check_pattern(f).unwrap());
+        let event = template.events("RelayFunction", "DynamoDB")[0];
+        assert_eq!(event.get("MaximumRetryAttempts").and_then(Value::as_i64), Some(-1));
+        let view = template.property("Table", "StreamSpecification").unwrap().unwrap();
+        assert_eq!(view["StreamViewType"], "NEW_IMAGE", "the relay reads the new image");
     }
 
     #[test]

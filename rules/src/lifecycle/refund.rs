@@ -9,7 +9,7 @@ use super::{Note, Start, Transition, row};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RefundStatus {
-    /// Written to the outbox; the follow-up asks the provider.
+    /// Written with its follow-up, which asks the provider.
     Requested,
     /// The provider accepted it.
     Sent,

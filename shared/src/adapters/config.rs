@@ -16,9 +16,10 @@ pub struct Config {
     pub bucket_name: String,
     /// The queue follow-ups go to (`FOLLOWUPS_QUEUE_URL`).
     pub followups_queue_url: String,
-    /// The queue export jobs go to (`EXPORTS_QUEUE_URL`; the functions that ask for
-    /// exports or re-send the outbox).
+    /// The queue export jobs go to (`EXPORTS_QUEUE_URL`; the relay's).
     pub exports_queue_url: Option<String>,
+    /// The EventBridge bus domain events go to (`EVENT_BUS_NAME`; the relay's).
+    pub event_bus_name: Option<String>,
     /// The KMS key that signs export packets' seals (`EXPORT_SEAL_KEY_ID`; the builder).
     pub export_seal_key_id: Option<String>,
     /// How many times SQS hands the builder one export job before its DLQ takes it
@@ -28,9 +29,9 @@ pub struct Config {
     /// How long a built packet is kept under S3 Object Lock (`EXPORT_RETENTION_DAYS`,
     /// default 365; the template's `ExportRetentionDays`).
     pub export_retention: chrono::Duration,
-    /// How long a follow-up may sit in the outbox before the sweeper presumes its sender
-    /// died and sends it (`OUTBOX_GRACE_SECONDS`, default 30).
-    pub outbox_grace: Duration,
+    /// How long after a refund is asked for its timer checks that the provider was
+    /// asked (`REFUND_CHECK_SECONDS`, default 30): the follow-up normally asks first.
+    pub refund_check_after: Duration,
     /// How the sweeper retries a timer or a refund that failed before it parks it for
     /// support (`RETRY_FIRST_SECONDS`, default 30, doubling up to 6 h;
     /// `RETRY_ATTEMPTS`, default 8).
@@ -146,8 +147,9 @@ impl Config {
             table_name: required("TABLE_NAME")?,
             bucket_name: required("BUCKET_NAME")?,
             followups_queue_url: required("FOLLOWUPS_QUEUE_URL")?,
-            outbox_grace: seconds("OUTBOX_GRACE_SECONDS", 30)?,
+            refund_check_after: seconds("REFUND_CHECK_SECONDS", 30)?,
             exports_queue_url: lookup("EXPORTS_QUEUE_URL").filter(|v| !v.is_empty()),
+            event_bus_name: lookup("EVENT_BUS_NAME").filter(|v| !v.is_empty()),
             export_seal_key_id: lookup("EXPORT_SEAL_KEY_ID").filter(|v| !v.is_empty()),
             export_attempts: match lookup("EXPORT_ATTEMPTS") {
                 None => 3,

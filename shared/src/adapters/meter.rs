@@ -60,6 +60,9 @@ pub struct Usage {
     pub sqs_requests: u64,
     pub s3_requests: u64,
     pub kms_requests: u64,
+    /// Events put on the EventBridge bus (billed per event of up to 64 KB).
+    #[serde(default)]
+    pub events_published: u64,
 }
 
 impl Usage {
@@ -76,14 +79,15 @@ impl Usage {
             sqs_requests: self.sqs_requests - earlier.sqs_requests,
             s3_requests: self.s3_requests - earlier.s3_requests,
             kms_requests: self.kms_requests - earlier.kms_requests,
+            events_published: self.events_published - earlier.events_published,
         }
     }
 }
 
 /// The process's counters, one per field of [`Usage`].
-struct Counters([AtomicU64; 10]);
+struct Counters([AtomicU64; 11]);
 
-static COUNTERS: Counters = Counters([const { AtomicU64::new(0) }; 10]);
+static COUNTERS: Counters = Counters([const { AtomicU64::new(0) }; 11]);
 
 #[derive(Clone, Copy)]
 enum Counter {
@@ -97,6 +101,7 @@ enum Counter {
     SqsRequests,
     S3Requests,
     KmsRequests,
+    EventsPublished,
 }
 
 static ENABLED: AtomicBool = AtomicBool::new(false);
@@ -128,6 +133,7 @@ pub fn totals() -> Usage {
         sqs_requests: get(Counter::SqsRequests),
         s3_requests: get(Counter::S3Requests),
         kms_requests: get(Counter::KmsRequests),
+        events_published: get(Counter::EventsPublished),
     }
 }
 
@@ -345,6 +351,13 @@ pub fn count_request(service: Service) {
         Service::Kms => Counter::KmsRequests,
     };
     add(counter, 1);
+}
+
+/// `n` events put on the bus (`adapters::events`).
+pub fn count_events(n: u64) {
+    if enabled() {
+        add(Counter::EventsPublished, n);
+    }
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@
 
 pub mod config;
 pub mod dynamo;
+pub mod events;
 pub mod kms;
 pub mod meter;
 pub mod payments;

@@ -1,6 +1,5 @@
-//! SQS, sending: follow-ups go to the queue best effort after the commit; what fails
-//! stays in the outbox and the sweeper sends it later. (Consuming is the shell's:
-//! `shell::queue`.)
+//! SQS, sending: the relay hands each committed follow-up to its queue. (Consuming is
+//! the shell's: `shell::queue`.)
 
 use aws_sdk_sqs::Client;
 use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
@@ -13,8 +12,7 @@ use peyman_rules::followup::{FollowUp, FollowUpKind};
 pub struct Queues {
     sqs: Client,
     followups_url: String,
-    /// Where export jobs go (`EXPORTS_QUEUE_URL`); only the functions that ask for
-    /// exports or re-send the outbox have it.
+    /// Where export jobs go (`EXPORTS_QUEUE_URL`; the relay's).
     exports_url: Option<String>,
 }
 
@@ -30,20 +28,23 @@ impl Queues {
         Queues { sqs, followups_url: followups_url.into(), exports_url: exports_url.map(str::to_owned) }
     }
 
-    /// Sends `followups`, each to its queue; the ones SQS took are returned, so only they
-    /// leave the outbox. An export job with no exports queue configured stays there.
-    pub async fn send(&self, followups: &[FollowUp]) -> Result<Vec<FollowUp>, ApiError> {
+    /// Sends `followups`, each to its queue: all of them, or an error (the relay then
+    /// sends them again; a consumer applies a repeat as nothing).
+    pub async fn send(&self, followups: &[FollowUp]) -> Result<(), ApiError> {
         let (exports, others): (Vec<FollowUp>, Vec<FollowUp>) =
             followups.iter().cloned().partition(|f| f.kind == FollowUpKind::BuildExport);
-        let mut sent = self.send_to(&self.followups_url, &others).await?;
-        match &self.exports_url {
-            Some(url) => sent.extend(self.send_to(url, &exports).await?),
-            None if !exports.is_empty() => {
-                tracing::warn!("export jobs stay in the outbox: EXPORTS_QUEUE_URL is not set")
-            }
-            None => {}
+        let mut sent = self.send_to(&self.followups_url, &others).await?.len();
+        if !exports.is_empty() {
+            let url = self.exports_url.as_deref().ok_or_else(|| ApiError::internal("EXPORTS_QUEUE_URL is not set"))?;
+            sent += self.send_to(url, &exports).await?.len();
         }
-        Ok(sent)
+        if sent < followups.len() {
+            return Err(ApiError::Unavailable {
+                what: "sqs",
+                cause: format!("{} of {} follow-ups were not taken", followups.len() - sent, followups.len()),
+            });
+        }
+        Ok(())
     }
 
     async fn send_to(&self, url: &str, followups: &[FollowUp]) -> Result<Vec<FollowUp>, ApiError> {

@@ -1,5 +1,5 @@
 //! The flows: Peyman's use cases. Each loads what it needs through the adapters, asks the
-//! rules, commits one transaction (with its follow-ups through the outbox) and returns a
+//! rules, commits one transaction (its follow-ups written with it) and returns a
 //! result of its own. Function handlers, the sweeper and the queue consumers call flows;
 //! time arrives as `now`, read once at the edge.
 
@@ -14,6 +14,7 @@ pub mod notifications;
 pub mod offers;
 pub mod orders;
 pub mod payments;
+pub mod relay;
 pub mod requests;
 pub mod reviews;
 pub mod sellers;
@@ -27,6 +28,7 @@ pub mod zarinpal;
 use crate::adapters::config::Config;
 use crate::adapters::dynamo::Store;
 use crate::adapters::dynamo::commit::Commit;
+use crate::adapters::events::Bus;
 use crate::adapters::kms::Sealer;
 use crate::adapters::payments::Payments;
 use crate::adapters::s3::Files;
@@ -40,6 +42,8 @@ pub struct App {
     pub store: Store,
     pub files: Files,
     pub queues: Queues,
+    /// The EventBridge bus the relay publishes domain events on.
+    pub bus: Bus,
     /// The payment provider this deployment is configured with.
     pub payments: Payments,
     /// Signs export packets (the builder only).
@@ -71,31 +75,18 @@ impl App {
             store,
             files: Files::connect(&sdk, &config.bucket_name, config.link_ttl, config.s3_force_path_style),
             queues: Queues::connect(&sdk, &config.followups_queue_url, config.exports_queue_url.as_deref()),
+            bus: Bus::connect(&sdk, config.event_bus_name.as_deref()),
             sealer: config.export_seal_key_id.as_deref().map(|key| Sealer::connect(&sdk, key)),
             payments: Payments::new(&config),
             config,
         }
     }
 
-    /// Commits one transition and hands its follow-ups to SQS. A failure to send is
-    /// logged, not returned: the transition happened, and the sweeper re-sends what is
-    /// still in the outbox.
+    /// Commits one transition. Its follow-ups are in the transaction; the relay hands
+    /// them to SQS from the table's stream, so a process that dies after committing loses
+    /// none.
     pub async fn commit(&self, commit: Commit) -> Result<(), ApiError> {
-        let followups = self.store.commit(commit).await?;
-        if followups.is_empty() {
-            return Ok(());
-        }
-        let sent = match self.queues.send(&followups).await {
-            Ok(sent) => sent,
-            Err(e) => {
-                tracing::warn!(error = %e, "follow-ups stay in the outbox for the sweeper");
-                return Ok(());
-            }
-        };
-        if let Err(e) = self.store.forget_followups(&sent).await {
-            tracing::warn!(error = %e, "sent follow-ups stay in the outbox; the consumer ignores the repeat");
-        }
-        Ok(())
+        self.store.commit(commit).await.map(|_| ())
     }
 }
 

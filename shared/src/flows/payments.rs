@@ -181,7 +181,7 @@ async fn succeeded(app: &App, commit: &mut Commit, paid: Paid<'_>, now: DateTime
                     received.amount,
                     "payment could not start an order",
                     now,
-                    now + app.config.outbox_grace,
+                    now + app.config.refund_check_after,
                 )?)
             } else {
                 None
@@ -362,7 +362,7 @@ async fn refund_once(
     let expected = payment.version;
     payment.version += 1;
     let mut commit = app.store.begin();
-    let check_at = now + app.config.outbox_grace;
+    let check_at = now + app.config.refund_check_after;
     let refund = request_refund(&mut commit, &mut payment, refund_id, amount, reason, now, check_at)?;
     commit.payment(&payment, expected)?;
     let data = json!({ "refund_id": refund_id, "amount": refund.amount, "reason": reason });
@@ -390,7 +390,7 @@ pub async fn refund_within(
     let expected = payment.version;
     payment.version += 1;
     let rest = amount.unwrap_or(payment.refundable());
-    let check_at = now + app.config.outbox_grace;
+    let check_at = now + app.config.refund_check_after;
     let refund = request_refund(commit, &mut payment, refund_id, rest, reason, now, check_at)?;
     commit.payment(&payment, expected)?;
     Ok(refund)
@@ -580,7 +580,7 @@ async fn decide_held_once(
         support.require_not_party([order.buyer_id.as_str(), order.seller_id.as_str()], "decide this payment")?;
     }
     let plan = peyman_rules::payment::decide_held(&payment, order.as_ref(), decision)?;
-    let check_at = now + app.config.outbox_grace;
+    let check_at = now + app.config.refund_check_after;
     let expected = payment.version;
     payment.version += 1;
     payment.updated_at = now;

@@ -2,7 +2,6 @@
 //! and refunds to pay back by hand, newest first, paged by their index; and the work that
 //! is stuck (timers parked after failing too often, follow-ups not sent). Support only.
 
-use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
 use crate::adapters::dynamo::{Page, keys};
@@ -28,7 +27,7 @@ pub async fn held_payments(
             return Err(ApiError::malformed(Code::InvalidStatus, Some("status"), "the queues are held and chargeback"));
         }
     };
-    app.store.queue_page(queue, limit, cursor).await
+    app.store.queue_page(queue, "PAYMENT#", false, limit, cursor).await
 }
 
 /// `status` names the queue: `failed` (the provider kept refusing them; the default) or
@@ -48,19 +47,16 @@ pub async fn refunds_for_support(
             return Err(ApiError::malformed(Code::InvalidStatus, Some("status"), "the queues are failed and manual"));
         }
     };
-    app.store.queue_page(queue, limit, cursor).await
+    app.store.queue_page(queue, "PAYMENT#", false, limit, cursor).await
 }
 
-/// How long a follow-up may wait in the outbox before support is shown it: the sweeper
-/// re-sends what is older than `OUTBOX_GRACE_SECONDS` every minute, so one still there
-/// after this long is failing to send.
-pub const OUTBOX_STUCK_AFTER: chrono::Duration = chrono::Duration::minutes(10);
-
 /// Work that stopped on its own: timers parked after failing `RETRY_ATTEMPTS` times (each
-/// with its subject, attempts, last error and when it was parked), and follow-ups still
-/// in the outbox after [`OUTBOX_STUCK_AFTER`]. Oldest first; both lists are short unless
-/// something is broken (and then the `ParkedTimers` alarm has paged someone).
-pub async fn parked_work(app: &App, caller: &Caller, now: DateTime<Utc>) -> Result<Value, ApiError> {
+/// with its subject, attempts, last error and when it was parked), oldest first. The
+/// list is short unless something is broken (and then the `ParkedTimers` alarm has
+/// paged someone). Follow-ups cannot get stuck here: they are written with their
+/// transition and the relay takes them from the table's stream (a relay that falls
+/// behind raises `RelayBehind`).
+pub async fn parked_work(app: &App, caller: &Caller) -> Result<Value, ApiError> {
     caller.require_support("reads the parked work")?;
     let timers: Vec<_> = app
         .store
@@ -71,12 +67,5 @@ pub async fn parked_work(app: &App, caller: &Caller, now: DateTime<Utc>) -> Resu
             json!({ "subject": t.subject, "attempts": t.attempts, "last_error": t.last_error, "parked_at": t.parked_at })
         })
         .collect();
-    let outbox: Vec<_> = app
-        .store
-        .stale_followups(now - OUTBOX_STUCK_AFTER)
-        .await?
-        .iter()
-        .map(|f| json!({ "followup_id": f.followup_id, "kind": f.kind, "subject": f.subject, "created_at": f.created_at }))
-        .collect();
-    Ok(json!({ "timers": timers, "outbox": outbox }))
+    Ok(json!({ "timers": timers }))
 }

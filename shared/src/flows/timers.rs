@@ -1,7 +1,6 @@
-//! The sweep: re-sends follow-ups a dead process left in the outbox, and fires due
-//! timers: an unanswered request or an unaccepted offer expires; an unpaid order's
-//! payment window lapses (the order is cancelled, its offer is open again unless it
-//! expired meanwhile, and its intent is cancelled through the outbox); an order in
+//! The sweep fires due timers, shard by shard: an unanswered request or an unaccepted
+//! offer expires; an unpaid order's payment window lapses (the order is cancelled, its offer is open again unless it
+//! expired meanwhile, and its intent is cancelled by a follow-up); an order in
 //! progress past its due time is flagged late, and after the grace period its buyer is
 //! told they may cancel it; a delivered stage the buyer left unanswered is accepted; an
 //! unanswered cancellation request is accepted; a completed order's review window closes;
@@ -12,11 +11,11 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::json;
 
+use crate::adapters::dynamo::keys;
 use crate::adapters::dynamo::timers::DueTimer;
 use crate::flows::App;
 use crate::flows::payments::{refund_within, send_refund};
 use crate::flows::reviews;
-use crate::flows::support::OUTBOX_STUCK_AFTER;
 use peyman_rules::error::ApiError;
 use peyman_rules::followup::FollowUp;
 use peyman_rules::lifecycle::{
@@ -33,70 +32,84 @@ use peyman_rules::tracked::{Step, Tracked};
 /// What one sweep did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Swept {
-    pub resent: usize,
     pub fired: usize,
     pub retried: usize,
     pub parked: usize,
 }
 
+/// How many timer shards one sweep reads at once: each shard is read and fired in order,
+/// and the shards side by side, so a sweep takes about the time of its slowest shards
+/// rather than of all of them one after another.
+const SHARDS_AT_ONCE: usize = 16;
+
 /// One sweep at `now`.
 pub async fn sweep(app: &App, now: DateTime<Utc>) -> Result<Swept, ApiError> {
-    // An outbox that cannot be sent now must not keep the timers from firing.
-    let resent = resend_outbox(app, now).await.unwrap_or_else(|e| {
-        tracing::error!(error = %e, "outbox not re-sent; the next sweep tries again");
-        0
-    });
-    let mut swept = Swept { resent, ..Swept::default() };
-    for timer in app.store.due_timers(now).await? {
-        match fire(app, &timer, now).await {
-            Ok(true) => swept.fired += 1,
-            Ok(false) => {}
-            Err(e) => {
-                // Moved aside (later, or parked), so a timer that keeps failing never
-                // holds up the ones behind it.
-                let error = e.to_string();
-                let attempts = timer.attempts + 1;
-                let moved = match app.config.retry.after(attempts, now) {
-                    Next::RetryAt(at) => {
-                        tracing::warn!(subject = timer.subject, error, attempts, %at, "timer failed; retried later");
-                        app.store.retry_timer(&timer, at, &error).await.map(|()| swept.retried += 1)
-                    }
-                    Next::Park => {
-                        tracing::error!(
-                            subject = timer.subject,
-                            error,
-                            attempts,
-                            "timer kept failing; parked for support"
-                        );
-                        app.store.park_timer(&timer, &error, now).await.map(|()| swept.parked += 1)
-                    }
-                };
-                match moved {
-                    // Another sweep moved it first.
-                    Ok(()) | Err(ApiError::Conflict { .. }) => {}
-                    Err(e) => return Err(e),
-                }
-            }
-        }
+    use futures_util::stream::{self, StreamExt};
+    let outcomes: Vec<Result<Swept, ApiError>> = stream::iter(keys::timer_partitions())
+        .map(|partition| sweep_shard(app, partition, now))
+        .buffer_unordered(SHARDS_AT_ONCE)
+        .collect()
+        .await;
+    let mut swept = Swept::default();
+    for outcome in outcomes {
+        let shard = outcome?;
+        swept.fired += shard.fired;
+        swept.retried += shard.retried;
+        swept.parked += shard.parked;
     }
     tracing::info!(?swept, "sweep");
     Ok(swept)
 }
 
-async fn resend_outbox(app: &App, now: DateTime<Utc>) -> Result<usize, ApiError> {
-    let stale = app.store.stale_followups(now - app.config.outbox_grace).await?;
-    if stale.is_empty() {
-        return Ok(0);
+/// Sweeps one shard: a page at a time, each timer fired as it is read, so the sweep's
+/// memory is a page a shard however many are due.
+async fn sweep_shard(app: &App, partition: String, now: DateTime<Utc>) -> Result<Swept, ApiError> {
+    let mut swept = Swept::default();
+    let mut start = None;
+    loop {
+        let (due, next) = app.store.due_timers(&partition, now, start).await?;
+        for timer in due {
+            fire_or_move_aside(app, &timer, now, &mut swept).await?;
+        }
+        match next {
+            Some(next) => start = Some(next),
+            None => return Ok(swept),
+        }
     }
-    // Still here after OUTBOX_STUCK_AFTER: every sweep since has failed to send them. The
-    // line feeds the StuckFollowUps alarm; support lists them at /v1/support/parked-work.
-    let stuck = stale.iter().filter(|f| f.created_at < now - OUTBOX_STUCK_AFTER).count();
-    if stuck > 0 {
-        tracing::error!(stuck, "follow-ups stuck in the outbox; listed for support");
+}
+
+/// Fires `timer`; one that fails is moved aside (later, or parked), so a timer that
+/// keeps failing never holds up the ones behind it.
+async fn fire_or_move_aside(
+    app: &App,
+    timer: &DueTimer,
+    now: DateTime<Utc>,
+    swept: &mut Swept,
+) -> Result<(), ApiError> {
+    let error = match fire(app, timer, now).await {
+        Ok(true) => {
+            swept.fired += 1;
+            return Ok(());
+        }
+        Ok(false) => return Ok(()),
+        Err(e) => e.to_string(),
+    };
+    let attempts = timer.attempts + 1;
+    let moved = match app.config.retry.after(attempts, now) {
+        Next::RetryAt(at) => {
+            tracing::warn!(subject = timer.subject, error, attempts, %at, "timer failed; retried later");
+            app.store.retry_timer(timer, at, &error).await.map(|()| swept.retried += 1)
+        }
+        Next::Park => {
+            tracing::error!(subject = timer.subject, error, attempts, "timer kept failing; parked for support");
+            app.store.park_timer(timer, &error, now).await.map(|()| swept.parked += 1)
+        }
+    };
+    match moved {
+        // Another sweep moved it first.
+        Ok(()) | Err(ApiError::Conflict { .. }) => Ok(()),
+        Err(e) => Err(e),
     }
-    let sent = app.queues.send(&stale).await?;
-    app.store.forget_followups(&sent).await?;
-    Ok(sent.len())
 }
 
 /// Fires one timer; `true` when it changed its entity.

@@ -9,3 +9,4 @@ pub mod idempotency;
 pub mod identity;
 pub mod problem;
 pub mod queue;
+pub mod stream;

@@ -429,15 +429,15 @@ async fn exports_are_supports_alone_and_bad_requests_change_nothing() {
 }
 
 #[tokio::test]
-async fn an_export_job_left_in_the_outbox_by_a_crash_is_sent_by_the_sweeper_and_built() {
+async fn an_export_job_whose_requester_dies_after_committing_is_relayed_and_built() {
     use peyman_rules::lifecycle::{self, Actor, DISPUTE, DisputeAction};
     use peyman_rules::tracked::{Step, Tracked};
     let (api, stripe, aws) = (Api::default(), Stripe::default(), Aws::connect().await);
     let app = aws.app().await;
     let agent = user("agent");
     let d = disputed(&api, &stripe).await;
-    // The request's transaction commits, and the process dies before it hands the job
-    // to SQS: the job is only in the outbox.
+    // The request's transaction commits, and the process dies at once: the job is only
+    // on the dispute's new timeline event.
     let now = chrono::Utc::now();
     let mut dispute: peyman_rules::dispute::Dispute = app.store.tracked(&d.dispute_id).await.unwrap().unwrap();
     let export =
@@ -451,8 +451,9 @@ async fn an_export_job_left_in_the_outbox_by_a_crash_is_sent_by_the_sweeper_and_
     commit.new_export(&export).unwrap();
     commit.followup(peyman_rules::followup::FollowUp::build_export(&export.export_id, now)).unwrap();
     let pending = app.store.commit(commit).await.unwrap();
-    assert_eq!(pending.len(), 1, "the job waits in the outbox");
-    // The sweeper sends it to the exports queue after its grace; the builder builds it.
+    assert_eq!(pending.len(), 1, "the job rides on the event");
+    // The relay reads it from the table's stream and sends it to the exports queue; the
+    // builder builds it.
     let status = format!("/v1/support/exports/{}", export.export_id);
     let ready = eventually(WAIT, async || {
         let s = api.get(&status, &support_token(&agent)).await;

@@ -87,5 +87,5 @@ async fn a_payment_starts_the_work_when_it_is_received_and_refunds_count_from_th
     let refunded_at = paid_at + Duration::days(1);
     let refund = payments::refund(&app, order_id, "flow-1", 1_000, "a stage dropped", refunded_at).await.unwrap();
     assert_eq!(refund.created_at, refunded_at);
-    assert_eq!(refund.check_at, Some(refunded_at + app.config.outbox_grace), "its check timer counts from `now`");
+    assert_eq!(refund.check_at, Some(refunded_at + app.config.refund_check_after), "its check timer counts from `now`");
 }

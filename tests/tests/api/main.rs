@@ -11,6 +11,7 @@ mod capacity_meter;
 mod contract;
 mod cors;
 mod disputes;
+mod domain_events;
 mod events;
 mod exports;
 mod files;

@@ -169,7 +169,7 @@ async fn a_paid_intent_marked_ours_without_its_order_is_held_and_refunded() {
     .await;
     let refunded =
         eventually(WAIT, async || (refunds_at_localstripe(&stripe, &intent_id).await == 1).then_some(())).await;
-    assert!(refunded.is_some(), "the money went back through the outbox");
+    assert!(refunded.is_some(), "the money went back through a follow-up");
     let payment = &aws.partition(&format!("PAYMENT#{intent_id}")).await;
     let record = payment.iter().find(|i| i["SK"].as_s().unwrap() == "PAYMENT").expect("recorded");
     assert_eq!(record["status"].as_s().unwrap(), "held");
@@ -361,7 +361,7 @@ async fn an_unpaid_order_lapses_and_its_offer_is_sent_again() {
     let offer = api.get(&format!("/v1/offers/{offer_id}"), &token(&deal.buyer)).await;
     assert_eq!(offer.ok(200)["state"], "sent");
     assert_eq!(offer.body["allowed_actions"], json!(["accept", "decline"]));
-    // Its PaymentIntent is cancelled at the provider through the outbox.
+    // Its PaymentIntent is cancelled at the provider by a follow-up.
     let cancelled =
         eventually(WAIT, async || (stripe.intent(&intent_id).await["status"] == "canceled").then_some(())).await;
     assert!(cancelled.is_some(), "the intent was cancelled at localstripe");
@@ -403,7 +403,7 @@ async fn a_payment_after_the_order_was_cancelled_is_held_and_refunded() {
     .expect("localstripe's success arrives for the cancelled order");
     assert_eq!(held["status"], "cancelled", "a late payment never revives the order");
     assert_eq!(held["payment"]["held_reason"], "order_not_payable");
-    // The refund goes to localstripe through the outbox.
+    // The refund goes to localstripe by a follow-up.
     let sent = eventually(WAIT, async || {
         let o = order(&api, &deal, order_id).await;
         (o["refunds"][0]["status"] == "sent").then_some(o)
@@ -596,7 +596,7 @@ async fn a_paid_order_past_its_due_time_turns_late_then_its_buyer_may_cancel() {
         ["order_placed", "order_paid", "order_late", "late_cancellation_available"]
     );
     // Each timer fires once: it is gone from the table.
-    let timers = aws.partition(peyman::adapters::dynamo::keys::TIMERS).await;
+    let timers = aws.timers().await;
     assert!(!timers.iter().any(|t| t["subject"].as_s().is_ok_and(|s| s.starts_with(&format!("order/{order_id}/")))));
 }
 
@@ -664,27 +664,10 @@ async fn a_refund_the_provider_keeps_refusing_is_retried_then_failed_and_listed_
         ["order_placed", "payment_held", "refund_requested", "refund_refused", "refund_refused", "refund_failed"]
     );
     // Listed for support, and its timer is gone.
-    let listed = aws
-        .dynamodb
-        .query()
-        .table_name(&aws.table)
-        .index_name(peyman::adapters::dynamo::keys::GSI2)
-        .key_condition_expression("GSI2PK = :pk")
-        .expression_attribute_values(
-            ":pk",
-            aws_sdk_dynamodb::types::AttributeValue::S(peyman::adapters::dynamo::keys::FAILED_REFUNDS.into()),
-        )
-        .send()
-        .await
-        .unwrap();
-    assert!(listed.items().iter().any(|i| i["intent_id"].as_s().unwrap() == &intent_id), "in REFUNDS#FAILED");
+    let listed = aws.queue(peyman::adapters::dynamo::keys::FAILED_REFUNDS).await;
+    assert!(listed.iter().any(|i| i["intent_id"].as_s().unwrap() == &intent_id), "in REFUNDS#FAILED");
     let subject = peyman_rules::payment::refund_timer(&intent_id, "back");
-    assert!(
-        !aws.partition(peyman::adapters::dynamo::keys::TIMERS)
-            .await
-            .iter()
-            .any(|t| t["subject"].as_s().unwrap() == &subject)
-    );
+    assert!(!aws.timers().await.iter().any(|t| t["subject"].as_s().unwrap() == &subject));
 }
 
 /// The local Stripe keeps Stripe's promise on `Idempotency-Key` (localstripe alone does

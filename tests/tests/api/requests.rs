@@ -198,7 +198,7 @@ async fn an_unanswered_request_expires_through_the_sweeper() {
     // The answer window is 14 days: fire this request's own timer as the sweep would then
     // (sweeping everything 14 days ahead would expire other tests' offers too).
     let subject = format!("request/{id}");
-    let timers = aws.partition(peyman::adapters::dynamo::keys::TIMERS).await;
+    let timers = aws.timers().await;
     let item =
         timers.iter().find(|t| t["subject"].as_s().ok() == Some(&subject)).expect("the request started its timer");
     assert!(item["SK"].as_s().is_ok());

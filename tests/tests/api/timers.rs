@@ -23,34 +23,22 @@ async fn a_hundred_poison_timers_do_not_block_the_fifty_behind_them_and_support_
         let order_id = ulid::Ulid::new().to_string();
         put(item(&[("PK", &format!("ORDER#{order_id}")), ("SK", "ORDER"), ("entity", "order"), ("junk", "1")])).await;
         let subject = format!("order/{order_id}");
-        let sk = format!("{:013}#{subject}", 1_000 + i);
-        put(item(&[
-            ("PK", peyman::adapters::dynamo::keys::TIMERS),
-            ("SK", &sk),
-            ("entity", "timer"),
-            ("subject", &subject),
-        ]))
-        .await;
+        let key = peyman::adapters::dynamo::keys::timer(1_000 + i, &subject);
+        put(item(&[("PK", &key.pk), ("SK", &key.sk), ("entity", "timer"), ("subject", &subject)])).await;
         poison.push(subject);
     }
     // 50 behind them that fire fine (a subject nothing knows is simply dropped).
     let mut fine = Vec::new();
     for i in 0..50 {
         let subject = format!("test/{run}/{i}");
-        let sk = format!("{:013}#{subject}", 2_000 + i);
-        put(item(&[
-            ("PK", peyman::adapters::dynamo::keys::TIMERS),
-            ("SK", &sk),
-            ("entity", "timer"),
-            ("subject", &subject),
-        ]))
-        .await;
+        let key = peyman::adapters::dynamo::keys::timer(2_000 + i, &subject);
+        put(item(&[("PK", &key.pk), ("SK", &key.sk), ("entity", "timer"), ("subject", &subject)])).await;
         fine.push(subject);
     }
     let now = chrono::Utc::now();
     let swept = sweeper::handle(&app, json!({ "time": now.to_rfc3339() })).await.expect("a sweep");
     // This sweep, or the stack's own one running beside it, reached all fifty.
-    let timers = aws.partition(peyman::adapters::dynamo::keys::TIMERS).await;
+    let timers = aws.timers().await;
     let subjects: Vec<&str> = timers.iter().map(|t| t["subject"].as_s().unwrap().as_str()).collect();
     for subject in &fine {
         assert!(!subjects.contains(&subject.as_str()), "{subject} was never fired: {swept}");
@@ -66,7 +54,7 @@ async fn a_hundred_poison_timers_do_not_block_the_fifty_behind_them_and_support_
     // After RETRY_ATTEMPTS (3 in the tests' stack, retried at once) each is parked with
     // its error, and no longer due.
     let parked = eventually(WAIT, async || {
-        let parked = aws.partition(peyman::adapters::dynamo::keys::PARKED_TIMERS).await;
+        let parked = aws.shards(peyman::adapters::dynamo::keys::parked_timer_partitions()).await;
         let ours: Vec<_> = parked.into_iter().filter(|t| poison.contains(t["subject"].as_s().unwrap())).collect();
         (ours.len() == poison.len()).then_some(ours)
     })
@@ -76,7 +64,7 @@ async fn a_hundred_poison_timers_do_not_block_the_fifty_behind_them_and_support_
         assert_eq!(t["attempts"].as_n().unwrap(), "3");
         assert!(t["last_error"].as_s().unwrap().contains("decode"), "{:?}", t["last_error"]);
     }
-    let timers = aws.partition(peyman::adapters::dynamo::keys::TIMERS).await;
+    let timers = aws.timers().await;
     assert!(!timers.iter().any(|t| poison.contains(t["subject"].as_s().unwrap())), "parked timers are gone");
     assert_eq!(app.store.parked_timers().await.unwrap().iter().filter(|t| poison.contains(&t.subject)).count(), 100);
     // Support sees them, with why and when; nobody else does.

@@ -22,11 +22,26 @@ async fn a_transaction_whose_last_condition_fails_writes_nothing() {
     second.event_received("stripe", &event_id, now).unwrap();
     let refused = app.store.commit(second).await.unwrap_err();
     assert_eq!(refused.code(), "concurrent_change");
-    let outbox = aws.partition(peyman::adapters::dynamo::keys::OUTBOX).await;
-    assert!(
-        !outbox.iter().any(|item| item["SK"].as_s().ok() == Some(&followup.followup_id)),
-        "the first write of a cancelled transaction was rolled back"
-    );
+    let relay = peyman::adapters::dynamo::keys::relay(&followup.followup_id);
+    assert!(aws.partition(&relay.pk).await.is_empty(), "the first write of a cancelled transaction was rolled back");
+    // Nor did its follow-up reach the table's stream: one committed after it for the same
+    // person is relayed, and the stream keeps its order, so it would have come first.
+    let later = FollowUp::notify(&followup.recipient_id, "order/01TESTTESTTESTTESTTESTTEST", "order_started", now);
+    let mut third = app.store.begin();
+    third.followup(later).unwrap();
+    app.store.commit(third).await.unwrap();
+    let told = eventually(WAIT, async || {
+        let told: Vec<String> = aws
+            .partition(&format!("USER#{}", followup.recipient_id))
+            .await
+            .iter()
+            .filter(|i| i["SK"].as_s().is_ok_and(|sk| sk.starts_with("NOTIFICATION#")))
+            .map(|i| i["event"].as_s().unwrap().clone())
+            .collect();
+        (!told.is_empty()).then_some(told)
+    })
+    .await;
+    assert_eq!(told.unwrap(), ["order_started"], "only what committed was relayed");
     // The item the failed condition was about is unchanged.
     assert!(app.store.event_received("stripe", &event_id).await.unwrap());
 }

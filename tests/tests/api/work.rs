@@ -230,7 +230,7 @@ async fn either_party_cancels_an_unpaid_order_and_its_payment_is_cancelled_at_th
     api.post(&path(order_id, "cancel"), &token(&deal.seller), json!({})).await.problem(409, "invalid_state");
     eventually(WAIT, async || (stripe.intent(intent).await["status"] == "canceled").then_some(()))
         .await
-        .expect("the intent is cancelled through the outbox");
+        .expect("the intent is cancelled by a follow-up");
     assert!(events(&api, &deal, order_id).await.contains(&"order_cancelled".to_owned()));
 
     // A paid order is not the seller's to cancel alone.

@@ -84,12 +84,16 @@ fn fingerprint_item(item: &Item, hash: &mut Sha256) {
 }
 
 /// The writes of one transition, committed as one transaction by [`Store::commit`]:
-/// entities under version conditions, timeline events, outbox follow-ups, timers.
+/// entities under version conditions, timeline events, timers, and the follow-ups,
+/// which ride on the last event written (or, in a commit without one, on an item of
+/// their own) to the table's stream, where the relay hands them to SQS.
 #[derive(Debug)]
 pub struct Commit {
     pub(super) table: String,
     pub(super) writes: Vec<TransactWriteItem>,
     pub(super) followups: Vec<FollowUp>,
+    /// Which of `writes` is the last timeline event (it carries the follow-ups).
+    pub(super) last_event: Option<usize>,
 }
 
 impl Commit {
@@ -160,7 +164,7 @@ impl Commit {
         let mut item = item(&key, T::NAME, entity)?;
         let sort = s(format!("{}#{}", T::KIND, entity.id()));
         let second = match entity.support_queue() {
-            Some(state) => keys::support_queue(T::KIND, state),
+            Some(state) => keys::queue_shard(&keys::support_queue(T::KIND, state), &key.pk),
             None => keys::seller_list(T::KIND, entity.seller_id()),
         };
         item.insert(keys::GSI1PK.into(), s(keys::buyer_list(T::KIND, entity.buyer_id())));
@@ -186,14 +190,41 @@ impl Commit {
 
     pub fn event<T: Tracked>(&mut self, id: &str, event: &Event) -> Result<(), ApiError> {
         let item = item(&keys::event(T::KIND, id, event.seq), "event", event)?;
+        self.last_event = Some(self.writes.len());
         self.writes.push(put(&self.table, item, Some("attribute_not_exists(PK)"))?);
         Ok(())
     }
 
+    /// Asks for `followup` once this commit is committed: it is written with the commit
+    /// (see [`Commit::seal`]), so it happens if and only if the transition did.
     pub fn followup(&mut self, followup: FollowUp) -> Result<(), ApiError> {
-        let item = item(&keys::outbox(&followup.followup_id), "followup", &followup)?;
-        self.writes.push(put(&self.table, item, None)?);
         self.followups.push(followup);
+        Ok(())
+    }
+
+    /// Writes the follow-ups into the transaction: on the last timeline event it writes
+    /// (an attribute the timeline does not read), or on a relay item of their own that
+    /// DynamoDB's TTL removes a day later. Either insert reaches the table's stream once
+    /// the transaction commits, and never if it does not.
+    pub(super) fn seal(&mut self, now: DateTime<Utc>) -> Result<(), ApiError> {
+        if self.followups.is_empty() {
+            return Ok(());
+        }
+        let followups = serde_dynamo::aws_sdk_dynamodb_1::to_attribute_value(&self.followups)
+            .map_err(|e| ApiError::internal(format!("follow-ups do not encode: {e}")))?;
+        match self.last_event.and_then(|at| self.writes[at].put().map(|p| (at, p.item().clone()))) {
+            Some((at, mut event)) => {
+                event.insert(keys::FOLLOWUPS.into(), followups);
+                self.writes[at] = put(&self.table, event, Some("attribute_not_exists(PK)"))?;
+            }
+            None => {
+                let mut item = key_item(&keys::relay(&self.followups[0].followup_id));
+                item.insert("entity".into(), s("relay"));
+                item.insert(keys::FOLLOWUPS.into(), followups);
+                item.insert("ttl".into(), n((now + chrono::Duration::days(1)).timestamp()));
+                self.writes.push(put(&self.table, item, Some("attribute_not_exists(PK)"))?);
+            }
+        }
         Ok(())
     }
 
@@ -247,17 +278,20 @@ impl Commit {
 
 impl Store {
     pub fn begin(&self) -> Commit {
-        Commit { table: self.table.clone(), writes: Vec::new(), followups: Vec::new() }
+        Commit { table: self.table.clone(), writes: Vec::new(), followups: Vec::new(), last_event: None }
     }
 
-    /// Commits `commit` as one transaction; returns its follow-ups to send. A lost race
+    /// Commits `commit` as one transaction; returns the follow-ups it wrote (the relay
+    /// sends them from the table's stream). A lost race
     /// (a condition failed: a version moved meanwhile) is a 409; what DynamoDB says is
     /// worth retrying (throttling, a conflicting transaction) is a 503; anything else a 500.
     ///
     /// The client request token is derived from the writes themselves, so the SDK's own
     /// retry of a commit whose answer was lost is answered as the first (DynamoDB keeps
     /// tokens for ten minutes) instead of failing its own version conditions.
-    pub async fn commit(&self, commit: Commit) -> Result<Vec<FollowUp>, ApiError> {
+    pub async fn commit(&self, mut commit: Commit) -> Result<Vec<FollowUp>, ApiError> {
+        let created = commit.followups.first().map(|f| f.created_at).unwrap_or_else(Utc::now);
+        commit.seal(created)?;
         let token = commit.request_token();
         let sent =
             self.db.transact_write_items().set_transact_items(Some(commit.writes)).client_request_token(token).send();
@@ -287,7 +321,7 @@ mod tests {
     use super::*;
 
     fn commit_of(items: &[Item]) -> Commit {
-        let mut commit = Commit { table: "t".into(), writes: Vec::new(), followups: Vec::new() };
+        let mut commit = Commit { table: "t".into(), writes: Vec::new(), followups: Vec::new(), last_event: None };
         for item in items {
             commit.writes.push(put("t", item.clone(), Some("attribute_not_exists(PK)")).unwrap());
         }
@@ -363,14 +397,14 @@ mod tests {
     fn a_new_entity_s_transition_writes_it_its_event_its_followups_and_its_timers() {
         let now = chrono::DateTime::from_timestamp(1_800_000_000, 0).unwrap();
         let mut order = order(now);
-        let mut commit = Commit { table: "t".into(), writes: Vec::new(), followups: Vec::new() };
+        let mut commit = Commit { table: "t".into(), writes: Vec::new(), followups: Vec::new(), last_event: None };
         let step = Step::start(&ORDER_START, Actor::Buyer, Some("buyer"), serde_json::json!({ "offer_id": "01OFFER" }));
         let event = commit.record(&mut order, step, now).unwrap();
 
         assert_eq!((order.version, order.state), (1, OrderState::AwaitingPayment));
         assert_eq!(order.head_hash, event.hash);
         let puts = puts(&commit);
-        assert_eq!(puts.len(), 4, "the order, its event, one follow-up (the seller), one timer");
+        assert_eq!(puts.len(), 3, "the order, its event, one timer (the follow-up rides on the event)");
         // The entity: new (no item may exist under its key), listed for both parties,
         // its Persian text and emoji stored as they are.
         let (entity, condition) = puts[0];
@@ -389,24 +423,60 @@ mod tests {
         assert_eq!(condition, Some("attribute_not_exists(PK)"));
         assert_eq!(text(event_item, "SK"), "EVENT#0000000001");
         assert_eq!(text(event_item, "event"), "order_placed");
-        // The follow-up to the seller, in the outbox and handed back for SQS.
-        assert_eq!(text(puts[2].0, "PK"), "OUTBOX");
+        // The follow-up to the seller, kept until the commit seals it onto the event.
         assert_eq!(commit.followups.len(), 1);
         assert_eq!(commit.followups[0].recipient_id, "seller");
         // The payment window's timer, keyed by its due time.
-        let timer = puts[3].0;
+        let timer = puts[2].0;
         let due = order.payment_due_at;
         assert_eq!(text(timer, "SK"), format!("{:013}#order/01ORDER", due.timestamp_millis()));
+        assert_eq!(text(timer, "PK"), keys::timer(0, "order/01ORDER").pk, "in its subject's shard");
         assert_eq!(text(timer, "subject"), "order/01ORDER");
+    }
+
+    #[test]
+    fn sealed_follow_ups_ride_on_the_last_event_or_on_a_relay_item_of_their_own() {
+        let now = chrono::DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+        let mut order = order(now);
+        let mut commit = Commit { table: "t".into(), writes: Vec::new(), followups: Vec::new(), last_event: None };
+        let step = Step::start(&ORDER_START, Actor::Buyer, Some("buyer"), serde_json::json!({}));
+        commit.record(&mut order, step, now).unwrap();
+        commit.followup(FollowUp::cancel_payment("pi_1", now)).unwrap();
+        commit.seal(now).unwrap();
+        let written = puts(&commit);
+        assert_eq!(written.len(), 3, "no item of their own");
+        let (event, condition) = written[1];
+        assert_eq!((text(event, "entity"), condition), ("event", Some("attribute_not_exists(PK)")));
+        let carried: Vec<FollowUp> =
+            serde_dynamo::aws_sdk_dynamodb_1::from_attribute_value(event[keys::FOLLOWUPS].clone()).unwrap();
+        assert_eq!(carried, commit.followups, "the seller told, and the intent cancelled");
+        // The timeline reads the event as it was: the attribute is not part of it.
+        let decoded: Event = serde_dynamo::aws_sdk_dynamodb_1::from_item(event.clone()).unwrap();
+        assert_eq!(decoded.event, "order_placed");
+
+        // A commit with no event: the follow-ups get an item that lapses after a day.
+        let mut lone = Commit { table: "t".into(), writes: Vec::new(), followups: Vec::new(), last_event: None };
+        lone.followup(FollowUp::build_export("01EXPORT", now)).unwrap();
+        lone.seal(now).unwrap();
+        let written = puts(&lone);
+        assert_eq!(written.len(), 1);
+        let (relay, condition) = written[0];
+        assert_eq!(text(relay, "PK"), keys::relay(&lone.followups[0].followup_id).pk);
+        assert_eq!((text(relay, "entity"), condition), ("relay", Some("attribute_not_exists(PK)")));
+        assert_eq!(relay["ttl"].as_n().unwrap(), &(1_800_000_000 + 86_400).to_string());
+        // Nothing to send, nothing written.
+        let mut empty = Commit { table: "t".into(), writes: Vec::new(), followups: Vec::new(), last_event: None };
+        empty.seal(now).unwrap();
+        assert!(empty.writes.is_empty());
     }
 
     #[test]
     fn a_later_transition_is_conditioned_on_the_version_it_read() {
         let now = chrono::DateTime::from_timestamp(1_800_000_000, 0).unwrap();
         let mut order = order(now);
-        let mut first = Commit { table: "t".into(), writes: Vec::new(), followups: Vec::new() };
+        let mut first = Commit { table: "t".into(), writes: Vec::new(), followups: Vec::new(), last_event: None };
         first.record(&mut order, Step::start(&ORDER_START, Actor::Buyer, None, serde_json::json!({})), now).unwrap();
-        let mut commit = Commit { table: "t".into(), writes: Vec::new(), followups: Vec::new() };
+        let mut commit = Commit { table: "t".into(), writes: Vec::new(), followups: Vec::new(), last_event: None };
         commit.note(&mut order, &ORDER_LATE, serde_json::json!({}), now).unwrap();
         let put = commit.writes[0].put().unwrap();
         assert_eq!(put.condition_expression(), Some("#version = :expected"));

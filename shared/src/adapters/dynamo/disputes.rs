@@ -2,8 +2,7 @@
 //! state (GSI2, oldest first); its statements are records of their own under it.
 
 use super::commit::Commit;
-use super::tracked::{cursor_of, start_after};
-use super::{Page, Store, item, keys, put, s};
+use super::{Page, Store, item, keys, put};
 use peyman_rules::dispute::{Dispute, Statement};
 use peyman_rules::error::ApiError;
 use peyman_rules::lifecycle::DisputeState;
@@ -33,15 +32,8 @@ impl Store {
         limit: i32,
         cursor: Option<&str>,
     ) -> Result<Page<Dispute>, ApiError> {
-        let partition = keys::support_queue(Dispute::KIND, state);
-        let start = start_after::<Dispute>(cursor, (keys::GSI2PK, keys::GSI2SK, &partition))?;
-        let query = self
-            .db
-            .query()
-            .index_name(keys::GSI2)
-            .key_condition_expression("GSI2PK = :pk")
-            .expression_attribute_values(":pk", s(&partition));
+        let queue = keys::support_queue(Dispute::KIND, state);
         let oldest_first = state == DisputeState::Open;
-        self.in_order(query, oldest_first, limit, start, |k| cursor_of(k, keys::GSI2SK)).await
+        self.queue_page(&queue, "DISPUTE#", oldest_first, limit, cursor).await
     }
 }

@@ -20,19 +20,27 @@
 //! | a gig's published reviews, newest first| GSI1  | `GSI1PK = GIG#{gig_id}#REVIEWS`, `GSI1SK` desc (`{published_at}#{order_id}`) |
 //! | the messages about an order, paginated | GSI1  | `GSI1PK = ORDER#{order_id}#MESSAGES`, `GSI1SK` desc |
 //! | did two users communicate before       | table | `PK = CONV#{lo}#{hi}` (any item: a message or a `CONTACT#…` marker) |
-//! | follow-ups not yet handed to SQS        | table | `PK = OUTBOX`, `SK < {ulid of now − grace}`       |
-//! | timers due                             | table | `PK = TIMERS`, `SK <= {due ms}~`                  |
+//! | follow-ups of a commit without an event | table | `PK = RELAY#{followup_id}`, `SK = RELAY` (read from the stream only) |
+//! | timers due                             | table | `PK = TIMERS#{shard}` (each of 64), `SK < {now ms}` |
+//! | timers parked after failing            | table | `PK = TIMERS#PARKED#{shard}` (each of 8)         |
 //! | a user's notifications                 | table | `PK = USER#{user_id}`, `SK begins_with NOTIFICATION#` |
 //! | a payment by its provider intent       | table | `PK = PAYMENT#{intent_id}`, `SK = PAYMENT`       |
 //! | a payment's refunds                    | table | `PK = PAYMENT#{intent_id}`, `SK begins_with REFUND#` |
 //! | an order's payments and refunds        | GSI1  | `GSI1PK = ORDER#{order_id}#PAYMENTS`, `GSI1SK` asc |
-//! | support's disputes by state, oldest first | GSI2 | `GSI2PK = DISPUTES#{OPEN|RESOLVED}`, `GSI2SK` asc (`DISPUTE#{ulid}`) |
+//! | support's disputes by state, oldest first | GSI2 | `GSI2PK = DISPUTES#{OPEN|RESOLVED}#{shard}` (each of 8), `GSI2SK` asc (`DISPUTE#{ulid}`) |
 //! | a dispute's statements, in order       | table | `PK = DISPUTE#{dispute_id}`, `SK begins_with STATEMENT#` |
 //! | a dispute export by id                 | table | `PK = EXPORT#{export_id}`, `SK = EXPORT`         |
-//! | payments held for review               | GSI2  | `GSI2PK = PAYMENTS#HELD`, `GSI2SK` desc           |
-//! | payments the bank is charging back     | GSI2  | `GSI2PK = PAYMENTS#CHARGEBACK`, `GSI2SK` desc     |
-//! | refunds the provider kept refusing     | GSI2  | `GSI2PK = REFUNDS#FAILED`, `GSI2SK` desc          |
+//! | payments held for review               | GSI2  | `GSI2PK = PAYMENTS#HELD#{shard}` (each of 8), `GSI2SK` desc           |
+//! | payments the bank is charging back     | GSI2  | `GSI2PK = PAYMENTS#CHARGEBACK#{shard}` (each of 8), `GSI2SK` desc     |
+//! | refunds the provider kept refusing     | GSI2  | `GSI2PK = REFUNDS#FAILED#{shard}` (each of 8), `GSI2SK` desc          |
 //! | was a provider event received before   | table | `PK = WEBHOOK#{provider}#{event_id}`, `SK = WEBHOOK` |
+//!
+//! No partition takes every write of a kind. Timers and support's queues are
+//! each spread over a fixed number of shards by a hash of what they are about
+//! ([`shard`]): every write of one subject lands in one shard, and the readers (the
+//! sweeper, support's lists) read the shards one by one. DynamoDB takes about 1,000 write
+//! units a second per partition; `make bench`'s partition simulation prints what these
+//! counts sustain.
 //!
 //! `{lo}` and `{hi}` are the two user ids in byte order, so both parties name one
 //! conversation. User ids never hold `#` (see `validate::user_id`), so no id can
@@ -136,7 +144,7 @@ pub fn order_messages(order_id: &str) -> String {
     format!("ORDER#{order_id}#MESSAGES")
 }
 
-/// The GSI2 partition of support's queue of one kind in one state (`DISPUTES#OPEN`).
+/// Support's queue of one kind in one state (`DISPUTES#OPEN`), before its shard.
 pub fn support_queue(kind: &str, state: impl serde::Serialize) -> String {
     let state = serde_json::to_value(state).ok().and_then(|v| v.as_str().map(str::to_uppercase)).unwrap_or_default();
     format!("{kind}S#{state}")
@@ -173,20 +181,79 @@ pub fn contact_prefix(kind: &str) -> String {
     format!("CONTACT#{kind}#")
 }
 
-pub const OUTBOX: &str = "OUTBOX";
+/// The shard of `subject` among `shards`: FNV-1a (32 bits) of its bytes, modulo the
+/// count. Fixed here for good: a stored item's key depends on it, so changing the hash or
+/// a count strands what was written under the old one.
+pub fn shard(subject: &str, shards: u32) -> u32 {
+    let hash = subject.bytes().fold(0x811c_9dc5_u32, |hash, byte| (hash ^ u32::from(byte)).wrapping_mul(0x0100_0193));
+    hash % shards
+}
 
-pub fn outbox(followup_id: &str) -> Key {
-    key(OUTBOX.into(), followup_id)
+/// How many partitions the timers spread over. A timer costs its partition about four
+/// write units in all (set in its transition, taken by the sweep that fires or drops it)
+/// and an order's life sets eight, so timers are about a sixth of all writes; `make
+/// bench`'s partition simulation gives 32 shards about 9,700 transitions a second and 64
+/// about twice that (the goal is 10,000). A sweep reads each shard once.
+pub const TIMER_SHARDS: u32 = 64;
+
+/// How many partitions each of support's queues (and the parked timers) spreads over:
+/// few items enter them, and a list reads every shard.
+pub const QUEUE_SHARDS: u32 = 8;
+
+fn sharded(base: &str, shard: u32) -> String {
+    format!("{base}#{shard:02}")
+}
+
+/// Every shard of a sharded partition `base`, in order.
+pub fn shards_of(base: &str, shards: u32) -> impl Iterator<Item = String> + '_ {
+    (0..shards).map(move |shard| sharded(base, shard))
+}
+
+/// The attribute of a timeline event (or a relay item) that holds the follow-ups its
+/// transition asked for; the relay reads it from the table's stream.
+pub const FOLLOWUPS: &str = "followups";
+
+/// The follow-ups of a commit that wrote no timeline event (an export job, a refund's
+/// retry), under the id of its first; gone a day later by TTL.
+pub fn relay(followup_id: &str) -> Key {
+    key(format!("RELAY#{followup_id}"), "RELAY")
 }
 
 pub const TIMERS: &str = "TIMERS";
 
-/// Timers that kept failing, set aside for support (same sort keys as `TIMERS`).
+/// Timers that kept failing, set aside for support (same sort keys as the timers).
 pub const PARKED_TIMERS: &str = "TIMERS#PARKED";
 
-/// Timers sort by due time (milliseconds, zero-padded), then subject.
+/// Timers sort by due time (milliseconds, zero-padded), then subject; the subject picks
+/// the shard, so a timer moved later stays in its shard.
 pub fn timer(due_ms: i64, subject: &str) -> Key {
-    key(TIMERS.into(), format!("{due_ms:013}#{subject}"))
+    key(sharded(TIMERS, shard(subject, TIMER_SHARDS)), format!("{due_ms:013}#{subject}"))
+}
+
+/// Every partition of the timers, which the sweeper reads one by one.
+pub fn timer_partitions() -> impl Iterator<Item = String> {
+    shards_of(TIMERS, TIMER_SHARDS)
+}
+
+/// Where a timer that kept failing is set aside.
+pub fn parked_timer(sort: &str, subject: &str) -> Key {
+    key(sharded(PARKED_TIMERS, shard(subject, QUEUE_SHARDS)), sort)
+}
+
+/// Every partition of the parked timers.
+pub fn parked_timer_partitions() -> impl Iterator<Item = String> {
+    shards_of(PARKED_TIMERS, QUEUE_SHARDS)
+}
+
+/// The GSI2 partition of support's queue `queue` (`PAYMENTS#HELD`, `DISPUTES#OPEN`) that
+/// holds the item about `subject` (its own id).
+pub fn queue_shard(queue: &str, subject: &str) -> String {
+    sharded(queue, shard(subject, QUEUE_SHARDS))
+}
+
+/// Every GSI2 partition of support's queue `queue`.
+pub fn queue_partitions(queue: &str) -> impl Iterator<Item = String> + '_ {
+    shards_of(queue, QUEUE_SHARDS)
 }
 
 pub const NOTIFICATION_PREFIX: &str = "NOTIFICATION#";
@@ -212,17 +279,17 @@ pub fn order_payments(order_id: &str) -> String {
     format!("ORDER#{order_id}#PAYMENTS")
 }
 
-/// The GSI2 partition of payments held for review.
+/// Support's queue (GSI2, sharded) of payments held for review.
 pub const HELD_PAYMENTS: &str = "PAYMENTS#HELD";
 
-/// The GSI2 partition of payments whose chargeback the bank has not decided yet.
+/// Support's queue (GSI2, sharded) of payments whose chargeback the bank has not decided yet.
 pub const CHARGEBACK_PAYMENTS: &str = "PAYMENTS#CHARGEBACK";
 
-/// Refunds the provider kept refusing, for support (GSI2, newest first).
+/// Refunds the provider kept refusing, for support (GSI2, sharded, newest first).
 pub const FAILED_REFUNDS: &str = "REFUNDS#FAILED";
 
 /// Refunds support pays back by hand (a provider without a refund API), for support
-/// (GSI2, newest first).
+/// (GSI2, sharded, newest first).
 pub const MANUAL_REFUNDS: &str = "REFUNDS#MANUAL";
 
 /// That a provider's event was received (and applied) once.
@@ -238,6 +305,39 @@ mod tests {
     fn both_parties_name_one_conversation() {
         assert_eq!(conversation("alice", "bob"), conversation("bob", "alice"));
         assert_ne!(conversation("alice", "bob"), conversation("alice", "bobby"));
+    }
+
+    #[test]
+    fn the_shard_hash_is_fnv_1a_and_never_changes() {
+        // Stored keys depend on these values: a change here strands every stored timer.
+        assert_eq!(shard("", u32::MAX), 0x811c_9dc5);
+        assert_eq!(shard("a", u32::MAX), 0xe40c_292c);
+        assert_eq!(shard("order/01ORDER", TIMER_SHARDS), shard("order/01ORDER", TIMER_SHARDS));
+        assert_eq!(timer(5, "order/01ORDER").pk, format!("TIMERS#{:02}", shard("order/01ORDER", 32)));
+    }
+
+    #[test]
+    fn no_shared_partition_takes_every_write_of_its_kind() {
+        // 64,000 subjects as the flows name them: each shard of each kind gets its share,
+        // within a fifth of the even one.
+        let subjects: Vec<String> = (0..64_000).map(|i| format!("order/{}", ulid::Ulid::from_parts(i, 7))).collect();
+        let spread = |pks: Vec<String>, shards: u32| {
+            let mut counts = std::collections::HashMap::<String, usize>::new();
+            pks.into_iter().for_each(|pk| *counts.entry(pk).or_default() += 1);
+            let even = subjects.len() / shards as usize;
+            assert_eq!(counts.len(), shards as usize, "{counts:?}");
+            for (pk, count) in counts {
+                assert!(count.abs_diff(even) * 5 < even, "{pk} takes {count} of {}", subjects.len());
+            }
+        };
+        spread(subjects.iter().map(|s| timer(1, s).pk).collect(), TIMER_SHARDS);
+        spread(subjects.iter().map(|s| queue_shard(HELD_PAYMENTS, s)).collect(), QUEUE_SHARDS);
+        spread(subjects.iter().map(|s| parked_timer("1", s).pk).collect(), QUEUE_SHARDS);
+        // The readers read exactly the partitions the writers write.
+        let all: Vec<String> = timer_partitions().collect();
+        assert!(subjects.iter().all(|s| all.contains(&timer(1, s).pk)));
+        let all: Vec<String> = queue_partitions(HELD_PAYMENTS).collect();
+        assert!(subjects.iter().all(|s| all.contains(&queue_shard(HELD_PAYMENTS, s))));
     }
 
     proptest::proptest! {

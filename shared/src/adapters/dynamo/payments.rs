@@ -1,16 +1,11 @@
 //! Payments and refunds: their items (listed on their order in GSI1, held payments and
 //! failed and manual refunds and undecided chargebacks queued for support in GSI2), received provider events, support queues.
 
-use std::collections::HashMap;
-
 use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
 use chrono::{DateTime, Utc};
-use serde::de::DeserializeOwned;
 
 use super::commit::Commit;
-use super::{
-    Item, Page, Store, db_error, decode, decode_cursor, encode_cursor, invalid_cursor, item, key_item, keys, n, put, s,
-};
+use super::{Item, Store, db_error, decode, item, key_item, keys, n, put, s};
 use peyman_rules::error::ApiError;
 use peyman_rules::payment::{Payment, PaymentStatus, Refund, RefundSeen, RefundStatus};
 
@@ -34,7 +29,7 @@ fn payment_item(payment: &Payment) -> Result<Item, ApiError> {
         None
     };
     if let Some(queue) = queue {
-        item.insert(keys::GSI2PK.into(), s(queue));
+        item.insert(keys::GSI2PK.into(), s(keys::queue_shard(queue, &keys::payment(&payment.intent_id).pk)));
         item.insert(keys::GSI2SK.into(), s(payment.updated_at.to_rfc3339()));
     }
     Ok(item)
@@ -52,7 +47,7 @@ fn refund_item(refund: &Refund) -> Result<Item, ApiError> {
         _ => None,
     };
     if let Some(queue) = queue {
-        item.insert(keys::GSI2PK.into(), s(queue));
+        item.insert(keys::GSI2PK.into(), s(keys::queue_shard(queue, &keys::payment(&refund.intent_id).pk)));
         item.insert(keys::GSI2SK.into(), s(refund.updated_at.to_rfc3339()));
     }
     Ok(item)
@@ -145,50 +140,6 @@ impl Store {
     }
 }
 
-impl Store {
-    /// One page of a support queue kept in GSI2 (`PAYMENTS#HELD`, `REFUNDS#FAILED`),
-    /// newest first. The cursor carries the last item's keys, checked to be of the
-    /// queue's own kind before use.
-    pub async fn queue_page<T: DeserializeOwned>(
-        &self,
-        queue: &str,
-        limit: i32,
-        cursor: Option<&str>,
-    ) -> Result<Page<T>, ApiError> {
-        let start = match cursor {
-            None => None,
-            Some(cursor) => {
-                let keys = decode_cursor(cursor)
-                    .and_then(|text| {
-                        let mut parts = text.splitn(3, '\n').map(str::to_owned);
-                        Some((parts.next()?, parts.next()?, parts.next()?))
-                    })
-                    .filter(|(_, pk, _)| pk.starts_with("PAYMENT#"))
-                    .ok_or_else(invalid_cursor)?;
-                let (sort, pk, sk) = keys;
-                Some(HashMap::from([
-                    (keys::PK.to_owned(), s(pk)),
-                    (keys::SK.to_owned(), s(sk)),
-                    (keys::GSI2PK.to_owned(), s(queue)),
-                    (keys::GSI2SK.to_owned(), s(sort)),
-                ]))
-            }
-        };
-        let query = self
-            .db
-            .query()
-            .index_name(keys::GSI2)
-            .key_condition_expression("GSI2PK = :pk")
-            .expression_attribute_values(":pk", s(queue));
-        self.newest_first(query, limit, start, |k| {
-            let text = |name: &str| k.get(name).and_then(|v| v.as_s().ok()).cloned();
-            let joined = [text(keys::GSI2SK)?, text(keys::PK)?, text(keys::SK)?].join("\n");
-            Some(encode_cursor(joined))
-        })
-        .await
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -213,7 +164,9 @@ mod tests {
         assert_eq!(text(&open, "GSI1PK"), Some("ORDER#01ORDER#PAYMENTS"));
         assert_eq!(text(&open, "GSI2PK"), None, "an open payment is in no support queue");
         let held = payment_item(&payment(PaymentStatus::Held, "")).unwrap();
-        assert_eq!(text(&held, "GSI2PK"), Some(keys::HELD_PAYMENTS));
+        let shard = keys::queue_shard(keys::HELD_PAYMENTS, "PAYMENT#pi_1");
+        assert_eq!(text(&held, "GSI2PK"), Some(shard.as_str()));
+        assert!(shard.starts_with("PAYMENTS#HELD#"), "{shard}");
         assert_eq!(text(&held, "GSI1PK"), None, "a payment without an order is on no order");
         let decoded: Payment = decode(held).unwrap();
         assert_eq!(decoded, payment(PaymentStatus::Held, ""));
@@ -227,10 +180,11 @@ mod tests {
         assert_eq!(text(&refund_item(&refund).unwrap(), "GSI2PK"), None);
         refund.status = RefundStatus::Failed;
         let item = refund_item(&refund).unwrap();
-        assert_eq!(text(&item, "GSI2PK"), Some(keys::FAILED_REFUNDS));
+        let shard = keys::queue_shard(keys::FAILED_REFUNDS, "PAYMENT#pi_1");
+        assert_eq!(text(&item, "GSI2PK"), Some(shard.as_str()), "in the shard of its payment");
         assert_eq!(text(&item, "SK"), Some("REFUND#r1"));
 
-        let mut commit = Commit { table: "t".into(), writes: Vec::new(), followups: Vec::new() };
+        let mut commit = Commit { table: "t".into(), writes: Vec::new(), followups: Vec::new(), last_event: None };
         commit.refund(&refund, RefundSeen { status: RefundStatus::Requested, attempts: 2, calls: 1 }).unwrap();
         let put = commit.writes[0].put().unwrap();
         let values = put.expression_attribute_values().unwrap();

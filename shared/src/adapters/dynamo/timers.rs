@@ -1,9 +1,14 @@
-//! Timers: due ones, oldest first; one that failed is moved later or parked for support.
+//! Timers: due ones, a shard and a page at a time, oldest first; one that failed is moved
+//! later or parked for support.
 
 use super::keys::Key;
 use super::{Item, Store, db_error, key_item, keys, n, put, s, timer_item};
 use chrono::{DateTime, Utc};
 use peyman_rules::error::ApiError;
+
+/// How many due timers the sweeper reads at once: its memory is a page, whatever the
+/// backlog.
+pub const DUE_PAGE: i32 = 100;
 
 /// A timer that is due.
 #[derive(Debug, Clone)]
@@ -36,11 +41,32 @@ impl DueTimer {
 }
 
 impl Store {
-    /// Every timer due at `now`, oldest first.
-    pub async fn due_timers(&self, now: DateTime<Utc>) -> Result<Vec<DueTimer>, ApiError> {
-        let due =
-            self.all_where("PK = :pk AND SK <= :sk", keys::TIMERS, &format!("{:013}~", now.timestamp_millis())).await?;
-        Ok(due.iter().map(DueTimer::from_item).collect())
+    /// One page (at most [`DUE_PAGE`]) of the timers of one shard `partition` due before
+    /// `now`, oldest first, after `start` (the last key of the page before); with where
+    /// the next page starts, `None` after the last. A timer moved to `now` or later while
+    /// the sweep runs (a retry) is not due again in the same sweep.
+    pub async fn due_timers(
+        &self,
+        partition: &str,
+        now: DateTime<Utc>,
+        start: Option<Key>,
+    ) -> Result<(Vec<DueTimer>, Option<Key>), ApiError> {
+        let out = self
+            .db
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("PK = :pk AND SK < :sk")
+            .expression_attribute_values(":pk", s(partition))
+            .expression_attribute_values(":sk", s(format!("{:013}", now.timestamp_millis())))
+            .consistent_read(true)
+            .limit(DUE_PAGE)
+            .set_exclusive_start_key(start.as_ref().map(key_item))
+            .send()
+            .await
+            .map_err(db_error)?;
+        let due = out.items.unwrap_or_default().iter().map(DueTimer::from_item).collect();
+        let next = out.last_evaluated_key.map(|k| DueTimer::from_item(&k).key);
+        Ok((due, next))
     }
 
     /// Moves a timer that failed to `next` (a later due time), counting the attempt.
@@ -59,7 +85,7 @@ impl Store {
     pub async fn park_timer(&self, timer: &DueTimer, error: &str, now: DateTime<Utc>) -> Result<(), ApiError> {
         let mut commit = self.begin();
         commit.take(&timer.key)?;
-        let mut item = key_item(&Key { pk: keys::PARKED_TIMERS.into(), sk: timer.key.sk.clone() });
+        let mut item = key_item(&keys::parked_timer(&timer.key.sk, &timer.subject));
         item.insert("entity".into(), s("parked_timer"));
         item.insert("subject".into(), s(&timer.subject));
         item.insert("attempts".into(), n(timer.attempts + 1));
@@ -69,14 +95,16 @@ impl Store {
         self.commit(commit).await.map(|_| ())
     }
 
-    /// Timers set aside after failing too often, oldest first.
+    /// Timers set aside after failing too often, oldest first (by when they were due).
     pub async fn parked_timers(&self) -> Result<Vec<DueTimer>, ApiError> {
-        Ok(self
-            .all_where("PK = :pk AND SK <= :sk", keys::PARKED_TIMERS, "~")
-            .await?
-            .iter()
-            .map(DueTimer::from_item)
-            .collect())
+        let mut parked = Vec::new();
+        for partition in keys::parked_timer_partitions() {
+            parked.extend(
+                self.all_where("PK = :pk AND SK <= :sk", &partition, "~").await?.iter().map(DueTimer::from_item),
+            );
+        }
+        parked.sort_by(|a, b| a.key.sk.cmp(&b.key.sk));
+        Ok(parked)
     }
 
     pub async fn delete_key(&self, key: &Key) -> Result<(), ApiError> {
