@@ -13,9 +13,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::{Value, json};
 
 use crate::lifecycle::{
-    self, CHARGEBACK_CLOSED, CHARGEBACK_OPENED, DISPUTE, DISPUTE_START, LATE_CANCELLATION_AVAILABLE, Note, OFFER,
-    OFFER_START, ORDER, ORDER_LATE, ORDER_START, PAYMENT, REFUND, REFUND_START, REFUNDS_CONFIRMED, REQUEST,
-    REQUEST_START, Transition,
+    CHARGEBACK_CLOSED, CHARGEBACK_OPENED, DISPUTE, DISPUTE_START, LATE_CANCELLATION_AVAILABLE, OFFER, OFFER_START,
+    ORDER, ORDER_LATE, ORDER_START, PAYMENT, REFUND, REFUND_START, REFUNDS_CONFIRMED, REQUEST, REQUEST_START,
+    Transition, snake,
 };
 
 /// The `source` of every event Peyman publishes.
@@ -36,84 +36,52 @@ pub struct Published {
     pub actors: BTreeSet<String>,
 }
 
-fn snake(name: impl std::fmt::Debug) -> String {
-    serde_json::to_value(format!("{name:?}"))
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .map(|s| {
-            let mut out = String::new();
-            for (i, c) in s.chars().enumerate() {
-                if c.is_ascii_uppercase() {
-                    if i > 0 {
-                        out.push('_');
-                    }
-                    out.push(c.to_ascii_lowercase());
-                } else {
-                    out.push(c);
-                }
-            }
-            out
-        })
-        .unwrap_or_default()
-}
-
 const ALL_ACTORS: [&str; 4] = ["buyer", "seller", "support", "system"];
 
 /// Every event a timeline can hold, by name.
 pub fn catalogue() -> BTreeMap<&'static str, Published> {
     let mut all: BTreeMap<&'static str, Published> = BTreeMap::new();
-    fn rows<S: std::fmt::Debug + Copy, A>(
-        all: &mut BTreeMap<&'static str, Published>,
-        kind: &'static str,
-        table: &[Transition<S, A>],
-        own: bool,
-    ) {
-        for row in table {
-            let entry = all.entry(row.event).or_default();
-            entry.kinds.insert(kind);
-            if own {
-                entry.to_states.insert(snake(row.to));
-            } else {
-                entry.any_state = true;
-            }
-            entry.actors.extend(row.by.iter().map(|a| snake(*a)));
-        }
-    }
-    fn start<S: std::fmt::Debug + Copy>(
-        all: &mut BTreeMap<&'static str, Published>,
-        kind: &'static str,
-        start: &lifecycle::Start<S>,
-        own: bool,
-    ) {
-        let entry = all.entry(start.event).or_default();
+    // One event on a `kind`'s timeline: `to` is the state it leaves its own entity in,
+    // `None` where it is noted on another's (its entity left in any state).
+    let mut add = |kind: &'static str, event: &'static str, to: Option<String>, actors: Vec<String>| {
+        let entry = all.entry(event).or_default();
         entry.kinds.insert(kind);
-        if own {
-            entry.to_states.insert(snake(start.state));
-        } else {
-            entry.any_state = true;
+        match to {
+            Some(state) => _ = entry.to_states.insert(state),
+            None => entry.any_state = true,
         }
-        entry.actors.extend(ALL_ACTORS.map(str::to_owned));
+        entry.actors.extend(actors);
+    };
+    let anyone = || ALL_ACTORS.map(str::to_owned).to_vec();
+    fn by<S, A>(row: &Transition<S, A>) -> Vec<String> {
+        row.by.iter().map(|a| snake(*a)).collect()
     }
-    fn note(all: &mut BTreeMap<&'static str, Published>, kind: &'static str, note: &Note) {
-        let entry = all.entry(note.event).or_default();
-        entry.kinds.insert(kind);
-        entry.any_state = true;
-        entry.actors.extend(ALL_ACTORS.map(str::to_owned));
+    for row in REQUEST {
+        add("request", row.event, Some(snake(row.to)), by(row));
     }
-    rows(&mut all, "request", REQUEST, true);
-    start(&mut all, "request", &REQUEST_START, true);
-    rows(&mut all, "offer", OFFER, true);
-    start(&mut all, "offer", &OFFER_START, true);
-    rows(&mut all, "order", ORDER, true);
-    start(&mut all, "order", &ORDER_START, true);
-    rows(&mut all, "dispute", DISPUTE, true);
-    start(&mut all, "dispute", &DISPUTE_START, true);
-    // A payment's and a refund's moves are noted on their order's timeline.
-    rows(&mut all, "order", PAYMENT, false);
-    rows(&mut all, "order", REFUND, false);
-    start(&mut all, "order", &REFUND_START, false);
+    for row in OFFER {
+        add("offer", row.event, Some(snake(row.to)), by(row));
+    }
+    for row in ORDER {
+        add("order", row.event, Some(snake(row.to)), by(row));
+    }
+    for row in DISPUTE {
+        add("dispute", row.event, Some(snake(row.to)), by(row));
+    }
+    add("request", REQUEST_START.event, Some(snake(REQUEST_START.state)), anyone());
+    add("offer", OFFER_START.event, Some(snake(OFFER_START.state)), anyone());
+    add("order", ORDER_START.event, Some(snake(ORDER_START.state)), anyone());
+    add("dispute", DISPUTE_START.event, Some(snake(DISPUTE_START.state)), anyone());
+    // A payment's and a refund's moves, and the notes, are on their order's timeline.
+    for row in PAYMENT {
+        add("order", row.event, None, by(row));
+    }
+    for row in REFUND {
+        add("order", row.event, None, by(row));
+    }
+    add("order", REFUND_START.event, None, anyone());
     for n in [&ORDER_LATE, &LATE_CANCELLATION_AVAILABLE, &CHARGEBACK_OPENED, &CHARGEBACK_CLOSED, &REFUNDS_CONFIRMED] {
-        note(&mut all, "order", n);
+        add("order", n.event, None, anyone());
     }
     all
 }

@@ -331,7 +331,7 @@ pub struct Note {
 }
 
 /// A name as the documents write it: `AwaitingPayment` → `awaiting_payment`.
-fn snake(name: impl Debug) -> String {
+pub(crate) fn snake(name: impl Debug) -> String {
     let mut out = String::new();
     for (i, c) in format!("{name:?}").chars().enumerate() {
         if c.is_ascii_uppercase() {

@@ -1,5 +1,8 @@
-//! SQS, sending: the relay hands each committed follow-up to its queue. (Consuming is
-//! the shell's: `shell::queue`.)
+//! SQS, sending: the relay hands each committed follow-up to its queue. Its client is
+//! built on first use: only the relay sends, so no other function pays for it at a cold
+//! start. (Consuming is the shell's: `shell::queue`.)
+
+use std::sync::{Arc, OnceLock};
 
 use aws_sdk_sqs::Client;
 use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
@@ -10,7 +13,8 @@ use peyman_rules::followup::{FollowUp, FollowUpKind};
 
 #[derive(Debug, Clone)]
 pub struct Queues {
-    sqs: Client,
+    sdk: aws_types::SdkConfig,
+    sqs: Arc<OnceLock<Client>>,
     followups_url: String,
     /// Where export jobs go (`EXPORTS_QUEUE_URL`; the relay's).
     exports_url: Option<String>,
@@ -20,12 +24,19 @@ impl Queues {
     /// The follow-up queue at `followups_url` (and the exports queue, where configured),
     /// through the SDK configured from the environment.
     pub fn connect(sdk: &aws_types::SdkConfig, followups_url: &str, exports_url: Option<&str>) -> Self {
-        let metered = aws_sdk_sqs::config::Builder::from(sdk).interceptor(RequestMeter::new(Service::Sqs));
-        Queues::new(Client::from_conf(metered.build()), followups_url, exports_url)
+        Queues {
+            sdk: sdk.clone(),
+            sqs: Arc::default(),
+            followups_url: followups_url.to_owned(),
+            exports_url: exports_url.map(str::to_owned),
+        }
     }
 
-    pub fn new(sqs: Client, followups_url: impl Into<String>, exports_url: Option<&str>) -> Self {
-        Queues { sqs, followups_url: followups_url.into(), exports_url: exports_url.map(str::to_owned) }
+    fn sqs(&self) -> &Client {
+        self.sqs.get_or_init(|| {
+            let metered = aws_sdk_sqs::config::Builder::from(&self.sdk).interceptor(RequestMeter::new(Service::Sqs));
+            Client::from_conf(metered.build())
+        })
     }
 
     /// Sends `followups`, each to its queue: all of them, or an error (the relay then
@@ -50,7 +61,7 @@ impl Queues {
     async fn send_to(&self, url: &str, followups: &[FollowUp]) -> Result<Vec<FollowUp>, ApiError> {
         let mut sent = Vec::new();
         for batch in followups.chunks(10) {
-            let mut request = self.sqs.send_message_batch().queue_url(url);
+            let mut request = self.sqs().send_message_batch().queue_url(url);
             for (i, followup) in batch.iter().enumerate() {
                 let body = serde_json::to_string(followup).map_err(ApiError::internal)?;
                 request = request.entries(

@@ -26,6 +26,7 @@ mod offers;
 mod order_access;
 mod payments;
 mod queue;
+mod queues;
 mod races;
 mod requests;
 mod reviews;

@@ -85,3 +85,47 @@ async fn a_hundred_poison_timers_do_not_block_the_fifty_behind_them_and_support_
         assert!(t["parked_at"].as_str().is_some_and(|at| at.parse::<chrono::DateTime<chrono::Utc>>().is_ok()), "{t}");
     }
 }
+
+/// The sweeper reads a shard a page at a time: a shard with more due timers than a page
+/// is read whole, every timer once, in due order, and no page is larger than
+/// `DUE_PAGE` (the sweep's memory). Due a year ahead and read at that time, so the
+/// stack's own sweep never touches them.
+#[tokio::test]
+async fn a_shard_with_more_due_timers_than_a_page_is_read_whole_a_page_at_a_time() {
+    use peyman::adapters::dynamo::{keys, timers::DUE_PAGE};
+    let aws = Aws::connect().await;
+    let app = aws.app().await;
+    let run = ulid::Ulid::new().to_string();
+    let due = chrono::Utc::now() + chrono::Duration::days(365);
+    // 250 subjects that all hash to one shard.
+    let target = keys::shard(&format!("test/{run}/0"), keys::TIMER_SHARDS);
+    let subjects: Vec<String> = (0..)
+        .map(|i| format!("test/{run}/{i}"))
+        .filter(|s| keys::shard(s, keys::TIMER_SHARDS) == target)
+        .take(250)
+        .collect();
+    let partition = keys::timer(0, &subjects[0]).pk;
+    for (i, subject) in subjects.iter().enumerate() {
+        let key = keys::timer(due.timestamp_millis() + i as i64, subject);
+        assert_eq!(key.pk, partition);
+        let timer = item(&[("PK", &key.pk), ("SK", &key.sk), ("entity", "timer"), ("subject", subject)]);
+        aws.dynamodb.put_item().table_name(&aws.table).set_item(Some(timer)).send().await.expect("put");
+    }
+    let read_at = due + chrono::Duration::seconds(1);
+    let (mut seen, mut pages, mut start) = (Vec::new(), 0, None);
+    loop {
+        let (page, next) = app.store.due_timers(&partition, read_at, start).await.unwrap();
+        assert!(page.len() <= DUE_PAGE as usize, "a page of {}", page.len());
+        pages += 1;
+        seen.extend(page.into_iter().map(|t| t.subject).filter(|s| s.starts_with(&format!("test/{run}/"))));
+        match next {
+            Some(next) => start = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(seen, subjects, "every timer of the shard once, in due order");
+    assert!(pages >= 3, "{pages} pages");
+    for (i, subject) in subjects.iter().enumerate() {
+        app.store.delete_key(&keys::timer(due.timestamp_millis() + i as i64, subject)).await.unwrap();
+    }
+}

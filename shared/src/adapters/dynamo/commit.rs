@@ -206,10 +206,9 @@ impl Commit {
     /// (an attribute the timeline does not read), or on a relay item of their own that
     /// DynamoDB's TTL removes a day later. Either insert reaches the table's stream once
     /// the transaction commits, and never if it does not.
-    pub(super) fn seal(&mut self, now: DateTime<Utc>) -> Result<(), ApiError> {
-        if self.followups.is_empty() {
-            return Ok(());
-        }
+    pub(super) fn seal(&mut self) -> Result<(), ApiError> {
+        let Some(first) = self.followups.first() else { return Ok(()) };
+        let (relay_key, written_at) = (keys::relay(&first.followup_id), first.created_at);
         let followups = serde_dynamo::aws_sdk_dynamodb_1::to_attribute_value(&self.followups)
             .map_err(|e| ApiError::internal(format!("follow-ups do not encode: {e}")))?;
         match self.last_event.and_then(|at| self.writes[at].put().map(|p| (at, p.item().clone()))) {
@@ -218,10 +217,10 @@ impl Commit {
                 self.writes[at] = put(&self.table, event, Some("attribute_not_exists(PK)"))?;
             }
             None => {
-                let mut item = key_item(&keys::relay(&self.followups[0].followup_id));
+                let mut item = key_item(&relay_key);
                 item.insert("entity".into(), s("relay"));
                 item.insert(keys::FOLLOWUPS.into(), followups);
-                item.insert("ttl".into(), n((now + chrono::Duration::days(1)).timestamp()));
+                item.insert("ttl".into(), n((written_at + chrono::Duration::days(1)).timestamp()));
                 self.writes.push(put(&self.table, item, Some("attribute_not_exists(PK)"))?);
             }
         }
@@ -290,8 +289,7 @@ impl Store {
     /// retry of a commit whose answer was lost is answered as the first (DynamoDB keeps
     /// tokens for ten minutes) instead of failing its own version conditions.
     pub async fn commit(&self, mut commit: Commit) -> Result<Vec<FollowUp>, ApiError> {
-        let created = commit.followups.first().map(|f| f.created_at).unwrap_or_else(Utc::now);
-        commit.seal(created)?;
+        commit.seal()?;
         let token = commit.request_token();
         let sent =
             self.db.transact_write_items().set_transact_items(Some(commit.writes)).client_request_token(token).send();
@@ -442,7 +440,7 @@ mod tests {
         let step = Step::start(&ORDER_START, Actor::Buyer, Some("buyer"), serde_json::json!({}));
         commit.record(&mut order, step, now).unwrap();
         commit.followup(FollowUp::cancel_payment("pi_1", now)).unwrap();
-        commit.seal(now).unwrap();
+        commit.seal().unwrap();
         let written = puts(&commit);
         assert_eq!(written.len(), 3, "no item of their own");
         let (event, condition) = written[1];
@@ -457,7 +455,7 @@ mod tests {
         // A commit with no event: the follow-ups get an item that lapses after a day.
         let mut lone = Commit { table: "t".into(), writes: Vec::new(), followups: Vec::new(), last_event: None };
         lone.followup(FollowUp::build_export("01EXPORT", now)).unwrap();
-        lone.seal(now).unwrap();
+        lone.seal().unwrap();
         let written = puts(&lone);
         assert_eq!(written.len(), 1);
         let (relay, condition) = written[0];
@@ -466,7 +464,7 @@ mod tests {
         assert_eq!(relay["ttl"].as_n().unwrap(), &(1_800_000_000 + 86_400).to_string());
         // Nothing to send, nothing written.
         let mut empty = Commit { table: "t".into(), writes: Vec::new(), followups: Vec::new(), last_event: None };
-        empty.seal(now).unwrap();
+        empty.seal().unwrap();
         assert!(empty.writes.is_empty());
     }
 
