@@ -308,6 +308,7 @@ impl Offer {
 }
 
 crate::tracked::tracked!(Offer, crate::lifecycle::OfferState, "OFFER", "offer", offer_id, {
+    const SEALED: &'static [&'static str] = &["terms", "terms_hash"];
     fn deadline(&self) -> Option<DateTime<Utc>> {
         Some(self.terms.expires_at)
     }

@@ -368,6 +368,7 @@ impl Order {
 }
 
 crate::tracked::tracked!(Order, crate::lifecycle::OrderState, "ORDER", "order", order_id, {
+    const SEALED: &'static [&'static str] = &["terms", "terms_hash", "policy"];
     fn deadline(&self) -> Option<DateTime<Utc>> {
         self.current_deadline()
     }
@@ -434,7 +435,24 @@ mod tests {
     use super::*;
     use crate::lifecycle::{ORDER_LATE, ORDER_START, OrderAction, Transition};
     use crate::timeline::{GENESIS, verify};
-    use crate::tracked::{Step, advance};
+    use crate::tracked::{Step, Tracked, advance};
+
+    /// The store splits the sealed fields off by name: a name that is not a field would
+    /// split nothing and leave the terms rewritten on every transition.
+    #[test]
+    fn the_sealed_fields_of_an_order_and_an_offer_are_fields_of_theirs() {
+        let now = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+        let order = serde_json::to_value(example(now)).unwrap();
+        assert!(Order::SEALED.iter().all(|name| order.get(name).is_some()), "{:?}", Order::SEALED);
+        let offer = serde_json::json!({
+            "offer_id": "01OFFER", "seller_id": "seller", "buyer_id": "buyer",
+            "source": { "message_id": "01MSG" }, "terms": order["terms"], "terms_hash": order["terms_hash"],
+            "state": "sent", "order_id": null, "decline_reason": null, "created_at": order["created_at"],
+            "updated_at": order["updated_at"], "version": 1, "head_hash": "",
+        });
+        let offer = serde_json::to_value(serde_json::from_value::<Offer>(offer).unwrap()).unwrap();
+        assert!(Offer::SEALED.iter().all(|name| offer.get(name).is_some()), "{:?}", Offer::SEALED);
+    }
 
     #[test]
     fn an_order_turns_late_once_past_its_due_time_in_progress() {

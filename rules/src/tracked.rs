@@ -19,6 +19,9 @@ pub trait Tracked: Serialize + DeserializeOwned + Clone {
     const KIND: &'static str;
     /// The word in problem codes and messages.
     const NAME: &'static str;
+    /// Its fields fixed when it is made (an offer's or order's sealed terms): stored once,
+    /// beside it, and never rewritten by a transition, which then writes only what moves.
+    const SEALED: &'static [&'static str] = &[];
     fn id(&self) -> &str;
     fn buyer_id(&self) -> &str;
     fn seller_id(&self) -> &str;

@@ -16,16 +16,16 @@ use peyman_rules::payment::refund_timer;
 /// Write units per item, from the capacity table's meter (`make bench`, 2026-12-07):
 /// a put in a transaction is doubled; an index write is one unit per KB of the item.
 mod units {
-    /// The order item (about 1.6 KB), in a transaction.
-    pub const ORDER: u64 = 4;
-    /// Its copy in each index that lists it (buyer's, seller's or a support queue).
-    pub const ORDER_INDEX: u64 = 2;
-    pub const OFFER: u64 = 4;
-    pub const OFFER_INDEX: u64 = 2;
+    /// The order item without its sealed terms (under 1 KB), in a transaction.
+    pub const ORDER: u64 = 2;
+    /// An offer's or order's sealed terms, written once beside it, in a transaction.
+    pub const SEALED: u64 = 2;
+    pub const OFFER: u64 = 2;
     pub const REQUEST: u64 = 2;
-    pub const REQUEST_INDEX: u64 = 1;
     pub const DISPUTE: u64 = 2;
-    pub const DISPUTE_INDEX: u64 = 1;
+    /// An index entry (keys only), written when an item enters, leaves or moves in a
+    /// list or queue, never when it only changes.
+    pub const INDEX_ENTRY: u64 = 1;
     /// A timeline event carrying its follow-ups (under 1 KB), in a transaction.
     pub const EVENT: u64 = 2;
     /// A small item in a transaction: a timer, a contact marker, a delivery, a review, a
@@ -101,46 +101,43 @@ fn life(w: &mut Writes, i: u64) {
 
     // The buyer's message (not a transition).
     w.shared(keys::conversation(&buyer, &seller), units::SINGLE);
-    // The request: its item (both lists), event, timer, contact marker; the seller told.
+    // The request: its item (entering both lists), event, timer, contact marker; the
+    // seller told.
     transition(w);
     w.own(tracked("REQUEST", &request), units::REQUEST + units::EVENT);
-    w.shared(keys::buyer_list("REQUEST", &buyer), units::REQUEST_INDEX);
-    w.shared(keys::seller_list("REQUEST", &seller), units::REQUEST_INDEX);
+    w.shared(keys::buyer_list("REQUEST", &buyer), units::INDEX_ENTRY);
+    w.shared(keys::seller_list("REQUEST", &seller), units::INDEX_ENTRY);
     w.timer(due + 14 * 86_400_000, &format!("request/{request}"));
     w.shared(keys::conversation(&buyer, &seller), units::SMALL);
     w.notify(&seller);
-    // The offer answers it: the request moves, the offer is sent; the buyer told.
+    // The offer answers it: the request moves, the offer is sent with its sealed terms;
+    // the buyer told.
     transition(w);
     w.own(tracked("REQUEST", &request), units::REQUEST + units::EVENT);
-    w.shared(keys::buyer_list("REQUEST", &buyer), units::REQUEST_INDEX);
-    w.shared(keys::seller_list("REQUEST", &seller), units::REQUEST_INDEX);
-    w.own(tracked("OFFER", &offer), units::OFFER + units::EVENT);
-    w.shared(keys::buyer_list("OFFER", &buyer), units::OFFER_INDEX);
-    w.shared(keys::seller_list("OFFER", &seller), units::OFFER_INDEX);
+    w.own(tracked("OFFER", &offer), units::OFFER + units::SEALED + units::EVENT);
+    w.shared(keys::buyer_list("OFFER", &buyer), units::INDEX_ENTRY);
+    w.shared(keys::seller_list("OFFER", &seller), units::INDEX_ENTRY);
     w.timer(due + 7 * 86_400_000, &format!("offer/{offer}"));
     w.notify(&buyer);
     // The accept: the offer moves, the order is placed with its payment; both told.
     transition(w);
     w.own(tracked("OFFER", &offer), units::OFFER + units::EVENT);
-    w.shared(keys::buyer_list("OFFER", &buyer), units::OFFER_INDEX);
-    w.shared(keys::seller_list("OFFER", &seller), units::OFFER_INDEX);
-    order_moves(w, &order, &buyer, &seller);
+    order_placed(w, &order, &buyer, &seller);
     let subject = format!("order/{order}");
     w.timer(due + 3_600_000, &Timer::ExpireAtDeadline.subject(&subject));
     w.shared(keys::conversation(&buyer, &seller), units::SMALL);
     w.own(keys::payment(&intent).pk, units::SMALL);
-    w.shared(keys::order_payments(&order), units::SINGLE);
+    w.shared(keys::order_payments(&order), units::INDEX_ENTRY);
     w.notify(&buyer);
     w.notify(&seller);
     // The provider's webhook pays it: the event remembered, the payment and order move.
     transition(w);
     w.own(keys::received_event("stripe", &id(5, i)).pk, units::SMALL);
     w.own(keys::payment(&intent).pk, units::SMALL);
-    w.shared(keys::order_payments(&order), units::SINGLE);
     if i.is_multiple_of(HELD_EVERY) {
-        w.shared(keys::queue_shard(keys::HELD_PAYMENTS, &keys::payment(&intent).pk), units::SINGLE);
+        w.shared(keys::queue_shard(keys::HELD_PAYMENTS, &keys::payment(&intent).pk), units::INDEX_ENTRY);
     }
-    order_moves(w, &order, &buyer, &seller);
+    order_moves(w, &order);
     w.timer(due + 3 * 86_400_000, &Timer::LateAtDue.subject(&subject));
     w.timer(due + 4 * 86_400_000, &Timer::LateCancellationOpens.subject(&subject));
     w.notify(&buyer);
@@ -151,7 +148,7 @@ fn life(w: &mut Writes, i: u64) {
     // Delivered, a revision asked, delivered again, accepted: each moves the order.
     for step in ["deliver", "revise", "deliver", "accept"] {
         transition(w);
-        order_moves(w, &order, &buyer, &seller);
+        order_moves(w, &order);
         match step {
             "deliver" => {
                 w.own(keys::delivery(&order, &id(6, i)).pk, units::SMALL);
@@ -168,23 +165,28 @@ fn life(w: &mut Writes, i: u64) {
     // The buyer's review; the window's close publishes it under the gig.
     transition(w);
     w.own(keys::review(&order, "buyer").pk, units::SMALL);
-    order_moves(w, &order, &buyer, &seller);
+    order_moves(w, &order);
     w.notify(&seller);
     transition(w);
-    order_moves(w, &order, &buyer, &seller);
+    order_moves(w, &order);
     let gig = format!("gig-{seller}-{}", i % 3);
-    w.shared(keys::gig(&gig).pk, units::SINGLE);
-    w.shared(keys::gig_reviews(&gig), units::SINGLE);
+    w.shared(keys::gig(&gig).pk, units::SMALL);
+    w.shared(keys::gig_reviews(&gig), units::INDEX_ENTRY);
     w.notify(&buyer);
     w.notify(&seller);
     w.end_of_life();
 }
 
-/// The order item moves: its item, its event, and its copy in both lists.
-fn order_moves(w: &mut Writes, order: &str, buyer: &str, seller: &str) {
+/// The order is placed: its item, its sealed terms and its event, entering both lists.
+fn order_placed(w: &mut Writes, order: &str, buyer: &str, seller: &str) {
+    w.own(keys::tracked("ORDER", order).pk, units::ORDER + units::SEALED + units::EVENT);
+    w.shared(keys::buyer_list("ORDER", buyer), units::INDEX_ENTRY);
+    w.shared(keys::seller_list("ORDER", seller), units::INDEX_ENTRY);
+}
+
+/// The order moves: its item and its event (its place in the lists stays).
+fn order_moves(w: &mut Writes, order: &str) {
     w.own(keys::tracked("ORDER", order).pk, units::ORDER + units::EVENT);
-    w.shared(keys::buyer_list("ORDER", buyer), units::ORDER_INDEX);
-    w.shared(keys::seller_list("ORDER", seller), units::ORDER_INDEX);
 }
 
 /// A dispute on a paid order: opened (support's open queue), a statement, resolved with
@@ -192,12 +194,22 @@ fn order_moves(w: &mut Writes, order: &str, buyer: &str, seller: &str) {
 fn dispute(w: &mut Writes, i: u64, order: &str, buyer: &str, seller: &str) {
     let dispute = id(7, i);
     let pk = keys::tracked("DISPUTE", &dispute).pk;
-    for state in ["OPEN", "OPEN", "RESOLVED"] {
+    for step in ["open", "state", "resolve"] {
         w.transitions += 1;
         w.own(pk.clone(), units::DISPUTE + units::EVENT);
-        w.shared(keys::buyer_list("DISPUTE", buyer), units::DISPUTE_INDEX);
-        w.shared(keys::queue_shard(&format!("DISPUTES#{state}"), &pk), units::DISPUTE_INDEX);
-        order_moves(w, order, buyer, seller);
+        match step {
+            "open" => {
+                w.shared(keys::buyer_list("DISPUTE", buyer), units::INDEX_ENTRY);
+                w.shared(keys::queue_shard("DISPUTES#OPEN", &pk), units::INDEX_ENTRY);
+            }
+            // Moved between support's queues: out of one, into the other.
+            "resolve" => {
+                w.shared(keys::queue_shard("DISPUTES#OPEN", &pk), units::INDEX_ENTRY);
+                w.shared(keys::queue_shard("DISPUTES#RESOLVED", &pk), units::INDEX_ENTRY);
+            }
+            _ => {}
+        }
+        order_moves(w, order);
         w.notify(buyer);
         w.notify(seller);
     }

@@ -286,7 +286,14 @@ impl Aws {
                 .expect("query");
             items.extend(out.items.unwrap_or_default());
         }
-        items
+        // The index holds keys only: each item as the table has it now.
+        let mut whole = Vec::new();
+        for entry in items {
+            let key = entry.into_iter().filter(|(name, _)| name == "PK" || name == "SK").collect();
+            let got = self.dynamodb.get_item().table_name(&self.table).set_key(Some(key)).send().await.expect("get");
+            whole.extend(got.item);
+        }
+        whole
     }
 
     /// The latest timer started for `subject`, to fire through the sweeper's own code at

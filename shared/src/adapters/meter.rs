@@ -9,15 +9,21 @@
 //! - a read is one unit per 4 KB, halved when eventually consistent: a GetItem by its
 //!   item (at least one unit when there is none), a Query by the sum of what it returned,
 //!   a BatchGetItem item by item;
-//! - a write is one unit per 1 KB of the item, doubled inside a transaction; and a write
-//!   of an item that carries an index's key writes that index too (both indexes project
-//!   the whole item).
+//! - a write is one unit per 1 KB of the item, doubled inside a transaction. Both indexes
+//!   project keys only, so a write reaches an index only when it changes the item's key in
+//!   it: one index write to add or remove the entry, two to move it (a delete and a put),
+//!   none when the key stays (DynamoDB's "Writes to a global secondary index"). Each is
+//!   one unit: an entry is the table's key and the index's, well under 1 KB. The meter
+//!   keeps the index keys of the items it saw written to tell which case a write is.
 //!
 //! What the request does not show is estimated from below, and said here: an update or
 //! a delete is charged by its key and values (in DynamoDB it is the larger of the item
-//! before and after; ours are counters and markers, under 1 KB, so one unit); a Query's
-//! filter is charged by what it returned, not what it read. SQS, S3 and KMS are billed per
-//! request: each attempt is counted.
+//! before and after; ours are counters and markers, under 1 KB, so one unit), and no
+//! update of ours sets an index key, so an update writes no index; a Query's filter is
+//! charged by what it returned, not what it read; an item written before the meter was
+//! switched on counts as not in any index. SQS, S3 and KMS are billed per request: each
+//! attempt that reached the service is counted (a presigned link is signed here and sent
+//! by a browser: none).
 //!
 //! The totals are the process's since it was switched on ([`enable`]). The local gateway
 //! switches it on and shows them at `GET /_local/meter`, and `make bench` turns them into
@@ -26,10 +32,11 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{LazyLock, Mutex};
 
 use aws_sdk_dynamodb::config::interceptors::{
-    AfterDeserializationInterceptorContextRef, BeforeSerializationInterceptorContextRef,
-    BeforeTransmitInterceptorContextRef,
+    AfterDeserializationInterceptorContextRef, BeforeDeserializationInterceptorContextRef,
+    BeforeSerializationInterceptorContextRef, BeforeTransmitInterceptorContextRef,
 };
 use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_dynamodb::operation::batch_get_item::{BatchGetItemInput, BatchGetItemOutput};
@@ -180,16 +187,54 @@ pub fn write_units(bytes: u64, transactional: bool) -> u64 {
     if transactional { units * 2 } else { units }
 }
 
-/// How many of the indexes keyed by `index_keys` an item is in: each is written with it.
-fn indexes_written(item: &Item, index_keys: &[&str]) -> u64 {
-    index_keys.iter().filter(|k| item.contains_key(**k)).count() as u64
+/// One index of the table, by the names of its key attributes.
+#[derive(Debug, Clone, Copy)]
+pub struct IndexKeys {
+    pub partition: &'static str,
+    pub sort: &'static str,
 }
 
-/// One write of `bytes`, with the indexes it also writes.
-fn write(bytes: u64, indexes: u64, transactional: bool) {
+/// Each item's entries in the indexes (its index keys, `None` where it is in none), by its
+/// table key, as the meter last saw them written.
+/// Our keys are strings.
+type Entries = Vec<Option<(String, String)>>;
+static INDEX_ENTRIES: LazyLock<Mutex<HashMap<(String, String), Entries>>> = LazyLock::new(Default::default);
+
+/// The index writes of writing `item` (`None`: deleting it) at `key`: one to add or remove
+/// an entry, two to move it, none to leave it. Each is one unit: an entry holds keys only.
+fn index_writes(key: &Item, item: Option<&Item>, indexes: &[IndexKeys], table_key: [&str; 2]) -> u64 {
+    let text = |item: &Item, name: &str| item.get(name).and_then(|v| v.as_s().ok()).cloned();
+    let (Some(pk), Some(sk)) = (text(key, table_key[0]), text(key, table_key[1])) else { return 0 };
+    let entries: Entries = indexes
+        .iter()
+        .map(|index| {
+            let item = item?;
+            Some((text(item, index.partition)?, text(item, index.sort)?))
+        })
+        .collect();
+    let mut seen = INDEX_ENTRIES.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let before = seen.remove(&(pk.clone(), sk.clone())).unwrap_or_else(|| vec![None; indexes.len()]);
+    let writes = before
+        .iter()
+        .zip(&entries)
+        .map(|(was, now)| match (was, now) {
+            (None, None) => 0,
+            (Some(was), Some(now)) if was == now => 0,
+            (Some(_), Some(_)) => 2,
+            _ => 1,
+        })
+        .sum();
+    if entries.iter().any(Option::is_some) {
+        seen.insert((pk, sk), entries);
+    }
+    writes
+}
+
+/// One write of `bytes`, with the index writes it causes (a unit each).
+fn write(bytes: u64, index_writes: u64, transactional: bool) {
     add(Counter::ItemsWritten, 1);
     add(Counter::BytesWritten, bytes);
-    add(Counter::WriteUnits, write_units(bytes, transactional) + indexes * write_units(bytes, false));
+    add(Counter::WriteUnits, write_units(bytes, transactional) + index_writes);
 }
 
 /// One read of `items` at once (a GetItem's item, a Query's page).
@@ -214,11 +259,24 @@ fn update_size(key: Option<&Item>, values: Option<&Item>) -> u64 {
     key.map(item_size).unwrap_or(0) + values.map(item_size).unwrap_or(0)
 }
 
-/// Meters DynamoDB: writes from what is sent, reads from what comes back. `index_keys`
-/// are the partition-key attributes of the table's indexes.
+/// Meters DynamoDB: writes from what is sent, reads from what comes back. `table_key`
+/// names the table's key attributes and `indexes` its indexes' (keys-only projections).
 #[derive(Debug)]
 pub struct DynamoDbMeter {
-    pub index_keys: &'static [&'static str],
+    pub table_key: [&'static str; 2],
+    pub indexes: &'static [IndexKeys],
+}
+
+impl DynamoDbMeter {
+    fn put(&self, item: &Item, transactional: bool) {
+        let indexes = index_writes(item, Some(item), self.indexes, self.table_key);
+        write(item_size(item), indexes, transactional);
+    }
+
+    fn delete(&self, key: &Item, transactional: bool) {
+        let indexes = index_writes(key, None, self.indexes, self.table_key);
+        write(item_size(key), indexes, transactional);
+    }
 }
 
 impl Intercept for DynamoDbMeter {
@@ -237,24 +295,19 @@ impl Intercept for DynamoDbMeter {
         }
         let input = context.input();
         if let Some(put) = input.downcast_ref::<PutItemInput>() {
-            let item = put.item.as_ref();
-            write(
-                item.map(item_size).unwrap_or(0),
-                item.map(|i| indexes_written(i, self.index_keys)).unwrap_or(0),
-                false,
-            );
+            self.put(put.item.as_ref().unwrap_or(&Item::new()), false);
         } else if let Some(update) = input.downcast_ref::<UpdateItemInput>() {
             write(update_size(update.key.as_ref(), update.expression_attribute_values.as_ref()), 0, false);
         } else if let Some(delete) = input.downcast_ref::<DeleteItemInput>() {
-            write(delete.key.as_ref().map(item_size).unwrap_or(0), 0, false);
+            self.delete(delete.key.as_ref().unwrap_or(&Item::new()), false);
         } else if let Some(transaction) = input.downcast_ref::<TransactWriteItemsInput>() {
             for one in transaction.transact_items.iter().flatten() {
                 if let Some(put) = &one.put {
-                    write(item_size(&put.item), indexes_written(&put.item, self.index_keys), true);
+                    self.put(&put.item, true);
                 } else if let Some(update) = &one.update {
                     write(update_size(Some(&update.key), update.expression_attribute_values.as_ref()), 0, true);
                 } else if let Some(delete) = &one.delete {
-                    write(item_size(&delete.key), 0, true);
+                    self.delete(&delete.key, true);
                 } else if let Some(check) = &one.condition_check {
                     write(item_size(&check.key), 0, true);
                 }
@@ -329,9 +382,12 @@ impl Intercept for RequestMeter {
         "RequestMeter"
     }
 
-    fn read_before_transmit(
+    // After transmit, not before: a presigned link runs the request up to its transmission
+    // and stops (the browser sends it), and a request that never reached the service is
+    // not billed.
+    fn read_after_transmit(
         &self,
-        _: &BeforeTransmitInterceptorContextRef<'_>,
+        _: &BeforeDeserializationInterceptorContextRef<'_>,
         _: &RuntimeComponents,
         _: &mut ConfigBag,
     ) -> Result<(), BoxError> {
@@ -420,11 +476,29 @@ mod tests {
     }
 
     #[test]
-    fn an_item_with_an_index_key_writes_that_index_too() {
-        let plain = item(&[("PK", AttributeValue::S("a".into()))]);
-        let indexed = item(&[("PK", AttributeValue::S("a".into())), ("GSI1PK", AttributeValue::S("b".into()))]);
-        assert_eq!(indexes_written(&plain, &["GSI1PK", "GSI2PK"]), 0);
-        assert_eq!(indexes_written(&indexed, &["GSI1PK", "GSI2PK"]), 1);
+    fn a_write_reaches_an_index_only_when_it_adds_moves_or_removes_the_items_entry() {
+        const INDEXES: &[IndexKeys] =
+            &[IndexKeys { partition: "GSI1PK", sort: "GSI1SK" }, IndexKeys { partition: "GSI2PK", sort: "GSI2SK" }];
+        let at = |sk: &str, gsi1: Option<&str>, gsi2: Option<&str>| {
+            let mut it = item(&[("PK", AttributeValue::S("META#test".into())), ("SK", AttributeValue::S(sk.into()))]);
+            for (name, value) in [("GSI1", gsi1), ("GSI2", gsi2)] {
+                if let Some(value) = value {
+                    it.insert(format!("{name}PK"), AttributeValue::S(value.into()));
+                    it.insert(format!("{name}SK"), AttributeValue::S("1".into()));
+                }
+            }
+            it.insert("state".into(), AttributeValue::S(format!("{gsi1:?}{gsi2:?}")));
+            it
+        };
+        let writes = |it: &Item| index_writes(it, Some(it), INDEXES, ["PK", "SK"]);
+        assert_eq!(writes(&at("plain", None, None)), 0, "in no index");
+        assert_eq!(writes(&at("a", Some("buyer"), Some("seller"))), 2, "new in both");
+        assert_eq!(writes(&at("a", Some("buyer"), Some("seller"))), 0, "its entries stay (keys only)");
+        assert_eq!(writes(&at("a", Some("buyer"), Some("queue"))), 2, "moved in one: a delete and a put");
+        assert_eq!(writes(&at("a", Some("buyer"), None)), 1, "removed from one");
+        let key = item(&[("PK", AttributeValue::S("META#test".into())), ("SK", AttributeValue::S("a".into()))]);
+        assert_eq!(index_writes(&key, None, INDEXES, ["PK", "SK"]), 1, "deleted: its one entry goes");
+        assert_eq!(writes(&at("a", Some("buyer"), None)), 1, "after its delete it is new again");
     }
 
     #[test]

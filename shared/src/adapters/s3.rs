@@ -15,7 +15,7 @@ use aws_sdk_s3::Client;
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart, ObjectLockRetentionMode};
+use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart, ObjectLockMode, ObjectLockRetentionMode};
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
@@ -235,17 +235,35 @@ impl Files {
         }
     }
 
-    /// Writes everything `source` yields to `key` as a multipart upload, one part of
-    /// [`PART_BYTES`] at a time, and returns the version written and its size. A failure
-    /// aborts the upload, so no parts are left behind.
+    /// Writes everything `source` yields to `key` and returns the version written and its
+    /// size; with `retain_until`, that version is kept under Object Lock until then
+    /// ([`Files::retain`]). What fits in one part of [`PART_BYTES`] is one PutObject that
+    /// carries its lock (one request where a multipart upload and a lock take four);
+    /// anything larger is a multipart upload, one part at a time, locked once complete. A
+    /// failure aborts the upload, so no parts are left behind.
     pub async fn write_stream(
         &self,
         key: &str,
         content_type: &str,
         mut source: impl tokio::io::AsyncRead + Unpin,
+        retain_until: Option<DateTime<Utc>>,
     ) -> Result<(Option<String>, u64), ApiError> {
         use tokio::io::AsyncReadExt;
         let s3 = self.s3();
+        let mut first = Vec::with_capacity(PART_BYTES);
+        (&mut source).take(PART_BYTES as u64).read_to_end(&mut first).await.map_err(ApiError::internal)?;
+        if first.len() < PART_BYTES {
+            let size = first.len() as u64;
+            let put = s3.put_object().bucket(&self.bucket).key(key).content_type(content_type);
+            let put = match retain_until {
+                Some(until) => put
+                    .object_lock_mode(ObjectLockMode::Governance)
+                    .object_lock_retain_until_date(aws_sdk_s3::primitives::DateTime::from_secs(until.timestamp())),
+                None => put,
+            };
+            let done = put.body(ByteStream::from(first)).send().await.map_err(|e| failed(&format!("PUT {key}"), e))?;
+            return Ok((done.version_id().filter(|v| *v != "null").map(str::to_owned), size));
+        }
         let started = s3
             .create_multipart_upload()
             .bucket(&self.bucket)
@@ -256,11 +274,12 @@ impl Files {
             .map_err(|e| failed(&format!("CreateMultipartUpload {key}"), e))?;
         let upload_id =
             started.upload_id().ok_or_else(|| s3_error("CreateMultipartUpload gave no upload id"))?.to_owned();
+        let mut first = Some(first);
         let parts = async {
             let mut parts = Vec::new();
             let mut size = 0u64;
             loop {
-                let mut part = Vec::with_capacity(PART_BYTES);
+                let mut part = first.take().unwrap_or_else(|| Vec::with_capacity(PART_BYTES));
                 while part.len() < PART_BYTES {
                     // `take` bounds each read to what the part still has room for.
                     let room = (PART_BYTES - part.len()) as u64;
@@ -316,13 +335,16 @@ impl Files {
             .await
             .map_err(|e| failed(&format!("CompleteMultipartUpload {key}"), e))?;
         let version = done.version_id().filter(|v| *v != "null").map(str::to_owned);
+        if let Some(until) = retain_until {
+            self.retain(key, version.as_deref(), until).await?;
+        }
         Ok((version, size))
     }
 
     /// Keeps one version of `key` under S3 Object Lock until `until`, in governance mode:
     /// nobody without `s3:BypassGovernanceRetention` (no function has it) can delete or
     /// overwrite that version before then. Setting it again with the same date is a no-op.
-    pub async fn retain(&self, key: &str, version: Option<&str>, until: DateTime<Utc>) -> Result<(), ApiError> {
+    async fn retain(&self, key: &str, version: Option<&str>, until: DateTime<Utc>) -> Result<(), ApiError> {
         let retention = aws_sdk_s3::types::ObjectLockRetention::builder()
             .mode(ObjectLockRetentionMode::Governance)
             .retain_until_date(aws_sdk_s3::primitives::DateTime::from_secs(until.timestamp()))

@@ -220,7 +220,10 @@ pub async fn assemble(app: &App, export: &Export, now: DateTime<Utc>) -> Result<
     let public_key = sealer.public_key().await?;
 
     let (pipe_in, pipe_out) = tokio::io::duplex(256 * 1024);
-    let upload = app.files.write_stream(&export.object_key, "application/zip", pipe_out);
+    // The packet's version is kept under Object Lock before anyone is told it is ready:
+    // a retry of this job writes and locks again (same key, its own new version).
+    let retain_until = now + app.config.export_retention;
+    let upload = app.files.write_stream(&export.object_key, "application/zip", pipe_out, Some(retain_until));
     let write = async {
         let mut zip = PacketZip::new(pipe_in);
         let mut entries: Vec<Entry> = Vec::new();
@@ -314,9 +317,6 @@ pub async fn assemble(app: &App, export: &Export, now: DateTime<Utc>) -> Result<
     // rule aborts it), and the job is retried.
     let ((object_version, size_bytes), (manifest_sha256, files, files_with_problems)) =
         tokio::try_join!(upload, write)?;
-    // The packet's version is kept under Object Lock before anyone is told it is ready:
-    // a retry of this job locks again (same key, its own new version).
-    app.files.retain(&export.object_key, object_version.as_deref(), now + app.config.export_retention).await?;
     Ok(Built { object_version, size_bytes, manifest_sha256, files, files_with_problems })
 }
 

@@ -1,7 +1,8 @@
-//! Applies follow-ups from SQS, each at most once: a notification for the party told,
-//! written only if no notification with that follow-up's id exists; a payment cancelled
-//! or a refund sent at the provider, under an idempotency key of its own and recorded
-//! only from the state that asked for it. Duplicates (a re-sent outbox entry, an SQS
+//! Applies follow-ups from SQS, each at most once: a payment cancelled or a refund sent at
+//! the provider, under an idempotency key of its own and recorded only from the state
+//! that asked for it. The relay writes notifications itself; one that reaches this queue
+//! (sent before it did) is written as the relay writes it, only if no notification with
+//! that follow-up's id exists. Duplicates (a stream record read twice, an SQS
 //! redelivery) change nothing.
 
 use chrono::{DateTime, Utc};

@@ -71,12 +71,16 @@ impl App {
         let store = Store::connect(&sdk, &config.table_name);
         // Every function reads the table, so every INIT opens its connection.
         store.warm_up().await;
+        let sealer = config.export_seal_key_id.as_deref().map(|key| Sealer::connect(&sdk, key));
+        if let Some(sealer) = &sealer {
+            sealer.warm_up().await;
+        }
         App {
             store,
             files: Files::connect(&sdk, &config.bucket_name, config.link_ttl, config.s3_force_path_style),
             queues: Queues::connect(&sdk, &config.followups_queue_url, config.exports_queue_url.as_deref()),
             bus: Bus::connect(&sdk, config.event_bus_name.as_deref()),
-            sealer: config.export_seal_key_id.as_deref().map(|key| Sealer::connect(&sdk, key)),
+            sealer,
             payments: Payments::new(&config),
             config,
         }

@@ -21,7 +21,8 @@ async fn the_meter_counts_writes_reads_and_requests_as_aws_bills_them() {
     let id = ulid::Ulid::new().to_string();
     let key = Key { pk: format!("METER#{id}"), sk: "ITEM".into() };
 
-    // A 1,900-byte item in one index: 2 units for the table and 2 for the index.
+    // A 1,900-byte item in one index: 2 units for the table and 1 for the index's entry
+    // (keys only).
     let mut item = key_item(&key);
     item.insert("GSI1PK".into(), s(format!("METER#{id}")));
     item.insert("GSI1SK".into(), s("1"));
@@ -33,7 +34,7 @@ async fn the_meter_counts_writes_reads_and_requests_as_aws_bills_them() {
     let wrote = meter::totals().since(&before);
     assert_eq!(
         wrote,
-        Usage { dynamodb_requests: 1, items_written: 1, bytes_written: size, write_units: 4, ..Usage::default() }
+        Usage { dynamodb_requests: 1, items_written: 1, bytes_written: size, write_units: 3, ..Usage::default() }
     );
 
     // Read back, strongly consistent: one unit (two halves) for up to 4 KB.
@@ -67,6 +68,11 @@ async fn the_meter_counts_writes_reads_and_requests_as_aws_bills_them() {
     assert!(app.files.inspect(&format!("meter/{id}"), 1024).await.unwrap().is_none());
     let looked = meter::totals().since(&before);
     assert_eq!((looked.s3_requests, looked.dynamodb_requests), (1, 0), "{looked:?}");
+
+    // A presigned link is signed here and sent by the browser: no request of ours.
+    let before = meter::totals();
+    app.files.download_link(&format!("meter/{id}"), None, "x.zip", chrono::Utc::now()).await.unwrap();
+    assert_eq!(meter::totals().since(&before).s3_requests, 0, "a link is not a request");
 }
 
 #[tokio::test]

@@ -30,7 +30,7 @@ async fn a_packet_is_written_in_parts_and_read_back_by_its_version() {
     let key = key("packet");
     let bytes = content(PART_BYTES + 1000);
 
-    let (version, size) = files.write_stream(&key, "application/zip", &bytes[..]).await.expect("written");
+    let (version, size) = files.write_stream(&key, "application/zip", &bytes[..], None).await.expect("written");
     assert_eq!(size, bytes.len() as u64);
     let version = version.expect("the bucket is versioned");
 
@@ -42,7 +42,7 @@ async fn a_packet_is_written_in_parts_and_read_back_by_its_version() {
     assert_eq!(sha256(&whole), sha256(&bytes));
 
     // Read back as a stream, by version; an older version stays readable after a newer write.
-    files.write_stream(&key, "application/zip", &b"newer"[..]).await.expect("a second version");
+    files.write_stream(&key, "application/zip", &b"newer"[..], None).await.expect("a second version");
     let mut body = files.read(&key, Some(&version)).await.unwrap().expect("that version");
     let mut read = Vec::new();
     while let Some(chunk) = body.try_next().await.unwrap() {
@@ -78,6 +78,24 @@ async fn inspect_gives_the_size_the_version_the_first_bytes_and_the_hash() {
     assert!(files.inspect(&format!("{key}.missing"), 1024).await.unwrap().is_none());
 }
 
+/// A packet of more than a part is locked once its multipart upload completes (one that
+/// fits in a part carries its lock on its one PutObject: `exports.rs` checks that).
+#[tokio::test]
+async fn a_packet_of_several_parts_is_locked_until_the_date_asked() {
+    let aws = Aws::connect().await;
+    let files = aws.app().await.files;
+    let key = key("locked");
+    let until = chrono::Utc::now() + chrono::Duration::days(3);
+    let bytes = content(PART_BYTES + 10);
+    let (version, _) = files.write_stream(&key, "application/zip", &bytes[..], Some(until)).await.expect("written");
+    let version = version.expect("the bucket is versioned");
+    let head = aws.s3.head_object().bucket(&aws.bucket).key(&key).version_id(&version).send().await.unwrap();
+    assert_eq!(head.object_lock_mode().map(|m| m.as_str()), Some("GOVERNANCE"));
+    assert_eq!(head.object_lock_retain_until_date().map(|d| d.secs()), Some(until.timestamp()));
+    let deleted = aws.s3.delete_object().bucket(&aws.bucket).key(&key).version_id(&version).send().await;
+    assert!(deleted.is_err(), "a locked version cannot be deleted");
+}
+
 /// A source that gives a part and a half, then fails.
 struct Failing(Vec<u8>);
 
@@ -103,7 +121,7 @@ async fn a_failed_write_aborts_its_upload_and_leaves_no_object() {
     let files = aws.app().await.files;
     let key = key("failed");
 
-    let failed = files.write_stream(&key, "application/zip", Failing(content(PART_BYTES + PART_BYTES / 2))).await;
+    let failed = files.write_stream(&key, "application/zip", Failing(content(PART_BYTES + PART_BYTES / 2)), None).await;
     assert!(failed.is_err());
 
     let open = aws.s3.list_multipart_uploads().bucket(&aws.bucket).prefix(&key).send().await.unwrap();

@@ -45,3 +45,28 @@ async fn a_transaction_whose_last_condition_fails_writes_nothing() {
     // The item the failed condition was about is unchanged.
     assert!(app.store.event_received("stripe", &event_id).await.unwrap());
 }
+
+/// An order stored before its sealed terms moved beside it (issue 25) still holds them on
+/// its own item. A transition would put that item without them, so it is refused, and the
+/// item keeps its terms until the table is upgraded.
+#[tokio::test]
+async fn an_order_still_holding_its_terms_is_not_moved_without_them() {
+    let (api, stripe, aws) = (Api::default(), Stripe::default(), Aws::connect().await);
+    let deal = Deal::new(&api).await;
+    let order_id = deal.paid_order(&api, &stripe).await;
+    let pk = format!("ORDER#{order_id}");
+    type Item = std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>;
+    let sk = |sk: &'static str| move |i: &&Item| i["SK"].as_s().unwrap() == sk;
+    let items = aws.partition(&pk).await;
+    let sealed = items.iter().find(sk("ORDER#SEALED")).expect("its sealed terms");
+    let mut legacy = items.iter().find(sk("ORDER")).expect("the order").clone();
+    assert!(!legacy.contains_key("terms"), "a new order's item holds no terms");
+    legacy.insert("terms".into(), sealed["terms"].clone());
+    aws.dynamodb.put_item().table_name(&aws.table).set_item(Some(legacy.clone())).send().await.unwrap();
+
+    let path = format!("/v1/orders/{order_id}/deliveries");
+    let refused = api.post(&path, &token(&deal.seller), serde_json::json!({ "message": "طرح" })).await;
+    assert_eq!(refused.status, 409, "{:?}", refused.body);
+    let after = aws.partition(&pk).await;
+    assert_eq!(after.iter().find(sk("ORDER")), Some(&legacy), "the item as it was, terms and all");
+}

@@ -159,9 +159,12 @@ impl Commit {
     }
 
     /// Puts `entity`, which must still be at `expected` version (0: must not exist yet).
+    /// Its sealed fields (`Tracked::SEALED`) are written once, on an item beside it, when
+    /// it is made, and left out of every later put: a transition writes only what moves.
     pub fn entity<T: Tracked>(&mut self, entity: &T, expected: u64) -> Result<(), ApiError> {
         let key = keys::tracked(T::KIND, entity.id());
         let mut item = item(&key, T::NAME, entity)?;
+        let sealed: Item = T::SEALED.iter().filter_map(|name| item.remove_entry(*name)).collect();
         let sort = s(format!("{}#{}", T::KIND, entity.id()));
         let second = match entity.support_queue() {
             Some(state) => keys::queue_shard(&keys::support_queue(T::KIND, state), &key.pk),
@@ -171,18 +174,35 @@ impl Commit {
         item.insert(keys::GSI1SK.into(), sort.clone());
         item.insert(keys::GSI2PK.into(), s(second));
         item.insert(keys::GSI2SK.into(), sort);
-        self.versioned(item, expected)
+        // An item stored before its sealed fields moved beside it still holds them; a put
+        // would drop them, so it is refused instead (the decision record on lean items
+        // says how such a table is upgraded first).
+        self.versioned(item, expected, T::SEALED.first().copied())?;
+        if expected == 0 && !sealed.is_empty() {
+            let mut sealed_item = key_item(&keys::sealed(T::KIND, entity.id()));
+            sealed_item.insert("entity".into(), s(format!("{}_sealed", T::NAME)));
+            sealed_item.extend(sealed);
+            self.writes.push(put(&self.table, sealed_item, Some("attribute_not_exists(PK)"))?);
+        }
+        Ok(())
     }
 
-    /// Puts `item`, whose stored `version` must still be `expected` (0: must not exist yet).
-    pub(super) fn versioned(&mut self, item: Item, expected: u64) -> Result<(), ApiError> {
+    /// Puts `item`, whose stored `version` must still be `expected` (0: must not exist
+    /// yet) and which must not hold the attribute `absent`, if named.
+    pub(super) fn versioned(&mut self, item: Item, expected: u64, absent: Option<&str>) -> Result<(), ApiError> {
         let put = Put::builder().table_name(&self.table).set_item(Some(item));
-        let put = if expected == 0 {
-            put.condition_expression("attribute_not_exists(PK)")
-        } else {
-            put.condition_expression("#version = :expected")
+        let put = match (expected, absent) {
+            (0, _) => put.condition_expression("attribute_not_exists(PK)"),
+            (_, None) => put.condition_expression("#version = :expected"),
+            (_, Some(absent)) => put
+                .condition_expression("#version = :expected AND attribute_not_exists(#absent)")
+                .expression_attribute_names("#absent", absent),
+        };
+        let put = match expected {
+            0 => put,
+            _ => put
                 .expression_attribute_names("#version", "version")
-                .expression_attribute_values(":expected", n(expected))
+                .expression_attribute_values(":expected", n(expected)),
         };
         self.writes.push(TransactWriteItem::builder().put(put.build().map_err(ApiError::internal)?).build());
         Ok(())
@@ -402,7 +422,11 @@ mod tests {
         assert_eq!((order.version, order.state), (1, OrderState::AwaitingPayment));
         assert_eq!(order.head_hash, event.hash);
         let puts = puts(&commit);
-        assert_eq!(puts.len(), 3, "the order, its event, one timer (the follow-up rides on the event)");
+        assert_eq!(
+            puts.len(),
+            4,
+            "the order, its sealed part, its event, one timer (the follow-up rides on the event)"
+        );
         // The entity: new (no item may exist under its key), listed for both parties,
         // its Persian text and emoji stored as they are.
         let (entity, condition) = puts[0];
@@ -414,10 +438,23 @@ mod tests {
         assert_eq!(text(entity, "GSI1PK"), "BUYER#buyer#ORDERS");
         assert_eq!(text(entity, "GSI2PK"), "SELLER#seller#ORDERS");
         assert_eq!(text(entity, "GSI1SK"), "ORDER#01ORDER");
-        let stored: Order = serde_dynamo::aws_sdk_dynamodb_1::from_item(entity.clone()).unwrap();
-        assert_eq!(stored, order, "the item decodes to the entity it was made from");
+        // Its sealed part beside it, written once and in no list; the two are the order.
+        let (sealed, condition) = puts[1];
+        assert_eq!(condition, Some("attribute_not_exists(PK)"));
+        assert_eq!((text(sealed, "PK"), text(sealed, "SK")), ("ORDER#01ORDER", "ORDER#SEALED"));
+        assert!(!sealed.contains_key("GSI1PK") && !sealed.contains_key("GSI2PK"));
+        assert!(Order::SEALED.iter().all(|name| sealed.contains_key(*name) && !entity.contains_key(*name)));
+        let mut whole = entity.clone();
+        whole.extend(
+            sealed
+                .iter()
+                .filter(|(name, _)| Order::SEALED.contains(&name.as_str()))
+                .map(|(k, v)| (k.clone(), v.clone())),
+        );
+        let stored: Order = serde_dynamo::aws_sdk_dynamodb_1::from_item(whole).unwrap();
+        assert_eq!(stored, order, "the items decode to the entity they were made from");
         // The event: the first of the chain, never overwritten.
-        let (event_item, condition) = puts[1];
+        let (event_item, condition) = puts[2];
         assert_eq!(condition, Some("attribute_not_exists(PK)"));
         assert_eq!(text(event_item, "SK"), "EVENT#0000000001");
         assert_eq!(text(event_item, "event"), "order_placed");
@@ -425,7 +462,7 @@ mod tests {
         assert_eq!(commit.followups.len(), 1);
         assert_eq!(commit.followups[0].recipient_id, "seller");
         // The payment window's timer, keyed by its due time.
-        let timer = puts[2].0;
+        let timer = puts[3].0;
         let due = order.payment_due_at;
         assert_eq!(text(timer, "SK"), format!("{:013}#order/01ORDER", due.timestamp_millis()));
         assert_eq!(text(timer, "PK"), keys::timer(0, "order/01ORDER").pk, "in its subject's shard");
@@ -442,8 +479,8 @@ mod tests {
         commit.followup(FollowUp::cancel_payment("pi_1", now)).unwrap();
         commit.seal().unwrap();
         let written = puts(&commit);
-        assert_eq!(written.len(), 3, "no item of their own");
-        let (event, condition) = written[1];
+        assert_eq!(written.len(), 4, "no item of their own");
+        let (event, condition) = written[2];
         assert_eq!((text(event, "entity"), condition), ("event", Some("attribute_not_exists(PK)")));
         let carried: Vec<FollowUp> =
             serde_dynamo::aws_sdk_dynamodb_1::from_attribute_value(event[keys::FOLLOWUPS].clone()).unwrap();
@@ -477,10 +514,14 @@ mod tests {
         let mut commit = Commit { table: "t".into(), writes: Vec::new(), followups: Vec::new(), last_event: None };
         commit.note(&mut order, &ORDER_LATE, serde_json::json!({}), now).unwrap();
         let put = commit.writes[0].put().unwrap();
-        assert_eq!(put.condition_expression(), Some("#version = :expected"));
+        assert_eq!(put.condition_expression(), Some("#version = :expected AND attribute_not_exists(#absent)"));
+        assert_eq!(put.expression_attribute_names().and_then(|n| n.get("#absent")).map(String::as_str), Some("terms"));
         let expected = put.expression_attribute_values().and_then(|v| v.get(":expected")).and_then(|v| v.as_n().ok());
         assert_eq!(expected.map(String::as_str), Some("1"));
         assert_eq!(put.item().get("version").and_then(|v| v.as_n().ok()).map(String::as_str), Some("2"));
+        // What moves is written; the sealed part is not written again.
+        assert!(Order::SEALED.iter().all(|name| !put.item().contains_key(*name)), "no sealed field rewritten");
+        assert!(commit.writes.iter().filter_map(|w| w.put()).all(|p| text(p.item(), "SK") != "ORDER#SEALED"));
         // A note moves no state and tells both parties.
         assert_eq!(order.state, OrderState::AwaitingPayment);
         assert_eq!(commit.followups.iter().map(|f| f.recipient_id.as_str()).collect::<Vec<_>>(), ["buyer", "seller"]);

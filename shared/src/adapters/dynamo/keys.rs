@@ -12,6 +12,7 @@
 //! | who may read an upload (owner excepted)| table | `PK = UPLOAD#{upload_id}`, `SK = VIEWER#{user_id}` |
 //! | an idempotency record                  | table | `PK = IDEMPOTENCY#{user_id}#{key}`, `SK = IDEMPOTENCY` |
 //! | a request / offer / order by id        | table | `PK = {KIND}#{id}`, `SK = {KIND}`                |
+//! | its sealed part (an offer's, order's terms) | table | `PK = {KIND}#{id}`, `SK = {KIND}#SEALED` (read with it: `SK begins_with {KIND}`) |
 //! | its timeline, in order                 | table | `PK = {KIND}#{id}`, `SK begins_with EVENT#`      |
 //! | a buyer's requests / offers / orders   | GSI1  | `GSI1PK = BUYER#{user_id}#{KIND}S`, `GSI1SK` desc |
 //! | a seller's requests / offers / orders  | GSI2  | `GSI2PK = SELLER#{user_id}#{KIND}S`, `GSI2SK` desc |
@@ -105,6 +106,12 @@ pub fn idempotency(user_id: &str, idempotency_key: &str) -> Key {
 /// A request, offer or order: `kind` is `REQUEST`, `OFFER` or `ORDER`.
 pub fn tracked(kind: &str, id: &str) -> Key {
     key(format!("{kind}#{id}"), kind)
+}
+
+/// The sealed part of a request, offer or order (`Tracked::SEALED`), written once beside
+/// it; its sort key begins with the entity's, so one query reads both.
+pub fn sealed(kind: &str, id: &str) -> Key {
+    key(format!("{kind}#{id}"), format!("{kind}#SEALED"))
 }
 
 pub const EVENT_PREFIX: &str = "EVENT#";

@@ -24,7 +24,7 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
-use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, Put, TransactWriteItem};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Serialize;
@@ -32,7 +32,7 @@ use serde::de::DeserializeOwned;
 use serde_dynamo::aws_sdk_dynamodb_1::{from_item, to_item};
 
 use crate::adapters::dynamo::keys::Key;
-use crate::adapters::meter::DynamoDbMeter;
+use crate::adapters::meter::{DynamoDbMeter, IndexKeys};
 use peyman_rules::error::{ApiError, Code};
 
 pub type Item = HashMap<String, AttributeValue>;
@@ -87,6 +87,17 @@ pub fn item<T: Serialize>(key: &Key, entity: &str, data: &T) -> Result<Item, Api
     Ok(item)
 }
 
+/// Whether `item` still has every key its index `entry` shows (its table key and the
+/// index's).
+pub fn still_indexed(entry: &Item, item: &Item) -> bool {
+    entry.iter().all(|(name, value)| item.get(name) == Some(value))
+}
+
+/// The table key of `item` (an index's entry, or the item itself).
+pub fn table_key(item: &Item) -> Item {
+    [keys::PK, keys::SK].iter().filter_map(|name| Some(((*name).to_owned(), item.get(*name)?.clone()))).collect()
+}
+
 pub fn key_item(key: &Key) -> Item {
     HashMap::from([(keys::PK.into(), s(&key.pk)), (keys::SK.into(), s(&key.sk))])
 }
@@ -109,11 +120,17 @@ pub fn timer_item(key: &Key, subject: &str, due: chrono::DateTime<chrono::Utc>) 
     item
 }
 
+/// The table's indexes, as the meter needs them.
+const INDEXES: &[IndexKeys] = &[
+    IndexKeys { partition: keys::GSI1PK, sort: keys::GSI1SK },
+    IndexKeys { partition: keys::GSI2PK, sort: keys::GSI2SK },
+];
+
 impl Store {
     /// The table `table`, through the SDK configured from the environment.
     pub fn connect(sdk: &aws_types::SdkConfig, table: &str) -> Self {
         let metered = aws_sdk_dynamodb::config::Builder::from(sdk)
-            .interceptor(DynamoDbMeter { index_keys: &[keys::GSI1PK, keys::GSI2PK] });
+            .interceptor(DynamoDbMeter { table_key: [keys::PK, keys::SK], indexes: INDEXES });
         Store::new(Client::from_conf(metered.build()), table)
     }
 
@@ -192,10 +209,72 @@ impl Store {
         start: Option<Item>,
         cursor_of: impl FnOnce(&Item) -> Option<String>,
     ) -> Result<Page<T>, ApiError> {
+        let (items, last) = self.page_items(query, ascending, limit, start).await?;
+        let items = items.into_iter().map(decode).collect::<Result<Vec<T>, _>>()?;
+        Ok(Page { items, next_cursor: last.as_ref().and_then(cursor_of) })
+    }
+
+    /// One page of `query`'s items in sort-key order, whole, and the last key read (none
+    /// on the last page). The indexes project keys only (a write that leaves an item's
+    /// index keys alone then writes no index), so the items an index query names are read
+    /// from the table ([`Store::read_many`]).
+    pub async fn page_items(
+        &self,
+        query: QueryFluentBuilder,
+        ascending: bool,
+        limit: i32,
+        start: Option<Item>,
+    ) -> Result<(Vec<Item>, Option<Item>), ApiError> {
+        let on_index = query.get_index_name().is_some();
         let query = query.table_name(&self.table).scan_index_forward(ascending).limit(limit);
         let out = query.set_exclusive_start_key(start).send().await.map_err(db_error)?;
-        let items = out.items.unwrap_or_default().into_iter().map(decode).collect::<Result<Vec<T>, _>>()?;
-        Ok(Page { items, next_cursor: out.last_evaluated_key.as_ref().and_then(cursor_of) })
+        let items = out.items.unwrap_or_default();
+        let items = if on_index { self.indexed(items).await? } else { items };
+        Ok((items, out.last_evaluated_key))
+    }
+
+    /// The items an index's `entries` name, read from the table as they are now: those
+    /// still where the entry put them (an item that left the list or queue, or moved in
+    /// it, between the two reads is not in this page). The indexes project keys only.
+    pub async fn indexed(&self, entries: Vec<Item>) -> Result<Vec<Item>, ApiError> {
+        let items = self.read_many(entries.iter().map(table_key).collect(), false).await?;
+        let mut items = items.into_iter().peekable();
+        let mut kept = Vec::new();
+        for entry in &entries {
+            // `read_many` keeps the order asked and drops what is gone.
+            if items.peek().is_some_and(|item| table_key(item) == table_key(entry)) {
+                let item = items.next().unwrap_or_default();
+                if still_indexed(entry, &item) {
+                    kept.push(item);
+                }
+            }
+        }
+        Ok(kept)
+    }
+
+    /// The items at `keys` (each a table key), in the order asked, those that exist; a
+    /// read of an index's entries reads consistently only if `consistent`, as the index
+    /// itself is read eventually.
+    pub async fn read_many(&self, keys: Vec<Item>, consistent: bool) -> Result<Vec<Item>, ApiError> {
+        let mut found: HashMap<(String, String), Item> = HashMap::new();
+        let text = |item: &Item, name: &str| item.get(name).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
+        for chunk in keys.chunks(100) {
+            let mut request = Some(
+                KeysAndAttributes::builder()
+                    .set_keys(Some(chunk.to_vec()))
+                    .consistent_read(consistent)
+                    .build()
+                    .map_err(ApiError::internal)?,
+            );
+            while let Some(keys) = request.take() {
+                let out = self.db.batch_get_item().request_items(&self.table, keys).send().await.map_err(db_error)?;
+                for item in out.responses.unwrap_or_default().remove(&self.table).unwrap_or_default() {
+                    found.insert((text(&item, keys::PK), text(&item, keys::SK)), item);
+                }
+                request = out.unprocessed_keys.unwrap_or_default().remove(&self.table);
+            }
+        }
+        Ok(keys.iter().filter_map(|key| found.remove(&(text(key, keys::PK), text(key, keys::SK)))).collect())
     }
 
     /// One page of the items of partition `pk` whose sort keys begin with `prefix`, newest

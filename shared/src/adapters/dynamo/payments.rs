@@ -56,7 +56,7 @@ fn refund_item(refund: &Refund) -> Result<Item, ApiError> {
 impl Commit {
     /// Puts `payment`, which must still be at `expected` version (0: must not exist yet).
     pub fn payment(&mut self, payment: &Payment, expected: u64) -> Result<(), ApiError> {
-        self.versioned(payment_item(payment)?, expected)
+        self.versioned(payment_item(payment)?, expected, None)
     }
 
     /// A new refund; one with the same id already recorded makes the commit fail.
@@ -128,8 +128,10 @@ impl Store {
             .send()
             .await
             .map_err(db_error)?;
+        // The index holds keys only: the items are read from the table.
+        let entries = out.items.unwrap_or_default();
         let (mut payments, mut refunds) = (Vec::new(), Vec::new());
-        for item in out.items.unwrap_or_default() {
+        for item in self.indexed(entries).await? {
             match item.get("entity").and_then(|e| e.as_s().ok()).map(String::as_str) {
                 Some("payment") => payments.push(decode(item)?),
                 Some("refund") => refunds.push(decode(item)?),

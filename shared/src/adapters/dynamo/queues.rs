@@ -105,7 +105,9 @@ impl Store {
         more |= merged.len() > limit;
         merged.truncate(limit);
         let next_cursor = if more { merged.last().map(|(place, _)| place.cursor()) } else { None };
-        let items = merged.into_iter().map(|(_, item)| decode(item)).collect::<Result<Vec<T>, _>>()?;
+        // The index holds keys only: the items are read from the table.
+        let items = self.indexed(merged.into_iter().map(|(_, entry)| entry).collect()).await?;
+        let items = items.into_iter().map(decode).collect::<Result<Vec<T>, _>>()?;
         Ok(Page { items, next_cursor })
     }
 }

@@ -5,14 +5,23 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 
-use super::{Page, Store, decode_cursor, encode_cursor, invalid_cursor, keys, s};
+use super::{
+    Item, Page, Store, db_error, decode, decode_cursor, encode_cursor, invalid_cursor, key_item, keys, s,
+    still_indexed, table_key,
+};
 use peyman_rules::error::ApiError;
 use peyman_rules::timeline::Event;
 use peyman_rules::tracked::Tracked;
 
 impl Store {
+    /// One request, offer or order, with its sealed part (one query reads both).
     pub async fn tracked<T: Tracked>(&self, id: &str) -> Result<Option<T>, ApiError> {
-        self.get_as(&keys::tracked(T::KIND, id)).await
+        let key = keys::tracked(T::KIND, id);
+        if T::SEALED.is_empty() {
+            return self.get_as(&key).await;
+        }
+        let parts = self.all_where("PK = :pk AND begins_with(SK, :sk)", &key.pk, &key.sk).await?;
+        whole::<T>(parts).into_iter().next().transpose()
     }
 
     /// The whole timeline of one entity, in order.
@@ -36,21 +45,56 @@ impl Store {
             (keys::GSI1, keys::GSI1PK, keys::GSI1SK, keys::buyer_list(T::KIND, user_id))
         };
         let start = start_after::<T>(cursor, (pk_name, sk_name, &partition))?;
-        let mut query = self
+        let query = self
             .db
             .query()
             .index_name(index)
             .key_condition_expression("#pk = :pk")
             .expression_attribute_names("#pk", pk_name)
             .expression_attribute_values(":pk", s(&partition));
+        let query = query.table_name(&self.table).scan_index_forward(false).limit(limit);
+        let out = query.set_exclusive_start_key(start).send().await.map_err(db_error)?;
+        // The index holds keys only: each entity is read from the table, with its sealed
+        // part, and kept while it is still in this list.
+        let entries = out.items.unwrap_or_default();
+        let parts = entries.iter().flat_map(|entry| {
+            let id =
+                entry.get(keys::PK).and_then(|v| v.as_s().ok()).and_then(|pk| pk.split_once('#')).map(|(_, id)| id);
+            let sealed = id.filter(|_| !T::SEALED.is_empty()).map(|id| key_item(&keys::sealed(T::KIND, id)));
+            std::iter::once(table_key(entry)).chain(sealed)
+        });
+        let mut parts = self.read_many(parts.collect(), false).await?;
+        parts.retain(|part| is_sealed(part) || entries.iter().any(|entry| still_indexed(entry, part)));
+        let mut items = whole::<T>(parts).into_iter().collect::<Result<Vec<T>, _>>()?;
+        // Filtered after the page's limit, as a DynamoDB filter would (issue 28 moves it
+        // into the keys).
         if let Some(state) = state {
-            query = query
-                .filter_expression("#state = :state")
-                .expression_attribute_names("#state", "state")
-                .expression_attribute_values(":state", s(state));
+            items.retain(|entity| serde_json::to_value(entity.state()).is_ok_and(|s| s.as_str() == Some(state)));
         }
-        self.newest_first(query, limit, start, |k| cursor_of(k, sk_name)).await
+        Ok(Page { items, next_cursor: out.last_evaluated_key.as_ref().and_then(|k| cursor_of(k, sk_name)) })
     }
+}
+
+fn is_sealed(item: &Item) -> bool {
+    item.get("entity").and_then(|v| v.as_s().ok()).is_some_and(|e| e.ends_with("_sealed"))
+}
+
+/// The entities among `items` (each entity's item followed by its sealed part, if it has
+/// one), whole: an entity missing its sealed part does not decode, and a sealed part
+/// without its entity is no entity.
+fn whole<T: Tracked>(items: Vec<Item>) -> Vec<Result<T, ApiError>> {
+    let mut entities: Vec<Item> = Vec::new();
+    for item in items {
+        let sealed = is_sealed(&item);
+        match entities.last_mut() {
+            Some(entity) if sealed && entity.get(keys::PK) == item.get(keys::PK) => {
+                entity.extend(item.into_iter().filter(|(name, _)| T::SEALED.contains(&name.as_str())));
+            }
+            _ if sealed => {}
+            _ => entities.push(item),
+        }
+    }
+    entities.into_iter().map(decode).collect()
 }
 
 /// Where a page of a list of `T` (in the index partition `pk_name = partition`, sorted by

@@ -1,8 +1,8 @@
 //! Uploads, who else may read each, and the checker's verdict, recorded once.
 
-use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
+use aws_sdk_dynamodb::types::AttributeValue;
 
-use super::{Item, Store, db_error, decode, item, key_item, keys, s};
+use super::{Store, db_error, decode, item, key_item, keys, s};
 use peyman_rules::error::ApiError;
 use peyman_rules::upload::Upload;
 
@@ -18,30 +18,13 @@ impl Store {
         self.get_as(&keys::upload(upload_id)).await
     }
 
-    /// The uploads among `ids` that exist, in no particular order.
+    /// The uploads among `ids` that exist.
     pub async fn uploads(&self, ids: &[&str]) -> Result<Vec<Upload>, ApiError> {
-        let mut found = Vec::new();
         let mut unique: Vec<&str> = ids.to_vec();
         unique.sort_unstable();
         unique.dedup();
-        for chunk in unique.chunks(100) {
-            let keys: Vec<Item> = chunk.iter().map(|id| key_item(&keys::upload(id))).collect();
-            let mut request = Some(
-                KeysAndAttributes::builder()
-                    .set_keys(Some(keys))
-                    .consistent_read(true)
-                    .build()
-                    .map_err(ApiError::internal)?,
-            );
-            while let Some(keys) = request.take() {
-                let out = self.db.batch_get_item().request_items(&self.table, keys).send().await.map_err(db_error)?;
-                for item in out.responses.unwrap_or_default().remove(&self.table).unwrap_or_default() {
-                    found.push(decode(item)?);
-                }
-                request = out.unprocessed_keys.unwrap_or_default().remove(&self.table);
-            }
-        }
-        Ok(found)
+        let keys = unique.iter().map(|id| key_item(&keys::upload(id))).collect();
+        self.read_many(keys, true).await?.into_iter().map(decode).collect()
     }
 
     /// Whether `user_id` was sent the upload in a message.
