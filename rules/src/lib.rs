@@ -12,6 +12,7 @@ pub mod error;
 pub mod export;
 pub mod followup;
 pub mod gig;
+pub mod ledger;
 pub mod lifecycle;
 pub mod message;
 pub mod money;
