@@ -244,6 +244,9 @@ problem_codes! {
     // ---- money (422, 409) --------------------------------------------------------------
     /// More than what is left of the payment would be refunded.
     RefundExceedsPayment = "refund_exceeds_payment", [422];
+    /// More than the order's escrow still holds would be refunded: what was released for
+    /// accepted stages is the seller's.
+    RefundExceedsEscrow = "refund_exceeds_escrow", [422];
     /// Only money that was paid can be refunded.
     NotPaid = "not_paid", [409];
     /// The payment is not held; it was decided already.

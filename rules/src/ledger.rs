@@ -255,6 +255,32 @@ impl FeePolicy {
     }
 }
 
+/// An order's money: what its buyer paid into its escrow, and what left it. What it
+/// still holds is the rest ([`Escrow::held`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Escrow {
+    pub paid: i64,
+    pub released: i64,
+    /// Refunds asked for (by us) and chargebacks (by the buyer's bank) together.
+    pub refunded: i64,
+}
+
+impl Escrow {
+    pub fn held(&self) -> i64 {
+        self.paid - self.released - self.refunded
+    }
+}
+
+/// A release of escrow to the seller: the stage accepted (1-based), what leaves escrow,
+/// the platform's fee on it, and what the seller earns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Release {
+    pub stage: u32,
+    pub gross: i64,
+    pub fee: i64,
+    pub net: i64,
+}
+
 /// Balances by account and currency, as the postings so far make them, and the checks a
 /// movement must pass against them. The store keeps the balances the checks read (an
 /// order's escrow, a seller's accounts) and conditions each write on them; the

@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 
 use crate::canonical;
 use crate::error::{ApiError, Code};
+use crate::ledger::FeePolicy;
 use crate::lifecycle::{self, Actor, OFFER, OfferState};
 use crate::money::Money;
 use crate::policy::{LevelLimits, Policy};
@@ -76,6 +77,10 @@ pub struct Offer {
     /// The order its acceptance placed.
     pub order_id: Option<String>,
     pub decline_reason: Option<String>,
+    /// The platform's fee as it was when the offer was sent: what the seller was shown,
+    /// and what its order takes from each release.
+    #[serde(default)]
+    pub fee: FeePolicy,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub version: u64,
@@ -287,6 +292,14 @@ impl Terms {
 }
 
 impl Offer {
+    /// What the seller earns if every stage is accepted: each release (a stage's amount,
+    /// or the whole price where the stages have none) less its fee.
+    pub fn seller_net(&self) -> i64 {
+        let amounts: Vec<i64> = self.terms.stages.iter().filter_map(|s| s.amount).collect();
+        let releases = if amounts.is_empty() { vec![self.terms.price.amount] } else { amounts };
+        releases.iter().map(|gross| self.fee.net(*gross).unwrap_or(0)).sum()
+    }
+
     pub fn view(&self, viewer: Option<Actor>, now: DateTime<Utc>) -> Value {
         let allowed =
             viewer.map(|actor| lifecycle::allowed(OFFER, self.state, actor, &self.facts(now))).unwrap_or_default();
@@ -300,6 +313,8 @@ impl Offer {
             "state": self.state,
             "order_id": self.order_id,
             "decline_reason": self.decline_reason,
+            "fee": self.fee,
+            "seller_net": { "amount": self.seller_net(), "currency": self.terms.price.currency },
             "created_at": self.created_at,
             "updated_at": self.updated_at,
             "allowed_actions": allowed,

@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use crate::ledger::{self, Escrow, FeePolicy, Release};
 use crate::lifecycle::{self, Actor, ORDER, OrderState, ReviewFacts, Timer};
 use crate::offer::{Offer, Terms};
 use crate::policy::Policy;
@@ -44,6 +45,9 @@ pub struct OrderPolicy {
     pub mutual_cancellation_response_seconds: i64,
     pub late_cancellation_grace_seconds: i64,
     pub review_window_seconds: i64,
+    /// The fee on each release, as the policy was when the order was placed.
+    #[serde(default)]
+    pub fee: FeePolicy,
 }
 
 impl OrderPolicy {
@@ -55,6 +59,7 @@ impl OrderPolicy {
             mutual_cancellation_response_seconds: 48 * 3600,
             late_cancellation_grace_seconds: 24 * 3600,
             review_window_seconds: days(14),
+            fee: policy.fee,
         }
     }
 }
@@ -98,6 +103,9 @@ pub struct Order {
     /// The dispute opened on it, if any (one per order).
     #[serde(default)]
     pub dispute_id: Option<String>,
+    /// What was paid into its escrow and what left it (issue 26).
+    #[serde(default)]
+    pub escrow: Escrow,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub version: u64,
@@ -107,7 +115,8 @@ pub struct Order {
 impl Order {
     /// The order an accepted offer places.
     pub fn place(offer: &Offer, order_id: String, policy: &Policy, now: DateTime<Utc>) -> Order {
-        let policy = OrderPolicy::from(policy);
+        // The fee is the one the seller was shown with the offer.
+        let policy = OrderPolicy { fee: offer.fee, ..OrderPolicy::from(policy) };
         Order {
             order_id,
             offer_id: offer.offer_id.clone(),
@@ -130,6 +139,7 @@ impl Order {
             cancellation: None,
             reviews: OrderReviews::default(),
             dispute_id: None,
+            escrow: Escrow::default(),
             created_at: now,
             updated_at: now,
             version: 0,
@@ -266,6 +276,37 @@ impl Order {
         self.auto_complete_at = None;
     }
 
+    /// What accepting the delivered stage releases from escrow, its fee and the seller's
+    /// net, taken out of escrow here; `None` when it releases nothing. A stage releases its
+    /// own amount where the terms give stages amounts (never more than escrow holds); the
+    /// last stage releases all that escrow still holds, and where the stages have no
+    /// amounts, it is the only one that releases.
+    pub fn release(&mut self) -> Result<Option<Release>, ledger::Refusal> {
+        let held = self.escrow.held();
+        let gross = if self.stages_left() == 0 {
+            held
+        } else {
+            self.terms.stages.get(self.stage as usize).and_then(|s| s.amount).unwrap_or(0).min(held)
+        };
+        self.take(gross)
+    }
+
+    /// Everything escrow still holds, released to the seller (a dispute decided for them,
+    /// in whole or after a partial refund); `None` when it holds nothing.
+    pub fn release_rest(&mut self) -> Result<Option<Release>, ledger::Refusal> {
+        self.take(self.escrow.held())
+    }
+
+    /// `gross` out of escrow to the seller, less the order's fee.
+    fn take(&mut self, gross: i64) -> Result<Option<Release>, ledger::Refusal> {
+        if gross <= 0 {
+            return Ok(None);
+        }
+        let fee = self.policy.fee.fee(gross)?;
+        self.escrow.released += gross;
+        Ok(Some(Release { stage: self.stage + 1, gross, fee, net: gross - fee }))
+    }
+
     /// The delivered stage was accepted (by the buyer or their silence) at `now`: the next
     /// stage is in progress, or, after the last, the order is complete.
     pub fn stage_accepted(&mut self, now: DateTime<Utc>) {
@@ -352,6 +393,13 @@ impl Order {
             "completed_at": self.completed_at,
             "cancellation_request": self.cancellation,
             "dispute_id": self.dispute_id,
+            "money": {
+                "currency": self.terms.price.currency,
+                "paid": self.escrow.paid,
+                "released": self.escrow.released,
+                "refunded": self.escrow.refunded,
+                "in_escrow": self.escrow.held(),
+            },
             "reviews": {
                 "window_ends_at": self.review_window_ends_at(),
                 "buyer_reviewed": self.reviews.buyer_reviewed_at.is_some(),
@@ -420,6 +468,7 @@ pub fn example(now: DateTime<Utc>) -> Order {
         state: lifecycle::OfferState::Accepted,
         order_id: Some("01ORDER".into()),
         decline_reason: None,
+        fee: FeePolicy::default(),
         created_at: now,
         updated_at: now,
         version: 1,
@@ -436,6 +485,70 @@ mod tests {
     use crate::lifecycle::{ORDER_LATE, ORDER_START, OrderAction, Transition};
     use crate::timeline::{GENESIS, verify};
     use crate::tracked::{Step, Tracked, advance};
+
+    fn staged(amounts: &[Option<i64>]) -> Order {
+        let now = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+        let mut order = example(now);
+        order.terms.stages = amounts
+            .iter()
+            .enumerate()
+            .map(|(i, amount)| crate::offer::Stage {
+                title: format!("stage {i}"),
+                deliverables: vec!["x".into()],
+                amount: *amount,
+                days: None,
+            })
+            .collect();
+        order.escrow.paid = 12_000_000;
+        order
+    }
+
+    #[test]
+    fn each_stage_releases_its_amount_less_the_fee_and_the_last_what_is_left() {
+        let now = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+        let mut order = staged(&[Some(4_000_000), Some(8_000_000)]);
+        let first = order.release().unwrap().expect("the first stage's amount");
+        assert_eq!(first, Release { stage: 1, gross: 4_000_000, fee: 400_000, net: 3_600_000 });
+        order.stage_accepted(now);
+        assert_eq!(order.escrow.held(), 8_000_000);
+        let last = order.release().unwrap().expect("the rest");
+        assert_eq!((last.stage, last.gross, last.fee), (2, 8_000_000, 800_000));
+        assert_eq!(order.escrow.held(), 0);
+        assert_eq!(order.release(), Ok(None), "nothing is left to release");
+    }
+
+    #[test]
+    fn without_stage_amounts_only_the_last_stage_releases_and_only_what_escrow_holds() {
+        let now = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+        let mut order = staged(&[None, None]);
+        assert_eq!(order.release(), Ok(None), "the first of two stages without amounts releases nothing");
+        order.stage_accepted(now);
+        order.escrow.refunded = 2_000_000;
+        let last = order.release().unwrap().expect("what escrow still holds");
+        assert_eq!((last.gross, last.fee, last.net), (10_000_000, 1_000_000, 9_000_000));
+        assert_eq!(order.escrow, Escrow { paid: 12_000_000, released: 10_000_000, refunded: 2_000_000 });
+    }
+
+    #[test]
+    fn the_seller_sees_what_each_release_nets_after_the_fee() {
+        let now = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+        let order = staged(&[Some(60_000), Some(11_940_000)]);
+        let offer = serde_json::json!({
+            "offer_id": "01OFFER", "seller_id": "seller", "buyer_id": "buyer",
+            "source": { "message_id": "01MSG" }, "terms": order.terms, "terms_hash": order.terms_hash,
+            "state": "sent", "order_id": null, "decline_reason": null, "created_at": now,
+            "updated_at": now, "version": 1, "head_hash": "",
+        });
+        let mut offer: Offer = serde_json::from_value(offer).unwrap();
+        // 60,000 pays the 50,000 minimum; 11,940,000 pays 10 %.
+        assert_eq!(offer.seller_net(), 10_000 + 11_940_000 - 1_194_000);
+        offer.terms.stages.iter_mut().for_each(|s| s.amount = None);
+        assert_eq!(offer.seller_net(), 12_000_000 - 1_200_000, "one release of the whole price");
+        offer.fee = FeePolicy { basis_points: 0, minimum: 0 };
+        assert_eq!(offer.seller_net(), 12_000_000);
+        let placed = Order::place(&offer, "01ORDER".into(), &Policy::default(), now);
+        assert_eq!(placed.policy.fee, offer.fee, "the order keeps the fee its offer showed");
+    }
 
     /// The store splits the sealed fields off by name: a name that is not a field would
     /// split nothing and leave the terms rewritten on every transition.

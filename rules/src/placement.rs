@@ -148,6 +148,7 @@ pub fn place(
         state: OFFER_START.state,
         order_id: None,
         decline_reason: None,
+        fee: policy.fee,
         created_at: now,
         updated_at: now,
         version: 0,

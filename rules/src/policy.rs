@@ -49,6 +49,8 @@ pub struct Policy {
     pub request_answer_window: chrono::Duration,
     /// How long an accepted offer's order waits for payment.
     pub payment_window: chrono::Duration,
+    /// The platform's fee on each release, fixed onto an order when it is placed.
+    pub fee: crate::ledger::FeePolicy,
 }
 
 impl Default for Policy {
@@ -71,6 +73,7 @@ impl Default for Policy {
             currency: "IRR".into(),
             request_answer_window: chrono::Duration::days(14),
             payment_window: chrono::Duration::minutes(60),
+            fee: crate::ledger::FeePolicy::default(),
         }
     }
 }

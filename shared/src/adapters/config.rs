@@ -196,9 +196,24 @@ impl Config {
                     chrono::Duration::from_std(seconds)
                         .map_err(|e| ConfigError::Malformed { name, reason: e.to_string() })
                 };
+                let whole = |name: &'static str, default: i64, range: std::ops::RangeInclusive<i64>| match lookup(name)
+                {
+                    None => Ok(default),
+                    Some(v) => {
+                        v.parse::<i64>().ok().filter(|n| range.contains(n)).ok_or_else(|| ConfigError::Malformed {
+                            name,
+                            reason: format!("a whole number from {} to {}", range.start(), range.end()),
+                        })
+                    }
+                };
                 Policy {
                     request_answer_window: window("REQUEST_ANSWER_WINDOW_SECONDS", defaults.request_answer_window)?,
                     payment_window: window("PAYMENT_WINDOW_SECONDS", defaults.payment_window)?,
+                    fee: peyman_rules::ledger::FeePolicy {
+                        basis_points: whole("PLATFORM_FEE_BASIS_POINTS", defaults.fee.basis_points.into(), 0..=10_000)?
+                            as u32,
+                        minimum: whole("PLATFORM_FEE_MINIMUM", defaults.fee.minimum, 0..=i64::MAX)?,
+                    },
                     ..defaults
                 }
             },
@@ -364,5 +379,16 @@ mod tests {
         .unwrap();
         assert_eq!(c.policy.request_answer_window, chrono::Duration::seconds(5));
         assert_eq!(c.policy.payment_window, chrono::Duration::seconds(60));
+        assert_eq!(c.policy.fee, peyman_rules::ledger::FeePolicy::default(), "10 %, at least 50,000");
+    }
+
+    #[test]
+    fn the_platform_fee_is_configurable_within_bounds() {
+        let base = [("TABLE_NAME", "t"), ("BUCKET_NAME", "b"), ("FOLLOWUPS_QUEUE_URL", "q")];
+        let with = |extra: &[(&str, &str)]| Config::from_lookup(lookup(&[&base[..], extra].concat()));
+        let c = with(&[("PLATFORM_FEE_BASIS_POINTS", "1500"), ("PLATFORM_FEE_MINIMUM", "0")]).unwrap();
+        assert_eq!(c.policy.fee, peyman_rules::ledger::FeePolicy { basis_points: 1_500, minimum: 0 });
+        assert!(with(&[("PLATFORM_FEE_BASIS_POINTS", "10001")]).is_err(), "more than all of it");
+        assert!(with(&[("PLATFORM_FEE_MINIMUM", "-1")]).is_err());
     }
 }

@@ -8,9 +8,9 @@ use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
 use crate::adapters::dynamo::Page;
-use crate::flows::App;
 use crate::flows::payments::refund_within;
 use crate::flows::tracked::{history, visible};
+use crate::flows::{App, ledger};
 use peyman_rules::caller::Caller;
 use peyman_rules::delivery::Delivery;
 use peyman_rules::dispute::{self, Decision, Dispute, NewDispute, NewResolution, NewStatement, Resolution, Statement};
@@ -236,11 +236,26 @@ pub async fn resolve(
     let mut commit = app.store.begin();
     let refund = match decision.decision {
         Decision::Release => None,
-        Decision::Refund => Some(refund_within(app, &mut commit, &order, "dispute", None, &decision.note, now).await?),
+        Decision::Refund => {
+            Some(refund_within(app, &mut commit, &mut order, "dispute", None, &decision.note, now).await?)
+        }
         Decision::PartialRefund => {
             let amount = decision.amount.as_ref().map(|m| m.amount);
-            Some(refund_within(app, &mut commit, &order, "dispute", amount, &decision.note, now).await?)
+            Some(refund_within(app, &mut commit, &mut order, "dispute", amount, &decision.note, now).await?)
         }
+    };
+    // What the refund leaves in escrow is the seller's when the decision is theirs in
+    // whole or in part: the split is release + refund = what escrow held.
+    let release = match decision.decision {
+        Decision::Release | Decision::PartialRefund => {
+            let release =
+                order.release_rest().map_err(|e| ApiError::internal(format!("a release cannot be made: {e}")))?;
+            if let Some(release) = &release {
+                ledger::released(&mut commit, &order, release, now)?;
+            }
+            release
+        }
+        Decision::Refund => None,
     };
     let resolution = Resolution {
         decision: decision.decision,
@@ -250,7 +265,7 @@ pub async fn resolve(
         decided_by: caller.user_id.clone(),
         decided_at: now,
     };
-    let data = json!({ "dispute_id": dispute_id, "resolution": resolution });
+    let data = json!({ "dispute_id": dispute_id, "resolution": resolution, "release": release });
     dispute.resolution = Some(resolution);
     order.dispute_resolved(order_step.to, now);
     let me = Some(caller.user_id.as_str());

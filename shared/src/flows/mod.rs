@@ -9,6 +9,7 @@ pub mod disputes;
 pub mod exports;
 pub mod followups;
 pub mod gigs;
+pub mod ledger;
 pub mod messages;
 pub mod notifications;
 pub mod offers;

@@ -9,7 +9,7 @@ use crate::adapters::dynamo::commit::Commit;
 use crate::adapters::dynamo::keys::{self, Key};
 use crate::adapters::payments::Payments;
 use crate::adapters::provider_http::CALL_TIMEOUT;
-use crate::flows::{App, chargebacks, until_not_raced};
+use crate::flows::{App, chargebacks, ledger, until_not_raced};
 use peyman_rules::caller::Caller;
 use peyman_rules::error::{ApiError, Code};
 use peyman_rules::followup::FollowUp;
@@ -165,6 +165,7 @@ async fn succeeded(app: &App, commit: &mut Commit, paid: Paid<'_>, now: DateTime
             payment.received = Some(received.clone());
             payment.succeeded_at = Some(now);
             order.start_work(now);
+            ledger::payment_received(commit, &mut order, provider, received.amount, now)?;
             commit.record(&mut order, Step::of(t, Actor::System, None, data), now)?;
             Received::OrderStarted
         }
@@ -249,6 +250,7 @@ async fn refunded(
     let expected = payment.version;
     payment.version += 1;
     payment.updated_at = now;
+    let newly_confirmed = amount_refunded - payment.refund_confirmed;
     payment.refund_confirmed = amount_refunded;
     let mut refunds = app.store.refunds(intent_id).await?;
     let covered = confirmed_by(&refunds, amount_refunded);
@@ -262,6 +264,11 @@ async fn refunded(
     commit.payment(&payment, expected)?;
     // One event for the refunds this total confirmed (none: the total only moved).
     if let Some(mut order) = app.store.tracked::<Order>(&payment.order_id).await? {
+        // Only money that entered the order's escrow is on its ledger (a held payment's
+        // refund is not: issue 26 leaves held payments off the ledger).
+        if order.escrow.paid > 0 {
+            ledger::refund_confirmed(commit, &order, &payment.provider, newly_confirmed, now)?;
+        }
         let data = json!({ "payment_intent_id": intent_id, "amount_refunded": amount_refunded, "refunds": confirmed });
         commit.note(&mut order, &REFUNDS_CONFIRMED, data, now)?;
     }
@@ -364,6 +371,12 @@ async fn refund_once(
     let mut commit = app.store.begin();
     let check_at = now + app.config.refund_check_after;
     let refund = request_refund(&mut commit, &mut payment, refund_id, amount, reason, now, check_at)?;
+    if order.escrow.paid > 0 && amount > order.escrow.held() {
+        return Err(beyond_escrow(&order, amount));
+    }
+    if order.escrow.paid > 0 {
+        ledger::refund_requested(&mut commit, &mut order, refund.amount.amount, now)?;
+    }
     commit.payment(&payment, expected)?;
     let data = json!({ "refund_id": refund_id, "amount": refund.amount, "reason": reason });
     commit.note(&mut order, &REFUND_START.note(), data, now)?;
@@ -379,21 +392,38 @@ async fn refund_once(
 pub async fn refund_within(
     app: &App,
     commit: &mut Commit,
-    order: &Order,
+    order: &mut Order,
     refund_id: &str,
     amount: Option<i64>,
     reason: &str,
     now: DateTime<Utc>,
 ) -> Result<Refund, ApiError> {
-    let intent_id = order.payment_intent_id.as_deref().ok_or(ApiError::NotFound { what: "payment" })?;
-    let mut payment = app.store.payment(intent_id).await?.ok_or(ApiError::NotFound { what: "payment" })?;
+    let intent_id = order.payment_intent_id.clone().ok_or(ApiError::NotFound { what: "payment" })?;
+    let mut payment = app.store.payment(&intent_id).await?.ok_or(ApiError::NotFound { what: "payment" })?;
     let expected = payment.version;
     payment.version += 1;
-    let rest = amount.unwrap_or(payment.refundable());
+    // Only what is still in escrow goes back: what was released is the seller's.
+    let in_escrow = if order.escrow.paid > 0 { order.escrow.held() } else { payment.refundable() };
+    let rest = amount.unwrap_or(in_escrow.min(payment.refundable()));
     let check_at = now + app.config.refund_check_after;
     let refund = request_refund(commit, &mut payment, refund_id, rest, reason, now, check_at)?;
+    if rest > in_escrow {
+        return Err(beyond_escrow(order, rest));
+    }
+    if order.escrow.paid > 0 {
+        ledger::refund_requested(commit, order, refund.amount.amount, now)?;
+    }
     commit.payment(&payment, expected)?;
     Ok(refund)
+}
+
+/// A refund of more than the order's escrow still holds.
+fn beyond_escrow(order: &Order, amount: i64) -> ApiError {
+    ApiError::invalid(
+        Code::RefundExceedsEscrow,
+        "amount",
+        format!("{amount} is more than the {} still held for this order", order.escrow.held()),
+    )
 }
 
 /// How long after a claimed refund call its answer is surely back (twice the call's
@@ -603,6 +633,9 @@ async fn decide_held_once(
             let t = lifecycle::step(ORDER, order.state, OrderAction::Pay, Actor::System, &order.facts(now))
                 .map_err(|r| ApiError::internal(format!("the table refused a payment can_apply accepted: {r:?}")))?;
             order.start_work(now);
+            // The order's price enters its escrow; any excess was refunded above.
+            let price = order.terms.price.amount;
+            ledger::payment_received(&mut commit, &mut order, &payment.provider, price, now)?;
             commit.record(&mut order, Step::of(t, Actor::Support, support, data), now)?;
         } else {
             let state = Some(order.state);

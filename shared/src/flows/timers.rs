@@ -13,9 +13,9 @@ use serde_json::json;
 
 use crate::adapters::dynamo::keys;
 use crate::adapters::dynamo::timers::DueTimer;
-use crate::flows::App;
 use crate::flows::payments::{refund_within, send_refund};
 use crate::flows::reviews;
+use crate::flows::{App, ledger};
 use peyman_rules::error::ApiError;
 use peyman_rules::followup::FollowUp;
 use peyman_rules::lifecycle::{
@@ -170,10 +170,9 @@ async fn auto_complete(app: &App, id: &str, timer: &DueTimer, now: DateTime<Utc>
         return Ok(false);
     }
     let Some(t) = due_step(app, ORDER, OrderAction::AutoComplete, &order, timer, now).await? else { return Ok(false) };
-    let stage = order.stage + 1;
-    order.stage_accepted(now);
     let mut commit = app.store.begin();
-    commit.record(&mut order, Step::of(t, Actor::System, None, json!({ "stage": stage })), now)?;
+    let data = ledger::stage_accepted(&mut commit, &mut order, now)?;
+    commit.record(&mut order, Step::of(t, Actor::System, None, data), now)?;
     commit.delete(&timer.key)?;
     app.commit(commit).await?;
     Ok(true)
@@ -193,7 +192,7 @@ async fn cancellation_timeout(app: &App, id: &str, timer: &DueTimer, now: DateTi
     };
     let mut commit = app.store.begin();
     let reason = "cancelled by agreement (no answer in time)";
-    let refund = refund_within(app, &mut commit, &order, "cancellation", None, reason, now).await?;
+    let refund = refund_within(app, &mut commit, &mut order, "cancellation", None, reason, now).await?;
     order.cancellation = None;
     let data = json!({
         "request_id": request.request_id,

@@ -8,9 +8,9 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 
 use crate::adapters::dynamo::Page;
-use crate::flows::App;
 use crate::flows::payments::refund_within;
 use crate::flows::tracked::visible;
+use crate::flows::{App, ledger};
 use peyman_rules::caller::Caller;
 use peyman_rules::delivery::{Delivery, NewDelivery, RevisionRequest};
 use peyman_rules::error::ApiError;
@@ -105,10 +105,9 @@ pub async fn accept_delivery(
     now: DateTime<Utc>,
 ) -> Result<Order, ApiError> {
     let (mut order, actor, t) = step(app, caller, order_id, OrderAction::AcceptDelivery, now).await?;
-    let stage = order.stage + 1;
-    order.stage_accepted(now);
     let mut commit = app.store.begin();
-    commit.record(&mut order, Step::of(t, actor, Some(&caller.user_id), json!({ "stage": stage })), now)?;
+    let data = ledger::stage_accepted(&mut commit, &mut order, now)?;
+    commit.record(&mut order, Step::of(t, actor, Some(&caller.user_id), data), now)?;
     app.commit(commit).await?;
     Ok(order)
 }
@@ -129,7 +128,7 @@ pub async fn cancel(app: &App, caller: &Caller, order_id: &str, now: DateTime<Ut
         }
     } else {
         let reason = "the buyer cancelled a late order";
-        let refund = refund_within(app, &mut commit, &order, "cancellation", None, reason, now).await?;
+        let refund = refund_within(app, &mut commit, &mut order, "cancellation", None, reason, now).await?;
         data["refund"] = json!({ "refund_id": refund.refund_id, "amount": refund.amount });
     }
     commit.record(&mut order, Step::of(t, actor, Some(&caller.user_id), data), now)?;
@@ -198,7 +197,7 @@ async fn answer(
     let mut data = json!({ "request_id": request_id });
     if action == OrderAction::AcceptCancellation {
         let refund =
-            refund_within(app, &mut commit, &order, "cancellation", None, "cancelled by agreement", now).await?;
+            refund_within(app, &mut commit, &mut order, "cancellation", None, "cancelled by agreement", now).await?;
         data["refund"] = json!({ "refund_id": refund.refund_id, "amount": refund.amount });
         order.cancellation = None;
     } else {

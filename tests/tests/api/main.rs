@@ -19,6 +19,7 @@ mod flows;
 mod followups;
 mod gigs;
 mod idempotency;
+mod ledger;
 mod messages;
 mod money_events;
 mod notifications;

@@ -2,7 +2,9 @@
 
 use aws_sdk_dynamodb::error::DisplayErrorContext;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem};
+use std::collections::BTreeMap;
+
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem, Update};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -83,17 +85,27 @@ fn fingerprint_item(item: &Item, hash: &mut Sha256) {
     }
 }
 
+/// What a transaction's ledger entries move on each seller's balances, per seller and
+/// currency: the change of pending, available and withdrawing (`Commit::ledger`).
+pub type Balances = BTreeMap<(String, String), [i64; 3]>;
+
+/// A seller's balance attributes, in the order [`Balances`] keeps them.
+pub const BALANCE_ACCOUNTS: [&str; 3] = ["pending", "available", "withdrawing"];
+
 /// The writes of one transition, committed as one transaction by [`Store::commit`]:
 /// entities under version conditions, timeline events, timers, and the follow-ups,
 /// which ride on the last event written (or, in a commit without one, on an item of
 /// their own) to the table's stream, where the relay hands them to SQS.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct Commit {
     pub(super) table: String,
     pub(super) writes: Vec<TransactWriteItem>,
     pub(super) followups: Vec<FollowUp>,
     /// Which of `writes` is the last timeline event (it carries the follow-ups).
     pub(super) last_event: Option<usize>,
+    /// What the ledger entries written so far move on sellers' balances
+    /// ([`Commit::ledger`]), written as one update each when sealed.
+    pub(super) balances: Balances,
 }
 
 impl Commit {
@@ -247,6 +259,39 @@ impl Commit {
         Ok(())
     }
 
+    /// Writes the balances the transaction's entries moved: one update per seller and
+    /// currency, each account that goes down conditioned on holding enough.
+    pub(super) fn seal_balances(&mut self) -> Result<(), ApiError> {
+        for ((seller, currency), changes) in std::mem::take(&mut self.balances) {
+            let mut update = Update::builder()
+                .table_name(&self.table)
+                .set_key(Some(key_item(&keys::seller_balance(&seller, &currency))))
+                .expression_attribute_values(":entity", s("balance"))
+                .expression_attribute_values(":currency", s(&currency));
+            let mut adds = Vec::new();
+            let mut conditions = Vec::new();
+            for (i, change) in changes.iter().enumerate().filter(|(_, c)| **c != 0) {
+                let name = BALANCE_ACCOUNTS[i];
+                adds.push(format!("{name} :{name}"));
+                update = update.expression_attribute_values(format!(":{name}"), n(change));
+                if *change < 0 {
+                    conditions.push(format!("{name} >= :need_{name}"));
+                    update = update.expression_attribute_values(format!(":need_{name}"), n(-change));
+                }
+            }
+            if adds.is_empty() {
+                continue;
+            }
+            update =
+                update.update_expression(format!("SET entity = :entity, currency = :currency ADD {}", adds.join(", ")));
+            if !conditions.is_empty() {
+                update = update.condition_expression(conditions.join(" AND "));
+            }
+            self.writes.push(TransactWriteItem::builder().update(update.build().map_err(ApiError::internal)?).build());
+        }
+        Ok(())
+    }
+
     pub fn timer(&mut self, due: DateTime<Utc>, subject: &str) -> Result<(), ApiError> {
         let item = timer_item(&keys::timer(due.timestamp_millis(), subject), subject, due);
         self.writes.push(put(&self.table, item, None)?);
@@ -297,7 +342,7 @@ impl Commit {
 
 impl Store {
     pub fn begin(&self) -> Commit {
-        Commit { table: self.table.clone(), writes: Vec::new(), followups: Vec::new(), last_event: None }
+        Commit { table: self.table.clone(), ..Commit::default() }
     }
 
     /// Commits `commit` as one transaction; returns the follow-ups it wrote (the relay
@@ -309,6 +354,7 @@ impl Store {
     /// retry of a commit whose answer was lost is answered as the first (DynamoDB keeps
     /// tokens for ten minutes) instead of failing its own version conditions.
     pub async fn commit(&self, mut commit: Commit) -> Result<Vec<FollowUp>, ApiError> {
+        commit.seal_balances()?;
         commit.seal()?;
         let token = commit.request_token();
         let sent =
@@ -339,7 +385,7 @@ mod tests {
     use super::*;
 
     fn commit_of(items: &[Item]) -> Commit {
-        let mut commit = Commit { table: "t".into(), writes: Vec::new(), followups: Vec::new(), last_event: None };
+        let mut commit = Commit { table: "t".into(), ..Commit::default() };
         for item in items {
             commit.writes.push(put("t", item.clone(), Some("attribute_not_exists(PK)")).unwrap());
         }
@@ -415,7 +461,7 @@ mod tests {
     fn a_new_entity_s_transition_writes_it_its_event_its_followups_and_its_timers() {
         let now = chrono::DateTime::from_timestamp(1_800_000_000, 0).unwrap();
         let mut order = order(now);
-        let mut commit = Commit { table: "t".into(), writes: Vec::new(), followups: Vec::new(), last_event: None };
+        let mut commit = Commit { table: "t".into(), ..Commit::default() };
         let step = Step::start(&ORDER_START, Actor::Buyer, Some("buyer"), serde_json::json!({ "offer_id": "01OFFER" }));
         let event = commit.record(&mut order, step, now).unwrap();
 
@@ -473,7 +519,7 @@ mod tests {
     fn sealed_follow_ups_ride_on_the_last_event_or_on_a_relay_item_of_their_own() {
         let now = chrono::DateTime::from_timestamp(1_800_000_000, 0).unwrap();
         let mut order = order(now);
-        let mut commit = Commit { table: "t".into(), writes: Vec::new(), followups: Vec::new(), last_event: None };
+        let mut commit = Commit { table: "t".into(), ..Commit::default() };
         let step = Step::start(&ORDER_START, Actor::Buyer, Some("buyer"), serde_json::json!({}));
         commit.record(&mut order, step, now).unwrap();
         commit.followup(FollowUp::cancel_payment("pi_1", now)).unwrap();
@@ -490,7 +536,7 @@ mod tests {
         assert_eq!(decoded.event, "order_placed");
 
         // A commit with no event: the follow-ups get an item that lapses after a day.
-        let mut lone = Commit { table: "t".into(), writes: Vec::new(), followups: Vec::new(), last_event: None };
+        let mut lone = Commit { table: "t".into(), ..Commit::default() };
         lone.followup(FollowUp::build_export("01EXPORT", now)).unwrap();
         lone.seal().unwrap();
         let written = puts(&lone);
@@ -500,7 +546,7 @@ mod tests {
         assert_eq!((text(relay, "entity"), condition), ("relay", Some("attribute_not_exists(PK)")));
         assert_eq!(relay["ttl"].as_n().unwrap(), &(1_800_000_000 + 86_400).to_string());
         // Nothing to send, nothing written.
-        let mut empty = Commit { table: "t".into(), writes: Vec::new(), followups: Vec::new(), last_event: None };
+        let mut empty = Commit { table: "t".into(), ..Commit::default() };
         empty.seal().unwrap();
         assert!(empty.writes.is_empty());
     }
@@ -509,9 +555,9 @@ mod tests {
     fn a_later_transition_is_conditioned_on_the_version_it_read() {
         let now = chrono::DateTime::from_timestamp(1_800_000_000, 0).unwrap();
         let mut order = order(now);
-        let mut first = Commit { table: "t".into(), writes: Vec::new(), followups: Vec::new(), last_event: None };
+        let mut first = Commit { table: "t".into(), ..Commit::default() };
         first.record(&mut order, Step::start(&ORDER_START, Actor::Buyer, None, serde_json::json!({})), now).unwrap();
-        let mut commit = Commit { table: "t".into(), writes: Vec::new(), followups: Vec::new(), last_event: None };
+        let mut commit = Commit { table: "t".into(), ..Commit::default() };
         commit.note(&mut order, &ORDER_LATE, serde_json::json!({}), now).unwrap();
         let put = commit.writes[0].put().unwrap();
         assert_eq!(put.condition_expression(), Some("#version = :expected AND attribute_not_exists(#absent)"));

@@ -17,6 +17,9 @@
 //! | a buyer's requests / offers / orders   | GSI1  | `GSI1PK = BUYER#{user_id}#{KIND}S`, `GSI1SK` desc |
 //! | a seller's requests / offers / orders  | GSI2  | `GSI2PK = SELLER#{user_id}#{KIND}S`, `GSI2SK` desc |
 //! | an order's deliveries, newest first    | table | `PK = ORDER#{order_id}`, `SK begins_with DELIVERY#` |
+//! | an order's ledger entries, in order    | table | `PK = ORDER#{order_id}`, `SK begins_with LEDGER#` (`{seq}#{kind}`: the event that caused it) |
+//! | a seller's statement, newest first     | GSI1  | `GSI1PK = SELLER#{user_id}#LEDGER`, `GSI1SK` desc (`{at}#{pk}#{seq}#{kind}`) |
+//! | a seller's balances, per currency      | table | `PK = USER#{user_id}`, `SK = BALANCE#{currency}` |
 //! | an order's reviews (buyer's, seller's) | table | `PK = ORDER#{order_id}`, `SK begins_with REVIEW#` |
 //! | a gig's published reviews, newest first| GSI1  | `GSI1PK = GIG#{gig_id}#REVIEWS`, `GSI1SK` desc (`{published_at}#{order_id}`) |
 //! | the messages about an order, paginated | GSI1  | `GSI1PK = ORDER#{order_id}#MESSAGES`, `GSI1SK` desc |
@@ -119,6 +122,24 @@ pub const EVENT_PREFIX: &str = "EVENT#";
 /// Event `seq` of an entity's timeline; zero-padded so the sort key orders them.
 pub fn event(kind: &str, id: &str, seq: u64) -> Key {
     key(format!("{kind}#{id}"), format!("{EVENT_PREFIX}{seq:010}"))
+}
+
+pub const LEDGER_PREFIX: &str = "LEDGER#";
+
+/// A ledger entry, in the partition of what caused it (an order's), by the seq of the
+/// event that caused it and its kind (one event may cause a release and a refund).
+pub fn ledger_entry(pk: &str, seq: u64, kind: &str) -> Key {
+    key(pk.to_owned(), format!("{LEDGER_PREFIX}{seq:010}#{kind}"))
+}
+
+/// The GSI1 partition of a seller's statement.
+pub fn seller_ledger(seller_id: &str) -> String {
+    format!("SELLER#{seller_id}#LEDGER")
+}
+
+/// A seller's balances (pending, available, withdrawing) in one currency.
+pub fn seller_balance(seller_id: &str, currency: &str) -> Key {
+    key(format!("USER#{seller_id}"), format!("BALANCE#{currency}"))
 }
 
 pub const DELIVERY_PREFIX: &str = "DELIVERY#";

@@ -9,6 +9,7 @@ pub mod exports;
 pub mod gigs;
 pub mod idempotency;
 pub mod keys;
+pub mod ledger;
 pub mod messages;
 pub mod notifications;
 pub mod payments;

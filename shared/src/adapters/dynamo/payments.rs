@@ -186,7 +186,7 @@ mod tests {
         assert_eq!(text(&item, "GSI2PK"), Some(shard.as_str()), "in the shard of its payment");
         assert_eq!(text(&item, "SK"), Some("REFUND#r1"));
 
-        let mut commit = Commit { table: "t".into(), writes: Vec::new(), followups: Vec::new(), last_event: None };
+        let mut commit = Commit { table: "t".into(), ..Commit::default() };
         commit.refund(&refund, RefundSeen { status: RefundStatus::Requested, attempts: 2, calls: 1 }).unwrap();
         let put = commit.writes[0].put().unwrap();
         let values = put.expression_attribute_values().unwrap();

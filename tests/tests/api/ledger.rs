@@ -1,0 +1,105 @@
+//! The ledger against the local stack (issue 26): the buyer's payment enters the order's
+//! escrow, each accepted stage releases its amount less the platform's fee to the
+//! seller's pending earnings, and a cancellation returns only what escrow still holds,
+//! refunded at localstripe and confirmed by its webhook. Every entry balances, and for
+//! the order what was paid is what was released, refunded or is still held.
+
+use peyman_e2e::*;
+use peyman_rules::ledger::{Account, Entry, EntryKind};
+use serde_json::json;
+
+fn path(order_id: &str, tail: &str) -> String {
+    format!("/v1/orders/{order_id}/{tail}")
+}
+
+#[tokio::test]
+async fn a_cancellation_after_one_accepted_stage_refunds_only_the_rest() {
+    let (api, stripe, aws) = (Api::default(), Stripe::default(), Aws::connect().await);
+    let app = aws.app().await;
+    let deal = Deal::new(&api).await;
+    let (buyer, seller) = (token(&deal.buyer), token(&deal.seller));
+    // Two stages: 5,000,000 and 7,000,000 IRR; the fee is 10 %, at least 50,000.
+    let order_id = deal.paid_order(&api, &stripe).await;
+    let paid = deal.order(&api, &order_id).await;
+    assert_eq!(
+        paid["money"],
+        json!({ "currency": "IRR", "paid": 12_000_000, "released": 0, "refunded": 0, "in_escrow": 12_000_000 })
+    );
+    let intent = paid["payment"]["payment_intent_id"].as_str().unwrap().to_owned();
+
+    api.post(&path(&order_id, "deliveries"), &seller, json!({ "message": "مرحلهٔ اول" })).await.ok(201);
+    let accepted = api.post(&path(&order_id, "acceptance"), &buyer, json!({})).await;
+    assert_eq!(accepted.ok(200)["money"]["in_escrow"], 7_000_000, "the first stage's amount left escrow");
+    let balance = app.store.seller_balance(&deal.seller, "IRR").await.unwrap();
+    assert_eq!((balance.pending, balance.available), (4_500_000, 0), "its amount less the fee, pending");
+
+    // A refund of more than escrow holds is refused, though the payment could cover it.
+    let now = chrono::Utc::now();
+    let too_much = peyman::flows::payments::refund(&app, &order_id, "too-much", 7_000_001, "x", now).await;
+    assert_eq!(too_much.unwrap_err().code(), "refund_exceeds_escrow");
+    assert_eq!(deal.order(&api, &order_id).await["money"]["in_escrow"], 7_000_000, "and nothing changed");
+
+    // Cancelled by agreement: only the 7,000,000 still held goes back.
+    let asked = api.post(&path(&order_id, "cancellation-requests"), &seller, json!({ "reason": "نمی‌رسم" })).await;
+    let request_id = asked.ok(201)["cancellation_request"]["request_id"].as_str().unwrap().to_owned();
+    let answer = path(&order_id, &format!("cancellation-requests/{request_id}/accept"));
+    let cancelled = api.post(&answer, &buyer, json!({})).await;
+    let money = &cancelled.ok(200)["money"];
+    assert_eq!((money["refunded"].as_i64(), money["in_escrow"].as_i64()), (Some(7_000_000), Some(0)));
+    let refunded = eventually(WAIT, async || {
+        let (status, refunds) =
+            stripe.call(reqwest::Method::GET, &format!("/v1/refunds?payment_intent={intent}"), &[]).await;
+        assert_eq!(status, 200, "{refunds}");
+        refunds["data"].as_array().filter(|r| !r.is_empty()).cloned()
+    })
+    .await
+    .expect("the refund reaches localstripe");
+    assert_eq!(refunded.len(), 1);
+    assert_eq!(refunded[0]["amount"], 7_000_000, "localstripe refunded only what escrow held");
+
+    // Stripe's charge.refunded confirms it (localstripe sends none: the test signs it):
+    // the money leaves the provider's account on the ledger.
+    let body = charge_refunded(&intent, 7_000_000);
+    let confirmed = api.webhook(&body, Some(&stripe.sign(&body, chrono::Utc::now().timestamp()))).await;
+    assert_eq!(confirmed.ok(200)["outcome"], "refund_confirmed");
+    let entries = app.store.order_ledger(&order_id).await.unwrap();
+    let kinds: Vec<EntryKind> = entries.iter().map(|e| e.kind).collect();
+    assert_eq!(
+        kinds,
+        [EntryKind::PaymentReceived, EntryKind::StageReleased, EntryKind::RefundRequested, EntryKind::RefundConfirmed]
+    );
+    assert!(entries.iter().all(|e| e.sum() == Some(0) && e.cause.starts_with(&format!("order/{order_id}#"))));
+    let escrow = Account::Escrow(order_id.clone());
+    let on = |entry: &Entry, account: &Account| -> i64 {
+        entry.postings.iter().filter(|p| &p.account == account).map(|p| p.amount).sum()
+    };
+    let held: i64 = -entries.iter().map(|e| on(e, &escrow)).sum::<i64>();
+    assert_eq!(held, 0, "escrow is empty");
+    let fee: i64 = -entries.iter().map(|e| on(e, &Account::PlatformFees)).sum::<i64>();
+    assert_eq!(fee, 500_000);
+    let provider: i64 = entries.iter().map(|e| on(e, &Account::Provider("stripe".into()))).sum();
+    assert_eq!(provider, 5_000_000, "what the provider still holds: paid less refunded");
+}
+
+#[tokio::test]
+async fn a_dispute_decided_in_part_releases_what_the_refund_leaves() {
+    let (api, stripe, aws) = (Api::default(), Stripe::default(), Aws::connect().await);
+    let app = aws.app().await;
+    let deal = Deal::new(&api).await;
+    let support = support_token(&user("agent"));
+    let order_id = deal.paid_order(&api, &stripe).await;
+    api.post(&path(&order_id, "deliveries"), &token(&deal.seller), json!({ "message": "طرح" })).await.ok(201);
+    let body = json!({ "reason": "not_as_agreed", "description": "طرح با بند ۲ نمی‌خواند" });
+    let opened = api.post(&path(&order_id, "disputes"), &token(&deal.buyer), body).await;
+    let dispute_id = opened.ok(201)["dispute_id"].as_str().unwrap().to_owned();
+    let decision = json!({
+        "decision": "partial_refund", "amount": { "amount": 3_000_000, "currency": "IRR" }, "note": "بند ۲ نیمه‌کاره"
+    });
+    api.post(&format!("/v1/support/disputes/{dispute_id}/resolution"), &support, decision).await.ok(200);
+
+    let money = deal.order(&api, &order_id).await["money"].clone();
+    assert_eq!((money["refunded"].as_i64(), money["released"].as_i64()), (Some(3_000_000), Some(9_000_000)));
+    assert_eq!(money["in_escrow"], 0, "release + refund = what escrow held");
+    let balance = app.store.seller_balance(&deal.seller, "IRR").await.unwrap();
+    assert_eq!(balance.pending, 8_100_000, "9,000,000 less the 10 % fee");
+}
