@@ -247,6 +247,8 @@ problem_codes! {
     /// More than the order's escrow still holds would be refunded: what was released for
     /// accepted stages is the seller's.
     RefundExceedsEscrow = "refund_exceeds_escrow", [422];
+    /// A Sheba number is not `IR` and 24 digits whose check digits match (ISO 13616).
+    InvalidSheba = "invalid_sheba", [422];
     /// Only money that was paid can be refunded.
     NotPaid = "not_paid", [409];
     /// The payment is not held; it was decided already.

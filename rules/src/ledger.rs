@@ -184,6 +184,37 @@ impl Entry {
     pub fn sum(&self) -> Option<i64> {
         self.postings.iter().try_fold(0i64, |sum, p| sum.checked_add(p.amount))
     }
+
+    /// What it moved on `seller`'s pending, available and withdrawing balances (each a
+    /// change: positive when the balance grew).
+    pub fn for_seller(&self, seller: &str) -> [i64; 3] {
+        let mut moved = [0; 3];
+        for posting in &self.postings {
+            let at = match &posting.account {
+                Account::Pending(id) if id == seller => 0,
+                Account::Available(id) if id == seller => 1,
+                Account::Withdrawing(id) if id == seller => 2,
+                _ => continue,
+            };
+            moved[at] -= posting.amount;
+        }
+        moved
+    }
+
+    /// A line of `seller`'s statement: what moved, on which of their balances, why.
+    pub fn statement_line(&self, seller: &str) -> serde_json::Value {
+        let [pending, available, withdrawing] = self.for_seller(seller);
+        serde_json::json!({
+            "kind": self.kind,
+            "at": self.at,
+            "currency": self.currency,
+            "order_id": self.order_id,
+            "cause": self.cause,
+            "pending": pending,
+            "available": available,
+            "withdrawing": withdrawing,
+        })
+    }
 }
 
 /// A movement to make: the postings of one [`EntryKind`], before it is checked.

@@ -28,6 +28,7 @@ pub mod request;
 pub mod retry;
 pub mod review;
 pub mod seller;
+pub mod sheba;
 pub mod timeline;
 pub mod timer;
 pub mod tracked;

@@ -48,6 +48,13 @@ pub struct OrderPolicy {
     /// The fee on each release, as the policy was when the order was placed.
     #[serde(default)]
     pub fee: FeePolicy,
+    /// How long released money is pending before the seller may withdraw it.
+    #[serde(default = "default_clearance_seconds")]
+    pub clearance_seconds: i64,
+}
+
+fn default_clearance_seconds() -> i64 {
+    14 * 86_400
 }
 
 impl OrderPolicy {
@@ -60,6 +67,7 @@ impl OrderPolicy {
             late_cancellation_grace_seconds: 24 * 3600,
             review_window_seconds: days(14),
             fee: policy.fee,
+            clearance_seconds: policy.clearance.num_seconds(),
         }
     }
 }

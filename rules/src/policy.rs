@@ -51,6 +51,8 @@ pub struct Policy {
     pub payment_window: chrono::Duration,
     /// The platform's fee on each release, fixed onto an order when it is placed.
     pub fee: crate::ledger::FeePolicy,
+    /// How long released money is pending before it is available to withdraw.
+    pub clearance: chrono::Duration,
 }
 
 impl Default for Policy {
@@ -74,6 +76,7 @@ impl Default for Policy {
             request_answer_window: chrono::Duration::days(14),
             payment_window: chrono::Duration::minutes(60),
             fee: crate::ledger::FeePolicy::default(),
+            clearance: chrono::Duration::days(14),
         }
     }
 }

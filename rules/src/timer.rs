@@ -17,8 +17,15 @@ pub enum Target<'a> {
     Order(&'a str, Timer),
     /// A refund's next call to the provider.
     Refund { intent_id: &'a str, refund_id: &'a str },
+    /// The clearance of what an order's event `seq` released to its seller.
+    Clearance { order_id: &'a str, seq: u64 },
     /// Nothing we know (a timer of an older release, a stray item): dropped.
     Unknown,
+}
+
+/// The subject of the clearance timer of what an order's event `seq` released.
+pub fn clearance_timer(order_id: &str, seq: u64) -> String {
+    format!("clearance/{order_id}/{seq}")
 }
 
 /// What `subject` names.
@@ -29,6 +36,10 @@ pub fn target(subject: &str) -> Target<'_> {
         (Some("request"), Some(id), None) => Target::Request(id),
         (Some("order"), Some(id), suffix) => Timer::named(suffix).map_or(Target::Unknown, |t| Target::Order(id, t)),
         (Some("refund"), Some(intent_id), Some(refund_id)) => Target::Refund { intent_id, refund_id },
+        (Some("clearance"), Some(order_id), Some(seq)) => match seq.parse() {
+            Ok(seq) => Target::Clearance { order_id, seq },
+            Err(_) => Target::Unknown,
+        },
         _ => Target::Unknown,
     }
 }
@@ -75,7 +86,9 @@ mod tests {
         }
         let refund = refund_timer("pi_1", "cancellation");
         assert_eq!(target(&refund), Target::Refund { intent_id: "pi_1", refund_id: "cancellation" });
-        for stray in ["order/01O/soon", "offer/01A/late", "gig/01G", "refund/pi_1", "", "test/run/1"] {
+        assert_eq!(target(&clearance_timer("01O", 7)), Target::Clearance { order_id: "01O", seq: 7 });
+        for stray in ["order/01O/soon", "offer/01A/late", "gig/01G", "refund/pi_1", "", "test/run/1", "clearance/01O/x"]
+        {
             assert_eq!(target(stray), Target::Unknown, "{stray}");
         }
     }

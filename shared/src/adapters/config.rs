@@ -209,6 +209,7 @@ impl Config {
                 Policy {
                     request_answer_window: window("REQUEST_ANSWER_WINDOW_SECONDS", defaults.request_answer_window)?,
                     payment_window: window("PAYMENT_WINDOW_SECONDS", defaults.payment_window)?,
+                    clearance: window("CLEARANCE_SECONDS", defaults.clearance)?,
                     fee: peyman_rules::ledger::FeePolicy {
                         basis_points: whole("PLATFORM_FEE_BASIS_POINTS", defaults.fee.basis_points.into(), 0..=10_000)?
                             as u32,

@@ -8,8 +8,10 @@ use serde_json::{Value, json};
 use crate::adapters::dynamo::commit::Commit;
 use crate::adapters::dynamo::keys;
 use peyman_rules::error::ApiError;
-use peyman_rules::ledger::{Entry, Refusal, Release, entries};
+use peyman_rules::ledger::{Account, Entry, EntryKind, Refusal, Release, entries};
+use peyman_rules::lifecycle::OrderState;
 use peyman_rules::order::Order;
+use peyman_rules::timer::clearance_timer;
 use peyman_rules::tracked::Tracked;
 
 /// The cause of an entry booked with `order`'s next step: its partition, its event's seq,
@@ -22,7 +24,7 @@ fn cause(order: &Order) -> (String, u64, String) {
 fn book(commit: &mut Commit, order: &Order, made: impl FnOnce(&str) -> Result<Entry, Refusal>) -> Result<(), ApiError> {
     let (pk, seq, cause) = cause(order);
     let entry = made(&cause).map_err(|e| ApiError::internal(format!("a ledger entry cannot be made: {e}")))?;
-    commit.ledger(&pk, seq, &entry)
+    commit.ledger(&pk, seq, &entry, None)
 }
 
 fn currency(order: &Order) -> &str {
@@ -59,17 +61,42 @@ pub fn stage_accepted(commit: &mut Commit, order: &mut Order, now: DateTime<Utc>
 /// A release (`Order::release`, `Order::release_rest`): its amount out of escrow, the fee
 /// to the platform, the rest to the seller's pending earnings.
 pub fn released(commit: &mut Commit, order: &Order, release: &Release, now: DateTime<Utc>) -> Result<(), ApiError> {
-    book(commit, order, |cause| {
-        entries::stage_released(
-            &order.order_id,
-            &order.seller_id,
-            release.gross,
-            release.fee,
-            currency(order),
-            cause,
-            now,
-        )
-    })
+    let (pk, seq, cause) = cause(order);
+    let (id, seller) = (&order.order_id, &order.seller_id);
+    let entry = entries::stage_released(id, seller, release.gross, release.fee, currency(order), &cause, now)
+        .map_err(|e| ApiError::internal(format!("a ledger entry cannot be made: {e}")))?;
+    // The seller's net is pending for the order's clearance period, then available.
+    let clears_at = now + chrono::Duration::seconds(order.policy.clearance_seconds);
+    commit.ledger(&pk, seq, &entry, Some(clears_at))?;
+    commit.timer(clears_at, &clearance_timer(id, seq))
+}
+
+/// What clearing a release does now: nothing yet while the order is disputed or its
+/// payment charged back (it is held, and asked again later), or the release's net moved
+/// from the seller's pending to available.
+pub enum Clearance {
+    Held,
+    Cleared(Entry),
+}
+
+/// The clearance of `release` (one of `order`'s `stage_released` entries).
+pub fn clearance(
+    order: &Order,
+    charged_back: bool,
+    release: &Entry,
+    now: DateTime<Utc>,
+) -> Result<Clearance, ApiError> {
+    if order.state == OrderState::Disputed || charged_back {
+        return Ok(Clearance::Held);
+    }
+    let seller = Account::Pending(order.seller_id.clone());
+    let net: i64 = -release.postings.iter().filter(|p| p.account == seller).map(|p| p.amount).sum::<i64>();
+    let cause = format!("{}/cleared", release.cause);
+    let order_id = Some(order.order_id.as_str());
+    let entry =
+        entries::seller_move(EntryKind::Cleared, &order.seller_id, net, &release.currency, order_id, &cause, now)
+            .map_err(|e| ApiError::internal(format!("a clearance cannot be made: {e}")))?;
+    Ok(Clearance::Cleared(entry))
 }
 
 /// A refund asked for: out of escrow, owed to the buyer until the provider confirms it.

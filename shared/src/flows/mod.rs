@@ -6,6 +6,7 @@
 pub mod accept;
 pub mod chargebacks;
 pub mod disputes;
+pub mod earnings;
 pub mod exports;
 pub mod followups;
 pub mod gigs;

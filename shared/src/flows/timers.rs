@@ -18,6 +18,7 @@ use crate::flows::reviews;
 use crate::flows::{App, ledger};
 use peyman_rules::error::ApiError;
 use peyman_rules::followup::FollowUp;
+use peyman_rules::ledger::EntryKind;
 use peyman_rules::lifecycle::{
     self, Actor, LATE_CANCELLATION_AVAILABLE, Note, OFFER, ORDER, ORDER_LATE, OfferAction, OrderAction, REQUEST,
     RequestAction, Timer, Transition,
@@ -126,8 +127,56 @@ pub async fn fire(app: &App, timer: &DueTimer, now: DateTime<Utc>) -> Result<boo
         Target::Refund { intent_id, refund_id } => {
             send_refund(app, intent_id, refund_id, Some(&timer.key), now).await.map(|()| true)
         }
+        Target::Clearance { order_id, seq } => clear(app, order_id, seq, timer, now).await,
         Target::Unknown => drop_unknown(app, timer).await,
     }
+}
+
+/// How long a held clearance waits before it is asked again.
+const HELD_CLEARANCE_RETRY: chrono::Duration = chrono::Duration::days(1);
+
+/// Released money's clearance period ended: its net moves from the seller's pending to
+/// available, once (the entry's key is the release's), with the timer taken in the same
+/// transaction. While the order is disputed or its payment charged back it is held: the
+/// timer is moved a day on.
+async fn clear(app: &App, order_id: &str, seq: u64, timer: &DueTimer, now: DateTime<Utc>) -> Result<bool, ApiError> {
+    let Some(order) = order_or_drop(app, order_id, timer).await? else { return Ok(false) };
+    let entries = app.store.order_ledger(order_id).await?;
+    let released_by = format!("order/{order_id}#{seq}");
+    let release = entries.iter().find(|e| e.kind == EntryKind::StageReleased && e.cause == released_by);
+    let Some(release) = release else { return drop_unknown(app, timer).await };
+    let cleared_by = format!("{released_by}/cleared");
+    if entries.iter().any(|e| e.kind == EntryKind::Cleared && e.cause == cleared_by) {
+        app.store.delete_key(&timer.key).await?;
+        return Ok(false);
+    }
+    let charged_back = match &order.payment_intent_id {
+        // Held while the bank's dispute is open, and for good once it is lost (support
+        // decides what the seller keeps); a chargeback the marketplace won holds nothing.
+        Some(intent_id) => app
+            .store
+            .payment(intent_id)
+            .await?
+            .and_then(|p| p.chargeback)
+            .is_some_and(|c| c.closed_at.is_none() || c.status != "won"),
+        None => false,
+    };
+    let mut commit = app.store.begin();
+    commit.take(&timer.key)?;
+    let changed = match ledger::clearance(&order, charged_back, release, now)? {
+        ledger::Clearance::Held => {
+            commit.timer(now + HELD_CLEARANCE_RETRY, &timer.subject)?;
+            false
+        }
+        ledger::Clearance::Cleared(entry) => {
+            let pk = keys::tracked("ORDER", order_id).pk;
+            commit.ledger(&pk, seq, &entry, None)?;
+            commit.cleared(&pk, seq)?;
+            true
+        }
+    };
+    app.commit(commit).await?;
+    Ok(changed)
 }
 
 async fn drop_unknown(app: &App, timer: &DueTimer) -> Result<bool, ApiError> {

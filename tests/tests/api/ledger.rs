@@ -103,3 +103,86 @@ async fn a_dispute_decided_in_part_releases_what_the_refund_leaves() {
     let balance = app.store.seller_balance(&deal.seller, "IRR").await.unwrap();
     assert_eq!(balance.pending, 8_100_000, "9,000,000 less the 10 % fee");
 }
+
+/// The seq of the event whose release is the `n`th of the order's ledger.
+async fn released_seq(app: &peyman::flows::App, order_id: &str, n: usize) -> u64 {
+    let entries = app.store.order_ledger(order_id).await.unwrap();
+    let release = entries.iter().filter(|e| e.kind == EntryKind::StageReleased).nth(n).expect("that release");
+    release.cause.rsplit_once('#').unwrap().1.parse().unwrap()
+}
+
+#[tokio::test]
+async fn released_money_clears_after_its_period_and_is_held_while_the_order_is_disputed() {
+    let (api, stripe, aws) = (Api::default(), Stripe::default(), Aws::connect().await);
+    let app = aws.app().await;
+    let deal = Deal::new(&api).await;
+    let (buyer, seller) = (token(&deal.buyer), token(&deal.seller));
+    let support = support_token(&user("agent"));
+    let order_id = deal.paid_order(&api, &stripe).await;
+    api.post(&path(&order_id, "deliveries"), &seller, json!({ "message": "مرحلهٔ اول" })).await.ok(201);
+    api.post(&path(&order_id, "acceptance"), &buyer, json!({})).await.ok(200);
+    let first = released_seq(&app, &order_id, 0).await;
+    let subject = peyman_rules::timer::clearance_timer(&order_id, first);
+    let timer = aws.timer(&subject).await;
+    let days = (timer.due_at.unwrap() - chrono::Utc::now()).num_hours() as f64 / 24.0;
+    assert!((13.9..=14.0).contains(&days), "pending for the 14 days of clearance, not {days}");
+
+    // The second stage is disputed: at its due time the first release's clearance is held.
+    api.post(&path(&order_id, "deliveries"), &seller, json!({ "message": "مرحلهٔ دوم" })).await.ok(201);
+    let body = json!({ "reason": "not_as_agreed", "description": "مرحلهٔ دوم ناقص است" });
+    let dispute_id =
+        api.post(&path(&order_id, "disputes"), &buyer, body).await.ok(201)["dispute_id"].as_str().unwrap().to_owned();
+    let due = timer.due_at.unwrap();
+    assert!(!peyman::flows::timers::fire(&app, &timer, due).await.unwrap(), "held");
+    let balance = app.store.seller_balance(&deal.seller, "IRR").await.unwrap();
+    assert_eq!((balance.pending, balance.available), (4_500_000, 0));
+    let held = aws.timer(&subject).await;
+    assert_eq!(held.due_at, Some(due + chrono::Duration::days(1)), "asked again a day later");
+
+    // Decided for the seller: the rest is released, and the held clearance then clears.
+    let decision = json!({ "decision": "release", "note": "تحویل مطابق قرارداد" });
+    api.post(&format!("/v1/support/disputes/{dispute_id}/resolution"), &support, decision).await.ok(200);
+    let balance = app.store.seller_balance(&deal.seller, "IRR").await.unwrap();
+    assert_eq!(balance.pending, 4_500_000 + 6_300_000);
+    let later = held.due_at.unwrap();
+    assert!(peyman::flows::timers::fire(&app, &held, later).await.unwrap(), "cleared");
+    let balance = app.store.seller_balance(&deal.seller, "IRR").await.unwrap();
+    assert_eq!((balance.pending, balance.available), (6_300_000, 4_500_000));
+    // The seller reads it: balances per currency, the next clearance, the statement.
+    let earnings = api.get("/v1/me/earnings", &seller).await;
+    let irr = &earnings.ok(200)["balances"][0];
+    assert_eq!(
+        (irr["currency"].as_str(), irr["pending"].as_i64(), irr["available"].as_i64(), irr["paid_out"].as_i64()),
+        (Some("IRR"), Some(6_300_000), Some(4_500_000), Some(0))
+    );
+    let next = earnings.body["next_clearance_at"].as_str().expect("the second release's clearance");
+    let next = chrono::DateTime::parse_from_rfc3339(next).unwrap();
+    assert!(next > chrono::Utc::now() + chrono::Duration::days(13), "the second release clears in 14 days: {next}");
+    let mut lines = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let page_path = match &cursor {
+            None => "/v1/me/ledger?limit=2".to_owned(),
+            Some(c) => format!("/v1/me/ledger?limit=2&cursor={c}"),
+        };
+        let page = api.get(&page_path, &seller).await;
+        lines.extend(page.ok(200)["items"].as_array().unwrap().iter().cloned());
+        cursor = page.body["next_cursor"].as_str().map(str::to_owned);
+        if cursor.is_none() {
+            break;
+        }
+    }
+    let kinds: Vec<&str> = lines.iter().map(|l| l["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["cleared", "stage_released", "stage_released"], "newest first, the seller's entries only");
+    assert_eq!((lines[0]["pending"].as_i64(), lines[0]["available"].as_i64()), (Some(-4_500_000), Some(4_500_000)));
+    assert!(lines.iter().all(|l| l["order_id"] == order_id.as_str()));
+    // The buyer has earned nothing.
+    let theirs = api.get("/v1/me/earnings", &buyer).await;
+    assert_eq!(theirs.ok(200)["balances"], json!([]));
+
+    // Once: the same timer fired again changes nothing.
+    assert!(!peyman::flows::timers::fire(&app, &held, later).await.unwrap());
+    assert_eq!(app.store.seller_balance(&deal.seller, "IRR").await.unwrap().available, 4_500_000);
+    let cleared = app.store.order_ledger(&order_id).await.unwrap();
+    assert_eq!(cleared.iter().filter(|e| e.kind == EntryKind::Cleared).count(), 1);
+}

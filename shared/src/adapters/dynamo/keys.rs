@@ -19,7 +19,8 @@
 //! | an order's deliveries, newest first    | table | `PK = ORDER#{order_id}`, `SK begins_with DELIVERY#` |
 //! | an order's ledger entries, in order    | table | `PK = ORDER#{order_id}`, `SK begins_with LEDGER#` (`{seq}#{kind}`: the event that caused it) |
 //! | a seller's statement, newest first     | GSI1  | `GSI1PK = SELLER#{user_id}#LEDGER`, `GSI1SK` desc (`{at}#{pk}#{seq}#{kind}`) |
-//! | a seller's balances, per currency      | table | `PK = USER#{user_id}`, `SK = BALANCE#{currency}` |
+//! | a seller's balances, per currency      | table | `PK = USER#{user_id}`, `SK begins_with BALANCE#` |
+//! | a seller's releases not yet cleared, soonest first | GSI2 | `GSI2PK = SELLER#{user_id}#CLEARING`, `GSI2SK` asc (`{clears_at}#{pk}#{seq}`) |
 //! | an order's reviews (buyer's, seller's) | table | `PK = ORDER#{order_id}`, `SK begins_with REVIEW#` |
 //! | a gig's published reviews, newest first| GSI1  | `GSI1PK = GIG#{gig_id}#REVIEWS`, `GSI1SK` desc (`{published_at}#{order_id}`) |
 //! | the messages about an order, paginated | GSI1  | `GSI1PK = ORDER#{order_id}#MESSAGES`, `GSI1SK` desc |
@@ -137,9 +138,16 @@ pub fn seller_ledger(seller_id: &str) -> String {
     format!("SELLER#{seller_id}#LEDGER")
 }
 
-/// A seller's balances (pending, available, withdrawing) in one currency.
+pub const BALANCE_PREFIX: &str = "BALANCE#";
+
+/// A seller's balances (pending, available, withdrawing, paid out) in one currency.
 pub fn seller_balance(seller_id: &str, currency: &str) -> Key {
-    key(format!("USER#{seller_id}"), format!("BALANCE#{currency}"))
+    key(format!("USER#{seller_id}"), format!("{BALANCE_PREFIX}{currency}"))
+}
+
+/// The GSI2 partition of a seller's releases that have not cleared yet.
+pub fn seller_clearing(seller_id: &str) -> String {
+    format!("SELLER#{seller_id}#CLEARING")
 }
 
 pub const DELIVERY_PREFIX: &str = "DELIVERY#";
