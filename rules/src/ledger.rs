@@ -379,16 +379,8 @@ pub mod entries {
         cause: &str,
         at: DateTime<Utc>,
     ) -> Result<Entry, Refusal> {
-        let amount = positive(amount)?;
-        entry(
-            EntryKind::PaymentReceived,
-            currency,
-            vec![(Account::Provider(provider.into()), amount), (Account::Escrow(order_id.into()), neg(amount)?)],
-            Some(order_id),
-            None,
-            cause,
-            at,
-        )
+        let (debit, credit) = (Account::Provider(provider.into()), Account::Escrow(order_id.into()));
+        transfer(EntryKind::PaymentReceived, debit, credit, amount, currency, (Some(order_id), None), cause, at)
     }
 
     /// A stage's `gross` leaves the order's escrow: `fee` to the platform, the rest to
@@ -428,16 +420,8 @@ pub mod entries {
         cause: &str,
         at: DateTime<Utc>,
     ) -> Result<Entry, Refusal> {
-        let amount = positive(amount)?;
-        entry(
-            EntryKind::RefundRequested,
-            currency,
-            vec![(Account::Escrow(order_id.into()), amount), (Account::RefundsPayable, neg(amount)?)],
-            Some(order_id),
-            None,
-            cause,
-            at,
-        )
+        let (debit, credit) = (Account::Escrow(order_id.into()), Account::RefundsPayable);
+        transfer(EntryKind::RefundRequested, debit, credit, amount, currency, (Some(order_id), None), cause, at)
     }
 
     pub fn refund_confirmed(
@@ -448,16 +432,8 @@ pub mod entries {
         cause: &str,
         at: DateTime<Utc>,
     ) -> Result<Entry, Refusal> {
-        let amount = positive(amount)?;
-        entry(
-            EntryKind::RefundConfirmed,
-            currency,
-            vec![(Account::RefundsPayable, amount), (Account::Provider(provider.into()), neg(amount)?)],
-            Some(order_id),
-            None,
-            cause,
-            at,
-        )
+        let (debit, credit) = (Account::RefundsPayable, Account::Provider(provider.into()));
+        transfer(EntryKind::RefundConfirmed, debit, credit, amount, currency, (Some(order_id), None), cause, at)
     }
 
     /// The bank takes back `amount`: from what is still in escrow (`in_escrow`), the rest
@@ -499,7 +475,6 @@ pub mod entries {
         cause: &str,
         at: DateTime<Utc>,
     ) -> Result<Entry, Refusal> {
-        let amount = positive(amount)?;
         let seller = || seller_id.to_owned();
         let (from, to) = match kind {
             EntryKind::Cleared => (Account::Pending(seller()), Account::Available(seller())),
@@ -508,7 +483,24 @@ pub mod entries {
             EntryKind::WithdrawalPaid => (Account::Withdrawing(seller()), Account::BankPayouts),
             _ => return Err(Refusal::Overflow),
         };
-        entry(kind, currency, vec![(from, amount), (to, neg(amount)?)], order_id, Some(seller_id), cause, at)
+        transfer(kind, from, to, amount, currency, (order_id, Some(seller_id)), cause, at)
+    }
+
+    /// `amount` (positive) debited to `debit` and credited to `credit`, about an order
+    /// and a seller (`about`).
+    #[allow(clippy::too_many_arguments)]
+    fn transfer(
+        kind: EntryKind,
+        debit: Account,
+        credit: Account,
+        amount: i64,
+        currency: &str,
+        (order_id, seller_id): (Option<&str>, Option<&str>),
+        cause: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Entry, Refusal> {
+        let amount = positive(amount)?;
+        entry(kind, currency, vec![(debit, amount), (credit, neg(amount)?)], order_id, seller_id, cause, at)
     }
 }
 

@@ -86,11 +86,12 @@ fn fingerprint_item(item: &Item, hash: &mut Sha256) {
 }
 
 /// What a transaction's ledger entries move on each seller's balances, per seller and
-/// currency: the change of pending, available, withdrawing and paid out (`Commit::ledger`).
-pub type Balances = BTreeMap<(String, String), [i64; 4]>;
+/// currency: the change of pending, available and withdrawing (`Commit::ledger`,
+/// `Entry::for_seller`).
+pub type Balances = BTreeMap<(String, String), [i64; 3]>;
 
 /// A seller's balance attributes, in the order [`Balances`] keeps them.
-pub const BALANCE_ACCOUNTS: [&str; 4] = ["pending", "available", "withdrawing", "paid_out"];
+pub const BALANCE_ACCOUNTS: [&str; 3] = ["pending", "available", "withdrawing"];
 
 /// The writes of one transition, committed as one transaction by [`Store::commit`]:
 /// entities under version conditions, timeline events, timers, and the follow-ups,

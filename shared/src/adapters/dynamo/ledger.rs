@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 
 use super::{Page, Store, db_error, item, key_item, keys, put, s};
 use peyman_rules::error::ApiError;
-use peyman_rules::ledger::{Account, Entry, EntryKind};
+use peyman_rules::ledger::Entry;
 
 /// A seller's balances in one currency.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]
@@ -20,7 +20,7 @@ pub struct SellerBalance {
     pub available: i64,
     #[serde(default)]
     pub withdrawing: i64,
-    /// Withdrawals the bank paid, in total.
+    /// Withdrawals the bank paid, in total (none until withdrawals are built).
     #[serde(default)]
     pub paid_out: i64,
     #[serde(default)]
@@ -56,21 +56,11 @@ impl Commit {
             }
         }
         self.writes.push(put(&self.table, stored, Some("attribute_not_exists(PK)"))?);
-        for posting in &entry.postings {
-            let at = match &posting.account {
-                Account::Pending(_) => 0,
-                Account::Available(_) => 1,
-                Account::Withdrawing(_) => 2,
-                _ => continue,
-            };
-            let seller = posting.account.seller().unwrap_or_default().to_owned();
-            // A seller's accounts are what we owe: a credit (negative) raises the balance.
-            self.balances.entry((seller, entry.currency.clone())).or_default()[at] -= posting.amount;
-        }
-        if let (EntryKind::WithdrawalPaid, Some(seller)) = (entry.kind, &entry.seller_id) {
-            let paid: i64 =
-                entry.postings.iter().filter(|p| p.account == Account::BankPayouts).map(|p| -p.amount).sum();
-            self.balances.entry((seller.clone(), entry.currency.clone())).or_default()[3] += paid;
+        if let Some(seller) = &entry.seller_id {
+            let sums = self.balances.entry((seller.clone(), entry.currency.clone())).or_default();
+            for (sum, moved) in sums.iter_mut().zip(entry.for_seller(seller)) {
+                *sum += moved;
+            }
         }
         Ok(())
     }
