@@ -13,9 +13,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::{Value, json};
 
 use crate::lifecycle::{
-    CHARGEBACK_CLOSED, CHARGEBACK_OPENED, DISPUTE, DISPUTE_START, LATE_CANCELLATION_AVAILABLE, OFFER, OFFER_START,
-    ORDER, ORDER_LATE, ORDER_START, PAYMENT, REFUND, REFUND_START, REFUNDS_CONFIRMED, REQUEST, REQUEST_START,
-    Transition, snake,
+    Actor, CHARGEBACK_CLOSED, CHARGEBACK_OPENED, DISPUTE, DISPUTE_START, LATE_CANCELLATION_AVAILABLE, OFFER,
+    OFFER_START, ORDER, ORDER_LATE, ORDER_START, PAYMENT, REFUND, REFUND_START, REFUNDS_CONFIRMED, REQUEST,
+    REQUEST_START, Transition, WITHDRAWAL, WITHDRAWAL_START, snake,
 };
 
 /// The `source` of every event Peyman publishes.
@@ -72,6 +72,10 @@ pub fn catalogue() -> BTreeMap<&'static str, Published> {
     add("offer", OFFER_START.event, Some(snake(OFFER_START.state)), anyone());
     add("order", ORDER_START.event, Some(snake(ORDER_START.state)), anyone());
     add("dispute", DISPUTE_START.event, Some(snake(DISPUTE_START.state)), anyone());
+    for row in WITHDRAWAL {
+        add("withdrawal", row.event, Some(snake(row.to)), by(row));
+    }
+    add("withdrawal", WITHDRAWAL_START.event, Some(snake(WITHDRAWAL_START.state)), vec![snake(Actor::Seller)]);
     // A payment's and a refund's moves, and the notes, are on their order's timeline.
     for row in PAYMENT {
         add("order", row.event, None, by(row));

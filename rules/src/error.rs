@@ -249,6 +249,19 @@ problem_codes! {
     RefundExceedsEscrow = "refund_exceeds_escrow", [422];
     /// A Sheba number is not `IR` and 24 digits whose check digits match (ISO 13616).
     InvalidSheba = "invalid_sheba", [422];
+    /// An amount is not a positive whole number of the currency's smallest unit.
+    InvalidAmount = "invalid_amount", [422];
+    /// Withdrawals are paid in IRR only, to an Iranian bank account.
+    WithdrawalCurrencyNotSupported = "withdrawal_currency_not_supported", [422];
+    /// More than the seller's available balance would be withdrawn (two withdrawals at
+    /// once that together exceed it: one of them).
+    WithdrawalExceedsAvailable = "withdrawal_exceeds_available", [422];
+    /// The account holder's name is not a name: it must begin with a letter.
+    InvalidHolderName = "invalid_holder_name", [422];
+    /// The withdrawal was paid or returned already: it is decided once.
+    WithdrawalDecided = "withdrawal_decided", [409];
+    /// No withdrawal is waiting to be put in a batch.
+    NothingToBatch = "nothing_to_batch", [409];
     /// Only money that was paid can be refunded.
     NotPaid = "not_paid", [409];
     /// The payment is not held; it was decided already.

@@ -186,14 +186,20 @@ impl Entry {
     }
 
     /// What it moved on `seller`'s pending, available and withdrawing balances (each a
-    /// change: positive when the balance grew).
-    pub fn for_seller(&self, seller: &str) -> [i64; 3] {
-        let mut moved = [0; 3];
+    /// change: positive when the balance grew), and on what the bank paid them out in
+    /// total (grows with each withdrawal paid).
+    pub fn for_seller(&self, seller: &str) -> [i64; 4] {
+        let mut moved = [0; 4];
         for posting in &self.postings {
             let at = match &posting.account {
                 Account::Pending(id) if id == seller => 0,
                 Account::Available(id) if id == seller => 1,
                 Account::Withdrawing(id) if id == seller => 2,
+                // Our bank's account pays the withdrawal: what leaves it reaches the seller.
+                Account::BankPayouts if self.seller_id.as_deref() == Some(seller) => {
+                    moved[3] -= posting.amount;
+                    continue;
+                }
                 _ => continue,
             };
             moved[at] -= posting.amount;
@@ -203,7 +209,7 @@ impl Entry {
 
     /// A line of `seller`'s statement: what moved, on which of their balances, why.
     pub fn statement_line(&self, seller: &str) -> serde_json::Value {
-        let [pending, available, withdrawing] = self.for_seller(seller);
+        let [pending, available, withdrawing, paid_out] = self.for_seller(seller);
         serde_json::json!({
             "kind": self.kind,
             "at": self.at,
@@ -213,6 +219,7 @@ impl Entry {
             "pending": pending,
             "available": available,
             "withdrawing": withdrawing,
+            "paid_out": paid_out,
         })
     }
 }

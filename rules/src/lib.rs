@@ -34,3 +34,4 @@ pub mod timer;
 pub mod tracked;
 pub mod upload;
 pub mod validate;
+pub mod withdrawal;

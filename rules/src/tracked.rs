@@ -22,6 +22,9 @@ pub trait Tracked: Serialize + DeserializeOwned + Clone {
     /// Its fields fixed when it is made (an offer's or order's sealed terms): stored once,
     /// beside it, and never rewritten by a transition, which then writes only what moves.
     const SEALED: &'static [&'static str] = &[];
+    /// Whether it has a buyer, whose list (GSI1) it is in. One without (a withdrawal) is
+    /// listed for its seller there instead.
+    const HAS_BUYER: bool = true;
     fn id(&self) -> &str;
     fn buyer_id(&self) -> &str;
     fn seller_id(&self) -> &str;
@@ -62,8 +65,9 @@ pub trait Tracked: Serialize + DeserializeOwned + Clone {
         ReviewFacts::default()
     }
 
-    /// The support queue it is listed in, by state, instead of its seller's list (disputes).
-    fn support_queue(&self) -> Option<crate::lifecycle::DisputeState> {
+    /// The support queue it is listed in (GSI2), by state, instead of its seller's list
+    /// (disputes, withdrawals).
+    fn support_queue(&self) -> Option<Self::State> {
         None
     }
 
@@ -88,7 +92,7 @@ pub trait Tracked: Serialize + DeserializeOwned + Clone {
 
     /// The caller's part in it: buyer, seller, or support (who may read everything).
     fn role_of(&self, caller: &Caller) -> Option<Actor> {
-        if caller.user_id == self.buyer_id() {
+        if Self::HAS_BUYER && caller.user_id == self.buyer_id() {
             Some(Actor::Buyer)
         } else if caller.user_id == self.seller_id() {
             Some(Actor::Seller)
@@ -101,7 +105,7 @@ pub trait Tracked: Serialize + DeserializeOwned + Clone {
 
     fn party(&self, actor: Actor) -> Option<&str> {
         match actor {
-            Actor::Buyer => Some(self.buyer_id()),
+            Actor::Buyer => Self::HAS_BUYER.then(|| self.buyer_id()),
             Actor::Seller => Some(self.seller_id()),
             _ => None,
         }

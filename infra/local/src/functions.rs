@@ -24,6 +24,7 @@ pub const HTTP: &[&str] = &[
     "ReviewsApiFunction",
     "DisputesApiFunction",
     "SupportPaymentsFunction",
+    "WithdrawalsApiFunction",
     "PaymentsWebhookFunction",
 ];
 pub const SQS: &[&str] = &["UploadCheckerFunction", "FollowUpsFunction", "ExportBuilderFunction"];
@@ -67,6 +68,7 @@ pub async fn invoke_http(app: &App, function: &str, request: Request) -> Result<
         "ReviewsApiFunction" => reviews_api::handle(app, request).await,
         "DisputesApiFunction" => disputes_api::handle(app, request).await,
         "SupportPaymentsFunction" => support_payments::handle(app, request).await,
+        "WithdrawalsApiFunction" => withdrawals_api::handle(app, request).await,
         "PaymentsWebhookFunction" => payments_webhook::handle(app, request).await,
         other => Err(format!("{other} is not an HTTP function").into()),
     };

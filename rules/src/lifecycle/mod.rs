@@ -1,7 +1,8 @@
-//! The lifecycles of requests, offers, orders, disputes, payments, refunds and uploads,
-//! each as one transition table in a file of its own: state × action × actor → guard →
-//! next state, the timeline event, who is told, and which timer starts. Notes (facts that
-//! move no state) are declared beside them, so every timeline event name is in this folder.
+//! The lifecycles of requests, offers, orders, disputes, payments, refunds, withdrawals
+//! and uploads, each as one transition table in a file of its own: state × action × actor
+//! → guard → next state, the timeline event, who is told, and which timer starts. Notes
+//! (facts that move no state) are declared beside them, so every timeline event name is
+//! in this folder.
 //! This file is the engine: the table's types, `step` (may this actor take this action
 //! now?) and `allowed` (what may this caller do now?). Flows ask it and never encode a
 //! transition themselves. `diagram` draws a table; `docs/lifecycles.md` is every table
@@ -19,6 +20,7 @@ mod payment;
 mod refund;
 mod request;
 mod upload;
+mod withdrawal;
 
 pub use dispute::*;
 pub use offer::*;
@@ -27,6 +29,7 @@ pub use payment::*;
 pub use refund::*;
 pub use request::*;
 pub use upload::*;
+pub use withdrawal::*;
 
 /// Who acts. `System` is the sweeper (timers) and, later, the payment webhook.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Hash)]
@@ -416,6 +419,11 @@ pub fn document() -> String {
             "Refunds",
             "Requested in the transaction that decides them, answered by the provider.",
             diagram(REFUND, (REFUND_START.state, REFUND_START.event)),
+        ),
+        (
+            "Withdrawals",
+            "A seller's available earnings on their way to their bank account, decided once by support.",
+            diagram(WITHDRAWAL, (WITHDRAWAL_START.state, WITHDRAWAL_START.event)),
         ),
         (
             "Uploads",

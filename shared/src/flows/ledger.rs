@@ -1,6 +1,7 @@
-//! The ledger's side of an order's transitions (issue 26): what a payment, a release or
-//! a refund books, in the transaction of the order's step that causes it. Each is called
-//! before that step is recorded, and names its event (the order's next seq).
+//! The ledger's side of an order's and a withdrawal's transitions (issue 26): what a
+//! payment, a release, a refund or a withdrawal books, in the transaction of the step
+//! that causes it. Each is called before that step is recorded, and names its event (the
+//! entity's next seq).
 
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
@@ -10,9 +11,11 @@ use crate::adapters::dynamo::keys;
 use peyman_rules::error::ApiError;
 use peyman_rules::ledger::{Account, Entry, EntryKind, Refusal, Release, entries};
 use peyman_rules::lifecycle::OrderState;
+use peyman_rules::money::Money;
 use peyman_rules::order::Order;
 use peyman_rules::timer::clearance_timer;
 use peyman_rules::tracked::Tracked;
+use peyman_rules::withdrawal::Withdrawal;
 
 /// The cause of an entry booked with `order`'s next step: its partition, its event's seq,
 /// and the name the entry carries.
@@ -121,4 +124,22 @@ pub fn refund_confirmed(
     book(commit, order, |cause| {
         entries::refund_confirmed(provider, &order.order_id, amount, currency(order), cause, now)
     })
+}
+
+/// A withdrawal's step moves its amount between the seller's accounts (asked for:
+/// available to withdrawing; paid: withdrawing to the bank; returned: back to available),
+/// booked under the withdrawal's next event. Called before that step is recorded.
+pub fn withdrawal_moved(
+    commit: &mut Commit,
+    withdrawal: &Withdrawal,
+    kind: EntryKind,
+    now: DateTime<Utc>,
+) -> Result<(), ApiError> {
+    let seq = withdrawal.version() + 1;
+    let id = &withdrawal.withdrawal_id;
+    let (pk, cause) = (keys::tracked(Withdrawal::KIND, id).pk, format!("withdrawal/{id}#{seq}"));
+    let Money { amount, currency } = &withdrawal.amount;
+    let entry = entries::seller_move(kind, &withdrawal.seller_id, *amount, currency, None, &cause, now)
+        .map_err(|e| ApiError::internal(format!("a ledger entry cannot be made: {e}")))?;
+    commit.ledger(&pk, seq, &entry, None)
 }

@@ -24,6 +24,7 @@ pub mod support;
 pub mod timers;
 pub mod tracked;
 pub mod uploads;
+pub mod withdrawals;
 pub mod work;
 pub mod zarinpal;
 

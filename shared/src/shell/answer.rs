@@ -8,25 +8,32 @@ use serde_json::Value;
 use crate::shell::problem;
 use peyman_rules::error::ApiError;
 
-/// A successful answer: a status and a JSON body.
+/// A successful answer: a status and a JSON body, or a file (a CSV for the bank).
 #[derive(Debug)]
 pub struct Reply {
     pub status: StatusCode,
     pub body: Value,
+    /// A body that is not JSON: its content type and text, sent instead of `body`.
+    pub file: Option<(&'static str, String)>,
 }
 
 impl Reply {
     pub fn ok(body: Value) -> Result<Reply, ApiError> {
-        Ok(Reply { status: StatusCode::OK, body })
+        Ok(Reply { status: StatusCode::OK, body, file: None })
     }
 
     pub fn created(body: Value) -> Result<Reply, ApiError> {
-        Ok(Reply { status: StatusCode::CREATED, body })
+        Ok(Reply { status: StatusCode::CREATED, body, file: None })
     }
 
     /// Taken on, to be done in the background.
     pub fn accepted(body: Value) -> Result<Reply, ApiError> {
-        Ok(Reply { status: StatusCode::ACCEPTED, body })
+        Ok(Reply { status: StatusCode::ACCEPTED, body, file: None })
+    }
+
+    /// A file of `content_type`, in full.
+    pub fn file(content_type: &'static str, text: String) -> Result<Reply, ApiError> {
+        Ok(Reply { status: StatusCode::OK, body: Value::Null, file: Some((content_type, text)) })
     }
 }
 
@@ -45,13 +52,13 @@ pub struct Outcome {
 impl From<Result<Reply, ApiError>> for Outcome {
     fn from(result: Result<Reply, ApiError>) -> Self {
         match result {
-            Ok(reply) => Outcome {
-                status: reply.status.as_u16(),
-                content_type: "application/json".into(),
-                body: reply.body.to_string(),
-                replayed: false,
-                transient: false,
-            },
+            Ok(reply) => {
+                let (content_type, body) = match reply.file {
+                    Some((content_type, text)) => (content_type.to_owned(), text),
+                    None => ("application/json".to_owned(), reply.body.to_string()),
+                };
+                Outcome { status: reply.status.as_u16(), content_type, body, replayed: false, transient: false }
+            }
             Err(error) => {
                 match &error {
                     ApiError::Internal(cause) => tracing::error!(error = %cause, "request failed"),

@@ -40,6 +40,7 @@ mod timers;
 mod transactions;
 mod uploads;
 mod warm_up;
+mod withdrawals;
 mod work;
 mod zarinpal;
 mod zarinpal_gateway;

@@ -86,12 +86,12 @@ fn fingerprint_item(item: &Item, hash: &mut Sha256) {
 }
 
 /// What a transaction's ledger entries move on each seller's balances, per seller and
-/// currency: the change of pending, available and withdrawing (`Commit::ledger`,
-/// `Entry::for_seller`).
-pub type Balances = BTreeMap<(String, String), [i64; 3]>;
+/// currency: the change of pending, available, withdrawing and paid out
+/// (`Commit::ledger`, `Entry::for_seller`).
+pub type Balances = BTreeMap<(String, String), [i64; 4]>;
 
 /// A seller's balance attributes, in the order [`Balances`] keeps them.
-pub const BALANCE_ACCOUNTS: [&str; 3] = ["pending", "available", "withdrawing"];
+pub const BALANCE_ACCOUNTS: [&str; 4] = ["pending", "available", "withdrawing", "paid_out"];
 
 /// The writes of one transition, committed as one transaction by [`Store::commit`]:
 /// entities under version conditions, timeline events, timers, and the follow-ups,
@@ -183,7 +183,11 @@ impl Commit {
             Some(state) => keys::queue_shard(&keys::support_queue(T::KIND, state), &key.pk),
             None => keys::seller_list(T::KIND, entity.seller_id()),
         };
-        item.insert(keys::GSI1PK.into(), s(keys::buyer_list(T::KIND, entity.buyer_id())));
+        let first = match T::HAS_BUYER {
+            true => keys::buyer_list(T::KIND, entity.buyer_id()),
+            false => keys::seller_list(T::KIND, entity.seller_id()),
+        };
+        item.insert(keys::GSI1PK.into(), s(first));
         item.insert(keys::GSI1SK.into(), sort.clone());
         item.insert(keys::GSI2PK.into(), s(second));
         item.insert(keys::GSI2SK.into(), sort);

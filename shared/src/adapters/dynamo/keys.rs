@@ -38,6 +38,10 @@
 //! | payments held for review               | GSI2  | `GSI2PK = PAYMENTS#HELD#{shard}` (each of 8), `GSI2SK` desc           |
 //! | payments the bank is charging back     | GSI2  | `GSI2PK = PAYMENTS#CHARGEBACK#{shard}` (each of 8), `GSI2SK` desc     |
 //! | refunds the provider kept refusing     | GSI2  | `GSI2PK = REFUNDS#FAILED#{shard}` (each of 8), `GSI2SK` desc          |
+//! | a seller's withdrawals, newest first   | GSI1  | `GSI1PK = SELLER#{user_id}#WITHDRAWALS`, `GSI1SK` desc (a withdrawal has no buyer) |
+//! | support's withdrawals by state         | GSI2  | `GSI2PK = WITHDRAWALS#{REQUESTED|BATCHED|PAID|RETURNED}#{shard}` (each of 8), `GSI2SK` asc (`WITHDRAWAL#{ulid}`) |
+//! | a withdrawal's ledger entries          | table | `PK = WITHDRAWAL#{id}`, `SK begins_with LEDGER#` |
+//! | a bank transfer batch                  | table | `PK = WITHDRAWAL_BATCH#{batch_id}`, `SK = BATCH` |
 //! | was a provider event received before   | table | `PK = WEBHOOK#{provider}#{event_id}`, `SK = WEBHOOK` |
 //!
 //! No partition takes every write of a kind. Timers and support's queues are
@@ -187,6 +191,11 @@ pub fn support_queue(kind: &str, state: impl serde::Serialize) -> String {
 }
 
 pub const STATEMENT_PREFIX: &str = "STATEMENT#";
+
+/// A bank transfer batch of withdrawals, with its lines.
+pub fn withdrawal_batch(batch_id: &str) -> Key {
+    key(format!("WITHDRAWAL_BATCH#{batch_id}"), "BATCH")
+}
 
 /// A dispute's export packet job and its outcome.
 pub fn export(export_id: &str) -> Key {

@@ -20,7 +20,7 @@ pub struct SellerBalance {
     pub available: i64,
     #[serde(default)]
     pub withdrawing: i64,
-    /// Withdrawals the bank paid, in total (none until withdrawals are built).
+    /// Withdrawals the bank paid, in total.
     #[serde(default)]
     pub paid_out: i64,
     #[serde(default)]

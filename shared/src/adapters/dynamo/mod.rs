@@ -19,6 +19,7 @@ pub mod sellers;
 pub mod timers;
 pub mod tracked;
 pub mod uploads;
+pub mod withdrawals;
 
 use std::collections::HashMap;
 

@@ -29,8 +29,8 @@ impl Store {
         self.all_with_prefix(&keys::tracked(T::KIND, id).pk, keys::EVENT_PREFIX).await
     }
 
-    /// A buyer's (`GSI1`) or seller's (`GSI2`) entities of one kind, newest first,
-    /// optionally only those in `state`.
+    /// A buyer's (`GSI1`) or seller's (`GSI2`; `GSI1` for a kind without buyers)
+    /// entities of one kind, newest first, optionally only those in `state`.
     pub async fn list<T: Tracked>(
         &self,
         as_seller: bool,
@@ -39,10 +39,11 @@ impl Store {
         limit: i32,
         cursor: Option<&str>,
     ) -> Result<Page<T>, ApiError> {
-        let (index, pk_name, sk_name, partition) = if as_seller {
-            (keys::GSI2, keys::GSI2PK, keys::GSI2SK, keys::seller_list(T::KIND, user_id))
-        } else {
-            (keys::GSI1, keys::GSI1PK, keys::GSI1SK, keys::buyer_list(T::KIND, user_id))
+        let (index, pk_name, sk_name, partition) = match (as_seller, T::HAS_BUYER) {
+            (true, true) => (keys::GSI2, keys::GSI2PK, keys::GSI2SK, keys::seller_list(T::KIND, user_id)),
+            (false, _) => (keys::GSI1, keys::GSI1PK, keys::GSI1SK, keys::buyer_list(T::KIND, user_id)),
+            // One without a buyer is listed for its seller where a buyer's list would be.
+            (true, false) => (keys::GSI1, keys::GSI1PK, keys::GSI1SK, keys::seller_list(T::KIND, user_id)),
         };
         let start = start_after::<T>(cursor, (pk_name, sk_name, &partition))?;
         let query = self
