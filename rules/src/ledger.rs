@@ -185,6 +185,20 @@ impl Entry {
         self.postings.iter().try_fold(0i64, |sum, p| sum.checked_add(p.amount))
     }
 
+    /// The payment provider it moved money with, if any (a payment, a refund confirmed,
+    /// a chargeback).
+    pub fn provider(&self) -> Option<&str> {
+        self.postings.iter().find_map(|p| match &p.account {
+            Account::Provider(provider) => Some(provider.as_str()),
+            _ => None,
+        })
+    }
+
+    /// What it moved on the provider's account (positive: the provider holds more).
+    pub fn with_provider(&self) -> i64 {
+        self.postings.iter().filter(|p| matches!(p.account, Account::Provider(_))).map(|p| p.amount).sum()
+    }
+
     /// What it moved on `seller`'s pending, available and withdrawing balances (each a
     /// change: positive when the balance grew), and on what the bank paid them out in
     /// total (grows with each withdrawal paid).

@@ -24,6 +24,7 @@ pub mod packet_page;
 pub mod payment;
 pub mod placement;
 pub mod policy;
+pub mod reconciliation;
 pub mod request;
 pub mod retry;
 pub mod review;

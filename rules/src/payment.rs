@@ -324,6 +324,14 @@ impl Payment {
     /// How the payment shows to a party: the client secret and the pay page only to the
     /// buyer, and only while it can still be paid; the card's receipt to the buyer and
     /// support, never to the seller.
+    /// The payment as support sees it: with the order it belongs to (empty for an intent
+    /// whose order was never stored).
+    pub fn support_view(&self) -> Value {
+        let mut view = self.view(Some(Actor::Support));
+        view["order_id"] = json!(self.order_id);
+        view
+    }
+
     pub fn view(&self, viewer: Option<Actor>) -> Value {
         let payable = viewer == Some(Actor::Buyer) && self.status == PaymentStatus::Open;
         let receipt = matches!(viewer, Some(Actor::Buyer | Actor::Support)).then_some(self.receipt.as_ref()).flatten();
@@ -607,6 +615,14 @@ impl Refund {
     /// refusal or a bounce is a new request (a provider replays a key's first answer).
     pub fn idempotency_key(&self) -> String {
         format!("refund-{}-{}-{}", self.intent_id, self.refund_id, self.attempts)
+    }
+
+    /// The refund as support sees it: with the card and reference to pay a manual one
+    /// back to.
+    pub fn support_view(&self) -> Value {
+        let mut view = self.view();
+        view["pay_back_to"] = json!(self.pay_back_to);
+        view
     }
 
     pub fn view(&self) -> Value {

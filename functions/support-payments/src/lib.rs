@@ -4,11 +4,10 @@
 //! every decision is on the order's timeline with the support user's id.
 
 use lambda_http::{Body, Error, Request, Response};
-use peyman::flows::{App, payments, support};
+use peyman::flows::{App, payments, reconciliation, support};
 use peyman::shell::answer::Reply;
 use peyman::shell::http::{ApiRequest, serve, unknown_route};
 use peyman_rules::error::ApiError;
-use peyman_rules::lifecycle::Actor;
 use peyman_rules::payment::{HeldDecision, Payment, Refund};
 use serde::Deserialize;
 use serde_json::json;
@@ -37,43 +36,32 @@ async fn route(app: &App, req: &ApiRequest) -> Result<Reply, ApiError> {
     match req.route.as_str() {
         "GET /v1/support/payments" => {
             let page = support::held_payments(app, me, status, req.limit(20, 100)?, cursor).await?;
-            let items: Vec<_> = page.items.iter().map(with_order).collect();
+            let items: Vec<_> = page.items.iter().map(Payment::support_view).collect();
             Reply::ok(json!({ "items": items, "next_cursor": page.next_cursor }))
         }
         "GET /v1/support/refunds" => {
             let page = support::refunds_for_support(app, me, status, req.limit(20, 100)?, cursor).await?;
-            let items: Vec<_> = page.items.iter().map(for_support).collect();
+            let items: Vec<_> = page.items.iter().map(Refund::support_view).collect();
             Reply::ok(json!({ "items": items, "next_cursor": page.next_cursor }))
         }
         "POST /v1/support/payments/{payment_intent_id}/decision" => {
             let intent_id = req.path_provider_id("payment_intent_id")?;
             let Decision { decision } = req.json()?;
             let (payment, refund) = payments::decide_held(app, &intent_id, decision, me, req.now).await?;
-            Reply::ok(json!({ "payment": with_order(&payment), "refund": refund.as_ref().map(Refund::view) }))
+            Reply::ok(json!({ "payment": payment.support_view(), "refund": refund.as_ref().map(Refund::view) }))
         }
         "POST /v1/support/refunds/{payment_intent_id}/{refund_id}/paid-by-hand" => {
             let intent_id = req.path_provider_id("payment_intent_id")?;
             let refund_id = req.path_provider_id("refund_id")?;
             let PaidBack { transfer_reference } = req.json()?;
             let refund = payments::paid_by_hand(app, &intent_id, &refund_id, &transfer_reference, me, req.now).await?;
-            Reply::ok(json!({ "refund": for_support(&refund) }))
+            Reply::ok(json!({ "refund": refund.support_view() }))
         }
         "GET /v1/support/parked-work" => Reply::ok(support::parked_work(app, me).await?),
+        "GET /v1/support/reconciliation" => {
+            let reports = reconciliation::reports(app, me, req.limit(7, 90)?).await?;
+            Reply::ok(json!({ "provider": app.payments.provider(), "reports": reports }))
+        }
         _ => unknown_route(req),
     }
-}
-
-/// A refund as support sees it: with the card and reference to pay a manual one back to.
-fn for_support(refund: &Refund) -> serde_json::Value {
-    let mut view = refund.view();
-    view["pay_back_to"] = json!(refund.pay_back_to);
-    view
-}
-
-/// A payment as support sees it: with the order it belongs to (empty for an intent whose
-/// order was never stored).
-fn with_order(payment: &Payment) -> serde_json::Value {
-    let mut view = payment.view(Some(Actor::Support));
-    view["order_id"] = json!(payment.order_id);
-    view
 }

@@ -5,7 +5,7 @@
 
 use chrono::{DateTime, Utc};
 use lambda_runtime::Error;
-use peyman::flows::{App, timers, zarinpal};
+use peyman::flows::{App, reconciliation, timers, zarinpal};
 use serde_json::Value;
 
 pub async fn handle(app: &App, event: Value) -> Result<Value, Error> {
@@ -17,6 +17,14 @@ pub async fn handle(app: &App, event: Value) -> Result<Value, Error> {
         Ok(reconciled) => serde_json::to_value(reconciled)?,
         Err(e) => {
             tracing::warn!(error = %e, "reconciliation with the gateway failed");
+            Value::Null
+        }
+    };
+    // Yesterday's books against the provider's, once a day.
+    swept["reconciliation"] = match reconciliation::daily(app, now).await {
+        Ok(report) => serde_json::to_value(report.map(|r| (r.day, r.checked, r.mismatched)))?,
+        Err(e) => {
+            tracing::warn!(error = %e, "reconciliation with the provider's records failed; the next sweep tries again");
             Value::Null
         }
     };

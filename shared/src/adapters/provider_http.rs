@@ -60,6 +60,22 @@ pub(crate) async fn post(
         request = request.header("idempotency-key", key);
     }
     let request = request.body(Full::new(Bytes::from(body))).map_err(|e| format!("{url}: {e}"))?;
+    send(url, request).await
+}
+
+/// One GET from a provider (a read: its records, for reconciliation), bounded as a POST is.
+pub(crate) async fn get(url: &str, bearer: &str) -> Result<(StatusCode, Bytes), String> {
+    let request = Request::builder()
+        .method(Method::GET)
+        .uri(url)
+        .header(header::ACCEPT, "application/json")
+        .header(header::AUTHORIZATION, format!("Bearer {bearer}"))
+        .body(Full::new(Bytes::new()))
+        .map_err(|e| format!("{url}: {e}"))?;
+    send(url, request).await
+}
+
+async fn send(url: &str, request: Request<Full<Bytes>>) -> Result<(StatusCode, Bytes), String> {
     let exchange = async {
         let response = client().request(request).await.map_err(|e| format!("{url}: {e}"))?;
         let status = response.status();

@@ -122,6 +122,63 @@ impl Stripe {
         })
     }
 
+    /// What Stripe holds of a PaymentIntent of this deployment's, net (reconciliation):
+    /// its amount once it succeeded, less its refunds that succeeded; and its order.
+    /// `None` for an intent that is not ours (another product's on the same account).
+    pub async fn intent_net(&self, intent_id: &str) -> Result<Option<(String, i64)>, ApiError> {
+        let intent = self.get(&format!("/v1/payment_intents/{intent_id}")).await?;
+        let ours = intent["metadata"][METADATA_DEPLOYMENT].as_str() == Some(self.config.deployment.as_str());
+        let Some(order_id) = intent["metadata"][METADATA_ORDER_ID].as_str().filter(|_| ours) else { return Ok(None) };
+        let paid = if intent["status"] == "succeeded" { intent["amount"].as_i64().unwrap_or(0) } else { 0 };
+        let refunds = self.get(&format!("/v1/refunds?payment_intent={intent_id}&limit=100")).await?;
+        let refunded: i64 = refunds["data"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|r| r["status"] == "succeeded")
+            .filter_map(|r| r["amount"].as_i64())
+            .sum();
+        Ok(Some((order_id.to_owned(), paid - refunded)))
+    }
+
+    /// The PaymentIntents of the charges that succeeded from `from` to before `to`
+    /// (reconciliation: money Stripe took that the ledger may not know of), any product's.
+    pub async fn charged_intents(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Vec<String>, ApiError> {
+        let mut intents = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            // `created[gt]` alone, the end filtered below: localstripe takes that bound only.
+            let mut path = format!("/v1/charges?limit=100&created%5Bgt%5D={}", from.timestamp() - 1);
+            if let Some(after) = &after {
+                path += &format!("&starting_after={after}");
+            }
+            let page = self.get(&path).await?;
+            let charges = page["data"].as_array().cloned().unwrap_or_default();
+            for charge in &charges {
+                let created = charge["created"].as_i64().unwrap_or(i64::MAX);
+                if created < to.timestamp() && charge["status"] == "succeeded" {
+                    intents.extend(charge["payment_intent"].as_str().map(str::to_owned));
+                }
+            }
+            after = charges.last().and_then(|c| c["id"].as_str()).map(str::to_owned);
+            if page["has_more"] != true || after.is_none() {
+                return Ok(intents);
+            }
+        }
+    }
+
+    /// One GET of Stripe's records; anything but an answer is `Unavailable`.
+    async fn get(&self, path: &str) -> Result<Value, ApiError> {
+        let url = format!("{}{path}", self.config.api_base);
+        let unavailable = |cause: String| ApiError::Unavailable { what: "payment provider", cause };
+        let (status, body) =
+            provider_http::get(&url, &self.config.secret_key).await.map_err(|e| unavailable(format!("stripe {e}")))?;
+        if !status.is_success() {
+            return Err(unavailable(format!("stripe {path} answered {status}")));
+        }
+        serde_json::from_slice(&body).map_err(|e| unavailable(format!("stripe {path}: {e}")))
+    }
+
     /// One form-encoded POST. A 4xx is a refusal to record; a 5xx, a 429 or a failure to
     /// reach Stripe is `Unavailable` (503 to a frontend), so the caller's retry (the
     /// client's, SQS's) tries again.

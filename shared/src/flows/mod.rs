@@ -16,6 +16,7 @@ pub mod notifications;
 pub mod offers;
 pub mod orders;
 pub mod payments;
+pub mod reconciliation;
 pub mod relay;
 pub mod requests;
 pub mod reviews;

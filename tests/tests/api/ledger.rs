@@ -186,3 +186,39 @@ async fn released_money_clears_after_its_period_and_is_held_while_the_order_is_d
     let cleared = app.store.order_ledger(&order_id).await.unwrap();
     assert_eq!(cleared.iter().filter(|e| e.kind == EntryKind::Cleared).count(), 1);
 }
+
+#[tokio::test]
+async fn reconciliation_lists_an_order_whose_provider_records_differ_from_the_ledger() {
+    let (api, stripe, aws) = (Api::default(), Stripe::default(), Aws::connect().await);
+    let app = aws.app().await;
+    let (deal, other) = (Deal::new(&api).await, Deal::new(&api).await);
+    let clean = deal.paid_order(&api, &stripe).await;
+    let tampered = other.paid_order(&api, &stripe).await;
+    // Someone refunds 2,000,000 in Stripe's dashboard, past Peyman: the provider now holds
+    // less than the ledger says it does.
+    let intent = other.order(&api, &tampered).await["payment"]["payment_intent_id"].as_str().unwrap().to_owned();
+    let form = [("payment_intent", intent.as_str()), ("amount", "2000000")];
+    let (status, refund) = stripe.call(reqwest::Method::POST, "/v1/refunds", &form).await;
+    assert_eq!(status, 200, "{refund}");
+
+    let now = chrono::Utc::now();
+    let report = peyman::flows::reconciliation::run(&app, now.date_naive(), now).await.unwrap();
+    let listed = |order: &str| report.mismatches.iter().find(|m| m.order_id == order).cloned();
+    let mismatch = listed(&tampered).expect("the order whose records differ is listed");
+    assert_eq!((mismatch.ledger, mismatch.provider, mismatch.currency.as_str()), (12_000_000, 10_000_000, "IRR"));
+    assert_eq!(mismatch.payments, [intent]);
+    assert_eq!(listed(&clean), None, "an order whose books match is not");
+    assert!(report.checked >= 2 && report.mismatched >= 1);
+
+    // Support reads the reports, newest first; nobody else.
+    app.store.save_reconciliation(&report).await.unwrap();
+    let again = app.store.save_reconciliation(&report).await;
+    assert_eq!(again.unwrap_err().code(), "concurrent_change", "one report a day");
+    let support = support_token(&user("agent"));
+    let reports = api.get("/v1/support/reconciliation", &support).await;
+    assert_eq!(reports.ok(200)["provider"], "stripe");
+    let today = &reports.body["reports"][0];
+    assert_eq!(today["day"], now.date_naive().to_string());
+    assert!(today["mismatches"].as_array().unwrap().iter().any(|m| m["order_id"] == tampered.as_str()));
+    api.get("/v1/support/reconciliation", &token(&deal.seller)).await.problem(403, "support_only");
+}

@@ -42,6 +42,8 @@
 //! | support's withdrawals by state         | GSI2  | `GSI2PK = WITHDRAWALS#{REQUESTED|BATCHED|PAID|RETURNED}#{shard}` (each of 8), `GSI2SK` asc (`WITHDRAWAL#{ulid}`) |
 //! | a withdrawal's ledger entries          | table | `PK = WITHDRAWAL#{id}`, `SK begins_with LEDGER#` |
 //! | a bank transfer batch                  | table | `PK = WITHDRAWAL_BATCH#{batch_id}`, `SK = BATCH` |
+//! | the ledger's movements with a provider on a day | GSI1 | `GSI1PK = LEDGER#{provider}#{day}#{shard}` (each of 8), `GSI1SK` (`{at}#{pk}#{seq}#{kind}`) |
+//! | a day's reconciliation with a provider | table | `PK = RECONCILIATION#{provider}`, `SK = DAY#{day}` (newest first: `SK` desc) |
 //! | was a provider event received before   | table | `PK = WEBHOOK#{provider}#{event_id}`, `SK = WEBHOOK` |
 //!
 //! No partition takes every write of a kind. Timers and support's queues are
@@ -191,6 +193,22 @@ pub fn support_queue(kind: &str, state: impl serde::Serialize) -> String {
 }
 
 pub const STATEMENT_PREFIX: &str = "STATEMENT#";
+
+/// The GSI1 partition of the ledger entries that moved money with `provider` on `day`,
+/// in the shard of the partition `pk` they are booked in (reconciliation reads all).
+pub fn provider_ledger(provider: &str, day: chrono::NaiveDate, pk: &str) -> String {
+    sharded(&format!("LEDGER#{provider}#{day}"), shard(pk, QUEUE_SHARDS))
+}
+
+/// Every GSI1 partition of the ledger entries that moved money with `provider` on `day`.
+pub fn provider_ledger_partitions(provider: &str, day: chrono::NaiveDate) -> Vec<String> {
+    shards_of(&format!("LEDGER#{provider}#{day}"), QUEUE_SHARDS).collect()
+}
+
+/// A day's reconciliation report with a provider (newest last in its partition).
+pub fn reconciliation(provider: &str, day: chrono::NaiveDate) -> Key {
+    key(format!("RECONCILIATION#{provider}"), format!("DAY#{day}"))
+}
 
 /// A bank transfer batch of withdrawals, with its lines.
 pub fn withdrawal_batch(batch_id: &str) -> Key {

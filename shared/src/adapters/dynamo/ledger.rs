@@ -7,9 +7,10 @@ use super::commit::Commit;
 use aws_sdk_dynamodb::types::{TransactWriteItem, Update};
 use chrono::{DateTime, Utc};
 
-use super::{Page, Store, db_error, item, key_item, keys, put, s};
+use super::{Page, Store, db_error, decode, item, key_item, keys, put, s};
 use peyman_rules::error::ApiError;
 use peyman_rules::ledger::Entry;
+use peyman_rules::reconciliation::Report;
 
 /// A seller's balances in one currency.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]
@@ -45,10 +46,17 @@ impl Commit {
         let kind = kind.as_str().unwrap_or_default();
         let key = keys::ledger_entry(pk, seq, kind);
         let mut stored = item(&key, "ledger_entry", entry)?;
+        let at = entry.at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+        let sort = format!("{at}#{pk}#{seq:010}#{kind}");
+        // A movement with a provider (which no seller's is) is listed by its day, for
+        // reconciliation.
+        if let Some(provider) = entry.provider() {
+            stored.insert(keys::GSI1PK.into(), s(keys::provider_ledger(provider, entry.at.date_naive(), pk)));
+            stored.insert(keys::GSI1SK.into(), s(&sort));
+        }
         if let Some(seller) = &entry.seller_id {
-            let at = entry.at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
             stored.insert(keys::GSI1PK.into(), s(keys::seller_ledger(seller)));
-            stored.insert(keys::GSI1SK.into(), s(format!("{at}#{pk}#{seq:010}#{kind}")));
+            stored.insert(keys::GSI1SK.into(), s(sort));
             if let Some(clears_at) = clears_at {
                 let clears_at = clears_at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
                 stored.insert(keys::GSI2PK.into(), s(keys::seller_clearing(seller)));
@@ -126,8 +134,70 @@ impl Store {
         Ok(self.get_as(&keys::seller_balance(seller_id, currency)).await?.unwrap_or_default())
     }
 
+    /// The ledger entries that moved money with `provider` on `day` (every shard).
+    pub async fn provider_entries(&self, provider: &str, day: chrono::NaiveDate) -> Result<Vec<Entry>, ApiError> {
+        let mut entries = Vec::new();
+        for partition in keys::provider_ledger_partitions(provider, day) {
+            let mut start = None;
+            loop {
+                let out = self
+                    .db
+                    .query()
+                    .table_name(&self.table)
+                    .index_name(keys::GSI1)
+                    .key_condition_expression("GSI1PK = :pk")
+                    .expression_attribute_values(":pk", s(&partition))
+                    .set_exclusive_start_key(start)
+                    .send()
+                    .await
+                    .map_err(db_error)?;
+                // The index holds keys only: the entries are read from the table.
+                for item in self.indexed(out.items.unwrap_or_default()).await? {
+                    entries.push(decode(item)?);
+                }
+                start = out.last_evaluated_key;
+                if start.is_none() {
+                    break;
+                }
+            }
+        }
+        Ok(entries)
+    }
+
     /// An order's ledger entries, in the order they were made.
     pub async fn order_ledger(&self, order_id: &str) -> Result<Vec<Entry>, ApiError> {
         self.all_with_prefix(&keys::tracked("ORDER", order_id).pk, keys::LEDGER_PREFIX).await
+    }
+}
+
+impl Store {
+    /// A day's reconciliation report with `provider`, if it ran.
+    pub async fn reconciliation(&self, provider: &str, day: chrono::NaiveDate) -> Result<Option<Report>, ApiError> {
+        self.get_as(&keys::reconciliation(provider, day)).await
+    }
+
+    /// Keeps a report, once: a second one for the same day and provider is a lost race.
+    pub async fn save_reconciliation(&self, report: &Report) -> Result<(), ApiError> {
+        let mut commit = self.begin();
+        let stored = item(&keys::reconciliation(&report.provider, report.day), "reconciliation", report)?;
+        commit.writes.push(put(&self.table, stored, Some("attribute_not_exists(PK)"))?);
+        self.commit(commit).await.map(|_| ())
+    }
+
+    /// The latest reports with `provider`, newest first.
+    pub async fn reconciliations(&self, provider: &str, limit: i32) -> Result<Vec<Report>, ApiError> {
+        let out = self
+            .db
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("PK = :pk AND begins_with(SK, :day)")
+            .expression_attribute_values(":pk", s(keys::reconciliation(provider, chrono::NaiveDate::MIN).pk))
+            .expression_attribute_values(":day", s("DAY#"))
+            .scan_index_forward(false)
+            .limit(limit)
+            .send()
+            .await
+            .map_err(db_error)?;
+        out.items.unwrap_or_default().into_iter().map(decode).collect()
     }
 }
