@@ -42,6 +42,8 @@ pub struct Case {
     pub last_message_id: Option<String>,
     pub payments: Vec<Payment>,
     pub refunds: Vec<Refund>,
+    /// The order's ledger entries, in the order they were made.
+    pub ledger: Vec<crate::ledger::Entry>,
     /// Each timeline (`offer`, `order`, `dispute`) up to the head of the entity read.
     pub timelines: Vec<(String, Vec<Event>)>,
 }
@@ -177,11 +179,15 @@ impl Case {
         with_jalali_and_files(&self.deliveries, "delivered_at", |d| d.delivered_at, named, files)
     }
 
-    /// `payments.json`: the payments and refunds as support sees them.
+    /// `payments.json`: the payments and refunds as support sees them, the order's
+    /// escrow, and its ledger (every movement of its money, each naming the timeline
+    /// event that caused it).
     pub fn payments_document(&self) -> Value {
         json!({
             "payments": self.payments.iter().map(|p| p.view(Some(Actor::Support))).collect::<Vec<_>>(),
             "refunds": self.refunds.iter().map(Refund::view).collect::<Vec<_>>(),
+            "escrow": self.order.escrow,
+            "ledger": self.ledger,
         })
     }
 
@@ -335,6 +341,7 @@ mod tests {
             offer: None,
             request: None,
             payments: vec![],
+            ledger: vec![],
             refunds: vec![],
         }
     }

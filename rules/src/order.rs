@@ -407,6 +407,12 @@ impl Order {
                 "released": self.escrow.released,
                 "refunded": self.escrow.refunded,
                 "in_escrow": self.escrow.held(),
+                // What a cancellation would do now, for the parties to see before they
+                // agree one: escrow goes back, released stages stay the seller's.
+                "on_cancellation": {
+                    "refund_to_buyer": self.escrow.held(),
+                    "seller_keeps": self.escrow.released,
+                },
             },
             "reviews": {
                 "window_ends_at": self.review_window_ends_at(),

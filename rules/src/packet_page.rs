@@ -43,6 +43,7 @@ pub struct Sheet<'a> {
     pub deliveries: &'a [Delivery],
     pub payments: &'a [Payment],
     pub refunds: &'a [Refund],
+    pub ledger: &'a [crate::ledger::Entry],
     /// By upload id.
     pub files: &'a BTreeMap<String, PacketFile>,
 }
@@ -346,6 +347,25 @@ pub fn render(sheet: &Sheet) -> Page {
             amount(&r.amount),
             r.status,
             esc(&r.reason)
+        );
+    }
+    h.push_str("</table></section>");
+
+    // The ledger: every movement of the order's money, with the event that caused it.
+    h.push_str("<section id=\"ledger\"><h2>دفتر حساب</h2><table>");
+    h.push_str("<tr><th>زمان</th><th>حرکت</th><th>حساب‌ها</th><th>سبب</th></tr>");
+    for e in sheet.ledger {
+        let postings: Vec<String> =
+            e.postings.iter().map(|p| format!("<code>{}</code> {}", esc(&p.account.to_string()), p.amount)).collect();
+        let kind = serde_json::to_value(e.kind).ok().and_then(|k| k.as_str().map(str::to_owned)).unwrap_or_default();
+        let _ = write!(
+            h,
+            "<tr><td>{}</td><td><code>{}</code></td><td class=\"amount\">{} {}</td><td><code>{}</code></td></tr>",
+            when(e.at),
+            esc(&kind),
+            postings.join("<br>"),
+            esc(&e.currency),
+            esc(&e.cause)
         );
     }
     h.push_str("</table></section>");

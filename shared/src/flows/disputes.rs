@@ -15,6 +15,7 @@ use peyman_rules::caller::Caller;
 use peyman_rules::delivery::Delivery;
 use peyman_rules::dispute::{self, Decision, Dispute, NewDispute, NewResolution, NewStatement, Resolution, Statement};
 use peyman_rules::error::ApiError;
+use peyman_rules::ledger::Entry;
 use peyman_rules::lifecycle::{self, Actor, DISPUTE, DISPUTE_START, DisputeAction, DisputeState, ORDER, OrderAction};
 use peyman_rules::message::Message;
 use peyman_rules::offer::Offer;
@@ -148,6 +149,7 @@ pub struct Case {
     pub messages: Page<Message>,
     pub payments: Vec<Payment>,
     pub refunds: Vec<Refund>,
+    pub ledger: Vec<Entry>,
 }
 
 impl Case {
@@ -177,14 +179,15 @@ impl Case {
             },
             "payments": self.payments.iter().map(|p| p.view(Some(Actor::Support))).collect::<Vec<_>>(),
             "refunds": self.refunds.iter().map(Refund::view).collect::<Vec<_>>(),
+            "ledger": self.ledger,
         })
     }
 }
 
 /// The support staff's custom project page for one dispute: the contract exactly as
 /// accepted with its hash and whether it still verifies, both timelines verified, the
-/// deliveries, the latest messages between the parties, the payments and refunds, and
-/// the statements.
+/// deliveries, the latest messages between the parties, the payments and refunds, the
+/// order's ledger, and the statements.
 pub async fn case(app: &App, caller: &Caller, dispute_id: &str) -> Result<Case, ApiError> {
     caller.require_support("reads a dispute's case")?;
     let dispute: Dispute = app.store.tracked(dispute_id).await?.ok_or(ApiError::NotFound { what: "dispute" })?;
@@ -196,6 +199,7 @@ pub async fn case(app: &App, caller: &Caller, dispute_id: &str) -> Result<Case, 
         None => Value::Null,
     };
     let (payments, refunds) = app.store.order_payments(&order.order_id).await?;
+    let ledger = app.store.order_ledger(&order.order_id).await?;
     let deliveries = app.store.deliveries(&order.order_id, 100, None).await?.items;
     let messages = app.store.messages(&order.buyer_id, &order.seller_id, 100, None).await?;
     Ok(Case {
@@ -207,6 +211,7 @@ pub async fn case(app: &App, caller: &Caller, dispute_id: &str) -> Result<Case, 
         offer_timeline,
         deliveries,
         messages,
+        ledger,
         payments,
         refunds,
     })

@@ -194,6 +194,7 @@ async fn load(app: &App, dispute_id: &str) -> Result<Case, ApiError> {
     let mut deliveries = app.store.all_deliveries(&order.order_id).await?;
     deliveries.sort_by_key(|d| d.delivered_at);
     let (payments, refunds) = app.store.order_payments(&order.order_id).await?;
+    let ledger = app.store.order_ledger(&order.order_id).await?;
     Ok(Case {
         statements: app.store.statements(dispute_id).await?,
         dispute,
@@ -203,6 +204,7 @@ async fn load(app: &App, dispute_id: &str) -> Result<Case, ApiError> {
         deliveries,
         message_files,
         last_message_id,
+        ledger,
         payments,
         refunds,
         timelines,
@@ -282,6 +284,7 @@ pub async fn assemble(app: &App, export: &Export, now: DateTime<Utc>) -> Result<
             deliveries: &case.deliveries,
             payments: &case.payments,
             refunds: &case.refunds,
+            ledger: &case.ledger,
             files: &files,
         };
         // The page around its messages, which are written into it a page at a time.

@@ -106,6 +106,7 @@ async fn a_dispute_freezes_the_order_and_support_resolves_it_with_a_partial_refu
     assert_eq!(case["deliveries"].as_array().unwrap().len(), 1);
     assert!(!case["messages"]["items"].as_array().unwrap().is_empty(), "the conversation before the order");
     assert_eq!(case["payments"][0]["status"], "succeeded");
+    assert_eq!(case["ledger"][0]["kind"], "payment_received", "the order's ledger, for support to decide from");
     assert_eq!(case["statements"].as_array().unwrap().len(), 2);
 
     // The resolution: a partial refund, sent to localstripe and confirmed; the order is

@@ -183,7 +183,15 @@ async fn support_exports_a_dispute_downloads_it_and_it_verifies_offline_then_res
     assert_eq!(messages[0]["text"], "یک لوگو می‌خواهم");
     let payments: Value = serde_json::from_slice(find(&files, "payments.json")).unwrap();
     assert_eq!(payments["payments"][0]["status"], "succeeded");
+    // The order's ledger: the payment into its escrow, with the event that caused it.
+    assert_eq!(payments["ledger"][0]["kind"], "payment_received");
+    assert_eq!(
+        payments["ledger"][0]["postings"][1],
+        json!({ "account": format!("escrow/{}", d.order_id), "amount": -12_000_000 })
+    );
+    assert_eq!(payments["escrow"]["paid"], 12_000_000);
     let page = String::from_utf8(find(&files, "index.html").to_vec()).unwrap();
+    assert!(page.contains("<section id=\"ledger\">") && page.contains(&format!("escrow/{}", d.order_id)));
     assert!(page.contains("dir=\"rtl\"") && page.contains("۱۲٬۰۰۰٬۰۰۰ ریال") && page.contains(&manifest.terms_hash));
     assert!(page.contains("مشکل: missing_from_storage") && page.contains("مشکل: differs_from_recorded_hash"));
 

@@ -23,7 +23,10 @@ async fn a_cancellation_after_one_accepted_stage_refunds_only_the_rest() {
     let paid = deal.order(&api, &order_id).await;
     assert_eq!(
         paid["money"],
-        json!({ "currency": "IRR", "paid": 12_000_000, "released": 0, "refunded": 0, "in_escrow": 12_000_000 })
+        json!({
+            "currency": "IRR", "paid": 12_000_000, "released": 0, "refunded": 0, "in_escrow": 12_000_000,
+            "on_cancellation": { "refund_to_buyer": 12_000_000, "seller_keeps": 0 },
+        })
     );
     let intent = paid["payment"]["payment_intent_id"].as_str().unwrap().to_owned();
 
@@ -39,9 +42,13 @@ async fn a_cancellation_after_one_accepted_stage_refunds_only_the_rest() {
     assert_eq!(too_much.unwrap_err().code(), "refund_exceeds_escrow");
     assert_eq!(deal.order(&api, &order_id).await["money"]["in_escrow"], 7_000_000, "and nothing changed");
 
-    // Cancelled by agreement: only the 7,000,000 still held goes back.
+    // Cancelled by agreement: only the 7,000,000 still held goes back, as both parties see
+    // before they agree.
     let asked = api.post(&path(&order_id, "cancellation-requests"), &seller, json!({ "reason": "نمی‌رسم" })).await;
     let request_id = asked.ok(201)["cancellation_request"]["request_id"].as_str().unwrap().to_owned();
+    let split = json!({ "refund_to_buyer": 7_000_000, "seller_keeps": 5_000_000 });
+    assert_eq!(asked.body["money"]["on_cancellation"], split, "the one asking sees it");
+    assert_eq!(deal.order(&api, &order_id).await["money"]["on_cancellation"], split, "and the one answering");
     let answer = path(&order_id, &format!("cancellation-requests/{request_id}/accept"));
     let cancelled = api.post(&answer, &buyer, json!({})).await;
     let money = &cancelled.ok(200)["money"];
