@@ -14,6 +14,7 @@
 //! | a refund requested | `escrow/{order}` | `refunds/payable` |
 //! | a refund the provider confirmed | `refunds/payable` | `provider/{p}` |
 //! | a chargeback | `escrow/{order}` (what is left in it), `platform/losses` (the rest) | `provider/{p}` |
+//! | a chargeback the bank decided for us | `provider/{p}` | what the chargeback took, back where it came from |
 //! | released money cleared | `seller/{id}/pending` | `seller/{id}/available` |
 //! | a withdrawal requested | `seller/{id}/available` | `seller/{id}/withdrawing` |
 //! | a withdrawal paid by the bank | `seller/{id}/withdrawing` | `bank/payouts` |
@@ -147,6 +148,8 @@ pub enum EntryKind {
     RefundRequested,
     RefundConfirmed,
     Chargeback,
+    /// The bank decided a chargeback for us: what it took comes back, where it came from.
+    ChargebackReversed,
     Cleared,
     WithdrawalRequested,
     WithdrawalPaid,
@@ -487,6 +490,18 @@ pub mod entries {
 
     /// Between two of a seller's accounts: cleared (pending → available), a withdrawal
     /// asked for (available → withdrawing) or returned (withdrawing → available).
+    /// The chargeback `taken` (an entry of kind `Chargeback`) reversed: the bank decided
+    /// it for us, and what it took comes back to where it came from.
+    pub fn chargeback_reversed(taken: &Entry, cause: &str, at: DateTime<Utc>) -> Result<Entry, Refusal> {
+        if taken.kind != EntryKind::Chargeback {
+            return Err(Refusal::Overflow);
+        }
+        let postings =
+            taken.postings.iter().map(|p| Ok((p.account.clone(), neg(p.amount)?))).collect::<Result<_, _>>()?;
+        let order_id = taken.order_id.as_deref();
+        entry(EntryKind::ChargebackReversed, &taken.currency, postings, order_id, None, cause, at)
+    }
+
     pub fn seller_move(
         kind: EntryKind,
         seller_id: &str,
@@ -583,6 +598,23 @@ mod tests {
     }
 
     #[test]
+    fn a_chargeback_won_puts_back_what_it_took_where_it_took_it() {
+        let mut books = Books::default();
+        books.post(&entries::payment_received("stripe", "o1", 1_000_000, "IRR", "c1", at()).unwrap()).unwrap();
+        books.post(&entries::stage_released("o1", "s", 600_000, 60_000, "IRR", "c2", at()).unwrap()).unwrap();
+        let before = books.clone();
+        let taken = entries::chargeback("stripe", "o1", 1_000_000, 400_000, "IRR", "c3", at()).unwrap();
+        books.post(&taken).unwrap();
+        assert_eq!(books.balance(&Account::Escrow("o1".into()), "IRR"), 0);
+        assert_eq!(books.balance(&Account::PlatformLosses, "IRR"), 600_000, "what was released already");
+        let back = entries::chargeback_reversed(&taken, "c4", at()).unwrap();
+        assert_eq!((back.kind, back.sum()), (EntryKind::ChargebackReversed, Some(0)));
+        books.post(&back).unwrap();
+        assert_eq!(books, before.with_balance(Account::PlatformLosses, "IRR", 0), "as before it");
+        assert!(entries::chargeback_reversed(&back, "c5", at()).is_err(), "only a chargeback is reversed");
+    }
+
+    #[test]
     fn no_entry_of_nothing_or_of_less() {
         assert_eq!(entries::payment_received("stripe", "o", 0, "IRR", "c", at()), Err(Refusal::NotPositive));
         assert_eq!(entries::refund_requested("o", -5, "IRR", "c", at()), Err(Refusal::NotPositive));
@@ -597,6 +629,7 @@ mod tests {
         Refund { order: usize, amount: i64 },
         ConfirmRefund { order: usize, amount: i64 },
         Chargeback { order: usize, amount: i64 },
+        ChargebackWon { order: usize },
         Clear { seller: usize, amount: i64 },
         Withdraw { seller: usize, amount: i64 },
         Paid { seller: usize, amount: i64 },
@@ -611,6 +644,7 @@ mod tests {
             (0..4usize, amount.clone()).prop_map(|(order, amount)| Op::Refund { order, amount }),
             (0..4usize, amount.clone()).prop_map(|(order, amount)| Op::ConfirmRefund { order, amount }),
             (0..4usize, amount.clone()).prop_map(|(order, amount)| Op::Chargeback { order, amount }),
+            (0..4usize).prop_map(|order| Op::ChargebackWon { order }),
             (0..2usize, amount.clone()).prop_map(|(seller, amount)| Op::Clear { seller, amount }),
             (0..2usize, amount.clone()).prop_map(|(seller, amount)| Op::Withdraw { seller, amount }),
             (0..2usize, amount.clone()).prop_map(|(seller, amount)| Op::Paid { seller, amount }),
@@ -631,6 +665,8 @@ mod tests {
             let mut released = [0i64; 4];
             let mut refunded = [0i64; 4];
             let mut charged_back = [0i64; 4];
+            // Each order's last chargeback not decided yet, which the bank may reverse.
+            let mut undecided: [Option<Entry>; 4] = Default::default();
             let order = |i: usize| format!("o{i}");
             let seller = |i: usize| format!("s{}", i % 2);
             for op in ops {
@@ -647,6 +683,10 @@ mod tests {
                         let in_escrow = books.balance(&Account::Escrow(order(i)), "IRR");
                         entries::chargeback("stripe", &order(i), amount, in_escrow, "IRR", "c", at())
                     }
+                    Op::ChargebackWon { order: i } => match &undecided[i] {
+                        Some(taken) => entries::chargeback_reversed(taken, "c", at()),
+                        None => continue,
+                    },
                     Op::Clear { seller: s, amount } => {
                         entries::seller_move(EntryKind::Cleared, &seller(s), amount, "IRR", None, "c", at())
                     }
@@ -675,7 +715,14 @@ mod tests {
                         EntryKind::PaymentReceived => paid[i] += entry.postings[0].amount,
                         EntryKind::StageReleased => released[i] += amount(&Account::Escrow(order(i))),
                         EntryKind::RefundRequested => refunded[i] += amount(&Account::Escrow(order(i))),
-                        EntryKind::Chargeback => charged_back[i] += amount(&Account::Escrow(order(i))),
+                        EntryKind::Chargeback => {
+                            charged_back[i] += amount(&Account::Escrow(order(i)));
+                            undecided[i] = Some(entry.clone());
+                        }
+                        EntryKind::ChargebackReversed => {
+                            charged_back[i] += amount(&Account::Escrow(order(i)));
+                            undecided[i] = None;
+                        }
                         _ => {}
                     }
                 }

@@ -12,9 +12,10 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 
 use crate::adapters::dynamo::commit::Commit;
-use crate::flows::App;
+use crate::flows::{App, ledger};
 use peyman_rules::dispute::{self, Dispute};
 use peyman_rules::error::ApiError;
+use peyman_rules::ledger::EntryKind;
 use peyman_rules::lifecycle::{
     self, Actor, CHARGEBACK_CLOSED, CHARGEBACK_OPENED, DISPUTE, DISPUTE_START, DisputeAction, ORDER, OrderAction,
 };
@@ -46,6 +47,11 @@ pub async fn opened(
     let Some(mut order) = app.store.tracked::<Order>(&payment.order_id).await? else {
         return Ok(Received::ChargebackRecorded);
     };
+    // The provider takes the money back now (an inquiry, `warning_*`, takes nothing), on
+    // the ledger under the order's step below, whichever it is.
+    if !chargeback.status.starts_with("warning") {
+        ledger::chargeback(commit, &mut order, provider, chargeback.amount.amount, now)?;
+    }
     let mut data = json!({ "payment_intent_id": intent_id, "chargeback": chargeback });
     if let Ok(t) = lifecycle::step(ORDER, order.state, OrderAction::OpenDispute, Actor::System, &order.facts(now)) {
         let id = ulid::Ulid::new().to_string();
@@ -105,6 +111,13 @@ pub async fn closed(
     let Some(mut order) = app.store.tracked::<Order>(&payment.order_id).await? else {
         return Ok(Received::ChargebackClosed);
     };
+    // Won: what it took comes back, under the order's note below. Lost: it stays gone.
+    if status == "won" {
+        let entries = app.store.order_ledger(&order.order_id).await?;
+        if let Some(taken) = entries.iter().rev().find(|e| e.kind == EntryKind::Chargeback) {
+            ledger::chargeback_won(commit, &mut order, taken, now)?;
+        }
+    }
     let mut data = json!({ "payment_intent_id": intent_id, "chargeback": chargeback });
     if let Some(dispute_id) = order.dispute_id.clone()
         && let Some(mut dispute) = app.store.tracked::<Dispute>(&dispute_id).await?

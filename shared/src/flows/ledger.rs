@@ -102,6 +102,35 @@ pub fn clearance(
     Ok(Clearance::Cleared(entry))
 }
 
+/// The buyer's bank took `amount` back (a chargeback): what escrow still holds first,
+/// the rest (already released) a loss of the platform's.
+pub fn chargeback(
+    commit: &mut Commit,
+    order: &mut Order,
+    provider: &str,
+    amount: i64,
+    now: DateTime<Utc>,
+) -> Result<(), ApiError> {
+    let in_escrow = order.escrow.held();
+    order.escrow.refunded += amount.clamp(0, in_escrow.max(0));
+    book(commit, order, |cause| {
+        entries::chargeback(provider, &order.order_id, amount, in_escrow, currency(order), cause, now)
+    })
+}
+
+/// The bank decided the chargeback booked as `taken` for us: what it took comes back.
+pub fn chargeback_won(
+    commit: &mut Commit,
+    order: &mut Order,
+    taken: &Entry,
+    now: DateTime<Utc>,
+) -> Result<(), ApiError> {
+    let escrow = Account::Escrow(order.order_id.clone());
+    let from_escrow: i64 = taken.postings.iter().filter(|p| p.account == escrow).map(|p| p.amount).sum();
+    order.escrow.refunded -= from_escrow;
+    book(commit, order, |cause| entries::chargeback_reversed(taken, cause, now))
+}
+
 /// A refund asked for: out of escrow, owed to the buyer until the provider confirms it.
 pub fn refund_requested(
     commit: &mut Commit,

@@ -186,13 +186,18 @@ async fn a_chargeback_joins_an_open_dispute_and_one_on_a_completed_order_goes_on
     assert_eq!(deliver(&api, &stripe, &chargeback).await.body["outcome"], "chargeback_joined");
     let d = api.get(&format!("/v1/orders/{order_id}/disputes/{dispute_id}"), &token(&deal.buyer)).await;
     assert_eq!(d.ok(200)["chargeback"]["provider_dispute_id"], "dp_join");
+    // The provider took it back at once: out of escrow, on the ledger.
+    let money = |order: Value| (order["money"]["in_escrow"].as_i64(), order["money"]["refunded"].as_i64());
+    assert_eq!(money(deal.order(&api, &order_id).await), (Some(12_000_000 - 100), Some(100)));
     let support = support_token(&user("agent"));
     let release = json!({ "decision": "release", "note": "x" });
     let resolution = format!("/v1/support/disputes/{dispute_id}/resolution");
     api.post(&resolution, &support, release.clone()).await.problem(409, "chargeback_open");
     let won = event("charge.dispute.closed", dispute_object("dp_join", &intent_id, 100, "won"));
     assert_eq!(deliver(&api, &stripe, &won).await.body["outcome"], "chargeback_closed");
-    api.post(&resolution, &support, release).await.ok(200);
+    assert_eq!(money(deal.order(&api, &order_id).await), (Some(12_000_000), Some(0)), "won: it came back");
+    let released = api.post(&resolution, &support, release).await;
+    assert_eq!(released.ok(200)["order"]["money"]["released"], 12_000_000, "{}", released.text);
 
     // On a completed order nothing can freeze: the timeline tells both parties, and
     // support's chargeback queue lists it.
