@@ -69,6 +69,23 @@ impl Store {
         Ok((due, next))
     }
 
+    /// The timers started for `subject` (in its one shard), whenever they are due.
+    pub async fn timers_for(&self, subject: &str) -> Result<Vec<DueTimer>, ApiError> {
+        let out = self
+            .db
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("PK = :pk")
+            .filter_expression("subject = :subject")
+            .expression_attribute_values(":pk", s(keys::timer(0, subject).pk))
+            .expression_attribute_values(":subject", s(subject))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(db_error)?;
+        Ok(out.items.unwrap_or_default().iter().map(DueTimer::from_item).collect())
+    }
+
     /// Moves a timer that failed to `next` (a later due time), counting the attempt.
     pub async fn retry_timer(&self, timer: &DueTimer, next: DateTime<Utc>, error: &str) -> Result<(), ApiError> {
         let mut commit = self.begin();
