@@ -40,16 +40,26 @@ pub struct Report {
     /// Orders that differ (all of them, though at most [`LISTED`] are listed).
     pub mismatched: usize,
     pub mismatches: Vec<Mismatch>,
+    /// Orders whose provider records could not be read (the provider failed on them):
+    /// support checks them by hand; the rest of the day is still reconciled.
+    #[serde(default)]
+    pub unread: Vec<String>,
 }
 
 impl Report {
-    pub fn new(provider: &str, day: NaiveDate, ran_at: DateTime<Utc>, compared: Vec<Option<Mismatch>>) -> Report {
+    pub fn new(
+        provider: &str,
+        day: NaiveDate,
+        ran_at: DateTime<Utc>,
+        compared: Vec<Option<Mismatch>>,
+        unread: Vec<String>,
+    ) -> Report {
         let checked = compared.len();
         let mut mismatches: Vec<Mismatch> = compared.into_iter().flatten().collect();
         let mismatched = mismatches.len();
         mismatches.sort_by(|a, b| a.order_id.cmp(&b.order_id));
         mismatches.truncate(LISTED);
-        Report { provider: provider.to_owned(), day, ran_at, checked, mismatched, mismatches }
+        Report { provider: provider.to_owned(), day, ran_at, checked, mismatched, mismatches, unread }
     }
 }
 
@@ -102,7 +112,7 @@ mod tests {
             compare("o3", "IRR", 12_000_000, 7_000_000, vec!["pi_3".into()]),
             compare("o2", "IRR", 0, 9, vec!["pi_2".into()]),
         ];
-        let report = Report::new("stripe", day, at("2026-12-07T01:00:00Z"), compared);
+        let report = Report::new("stripe", day, at("2026-12-07T01:00:00Z"), compared, vec!["o4".into()]);
         assert_eq!((report.checked, report.mismatched), (3, 2));
         assert_eq!(report.mismatches.iter().map(|m| m.order_id.as_str()).collect::<Vec<_>>(), ["o2", "o3"]);
     }

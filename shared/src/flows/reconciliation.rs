@@ -67,22 +67,34 @@ pub async fn run(app: &App, day: NaiveDate, now: DateTime<Utc>) -> Result<Report
             }
         }
     }
-    let mut compared = Vec::new();
+    let (mut compared, mut unread) = (Vec::new(), Vec::new());
     for (order_id, mut intents) in orders {
         let entries = app.store.order_ledger(&order_id).await?;
         let ledger: i64 = entries.iter().filter(|e| e.provider() == Some(provider)).map(Entry::with_provider).sum();
         let (payments, refunds) = app.store.order_payments(&order_id).await?;
         intents.extend(payments.iter().map(|p| p.intent_id.clone()));
-        let mut held = 0;
+        let mut held = Some(0);
         for intent in &intents {
             let payment = payments.iter().find(|p| &p.intent_id == intent);
-            held += provider_holds(app, intent, payment, &refunds).await?;
+            match provider_holds(app, intent, payment, &refunds).await {
+                Ok(holds) => held = held.map(|sum| sum + holds),
+                // One payment the provider fails on leaves its order to support, not the
+                // day unreconciled.
+                Err(e) => {
+                    tracing::warn!(order_id, intent, error = %e, "a payment's provider records could not be read");
+                    held = None;
+                }
+            }
         }
+        let Some(held) = held else {
+            unread.push(order_id);
+            continue;
+        };
         let currency = payments.first().map(|p| p.amount.currency.clone());
         let currency = currency.or_else(|| entries.first().map(|e| e.currency.clone())).unwrap_or_default();
         compared.push(compare(&order_id, &currency, ledger, held, intents.into_iter().collect()));
     }
-    Ok(Report::new(provider, day, now, compared))
+    Ok(Report::new(provider, day, now, compared, unread))
 }
 
 /// What the provider holds of one payment, by its own records.

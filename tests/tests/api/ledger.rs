@@ -35,6 +35,9 @@ async fn a_cancellation_after_one_accepted_stage_refunds_only_the_rest() {
     assert_eq!(accepted.ok(200)["money"]["in_escrow"], 7_000_000, "the first stage's amount left escrow");
     let balance = app.store.seller_balance(&deal.seller, "IRR").await.unwrap();
     assert_eq!((balance.pending, balance.available), (4_500_000, 0), "its amount less the fee, pending");
+    // The same stage accepted again (a double click): refused, nothing released twice.
+    api.post(&path(&order_id, "acceptance"), &buyer, json!({})).await.problem(409, "invalid_state");
+    assert_eq!(app.store.seller_balance(&deal.seller, "IRR").await.unwrap().pending, 4_500_000);
 
     // A refund of more than escrow holds is refused, though the payment could cover it.
     let now = chrono::Utc::now();
@@ -228,4 +231,43 @@ async fn reconciliation_lists_an_order_whose_provider_records_differ_from_the_le
     assert_eq!(today["day"], now.date_naive().to_string());
     assert!(today["mismatches"].as_array().unwrap().iter().any(|m| m["order_id"] == tampered.as_str()));
     api.get("/v1/support/reconciliation", &token(&deal.seller)).await.problem(403, "support_only");
+}
+
+#[tokio::test]
+async fn a_cancellation_racing_a_stage_acceptance_moves_the_money_once() {
+    let (api, stripe, aws) = (Api::default(), Stripe::default(), Aws::connect().await);
+    let app = aws.app().await;
+    let deal = Deal::new(&api).await;
+    let (buyer, seller) = (token(&deal.buyer), token(&deal.seller));
+    let order_id = deal.paid_order(&api, &stripe).await;
+    api.post(&path(&order_id, "deliveries"), &seller, json!({ "message": "مرحلهٔ اول" })).await.ok(201);
+    let asked = api.post(&path(&order_id, "cancellation-requests"), &seller, json!({ "reason": "نمی‌رسم" })).await;
+    let request_id = asked.ok(201)["cancellation_request"]["request_id"].as_str().unwrap().to_owned();
+    // The buyer, in two tabs, accepts the stage (a release) and agrees to cancel (a
+    // refund of what escrow holds) at once.
+    let (accept, answer) =
+        (path(&order_id, "acceptance"), path(&order_id, &format!("cancellation-requests/{request_id}/accept")));
+    let (accepted, cancelled) =
+        tokio::join!(api.post(&accept, &buyer, json!({})), api.post(&answer, &buyer, json!({})));
+    for lost in [&accepted, &cancelled].into_iter().filter(|r| r.status != 200) {
+        assert_eq!(lost.status, 409, "{}", lost.text);
+        assert!(["invalid_state", "concurrent_change"].contains(&lost.body["code"].as_str().unwrap()), "{}", lost.text);
+    }
+    assert!(accepted.status == 200 || cancelled.status == 200, "one wins");
+    // However they landed, the money moved once: paid = released + refunded + held, and
+    // the ledger's entries say the same.
+    let money = deal.order(&api, &order_id).await["money"].clone();
+    let n = |name: &str| money[name].as_i64().unwrap();
+    assert_eq!(n("paid"), n("released") + n("refunded") + n("in_escrow"), "{money}");
+    // Cancelled first (all refunded); accepted first and then cancelled (the rest
+    // refunded); or accepted, the request closed with it (the rest still held).
+    let outcomes = [(0, 12_000_000, 0), (5_000_000, 7_000_000, 0), (5_000_000, 0, 7_000_000)];
+    assert!(outcomes.contains(&(n("released"), n("refunded"), n("in_escrow"))), "{money}");
+    let entries = app.store.order_ledger(&order_id).await.unwrap();
+    let escrow = Account::Escrow(order_id.clone());
+    let held: i64 =
+        -entries.iter().flat_map(|e| &e.postings).filter(|p| p.account == escrow).map(|p| p.amount).sum::<i64>();
+    assert_eq!(held, n("in_escrow"));
+    let released = entries.iter().filter(|e| e.kind == EntryKind::StageReleased).count();
+    assert_eq!(released, usize::from(n("released") > 0), "released once, or not at all");
 }
