@@ -332,6 +332,25 @@ pub fn closed(why: Refusal) -> ApiError {
     }
 }
 
+/// The answer to a resolution that lost the race to `winner`, whatever the loser's own
+/// attempt ran into (a stale read of the payment, a commit that found the dispute
+/// moved): 409, with the decision that won.
+pub fn resolved_meanwhile(winner: &Dispute) -> ApiError {
+    let how = winner.resolution.as_ref().map_or_else(
+        || "resolved".to_owned(),
+        |r| {
+            let decision = crate::lifecycle::snake(r.decision);
+            match &r.refund_amount {
+                Some(amount) => {
+                    format!("{decision} ({} {} refunded) by {}", amount.amount, amount.currency, r.decided_by)
+                }
+                None => format!("{decision} by {}", r.decided_by),
+            }
+        },
+    );
+    ApiError::conflict(Code::DisputeResolved, format!("this dispute is resolved already: {how}"))
+}
+
 impl Dispute {
     /// Whether support may decide it now: not while the bank is still deciding its
     /// chargeback (a decision could pay back money the bank holds, or release it).

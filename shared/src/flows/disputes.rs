@@ -220,6 +220,11 @@ pub async fn case(app: &App, caller: &Caller, dispute_id: &str) -> Result<Case, 
 /// Support resolves an open dispute: the decision on the dispute's timeline and the
 /// order's (with the support user's id), the order out of `disputed`, and any refund in
 /// the outbox, all in one transaction. A second resolution is `dispute_resolved` (409).
+///
+/// Of resolutions sent at once, one wins; every other answers 409 `dispute_resolved` with
+/// the decision that won, whatever its own attempt ran into: one that read the dispute
+/// before the winner's commit and the payment after it would otherwise be refused as
+/// refunding more than is left (422), which is not why it failed.
 pub async fn resolve(
     app: &App,
     caller: &Caller,
@@ -228,6 +233,24 @@ pub async fn resolve(
     now: DateTime<Utc>,
 ) -> Result<(Dispute, Order), ApiError> {
     caller.require_support("resolves disputes")?;
+    match resolve_once(app, caller, dispute_id, decision, now).await {
+        Err(lost @ (ApiError::Invalid { .. } | ApiError::Conflict { .. })) => {
+            match app.store.tracked::<Dispute>(dispute_id).await? {
+                Some(winner) if winner.state == DisputeState::Resolved => Err(dispute::resolved_meanwhile(&winner)),
+                _ => Err(lost),
+            }
+        }
+        done => done,
+    }
+}
+
+async fn resolve_once(
+    app: &App,
+    caller: &Caller,
+    dispute_id: &str,
+    decision: NewResolution,
+    now: DateTime<Utc>,
+) -> Result<(Dispute, Order), ApiError> {
     let mut dispute: Dispute = app.store.tracked(dispute_id).await?.ok_or(ApiError::NotFound { what: "dispute" })?;
     let t = lifecycle::step(DISPUTE, dispute.state, DisputeAction::Resolve, Actor::Support, &dispute.facts(now))
         .map_err(dispute::closed)?;

@@ -190,6 +190,38 @@ async fn a_full_refund_cancels_the_order_and_concurrent_resolutions_have_one_win
 }
 
 #[tokio::test]
+async fn identical_partial_refunds_sent_at_once_have_one_winner_and_every_loser_answers_409_with_it() {
+    let (api, stripe) = (Api::default(), Stripe::default());
+    let deal = Deal::new(&api).await;
+    let support = support_token(&user("agent"));
+    let (order_id, opened) = disputed(&api, &stripe, &deal).await;
+    let dispute_id = opened["dispute_id"].as_str().unwrap().to_owned();
+    // As support would, clicking again: the same partial refund, six times at once. A
+    // loser that read the dispute before the winner's commit and the payment after it
+    // must not answer 422 refund_exceeds_payment: it lost a race, and says what won.
+    let body =
+        json!({ "decision": "partial_refund", "amount": { "amount": 8_000_000, "currency": "IRR" }, "note": "دو سوم" });
+    let racing: Vec<_> = (0..6)
+        .map(|_| {
+            let (api, support, body) = (api.clone(), support.clone(), body.clone());
+            let resolution = format!("/v1/support/disputes/{dispute_id}/resolution");
+            tokio::spawn(async move { api.post(&resolution, &support, body).await })
+        })
+        .collect();
+    let mut answers = Vec::new();
+    for task in racing {
+        answers.push(task.await.unwrap());
+    }
+    assert_eq!(answers.iter().filter(|r| r.status == 200).count(), 1, "one resolution wins");
+    for lost in answers.iter().filter(|r| r.status != 200) {
+        let problem = lost.problem(409, "dispute_resolved");
+        assert!(problem["detail"].as_str().unwrap().contains("partial_refund (8000000 IRR refunded)"), "{}", lost.text);
+    }
+    let money = deal.order(&api, &order_id).await["money"].clone();
+    assert_eq!((money["refunded"].as_i64(), money["released"].as_i64()), (Some(8_000_000), Some(4_000_000)), "once");
+}
+
+#[tokio::test]
 async fn disputes_refused_are_named_and_store_nothing() {
     let (api, stripe) = (Api::default(), Stripe::default());
     let deal = Deal::new(&api).await;
