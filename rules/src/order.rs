@@ -59,13 +59,12 @@ fn default_clearance_seconds() -> i64 {
 
 impl OrderPolicy {
     pub fn from(policy: &Policy) -> Self {
-        let days = |d: i64| d * 86_400;
         OrderPolicy {
             payment_window_seconds: policy.payment_window.num_seconds(),
-            auto_complete_seconds: days(3),
-            mutual_cancellation_response_seconds: 48 * 3600,
-            late_cancellation_grace_seconds: 24 * 3600,
-            review_window_seconds: days(14),
+            auto_complete_seconds: policy.auto_complete.num_seconds(),
+            mutual_cancellation_response_seconds: policy.cancellation_response.num_seconds(),
+            late_cancellation_grace_seconds: policy.late_cancellation_grace.num_seconds(),
+            review_window_seconds: policy.review_window.num_seconds(),
             fee: policy.fee,
             clearance_seconds: policy.clearance.num_seconds(),
         }

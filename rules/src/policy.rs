@@ -53,6 +53,14 @@ pub struct Policy {
     pub fee: crate::ledger::FeePolicy,
     /// How long released money is pending before it is available to withdraw.
     pub clearance: chrono::Duration,
+    /// How long a delivered stage waits for the buyer before it is accepted for them.
+    pub auto_complete: chrono::Duration,
+    /// How long the other party has to answer a cancellation request.
+    pub cancellation_response: chrono::Duration,
+    /// How long after the due time a late order's buyer waits before cancelling alone.
+    pub late_cancellation_grace: chrono::Duration,
+    /// How long after completion the parties may review.
+    pub review_window: chrono::Duration,
 }
 
 impl Default for Policy {
@@ -77,6 +85,10 @@ impl Default for Policy {
             payment_window: chrono::Duration::minutes(60),
             fee: crate::ledger::FeePolicy::default(),
             clearance: chrono::Duration::days(14),
+            auto_complete: chrono::Duration::days(3),
+            cancellation_response: chrono::Duration::hours(48),
+            late_cancellation_grace: chrono::Duration::hours(24),
+            review_window: chrono::Duration::days(14),
         }
     }
 }

@@ -48,9 +48,12 @@ pub struct Config {
     pub idempotency_in_progress: Duration,
     /// S3 path-style addressing (`S3_FORCE_PATH_STYLE`), which moto needs locally.
     pub s3_force_path_style: bool,
-    /// Policy defaults from product.md; the answer and payment windows can be set with
-    /// `REQUEST_ANSWER_WINDOW_SECONDS` and `PAYMENT_WINDOW_SECONDS`. Orders copy the
-    /// policy in force when placed.
+    /// Policy defaults from product.md; each window can be set in seconds
+    /// (`REQUEST_ANSWER_WINDOW_SECONDS`, `PAYMENT_WINDOW_SECONDS`, `CLEARANCE_SECONDS`,
+    /// `AUTO_COMPLETE_SECONDS`, `CANCELLATION_RESPONSE_SECONDS`,
+    /// `LATE_CANCELLATION_GRACE_SECONDS`, `REVIEW_WINDOW_SECONDS`), and the fee
+    /// (`PLATFORM_FEE_BASIS_POINTS`, `PLATFORM_FEE_MINIMUM`). Orders copy the policy in
+    /// force when placed.
     pub policy: Policy,
     /// Stripe, the payment provider unless `PAYMENT_PROVIDER=zarinpal`
     /// (`STRIPE_API_BASE`, default `https://api.stripe.com`; `STRIPE_SECRET_KEY`;
@@ -210,6 +213,13 @@ impl Config {
                     request_answer_window: window("REQUEST_ANSWER_WINDOW_SECONDS", defaults.request_answer_window)?,
                     payment_window: window("PAYMENT_WINDOW_SECONDS", defaults.payment_window)?,
                     clearance: window("CLEARANCE_SECONDS", defaults.clearance)?,
+                    auto_complete: window("AUTO_COMPLETE_SECONDS", defaults.auto_complete)?,
+                    cancellation_response: window("CANCELLATION_RESPONSE_SECONDS", defaults.cancellation_response)?,
+                    late_cancellation_grace: window(
+                        "LATE_CANCELLATION_GRACE_SECONDS",
+                        defaults.late_cancellation_grace,
+                    )?,
+                    review_window: window("REVIEW_WINDOW_SECONDS", defaults.review_window)?,
                     fee: peyman_rules::ledger::FeePolicy {
                         basis_points: whole("PLATFORM_FEE_BASIS_POINTS", defaults.fee.basis_points.into(), 0..=10_000)?
                             as u32,
@@ -381,6 +391,7 @@ mod tests {
         assert_eq!(c.policy.request_answer_window, chrono::Duration::seconds(5));
         assert_eq!(c.policy.payment_window, chrono::Duration::seconds(60));
         assert_eq!(c.policy.fee, peyman_rules::ledger::FeePolicy::default(), "10 %, at least 50,000");
+        assert_eq!(c.policy.auto_complete, chrono::Duration::days(3), "product.md's default");
     }
 
     #[test]
@@ -391,5 +402,18 @@ mod tests {
         assert_eq!(c.policy.fee, peyman_rules::ledger::FeePolicy { basis_points: 1_500, minimum: 0 });
         assert!(with(&[("PLATFORM_FEE_BASIS_POINTS", "10001")]).is_err(), "more than all of it");
         assert!(with(&[("PLATFORM_FEE_MINIMUM", "-1")]).is_err());
+        let windows = [
+            ("AUTO_COMPLETE_SECONDS", "7"),
+            ("CANCELLATION_RESPONSE_SECONDS", "8"),
+            ("LATE_CANCELLATION_GRACE_SECONDS", "9"),
+            ("REVIEW_WINDOW_SECONDS", "10"),
+        ];
+        let p = with(&windows).unwrap().policy;
+        let seconds = chrono::Duration::seconds;
+        assert_eq!(
+            (p.auto_complete, p.cancellation_response, p.late_cancellation_grace, p.review_window),
+            (seconds(7), seconds(8), seconds(9), seconds(10))
+        );
+        assert!(with(&[("REVIEW_WINDOW_SECONDS", "-1")]).is_err());
     }
 }
