@@ -202,6 +202,11 @@ impl Entry {
         self.postings.iter().filter(|p| matches!(p.account, Account::Provider(_))).map(|p| p.amount).sum()
     }
 
+    /// The sum of its postings on `account` (a debit positive, a credit negative).
+    pub fn posted(&self, account: &Account) -> i64 {
+        self.postings.iter().filter(|p| &p.account == account).map(|p| p.amount).sum()
+    }
+
     /// What it moved on `seller`'s pending, available and withdrawing balances (each a
     /// change: positive when the balance grew), and on what the bank paid them out in
     /// total (grows with each withdrawal paid).
@@ -708,9 +713,7 @@ mod tests {
                     continue;
                 }
                 if let Some(i) = entry.order_id.as_ref().and_then(|o| o[1..].parse::<usize>().ok()) {
-                    let amount = |account: &Account| {
-                        entry.postings.iter().filter(|p| &p.account == account).map(|p| p.amount).sum::<i64>()
-                    };
+                    let amount = |account: &Account| entry.posted(account);
                     match entry.kind {
                         EntryKind::PaymentReceived => paid[i] += entry.postings[0].amount,
                         EntryKind::StageReleased => released[i] += amount(&Account::Escrow(order(i))),

@@ -46,7 +46,9 @@ async fn route(app: &App, req: &ApiRequest) -> Result<Reply, ApiError> {
             with_history::<Withdrawal>(app, req, &req.path_id("withdrawal_id")?, |w, _, _| w.view()).await
         }
         "GET /v1/support/withdrawals" => {
-            let queue = withdrawals::queue(app, me, req.query("status"), req.limit(20, 100)?, cursor).await?;
+            // Support only, before anything of the request is read.
+            me.require_support("works the withdrawal queue")?;
+            let queue = withdrawals::queue(app, me, req.state()?, req.limit(20, 100)?, cursor).await?;
             page(&queue.items, queue.next_cursor)
         }
         "POST /v1/support/withdrawal-batches" => {

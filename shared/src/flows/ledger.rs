@@ -24,10 +24,16 @@ fn cause(order: &Order) -> (String, u64, String) {
     (keys::tracked("ORDER", &order.order_id).pk, seq, format!("order/{}#{seq}", order.order_id))
 }
 
-fn book(commit: &mut Commit, order: &Order, made: impl FnOnce(&str) -> Result<Entry, Refusal>) -> Result<(), ApiError> {
+/// Books the entry `made` makes with the cause of `order`'s next step, and returns it.
+fn book(
+    commit: &mut Commit,
+    order: &Order,
+    made: impl FnOnce(&str) -> Result<Entry, Refusal>,
+) -> Result<Entry, ApiError> {
     let (pk, seq, cause) = cause(order);
     let entry = made(&cause).map_err(|e| ApiError::internal(format!("a ledger entry cannot be made: {e}")))?;
-    commit.ledger(&pk, seq, &entry, None)
+    commit.ledger(&pk, seq, &entry, None)?;
+    Ok(entry)
 }
 
 fn currency(order: &Order) -> &str {
@@ -46,6 +52,7 @@ pub fn payment_received(
     book(commit, order, |cause| {
         entries::payment_received(provider, &order.order_id, amount, currency(order), cause, now)
     })
+    .map(drop)
 }
 
 /// The delivered stage is accepted (by the buyer, or their silence): what it releases is
@@ -92,8 +99,7 @@ pub fn clearance(
     if order.state == OrderState::Disputed || charged_back {
         return Ok(Clearance::Held);
     }
-    let seller = Account::Pending(order.seller_id.clone());
-    let net: i64 = -release.postings.iter().filter(|p| p.account == seller).map(|p| p.amount).sum::<i64>();
+    let net = -release.posted(&Account::Pending(order.seller_id.clone()));
     let cause = format!("{}/cleared", release.cause);
     let order_id = Some(order.order_id.as_str());
     let entry =
@@ -112,10 +118,12 @@ pub fn chargeback(
     now: DateTime<Utc>,
 ) -> Result<(), ApiError> {
     let in_escrow = order.escrow.held();
-    order.escrow.refunded += amount.clamp(0, in_escrow.max(0));
-    book(commit, order, |cause| {
+    let entry = book(commit, order, |cause| {
         entries::chargeback(provider, &order.order_id, amount, in_escrow, currency(order), cause, now)
-    })
+    })?;
+    // What escrow gave is the entry's to say (`entries::chargeback` splits it).
+    order.escrow.refunded += entry.posted(&Account::Escrow(order.order_id.clone()));
+    Ok(())
 }
 
 /// The bank decided the chargeback booked as `taken` for us: what it took comes back.
@@ -125,10 +133,8 @@ pub fn chargeback_won(
     taken: &Entry,
     now: DateTime<Utc>,
 ) -> Result<(), ApiError> {
-    let escrow = Account::Escrow(order.order_id.clone());
-    let from_escrow: i64 = taken.postings.iter().filter(|p| p.account == escrow).map(|p| p.amount).sum();
-    order.escrow.refunded -= from_escrow;
-    book(commit, order, |cause| entries::chargeback_reversed(taken, cause, now))
+    order.escrow.refunded -= taken.posted(&Account::Escrow(order.order_id.clone()));
+    book(commit, order, |cause| entries::chargeback_reversed(taken, cause, now)).map(drop)
 }
 
 /// A refund asked for: out of escrow, owed to the buyer until the provider confirms it.
@@ -140,6 +146,7 @@ pub fn refund_requested(
 ) -> Result<(), ApiError> {
     order.escrow.refunded += amount;
     book(commit, order, |cause| entries::refund_requested(&order.order_id, amount, currency(order), cause, now))
+        .map(drop)
 }
 
 /// The provider confirmed `amount` more refunded: it leaves the provider's account.
@@ -153,6 +160,7 @@ pub fn refund_confirmed(
     book(commit, order, |cause| {
         entries::refund_confirmed(provider, &order.order_id, amount, currency(order), cause, now)
     })
+    .map(drop)
 }
 
 /// A withdrawal's step moves its amount between the seller's accounts (asked for:

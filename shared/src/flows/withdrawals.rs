@@ -61,26 +61,16 @@ pub async fn mine(app: &App, caller: &Caller, limit: i32, cursor: Option<&str>) 
     app.store.list::<Withdrawal>(true, &caller.user_id, None, limit, cursor).await
 }
 
-/// Support's queue of withdrawals in `status` (`requested` unless named).
+/// Support's queue of withdrawals in `state` (`requested` unless named).
 pub async fn queue(
     app: &App,
     support: &Caller,
-    status: Option<&str>,
+    state: Option<WithdrawalState>,
     limit: i32,
     cursor: Option<&str>,
 ) -> Result<Page<Withdrawal>, ApiError> {
     support.require_support("works the withdrawal queue")?;
-    let state = match status {
-        None => WithdrawalState::Requested,
-        Some(status) => serde_json::from_value(json!(status)).map_err(|_| {
-            ApiError::malformed(
-                Code::InvalidStatus,
-                Some("status"),
-                "status is one of requested, batched, paid, returned",
-            )
-        })?,
-    };
-    app.store.withdrawal_queue(state, limit, cursor).await
+    app.store.withdrawal_queue(state.unwrap_or(WithdrawalState::Requested), limit, cursor).await
 }
 
 /// Support puts the oldest waiting withdrawals (at most `limit`, 1 to [`BATCH_MAX`], all

@@ -93,12 +93,18 @@ impl ApiRequest {
     }
 
     /// `?status=`, one of the states of `S`, if given.
-    pub fn status<S: DeserializeOwned>(&self) -> Result<Option<String>, ApiError> {
+    pub fn state<S: DeserializeOwned>(&self) -> Result<Option<S>, ApiError> {
         let Some(raw) = self.query("status") else { return Ok(None) };
-        serde_json::from_value::<S>(Value::String(raw.to_owned())).map_err(|_| {
+        let state = serde_json::from_value::<S>(Value::String(raw.to_owned())).map_err(|_| {
             ApiError::malformed(Code::InvalidStatus, Some("status"), format!("{raw:?} is not a status"))
         })?;
-        Ok(Some(raw.to_owned()))
+        Ok(Some(state))
+    }
+
+    /// `?status=`, one of the states of `S`, if given, as its name.
+    pub fn status<S: DeserializeOwned>(&self) -> Result<Option<String>, ApiError> {
+        self.state::<S>()?;
+        Ok(self.query("status").map(str::to_owned))
     }
 
     /// Which of the caller's entities of kind `T` to list: `?role=buyer|seller` picks

@@ -5,7 +5,7 @@
 //! the order what was paid is what was released, refunded or is still held.
 
 use peyman_e2e::*;
-use peyman_rules::ledger::{Account, Entry, EntryKind};
+use peyman_rules::ledger::{Account, EntryKind};
 use serde_json::json;
 
 fn path(order_id: &str, tail: &str) -> String {
@@ -80,14 +80,11 @@ async fn a_cancellation_after_one_accepted_stage_refunds_only_the_rest() {
     );
     assert!(entries.iter().all(|e| e.sum() == Some(0) && e.cause.starts_with(&format!("order/{order_id}#"))));
     let escrow = Account::Escrow(order_id.clone());
-    let on = |entry: &Entry, account: &Account| -> i64 {
-        entry.postings.iter().filter(|p| &p.account == account).map(|p| p.amount).sum()
-    };
-    let held: i64 = -entries.iter().map(|e| on(e, &escrow)).sum::<i64>();
+    let held: i64 = -entries.iter().map(|e| e.posted(&escrow)).sum::<i64>();
     assert_eq!(held, 0, "escrow is empty");
-    let fee: i64 = -entries.iter().map(|e| on(e, &Account::PlatformFees)).sum::<i64>();
+    let fee: i64 = -entries.iter().map(|e| e.posted(&Account::PlatformFees)).sum::<i64>();
     assert_eq!(fee, 500_000);
-    let provider: i64 = entries.iter().map(|e| on(e, &Account::Provider("stripe".into()))).sum();
+    let provider: i64 = entries.iter().map(|e| e.posted(&Account::Provider("stripe".into()))).sum();
     assert_eq!(provider, 5_000_000, "what the provider still holds: paid less refunded");
 }
 
@@ -265,8 +262,7 @@ async fn a_cancellation_racing_a_stage_acceptance_moves_the_money_once() {
     assert!(outcomes.contains(&(n("released"), n("refunded"), n("in_escrow"))), "{money}");
     let entries = app.store.order_ledger(&order_id).await.unwrap();
     let escrow = Account::Escrow(order_id.clone());
-    let held: i64 =
-        -entries.iter().flat_map(|e| &e.postings).filter(|p| p.account == escrow).map(|p| p.amount).sum::<i64>();
+    let held: i64 = -entries.iter().map(|e| e.posted(&escrow)).sum::<i64>();
     assert_eq!(held, n("in_escrow"));
     let released = entries.iter().filter(|e| e.kind == EntryKind::StageReleased).count();
     assert_eq!(released, usize::from(n("released") > 0), "released once, or not at all");

@@ -138,27 +138,8 @@ impl Store {
     pub async fn provider_entries(&self, provider: &str, day: chrono::NaiveDate) -> Result<Vec<Entry>, ApiError> {
         let mut entries = Vec::new();
         for partition in keys::provider_ledger_partitions(provider, day) {
-            let mut start = None;
-            loop {
-                let out = self
-                    .db
-                    .query()
-                    .table_name(&self.table)
-                    .index_name(keys::GSI1)
-                    .key_condition_expression("GSI1PK = :pk")
-                    .expression_attribute_values(":pk", s(&partition))
-                    .set_exclusive_start_key(start)
-                    .send()
-                    .await
-                    .map_err(db_error)?;
-                // The index holds keys only: the entries are read from the table.
-                for item in self.indexed(out.items.unwrap_or_default()).await? {
-                    entries.push(decode(item)?);
-                }
-                start = out.last_evaluated_key;
-                if start.is_none() {
-                    break;
-                }
+            for item in self.all_in_gsi1(&partition).await? {
+                entries.push(decode(item)?);
             }
         }
         Ok(entries)

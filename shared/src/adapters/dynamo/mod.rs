@@ -334,6 +334,19 @@ impl Store {
             .await
     }
 
+    /// Every item listed in GSI1 partition `partition`, in its order, across pages. The
+    /// index holds keys only: the items are read from the table.
+    pub async fn all_in_gsi1(&self, partition: &str) -> Result<Vec<Item>, ApiError> {
+        let query = self
+            .db
+            .query()
+            .table_name(&self.table)
+            .index_name(keys::GSI1)
+            .key_condition_expression("GSI1PK = :pk")
+            .expression_attribute_values(":pk", s(partition));
+        self.indexed(all_pages(query).await?).await
+    }
+
     /// Every item of partition `pk` whose sort key begins with `prefix`, in order, read
     /// consistently and across pages.
     pub async fn all_with_prefix<T: DeserializeOwned>(&self, pk: &str, prefix: &str) -> Result<Vec<T>, ApiError> {
@@ -344,27 +357,15 @@ impl Store {
     /// Every item of partition `pk` whose sort key meets `condition` (on `:pk` and
     /// `:sk`), in order, read consistently and across pages.
     pub async fn all_where(&self, condition: &str, pk: &str, sk: &str) -> Result<Vec<Item>, ApiError> {
-        let mut found = Vec::new();
-        let mut start = None;
-        loop {
-            let out = self
-                .db
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression(condition)
-                .expression_attribute_values(":pk", s(pk))
-                .expression_attribute_values(":sk", s(sk))
-                .consistent_read(true)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(db_error)?;
-            found.extend(out.items.unwrap_or_default());
-            start = out.last_evaluated_key;
-            if start.is_none() {
-                return Ok(found);
-            }
-        }
+        let query = self
+            .db
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression(condition)
+            .expression_attribute_values(":pk", s(pk))
+            .expression_attribute_values(":sk", s(sk))
+            .consistent_read(true);
+        all_pages(query).await
     }
 }
 
@@ -382,6 +383,20 @@ pub fn encode_cursor(text: impl AsRef<[u8]>) -> String {
 /// The problem for a cursor that is not one this list gave.
 pub fn invalid_cursor() -> ApiError {
     ApiError::malformed(Code::InvalidCursor, Some("cursor"), "cursor is not one this list gave")
+}
+
+/// Every item `query` finds, page after page.
+async fn all_pages(query: QueryFluentBuilder) -> Result<Vec<Item>, ApiError> {
+    let mut found = Vec::new();
+    let mut start = None;
+    loop {
+        let out = query.clone().set_exclusive_start_key(start).send().await.map_err(db_error)?;
+        found.extend(out.items.unwrap_or_default());
+        start = out.last_evaluated_key;
+        if start.is_none() {
+            return Ok(found);
+        }
+    }
 }
 
 #[cfg(test)]

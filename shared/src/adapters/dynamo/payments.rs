@@ -5,7 +5,7 @@ use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
 use chrono::{DateTime, Utc};
 
 use super::commit::Commit;
-use super::{Item, Store, db_error, decode, item, key_item, keys, n, put, s};
+use super::{Item, Store, decode, item, key_item, keys, n, put, s};
 use peyman_rules::error::ApiError;
 use peyman_rules::payment::{Payment, PaymentStatus, Refund, RefundSeen, RefundStatus};
 
@@ -118,20 +118,8 @@ impl Store {
 
     /// An order's payments and refunds, oldest first (GSI1).
     pub async fn order_payments(&self, order_id: &str) -> Result<(Vec<Payment>, Vec<Refund>), ApiError> {
-        let out = self
-            .db
-            .query()
-            .table_name(&self.table)
-            .index_name(keys::GSI1)
-            .key_condition_expression("GSI1PK = :pk")
-            .expression_attribute_values(":pk", s(keys::order_payments(order_id)))
-            .send()
-            .await
-            .map_err(db_error)?;
-        // The index holds keys only: the items are read from the table.
-        let entries = out.items.unwrap_or_default();
         let (mut payments, mut refunds) = (Vec::new(), Vec::new());
-        for item in self.indexed(entries).await? {
+        for item in self.all_in_gsi1(&keys::order_payments(order_id)).await? {
             match item.get("entity").and_then(|e| e.as_s().ok()).map(String::as_str) {
                 Some("payment") => payments.push(decode(item)?),
                 Some("refund") => refunds.push(decode(item)?),
