@@ -4,7 +4,10 @@
 # PAYMENT_PROVIDER=zarinpal, our Zarinpal stand-in and a gateway that pays through it.
 # Commands (the tests) get both providers: the gateway on PORT pays through localstripe,
 # a second one on ZARINPAL_GATEWAY_PORT (PEYMAN_ZARINPAL_API; its own table, bucket and
-# queues) through the stand-in.
+# queues) through the stand-in. A third, on CLOCK_GATEWAY_PORT (PEYMAN_CLOCK_API), is a
+# deployment whose order and dispute windows are seconds long, so the tests watch its own
+# sweeper auto-complete, close review windows, accept silent cancellations and mark
+# unanswered disputes as production's would days later.
 #   stack.sh            start them, print the demo tokens, serve until Ctrl-C
 #   stack.sh CMD ARGS   start them, run CMD against them, stop; exits with CMD's status
 # All are stopped by the PIDs saved here, however this script ends.
@@ -16,6 +19,7 @@ PORT=${PORT:-3000}
 LOCALSTRIPE_PORT=${LOCALSTRIPE_PORT:-8420}
 ZARINPAL_PORT=${ZARINPAL_PORT:-8430}
 ZARINPAL_GATEWAY_PORT=${ZARINPAL_GATEWAY_PORT:-$((PORT + 1))}
+CLOCK_GATEWAY_PORT=${CLOCK_GATEWAY_PORT:-$((PORT + 2))}
 run_dir=".run/$PORT"
 mkdir -p "$run_dir"
 
@@ -33,7 +37,7 @@ export ZARINPAL_API_BASE="http://127.0.0.1:$ZARINPAL_PORT" ZARINPAL_MERCHANT_ID=
 export ZARINPAL_GRAPHQL_URL="$ZARINPAL_API_BASE/api/v4/graphql/" ZARINPAL_ACCESS_TOKEN=zarinpal-local-access-token
 
 stop() {
-  for name in gateway gateway-zarinpal zarinpal localstripe moto; do
+  for name in gateway gateway-zarinpal gateway-clock zarinpal localstripe moto; do
     if [[ -f "$run_dir/$name.pid" ]]; then
       kill "$(cat "$run_dir/$name.pid")" 2>/dev/null || true
       rm -f "$run_dir/$name.pid"
@@ -90,7 +94,19 @@ if [[ $# -gt 0 ]]; then
     LOCAL_STACK_NAME=peyman-zarinpal RECONCILE_AFTER_SECONDS=10 \
     "${CARGO_TARGET_DIR:-target}"/debug/peyman-local >"$run_dir/gateway-zarinpal.log" 2>&1 &
   echo $! >"$run_dir/gateway-zarinpal.pid"
+
+  # The clock stack: every window a few seconds (dispute after completion: ten, so a test
+  # can open one after an auto-completion), paid through localstripe, which sends it
+  # the same events as the first gateway (each acts only on its own intents).
+  export PEYMAN_CLOCK_API="http://127.0.0.1:$CLOCK_GATEWAY_PORT"
+  curl -sf -o /dev/null -X POST "$STRIPE_API_BASE/_config/webhooks/peyman-clock" \
+    -d url="$PEYMAN_CLOCK_API/v1/webhooks/payments/stripe" -d secret="$STRIPE_WEBHOOK_SECRET"
+  PORT=$CLOCK_GATEWAY_PORT PEYMAN_API=$PEYMAN_CLOCK_API LOCAL_STACK_NAME=peyman-clock \
+    LOCAL_PARAMETER_OVERRIDES="AutoCompleteSeconds=4 CancellationResponseSeconds=4 ReviewWindowSeconds=4 DisputeResponseSeconds=4 DisputeAfterCompletionSeconds=10" \
+    "${CARGO_TARGET_DIR:-target}"/debug/peyman-local >"$run_dir/gateway-clock.log" 2>&1 &
+  echo $! >"$run_dir/gateway-clock.pid"
   wait_for gateway-zarinpal "grep -q '^ready' '$run_dir/gateway-zarinpal.log'" "$run_dir/gateway-zarinpal.pid"
+  wait_for gateway-clock "grep -q '^ready' '$run_dir/gateway-clock.log'" "$run_dir/gateway-clock.pid"
 fi
 
 if [[ $# -eq 0 ]]; then

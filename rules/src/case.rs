@@ -330,6 +330,8 @@ mod tests {
                 author_id: order.seller_id.clone(),
                 text: "طبق بند ۲".into(),
                 files: files(&["s1", "d1"], None),
+                to: None,
+                answers: None,
                 created_at: at(60),
             }],
             deliveries: vec![delivery("01A", 1, &["a1", "a2"], 10), delivery("01B", 2, &["b1"], 40)],

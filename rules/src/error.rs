@@ -219,14 +219,28 @@ problem_codes! {
     // ---- disputes (422, 409) -----------------------------------------------------------
     /// Only a paid order can be disputed.
     OrderNotPaid = "order_not_paid", [409];
-    /// A completed order can no longer be disputed.
-    OrderCompleted = "order_completed", [409];
+    /// A completed order may be disputed only within the window after its completion
+    /// (`DISPUTE_AFTER_COMPLETION_SECONDS`, 3 days).
+    DisputeWindowClosed = "dispute_window_closed", [409];
     /// A cancelled order can no longer be disputed.
     OrderCancelled = "order_cancelled", [409];
     /// The order already has an open dispute.
     DisputeAlreadyOpen = "dispute_already_open", [409];
-    /// The dispute has been resolved.
+    /// The dispute has been resolved or withdrawn.
     DisputeResolved = "dispute_resolved", [409];
+    /// A settlement is already proposed on this dispute; it is answered before another.
+    SettlementOpen = "settlement_open", [409];
+    /// No settlement proposed by the other party is open to accept or decline (none is,
+    /// or it is the caller's own).
+    NoSettlementToAnswer = "no_settlement_to_answer", [409];
+    /// A settlement's parts do not add up to what escrow holds.
+    SettlementDoesNotAddUp = "settlement_does_not_add_up", [422];
+    /// Only the party who opened a dispute may withdraw it.
+    NotTheOpener = "not_the_opener", [403];
+    /// `answers` names no question of this dispute.
+    UnknownQuestion = "unknown_question", [422];
+    /// `answers` names a question put to the other party.
+    NotYourQuestion = "not_your_question", [422];
     /// `chargeback` is the payment provider's reason alone; a party chooses another.
     ReasonNotAllowed = "reason_not_allowed", [422];
     /// The buyer's bank is still deciding a chargeback on the payment: the dispute waits

@@ -150,6 +150,10 @@ pub enum EntryKind {
     Chargeback,
     /// The bank decided a chargeback for us: what it took comes back, where it came from.
     ChargebackReversed,
+    /// A completed order was disputed: what its releases gave that has not cleared yet
+    /// goes back into escrow (from the seller's pending and the platform's fees), for the
+    /// dispute's decision to split.
+    ReleaseReversed,
     Cleared,
     WithdrawalRequested,
     WithdrawalPaid,
@@ -180,6 +184,25 @@ pub enum Refusal {
     Insufficient { account: Account, holds: i64, asked: i64, currency: String },
     #[error("an amount beyond what can be counted")]
     Overflow,
+}
+
+/// The seq of the event that caused an entry (`order/{id}#{seq}`), if it names one.
+pub fn cause_seq(cause: &str) -> Option<u64> {
+    cause.rsplit_once('#').and_then(|(_, seq)| seq.split('/').next()?.parse().ok())
+}
+
+/// Of an order's entries, its releases still pending: neither cleared nor taken back by a
+/// later reversal (a dispute after completion).
+pub fn pending_releases(entries: &[Entry]) -> Vec<Entry> {
+    let last_reversal =
+        entries.iter().filter(|e| e.kind == EntryKind::ReleaseReversed).filter_map(|e| cause_seq(&e.cause)).max();
+    entries
+        .iter()
+        .filter(|e| e.kind == EntryKind::StageReleased)
+        .filter(|r| !entries.iter().any(|e| e.kind == EntryKind::Cleared && e.cause == format!("{}/cleared", r.cause)))
+        .filter(|r| last_reversal.is_none_or(|reversed| cause_seq(&r.cause).is_some_and(|seq| seq > reversed)))
+        .cloned()
+        .collect()
 }
 
 impl Entry {
@@ -507,6 +530,27 @@ pub mod entries {
         entry(EntryKind::ChargebackReversed, &taken.currency, postings, order_id, None, cause, at)
     }
 
+    /// The releases `released` (entries of kind `StageReleased` of one order, none cleared)
+    /// taken back into the order's escrow: one entry, each account moved by the sum.
+    pub fn release_reversed(released: &[Entry], cause: &str, at: DateTime<Utc>) -> Result<Entry, Refusal> {
+        let first = released.first().ok_or(Refusal::NotPositive)?;
+        let mut postings: Vec<(Account, i64)> = Vec::new();
+        for release in released {
+            if release.kind != EntryKind::StageReleased || release.order_id != first.order_id {
+                return Err(Refusal::Overflow);
+            }
+            for p in &release.postings {
+                let back = neg(p.amount)?;
+                match postings.iter_mut().find(|(account, _)| account == &p.account) {
+                    Some((_, sum)) => *sum = sum.checked_add(back).ok_or(Refusal::Overflow)?,
+                    None => postings.push((p.account.clone(), back)),
+                }
+            }
+        }
+        let (order_id, seller_id) = (first.order_id.as_deref(), first.seller_id.as_deref());
+        entry(EntryKind::ReleaseReversed, &first.currency, postings, order_id, seller_id, cause, at)
+    }
+
     pub fn seller_move(
         kind: EntryKind,
         seller_id: &str,
@@ -552,6 +596,32 @@ mod tests {
 
     fn at() -> DateTime<Utc> {
         DateTime::from_timestamp(1_800_000_000, 0).unwrap()
+    }
+
+    #[test]
+    fn a_reversal_takes_back_the_pending_releases_once_and_not_what_cleared() {
+        let release = |seq: u64, gross| {
+            entries::stage_released("o", "s", gross, gross / 10, "IRR", &format!("order/o#{seq}"), at()).unwrap()
+        };
+        let (first, second) = (release(4, 5_000_000), release(6, 7_000_000));
+        let cleared =
+            entries::seller_move(EntryKind::Cleared, "s", 4_500_000, "IRR", Some("o"), "order/o#4/cleared", at())
+                .unwrap();
+        assert_eq!(pending_releases(&[first.clone(), second.clone()]), [first.clone(), second.clone()]);
+        let after_clearance = pending_releases(&[first.clone(), second.clone(), cleared.clone()]);
+        assert_eq!(after_clearance, std::slice::from_ref(&second));
+        let back = entries::release_reversed(&[first.clone(), second.clone()], "order/o#7", at()).unwrap();
+        assert_eq!(
+            (back.kind, back.sum(), back.posted(&Account::Escrow("o".into()))),
+            (EntryKind::ReleaseReversed, Some(0), -12_000_000)
+        );
+        assert_eq!(back.for_seller("s"), [-10_800_000, 0, 0, 0], "the seller's pending gives back each net");
+        assert!(pending_releases(&[first.clone(), second.clone(), back.clone()]).is_empty());
+        // A release after the reversal (the dispute decided for the seller) is pending again.
+        let again = release(9, 12_000_000);
+        assert_eq!(pending_releases(&[first, second.clone(), back, again.clone()]), [again]);
+        assert!(entries::release_reversed(&[], "c", at()).is_err());
+        assert!(entries::release_reversed(&[cleared], "c", at()).is_err(), "only releases are reversed");
     }
 
     #[test]
@@ -635,6 +705,7 @@ mod tests {
         ConfirmRefund { order: usize, amount: i64 },
         Chargeback { order: usize, amount: i64 },
         ChargebackWon { order: usize },
+        ReverseRelease { order: usize },
         Clear { seller: usize, amount: i64 },
         Withdraw { seller: usize, amount: i64 },
         Paid { seller: usize, amount: i64 },
@@ -650,6 +721,7 @@ mod tests {
             (0..4usize, amount.clone()).prop_map(|(order, amount)| Op::ConfirmRefund { order, amount }),
             (0..4usize, amount.clone()).prop_map(|(order, amount)| Op::Chargeback { order, amount }),
             (0..4usize).prop_map(|order| Op::ChargebackWon { order }),
+            (0..4usize).prop_map(|order| Op::ReverseRelease { order }),
             (0..2usize, amount.clone()).prop_map(|(seller, amount)| Op::Clear { seller, amount }),
             (0..2usize, amount.clone()).prop_map(|(seller, amount)| Op::Withdraw { seller, amount }),
             (0..2usize, amount.clone()).prop_map(|(seller, amount)| Op::Paid { seller, amount }),
@@ -672,6 +744,9 @@ mod tests {
             let mut charged_back = [0i64; 4];
             // Each order's last chargeback not decided yet, which the bank may reverse.
             let mut undecided: [Option<Entry>; 4] = Default::default();
+            // Each order's releases not reversed yet, which a dispute after completion takes
+            // back.
+            let mut releases: [Vec<Entry>; 4] = Default::default();
             let order = |i: usize| format!("o{i}");
             let seller = |i: usize| format!("s{}", i % 2);
             for op in ops {
@@ -692,6 +767,7 @@ mod tests {
                         Some(taken) => entries::chargeback_reversed(taken, "c", at()),
                         None => continue,
                     },
+                    Op::ReverseRelease { order: i } => entries::release_reversed(&releases[i], "c", at()),
                     Op::Clear { seller: s, amount } => {
                         entries::seller_move(EntryKind::Cleared, &seller(s), amount, "IRR", None, "c", at())
                     }
@@ -716,7 +792,14 @@ mod tests {
                     let amount = |account: &Account| entry.posted(account);
                     match entry.kind {
                         EntryKind::PaymentReceived => paid[i] += entry.postings[0].amount,
-                        EntryKind::StageReleased => released[i] += amount(&Account::Escrow(order(i))),
+                        EntryKind::StageReleased => {
+                            released[i] += amount(&Account::Escrow(order(i)));
+                            releases[i].push(entry.clone());
+                        }
+                        EntryKind::ReleaseReversed => {
+                            released[i] += amount(&Account::Escrow(order(i)));
+                            releases[i].clear();
+                        }
                         EntryKind::RefundRequested => refunded[i] += amount(&Account::Escrow(order(i))),
                         EntryKind::Chargeback => {
                             charged_back[i] += amount(&Account::Escrow(order(i)));

@@ -51,10 +51,34 @@ pub struct OrderPolicy {
     /// How long released money is pending before the seller may withdraw it.
     #[serde(default = "default_clearance_seconds")]
     pub clearance_seconds: i64,
+    /// How long the other party has to answer a dispute before it is marked unanswered.
+    #[serde(default = "default_dispute_response_seconds")]
+    pub dispute_response_seconds: i64,
+    /// How long after completion the order may still be disputed.
+    #[serde(default = "default_dispute_after_completion_seconds")]
+    pub dispute_after_completion_seconds: i64,
 }
 
 fn default_clearance_seconds() -> i64 {
     14 * 86_400
+}
+
+fn default_dispute_response_seconds() -> i64 {
+    72 * 3_600
+}
+
+fn default_dispute_after_completion_seconds() -> i64 {
+    3 * 86_400
+}
+
+/// Where a disputed order stood when its dispute froze it, so a withdrawn dispute
+/// resumes it with its clocks where they stopped.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Frozen {
+    pub state: OrderState,
+    pub at: DateTime<Utc>,
+    /// When a delivered stage would have been accepted for a silent buyer.
+    pub auto_complete_at: Option<DateTime<Utc>>,
 }
 
 impl OrderPolicy {
@@ -67,6 +91,8 @@ impl OrderPolicy {
             review_window_seconds: policy.review_window.num_seconds(),
             fee: policy.fee,
             clearance_seconds: policy.clearance.num_seconds(),
+            dispute_response_seconds: policy.dispute_response.num_seconds(),
+            dispute_after_completion_seconds: policy.dispute_after_completion.num_seconds(),
         }
     }
 }
@@ -107,9 +133,13 @@ pub struct Order {
     pub cancellation: Option<CancellationRequest>,
     #[serde(default)]
     pub reviews: OrderReviews,
-    /// The dispute opened on it, if any (one per order).
+    /// The dispute opened on it last, if any (one open at a time; a withdrawn one may be
+    /// followed by another).
     #[serde(default)]
     pub dispute_id: Option<String>,
+    /// Where it stood when its open dispute froze it.
+    #[serde(default)]
+    pub frozen: Option<Frozen>,
     /// What was paid into its escrow and what left it (issue 26).
     #[serde(default)]
     pub escrow: Escrow,
@@ -146,6 +176,7 @@ impl Order {
             cancellation: None,
             reviews: OrderReviews::default(),
             dispute_id: None,
+            frozen: None,
             escrow: Escrow::default(),
             created_at: now,
             updated_at: now,
@@ -200,20 +231,54 @@ impl Order {
         }
     }
 
-    /// A dispute was opened on it: it freezes, so nothing waits on a clock any more (no
-    /// auto-complete), and an open cancellation request gives way to the dispute.
-    pub fn dispute_opened(&mut self, dispute_id: &str) {
+    /// A dispute was opened on it at `now`: it freezes, so nothing waits on a clock any
+    /// more (no auto-complete), and an open cancellation request gives way to the dispute.
+    /// Where it stood is kept for a withdrawal.
+    pub fn dispute_opened(&mut self, dispute_id: &str, now: DateTime<Utc>) {
         self.dispute_id = Some(dispute_id.to_owned());
+        self.frozen = Some(Frozen { state: self.state, at: now, auto_complete_at: self.auto_complete_at });
         self.auto_complete_at = None;
         self.cancellation = None;
     }
 
-    /// Support resolved its dispute at `now`, moving it to `to`: a completed order's
-    /// review window opens.
+    /// Its dispute was decided at `now` (by support or a settlement), moving it to `to`:
+    /// a completed order's review window opens.
     pub fn dispute_resolved(&mut self, to: OrderState, now: DateTime<Utc>) {
+        self.frozen = None;
         if to == OrderState::Completed {
             self.completed_at = Some(now);
         }
+    }
+
+    /// Its dispute was withdrawn at `now`: the clocks go on from where they stopped. Work
+    /// in progress is due as much later as it was frozen, a delivered stage has what was
+    /// left of its auto-complete window. A cancellation request that gave way to the
+    /// dispute stays withdrawn (either party may ask again).
+    pub fn dispute_withdrawn(&mut self, now: DateTime<Utc>) {
+        self.dispute_id = None;
+        let Some(frozen) = self.frozen.take() else { return };
+        match frozen.state {
+            OrderState::InProgress => {
+                let paused = now - frozen.at;
+                self.due_at = self.due_at.map(|due| due + paused);
+            }
+            OrderState::Delivered => {
+                let full = chrono::Duration::seconds(self.policy.auto_complete_seconds);
+                let left = frozen.auto_complete_at.map_or(full, |at| (at - frozen.at).max(chrono::Duration::zero()));
+                self.auto_complete_at = Some(now + left);
+            }
+            _ => {}
+        }
+    }
+
+    /// Until when a completed order may still be disputed: never once a dispute on it was
+    /// decided (a withdrawn one leaves no `dispute_id`).
+    pub fn disputable_until(&self) -> Option<DateTime<Utc>> {
+        (self.state == OrderState::Completed && self.dispute_id.is_none())
+            .then(|| {
+                self.completed_at.map(|at| at + chrono::Duration::seconds(self.policy.dispute_after_completion_seconds))
+            })
+            .flatten()
     }
 
     /// The review window closed at `now`: what was written is published.
@@ -236,6 +301,7 @@ impl Order {
             Timer::AutoComplete => self.auto_complete_at,
             Timer::CancellationTimeout => self.cancellation.as_ref().map(|c| c.respond_by),
             Timer::ReviewWindowCloses => self.review_window_ends_at(),
+            Timer::ResponseDue => None,
         }
     }
 
@@ -451,6 +517,12 @@ crate::tracked::tracked!(Order, crate::lifecycle::OrderState, "ORDER", "order", 
     fn reviews(&self) -> crate::lifecycle::ReviewFacts {
         self.review_facts()
     }
+    fn resumes(&self) -> Option<OrderState> {
+        self.frozen.as_ref().map(|f| f.state)
+    }
+    fn disputable_until(&self) -> Option<DateTime<Utc>> {
+        Order::disputable_until(self)
+    }
 });
 
 /// An order placed from an accepted offer at `now`, awaiting payment through `pi_1`:
@@ -659,8 +731,9 @@ mod tests {
         window_over.completed_at = Some(now - chrono::Duration::days(15));
         let cancelled = at(unpaid.clone(), OrderState::Cancelled);
 
-        let mut disputed = at(delivered.clone(), OrderState::Disputed);
-        disputed.dispute_opened("01DISPUTE");
+        let mut disputed = delivered.clone();
+        disputed.dispute_opened("01DISPUTE", now);
+        let disputed = at(disputed, OrderState::Disputed);
 
         // A chargeback (`System`) opens a dispute wherever a party may.
         const D: &str = "open_dispute";
@@ -697,13 +770,21 @@ mod tests {
                 [&["accept_delivery", "request_cancellation", D], &["request_cancellation", D], &[], &[D]],
             ),
             (
-                "disputed: frozen for all but support",
+                // Support decides; the system applies a settlement or a withdrawal the
+                // dispute's own table allowed.
+                "disputed: frozen for the parties",
                 &disputed,
-                [&[], &[], &["release_disputed", "refund_disputed", "partly_refund_disputed"], &[]],
+                [
+                    &[],
+                    &[],
+                    &["release_disputed", "refund_disputed", "partly_refund_disputed"],
+                    &["release_disputed", "refund_disputed", "partly_refund_disputed", "resume_disputed"],
+                ],
             ),
-            ("completed", &completed, [&["review"], &["review"], &[], &[]]),
-            ("the buyer reviewed", &buyer_reviewed, [&[], &["review"], &[], &[]]),
-            ("both reviewed", &published, [&[], &["reply"], &[], &[]]),
+            // Within the window after completion either party may still dispute it.
+            ("completed", &completed, [&[D, "review"], &[D, "review"], &[], &[]]),
+            ("the buyer reviewed", &buyer_reviewed, [&[D], &[D, "review"], &[], &[]]),
+            ("both reviewed", &published, [&[D], &[D, "reply"], &[], &[]]),
             ("review window over", &window_over, [&[], &[], &[], &["close_reviews"]]),
             ("cancelled", &cancelled, [&[], &[], &[], &[]]),
         ];

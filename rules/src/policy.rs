@@ -61,6 +61,10 @@ pub struct Policy {
     pub late_cancellation_grace: chrono::Duration,
     /// How long after completion the parties may review.
     pub review_window: chrono::Duration,
+    /// How long the other party has to answer a dispute.
+    pub dispute_response: chrono::Duration,
+    /// How long after completion an order may still be disputed.
+    pub dispute_after_completion: chrono::Duration,
 }
 
 impl Default for Policy {
@@ -89,6 +93,8 @@ impl Default for Policy {
             cancellation_response: chrono::Duration::hours(48),
             late_cancellation_grace: chrono::Duration::hours(24),
             review_window: chrono::Duration::days(14),
+            dispute_response: chrono::Duration::hours(72),
+            dispute_after_completion: chrono::Duration::days(3),
         }
     }
 }

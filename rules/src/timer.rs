@@ -15,6 +15,8 @@ pub enum Target<'a> {
     Request(&'a str),
     /// One of an order's timers.
     Order(&'a str, Timer),
+    /// A dispute's response window.
+    Dispute(&'a str),
     /// A refund's next call to the provider.
     Refund { intent_id: &'a str, refund_id: &'a str },
     /// The clearance of what an order's event `seq` released to its seller.
@@ -34,7 +36,11 @@ pub fn target(subject: &str) -> Target<'_> {
     match (parts.next(), parts.next(), parts.next()) {
         (Some("offer"), Some(id), None) => Target::Offer(id),
         (Some("request"), Some(id), None) => Target::Request(id),
-        (Some("order"), Some(id), suffix) => Timer::named(suffix).map_or(Target::Unknown, |t| Target::Order(id, t)),
+        (Some("order"), Some(id), suffix) => match Timer::named(suffix) {
+            Some(Timer::ResponseDue) | None => Target::Unknown,
+            Some(timer) => Target::Order(id, timer),
+        },
+        (Some("dispute"), Some(id), Some("response")) => Target::Dispute(id),
         (Some("refund"), Some(intent_id), Some(refund_id)) => Target::Refund { intent_id, refund_id },
         (Some("clearance"), Some(order_id), Some(seq)) => match seq.parse() {
             Ok(seq) => Target::Clearance { order_id, seq },
@@ -87,8 +93,18 @@ mod tests {
         let refund = refund_timer("pi_1", "cancellation");
         assert_eq!(target(&refund), Target::Refund { intent_id: "pi_1", refund_id: "cancellation" });
         assert_eq!(target(&clearance_timer("01O", 7)), Target::Clearance { order_id: "01O", seq: 7 });
-        for stray in ["order/01O/soon", "offer/01A/late", "gig/01G", "refund/pi_1", "", "test/run/1", "clearance/01O/x"]
-        {
+        assert_eq!(target(&Timer::ResponseDue.subject("dispute/01D")), Target::Dispute("01D"));
+        for stray in [
+            "dispute/01D",
+            "dispute/01D/late",
+            "order/01O/soon",
+            "offer/01A/late",
+            "gig/01G",
+            "refund/pi_1",
+            "",
+            "test/run/1",
+            "clearance/01O/x",
+        ] {
             assert_eq!(target(stray), Target::Unknown, "{stray}");
         }
     }

@@ -64,6 +64,18 @@ pub trait Tracked: Serialize + DeserializeOwned + Clone {
     fn reviews(&self) -> ReviewFacts {
         ReviewFacts::default()
     }
+    /// The party who opened it (disputes only).
+    fn opener(&self) -> Option<Actor> {
+        None
+    }
+    /// The state it goes back to when its dispute is withdrawn (orders only).
+    fn resumes(&self) -> Option<crate::lifecycle::OrderState> {
+        None
+    }
+    /// Until when it may be disputed after completion (orders only).
+    fn disputable_until(&self) -> Option<DateTime<Utc>> {
+        None
+    }
 
     /// The support queue it is listed in (GSI2), by state, instead of its seller's list
     /// (disputes, withdrawals).
@@ -87,6 +99,9 @@ pub trait Tracked: Serialize + DeserializeOwned + Clone {
             right_opens_at: self.right_opens_at(),
             request: self.open_request(),
             reviews: self.reviews(),
+            opener: self.opener(),
+            resumes: self.resumes(),
+            disputable_until: self.disputable_until(),
         }
     }
 

@@ -96,6 +96,16 @@ impl Api {
         }
     }
 
+    /// The gateway of the deployment whose order and dispute windows are seconds long
+    /// (`stack.sh`'s clock stack), paid through localstripe: its own sweeper moves what
+    /// production's would days later.
+    pub fn clock() -> Api {
+        Api {
+            base: std::env::var("PEYMAN_CLOCK_API").expect("run inside infra/local/stack.sh"),
+            http: reqwest::Client::builder().no_proxy().build().expect("client"),
+        }
+    }
+
     /// Sends `body` as raw text, so tests control every byte.
     pub async fn send(
         &self,
@@ -508,6 +518,26 @@ impl Stripe {
         let (status, body) = self.call(reqwest::Method::POST, &path, &[("payment_method", payment_method)]).await;
         assert_eq!(status, 200, "{body}");
         self.call(reqwest::Method::POST, &format!("{path}/confirm"), &[]).await.0
+    }
+
+    /// The refunds localstripe holds for `intent_id`, newest first.
+    pub async fn refunds(&self, intent_id: &str) -> Vec<Value> {
+        let (status, refunds) =
+            self.call(reqwest::Method::GET, &format!("/v1/refunds?payment_intent={intent_id}"), &[]).await;
+        assert_eq!(status, 200, "{refunds}");
+        refunds["data"].as_array().cloned().unwrap_or_default()
+    }
+
+    /// Waits until localstripe holds exactly one refund of `intent_id`, of `amount`.
+    pub async fn refunded(&self, intent_id: &str, amount: i64) {
+        let seen = eventually(WAIT, async || {
+            let refunds = self.refunds(intent_id).await;
+            (!refunds.is_empty()).then_some(refunds)
+        })
+        .await
+        .unwrap_or_default();
+        let amounts: Vec<_> = seen.iter().map(|r| r["amount"].as_i64()).collect();
+        assert_eq!(amounts, [Some(amount)], "the refund reaches localstripe, once");
     }
 
     pub async fn intent(&self, intent_id: &str) -> Value {

@@ -1,12 +1,14 @@
-//! Disputes (`peyman::flows::disputes`): a party opens one on a paid order and both add
-//! statements; support reads its queue and each case, resolves, and exports a case as a
-//! sealed packet (`peyman::flows::exports`; built by the export-builder function).
+//! Disputes (`peyman::flows::disputes`): a party opens one on a paid order, both add
+//! statements, settle it or its opener withdraws it; support reads its queue and each case,
+//! asks questions, resolves, and exports a case as a sealed packet (`peyman::flows::exports`;
+//! built by the export-builder function).
 
 use lambda_http::{Body, Error, Request, Response};
+use peyman::flows::disputes::PartyMove::{self, Accept, Decline, Propose, Withdraw};
 use peyman::flows::{App, disputes, exports};
 use peyman::shell::answer::Reply;
 use peyman::shell::http::{ApiRequest, serve, unknown_route};
-use peyman_rules::error::{ApiError, Code};
+use peyman_rules::error::ApiError;
 use peyman_rules::lifecycle::DisputeState;
 use peyman_rules::tracked::Tracked;
 use serde_json::json;
@@ -20,30 +22,26 @@ async fn route(app: &App, req: &ApiRequest) -> Result<Reply, ApiError> {
     match req.route.as_str() {
         "POST /v1/orders/{order_id}/disputes" => {
             let (order, dispute) = disputes::open(app, me, &req.path_id("order_id")?, req.json()?, now).await?;
-            let mut body = dispute.view();
-            body["order"] = order.view(order.role_of(me), now);
-            Reply::created(body)
+            Reply::created(dispute.with_order(&order, order.role_of(&req.caller), req.now))
         }
         "GET /v1/orders/{order_id}/disputes/{dispute_id}" => {
             let (order_id, dispute_id) = (req.path_id("order_id")?, req.path_id("dispute_id")?);
             let (dispute, statements, history) = disputes::read(app, me, &order_id, &dispute_id).await?;
-            let mut body = dispute.view();
-            body["statements"] = statements.iter().map(|s| s.view()).collect();
-            body["history"] = history;
-            Reply::ok(body)
+            Reply::ok(dispute.as_party_reads_it(dispute.role_of(me), &statements, history, now))
         }
         "POST /v1/orders/{order_id}/disputes/{dispute_id}/statements" => {
             let (order_id, dispute_id) = (req.path_id("order_id")?, req.path_id("dispute_id")?);
             Reply::created(disputes::add_statement(app, me, &order_id, &dispute_id, req.json()?, now).await?.view())
         }
+        "POST /v1/orders/{order_id}/disputes/{dispute_id}/settlement" => party(app, req, Propose(req.json()?)).await,
+        "POST /v1/orders/{order_id}/disputes/{dispute_id}/settlement/accept" => party(app, req, Accept).await,
+        "POST /v1/orders/{order_id}/disputes/{dispute_id}/settlement/decline" => party(app, req, Decline).await,
+        "POST /v1/orders/{order_id}/disputes/{dispute_id}/withdrawal" => party(app, req, Withdraw).await,
+        "POST /v1/support/disputes/{dispute_id}/questions" => {
+            Reply::created(disputes::ask(app, me, &req.path_id("dispute_id")?, req.json()?, now).await?.view())
+        }
         "GET /v1/support/disputes" => {
-            let state = match req.query("status").unwrap_or("open") {
-                "open" => DisputeState::Open,
-                "resolved" => DisputeState::Resolved,
-                _ => {
-                    return Err(ApiError::malformed(Code::InvalidStatus, Some("status"), "status is open or resolved"));
-                }
-            };
+            let state = req.state::<DisputeState>()?.unwrap_or(DisputeState::Open);
             let (limit, cursor) = (req.limit(20, 100)?, req.query("cursor"));
             let page = disputes::queue(app, me, state, limit, cursor).await?;
             let items: Vec<_> = page.items.iter().map(|d| d.view()).collect();
@@ -54,9 +52,7 @@ async fn route(app: &App, req: &ApiRequest) -> Result<Reply, ApiError> {
         }
         "POST /v1/support/disputes/{dispute_id}/resolution" => {
             let (dispute, order) = disputes::resolve(app, me, &req.path_id("dispute_id")?, req.json()?, now).await?;
-            let mut body = dispute.view();
-            body["order"] = order.view(order.role_of(me), now);
-            Reply::ok(body)
+            Reply::ok(dispute.with_order(&order, order.role_of(&req.caller), req.now))
         }
         "POST /v1/support/disputes/{dispute_id}/exports" => {
             req.no_body()?;
@@ -68,4 +64,14 @@ async fn route(app: &App, req: &ApiRequest) -> Result<Reply, ApiError> {
         }
         _ => unknown_route(req),
     }
+}
+
+/// A party's settlement move or withdrawal: the dispute, with the order as it now stands.
+async fn party(app: &App, req: &ApiRequest, made: PartyMove) -> Result<Reply, ApiError> {
+    if !matches!(made, Propose(_)) {
+        req.no_body()?;
+    }
+    let (order_id, dispute_id) = (req.path_id("order_id")?, req.path_id("dispute_id")?);
+    let (dispute, order) = disputes::party_move(app, &req.caller, &order_id, &dispute_id, made, req.now).await?;
+    Reply::ok(dispute.with_order(&order, order.role_of(&req.caller), req.now))
 }

@@ -45,26 +45,45 @@ pub fn local_template(path: &str) -> Result<Template, Error> {
     // No frontend runs locally: the payer's last stop is a page of ours that does not
     // exist, and the redirect's Location header shows the outcome.
     let return_url = var("PAYMENT_RETURN_URL", &format!("{api}/payment-returned"));
-    Template::load(
-        path,
-        local_site(),
-        &[
-            // The origins of a frontend on this machine (any port), as a developer runs one.
-            ("ApiAllowedOrigins", &var("API_ALLOWED_ORIGINS", "http://127.0.0.1:*,http://localhost:*")),
-            ("JwtIssuer", tokens::ISSUER),
-            ("JwtAudience", tokens::AUDIENCE),
-            ("StripeApiBase", &var("STRIPE_API_BASE", "http://127.0.0.1:8420")),
-            ("StripeSecretKey", &key),
-            ("StripeWebhookSecret", &signing),
-            ("PaymentProvider", &provider),
-            ("PublicApiUrl", &api),
-            ("ZarinpalApiBase", &zarinpal),
-            ("ZarinpalMerchantId", &merchant),
-            ("ZarinpalGraphqlUrl", &refunds),
-            ("ZarinpalAccessToken", &access_token),
-            ("PaymentReturnUrl", &return_url),
-        ],
-    )
+    let (origins, stripe) = (
+        var("API_ALLOWED_ORIGINS", "http://127.0.0.1:*,http://localhost:*"),
+        var("STRIPE_API_BASE", "http://127.0.0.1:8420"),
+    );
+    let overrides = var("LOCAL_PARAMETER_OVERRIDES", "");
+    let overrides = parameter_overrides(&overrides)?;
+    let mut params: Vec<(&str, &str)> = vec![
+        // The origins of a frontend on this machine (any port), as a developer runs one.
+        ("ApiAllowedOrigins", &origins),
+        ("JwtIssuer", tokens::ISSUER),
+        ("JwtAudience", tokens::AUDIENCE),
+        ("StripeApiBase", &stripe),
+        ("StripeSecretKey", &key),
+        ("StripeWebhookSecret", &signing),
+        ("PaymentProvider", &provider),
+        ("PublicApiUrl", &api),
+        ("ZarinpalApiBase", &zarinpal),
+        ("ZarinpalMerchantId", &merchant),
+        ("ZarinpalGraphqlUrl", &refunds),
+        ("ZarinpalAccessToken", &access_token),
+        ("PaymentReturnUrl", &return_url),
+    ];
+    params.extend(overrides.iter().copied());
+    let template = Template::load(path, local_site(), &params)?;
+    match overrides.iter().find(|(name, _)| !template.declares(name)) {
+        Some((name, _)) => Err(format!("LOCAL_PARAMETER_OVERRIDES: the template has no parameter {name}").into()),
+        None => Ok(template),
+    }
+}
+
+/// `LOCAL_PARAMETER_OVERRIDES`: `Name=Value` pairs separated by spaces, as
+/// `sam deploy --parameter-overrides` takes them; a stack with short policy windows sets
+/// them (`stack.sh`'s clock gateway).
+fn parameter_overrides(text: &str) -> Result<Vec<(&str, &str)>, Error> {
+    text.split_whitespace()
+        .map(|pair| {
+            pair.split_once('=').ok_or_else(|| format!("LOCAL_PARAMETER_OVERRIDES: {pair:?} is not Name=Value").into())
+        })
+        .collect()
 }
 
 /// The environment every function gets, plus what moto needs. All functions share one

@@ -126,6 +126,11 @@ impl Template {
         &self.site
     }
 
+    /// Whether the template declares the parameter `name`.
+    pub fn declares(&self, name: &str) -> bool {
+        self.root.get("Parameters").and_then(|p| p.get(name)).is_some()
+    }
+
     /// `(logical id, definition)` of every resource of `kind`, in template order.
     pub fn resources(&self, kind: &str) -> Vec<(String, &Value)> {
         self.root

@@ -76,6 +76,18 @@ pub enum Guard {
     ReplyOpen,
     /// The review window has closed and what was written is not published yet.
     ReviewsUnpublished,
+    /// The actor is the party who opened it (a dispute is withdrawn by its opener alone).
+    Opener,
+    /// A disputed order whose dispute is withdrawn goes back to the work in progress.
+    ResumesInProgress,
+    /// A disputed order whose dispute is withdrawn goes back to its delivered stage.
+    ResumesDelivered,
+    /// A disputed order whose dispute is withdrawn is complete again (it was disputed
+    /// after completion).
+    ResumesCompleted,
+    /// A completed order is still within the window after completion in which it may be
+    /// disputed.
+    DisputeWindowOpen,
 }
 
 /// Which reviews an order has (orders only; none for everything else).
@@ -121,6 +133,12 @@ pub struct Facts {
     /// An open cancellation request: who made it, and until when the other may answer.
     pub request: Option<(Actor, DateTime<Utc>)>,
     pub reviews: ReviewFacts,
+    /// The party who opened it (disputes).
+    pub opener: Option<Actor>,
+    /// The state a disputed order goes back to if its dispute is withdrawn (orders).
+    pub resumes: Option<OrderState>,
+    /// Until when a completed order may be disputed (orders).
+    pub disputable_until: Option<DateTime<Utc>>,
 }
 
 impl Facts {
@@ -134,6 +152,9 @@ impl Facts {
             right_opens_at: None,
             request: None,
             reviews: ReviewFacts::default(),
+            opener: None,
+            resumes: None,
+            disputable_until: None,
         }
     }
 
@@ -159,6 +180,11 @@ impl Facts {
             }
             Guard::ReplyOpen => self.reviews.published && self.reviews.by_buyer && !self.reviews.replied,
             Guard::ReviewsUnpublished => past_deadline && !self.reviews.published,
+            Guard::Opener => self.opener == Some(actor),
+            Guard::ResumesInProgress => self.resumes == Some(OrderState::InProgress),
+            Guard::ResumesDelivered => self.resumes == Some(OrderState::Delivered),
+            Guard::ResumesCompleted => self.resumes == Some(OrderState::Completed),
+            Guard::DisputeWindowOpen => self.disputable_until.is_some_and(|until| self.now < until),
         }
     }
 }
@@ -180,16 +206,20 @@ pub enum Timer {
     CancellationTimeout,
     /// A completed order's review window closes: what was written is published.
     ReviewWindowCloses,
+    /// A dispute's response window closes: if the other party has not answered, support
+    /// is told and the dispute is marked unanswered.
+    ResponseDue,
 }
 
 impl Timer {
-    const ALL: [Timer; 6] = [
+    const ALL: [Timer; 7] = [
         Timer::ExpireAtDeadline,
         Timer::LateAtDue,
         Timer::LateCancellationOpens,
         Timer::AutoComplete,
         Timer::CancellationTimeout,
         Timer::ReviewWindowCloses,
+        Timer::ResponseDue,
     ];
 
     /// What follows the entity's subject in the timer's (none for its deadline).
@@ -201,6 +231,7 @@ impl Timer {
             Timer::AutoComplete => Some("auto_complete"),
             Timer::CancellationTimeout => Some("cancellation"),
             Timer::ReviewWindowCloses => Some("reviews"),
+            Timer::ResponseDue => Some("response"),
         }
     }
 

@@ -49,15 +49,19 @@ pub enum OrderAction {
     Reply,
     /// The review window closed: what was written is published.
     CloseReviews,
-    /// Either party opens a dispute on a paid order not yet completed or cancelled; so
-    /// does the provider's word of a chargeback (`System`).
+    /// Either party opens a dispute on a paid order not yet cancelled, a completed one
+    /// within the window after completion; so does the provider's word of a chargeback
+    /// (`System`).
     OpenDispute,
-    /// Support resolves the dispute for the seller: the order is complete.
+    /// Support (or the parties' settlement, applied by `System`) resolves the dispute for
+    /// the seller: the order is complete.
     ReleaseDisputed,
     /// Support resolves it for the buyer: cancelled, all that was paid refunded.
     RefundDisputed,
     /// Support splits it: part of the payment refunded, the order complete.
     PartlyRefundDisputed,
+    /// Its opener withdrew the dispute: the order resumes in the state it was disputed in.
+    ResumeDisputed,
 }
 
 #[rustfmt::skip]
@@ -94,9 +98,18 @@ pub static ORDER: &[Transition<OrderState, OrderAction>] = {
         // support moves it, so no timer and no party action applies meanwhile.
         row(InProgress,      OpenDispute,          &[Buyer, Seller, System], None,                 Disputed,   "dispute_opened",                   &[Buyer, Seller], &[]),
         row(Delivered,       OpenDispute,          &[Buyer, Seller, System], None,                 Disputed,   "dispute_opened",                   &[Buyer, Seller], &[]),
-        row(Disputed,        ReleaseDisputed,      &[Support],       None,                         Completed,  "dispute_released",                 &[Buyer, Seller], &[Timer::ReviewWindowCloses]),
-        row(Disputed,        RefundDisputed,       &[Support],       None,                         Cancelled,  "dispute_refunded",                 &[Buyer, Seller], &[]),
-        row(Disputed,        PartlyRefundDisputed, &[Support],       None,                         Completed,  "dispute_partly_refunded",          &[Buyer, Seller], &[Timer::ReviewWindowCloses]),
+        // Within a window after completion (an auto-completion too) the buyer or seller
+        // may still dispute it, while what was released is pending clearance.
+        row(Completed,       OpenDispute,          &[Buyer, Seller], Some(DisputeWindowOpen),      Disputed,   "dispute_opened",                   &[Buyer, Seller], &[]),
+        // Support's decision, or the parties' settlement applied (`System`).
+        row(Disputed,        ReleaseDisputed,      &[Support, System], None,                       Completed,  "dispute_released",                 &[Buyer, Seller], &[Timer::ReviewWindowCloses]),
+        row(Disputed,        RefundDisputed,       &[Support, System], None,                       Cancelled,  "dispute_refunded",                 &[Buyer, Seller], &[]),
+        row(Disputed,        PartlyRefundDisputed, &[Support, System], None,                       Completed,  "dispute_partly_refunded",          &[Buyer, Seller], &[Timer::ReviewWindowCloses]),
+        // Its opener withdrew the dispute: the order goes back where it was, its clocks
+        // running again from where they stopped.
+        row(Disputed,        ResumeDisputed,       &[System],        Some(ResumesInProgress),      InProgress, "dispute_withdrawn",                &[Buyer, Seller], &[Timer::LateAtDue, Timer::LateCancellationOpens]),
+        row(Disputed,        ResumeDisputed,       &[System],        Some(ResumesDelivered),       Delivered,  "dispute_withdrawn",                &[Buyer, Seller], &[Timer::AutoComplete]),
+        row(Disputed,        ResumeDisputed,       &[System],        Some(ResumesCompleted),       Completed,  "dispute_withdrawn",                &[Buyer, Seller], &[Timer::ReviewWindowCloses]),
         // Reviews, double-blind: the first is hidden (the other party is told one was
         // written, not what it says); the second publishes both; the window's end
         // publishes what there is.

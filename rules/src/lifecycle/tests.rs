@@ -13,9 +13,8 @@ fn facts(deadline_in: i64) -> Facts {
         revisions_used: 0,
         revisions_included: 1,
         stages_left: 0,
-        right_opens_at: None,
-        request: None,
         reviews: ReviewFacts::default(),
+        ..Facts::at(now)
     }
 }
 
@@ -193,8 +192,15 @@ fn terminal_states_have_no_way_out() {
         assert!(REQUEST.iter().all(|t| t.from != s));
     }
     assert!(ORDER.iter().all(|t| t.from != OrderState::Cancelled));
-    // A completed order stays completed: only its reviews move on.
-    assert!(ORDER.iter().filter(|t| t.from == OrderState::Completed).all(|t| t.to == OrderState::Completed));
+    // A completed order stays completed: only its reviews move on, and a dispute within the
+    // window after completion (a party's, never the system's).
+    for t in ORDER.iter().filter(|t| t.from == OrderState::Completed && t.to != OrderState::Completed) {
+        assert_eq!(
+            (t.action, t.to, t.guard),
+            (OrderAction::OpenDispute, OrderState::Disputed, Some(Guard::DisputeWindowOpen))
+        );
+        assert!(!t.by.contains(&Actor::System));
+    }
 }
 
 #[test]

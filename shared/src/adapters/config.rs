@@ -51,7 +51,8 @@ pub struct Config {
     /// Policy defaults from product.md; each window can be set in seconds
     /// (`REQUEST_ANSWER_WINDOW_SECONDS`, `PAYMENT_WINDOW_SECONDS`, `CLEARANCE_SECONDS`,
     /// `AUTO_COMPLETE_SECONDS`, `CANCELLATION_RESPONSE_SECONDS`,
-    /// `LATE_CANCELLATION_GRACE_SECONDS`, `REVIEW_WINDOW_SECONDS`), and the fee
+    /// `LATE_CANCELLATION_GRACE_SECONDS`, `REVIEW_WINDOW_SECONDS`, `DISPUTE_RESPONSE_SECONDS`,
+    /// `DISPUTE_AFTER_COMPLETION_SECONDS`), and the fee
     /// (`PLATFORM_FEE_BASIS_POINTS`, `PLATFORM_FEE_MINIMUM`). Orders copy the policy in
     /// force when placed.
     pub policy: Policy,
@@ -220,6 +221,11 @@ impl Config {
                         defaults.late_cancellation_grace,
                     )?,
                     review_window: window("REVIEW_WINDOW_SECONDS", defaults.review_window)?,
+                    dispute_response: window("DISPUTE_RESPONSE_SECONDS", defaults.dispute_response)?,
+                    dispute_after_completion: window(
+                        "DISPUTE_AFTER_COMPLETION_SECONDS",
+                        defaults.dispute_after_completion,
+                    )?,
                     fee: peyman_rules::ledger::FeePolicy {
                         basis_points: whole("PLATFORM_FEE_BASIS_POINTS", defaults.fee.basis_points.into(), 0..=10_000)?
                             as u32,
@@ -407,6 +413,8 @@ mod tests {
             ("CANCELLATION_RESPONSE_SECONDS", "8"),
             ("LATE_CANCELLATION_GRACE_SECONDS", "9"),
             ("REVIEW_WINDOW_SECONDS", "10"),
+            ("DISPUTE_RESPONSE_SECONDS", "11"),
+            ("DISPUTE_AFTER_COMPLETION_SECONDS", "12"),
         ];
         let p = with(&windows).unwrap().policy;
         let seconds = chrono::Duration::seconds;
@@ -414,6 +422,7 @@ mod tests {
             (p.auto_complete, p.cancellation_response, p.late_cancellation_grace, p.review_window),
             (seconds(7), seconds(8), seconds(9), seconds(10))
         );
+        assert_eq!((p.dispute_response, p.dispute_after_completion), (seconds(11), seconds(12)));
         assert!(with(&[("REVIEW_WINDOW_SECONDS", "-1")]).is_err());
     }
 }

@@ -56,7 +56,7 @@ pub async fn opened(
     if let Ok(t) = lifecycle::step(ORDER, order.state, OrderAction::OpenDispute, Actor::System, &order.facts(now)) {
         let id = ulid::Ulid::new().to_string();
         let mut dispute = dispute::for_chargeback(&order, provider, &chargeback, id, now);
-        order.dispute_opened(&dispute.dispute_id);
+        order.dispute_opened(&dispute.dispute_id, now);
         data["dispute_id"] = json!(dispute.dispute_id);
         data["reason"] = json!(dispute.reason);
         data["description"] = json!(dispute.description);

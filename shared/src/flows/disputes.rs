@@ -8,15 +8,21 @@ use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
 use crate::adapters::dynamo::Page;
+use crate::adapters::dynamo::commit::Commit;
 use crate::flows::payments::refund_within;
 use crate::flows::tracked::{history, visible};
 use crate::flows::{App, ledger};
 use peyman_rules::caller::Caller;
 use peyman_rules::delivery::Delivery;
-use peyman_rules::dispute::{self, Decision, Dispute, NewDispute, NewResolution, NewStatement, Resolution, Statement};
+use peyman_rules::dispute::{
+    self, Decision, Dispute, NewDispute, NewQuestion, NewResolution, NewSettlement, NewStatement, Resolution,
+    Settlement, Statement,
+};
 use peyman_rules::error::ApiError;
-use peyman_rules::ledger::Entry;
-use peyman_rules::lifecycle::{self, Actor, DISPUTE, DISPUTE_START, DisputeAction, DisputeState, ORDER, OrderAction};
+use peyman_rules::ledger::{Entry, Release, pending_releases};
+use peyman_rules::lifecycle::{
+    self, Actor, DISPUTE, DISPUTE_START, DisputeAction, DisputeState, ORDER, OrderAction, OrderState, Transition,
+};
 use peyman_rules::message::Message;
 use peyman_rules::offer::Offer;
 use peyman_rules::order::Order;
@@ -41,14 +47,22 @@ pub async fn open(
     let uploads = load(app, &files.ids()).await?;
     files.check_owned(&caller.user_id, &uploads)?;
     let mut dispute = new.into_dispute(&order, actor, &caller.user_id, ulid::Ulid::new().to_string(), now);
-    order.dispute_opened(&dispute.dispute_id);
+    let mut commit = app.store.begin();
+    // A completed order's releases still pending go back into escrow, for the decision to
+    // split as it would a running order's.
+    if order.state == OrderState::Completed {
+        let releases = pending_releases(&app.store.order_ledger(order_id).await?);
+        ledger::release_reversed(&mut commit, &mut order, &releases, now)?;
+    }
+    order.dispute_opened(&dispute.dispute_id, now);
     let data = json!({
         "dispute_id": dispute.dispute_id,
         "reason": dispute.reason,
         "description": dispute.description,
         "files": upload::recorded(&files.ids(), &uploads),
+        "respond_by": dispute.respond_by,
+        "in_escrow": order.escrow.held(),
     });
-    let mut commit = app.store.begin();
     let me = Some(caller.user_id.as_str());
     commit.record(&mut dispute, Step::start(&DISPUTE_START, actor, me, data.clone()), now)?;
     commit.record(&mut order, Step::of(t, actor, me, data), now)?;
@@ -78,7 +92,9 @@ async fn of_order(app: &App, caller: &Caller, order_id: &str, dispute_id: &str) 
     Ok((dispute, actor))
 }
 
-/// A party adds a statement to the open dispute, with files of their own.
+/// A party adds a statement to the open dispute, with files of their own; it may answer a
+/// question support put to them. The other party's first statement answers the dispute
+/// (its response window stops).
 pub async fn add_statement(
     app: &App,
     caller: &Caller,
@@ -91,14 +107,19 @@ pub async fn add_statement(
     let (mut dispute, actor) = of_order(app, caller, order_id, dispute_id).await?;
     let t = lifecycle::step(DISPUTE, dispute.state, DisputeAction::AddStatement, actor, &dispute.facts(now))
         .map_err(dispute::closed)?;
+    if new.answers.is_some() {
+        new.check_answers(actor, &app.store.statements(dispute_id).await?)?;
+    }
     let files = new.files();
     let uploads = load(app, &files.ids()).await?;
     files.check_owned(&caller.user_id, &uploads)?;
     let statement = new.into_statement(dispute_id, actor, &caller.user_id, ulid::Ulid::new().to_string(), now);
+    dispute.statement_added(actor, now);
     let data = json!({
         "statement_id": statement.statement_id,
         "text": statement.text,
         "files": upload::recorded(&files.ids(), &uploads),
+        "answers": statement.answers,
     });
     let mut commit = app.store.begin();
     commit.record(&mut dispute, Step::of(t, actor, Some(&caller.user_id), data), now)?;
@@ -233,7 +254,18 @@ pub async fn resolve(
     now: DateTime<Utc>,
 ) -> Result<(Dispute, Order), ApiError> {
     caller.require_support("resolves disputes")?;
-    match resolve_once(app, caller, dispute_id, decision, now).await {
+    unless_resolved_meanwhile(app, dispute_id, resolve_once(app, caller, dispute_id, decision, now).await).await
+}
+
+/// `attempt`, unless it failed because another decision resolved the dispute first:
+/// then 409 `dispute_resolved` naming the decision that won, whatever the attempt itself
+/// ran into (a stale read of the payment, a commit that found the dispute moved).
+async fn unless_resolved_meanwhile<T>(
+    app: &App,
+    dispute_id: &str,
+    attempt: Result<T, ApiError>,
+) -> Result<T, ApiError> {
+    match attempt {
         Err(lost @ (ApiError::Invalid { .. } | ApiError::Conflict { .. })) => {
             match app.store.tracked::<Dispute>(dispute_id).await? {
                 Some(winner) if winner.state == DisputeState::Resolved => Err(dispute::resolved_meanwhile(&winner)),
@@ -259,46 +291,256 @@ async fn resolve_once(
     caller.require_not_party([order.buyer_id.as_str(), order.seller_id.as_str()], "resolve this dispute")?;
     dispute.check_decidable()?;
     decision.check(&app.config.policy, &order)?;
-    let order_step = lifecycle::step(ORDER, order.state, decision.order_action(), Actor::Support, &order.facts(now))
-        .map_err(|why| dispute::refused(&order, why))?;
     let mut commit = app.store.begin();
-    let refund = match decision.decision {
+    let decided = Decided {
+        decision: decision.decision,
+        amount: decision.amount.as_ref().map(|m| m.amount),
+        note: decision.note,
+        by: Actor::Support,
+        by_user: &caller.user_id,
+        settlement: None,
+    };
+    let order_step = decide(app, &mut commit, &mut dispute, &mut order, decided, now).await?;
+    let data =
+        json!({ "dispute_id": dispute_id, "resolution": dispute.resolution, "release": order_step.1["release"] });
+    let me = Some(caller.user_id.as_str());
+    commit.record(&mut dispute, Step::of(t, Actor::Support, me, data), now)?;
+    commit.record(&mut order, Step::of(order_step.0, Actor::Support, me, order_step.1), now)?;
+    app.commit(commit).await?;
+    Ok((dispute, order))
+}
+
+/// A decision on a dispute, by support or by the parties' settlement.
+struct Decided<'a> {
+    decision: Decision,
+    amount: Option<i64>,
+    note: String,
+    /// Support, or `System` applying the parties' settlement.
+    by: Actor,
+    by_user: &'a str,
+    settlement: Option<Settlement>,
+}
+
+/// What a decision does, into `commit`: the refund (all escrow holds, or the amount)
+/// through the payment's own rule, the rest of escrow released to the seller where the
+/// decision is theirs in whole or in part, the resolution on the dispute and the order out
+/// of `disputed`. Returns the order's row and its event data; the caller records both
+/// steps.
+async fn decide(
+    app: &App,
+    commit: &mut Commit,
+    dispute: &mut Dispute,
+    order: &mut Order,
+    decided: Decided<'_>,
+    now: DateTime<Utc>,
+) -> Result<(&'static Transition<OrderState, OrderAction>, Value), ApiError> {
+    let order_step =
+        lifecycle::step(ORDER, order.state, decided.decision.order_action(), decided.by, &order.facts(now))
+            .map_err(|why| dispute::refused(order, why))?;
+    let refund = match decided.decision {
         Decision::Release => None,
-        Decision::Refund => {
-            Some(refund_within(app, &mut commit, &mut order, "dispute", None, &decision.note, now).await?)
-        }
-        Decision::PartialRefund => {
-            let amount = decision.amount.as_ref().map(|m| m.amount);
-            Some(refund_within(app, &mut commit, &mut order, "dispute", amount, &decision.note, now).await?)
+        Decision::Refund | Decision::PartialRefund => {
+            let amount = decided.amount.filter(|_| decided.decision == Decision::PartialRefund);
+            Some(refund_within(app, commit, order, "dispute", amount, &decided.note, now).await?)
         }
     };
     // What the refund leaves in escrow is the seller's when the decision is theirs in
     // whole or in part: the split is release + refund = what escrow held.
-    let release = match decision.decision {
-        Decision::Release | Decision::PartialRefund => {
-            let release =
-                order.release_rest().map_err(|e| ApiError::internal(format!("a release cannot be made: {e}")))?;
-            if let Some(release) = &release {
-                ledger::released(&mut commit, &order, release, now)?;
-            }
-            release
-        }
+    let release = match decided.decision {
+        Decision::Release | Decision::PartialRefund => release_rest(commit, order, now)?,
         Decision::Refund => None,
     };
-    let resolution = Resolution {
-        decision: decision.decision,
+    dispute.resolution = Some(Resolution {
+        decision: decided.decision,
         refund_amount: refund.as_ref().map(|r| r.amount.clone()),
         refund_id: refund.as_ref().map(|r| r.refund_id.clone()),
-        note: decision.note,
-        decided_by: caller.user_id.clone(),
+        note: decided.note,
+        decided_by: decided.by_user.to_owned(),
         decided_at: now,
-    };
-    let data = json!({ "dispute_id": dispute_id, "resolution": resolution, "release": release });
-    dispute.resolution = Some(resolution);
+        settlement: decided.settlement,
+    });
+    dispute.settlement = None;
     order.dispute_resolved(order_step.to, now);
+    let data = json!({ "dispute_id": dispute.dispute_id, "resolution": dispute.resolution, "release": release });
+    Ok((order_step, data))
+}
+
+/// All escrow still holds, released to the seller.
+fn release_rest(commit: &mut Commit, order: &mut Order, now: DateTime<Utc>) -> Result<Option<Release>, ApiError> {
+    let release = order.release_rest().map_err(|e| ApiError::internal(format!("a release cannot be made: {e}")))?;
+    if let Some(release) = &release {
+        ledger::released(commit, order, release, now)?;
+    }
+    Ok(release)
+}
+
+/// Support asks a party a question on an open dispute: a statement of support's, to that
+/// party, on the dispute's timeline; both parties see it, and the party answers it with a
+/// statement that names it.
+pub async fn ask(
+    app: &App,
+    caller: &Caller,
+    dispute_id: &str,
+    new: NewQuestion,
+    now: DateTime<Utc>,
+) -> Result<Statement, ApiError> {
+    caller.require_support("ask questions on a dispute")?;
+    new.check(&app.config.policy)?;
+    let mut dispute: Dispute = app.store.tracked(dispute_id).await?.ok_or(ApiError::NotFound { what: "dispute" })?;
+    caller.require_not_party([dispute.buyer_id.as_str(), dispute.seller_id.as_str()], "ask on this dispute")?;
+    let t = lifecycle::step(DISPUTE, dispute.state, DisputeAction::AskQuestion, Actor::Support, &dispute.facts(now))
+        .map_err(dispute::closed)?;
+    let question = new.into_question(dispute_id, &caller.user_id, ulid::Ulid::new().to_string(), now);
+    let data = json!({ "statement_id": question.statement_id, "to": question.to, "text": question.text });
+    let mut commit = app.store.begin();
+    commit.record(&mut dispute, Step::of(t, Actor::Support, Some(&caller.user_id), data), now)?;
+    commit.statement(&question)?;
+    app.commit(commit).await?;
+    Ok(question)
+}
+
+/// The response window of a dispute passed with no statement from the other party: it is
+/// marked unanswered on its timeline (both parties are told) and support is told (the
+/// queue shows it; the log line feeds an alarm). A timer of a dispute answered, marked or
+/// closed since is dropped. Called by the sweeper.
+pub async fn response_due(
+    app: &App,
+    dispute_id: &str,
+    timer: &crate::adapters::dynamo::timers::DueTimer,
+    now: DateTime<Utc>,
+) -> Result<bool, ApiError> {
+    let dispute = app.store.tracked::<Dispute>(dispute_id).await?;
+    let Some(mut dispute) = dispute.filter(|d| d.response_due().is_some() && d.response_due() == timer.due_at) else {
+        app.store.delete_key(&timer.key).await?;
+        return Ok(false);
+    };
+    let t = match lifecycle::step(
+        DISPUTE,
+        dispute.state,
+        DisputeAction::MarkUnanswered,
+        Actor::System,
+        &dispute.facts(now),
+    ) {
+        Ok(t) => t,
+        // Not due yet: the timer stays.
+        Err(_) => return Ok(false),
+    };
+    dispute.unanswered_at = Some(now);
+    let data = json!({ "respond_by": dispute.respond_by, "waiting_on": other_party(dispute.opened_by) });
+    let mut commit = app.store.begin();
+    commit.record(&mut dispute, Step::of(t, Actor::System, None, data), now)?;
+    commit.delete(&timer.key)?;
+    app.commit(commit).await?;
+    tracing::warn!(dispute_id, order_id = dispute.order_id, "dispute unanswered");
+    Ok(true)
+}
+
+/// What a party does to settle or end a dispute themselves.
+pub enum PartyMove {
+    /// Propose how to split escrow.
+    Propose(NewSettlement),
+    /// Accept the other party's proposal: the dispute is decided by it.
+    Accept,
+    /// Decline the other party's proposal.
+    Decline,
+    /// Withdraw the dispute (its opener): the order resumes where it was.
+    Withdraw,
+}
+
+/// A party's settlement move or withdrawal on an open dispute, each its table's row on the
+/// dispute's timeline and, where it ends the dispute, the order's move in the same
+/// transaction. Of a settlement accepted and support's resolution sent at once, one wins;
+/// the other answers 409 `dispute_resolved` naming the decision that won.
+pub async fn party_move(
+    app: &App,
+    caller: &Caller,
+    order_id: &str,
+    dispute_id: &str,
+    made: PartyMove,
+    now: DateTime<Utc>,
+) -> Result<(Dispute, Order), ApiError> {
+    let attempt = party_move_once(app, caller, order_id, dispute_id, made, now).await;
+    unless_resolved_meanwhile(app, dispute_id, attempt).await
+}
+
+async fn party_move_once(
+    app: &App,
+    caller: &Caller,
+    order_id: &str,
+    dispute_id: &str,
+    made: PartyMove,
+    now: DateTime<Utc>,
+) -> Result<(Dispute, Order), ApiError> {
+    let (mut dispute, actor) = of_order(app, caller, order_id, dispute_id).await?;
+    let action = match &made {
+        PartyMove::Propose(_) => DisputeAction::ProposeSettlement,
+        PartyMove::Accept => DisputeAction::AcceptSettlement,
+        PartyMove::Decline => DisputeAction::DeclineSettlement,
+        PartyMove::Withdraw => DisputeAction::Withdraw,
+    };
+    let t = lifecycle::step(DISPUTE, dispute.state, action, actor, &dispute.facts(now))
+        .map_err(|why| dispute::refused_move(action, why))?;
+    let mut order: Order =
+        app.store.tracked(&dispute.order_id).await?.ok_or_else(|| ApiError::internal("a dispute without its order"))?;
     let me = Some(caller.user_id.as_str());
-    commit.record(&mut dispute, Step::of(t, Actor::Support, me, data.clone()), now)?;
-    commit.record(&mut order, Step::of(order_step, Actor::Support, me, data), now)?;
+    let mut commit = app.store.begin();
+    let data = match made {
+        PartyMove::Propose(new) => {
+            new.check(&app.config.policy, &order)?;
+            dispute.settlement = Some(new.into_settlement(actor, &caller.user_id, now));
+            json!({ "settlement": dispute.settlement })
+        }
+        PartyMove::Decline => json!({ "settlement": dispute.settlement.take() }),
+        PartyMove::Accept => {
+            let settlement =
+                dispute.settlement.clone().ok_or_else(|| ApiError::internal("accepted without a settlement"))?;
+            dispute.check_decidable()?;
+            // Escrow may have moved since it was proposed (a chargeback): it must still
+            // add up.
+            let again = NewSettlement {
+                refund_to_buyer: settlement.refund_to_buyer.clone(),
+                release_to_seller: settlement.release_to_seller.clone(),
+                note: None,
+            };
+            again.check(&app.config.policy, &order)?;
+            let (decision, amount) = settlement.decision();
+            let note = settlement.note.clone().unwrap_or_else(|| "settled by the parties".into());
+            let decided = Decided {
+                decision,
+                amount,
+                note,
+                by: Actor::System,
+                by_user: &caller.user_id,
+                settlement: Some(settlement),
+            };
+            let (order_step, data) = decide(app, &mut commit, &mut dispute, &mut order, decided, now).await?;
+            commit.record(&mut order, Step::of(order_step, Actor::System, me, data.clone()), now)?;
+            data
+        }
+        PartyMove::Withdraw => {
+            let order_step =
+                lifecycle::step(ORDER, order.state, OrderAction::ResumeDisputed, Actor::System, &order.facts(now))
+                    .map_err(|why| dispute::refused(&order, why))?;
+            let resumes = order.frozen.as_ref().map(|f| f.state);
+            order.dispute_withdrawn(now);
+            dispute.settlement = None;
+            // A dispute after completion took the releases back: they go out again.
+            let release = match resumes {
+                Some(OrderState::Completed) => release_rest(&mut commit, &mut order, now)?,
+                _ => None,
+            };
+            let data = json!({
+                "dispute_id": dispute_id,
+                "resumes": order_step.to,
+                "due_at": order.due_at,
+                "auto_complete_at": order.auto_complete_at,
+                "release": release,
+            });
+            commit.record(&mut order, Step::of(order_step, Actor::System, me, data.clone()), now)?;
+            data
+        }
+    };
+    commit.record(&mut dispute, Step::of(t, actor, me, data), now)?;
     app.commit(commit).await?;
     Ok((dispute, order))
 }

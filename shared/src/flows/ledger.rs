@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use crate::adapters::dynamo::commit::Commit;
 use crate::adapters::dynamo::keys;
 use peyman_rules::error::ApiError;
-use peyman_rules::ledger::{Account, Entry, EntryKind, Refusal, Release, entries};
+use peyman_rules::ledger::{Account, Entry, EntryKind, Refusal, Release, cause_seq, entries};
 use peyman_rules::lifecycle::OrderState;
 use peyman_rules::money::Money;
 use peyman_rules::order::Order;
@@ -79,6 +79,30 @@ pub fn released(commit: &mut Commit, order: &Order, release: &Release, now: Date
     let clears_at = now + chrono::Duration::seconds(order.policy.clearance_seconds);
     commit.ledger(&pk, seq, &entry, Some(clears_at))?;
     commit.timer(clears_at, &clearance_timer(id, seq))
+}
+
+/// A completed order is disputed: its releases still pending (`ledger::pending_releases`)
+/// go back into escrow, in one entry, and leave the seller's releases not yet cleared (on
+/// the condition that they are still there, so a clearance that ran meanwhile and this
+/// reversal never both take the same release).
+pub fn release_reversed(
+    commit: &mut Commit,
+    order: &mut Order,
+    releases: &[Entry],
+    now: DateTime<Utc>,
+) -> Result<(), ApiError> {
+    if releases.is_empty() {
+        return Ok(());
+    }
+    let entry = book(commit, order, |cause| entries::release_reversed(releases, cause, now))?;
+    order.escrow.released += entry.posted(&Account::Escrow(order.order_id.clone()));
+    let pk = keys::tracked("ORDER", &order.order_id).pk;
+    for release in releases {
+        let seq = cause_seq(&release.cause)
+            .ok_or_else(|| ApiError::internal(format!("a release caused by {}", release.cause)))?;
+        commit.cleared(&pk, seq)?;
+    }
+    Ok(())
 }
 
 /// What clearing a release does now: nothing yet while the order is disputed or its

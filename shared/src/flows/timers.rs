@@ -4,7 +4,8 @@
 //! progress past its due time is flagged late, and after the grace period its buyer is
 //! told they may cancel it; a delivered stage the buyer left unanswered is accepted; an
 //! unanswered cancellation request is accepted; a completed order's review window closes;
-//! a refund is asked of the provider again. A timer whose entity
+//! a dispute the other party left unanswered is marked so for support; a refund is asked
+//! of the provider again. A timer whose entity
 //! has moved on is refused and dropped; one that fails is retried later, then parked.
 
 use chrono::{DateTime, Utc};
@@ -14,11 +15,11 @@ use serde_json::json;
 use crate::adapters::dynamo::keys;
 use crate::adapters::dynamo::timers::DueTimer;
 use crate::flows::payments::{refund_within, send_refund};
-use crate::flows::reviews;
 use crate::flows::{App, ledger};
+use crate::flows::{disputes, reviews};
 use peyman_rules::error::ApiError;
 use peyman_rules::followup::FollowUp;
-use peyman_rules::ledger::EntryKind;
+use peyman_rules::ledger::{EntryKind, pending_releases};
 use peyman_rules::lifecycle::{
     self, Actor, LATE_CANCELLATION_AVAILABLE, Note, OFFER, ORDER, ORDER_LATE, OfferAction, OrderAction, REQUEST,
     RequestAction, Timer, Transition,
@@ -124,11 +125,12 @@ pub async fn fire(app: &App, timer: &DueTimer, now: DateTime<Utc>) -> Result<boo
         Target::Order(id, Timer::AutoComplete) => auto_complete(app, id, timer, now).await,
         Target::Order(id, Timer::CancellationTimeout) => cancellation_timeout(app, id, timer, now).await,
         Target::Order(id, Timer::ReviewWindowCloses) => close_reviews(app, id, timer, now).await,
+        Target::Order(_, Timer::ResponseDue) | Target::Unknown => drop_unknown(app, timer).await,
         Target::Refund { intent_id, refund_id } => {
             send_refund(app, intent_id, refund_id, Some(&timer.key), now).await.map(|()| true)
         }
         Target::Clearance { order_id, seq } => clear(app, order_id, seq, timer, now).await,
-        Target::Unknown => drop_unknown(app, timer).await,
+        Target::Dispute(id) => disputes::response_due(app, id, timer, now).await,
     }
 }
 
@@ -145,8 +147,8 @@ async fn clear(app: &App, order_id: &str, seq: u64, timer: &DueTimer, now: DateT
     let released_by = format!("order/{order_id}#{seq}");
     let release = entries.iter().find(|e| e.kind == EntryKind::StageReleased && e.cause == released_by);
     let Some(release) = release else { return drop_unknown(app, timer).await };
-    let cleared_by = format!("{released_by}/cleared");
-    if entries.iter().any(|e| e.kind == EntryKind::Cleared && e.cause == cleared_by) {
+    // Cleared already, or taken back into escrow by a dispute after completion.
+    if !pending_releases(&entries).iter().any(|r| r.cause == released_by) {
         app.store.delete_key(&timer.key).await?;
         return Ok(false);
     }

@@ -141,6 +141,7 @@ async fn a_dispute_freezes_the_order_and_support_resolves_it_with_a_partial_refu
         .await
         .problem(409, "dispute_resolved");
     let o = deal.order(&api, &order_id).await;
+    // Final: reviewed next, and never disputed again.
     assert_eq!((o["status"].as_str(), o["allowed_actions"].clone()), (Some("completed"), json!(["review"])));
     let resolved = api.get("/v1/support/disputes?status=resolved&limit=100", &support).await;
     assert!(resolved.ok(200)["items"].as_array().unwrap().iter().any(|d| d["dispute_id"] == dispute_id.as_str()));
@@ -232,8 +233,7 @@ async fn disputes_refused_are_named_and_store_nothing() {
     api.post(&path(&unpaid, "disputes"), &buyer, good.clone()).await.problem(409, "order_not_paid");
     api.post(&path(&unpaid, "cancel"), &buyer, json!({})).await.ok(200);
     api.post(&path(&unpaid, "disputes"), &buyer, good.clone()).await.problem(409, "order_cancelled");
-    let completed = deal.completed_order(&api, &stripe).await;
-    api.post(&path(&completed, "disputes"), &seller, good.clone()).await.problem(409, "order_completed");
+    // A completed order past its window: `clock::a_dispute_opened_after_auto_completion_…`.
 
     let order_id = deal.paid_order(&api, &stripe).await;
     let before = deal.order(&api, &order_id).await;

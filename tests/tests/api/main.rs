@@ -8,8 +8,10 @@
 
 mod authz;
 mod capacity_meter;
+mod clock;
 mod contract;
 mod cors;
+mod dispute_process;
 mod disputes;
 mod domain_events;
 mod events;

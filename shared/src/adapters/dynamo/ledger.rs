@@ -73,14 +73,16 @@ impl Commit {
         Ok(())
     }
 
-    /// The release booked by event `seq` in partition `pk` has cleared: it leaves its
-    /// seller's releases not yet cleared (its postings stay as they were).
+    /// The release booked by event `seq` in partition `pk` has cleared, or was taken back
+    /// by a dispute after completion: it leaves its seller's releases not yet cleared (its
+    /// postings stay as they were), once. A clearance and a reversal of the same release
+    /// cannot both commit.
     pub fn cleared(&mut self, pk: &str, seq: u64) -> Result<(), ApiError> {
         let update = Update::builder()
             .table_name(&self.table)
             .set_key(Some(key_item(&keys::ledger_entry(pk, seq, "stage_released"))))
             .update_expression("REMOVE GSI2PK, GSI2SK")
-            .condition_expression("attribute_exists(PK)")
+            .condition_expression("attribute_exists(GSI2PK)")
             .build()
             .map_err(ApiError::internal)?;
         self.writes.push(TransactWriteItem::builder().update(update).build());
