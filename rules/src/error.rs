@@ -204,6 +204,23 @@ problem_codes! {
     /// The buyer's right to cancel a late order alone is not open yet.
     LateCancellationNotOpen = "late_cancellation_not_open", [409];
 
+    // ---- amendments (422, 409) ---------------------------------------------------------
+    /// An amendment changes something: `extra_days`, `extra_revisions` or `lower_price`.
+    EmptyAmendment = "empty_amendment", [422];
+    /// More days are 1 to 365, more revisions 1 to 20.
+    InvalidExtension = "invalid_extension", [422];
+    /// That stage is accepted already: its days are past.
+    StageDone = "stage_done", [422];
+    /// Only a stage after the current one (not started) is priced lower.
+    StageStarted = "stage_started", [422];
+    /// An amendment is already proposed on this order; it is answered first.
+    AmendmentOpen = "amendment_open", [409];
+    /// No amendment the caller may answer (the other party's) or withdraw (their own) is
+    /// open.
+    NoAmendmentToAnswer = "no_amendment_to_answer", [409];
+    /// A completed order is not amended (its buyer may tip).
+    OrderCompleted = "order_completed", [409];
+
     // ---- reviews (422, 409) ------------------------------------------------------------
     /// A rating is a whole number from 1 to 5.
     RatingOutOfRange = "rating_out_of_range", [422];

@@ -2,6 +2,7 @@
 //! a provider; time arrives as `now`, and what is loaded arrives as arguments. Everything
 //! above builds on this layer, and it builds on nothing of ours.
 
+pub mod amendment;
 pub mod caller;
 pub mod canonical;
 pub mod case;

@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 
 use crate::ledger::{self, Escrow, FeePolicy, Release};
 use crate::lifecycle::{self, Actor, ORDER, OrderState, ReviewFacts, Timer};
+use crate::money::Money;
 use crate::offer::{Offer, Terms};
 use crate::policy::Policy;
 use crate::timeline;
@@ -57,6 +58,9 @@ pub struct OrderPolicy {
     /// How long after completion the order may still be disputed.
     #[serde(default = "default_dispute_after_completion_seconds")]
     pub dispute_after_completion_seconds: i64,
+    /// How long the other party has to answer a proposed amendment.
+    #[serde(default = "default_amendment_response_seconds")]
+    pub amendment_response_seconds: i64,
 }
 
 fn default_clearance_seconds() -> i64 {
@@ -69,6 +73,30 @@ fn default_dispute_response_seconds() -> i64 {
 
 fn default_dispute_after_completion_seconds() -> i64 {
     3 * 86_400
+}
+
+fn default_amendment_response_seconds() -> i64 {
+    48 * 3_600
+}
+
+/// The amendment proposed on an order and not yet answered (one at a time; the record
+/// is `amendment::Amendment`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OpenAmendment {
+    pub amendment_id: String,
+    pub by: Actor,
+    pub respond_by: DateTime<Utc>,
+}
+
+/// The amendment in force: the chain's head and what the work reads from its terms.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Amended {
+    pub amendment_id: String,
+    pub hash: String,
+    pub count: u32,
+    pub price: Money,
+    pub revisions_included: u32,
+    pub stage_amounts: Vec<Option<i64>>,
 }
 
 /// Where a disputed order stood when its dispute froze it, so a withdrawn dispute
@@ -93,6 +121,7 @@ impl OrderPolicy {
             clearance_seconds: policy.clearance.num_seconds(),
             dispute_response_seconds: policy.dispute_response.num_seconds(),
             dispute_after_completion_seconds: policy.dispute_after_completion.num_seconds(),
+            amendment_response_seconds: policy.amendment_response.num_seconds(),
         }
     }
 }
@@ -140,6 +169,13 @@ pub struct Order {
     /// Where it stood when its open dispute froze it.
     #[serde(default)]
     pub frozen: Option<Frozen>,
+    /// The amendment proposed and not yet answered, if any (one at a time).
+    #[serde(default)]
+    pub amendment: Option<OpenAmendment>,
+    /// The amendment in force, if any took effect: the head of the chain from `terms_hash`
+    /// and what the work reads from its terms (`terms` stay as the buyer accepted them).
+    #[serde(default)]
+    pub amended: Option<Amended>,
     /// What was paid into its escrow and what left it (issue 26).
     #[serde(default)]
     pub escrow: Escrow,
@@ -177,6 +213,8 @@ impl Order {
             reviews: OrderReviews::default(),
             dispute_id: None,
             frozen: None,
+            amendment: None,
+            amended: None,
             escrow: Escrow::default(),
             created_at: now,
             updated_at: now,
@@ -239,6 +277,7 @@ impl Order {
         self.frozen = Some(Frozen { state: self.state, at: now, auto_complete_at: self.auto_complete_at });
         self.auto_complete_at = None;
         self.cancellation = None;
+        self.amendment = None;
     }
 
     /// Its dispute was decided at `now` (by support or a settlement), moving it to `to`:
@@ -301,6 +340,7 @@ impl Order {
             Timer::AutoComplete => self.auto_complete_at,
             Timer::CancellationTimeout => self.cancellation.as_ref().map(|c| c.respond_by),
             Timer::ReviewWindowCloses => self.review_window_ends_at(),
+            Timer::AmendmentExpires => self.amendment.as_ref().map(|a| a.respond_by),
             Timer::ResponseDue => None,
         }
     }
@@ -324,6 +364,54 @@ impl Order {
         self.state == OrderState::InProgress
             && self.late
             && self.timer_due(Timer::LateCancellationOpens).is_some_and(|at| now >= at)
+    }
+
+    /// The hash of the terms in force: the contract's, or the last amendment's that took
+    /// effect (the head of the chain).
+    pub fn terms_hash_in_force(&self) -> &str {
+        self.amended.as_ref().map_or(&self.terms_hash, |a| &a.hash)
+    }
+
+    /// The price in force.
+    pub fn price(&self) -> &Money {
+        self.amended.as_ref().map_or(&self.terms.price, |a| &a.price)
+    }
+
+    /// The revisions the terms in force include.
+    pub fn revisions_included(&self) -> u32 {
+        self.amended.as_ref().map_or(self.terms.revisions_included, |a| a.revisions_included)
+    }
+
+    /// Stage `index`'s (0-based) amount in the terms in force, if it has one.
+    pub fn stage_amount(&self, index: u32) -> Option<i64> {
+        match &self.amended {
+            Some(a) => a.stage_amounts.get(index as usize).copied().flatten(),
+            None => self.terms.stages.get(index as usize).and_then(|s| s.amount),
+        }
+    }
+
+    /// An amendment was proposed: it is the open one, answerable until its window ends.
+    pub fn amendment_proposed(&mut self, open: OpenAmendment) {
+        self.amendment = Some(open);
+    }
+
+    /// The open amendment was answered (declined, withdrawn) or expired: none is open.
+    pub fn amendment_closed(&mut self) {
+        self.amendment = None;
+    }
+
+    /// An amendment took effect at `now`: its terms (`in_force`) are in force. `extra_days`
+    /// more move the due time (and a late flag whose new due time is ahead comes down); a
+    /// delivered stage waiting for the buyer keeps its auto-complete time.
+    pub fn amendment_took_effect(&mut self, in_force: Amended, extra_days: Option<u32>, now: DateTime<Utc>) {
+        self.amendment = None;
+        if let Some(days) = extra_days {
+            self.due_at = self.due_at.map(|due| due + chrono::Duration::days(i64::from(days)));
+            if self.late && self.due_at.is_some_and(|due| due > now) {
+                self.late = false;
+            }
+        }
+        self.amended = Some(in_force);
     }
 
     /// How many stages the terms have (at least one).
@@ -356,11 +444,7 @@ impl Order {
     /// amounts, it is the only one that releases.
     pub fn release(&mut self) -> Result<Option<Release>, ledger::Refusal> {
         let held = self.escrow.held();
-        let gross = if self.stages_left() == 0 {
-            held
-        } else {
-            self.terms.stages.get(self.stage as usize).and_then(|s| s.amount).unwrap_or(0).min(held)
-        };
+        let gross = if self.stages_left() == 0 { held } else { self.stage_amount(self.stage).unwrap_or(0).min(held) };
         self.take(gross)
     }
 
@@ -465,6 +549,14 @@ impl Order {
             "auto_complete_at": self.auto_complete_at,
             "completed_at": self.completed_at,
             "cancellation_request": self.cancellation,
+            "amendment": self.amendment.as_ref().filter(|_| matches!(self.state, OrderState::InProgress | OrderState::Delivered)),
+            "amended": self.amended.as_ref().map(|a| json!({
+                "count": a.count,
+                "amendment_id": a.amendment_id,
+                "hash": a.hash,
+                "price": a.price,
+                "revisions_included": a.revisions_included,
+            })),
             "dispute_id": self.dispute_id,
             "money": {
                 "currency": self.terms.price.currency,
@@ -503,7 +595,10 @@ crate::tracked::tracked!(Order, crate::lifecycle::OrderState, "ORDER", "order", 
         self.timer_due(timer)
     }
     fn revisions(&self) -> (u32, u32) {
-        (self.revisions_used, self.terms.revisions_included)
+        (self.revisions_used, self.revisions_included())
+    }
+    fn open_amendment(&self) -> Option<(crate::lifecycle::Actor, DateTime<Utc>)> {
+        self.amendment.as_ref().map(|a| (a.by, a.respond_by))
     }
     fn stages_left(&self) -> u32 {
         Order::stages_left(self)
@@ -737,29 +832,31 @@ mod tests {
 
         // A chargeback (`System`) opens a dispute wherever a party may.
         const D: &str = "open_dispute";
+        // Either party proposes an amendment of the running work.
+        const A: &str = "propose_amendment";
         let cases: [(&str, &Order, [&[&str]; 4]); 12] = [
             ("unpaid", &unpaid, [&["cancel"], &["cancel"], &[], &["pay"]]),
             (
                 "in progress",
                 &in_progress,
-                [&["request_cancellation", D], &["deliver", "request_cancellation", D], &[], &[D]],
+                [&["request_cancellation", A, D], &["deliver", "request_cancellation", A, D], &[], &[D]],
             ),
             (
                 "late",
                 &late,
-                [&["cancel", "request_cancellation", D], &["deliver", "request_cancellation", D], &[], &[D]],
+                [&["cancel", "request_cancellation", A, D], &["deliver", "request_cancellation", A, D], &[], &[D]],
             ),
             (
                 "buyer asked to cancel",
                 &asked,
-                [&[D], &["deliver", "accept_cancellation", "decline_cancellation", D], &[], &[D]],
+                [&[A, D], &["deliver", "accept_cancellation", "decline_cancellation", A, D], &[], &[D]],
             ),
             (
                 "delivered",
                 &delivered,
                 [
-                    &["request_revision", "accept_delivery", "request_cancellation", D],
-                    &["request_cancellation", D],
+                    &["request_revision", "accept_delivery", "request_cancellation", A, D],
+                    &["request_cancellation", A, D],
                     &[],
                     &[D],
                 ],
@@ -767,7 +864,7 @@ mod tests {
             (
                 "delivered, no revisions left",
                 &no_revisions,
-                [&["accept_delivery", "request_cancellation", D], &["request_cancellation", D], &[], &[D]],
+                [&["accept_delivery", "request_cancellation", A, D], &["request_cancellation", A, D], &[], &[D]],
             ),
             (
                 // Support decides; the system applies a settlement or a withdrawal the
@@ -800,7 +897,7 @@ mod tests {
         // What a party is shown is the table's answer for them.
         assert_eq!(
             delivered.view(Some(Actor::Buyer), now)["allowed_actions"],
-            json!(["request_revision", "accept_delivery", "request_cancellation", D])
+            json!(["request_revision", "accept_delivery", "request_cancellation", A, D])
         );
         assert_eq!(delivered.view(None, now)["allowed_actions"], json!([]));
     }

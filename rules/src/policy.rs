@@ -65,6 +65,8 @@ pub struct Policy {
     pub dispute_response: chrono::Duration,
     /// How long after completion an order may still be disputed.
     pub dispute_after_completion: chrono::Duration,
+    /// How long the other party has to answer a proposed amendment.
+    pub amendment_response: chrono::Duration,
 }
 
 impl Default for Policy {
@@ -95,6 +97,7 @@ impl Default for Policy {
             review_window: chrono::Duration::days(14),
             dispute_response: chrono::Duration::hours(72),
             dispute_after_completion: chrono::Duration::days(3),
+            amendment_response: chrono::Duration::hours(48),
         }
     }
 }

@@ -76,6 +76,10 @@ pub trait Tracked: Serialize + DeserializeOwned + Clone {
     fn disputable_until(&self) -> Option<DateTime<Utc>> {
         None
     }
+    /// An open amendment: who proposed it, until when it may be answered (orders only).
+    fn open_amendment(&self) -> Option<(Actor, DateTime<Utc>)> {
+        None
+    }
 
     /// The support queue it is listed in (GSI2), by state, instead of its seller's list
     /// (disputes, withdrawals).
@@ -102,6 +106,7 @@ pub trait Tracked: Serialize + DeserializeOwned + Clone {
             opener: self.opener(),
             resumes: self.resumes(),
             disputable_until: self.disputable_until(),
+            amendment: self.open_amendment(),
         }
     }
 

@@ -1,9 +1,11 @@
 //! The order's work after payment (`peyman::flows::work`): the seller delivers the
 //! current stage, the buyer asks for a revision or accepts it; either party cancels an
-//! order not yet paid, the buyer a late one, and both a paid one by agreement; the
-//! parties read the deliveries.
+//! order not yet paid, the buyer a late one, and both a paid one by agreement; either
+//! proposes an amendment the other answers (`peyman::flows::amendments`); the parties read
+//! the deliveries and the amendments.
 
 use lambda_http::{Body, Error, Request, Response};
+use peyman::flows::amendments::{self, Answer, Answer::*};
 use peyman::flows::{App, work};
 use peyman::shell::answer::Reply;
 use peyman::shell::http::{ApiRequest, serve, unknown_route};
@@ -55,7 +57,23 @@ async fn route(app: &App, req: &ApiRequest) -> Result<Reply, ApiError> {
             req.no_body()?;
             work::decline_cancellation(app, me, &order_id, &req.path_id("request_id")?, now).await?
         }
+        "POST /v1/orders/{order_id}/amendments" => {
+            let (order, proposed) = amendments::propose(app, me, &order_id, req.json()?, now).await?;
+            return Reply::created(proposed.with_order(&order, order.role_of(me), now));
+        }
+        "GET /v1/orders/{order_id}/amendments" => return Reply::ok(amendments::list(app, me, &order_id).await?.view()),
+        "POST /v1/orders/{order_id}/amendments/{amendment_id}/accept" => return amend(app, req, Accept).await,
+        "POST /v1/orders/{order_id}/amendments/{amendment_id}/decline" => return amend(app, req, Decline).await,
+        "POST /v1/orders/{order_id}/amendments/{amendment_id}/withdraw" => return amend(app, req, Withdraw).await,
         _ => return unknown_route(req),
     };
     Reply::ok(order.view(order.role_of(me), now))
+}
+
+/// A party's answer to an open amendment: it, with the order as it now stands.
+async fn amend(app: &App, req: &ApiRequest, answer: Answer) -> Result<Reply, ApiError> {
+    req.no_body()?;
+    let (order_id, amendment_id) = (req.path_id("order_id")?, req.path_id("amendment_id")?);
+    let (order, answered) = amendments::answer(app, &req.caller, &order_id, &amendment_id, answer, req.now).await?;
+    Reply::ok(answered.with_order(&order, order.role_of(&req.caller), req.now))
 }

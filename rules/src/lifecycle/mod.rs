@@ -88,6 +88,15 @@ pub enum Guard {
     /// A completed order is still within the window after completion in which it may be
     /// disputed.
     DisputeWindowOpen,
+    /// No amendment is proposed on the order.
+    NoAmendmentOpen,
+    /// An amendment is proposed, by the other party than the one acting, and its answer
+    /// window is open.
+    AmendmentOpenByOther,
+    /// An amendment is proposed by the one acting.
+    AmendmentOpenByActor,
+    /// An amendment is proposed and its answer window has passed.
+    AmendmentExpired,
 }
 
 /// Which reviews an order has (orders only; none for everything else).
@@ -139,6 +148,8 @@ pub struct Facts {
     pub resumes: Option<OrderState>,
     /// Until when a completed order may be disputed (orders).
     pub disputable_until: Option<DateTime<Utc>>,
+    /// An open amendment: who proposed it, and until when the other may answer (orders).
+    pub amendment: Option<(Actor, DateTime<Utc>)>,
 }
 
 impl Facts {
@@ -155,6 +166,7 @@ impl Facts {
             opener: None,
             resumes: None,
             disputable_until: None,
+            amendment: None,
         }
     }
 
@@ -185,6 +197,10 @@ impl Facts {
             Guard::ResumesDelivered => self.resumes == Some(OrderState::Delivered),
             Guard::ResumesCompleted => self.resumes == Some(OrderState::Completed),
             Guard::DisputeWindowOpen => self.disputable_until.is_some_and(|until| self.now < until),
+            Guard::NoAmendmentOpen => self.amendment.is_none(),
+            Guard::AmendmentOpenByOther => self.amendment.is_some_and(|(by, until)| by != actor && self.now < until),
+            Guard::AmendmentOpenByActor => self.amendment.is_some_and(|(by, _)| by == actor),
+            Guard::AmendmentExpired => self.amendment.is_some_and(|(_, until)| self.now >= until),
         }
     }
 }
@@ -209,10 +225,12 @@ pub enum Timer {
     /// A dispute's response window closes: if the other party has not answered, support
     /// is told and the dispute is marked unanswered.
     ResponseDue,
+    /// A proposed amendment's answer window closes: unanswered, it expires.
+    AmendmentExpires,
 }
 
 impl Timer {
-    const ALL: [Timer; 7] = [
+    const ALL: [Timer; 8] = [
         Timer::ExpireAtDeadline,
         Timer::LateAtDue,
         Timer::LateCancellationOpens,
@@ -220,6 +238,7 @@ impl Timer {
         Timer::CancellationTimeout,
         Timer::ReviewWindowCloses,
         Timer::ResponseDue,
+        Timer::AmendmentExpires,
     ];
 
     /// What follows the entity's subject in the timer's (none for its deadline).
@@ -232,6 +251,7 @@ impl Timer {
             Timer::CancellationTimeout => Some("cancellation"),
             Timer::ReviewWindowCloses => Some("reviews"),
             Timer::ResponseDue => Some("response"),
+            Timer::AmendmentExpires => Some("amendment"),
         }
     }
 

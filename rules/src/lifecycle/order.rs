@@ -62,6 +62,16 @@ pub enum OrderAction {
     PartlyRefundDisputed,
     /// Its opener withdrew the dispute: the order resumes in the state it was disputed in.
     ResumeDisputed,
+    /// Either party proposes an amendment of the running work (one open at a time).
+    ProposeAmendment,
+    /// The other party accepts it: it takes effect.
+    AcceptAmendment,
+    /// The other party declines it.
+    DeclineAmendment,
+    /// Its author withdraws it.
+    WithdrawAmendment,
+    /// Its answer window passed in silence.
+    ExpireAmendment,
 }
 
 #[rustfmt::skip]
@@ -94,6 +104,19 @@ pub static ORDER: &[Transition<OrderState, OrderAction>] = {
         row(Delivered,       AcceptCancellation,   &[Buyer, Seller], Some(RequestOpenByOther),     Cancelled,  "cancellation_accepted",            &[Buyer, Seller], &[]),
         row(Delivered,       DeclineCancellation,  &[Buyer, Seller], Some(RequestOpenByOther),     Delivered,  "cancellation_declined",            &[Buyer, Seller], &[Timer::AutoComplete]),
         row(Delivered,       CancellationTimeout,  &[System],        Some(RequestUnanswered),      Cancelled,  "cancellation_accepted_by_silence", &[Buyer, Seller], &[]),
+        // Amendments of the running work: one open at a time, answered by the other party
+        // (accepted: it takes effect, the due time re-armed), withdrawn by its author, or
+        // expired by silence. Never during a dispute or after completion.
+        row(InProgress,      ProposeAmendment,     &[Buyer, Seller], Some(NoAmendmentOpen),      InProgress, "amendment_proposed",               &[Buyer, Seller], &[Timer::AmendmentExpires]),
+        row(InProgress,      AcceptAmendment,      &[Buyer, Seller], Some(AmendmentOpenByOther), InProgress, "order_amended",                    &[Buyer, Seller], &[Timer::LateAtDue, Timer::LateCancellationOpens]),
+        row(InProgress,      DeclineAmendment,     &[Buyer, Seller], Some(AmendmentOpenByOther), InProgress, "amendment_declined",               &[Buyer, Seller], &[]),
+        row(InProgress,      WithdrawAmendment,    &[Buyer, Seller], Some(AmendmentOpenByActor), InProgress, "amendment_withdrawn",              &[Buyer, Seller], &[]),
+        row(InProgress,      ExpireAmendment,      &[System],        Some(AmendmentExpired),     InProgress, "amendment_expired",                &[Buyer, Seller], &[]),
+        row(Delivered,       ProposeAmendment,     &[Buyer, Seller], Some(NoAmendmentOpen),      Delivered,  "amendment_proposed",               &[Buyer, Seller], &[Timer::AmendmentExpires]),
+        row(Delivered,       AcceptAmendment,      &[Buyer, Seller], Some(AmendmentOpenByOther), Delivered,  "order_amended",                    &[Buyer, Seller], &[]),
+        row(Delivered,       DeclineAmendment,     &[Buyer, Seller], Some(AmendmentOpenByOther), Delivered,  "amendment_declined",               &[Buyer, Seller], &[]),
+        row(Delivered,       WithdrawAmendment,    &[Buyer, Seller], Some(AmendmentOpenByActor), Delivered,  "amendment_withdrawn",              &[Buyer, Seller], &[]),
+        row(Delivered,       ExpireAmendment,      &[System],        Some(AmendmentExpired),     Delivered,  "amendment_expired",                &[Buyer, Seller], &[]),
         // A dispute freezes a paid order until support decides: from `disputed` only
         // support moves it, so no timer and no party action applies meanwhile.
         row(InProgress,      OpenDispute,          &[Buyer, Seller, System], None,                 Disputed,   "dispute_opened",                   &[Buyer, Seller], &[]),

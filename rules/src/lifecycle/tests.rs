@@ -143,7 +143,12 @@ fn allowed_actions_follow_the_table() {
     no_revisions.revisions_included = 0;
     assert_eq!(
         allowed(ORDER, OrderState::Delivered, Buyer, &no_revisions),
-        vec![OrderAction::AcceptDelivery, OrderAction::RequestCancellation, OrderAction::OpenDispute]
+        vec![
+            OrderAction::AcceptDelivery,
+            OrderAction::RequestCancellation,
+            OrderAction::ProposeAmendment,
+            OrderAction::OpenDispute
+        ]
     );
     // An open cancellation request is answered by the other party only, and no
     // second one is opened meanwhile.
@@ -151,15 +156,56 @@ fn allowed_actions_follow_the_table() {
     asked.request = Some((Seller, asked.now + Duration::hours(48)));
     assert_eq!(
         allowed(ORDER, OrderState::InProgress, Buyer, &asked),
-        vec![OrderAction::AcceptCancellation, OrderAction::DeclineCancellation, OrderAction::OpenDispute]
+        vec![
+            OrderAction::AcceptCancellation,
+            OrderAction::DeclineCancellation,
+            OrderAction::ProposeAmendment,
+            OrderAction::OpenDispute
+        ]
     );
     assert!(
         allowed(ORDER, OrderState::InProgress, Seller, &asked).iter().all(|a| [
             OrderAction::Deliver,
+            OrderAction::ProposeAmendment,
             OrderAction::OpenDispute
         ]
         .contains(a))
     );
+    // An open amendment is answered by the other party while its window runs, withdrawn
+    // by its author, and expired by the system once it has passed; no second one meanwhile.
+    let mut amended = facts(60);
+    amended.amendment = Some((Seller, amended.now + Duration::hours(48)));
+    assert_eq!(
+        allowed(ORDER, OrderState::Delivered, Buyer, &amended),
+        vec![
+            OrderAction::RequestRevision,
+            OrderAction::AcceptDelivery,
+            OrderAction::RequestCancellation,
+            OrderAction::AcceptAmendment,
+            OrderAction::DeclineAmendment,
+            OrderAction::OpenDispute
+        ]
+    );
+    assert_eq!(
+        allowed(ORDER, OrderState::Delivered, Seller, &amended),
+        vec![OrderAction::RequestCancellation, OrderAction::WithdrawAmendment, OrderAction::OpenDispute]
+    );
+    assert_eq!(allowed(ORDER, OrderState::Delivered, System, &amended), vec![OrderAction::OpenDispute]);
+    amended.now += Duration::hours(48);
+    assert!(
+        !allowed(ORDER, OrderState::Delivered, Buyer, &amended).contains(&OrderAction::AcceptAmendment),
+        "too late"
+    );
+    // (Its auto-complete window has passed too, in these facts.)
+    assert_eq!(
+        allowed(ORDER, OrderState::Delivered, System, &amended),
+        vec![OrderAction::AutoComplete, OrderAction::ExpireAmendment, OrderAction::OpenDispute]
+    );
+    for state in [OrderState::AwaitingPayment, OrderState::Disputed, OrderState::Completed, OrderState::Cancelled] {
+        for actor in [Buyer, Seller] {
+            assert!(!allowed(ORDER, state, actor, &facts(60)).contains(&OrderAction::ProposeAmendment), "{state:?}");
+        }
+    }
     // The provider's word of a chargeback opens a dispute at any time.
     assert_eq!(allowed(ORDER, OrderState::InProgress, System, &asked), vec![OrderAction::OpenDispute]);
     asked.now += Duration::hours(48);

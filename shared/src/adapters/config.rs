@@ -52,7 +52,7 @@ pub struct Config {
     /// (`REQUEST_ANSWER_WINDOW_SECONDS`, `PAYMENT_WINDOW_SECONDS`, `CLEARANCE_SECONDS`,
     /// `AUTO_COMPLETE_SECONDS`, `CANCELLATION_RESPONSE_SECONDS`,
     /// `LATE_CANCELLATION_GRACE_SECONDS`, `REVIEW_WINDOW_SECONDS`, `DISPUTE_RESPONSE_SECONDS`,
-    /// `DISPUTE_AFTER_COMPLETION_SECONDS`), and the fee
+    /// `DISPUTE_AFTER_COMPLETION_SECONDS`, `AMENDMENT_RESPONSE_SECONDS`), and the fee
     /// (`PLATFORM_FEE_BASIS_POINTS`, `PLATFORM_FEE_MINIMUM`). Orders copy the policy in
     /// force when placed.
     pub policy: Policy,
@@ -226,6 +226,7 @@ impl Config {
                         "DISPUTE_AFTER_COMPLETION_SECONDS",
                         defaults.dispute_after_completion,
                     )?,
+                    amendment_response: window("AMENDMENT_RESPONSE_SECONDS", defaults.amendment_response)?,
                     fee: peyman_rules::ledger::FeePolicy {
                         basis_points: whole("PLATFORM_FEE_BASIS_POINTS", defaults.fee.basis_points.into(), 0..=10_000)?
                             as u32,
@@ -415,6 +416,7 @@ mod tests {
             ("REVIEW_WINDOW_SECONDS", "10"),
             ("DISPUTE_RESPONSE_SECONDS", "11"),
             ("DISPUTE_AFTER_COMPLETION_SECONDS", "12"),
+            ("AMENDMENT_RESPONSE_SECONDS", "13"),
         ];
         let p = with(&windows).unwrap().policy;
         let seconds = chrono::Duration::seconds;
@@ -422,7 +424,10 @@ mod tests {
             (p.auto_complete, p.cancellation_response, p.late_cancellation_grace, p.review_window),
             (seconds(7), seconds(8), seconds(9), seconds(10))
         );
-        assert_eq!((p.dispute_response, p.dispute_after_completion), (seconds(11), seconds(12)));
+        assert_eq!(
+            (p.dispute_response, p.dispute_after_completion, p.amendment_response),
+            (seconds(11), seconds(12), seconds(13))
+        );
         assert!(with(&[("REVIEW_WINDOW_SECONDS", "-1")]).is_err());
     }
 }

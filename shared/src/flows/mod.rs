@@ -4,6 +4,7 @@
 //! time arrives as `now`, read once at the edge.
 
 pub mod accept;
+pub mod amendments;
 pub mod chargebacks;
 pub mod disputes;
 pub mod earnings;

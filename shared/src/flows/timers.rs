@@ -16,7 +16,7 @@ use crate::adapters::dynamo::keys;
 use crate::adapters::dynamo::timers::DueTimer;
 use crate::flows::payments::{refund_within, send_refund};
 use crate::flows::{App, ledger};
-use crate::flows::{disputes, reviews};
+use crate::flows::{amendments, disputes, reviews};
 use peyman_rules::error::ApiError;
 use peyman_rules::followup::FollowUp;
 use peyman_rules::ledger::{EntryKind, pending_releases};
@@ -125,6 +125,7 @@ pub async fn fire(app: &App, timer: &DueTimer, now: DateTime<Utc>) -> Result<boo
         Target::Order(id, Timer::AutoComplete) => auto_complete(app, id, timer, now).await,
         Target::Order(id, Timer::CancellationTimeout) => cancellation_timeout(app, id, timer, now).await,
         Target::Order(id, Timer::ReviewWindowCloses) => close_reviews(app, id, timer, now).await,
+        Target::Order(id, Timer::AmendmentExpires) => amendments::expire(app, id, timer, now).await,
         Target::Order(_, Timer::ResponseDue) | Target::Unknown => drop_unknown(app, timer).await,
         Target::Refund { intent_id, refund_id } => {
             send_refund(app, intent_id, refund_id, Some(&timer.key), now).await.map(|()| true)

@@ -1,7 +1,7 @@
 //! The policy windows run out on their own, through the stack's own sweeper: on the clock
 //! stack (`Api::clock`, `stack.sh`), a deployment whose auto-complete, cancellation
-//! response, review and dispute response windows are 4 seconds and whose window for a
-//! dispute after completion is 10, paid through localstripe. Nothing here brings a timer
+//! response, review, dispute response and amendment answer windows are 4 seconds and
+//! whose window for a dispute after completion is 10, paid through localstripe. Nothing here brings a timer
 //! forward or fires one in-process: each test waits for what production's sweeper would
 //! do days later.
 
@@ -170,4 +170,22 @@ async fn a_dispute_opened_after_auto_completion_takes_the_release_back_for_suppo
     tokio::time::sleep(wait.to_std().unwrap_or_default()).await;
     until(&api, &deal, &late, |o| !o["allowed_actions"].as_array().unwrap().contains(&json!("open_dispute"))).await;
     api.post(&path(&late, "disputes"), &buyer, body).await.problem(409, "dispute_window_closed");
+}
+
+#[tokio::test]
+async fn an_amendment_left_unanswered_expires_through_the_sweeper() {
+    let (api, stripe) = (Api::clock(), Stripe::default());
+    let deal = Deal::new(&api).await;
+    let order_id = paid_order(&api, &stripe, &deal).await;
+    let proposed =
+        api.post(&path(&order_id, "amendments"), &token(&deal.seller), json!({ "extra_revisions": 1 })).await;
+    let amendment_id = proposed.ok(201)["amendment_id"].as_str().unwrap().to_owned();
+    until(&api, &deal, &order_id, |o| o["amendment"].is_null()).await;
+    let listed = api.get(&path(&order_id, "amendments"), &token(&deal.buyer)).await;
+    assert_eq!(listed.ok(200)["items"][0]["status"], "expired");
+    assert_eq!(events(&api, &deal, &order_id).await.last().map(String::as_str), Some("amendment_expired"));
+    let late =
+        api.post(&path(&order_id, &format!("amendments/{amendment_id}/accept")), &token(&deal.buyer), json!({})).await;
+    late.problem(409, "no_amendment_to_answer");
+    assert_eq!(deal.order(&api, &order_id).await["revisions_used"], 0);
 }

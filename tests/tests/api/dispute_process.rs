@@ -261,7 +261,7 @@ async fn the_opener_withdraws_a_dispute_and_the_order_resumes_with_its_clocks_wh
     assert_eq!(timer.due_at, Some(resumed), "the auto-complete timer is armed again");
     assert_eq!(
         withdrawn.body["order"]["allowed_actions"],
-        json!(["request_revision", "accept_delivery", "request_cancellation", "open_dispute"])
+        json!(["request_revision", "accept_delivery", "request_cancellation", "propose_amendment", "open_dispute"])
     );
     api.post(&format!("{dispute_path}/statements"), &seller, json!({ "text": "x" }))
         .await

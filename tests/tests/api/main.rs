@@ -6,6 +6,7 @@
 //! Each file is a module named for what it covers; every test makes its own users and ids,
 //! so they run in parallel.
 
+mod amendments;
 mod authz;
 mod capacity_meter;
 mod clock;

@@ -190,12 +190,12 @@ async fn only_a_paid_order_is_delivered_and_only_by_its_seller() {
     assert_eq!(order(&api, &deal, &order_id).await["status"], "in_progress");
 
     let delivered = api.post(&path(&order_id, "deliveries"), &seller, note).await;
-    let waiting = json!(["request_cancellation", "open_dispute"]);
+    let waiting = json!(["request_cancellation", "propose_amendment", "open_dispute"]);
     assert_eq!(delivered.ok(201)["order"]["allowed_actions"], waiting, "the seller waits for the buyer");
     let seen = order(&api, &deal, &order_id).await;
     assert_eq!(
         seen["allowed_actions"],
-        json!(["request_revision", "accept_delivery", "request_cancellation", "open_dispute"])
+        json!(["request_revision", "accept_delivery", "request_cancellation", "propose_amendment", "open_dispute"])
     );
     api.post(&path(&order_id, "acceptance"), &seller, json!({})).await.problem(403, "not_allowed_for_role");
     // Bad revision requests, each with its own code; the count does not move.

@@ -34,6 +34,7 @@
 //! | an order's payments and refunds        | GSI1  | `GSI1PK = ORDER#{order_id}#PAYMENTS`, `GSI1SK` asc |
 //! | support's disputes by state, oldest first | GSI2 | `GSI2PK = DISPUTES#{OPEN|RESOLVED}#{shard}` (each of 8), `GSI2SK` asc (`DISPUTE#{ulid}`) |
 //! | a dispute's statements, in order       | table | `PK = DISPUTE#{dispute_id}`, `SK begins_with STATEMENT#` |
+//! | an order's amendments, in order        | table | `PK = ORDER#{order_id}`, `SK begins_with AMENDMENT#` |
 //! | a dispute export by id                 | table | `PK = EXPORT#{export_id}`, `SK = EXPORT`         |
 //! | payments held for review               | GSI2  | `GSI2PK = PAYMENTS#HELD#{shard}` (each of 8), `GSI2SK` desc           |
 //! | payments the bank is charging back     | GSI2  | `GSI2PK = PAYMENTS#CHARGEBACK#{shard}` (each of 8), `GSI2SK` desc     |
@@ -218,6 +219,13 @@ pub fn withdrawal_batch(batch_id: &str) -> Key {
 /// A dispute's export packet job and its outcome.
 pub fn export(export_id: &str) -> Key {
     key(format!("EXPORT#{export_id}"), "EXPORT".to_owned())
+}
+
+pub const AMENDMENT_PREFIX: &str = "AMENDMENT#";
+
+/// An amendment, under its order.
+pub fn amendment(order_id: &str, amendment_id: &str) -> Key {
+    key(format!("ORDER#{order_id}"), format!("{AMENDMENT_PREFIX}{amendment_id}"))
 }
 
 /// A party's statement, under its dispute.

@@ -2,6 +2,7 @@
 //! [`keys`]; items are mapped with serde_dynamo ([`item`], [`decode`]); one transition
 //! is one transaction, built by [`commit::Commit`]. One module per aggregate's queries.
 
+pub mod amendments;
 pub mod commit;
 pub mod deliveries;
 pub mod disputes;
