@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
+use crate::amendment::Amendment;
 use crate::delivery::Delivery;
 use crate::dispute::{Dispute, Statement};
 use crate::export::Export;
@@ -44,6 +45,8 @@ pub struct Case {
     pub refunds: Vec<Refund>,
     /// The order's ledger entries, in the order they were made.
     pub ledger: Vec<crate::ledger::Entry>,
+    /// The amendments that took effect, in the chain's order.
+    pub amendments: Vec<Amendment>,
     /// Each timeline (`offer`, `order`, `dispute`) up to the head of the entity read.
     pub timelines: Vec<(String, Vec<Event>)>,
 }
@@ -144,13 +147,24 @@ impl Case {
         named
     }
 
-    /// `contract.json`: the terms as accepted, their hash, and whether it still matches.
+    /// `contract.json`: the terms as accepted, their hash, whether it still matches, and
+    /// the amendments that took effect, each with its terms and hashes.
     pub fn contract(&self) -> Contract {
         Contract {
             terms: self.order.terms.clone(),
             terms_hash: self.order.terms_hash.clone(),
             terms_hash_verified: self.order.terms.hash() == self.order.terms_hash,
+            amendments: self.amendments.clone(),
         }
+    }
+
+    /// `request.json`: the buyer's request the offer answered (text, desired price and
+    /// time), with its Jalali time and its files' paths; none for an offer sent from a
+    /// message (`messages.json` holds that).
+    pub fn request_document(&self, files: &BTreeMap<String, PacketFile>) -> Option<Value> {
+        let r = self.request.as_ref()?;
+        let named: Vec<&String> = r.attachment_upload_ids.iter().chain(&r.voice_note_upload_id).collect();
+        Some(with_jalali_and_paths(r, "created_at", r.created_at, &named, files))
     }
 
     /// `timeline.json`: each timeline's events as stored (so their chain re-walks), each
@@ -210,6 +224,7 @@ impl Case {
             built_at: now.to_rfc3339(),
             built_by: export.requested_by.clone(),
             terms_hash: self.order.terms_hash.clone(),
+            terms_in_force_hash: self.order.amended.as_ref().map(|a| a.hash.clone()),
             heads,
             files,
         }
@@ -342,6 +357,7 @@ mod tests {
             order,
             offer: None,
             request: None,
+            amendments: Vec::new(),
             payments: vec![],
             ledger: vec![],
             refunds: vec![],

@@ -5,7 +5,8 @@
 //!
 //! A packet is sound when: every manifest entry is present with its size and SHA-256 and
 //! nothing else is in it; `contract.json`'s terms hash to the terms hash it and the
-//! manifest name; each timeline in `timeline.json` chains to the head the manifest names;
+//! manifest name, and its amendments (each sealed) chain from that hash to the head the
+//! manifest names; each timeline in `timeline.json` chains to the head the manifest names;
 //! the seal names the manifest's SHA-256 and the packet; and the seal's signature
 //! verifies.
 
@@ -14,6 +15,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::amendment::Amendment;
 use crate::canonical;
 use crate::offer::Terms;
 use crate::timeline::{self, Event};
@@ -58,6 +60,10 @@ pub struct Manifest {
     pub built_at: String,
     pub built_by: String,
     pub terms_hash: String,
+    /// The hash of the last amendment in force (the head of the contract's chain), if any
+    /// took effect.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub terms_in_force_hash: Option<String>,
     /// Each timeline's head hash: `offer`, `order`, `dispute`.
     pub heads: BTreeMap<String, String>,
     /// Every file but the manifest, the seal and its signature.
@@ -74,13 +80,39 @@ pub struct Seal {
     pub manifest_sha256: String,
 }
 
-/// `contract.json`: the terms exactly as accepted, and their hash.
+/// `contract.json`: the terms exactly as accepted, their hash, and every amendment that
+/// took effect, in order, each with its whole terms and its hashes.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Contract {
     pub terms: Terms,
     pub terms_hash: String,
     #[serde(default)]
     pub terms_hash_verified: bool,
+    #[serde(default)]
+    pub amendments: Vec<Amendment>,
+}
+
+impl Contract {
+    /// Walks the amendments from the contract's hash: each numbered in turn, chained to
+    /// the one before, and sealed over what it says. Returns the chain's head (the
+    /// contract's own hash when none took effect).
+    pub fn amendment_chain(&self) -> Result<&str, Break> {
+        let mut head = self.terms_hash.as_str();
+        for (i, amendment) in self.amendments.iter().enumerate() {
+            let number = amendment.number;
+            if usize::try_from(number).ok() != Some(i + 1) {
+                return Err(Break::Amendment(number, format!("it is number {number} where {} is due", i + 1)));
+            }
+            if amendment.previous_hash != head {
+                return Err(Break::Amendment(number, "it does not chain to the terms before it".into()));
+            }
+            if !amendment.verifies() {
+                return Err(Break::Amendment(number, "its terms or its hash do not match what it says".into()));
+            }
+            head = &amendment.hash;
+        }
+        Ok(head)
+    }
 }
 
 /// A packet as a verifier sees it: every entry's size and SHA-256, and the bytes of the
@@ -118,6 +150,10 @@ pub enum Break {
     Terms,
     #[error("the contract's terms hash differs from the manifest's")]
     TermsHash,
+    #[error("amendment {0} breaks the contract's chain: {1}")]
+    Amendment(u32, String),
+    #[error("the contract's amendments end at another hash than the manifest names")]
+    AmendmentHead,
     #[error("the {0} timeline is missing from timeline.json")]
     NoTimeline(String),
     #[error("the {0} timeline breaks: {1}")]
@@ -132,6 +168,9 @@ pub struct Report {
     pub files: usize,
     pub files_with_problems: Vec<(String, String)>,
     pub terms_hash: String,
+    /// The amendments in force and the hash their chain ends at.
+    pub amendments: usize,
+    pub terms_in_force_hash: String,
     pub timelines: Vec<(String, usize, String)>,
 }
 
@@ -236,6 +275,11 @@ pub fn verify(listing: &Listing, signature_verifies: impl Fn(&[u8], &[u8]) -> bo
     if contract.terms_hash != manifest.terms_hash {
         return Err(Break::TermsHash);
     }
+    let head = contract.amendment_chain()?;
+    if head != manifest.terms_in_force_hash.as_deref().unwrap_or(&manifest.terms_hash) {
+        return Err(Break::AmendmentHead);
+    }
+    let terms_in_force_hash = head.to_owned();
 
     // Each timeline chains to the head the manifest names.
     let timelines: BTreeMap<String, Vec<Value>> = parse(listing, TIMELINE)?;
@@ -260,6 +304,8 @@ pub fn verify(listing: &Listing, signature_verifies: impl Fn(&[u8], &[u8]) -> bo
             .filter_map(|e| e.problem.clone().map(|p| (e.path.clone(), p)))
             .collect(),
         terms_hash: manifest.terms_hash,
+        amendments: contract.amendments.len(),
+        terms_in_force_hash,
         timelines: checked,
     })
 }
@@ -282,6 +328,47 @@ mod tests {
         assert_eq!(file_path("files", "01A", "a<b>c:d\"e|f?g*h.pdf"), "files/01A-a_b_c_d_e_f_g_h.pdf");
         let long = format!("{}.pdf", "ن".repeat(300));
         assert_eq!(file_path("files", "01A", &long), format!("files/01A-{}.pdf", "ن".repeat(100)));
+    }
+
+    #[test]
+    fn the_contract_s_amendments_chain_from_its_hash_each_sealed_and_in_turn() {
+        use crate::amendment::{ExtraDays, NewAmendment};
+        use crate::lifecycle::{Actor, OrderState};
+        let now = chrono::DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+        let mut order = crate::order::example(now);
+        order.start_work(now);
+        order.state = OrderState::InProgress;
+        let mut amendments = Vec::new();
+        for (i, days) in [2, 3].into_iter().enumerate() {
+            let new = NewAmendment {
+                extra_days: Some(ExtraDays { days, stage: None }),
+                extra_revisions: None,
+                lower_price: None,
+                note: None,
+            };
+            let current = amendments.last().map_or(order.terms.clone(), |a: &Amendment| a.terms.clone());
+            let a = new.into_amendment(&order, &current, (Actor::Seller, "s"), format!("01A{i}"), now).unwrap();
+            a.applied_to(&mut order, now);
+            amendments.push(a);
+        }
+        let contract = |amendments: Vec<Amendment>| Contract {
+            terms: order.terms.clone(),
+            terms_hash: order.terms_hash.clone(),
+            terms_hash_verified: true,
+            amendments,
+        };
+        assert_eq!(contract(vec![]).amendment_chain(), Ok(order.terms_hash.as_str()), "none: the contract's own hash");
+        let sound = contract(amendments.clone());
+        assert_eq!(sound.amendment_chain(), Ok(amendments[1].hash.as_str()));
+        assert_eq!(amendments[1].terms.delivery_days, 12, "each built on the one before");
+        let broken =
+            |amendments: Vec<Amendment>| contract(amendments).amendment_chain().map(drop).map_err(|b| b.to_string());
+        assert!(broken(vec![amendments[1].clone()]).unwrap_err().contains("number 2 where 1 is due"));
+        let (mut forged, mut unchained) = (amendments.clone(), amendments.clone());
+        forged[0].terms.delivery_days = 30;
+        assert!(broken(forged).unwrap_err().contains("amendment 1"));
+        unchained[1].previous_hash = order.terms_hash.clone();
+        assert!(broken(unchained).unwrap_err().contains("does not chain"));
     }
 
     #[test]

@@ -44,6 +44,10 @@ pub struct Sheet<'a> {
     pub payments: &'a [Payment],
     pub refunds: &'a [Refund],
     pub ledger: &'a [crate::ledger::Entry],
+    /// The amendments in force, in the chain's order.
+    pub amendments: &'a [crate::amendment::Amendment],
+    /// The buyer's request the offer answered, if it answered one.
+    pub request: Option<&'a crate::request::Request>,
     /// By upload id.
     pub files: &'a BTreeMap<String, PacketFile>,
 }
@@ -291,7 +295,59 @@ pub fn render(sheet: &Sheet) -> Page {
         }
         h.push_str("</ul>");
     }
+    // Each amendment that took effect: what it changed, its terms in force and its hash.
+    if !sheet.amendments.is_empty() {
+        h.push_str("<h3>اصلاحیه‌ها</h3><ol id=\"amendments\">");
+        for a in sheet.amendments {
+            let mut changed = Vec::new();
+            if let Some(extra) = &a.changes.extra_days {
+                changed.push(format!("{} روز بیشتر", persian_digits(&extra.days.to_string())));
+            }
+            if let Some(extra) = a.changes.extra_revisions {
+                changed.push(format!("{} بازبینی بیشتر", persian_digits(&extra.to_string())));
+            }
+            if let Some(lower) = &a.changes.lower_price {
+                changed.push(format!(
+                    "مرحلهٔ {} به اندازهٔ {} ارزان‌تر",
+                    persian_digits(&lower.stage.to_string()),
+                    amount(&lower.by)
+                ));
+            }
+            let _ = write!(
+                h,
+                "<li>{} — به پیشنهاد {}، پذیرفته در {} — مبلغ {}، {} روز، {} بازبینی — <code class=\"hash\">{}</code></li>",
+                esc(&changed.join("، ")),
+                role(&format!("{:?}", a.proposed_by).to_lowercase()),
+                a.answered_at.map(when).unwrap_or_default(),
+                amount(&a.terms.price),
+                persian_digits(&a.terms.delivery_days.to_string()),
+                persian_digits(&a.terms.revisions_included.to_string()),
+                esc(&a.hash),
+            );
+        }
+        h.push_str("</ol>");
+    }
     h.push_str("</section>");
+
+    // The buyer's request the offer answered.
+    if let Some(r) = sheet.request {
+        let _ = write!(
+            h,
+            "<section id=\"request\"><h2>درخواست اولیهٔ خریدار</h2><table>\
+<tr><th>زمان</th><td>{at}</td></tr><tr><th>شرح</th><td><p>{text}</p>{files}</td></tr>\
+<tr><th>مبلغ دلخواه</th><td class=\"amount\">{price}</td></tr><tr><th>مدت دلخواه</th><td>{days}</td></tr>\
+</table></section>",
+            at = when(r.created_at),
+            text = esc(&r.description),
+            files = files_list(
+                &r.attachment_upload_ids.iter().chain(&r.voice_note_upload_id).collect::<Vec<_>>(),
+                sheet.files
+            ),
+            price = r.desired_price.as_ref().map(amount).unwrap_or_default(),
+            days =
+                r.desired_delivery_days.map(|d| format!("{} روز", persian_digits(&d.to_string()))).unwrap_or_default(),
+        );
+    }
 
     // Deliveries.
     h.push_str("<section id=\"deliveries\"><h2>تحویل‌ها</h2>");

@@ -50,6 +50,12 @@ fn main() -> ExitCode {
                 println!("    note: {path}: {problem} (recorded when the packet was built)");
             }
             println!("ok  the contract's terms hash to {}", report.terms_hash);
+            if report.amendments > 0 {
+                println!(
+                    "ok  its {} amendment(s) chain from it, each sealed, to {}",
+                    report.amendments, report.terms_in_force_hash
+                );
+            }
             for (name, events, head) in &report.timelines {
                 println!("ok  the {name} timeline: {events} events chain to {head}");
             }

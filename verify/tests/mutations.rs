@@ -55,7 +55,7 @@ fn terms() -> peyman_rules::offer::Terms {
 /// The packet's content (everything but the manifest, the seal and its signature).
 fn content(signer: &SigningKey) -> Files {
     let terms = terms();
-    let contract = Contract { terms_hash: terms.hash(), terms, terms_hash_verified: true };
+    let contract = Contract { terms_hash: terms.hash(), terms, terms_hash_verified: true, amendments: Vec::new() };
     let timeline = json!({
         "offer": chain("offer/01O", &["offer_sent", "offer_accepted"]),
         "order": chain("order/01R", &["order_placed", "order_paid", "order_delivered", "dispute_opened"]),
@@ -79,7 +79,12 @@ fn content(signer: &SigningKey) -> Files {
 fn seal(content: &Files, signer: &SigningKey) -> Files {
     let sound = self::content(signer);
     let contract: Contract = serde_json::from_slice(&find(content, packet::CONTRACT).unwrap_or_default())
-        .unwrap_or_else(|_| Contract { terms: terms(), terms_hash: String::new(), terms_hash_verified: false });
+        .unwrap_or_else(|_| Contract {
+            terms: terms(),
+            terms_hash: String::new(),
+            terms_hash_verified: false,
+            amendments: Vec::new(),
+        });
     let heads = |name: &str| {
         let timeline: BTreeMap<String, Vec<Event>> =
             serde_json::from_slice(&find(&sound, packet::TIMELINE).unwrap_or_default()).unwrap_or_default();
@@ -93,6 +98,7 @@ fn seal(content: &Files, signer: &SigningKey) -> Files {
         built_at: "2026-11-29T12:00:00Z".into(),
         built_by: "agent".into(),
         terms_hash: contract.terms_hash,
+        terms_in_force_hash: None,
         heads: ["offer", "order", "dispute"].iter().map(|n| (n.to_string(), heads(n))).collect(),
         files: content
             .iter()

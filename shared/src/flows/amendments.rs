@@ -182,3 +182,16 @@ pub async fn expire(app: &App, order_id: &str, timer: &DueTimer, now: DateTime<U
     app.commit(commit).await?;
     Ok(true)
 }
+
+/// The amendments that took effect on `order`, in the chain's order.
+pub async fn in_force(app: &App, order: &Order) -> Result<Vec<Amendment>, ApiError> {
+    let mut amendments: Vec<Amendment> = app
+        .store
+        .amendments(&order.order_id)
+        .await?
+        .into_iter()
+        .filter(|a| a.status == AmendmentStatus::Accepted)
+        .collect();
+    amendments.sort_by_key(|a| a.number);
+    Ok(amendments)
+}

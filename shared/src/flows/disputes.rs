@@ -11,7 +11,8 @@ use crate::adapters::dynamo::Page;
 use crate::adapters::dynamo::commit::Commit;
 use crate::flows::payments::refund_within;
 use crate::flows::tracked::{history, visible};
-use crate::flows::{App, ledger};
+use crate::flows::{App, amendments, ledger, requests};
+use peyman_rules::amendment::Amendment;
 use peyman_rules::caller::Caller;
 use peyman_rules::delivery::Delivery;
 use peyman_rules::dispute::{
@@ -27,6 +28,7 @@ use peyman_rules::message::Message;
 use peyman_rules::offer::Offer;
 use peyman_rules::order::Order;
 use peyman_rules::payment::{Payment, Refund};
+use peyman_rules::request::Request;
 use peyman_rules::tracked::{Step, Tracked};
 use peyman_rules::upload::{self, Upload};
 
@@ -171,6 +173,10 @@ pub struct Case {
     pub payments: Vec<Payment>,
     pub refunds: Vec<Refund>,
     pub ledger: Vec<Entry>,
+    /// The buyer's request the offer answered, if it answered one.
+    pub request: Option<Request>,
+    /// The amendments that took effect, in the chain's order.
+    pub amendments: Vec<Amendment>,
 }
 
 impl Case {
@@ -186,7 +192,10 @@ impl Case {
                 "terms_hash": self.order.terms_hash,
                 "terms_hash_verified": terms.hash() == self.order.terms_hash,
                 "offer_id": self.order.offer_id,
+                "amendments": self.amendments.iter().map(|a| a.view(&self.order)).collect::<Vec<_>>(),
+                "terms_in_force_hash": self.order.terms_hash_in_force(),
             },
+            "request": self.request.as_ref().map(|r| r.view(None, now)),
             "order": self.order.view(Some(Actor::Support), now),
             "timelines": {
                 "offer": self.offer_timeline,
@@ -221,6 +230,8 @@ pub async fn case(app: &App, caller: &Caller, dispute_id: &str) -> Result<Case, 
     };
     let (payments, refunds) = app.store.order_payments(&order.order_id).await?;
     let ledger = app.store.order_ledger(&order.order_id).await?;
+    let request = requests::answered_by(app, offer.as_ref()).await?;
+    let amendments = amendments::in_force(app, &order).await?;
     let deliveries = app.store.deliveries(&order.order_id, 100, None).await?.items;
     let messages = app.store.messages(&order.buyer_id, &order.seller_id, 100, None).await?;
     Ok(Case {
@@ -235,6 +246,8 @@ pub async fn case(app: &App, caller: &Caller, dispute_id: &str) -> Result<Case, 
         ledger,
         payments,
         refunds,
+        request,
+        amendments,
     })
 }
 

@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use crate::adapters::dynamo::commit::Commit;
 use crate::adapters::zip::{PacketZip, Written};
 use crate::flows::tracked::events_as_of;
-use crate::flows::{App, until_not_raced};
+use crate::flows::{App, amendments, requests, until_not_raced};
 use peyman_rules::caller::Caller;
 use peyman_rules::case::{self, Case, file_problem, listed, withheld};
 use peyman_rules::dispute::{self, Dispute};
@@ -24,11 +24,10 @@ use peyman_rules::export::{Built, Export, ExportStatus};
 use peyman_rules::followup::{FollowUp, FollowUpKind};
 use peyman_rules::lifecycle::{self, Actor, DISPUTE, DisputeAction};
 use peyman_rules::message::Message;
-use peyman_rules::offer::{Offer, OfferSource};
+use peyman_rules::offer::Offer;
 use peyman_rules::order::Order;
 use peyman_rules::packet::{self, Entry};
 use peyman_rules::packet_page::{self, PacketFile, Sheet};
-use peyman_rules::request::Request;
 use peyman_rules::tracked::{Step, Tracked};
 use peyman_rules::upload::Upload;
 
@@ -172,10 +171,7 @@ async fn load(app: &App, dispute_id: &str) -> Result<Case, ApiError> {
     let order: Order =
         app.store.tracked(&dispute.order_id).await?.ok_or_else(|| ApiError::internal("a dispute without its order"))?;
     let offer: Option<Offer> = app.store.tracked(&order.offer_id).await?;
-    let request: Option<Request> = match offer.as_ref().map(|o| &o.source) {
-        Some(OfferSource::RequestId(id)) => app.store.tracked(id).await?,
-        _ => None,
-    };
+    let request = requests::answered_by(app, offer.as_ref()).await?;
     // Each timeline as of the entity read, so its events end at the head it names.
     let mut timelines = Vec::new();
     if let Some(offer) = &offer {
@@ -195,6 +191,7 @@ async fn load(app: &App, dispute_id: &str) -> Result<Case, ApiError> {
     deliveries.sort_by_key(|d| d.delivered_at);
     let (payments, refunds) = app.store.order_payments(&order.order_id).await?;
     let ledger = app.store.order_ledger(&order.order_id).await?;
+    let amendments = amendments::in_force(app, &order).await?;
     Ok(Case {
         statements: app.store.statements(dispute_id).await?,
         dispute,
@@ -205,6 +202,7 @@ async fn load(app: &App, dispute_id: &str) -> Result<Case, ApiError> {
         message_files,
         last_message_id,
         ledger,
+        amendments,
         payments,
         refunds,
         timelines,
@@ -273,6 +271,9 @@ pub async fn assemble(app: &App, export: &Export, now: DateTime<Utc>) -> Result<
         entries.push(document_entry("messages.json", written));
         add(&mut zip, &mut entries, "deliveries/index.json", &json_bytes(&case.deliveries_document(&files))?).await?;
         add(&mut zip, &mut entries, "payments.json", &json_bytes(&case.payments_document())?).await?;
+        if let Some(request) = case.request_document(&files) {
+            add(&mut zip, &mut entries, "request.json", &json_bytes(&request)?).await?;
+        }
         let sheet = Sheet {
             packet_id: &export.export_id,
             built_at: now,
@@ -285,6 +286,8 @@ pub async fn assemble(app: &App, export: &Export, now: DateTime<Utc>) -> Result<
             payments: &case.payments,
             refunds: &case.refunds,
             ledger: &case.ledger,
+            amendments: &case.amendments,
+            request: case.request.as_ref(),
             files: &files,
         };
         // The page around its messages, which are written into it a page at a time.

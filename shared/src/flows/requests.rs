@@ -9,6 +9,7 @@ use crate::flows::tracked::act;
 use peyman_rules::caller::Caller;
 use peyman_rules::error::ApiError;
 use peyman_rules::lifecycle::{Actor, REQUEST, REQUEST_START, RequestAction};
+use peyman_rules::offer::{Offer, OfferSource};
 use peyman_rules::request::{NewRequest, Reason, Request};
 use peyman_rules::tracked::Step;
 
@@ -54,4 +55,13 @@ pub async fn decline(
 /// The buyer withdraws a request not yet answered.
 pub async fn withdraw(app: &App, caller: &Caller, request_id: &str, now: DateTime<Utc>) -> Result<Request, ApiError> {
     act::<Request, _>(app, REQUEST, request_id, RequestAction::Withdraw, caller, now, json!({}), |_| {}).await
+}
+
+/// The buyer's request `offer` answered, if it answered one (an offer sent from a message
+/// answered none).
+pub async fn answered_by(app: &App, offer: Option<&Offer>) -> Result<Option<Request>, ApiError> {
+    match offer.map(|o| &o.source) {
+        Some(OfferSource::RequestId(id)) => app.store.tracked(id).await,
+        _ => Ok(None),
+    }
 }

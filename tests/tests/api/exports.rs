@@ -662,3 +662,105 @@ async fn a_conversation_of_many_pages_is_in_the_packet_whole_and_in_order() {
     assert!(section.contains("پیام 1233 😀"));
     assert!(verify(&files, &deployment_key(&aws).await).is_ok(), "the packet verifies");
 }
+
+#[tokio::test]
+async fn a_packet_carries_the_buyer_s_request_and_every_amendment_chained_to_the_contract() {
+    let (api, stripe, aws) = (Api::default(), Stripe::default(), Aws::connect().await);
+    let support = support_token(&user("agent"));
+    let deal = Deal::new(&api).await;
+    let (buyer, seller) = (token(&deal.buyer), token(&deal.seller));
+    // The buyer's request, with a voice note; the seller's offer answers it.
+    let voice = ready_voice_note(&api, &deal.buyer).await;
+    let text = "لوگو با فایل لایه‌باز، تا ۱۰ روز";
+    let asked = api
+        .post(
+            "/v1/custom-project-requests",
+            &buyer,
+            json!({
+                "seller_id": deal.seller, "gig_id": deal.gig_id, "description": text,
+                "desired_price": { "amount": 10_000_000, "currency": "IRR" }, "desired_delivery_days": 10,
+                "voice_note_upload_id": voice
+            }),
+        )
+        .await;
+    let request_id = asked.ok(201)["request_id"].as_str().unwrap().to_owned();
+    let mut offer = deal.offer();
+    offer["source"] = json!({ "request_id": request_id });
+    let offer_id = deal.send_offer(&api, offer).await;
+    let accepted = api.post(&format!("/v1/offers/{offer_id}/accept"), &buyer, json!({})).await;
+    let order = accepted.ok(201)["order"].clone();
+    let order_id = order["order_id"].as_str().unwrap().to_owned();
+    assert_eq!(stripe.pay(order["payment"]["payment_intent_id"].as_str().unwrap(), "pm_card_visa").await, 200);
+    eventually(WAIT, async || (deal.order(&api, &order_id).await["status"] == "in_progress").then_some(()))
+        .await
+        .expect("paid");
+
+    // Two amendments take effect, one from each side.
+    let mut hashes = Vec::new();
+    for (by, other, change) in [
+        (&seller, &buyer, json!({ "extra_days": { "days": 3, "stage": 2 } })),
+        (&buyer, &seller, json!({ "extra_revisions": 1 })),
+    ] {
+        let proposed = api.post(&path(&order_id, "amendments"), by, change).await;
+        let id = proposed.ok(201)["amendment_id"].as_str().unwrap().to_owned();
+        let done = api.post(&path(&order_id, &format!("amendments/{id}/accept")), other, json!({})).await;
+        hashes.push(done.ok(200)["hash"].as_str().unwrap().to_owned());
+    }
+    let body = json!({ "reason": "not_delivered", "description": "مرحلهٔ اول نرسید" });
+    let opened = api.post(&path(&order_id, "disputes"), &buyer, body).await;
+    let dispute_id = opened.ok(201)["dispute_id"].as_str().unwrap().to_owned();
+
+    // Support's case page shows the request and the contract with its amendments.
+    let case = api.get(&format!("/v1/support/disputes/{dispute_id}"), &support).await;
+    assert_eq!(case.ok(200)["request"]["description"], text);
+    assert_eq!(case.body["request"]["voice_note_upload_id"], voice.as_str());
+    let amendments = case.body["contract"]["amendments"].as_array().unwrap();
+    assert_eq!(amendments.iter().map(|a| a["hash"].as_str().unwrap()).collect::<Vec<_>>(), hashes);
+    assert_eq!(amendments[0]["previous_hash"], case.body["contract"]["terms_hash"]);
+    assert_eq!(amendments[1]["previous_hash"], hashes[0].as_str());
+    assert_eq!(case.body["contract"]["terms_in_force_hash"], hashes[1].as_str());
+
+    // The packet: contract.json with the original terms and both amendments, request.json,
+    // both on the page; peyman-verify walks the chain.
+    let status = exported(&api, &support, &dispute_id).await;
+    let bytes = reqwest::get(status["download_url"].as_str().unwrap()).await.unwrap().bytes().await.unwrap().to_vec();
+    let files = unzip(&bytes);
+    let contract: Value = serde_json::from_slice(find(&files, "contract.json")).unwrap();
+    assert_eq!(
+        (contract["terms"]["delivery_days"].as_i64(), contract["amendments"].as_array().map(Vec::len)),
+        (Some(7), Some(2))
+    );
+    assert_eq!(contract["amendments"][1]["terms"]["delivery_days"], 10);
+    let request: Value = serde_json::from_slice(find(&files, "request.json")).unwrap();
+    assert_eq!((request["description"].as_str(), request["desired_delivery_days"].as_i64()), (Some(text), Some(10)));
+    let voice_path = request["files"][0].as_str().expect("the voice note's path").to_owned();
+    assert!(!find(&files, &voice_path).is_empty(), "the voice note itself is in the packet");
+    let page = String::from_utf8(find(&files, "index.html").to_vec()).unwrap();
+    assert!(
+        page.contains("درخواست اولیهٔ خریدار") && page.contains(text) && page.contains(&hashes[1]),
+        "the page shows both"
+    );
+    let report = verify(&files, &deployment_key(&aws).await).expect("the packet verifies");
+    assert_eq!((report.amendments, report.terms_in_force_hash.as_str()), (2, hashes[1].as_str()));
+    // The manifest names the chain's head: a packet whose contract lost its last amendment
+    // does not verify, even re-listed and re-sealed around the shorter contract.
+    let mut listing = peyman_verify::read(Cursor::new(&bytes)).unwrap();
+    let mut cut = contract.clone();
+    cut["amendments"].as_array_mut().unwrap().pop();
+    let cut = serde_json::to_vec(&cut).unwrap();
+    let listed = (cut.len() as u64, packet::sha256_hex(&cut));
+    listing.entries.insert("contract.json".into(), listed.clone());
+    listing.documents.insert("contract.json".into(), cut);
+    let mut manifest: packet::Manifest = serde_json::from_slice(&listing.documents["manifest.json"]).unwrap();
+    let entry = manifest.files.iter_mut().find(|e| e.path == "contract.json").unwrap();
+    (entry.size, entry.sha256) = listed;
+    let manifest = serde_json::to_vec(&manifest).unwrap();
+    let mut seal: packet::Seal = serde_json::from_slice(&listing.documents["seal.json"]).unwrap();
+    seal.manifest_sha256 = packet::sha256_hex(&manifest);
+    let seal = packet::seal_bytes(&seal);
+    for (name, bytes) in [("manifest.json", manifest), ("seal.json", seal)] {
+        listing.entries.insert(name.into(), (bytes.len() as u64, packet::sha256_hex(&bytes)));
+        listing.documents.insert(name.into(), bytes);
+    }
+    assert_eq!(packet::verify(&listing, |_, _| true).err(), Some(Break::AmendmentHead));
+}
