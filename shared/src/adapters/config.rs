@@ -52,7 +52,8 @@ pub struct Config {
     /// (`REQUEST_ANSWER_WINDOW_SECONDS`, `PAYMENT_WINDOW_SECONDS`, `CLEARANCE_SECONDS`,
     /// `AUTO_COMPLETE_SECONDS`, `CANCELLATION_RESPONSE_SECONDS`,
     /// `LATE_CANCELLATION_GRACE_SECONDS`, `REVIEW_WINDOW_SECONDS`, `DISPUTE_RESPONSE_SECONDS`,
-    /// `DISPUTE_AFTER_COMPLETION_SECONDS`, `AMENDMENT_RESPONSE_SECONDS`), and the fee
+    /// `DISPUTE_AFTER_COMPLETION_SECONDS`, `AMENDMENT_RESPONSE_SECONDS`), the marketplace's
+    /// currency (`MARKETPLACE_CURRENCY`) and each level's caps (`LEVEL_CAPS`), and the fee
     /// (`PLATFORM_FEE_BASIS_POINTS`, `PLATFORM_FEE_MINIMUM`). Orders copy the policy in
     /// force when placed.
     pub policy: Policy,
@@ -227,6 +228,21 @@ impl Config {
                         defaults.dispute_after_completion,
                     )?,
                     amendment_response: window("AMENDMENT_RESPONSE_SECONDS", defaults.amendment_response)?,
+                    currency: match lookup("MARKETPLACE_CURRENCY") {
+                        None => defaults.currency.clone(),
+                        Some(c) if c.len() == 3 && c.chars().all(|c| c.is_ascii_uppercase()) => c,
+                        Some(_) => {
+                            return Err(ConfigError::Malformed {
+                                name: "MARKETPLACE_CURRENCY",
+                                reason: "an ISO 4217 code, three capital letters".into(),
+                            });
+                        }
+                    },
+                    level_caps: match lookup("LEVEL_CAPS") {
+                        None => defaults.level_caps,
+                        Some(text) => peyman_rules::policy::parse_level_caps(&text)
+                            .map_err(|reason| ConfigError::Malformed { name: "LEVEL_CAPS", reason })?,
+                    },
                     fee: peyman_rules::ledger::FeePolicy {
                         basis_points: whole("PLATFORM_FEE_BASIS_POINTS", defaults.fee.basis_points.into(), 0..=10_000)?
                             as u32,
@@ -428,6 +444,15 @@ mod tests {
             (p.dispute_response, p.dispute_after_completion, p.amendment_response),
             (seconds(11), seconds(12), seconds(13))
         );
+        let caps = "new=1/2 level_one=3/4 level_two=5/6 top_rated=-/7";
+        let p = with(&[("LEVEL_CAPS", caps), ("MARKETPLACE_CURRENCY", "EUR")]).unwrap().policy;
+        let limits = p.level_limits(peyman_rules::policy::Level::LevelTwo);
+        assert_eq!(
+            (limits.max_price.map(|m| (m.amount, m.currency)), limits.max_delivery_days),
+            (Some((5, "EUR".into())), 6)
+        );
+        assert!(with(&[("LEVEL_CAPS", "new=1/2")]).is_err(), "every level");
+        assert!(with(&[("MARKETPLACE_CURRENCY", "rial")]).is_err());
         assert!(with(&[("REVIEW_WINDOW_SECONDS", "-1")]).is_err());
     }
 }
