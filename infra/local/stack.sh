@@ -95,14 +95,14 @@ if [[ $# -gt 0 ]]; then
     "${CARGO_TARGET_DIR:-target}"/debug/peyman-local >"$run_dir/gateway-zarinpal.log" 2>&1 &
   echo $! >"$run_dir/gateway-zarinpal.pid"
 
-  # The clock stack: every window a few seconds (dispute after completion: ten, so a test
+  # The clock stack: every window a few seconds (dispute after completion: twenty, so a test
   # can open one after an auto-completion), paid through localstripe, which sends it
   # the same events as the first gateway (each acts only on its own intents).
   export PEYMAN_CLOCK_API="http://127.0.0.1:$CLOCK_GATEWAY_PORT"
   curl -sf -o /dev/null -X POST "$STRIPE_API_BASE/_config/webhooks/peyman-clock" \
     -d url="$PEYMAN_CLOCK_API/v1/webhooks/payments/stripe" -d secret="$STRIPE_WEBHOOK_SECRET"
   PORT=$CLOCK_GATEWAY_PORT PEYMAN_API=$PEYMAN_CLOCK_API LOCAL_STACK_NAME=peyman-clock \
-    LOCAL_PARAMETER_OVERRIDES="AutoCompleteSeconds=4 CancellationResponseSeconds=4 ReviewWindowSeconds=4 DisputeResponseSeconds=4 DisputeAfterCompletionSeconds=10 AmendmentResponseSeconds=4" \
+    LOCAL_PARAMETER_OVERRIDES="AutoCompleteSeconds=4 CancellationResponseSeconds=4 ReviewWindowSeconds=4 DisputeResponseSeconds=4 DisputeAfterCompletionSeconds=20 AmendmentResponseSeconds=4" \
     "${CARGO_TARGET_DIR:-target}"/debug/peyman-local >"$run_dir/gateway-clock.log" 2>&1 &
   echo $! >"$run_dir/gateway-clock.pid"
   wait_for gateway-zarinpal "grep -q '^ready' '$run_dir/gateway-zarinpal.log'" "$run_dir/gateway-zarinpal.pid"

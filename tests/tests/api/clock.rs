@@ -1,9 +1,9 @@
 //! The policy windows run out on their own, through the stack's own sweeper: on the clock
 //! stack (`Api::clock`, `stack.sh`), a deployment whose auto-complete, cancellation
 //! response, review, dispute response and amendment answer windows are 4 seconds and
-//! whose window for a dispute after completion is 10, paid through localstripe. Nothing here brings a timer
-//! forward or fires one in-process: each test waits for what production's sweeper would
-//! do days later.
+//! whose window for a dispute after completion is 20, paid through localstripe. Nothing
+//! here brings a timer forward or fires one in-process: each test waits for what
+//! production's sweeper would do days later.
 
 use peyman_e2e::*;
 use serde_json::Value;
@@ -122,7 +122,10 @@ async fn a_dispute_opened_after_auto_completion_takes_the_release_back_for_suppo
     let (buyer, seller) = (token(&deal.buyer), token(&deal.seller));
     let order_id = paid_order(&api, &stripe, &deal).await;
     api.post(&path(&order_id, "deliveries"), &seller, json!({ "message": "فایل نهایی" })).await.ok(201);
-    let done = until(&api, &deal, &order_id, |o| o["status"] == "completed").await;
+    // Disputed once the review window (4 s) has closed, so the sweeper's close does not
+    // race the opening (the loser would be told `concurrent_change`).
+    let done =
+        until(&api, &deal, &order_id, |o| o["status"] == "completed" && !o["reviews"]["published_at"].is_null()).await;
     assert!(done["allowed_actions"].as_array().unwrap().contains(&json!("open_dispute")), "{done}");
     let earnings = api.get("/v1/me/earnings", &seller).await;
     assert_eq!(earnings.ok(200)["balances"][0]["pending"], 10_800_000, "released, less the fee, pending clearance");
@@ -150,7 +153,10 @@ async fn a_dispute_opened_after_auto_completion_takes_the_release_back_for_suppo
     // The refund's own events (`refund_*`) may follow.
     let names: Vec<_> =
         events(&api, &deal, &order_id).await.into_iter().filter(|e| !e.starts_with("refund_")).collect();
-    assert_eq!(names[names.len() - 3..], ["order_auto_completed", "dispute_opened", "dispute_refunded"]);
+    assert_eq!(
+        names[names.len() - 4..],
+        ["order_auto_completed", "review_window_closed", "dispute_opened", "dispute_refunded"]
+    );
     let ledger = api
         .get(
             &format!("/v1/support/disputes/{}", opened.body["dispute_id"].as_str().unwrap()),
@@ -161,12 +167,12 @@ async fn a_dispute_opened_after_auto_completion_takes_the_release_back_for_suppo
         ledger.ok(200)["ledger"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap().to_owned()).collect();
     assert_eq!(kinds, ["payment_received", "stage_released", "release_reversed", "refund_requested"]);
 
-    // Past the window (10 s after completion), no dispute is opened.
+    // Past the window (20 s after completion), no dispute is opened.
     let late = paid_order(&api, &stripe, &deal).await;
     api.post(&path(&late, "deliveries"), &seller, json!({ "message": "فایل نهایی" })).await.ok(201);
     let completed = until(&api, &deal, &late, |o| o["status"] == "completed").await;
     let completed_at: chrono::DateTime<chrono::Utc> = completed["completed_at"].as_str().unwrap().parse().unwrap();
-    let wait = completed_at + chrono::Duration::seconds(10) - chrono::Utc::now();
+    let wait = completed_at + chrono::Duration::seconds(20) - chrono::Utc::now();
     tokio::time::sleep(wait.to_std().unwrap_or_default()).await;
     until(&api, &deal, &late, |o| !o["allowed_actions"].as_array().unwrap().contains(&json!("open_dispute"))).await;
     api.post(&path(&late, "disputes"), &buyer, body).await.problem(409, "dispute_window_closed");
@@ -188,4 +194,46 @@ async fn an_amendment_left_unanswered_expires_through_the_sweeper() {
         api.post(&path(&order_id, &format!("amendments/{amendment_id}/accept")), &token(&deal.buyer), json!({})).await;
     late.problem(409, "no_amendment_to_answer");
     assert_eq!(deal.order(&api, &order_id).await["revisions_used"], 0);
+}
+
+#[tokio::test]
+async fn a_dispute_after_completion_withdrawn_releases_again_and_one_settled_splits_what_came_back() {
+    let (api, stripe) = (Api::clock(), Stripe::default());
+    let deal = Deal::new(&api).await;
+    let (buyer, seller) = (token(&deal.buyer), token(&deal.seller));
+    let body = json!({ "reason": "not_as_agreed", "description": "فایل لایه‌باز تحویل نشد" });
+    let pending = async || api.get("/v1/me/earnings", &seller).await.ok(200)["balances"][0]["pending"].clone();
+    // An order auto-completed, disputed by its buyer as soon as its review window (4 s)
+    // closed (so the sweeper's close does not race the opening), within the 20 s after
+    // completion; returns the dispute's path.
+    let disputed = async || {
+        let order_id = paid_order(&api, &stripe, &deal).await;
+        api.post(&path(&order_id, "deliveries"), &seller, json!({ "message": "فایل نهایی" })).await.ok(201);
+        until(&api, &deal, &order_id, |o| o["status"] == "completed" && !o["reviews"]["published_at"].is_null()).await;
+        let opened = api.post(&path(&order_id, "disputes"), &buyer, body.clone()).await;
+        (order_id.clone(), path(&order_id, &format!("disputes/{}", opened.ok(201)["dispute_id"].as_str().unwrap())))
+    };
+
+    // Withdrawn: the order is complete again and its money goes back to the seller.
+    let (_, dispute) = disputed().await;
+    assert_eq!(pending().await, 0, "taken back while disputed");
+    let withdrawn = api.post(&format!("{dispute}/withdrawal"), &buyer, json!({})).await;
+    let order = &withdrawn.ok(200)["order"];
+    assert_eq!((order["status"].as_str(), order["money"]["released"].as_i64()), (Some("completed"), Some(12_000_000)));
+    assert_eq!(pending().await, 10_800_000, "released again, less the fee");
+
+    // Settled: the parties split what came back into escrow.
+    let (order_id, dispute) = disputed().await;
+    assert_eq!(pending().await, 10_800_000, "the second order's release taken back");
+    let split = json!({
+        "refund_to_buyer": { "amount": 2_000_000, "currency": "IRR" },
+        "release_to_seller": { "amount": 10_000_000, "currency": "IRR" },
+    });
+    api.post(&format!("{dispute}/settlement"), &seller, split).await.ok(200);
+    let settled = api.post(&format!("{dispute}/settlement/accept"), &buyer, json!({})).await;
+    let money = &settled.ok(200)["order"]["money"];
+    assert_eq!((money["refunded"].as_i64(), money["released"].as_i64()), (Some(2_000_000), Some(10_000_000)));
+    assert_eq!(pending().await, 10_800_000 + 9_000_000, "the settled release, less its fee");
+    let intent = deal.order(&api, &order_id).await["payment"]["payment_intent_id"].as_str().unwrap().to_owned();
+    stripe.refunded(&intent, 2_000_000).await;
 }
