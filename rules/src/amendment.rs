@@ -348,8 +348,7 @@ impl Amendment {
 
     /// Where it stands on `order` now: a proposal the order no longer holds open lapsed.
     pub fn status_on(&self, order: &Order) -> AmendmentStatus {
-        let still_open = order.amendment.as_ref().is_some_and(|open| open.amendment_id == self.amendment_id)
-            && matches!(order.state, OrderState::InProgress | OrderState::Delivered);
+        let still_open = order.amendment_answerable().is_some_and(|open| open.amendment_id == self.amendment_id);
         match self.status {
             AmendmentStatus::Proposed if !still_open => AmendmentStatus::Lapsed,
             status => status,

@@ -394,36 +394,12 @@ impl NewQuestion {
 }
 
 impl NewSettlement {
-    /// Both parts in the order's currency, neither negative, and together exactly what
-    /// escrow holds now.
+    /// Its note, and its split ([`check_split`]).
     pub fn check(&self, policy: &Policy, order: &Order) -> Result<(), ApiError> {
         if let Some(note) = &self.note {
             validate::text("note", note, policy.message_text_max)?;
         }
-        let currency = &order.terms.price.currency;
-        for (field, part) in
-            [("refund_to_buyer", &self.refund_to_buyer), ("release_to_seller", &self.release_to_seller)]
-        {
-            if &part.currency != currency {
-                return Err(ApiError::invalid(
-                    Code::CurrencyMismatch,
-                    format!("{field}.currency"),
-                    "a settlement is in the order's currency",
-                ));
-            }
-            if part.amount < 0 {
-                return Err(ApiError::invalid(Code::InvalidAmount, format!("{field}.amount"), "a part is 0 or more"));
-            }
-        }
-        let held = order.escrow.held();
-        if self.refund_to_buyer.amount.checked_add(self.release_to_seller.amount) != Some(held) {
-            return Err(ApiError::invalid(
-                Code::SettlementDoesNotAddUp,
-                "refund_to_buyer",
-                format!("the parts add up to what escrow holds: {held} {currency}"),
-            ));
-        }
-        Ok(())
+        check_split(&self.refund_to_buyer, &self.release_to_seller, order)
     }
 
     pub fn into_settlement(self, by: Actor, by_user: &str, now: DateTime<Utc>) -> Settlement {
@@ -438,7 +414,40 @@ impl NewSettlement {
     }
 }
 
+/// A split of `order`'s escrow: both parts in the order's currency, neither negative, and
+/// together exactly what escrow holds now.
+fn check_split(refund_to_buyer: &Money, release_to_seller: &Money, order: &Order) -> Result<(), ApiError> {
+    let currency = &order.terms.price.currency;
+    for (field, part) in [("refund_to_buyer", refund_to_buyer), ("release_to_seller", release_to_seller)] {
+        if &part.currency != currency {
+            return Err(ApiError::invalid(
+                Code::CurrencyMismatch,
+                format!("{field}.currency"),
+                "a settlement is in the order's currency",
+            ));
+        }
+        if part.amount < 0 {
+            return Err(ApiError::invalid(Code::InvalidAmount, format!("{field}.amount"), "a part is 0 or more"));
+        }
+    }
+    let held = order.escrow.held();
+    if refund_to_buyer.amount.checked_add(release_to_seller.amount) != Some(held) {
+        return Err(ApiError::invalid(
+            Code::SettlementDoesNotAddUp,
+            "refund_to_buyer",
+            format!("the parts add up to what escrow holds: {held} {currency}"),
+        ));
+    }
+    Ok(())
+}
+
 impl Settlement {
+    /// Whether it still splits what `order`'s escrow holds (escrow may have moved since it
+    /// was proposed: a chargeback).
+    pub fn check_still_splits(&self, order: &Order) -> Result<(), ApiError> {
+        check_split(&self.refund_to_buyer, &self.release_to_seller, order)
+    }
+
     /// The decision it amounts to: nothing refunded releases all, nothing released refunds
     /// all, anything else is a partial refund of its refund part.
     pub fn decision(&self) -> (Decision, Option<i64>) {
@@ -617,6 +626,11 @@ impl Dispute {
     /// Whether `by` is the party a dispute waits on: not its opener.
     pub fn answers_it(&self, by: Actor) -> bool {
         matches!(by, Actor::Buyer | Actor::Seller) && by != self.opened_by
+    }
+
+    /// The party its response window waits on: the one who did not open it.
+    pub fn waiting_on(&self) -> Actor {
+        if self.opened_by == Actor::Buyer { Actor::Seller } else { Actor::Buyer }
     }
 
     /// `by` added a statement at `now`: the first from the other party answers it.

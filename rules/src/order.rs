@@ -395,6 +395,12 @@ impl Order {
         self.amendment = Some(open);
     }
 
+    /// The open amendment, while the work runs (one the order moved past with it open,
+    /// completed or cancelled, can no longer be answered).
+    pub fn amendment_answerable(&self) -> Option<&OpenAmendment> {
+        self.amendment.as_ref().filter(|_| matches!(self.state, OrderState::InProgress | OrderState::Delivered))
+    }
+
     /// The open amendment was answered (declined, withdrawn) or expired: none is open.
     pub fn amendment_closed(&mut self) {
         self.amendment = None;
@@ -549,7 +555,7 @@ impl Order {
             "auto_complete_at": self.auto_complete_at,
             "completed_at": self.completed_at,
             "cancellation_request": self.cancellation,
-            "amendment": self.amendment.as_ref().filter(|_| matches!(self.state, OrderState::InProgress | OrderState::Delivered)),
+            "amendment": self.amendment_answerable(),
             "amended": self.amended.as_ref().map(|a| json!({
                 "count": a.count,
                 "amendment_id": a.amendment_id,

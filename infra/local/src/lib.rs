@@ -143,3 +143,19 @@ pub async fn local_config(template: &Template) -> Result<peyman::adapters::confi
     let lookup = |name: &str| std::env::var(name).ok().or_else(|| env.get(name).cloned());
     Ok(peyman::adapters::config::Config::load_with(&sdk, lookup).await?)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parameter_overrides_are_name_value_pairs_of_parameters_the_template_declares() {
+        let pairs = parameter_overrides(" AutoCompleteSeconds=4  LevelCaps=new=1/2 ").unwrap();
+        assert_eq!(pairs, [("AutoCompleteSeconds", "4"), ("LevelCaps", "new=1/2")]);
+        assert!(parameter_overrides("AutoCompleteSeconds").is_err(), "no value");
+        let template =
+            Template::parse("Parameters:\n  AutoCompleteSeconds:\n    Type: Number\n", local_site(), &pairs).unwrap();
+        assert!(template.declares("AutoCompleteSeconds"));
+        assert!(!template.declares("LevelCaps"), "so local_template refuses it");
+    }
+}

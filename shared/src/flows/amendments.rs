@@ -2,23 +2,21 @@
 //! accepts (it takes effect in the same transaction: the due time moves and its timers are
 //! re-armed, more revisions count, a lower price refunds its difference from escrow
 //! through the payment's own rule) or declines it; its author withdraws it; the sweeper
-//! expires one left unanswered. Each is a step of the order's table, on its timeline with
+//! expires one left unanswered (`flows::timers`). Each is a step of the order's table, on its timeline with
 //! the amendment's hash, and the amendment's record is written in the same transaction.
 
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
-use crate::adapters::dynamo::timers::DueTimer;
 use crate::flows::App;
 use crate::flows::payments::refund_within;
 use crate::flows::tracked::visible;
 use peyman_rules::amendment::{self, Amendment, AmendmentStatus, NewAmendment};
 use peyman_rules::caller::Caller;
 use peyman_rules::error::ApiError;
-use peyman_rules::lifecycle::{self, Actor, ORDER, OrderAction};
+use peyman_rules::lifecycle::{self, ORDER, OrderAction};
 use peyman_rules::offer::Terms;
 use peyman_rules::order::Order;
-use peyman_rules::timer::{Verdict, verdict};
 use peyman_rules::tracked::{Step, Tracked};
 
 /// A party proposes an amendment of a running order (one open at a time): its whole terms
@@ -147,40 +145,6 @@ impl Listed {
 pub async fn list(app: &App, caller: &Caller, order_id: &str) -> Result<Listed, ApiError> {
     let (order, _) = visible::<Order>(app, order_id, caller).await?;
     Ok(Listed { amendments: app.store.amendments(order_id).await?, order })
-}
-
-/// The sweeper: an amendment left unanswered past its window expires. A timer of one
-/// answered, or of an order that moved on, is dropped.
-pub async fn expire(app: &App, order_id: &str, timer: &DueTimer, now: DateTime<Utc>) -> Result<bool, ApiError> {
-    let order = app.store.tracked::<Order>(order_id).await?;
-    let open = order.as_ref().and_then(|o| o.amendment.clone()).filter(|a| Some(a.respond_by) == timer.due_at);
-    let (Some(mut order), Some(open)) = (order, open) else {
-        app.store.delete_key(&timer.key).await?;
-        return Ok(false);
-    };
-    let t = match verdict(ORDER, order.state, OrderAction::ExpireAmendment, &order.facts(now)) {
-        Verdict::Fire(t) => t,
-        Verdict::Keep => return Ok(false),
-        Verdict::Drop => {
-            app.store.delete_key(&timer.key).await?;
-            return Ok(false);
-        }
-    };
-    let mut proposed = app
-        .store
-        .amendment(order_id, &open.amendment_id)
-        .await?
-        .ok_or_else(|| ApiError::internal("an open amendment without its record"))?;
-    proposed.status = AmendmentStatus::Expired;
-    proposed.answered_at = Some(now);
-    order.amendment_closed();
-    let data = json!({ "amendment_id": proposed.amendment_id, "number": proposed.number, "hash": proposed.hash });
-    let mut commit = app.store.begin();
-    commit.amendment(&proposed)?;
-    commit.record(&mut order, Step::of(t, Actor::System, None, data), now)?;
-    commit.delete(&timer.key)?;
-    app.commit(commit).await?;
-    Ok(true)
 }
 
 /// The amendments that took effect on `order`, in the chain's order.

@@ -412,42 +412,6 @@ pub async fn ask(
     Ok(question)
 }
 
-/// The response window of a dispute passed with no statement from the other party: it is
-/// marked unanswered on its timeline (both parties are told) and support is told (the
-/// queue shows it; the log line feeds an alarm). A timer of a dispute answered, marked or
-/// closed since is dropped. Called by the sweeper.
-pub async fn response_due(
-    app: &App,
-    dispute_id: &str,
-    timer: &crate::adapters::dynamo::timers::DueTimer,
-    now: DateTime<Utc>,
-) -> Result<bool, ApiError> {
-    let dispute = app.store.tracked::<Dispute>(dispute_id).await?;
-    let Some(mut dispute) = dispute.filter(|d| d.response_due().is_some() && d.response_due() == timer.due_at) else {
-        app.store.delete_key(&timer.key).await?;
-        return Ok(false);
-    };
-    let t = match lifecycle::step(
-        DISPUTE,
-        dispute.state,
-        DisputeAction::MarkUnanswered,
-        Actor::System,
-        &dispute.facts(now),
-    ) {
-        Ok(t) => t,
-        // Not due yet: the timer stays.
-        Err(_) => return Ok(false),
-    };
-    dispute.unanswered_at = Some(now);
-    let data = json!({ "respond_by": dispute.respond_by, "waiting_on": other_party(dispute.opened_by) });
-    let mut commit = app.store.begin();
-    commit.record(&mut dispute, Step::of(t, Actor::System, None, data), now)?;
-    commit.delete(&timer.key)?;
-    app.commit(commit).await?;
-    tracing::warn!(dispute_id, order_id = dispute.order_id, "dispute unanswered");
-    Ok(true)
-}
-
 /// What a party does to settle or end a dispute themselves.
 pub enum PartyMove {
     /// Propose how to split escrow.
@@ -508,14 +472,7 @@ async fn party_move_once(
             let settlement =
                 dispute.settlement.clone().ok_or_else(|| ApiError::internal("accepted without a settlement"))?;
             dispute.check_decidable()?;
-            // Escrow may have moved since it was proposed (a chargeback): it must still
-            // add up.
-            let again = NewSettlement {
-                refund_to_buyer: settlement.refund_to_buyer.clone(),
-                release_to_seller: settlement.release_to_seller.clone(),
-                note: None,
-            };
-            again.check(&app.config.policy, &order)?;
+            settlement.check_still_splits(&order)?;
             let (decision, amount) = settlement.decision();
             let note = settlement.note.clone().unwrap_or_else(|| "settled by the parties".into());
             let decided = Decided {

@@ -4,9 +4,9 @@
 //! progress past its due time is flagged late, and after the grace period its buyer is
 //! told they may cancel it; a delivered stage the buyer left unanswered is accepted; an
 //! unanswered cancellation request is accepted; a completed order's review window closes;
-//! a dispute the other party left unanswered is marked so for support; a refund is asked
-//! of the provider again. A timer whose entity
-//! has moved on is refused and dropped; one that fails is retried later, then parked.
+//! a dispute the other party left unanswered is marked so for support; an amendment left
+//! unanswered expires; a refund is asked of the provider again. A timer whose entity has
+//! moved on is refused and dropped; one that fails is retried later, then parked.
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -15,14 +15,15 @@ use serde_json::json;
 use crate::adapters::dynamo::keys;
 use crate::adapters::dynamo::timers::DueTimer;
 use crate::flows::payments::{refund_within, send_refund};
-use crate::flows::{App, ledger};
-use crate::flows::{amendments, disputes, reviews};
+use crate::flows::{App, ledger, reviews};
+use peyman_rules::amendment::AmendmentStatus;
+use peyman_rules::dispute::Dispute;
 use peyman_rules::error::ApiError;
 use peyman_rules::followup::FollowUp;
 use peyman_rules::ledger::{EntryKind, pending_releases};
 use peyman_rules::lifecycle::{
-    self, Actor, LATE_CANCELLATION_AVAILABLE, Note, OFFER, ORDER, ORDER_LATE, OfferAction, OrderAction, REQUEST,
-    RequestAction, Timer, Transition,
+    self, Actor, DISPUTE, DisputeAction, LATE_CANCELLATION_AVAILABLE, Note, OFFER, ORDER, ORDER_LATE, OfferAction,
+    OrderAction, REQUEST, RequestAction, Timer, Transition,
 };
 use peyman_rules::offer::Offer;
 use peyman_rules::order::Order;
@@ -125,13 +126,13 @@ pub async fn fire(app: &App, timer: &DueTimer, now: DateTime<Utc>) -> Result<boo
         Target::Order(id, Timer::AutoComplete) => auto_complete(app, id, timer, now).await,
         Target::Order(id, Timer::CancellationTimeout) => cancellation_timeout(app, id, timer, now).await,
         Target::Order(id, Timer::ReviewWindowCloses) => close_reviews(app, id, timer, now).await,
-        Target::Order(id, Timer::AmendmentExpires) => amendments::expire(app, id, timer, now).await,
+        Target::Order(id, Timer::AmendmentExpires) => expire_amendment(app, id, timer, now).await,
         Target::Order(_, Timer::ResponseDue) | Target::Unknown => drop_unknown(app, timer).await,
         Target::Refund { intent_id, refund_id } => {
             send_refund(app, intent_id, refund_id, Some(&timer.key), now).await.map(|()| true)
         }
         Target::Clearance { order_id, seq } => clear(app, order_id, seq, timer, now).await,
-        Target::Dispute(id) => disputes::response_due(app, id, timer, now).await,
+        Target::Dispute(id) => mark_unanswered(app, id, timer, now).await,
     }
 }
 
@@ -270,6 +271,58 @@ async fn close_reviews(app: &App, id: &str, timer: &DueTimer, now: DateTime<Utc>
     let mut commit = app.store.begin();
     let data = reviews::publish(&mut commit, &mut written, now)?;
     order.review_window_closed(now);
+    commit.record(&mut order, Step::of(t, Actor::System, None, data), now)?;
+    commit.delete(&timer.key)?;
+    app.commit(commit).await?;
+    Ok(true)
+}
+
+/// The response window of a dispute passed with no statement from the other party: it is
+/// marked unanswered on its timeline (both parties are told) and support is told (the
+/// queue shows it; the log line feeds an alarm). A timer of a dispute answered, marked or
+/// closed since is dropped.
+async fn mark_unanswered(app: &App, dispute_id: &str, timer: &DueTimer, now: DateTime<Utc>) -> Result<bool, ApiError> {
+    let dispute = app.store.tracked::<Dispute>(dispute_id).await?;
+    let Some(mut dispute) = dispute.filter(|d| d.response_due().is_some() && d.response_due() == timer.due_at) else {
+        app.store.delete_key(&timer.key).await?;
+        return Ok(false);
+    };
+    let Some(t) = due_step(app, DISPUTE, DisputeAction::MarkUnanswered, &dispute, timer, now).await? else {
+        return Ok(false);
+    };
+    dispute.unanswered_at = Some(now);
+    let data = json!({ "respond_by": dispute.respond_by, "waiting_on": dispute.waiting_on() });
+    let mut commit = app.store.begin();
+    commit.record(&mut dispute, Step::of(t, Actor::System, None, data), now)?;
+    commit.delete(&timer.key)?;
+    app.commit(commit).await?;
+    tracing::warn!(dispute_id, order_id = dispute.order_id, "dispute unanswered");
+    Ok(true)
+}
+
+/// An amendment left unanswered past its window expires: its record and the order's step
+/// in one transaction. A timer of one answered, or of an order that moved on, is dropped.
+async fn expire_amendment(app: &App, order_id: &str, timer: &DueTimer, now: DateTime<Utc>) -> Result<bool, ApiError> {
+    let order = app.store.tracked::<Order>(order_id).await?;
+    let open = order.as_ref().and_then(|o| o.amendment.clone()).filter(|a| Some(a.respond_by) == timer.due_at);
+    let (Some(mut order), Some(open)) = (order, open) else {
+        app.store.delete_key(&timer.key).await?;
+        return Ok(false);
+    };
+    let Some(t) = due_step(app, ORDER, OrderAction::ExpireAmendment, &order, timer, now).await? else {
+        return Ok(false);
+    };
+    let mut proposed = app
+        .store
+        .amendment(order_id, &open.amendment_id)
+        .await?
+        .ok_or_else(|| ApiError::internal("an open amendment without its record"))?;
+    proposed.status = AmendmentStatus::Expired;
+    proposed.answered_at = Some(now);
+    order.amendment_closed();
+    let data = json!({ "amendment_id": proposed.amendment_id, "number": proposed.number, "hash": proposed.hash });
+    let mut commit = app.store.begin();
+    commit.amendment(&proposed)?;
     commit.record(&mut order, Step::of(t, Actor::System, None, data), now)?;
     commit.delete(&timer.key)?;
     app.commit(commit).await?;

@@ -79,6 +79,11 @@ async fn an_extension_accepted_moves_the_due_date_and_the_late_flag_follows_it()
     let read = deal.order(&api, &order_id).await;
     assert_eq!(read["amendment"]["amendment_id"], amendment_id.as_str());
     assert_eq!(
+        (read["due_at"].clone(), read["amended"].clone()),
+        (placed["due_at"].clone(), Value::Null),
+        "nothing moves on a proposal"
+    );
+    assert_eq!(
         read["allowed_actions"],
         json!(["request_cancellation", "accept_amendment", "decline_amendment", "open_dispute"])
     );
