@@ -5,10 +5,11 @@
 //! previous amendment's after), what it changes and the hash of the terms it leaves in
 //! force. One party proposes, the other accepts (it takes effect), declines, or lets it
 //! expire; its author may withdraw it. One is open at a time, and only while the work
-//! runs (in progress or delivered). Built: more days (for the order, or a stage and so the
-//! order), more revisions, and a lower price for a stage not started yet (its difference
-//! refunded from escrow). An extra stage with an amount, which needs a payment for the
-//! difference, is not built yet (docs/orders.md).
+//! runs (in progress or delivered): more days (for the order, or a stage and so the
+//! order), more revisions, a lower price for a stage not started yet (its difference
+//! refunded from escrow), and a new stage with its deliverables and amount. One that adds
+//! money takes effect only when the buyer has paid the difference: accepting it opens that
+//! payment, and the provider's success applies it (`flows::payments`).
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -34,6 +35,8 @@ pub struct NewAmendment {
     pub extra_revisions: Option<u32>,
     #[serde(default)]
     pub lower_price: Option<LowerPrice>,
+    #[serde(default)]
+    pub add_stage: Option<NewStage>,
     /// Why, for the other party.
     #[serde(default)]
     pub note: Option<String>,
@@ -53,6 +56,21 @@ pub struct Changes {
     /// escrow when it takes effect.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lower_price: Option<LowerPrice>,
+    /// A new last stage: the price grows by its amount, paid by the buyer before it takes
+    /// effect, and the order is due its days later.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub add_stage: Option<NewStage>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewStage {
+    pub title: String,
+    pub deliverables: Vec<String>,
+    /// What it costs, in the order's currency: paid by the buyer.
+    pub amount: Money,
+    /// How many days it adds to the order.
+    pub days: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -78,7 +96,10 @@ pub struct LowerPrice {
 #[serde(rename_all = "snake_case")]
 pub enum AmendmentStatus {
     Proposed,
-    /// The other party accepted it: it took effect.
+    /// The other party accepted it and it adds money: it takes effect when the buyer's
+    /// payment of the difference succeeds.
+    AwaitingPayment,
+    /// It took effect (accepted, and paid where it adds money).
     Accepted,
     Declined,
     Withdrawn,
@@ -109,6 +130,12 @@ pub struct Amendment {
     pub hash: String,
     /// What escrow gives back to the buyer when it takes effect (a lower price).
     pub refund: Option<Money>,
+    /// What the buyer pays before it takes effect (a paid stage).
+    #[serde(default)]
+    pub payment: Option<Money>,
+    /// The provider's intent for that payment, once accepted.
+    #[serde(default)]
+    pub payment_intent_id: Option<String>,
     pub status: AmendmentStatus,
     pub respond_by: DateTime<Utc>,
     pub answered_by: Option<String>,
@@ -141,12 +168,22 @@ impl NewAmendment {
             validate::text("note", note, policy.message_text_max)?;
         }
         let c = self;
-        if c.extra_days.is_none() && c.extra_revisions.is_none() && c.lower_price.is_none() {
+        if c.extra_days.is_none() && c.extra_revisions.is_none() && c.lower_price.is_none() && c.add_stage.is_none() {
             return Err(ApiError::Invalid {
                 code: Code::EmptyAmendment,
                 field: None,
-                detail: "an amendment changes something: extra_days, extra_revisions or lower_price".into(),
+                detail: "an amendment changes something: extra_days, extra_revisions, lower_price or add_stage".into(),
             });
+        }
+        if c.lower_price.is_some() && c.add_stage.is_some() {
+            return Err(ApiError::invalid(
+                Code::MixedAmendment,
+                "add_stage",
+                "a paid stage and a lower price are two amendments: one is paid, the other refunded",
+            ));
+        }
+        if let Some(stage) = &c.add_stage {
+            stage.check(policy)?;
         }
         if let Some(extra) = &c.extra_days
             && !(1..=365).contains(&extra.days)
@@ -179,8 +216,10 @@ impl NewAmendment {
             extra_days: self.extra_days,
             extra_revisions: self.extra_revisions,
             lower_price: self.lower_price,
+            add_stage: self.add_stage,
         };
         let (terms, refund) = changes.apply(current, order)?;
+        let payment = changes.add_stage.as_ref().map(|s| s.amount.clone());
         let number = order.amended.as_ref().map_or(1, |a| a.count + 1);
         let previous_hash = order.terms_hash_in_force().to_owned();
         let terms_hash = terms.hash();
@@ -198,6 +237,8 @@ impl NewAmendment {
             previous_hash,
             hash,
             refund,
+            payment,
+            payment_intent_id: None,
             status: AmendmentStatus::Proposed,
             respond_by: now + chrono::Duration::seconds(order.policy.amendment_response_seconds),
             answered_by: None,
@@ -266,7 +307,79 @@ impl Changes {
             terms.price.amount -= lower.by.amount;
             refund = Some(lower.by.clone());
         }
+        if let Some(added) = &self.add_stage {
+            added.add_to(&mut terms)?;
+        }
         Ok((terms, refund))
+    }
+
+    /// The days the order is due later when it takes effect.
+    pub fn days_later(&self) -> Option<u32> {
+        let days = self.extra_days.as_ref().map_or(0, |e| e.days) + self.add_stage.as_ref().map_or(0, |s| s.days);
+        (days > 0).then_some(days)
+    }
+}
+
+impl NewStage {
+    /// Its shape, as an offer's stage is checked, with an amount and days.
+    fn check(&self, policy: &Policy) -> Result<(), ApiError> {
+        use crate::offer::MAX_DELIVERABLES;
+        validate::line("add_stage.title", &self.title, policy.offer_title_max)?;
+        if self.deliverables.is_empty() || self.deliverables.len() > MAX_DELIVERABLES {
+            return Err(ApiError::invalid(
+                Code::InvalidDeliverables,
+                "add_stage.deliverables",
+                format!("a stage names 1 to {MAX_DELIVERABLES} deliverables"),
+            ));
+        }
+        for (j, d) in self.deliverables.iter().enumerate() {
+            validate::text(&format!("add_stage.deliverables[{j}]"), d, policy.offer_condition_max)?;
+        }
+        if self.amount.amount < 1 {
+            return Err(ApiError::invalid(Code::InvalidAmount, "add_stage.amount.amount", "a stage costs at least 1"));
+        }
+        if !(1..=365).contains(&self.days) {
+            return Err(ApiError::invalid(Code::InvalidExtension, "add_stage.days", "from 1 to 365 days"));
+        }
+        Ok(())
+    }
+
+    /// `terms` with this stage last. The price grows by its amount; where the stages carry
+    /// no amounts, the last of them takes the price before it (it released all of it, and
+    /// still does), so each release stays what it was and the new stage releases its own.
+    fn add_to(&self, terms: &mut Terms) -> Result<(), ApiError> {
+        if terms.stages.len() >= crate::offer::MAX_STAGES {
+            return Err(ApiError::invalid(
+                Code::InvalidStageCount,
+                "add_stage",
+                format!("an order has at most {} stages", crate::offer::MAX_STAGES),
+            ));
+        }
+        if self.amount.currency != terms.price.currency {
+            return Err(ApiError::invalid(
+                Code::CurrencyMismatch,
+                "add_stage.amount.currency",
+                "in the order's currency",
+            ));
+        }
+        let price = terms.price.amount.checked_add(self.amount.amount).ok_or_else(|| {
+            ApiError::invalid(Code::InvalidAmount, "add_stage.amount.amount", "the price would be too large")
+        })?;
+        if terms.stages.iter().all(|s| s.amount.is_none())
+            && let Some(last) = terms.stages.last_mut()
+        {
+            last.amount = Some(terms.price.amount);
+        }
+        let with_days = terms.stages.iter().all(|s| s.days.is_some());
+        terms.stages.push(crate::offer::Stage {
+            title: self.title.clone(),
+            deliverables: self.deliverables.clone(),
+            amount: Some(self.amount.amount),
+            days: with_days.then_some(self.days),
+        });
+        terms.price.amount = price;
+        terms.delivery_days += self.days;
+        Ok(())
     }
 }
 
@@ -290,7 +403,12 @@ pub fn refused(order: &Order, why: Refusal) -> ApiError {
         (Refusal::Guard(Guard::NoAmendmentOpen), _) => {
             ApiError::conflict(Code::AmendmentOpen, "an amendment is already proposed; it is answered first")
         }
-        (Refusal::Guard(Guard::AmendmentOpenByOther), _) => {
+        (
+            Refusal::Guard(
+                Guard::AmendmentOpenByOther | Guard::FreeAmendmentOpenByOther | Guard::PaidAmendmentOpenByOther,
+            ),
+            _,
+        ) => {
             ApiError::conflict(Code::NoAmendmentToAnswer, "no amendment proposed by the other party is open")
         }
         (Refusal::Guard(Guard::AmendmentOpenByActor), _) => {
@@ -313,12 +431,37 @@ impl Amendment {
     }
 
     /// It took effect on `order` at `now`.
-    pub fn applied_to(&self, order: &mut Order, now: DateTime<Utc>) {
-        order.amendment_took_effect(self.in_force(), self.changes.extra_days.as_ref().map(|e| e.days), now);
+    pub fn applied_to(&mut self, order: &mut Order, now: DateTime<Utc>) {
+        self.status = AmendmentStatus::Accepted;
+        order.amendment_took_effect(self.in_force(), self.changes.days_later(), now);
+    }
+
+    /// It took effect on `order` at `now`, in the step whose event `data` names the chain
+    /// and the new due time.
+    pub fn took_effect(&mut self, order: &mut Order, data: &mut Value, now: DateTime<Utc>) {
+        self.applied_to(order, now);
+        data["previous_hash"] = json!(self.previous_hash);
+        data["terms_hash"] = json!(self.terms_hash);
+        data["due_at"] = json!(order.due_at);
+    }
+
+    /// It was accepted and adds money: it awaits the buyer's payment of the difference
+    /// through `intent_id` until `pay_by`, and stays the open one on `order` meanwhile.
+    pub fn awaits_payment(&mut self, order: &mut Order, intent_id: &str, pay_by: DateTime<Utc>) {
+        self.status = AmendmentStatus::AwaitingPayment;
+        self.payment_intent_id = Some(intent_id.to_owned());
+        self.respond_by = pay_by;
+        order.amendment = Some(OpenAmendment { payment_intent_id: Some(intent_id.to_owned()), ..self.open() });
     }
 
     pub fn open(&self) -> OpenAmendment {
-        OpenAmendment { amendment_id: self.amendment_id.clone(), by: self.proposed_by, respond_by: self.respond_by }
+        OpenAmendment {
+            amendment_id: self.amendment_id.clone(),
+            by: self.proposed_by,
+            respond_by: self.respond_by,
+            adds_money: self.payment.is_some(),
+            payment_intent_id: self.payment_intent_id.clone(),
+        }
     }
 
     /// What the order's work reads from its terms once it is in force.
@@ -350,7 +493,7 @@ impl Amendment {
     pub fn status_on(&self, order: &Order) -> AmendmentStatus {
         let still_open = order.amendment_answerable().is_some_and(|open| open.amendment_id == self.amendment_id);
         match self.status {
-            AmendmentStatus::Proposed if !still_open => AmendmentStatus::Lapsed,
+            AmendmentStatus::Proposed | AmendmentStatus::AwaitingPayment if !still_open => AmendmentStatus::Lapsed,
             status => status,
         }
     }
@@ -378,6 +521,8 @@ impl Amendment {
             "hash": self.hash,
             "hash_verified": self.verifies(),
             "refund": self.refund,
+            "payment": self.payment,
+            "payment_intent_id": self.payment_intent_id,
             "status": self.status_on(order),
             "respond_by": self.respond_by,
             "answered_by": self.answered_by,
@@ -417,11 +562,95 @@ mod tests {
         extra_revisions: Option<u32>,
         lower_price: Option<LowerPrice>,
     ) -> NewAmendment {
-        NewAmendment { extra_days, extra_revisions, lower_price, note: Some("دو روز بیشتر 🙏".into()) }
+        NewAmendment {
+            extra_days, extra_revisions, lower_price, add_stage: None, note: Some("دو روز بیشتر 🙏".into())
+        }
     }
 
     fn irr(amount: i64) -> Money {
         Money { amount, currency: "IRR".into() }
+    }
+
+    fn stage(amount: i64, days: u32) -> NewStage {
+        NewStage {
+            title: "نسخهٔ موبایل".into(),
+            deliverables: vec!["فایل Figma ۳ صفحه".into()],
+            amount: irr(amount),
+            days,
+        }
+    }
+
+    #[test]
+    fn a_paid_stage_is_added_last_and_takes_effect_only_when_applied() {
+        let now = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+        let mut order = order(now);
+        let policy = Policy::default();
+        let added = NewAmendment { add_stage: Some(stage(3_000_000, 2)), ..new(None, None, None) };
+        added.check(&policy).unwrap();
+        let mut amendment =
+            added.into_amendment(&order, &order.terms.clone(), (Actor::Seller, "s"), "01A".into(), now).unwrap();
+        assert_eq!(amendment.payment, Some(irr(3_000_000)), "the buyer pays its amount");
+        assert_eq!(amendment.refund, None);
+        assert_eq!(
+            (amendment.terms.price.amount, amendment.terms.stages.len(), amendment.terms.delivery_days),
+            (15_000_000, 3, 9)
+        );
+        assert_eq!(amendment.terms.stages[2].amount, Some(3_000_000));
+        assert_eq!(amendment.terms.stages[2].days, Some(2), "the stages carry days, so does the new one");
+        assert!(amendment.open().adds_money);
+        // Accepted, it waits for the payment: the order's terms in force are unchanged.
+        let due = order.due_at;
+        amendment.opened_on(&mut order);
+        amendment.awaits_payment(&mut order, "pi_x", now + chrono::Duration::hours(1));
+        assert_eq!(amendment.status, AmendmentStatus::AwaitingPayment);
+        assert_eq!((order.stages(), order.price().amount, order.due_at), (2, 12_000_000, due));
+        assert_eq!(amendment.status_on(&order), AmendmentStatus::AwaitingPayment);
+        // Paid: the stage is the order's third, the due time two days later.
+        amendment.applied_to(&mut order, now);
+        assert_eq!((order.stages(), order.price().amount), (3, 15_000_000));
+        assert_eq!(order.stage_amount(2), Some(3_000_000));
+        assert_eq!(order.due_at, due.map(|d| d + chrono::Duration::days(2)));
+        assert!(order.amendment.is_none());
+    }
+
+    #[test]
+    fn a_stage_added_to_stages_without_amounts_leaves_each_release_as_it_was() {
+        let now = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+        let mut order = order(now);
+        order.terms.stages.iter_mut().for_each(|s| {
+            s.amount = None;
+            s.days = None;
+        });
+        let added = NewAmendment { add_stage: Some(stage(3_000_000, 2)), ..new(None, None, None) };
+        let amendment =
+            added.into_amendment(&order, &order.terms.clone(), (Actor::Seller, "s"), "01A".into(), now).unwrap();
+        let amounts: Vec<_> = amendment.terms.stages.iter().map(|s| s.amount).collect();
+        assert_eq!(amounts, vec![None, Some(12_000_000), Some(3_000_000)], "the last released all, and still does");
+        assert_eq!(amendment.terms.stages[2].days, None);
+    }
+
+    #[test]
+    fn a_paid_stage_that_does_not_fit_has_its_code() {
+        let now = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+        let order = order(now);
+        let policy = Policy::default();
+        let code = |new: NewAmendment| {
+            new.check(&policy)
+                .and_then(|()| new.into_amendment(&order, &order.terms, (Actor::Seller, "s"), "01A".into(), now))
+                .unwrap_err()
+                .code()
+        };
+        let with = |s: NewStage| NewAmendment { add_stage: Some(s), ..new(None, None, None) };
+        assert_eq!(code(with(stage(0, 2))), "invalid_amount");
+        assert_eq!(code(with(stage(1, 0))), "invalid_extension");
+        assert_eq!(code(with(NewStage { deliverables: vec![], ..stage(1, 1) })), "invalid_deliverables");
+        assert_eq!(
+            code(with(NewStage { amount: Money { amount: 1, currency: "USD".into() }, ..stage(1, 1) })),
+            "currency_mismatch"
+        );
+        let mixed =
+            NewAmendment { add_stage: Some(stage(1, 1)), ..new(None, None, Some(LowerPrice { stage: 2, by: irr(1) })) };
+        assert_eq!(code(mixed), "mixed_amendment");
     }
 
     #[test]
@@ -429,7 +658,7 @@ mod tests {
         let now = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
         let mut order = order(now);
         let two_days = new(Some(ExtraDays { days: 2, stage: Some(1) }), Some(1), None);
-        let first =
+        let mut first =
             two_days.into_amendment(&order, &order.terms.clone(), (Actor::Seller, "s"), "01A".into(), now).unwrap();
         assert_eq!((first.number, first.previous_hash.as_str()), (1, order.terms_hash.as_str()));
         assert_eq!(
@@ -450,7 +679,7 @@ mod tests {
         assert_eq!(order.terms_hash_in_force(), first.hash);
         // The next one chains to it.
         let cheaper = new(None, None, Some(LowerPrice { stage: 2, by: irr(2_000_000) }));
-        let second = cheaper.into_amendment(&order, &first.terms, (Actor::Buyer, "b"), "01B".into(), now).unwrap();
+        let mut second = cheaper.into_amendment(&order, &first.terms, (Actor::Buyer, "b"), "01B".into(), now).unwrap();
         assert_eq!((second.number, second.previous_hash.as_str()), (2, first.hash.as_str()));
         assert_eq!(
             (second.terms.price.amount, second.terms.stages[1].amount, second.refund.clone()),

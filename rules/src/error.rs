@@ -205,8 +205,11 @@ problem_codes! {
     LateCancellationNotOpen = "late_cancellation_not_open", [409];
 
     // ---- amendments (422, 409) ---------------------------------------------------------
-    /// An amendment changes something: `extra_days`, `extra_revisions` or `lower_price`.
+    /// An amendment changes something: `extra_days`, `extra_revisions`, `lower_price` or
+    /// `add_stage`.
     EmptyAmendment = "empty_amendment", [422];
+    /// A paid stage and a lower price are two amendments: one is paid, the other refunded.
+    MixedAmendment = "mixed_amendment", [422];
     /// More days are 1 to 365, more revisions 1 to 20.
     InvalidExtension = "invalid_extension", [422];
     /// That stage is accepted already: its days are past.
@@ -220,6 +223,12 @@ problem_codes! {
     NoAmendmentToAnswer = "no_amendment_to_answer", [409];
     /// A completed order is not amended (its buyer may tip).
     OrderCompleted = "order_completed", [409];
+
+    // ---- tips (422, 409) ---------------------------------------------------------------
+    /// Only a completed order is tipped (and not while it is disputed).
+    OrderNotCompleted = "order_not_completed", [409];
+    /// The order has its tip already (one per order).
+    TipAlreadyGiven = "tip_already_given", [409];
 
     // ---- reviews (422, 409) ------------------------------------------------------------
     /// A rating is a whole number from 1 to 5.

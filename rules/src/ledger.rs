@@ -323,6 +323,11 @@ impl Default for FeePolicy {
 }
 
 impl FeePolicy {
+    /// No fee at all (the tip's default).
+    pub fn none() -> Self {
+        FeePolicy { basis_points: 0, minimum: 0 }
+    }
+
     /// The fee on releasing `gross`: its share, rounded down, at least the minimum, at
     /// most `gross`.
     pub fn fee(&self, gross: i64) -> Result<i64, Refusal> {

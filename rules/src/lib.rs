@@ -33,6 +33,7 @@ pub mod seller;
 pub mod sheba;
 pub mod timeline;
 pub mod timer;
+pub mod tip;
 pub mod tracked;
 pub mod upload;
 pub mod validate;

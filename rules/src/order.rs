@@ -61,6 +61,9 @@ pub struct OrderPolicy {
     /// How long the other party has to answer a proposed amendment.
     #[serde(default = "default_amendment_response_seconds")]
     pub amendment_response_seconds: i64,
+    /// The fee on the buyer's tip (none by default).
+    #[serde(default = "FeePolicy::none")]
+    pub tip_fee: FeePolicy,
 }
 
 fn default_clearance_seconds() -> i64 {
@@ -85,7 +88,24 @@ fn default_amendment_response_seconds() -> i64 {
 pub struct OpenAmendment {
     pub amendment_id: String,
     pub by: Actor,
+    /// Until when it may be answered; once accepted, until when its payment may come.
     pub respond_by: DateTime<Utc>,
+    /// It adds money (a paid stage): it takes effect when the buyer pays the difference.
+    #[serde(default)]
+    pub adds_money: bool,
+    /// Accepted, it awaits this payment (the provider's intent for the difference).
+    #[serde(default)]
+    pub payment_intent_id: Option<String>,
+}
+
+/// The buyer's tip on a completed order: one, paid like the order, released to the seller
+/// in full less the tip fee.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Tip {
+    pub amount: Money,
+    pub payment_intent_id: String,
+    pub created_at: DateTime<Utc>,
+    pub paid_at: Option<DateTime<Utc>>,
 }
 
 /// The amendment in force: the chain's head and what the work reads from its terms.
@@ -122,6 +142,7 @@ impl OrderPolicy {
             dispute_response_seconds: policy.dispute_response.num_seconds(),
             dispute_after_completion_seconds: policy.dispute_after_completion.num_seconds(),
             amendment_response_seconds: policy.amendment_response.num_seconds(),
+            tip_fee: policy.tip_fee,
         }
     }
 }
@@ -179,6 +200,13 @@ pub struct Order {
     /// What was paid into its escrow and what left it (issue 26).
     #[serde(default)]
     pub escrow: Escrow,
+    /// The payments it took after its own, newest last: paid amendments and the tip. A
+    /// refund takes from the newest first (`flows::payments::refund_within`).
+    #[serde(default)]
+    pub extra_payments: Vec<String>,
+    /// The buyer's tip, once offered.
+    #[serde(default)]
+    pub tip: Option<Tip>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub version: u64,
@@ -216,6 +244,8 @@ impl Order {
             amendment: None,
             amended: None,
             escrow: Escrow::default(),
+            extra_payments: Vec::new(),
+            tip: None,
             created_at: now,
             updated_at: now,
             version: 0,
@@ -420,9 +450,10 @@ impl Order {
         self.amended = Some(in_force);
     }
 
-    /// How many stages the terms have (at least one).
+    /// How many stages the terms in force have (at least one).
     pub fn stages(&self) -> u32 {
-        u32::try_from(self.terms.stages.len()).unwrap_or(u32::MAX).max(1)
+        let count = self.amended.as_ref().map_or(self.terms.stages.len(), |a| a.stage_amounts.len());
+        u32::try_from(count).unwrap_or(u32::MAX).max(1)
     }
 
     /// Stages after the current one.
@@ -458,6 +489,17 @@ impl Order {
     /// in whole or after a partial refund); `None` when it holds nothing.
     pub fn release_rest(&mut self) -> Result<Option<Release>, ledger::Refusal> {
         self.take(self.escrow.held())
+    }
+
+    /// The buyer's tip of `amount`, paid into escrow, out again to the seller at once, less
+    /// the order's tip fee.
+    pub fn release_tip(&mut self, amount: i64, now: DateTime<Utc>) -> Result<Release, ledger::Refusal> {
+        let fee = self.policy.tip_fee.fee(amount)?;
+        self.escrow.released += amount;
+        if let Some(tip) = &mut self.tip {
+            tip.paid_at = Some(now);
+        }
+        Ok(Release { stage: self.stages(), gross: amount, fee, net: amount - fee })
     }
 
     /// `gross` out of escrow to the seller, less the order's fee.
@@ -564,6 +606,7 @@ impl Order {
                 "revisions_included": a.revisions_included,
             })),
             "dispute_id": self.dispute_id,
+            "tip": self.tip,
             "money": {
                 "currency": self.terms.price.currency,
                 "paid": self.escrow.paid,
@@ -603,8 +646,19 @@ crate::tracked::tracked!(Order, crate::lifecycle::OrderState, "ORDER", "order", 
     fn revisions(&self) -> (u32, u32) {
         (self.revisions_used, self.revisions_included())
     }
-    fn open_amendment(&self) -> Option<(crate::lifecycle::Actor, DateTime<Utc>)> {
-        self.amendment.as_ref().map(|a| (a.by, a.respond_by))
+    fn open_amendment(&self) -> Option<crate::lifecycle::AmendmentFacts> {
+        self.amendment.as_ref().map(|a| crate::lifecycle::AmendmentFacts {
+            by: a.by,
+            until: a.respond_by,
+            adds_money: a.adds_money,
+            accepted: a.payment_intent_id.is_some(),
+        })
+    }
+    fn tip(&self) -> Option<crate::lifecycle::TipFacts> {
+        self.tip.as_ref().map(|t| match t.paid_at {
+            None => crate::lifecycle::TipFacts::AwaitingPayment,
+            Some(_) => crate::lifecycle::TipFacts::Paid,
+        })
     }
     fn stages_left(&self) -> u32 {
         Order::stages_left(self)
@@ -831,6 +885,15 @@ mod tests {
         let mut window_over = completed.clone();
         window_over.completed_at = Some(now - chrono::Duration::days(15));
         let cancelled = at(unpaid.clone(), OrderState::Cancelled);
+        let mut tipping = published.clone();
+        tipping.tip = Some(Tip {
+            amount: Money { amount: 1, currency: "IRR".into() },
+            payment_intent_id: "pi_tip".into(),
+            created_at: now,
+            paid_at: None,
+        });
+        let mut tipped = tipping.clone();
+        tipped.tip.as_mut().unwrap().paid_at = Some(now);
 
         let mut disputed = delivered.clone();
         disputed.dispute_opened("01DISPUTE", now);
@@ -840,7 +903,7 @@ mod tests {
         const D: &str = "open_dispute";
         // Either party proposes an amendment of the running work.
         const A: &str = "propose_amendment";
-        let cases: [(&str, &Order, [&[&str]; 4]); 12] = [
+        let cases: [(&str, &Order, [&[&str]; 4]); 14] = [
             ("unpaid", &unpaid, [&["cancel"], &["cancel"], &[], &["pay"]]),
             (
                 "in progress",
@@ -884,11 +947,14 @@ mod tests {
                     &["release_disputed", "refund_disputed", "partly_refund_disputed", "resume_disputed"],
                 ],
             ),
-            // Within the window after completion either party may still dispute it.
-            ("completed", &completed, [&[D, "review"], &[D, "review"], &[], &[]]),
-            ("the buyer reviewed", &buyer_reviewed, [&[D], &[D, "review"], &[], &[]]),
-            ("both reviewed", &published, [&[D], &[D, "reply"], &[], &[]]),
-            ("review window over", &window_over, [&[], &[], &[], &["close_reviews"]]),
+            // Within the window after completion either party may still dispute it; its
+            // buyer may tip it once, at any time after.
+            ("completed", &completed, [&[D, "review", "tip"], &[D, "review"], &[], &[]]),
+            ("the buyer reviewed", &buyer_reviewed, [&[D, "tip"], &[D, "review"], &[], &[]]),
+            ("both reviewed", &published, [&[D, "tip"], &[D, "reply"], &[], &[]]),
+            ("a tip awaits its payment", &tipping, [&[D], &[D, "reply"], &[], &["pay_tip"]]),
+            ("tipped", &tipped, [&[D], &[D, "reply"], &[], &[]]),
+            ("review window over", &window_over, [&["tip"], &[], &[], &["close_reviews"]]),
             ("cancelled", &cancelled, [&[], &[], &[], &[]]),
         ];
         for (name, order, expected) in cases {

@@ -344,10 +344,11 @@ mod tests {
                 extra_days: Some(ExtraDays { days, stage: None }),
                 extra_revisions: None,
                 lower_price: None,
+                add_stage: None,
                 note: None,
             };
             let current = amendments.last().map_or(order.terms.clone(), |a: &Amendment| a.terms.clone());
-            let a = new.into_amendment(&order, &current, (Actor::Seller, "s"), format!("01A{i}"), now).unwrap();
+            let mut a = new.into_amendment(&order, &current, (Actor::Seller, "s"), format!("01A{i}"), now).unwrap();
             a.applied_to(&mut order, now);
             amendments.push(a);
         }

@@ -203,7 +203,23 @@ pub struct Payment {
     /// ours to refund.
     #[serde(default)]
     pub charged_back: i64,
+    /// What it pays for: the order, an amendment's difference, or the buyer's tip.
+    #[serde(default)]
+    pub purpose: Purpose,
     pub version: u64,
+}
+
+/// What a payment pays for. An order has one payment of its own and, after it, one per
+/// paid amendment and one for a tip.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Purpose {
+    #[default]
+    Order,
+    /// The difference an accepted amendment adds (a paid stage).
+    Amendment { amendment_id: String },
+    /// The buyer's tip on the completed order.
+    Tip,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -280,7 +296,19 @@ pub fn refund_timer(intent_id: &str, refund_id: &str) -> String {
 impl Payment {
     /// The payment opened for a new order.
     pub fn open(provider: &str, intent: &Intent, order: &Order, now: DateTime<Utc>) -> Payment {
-        let mut payment = Payment::unknown(provider, &intent.id, Some(order), &order.terms.price, now);
+        Payment::open_for(provider, intent, order, (&order.terms.price, Purpose::Order), now)
+    }
+
+    /// The payment opened through `intent` for `amount` of `order` and what it pays for.
+    pub fn open_for(
+        provider: &str,
+        intent: &Intent,
+        order: &Order,
+        (amount, purpose): (&Money, Purpose),
+        now: DateTime<Utc>,
+    ) -> Payment {
+        let mut payment = Payment::unknown(provider, &intent.id, Some(order), amount, now);
+        payment.purpose = purpose;
         payment.client_secret = intent.client_secret.clone();
         payment.pay_url = intent.pay_url.clone();
         // Written new (expected version 0) as version 1.
@@ -317,6 +345,7 @@ impl Payment {
             decided_by: None,
             chargeback: None,
             charged_back: 0,
+            purpose: Purpose::Order,
             version: 0,
         }
     }
@@ -341,6 +370,7 @@ impl Payment {
             "client_secret": self.client_secret.as_deref().filter(|_| payable),
             "pay_url": self.pay_url.as_deref().filter(|_| payable),
             "receipt": receipt,
+            "purpose": self.purpose,
             "amount": self.amount,
             "received": self.received,
             "status": self.status,
@@ -649,6 +679,10 @@ pub enum OnSuccess {
     AlreadyDecided,
     /// Start the order's work.
     Start,
+    /// Apply the accepted amendment it pays for.
+    Amend,
+    /// Release the tip it pays to the seller.
+    Tip,
     /// Hold the money for review; an order exists that support may still start.
     Hold(HeldReason),
     /// Hold the money and refund it: no order can use it.
@@ -672,17 +706,41 @@ pub fn on_success(payment: Option<&Payment>, marked: bool, order: Option<&Order>
     if matches!(payment.status, PaymentStatus::Succeeded | PaymentStatus::Held) {
         return OnSuccess::AlreadyDecided;
     }
-    if order.state != OrderState::AwaitingPayment || order.payment_intent_id.as_deref() != Some(&payment.intent_id) {
+    let ours = Some(payment.intent_id.as_str());
+    let (payable, then) = match &payment.purpose {
+        Purpose::Order => {
+            (order.state == OrderState::AwaitingPayment && order.payment_intent_id.as_deref() == ours, OnSuccess::Start)
+        }
+        Purpose::Amendment { amendment_id } => {
+            let awaited = order
+                .amendment_answerable()
+                .is_some_and(|a| &a.amendment_id == amendment_id && a.payment_intent_id.as_deref() == ours);
+            (awaited, OnSuccess::Amend)
+        }
+        Purpose::Tip => {
+            let awaited = order.state == OrderState::Completed
+                && order
+                    .tip
+                    .as_ref()
+                    .is_some_and(|t| t.paid_at.is_none() && Some(t.payment_intent_id.as_str()) == ours);
+            (awaited, OnSuccess::Tip)
+        }
+    };
+    if !payable {
         return OnSuccess::HoldAndRefund(HeldReason::OrderNotPayable);
     }
-    let price = &order.terms.price;
-    if received.amount != price.amount || !received.currency.eq_ignore_ascii_case(&price.currency) {
+    // What we asked for: the order's price, or the amendment's or tip's amount.
+    let asked = match payment.purpose {
+        Purpose::Order => &order.terms.price,
+        Purpose::Amendment { .. } | Purpose::Tip => &payment.amount,
+    };
+    if received.amount != asked.amount || !received.currency.eq_ignore_ascii_case(&asked.currency) {
         return OnSuccess::Hold(HeldReason::AmountMismatch);
     }
     if payment.refund_confirmed > 0 {
         return OnSuccess::Hold(HeldReason::RefundedBeforeSuccess);
     }
-    OnSuccess::Start
+    then
 }
 
 /// The refunds a provider's running total `amount_refunded` covers, oldest first: each
@@ -711,6 +769,10 @@ pub enum Received {
     Duplicate,
     Ignored,
     OrderStarted,
+    /// An accepted amendment's payment: it took effect.
+    OrderAmended,
+    /// The buyer's tip: released to the seller.
+    TipPaid,
     Held,
     HeldAndRefunding,
     FailureRecorded,
@@ -870,6 +932,62 @@ mod tests {
         assert_eq!(on_success(Some(&p), true, Some(&order), &usd), OnSuccess::Hold(HeldReason::AmountMismatch));
         let lowercase = Money { currency: "irr".into(), ..price };
         assert_eq!(on_success(Some(&p), true, Some(&order), &lowercase), OnSuccess::Start);
+    }
+
+    #[test]
+    fn an_amendment_s_or_a_tip_s_payment_applies_only_what_still_awaits_it() {
+        use crate::order::{OpenAmendment, Tip};
+        let now = Utc::now();
+        let mut order = order();
+        order.state = OrderState::InProgress;
+        let intent = Intent { id: "pi_more".into(), client_secret: Some("s".into()), pay_url: None };
+        let more = Money { amount: 3_000_000, currency: "IRR".into() };
+        let purpose = Purpose::Amendment { amendment_id: "01A".into() };
+        let p = Payment::open_for("stripe", &intent, &order, (&more, purpose), now);
+        let open = OpenAmendment {
+            amendment_id: "01A".into(),
+            by: Actor::Seller,
+            respond_by: now,
+            adds_money: true,
+            payment_intent_id: Some("pi_more".into()),
+        };
+        assert_eq!(
+            on_success(Some(&p), true, Some(&order), &more),
+            OnSuccess::HoldAndRefund(HeldReason::OrderNotPayable)
+        );
+        order.amendment = Some(open.clone());
+        assert_eq!(on_success(Some(&p), true, Some(&order), &more), OnSuccess::Amend);
+        let less = Money { amount: 1, ..more.clone() };
+        assert_eq!(on_success(Some(&p), true, Some(&order), &less), OnSuccess::Hold(HeldReason::AmountMismatch));
+        order.amendment = Some(OpenAmendment { payment_intent_id: Some("pi_other".into()), ..open });
+        assert_eq!(
+            on_success(Some(&p), true, Some(&order), &more),
+            OnSuccess::HoldAndRefund(HeldReason::OrderNotPayable)
+        );
+        order.state = OrderState::Disputed;
+        order.amendment = None;
+        assert_eq!(
+            on_success(Some(&p), true, Some(&order), &more),
+            OnSuccess::HoldAndRefund(HeldReason::OrderNotPayable)
+        );
+
+        let tip =
+            Payment::open_for("stripe", &Intent { id: "pi_tip".into(), ..intent }, &order, (&more, Purpose::Tip), now);
+        order.tip =
+            Some(Tip { amount: more.clone(), payment_intent_id: "pi_tip".into(), created_at: now, paid_at: None });
+        assert_eq!(
+            on_success(Some(&tip), true, Some(&order), &more),
+            OnSuccess::HoldAndRefund(HeldReason::OrderNotPayable),
+            "disputed"
+        );
+        order.state = OrderState::Completed;
+        assert_eq!(on_success(Some(&tip), true, Some(&order), &more), OnSuccess::Tip);
+        order.tip.as_mut().unwrap().paid_at = Some(now);
+        assert_eq!(
+            on_success(Some(&tip), true, Some(&order), &more),
+            OnSuccess::HoldAndRefund(HeldReason::OrderNotPayable),
+            "tipped once"
+        );
     }
 
     #[test]

@@ -51,6 +51,9 @@ pub struct Policy {
     pub payment_window: chrono::Duration,
     /// The platform's fee on each release, fixed onto an order when it is placed.
     pub fee: crate::ledger::FeePolicy,
+    /// The platform's fee on a buyer's tip (none by default), fixed onto an order when it
+    /// is placed.
+    pub tip_fee: crate::ledger::FeePolicy,
     /// How long released money is pending before it is available to withdraw.
     pub clearance: chrono::Duration,
     /// How long a delivered stage waits for the buyer before it is accepted for them.
@@ -133,6 +136,7 @@ impl Default for Policy {
             request_answer_window: chrono::Duration::days(14),
             payment_window: chrono::Duration::minutes(60),
             fee: crate::ledger::FeePolicy::default(),
+            tip_fee: crate::ledger::FeePolicy::none(),
             clearance: chrono::Duration::days(14),
             auto_complete: chrono::Duration::days(3),
             cancellation_response: chrono::Duration::hours(48),

@@ -76,8 +76,12 @@ pub trait Tracked: Serialize + DeserializeOwned + Clone {
     fn disputable_until(&self) -> Option<DateTime<Utc>> {
         None
     }
-    /// An open amendment: who proposed it, until when it may be answered (orders only).
-    fn open_amendment(&self) -> Option<(Actor, DateTime<Utc>)> {
+    /// An open amendment (orders only).
+    fn open_amendment(&self) -> Option<crate::lifecycle::AmendmentFacts> {
+        None
+    }
+    /// The buyer's tip, once offered (orders only).
+    fn tip(&self) -> Option<crate::lifecycle::TipFacts> {
         None
     }
 
@@ -107,6 +111,7 @@ pub trait Tracked: Serialize + DeserializeOwned + Clone {
             resumes: self.resumes(),
             disputable_until: self.disputable_until(),
             amendment: self.open_amendment(),
+            tip: self.tip(),
         }
     }
 

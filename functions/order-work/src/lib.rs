@@ -1,12 +1,12 @@
 //! The order's work after payment (`peyman::flows::work`): the seller delivers the
 //! current stage, the buyer asks for a revision or accepts it; either party cancels an
 //! order not yet paid, the buyer a late one, and both a paid one by agreement; either
-//! proposes an amendment the other answers (`peyman::flows::amendments`); the parties read
-//! the deliveries and the amendments.
+//! proposes an amendment the other answers (`peyman::flows::amendments`); the buyer tips a
+//! completed order (`peyman::flows::tips`); the parties read the deliveries and amendments.
 
 use lambda_http::{Body, Error, Request, Response};
-use peyman::flows::amendments::{self, Answer, Answer::*};
-use peyman::flows::{App, work};
+use peyman::flows::amendments::{self, Answer};
+use peyman::flows::{App, tips, work};
 use peyman::shell::answer::Reply;
 use peyman::shell::http::{ApiRequest, serve, unknown_route};
 use peyman_rules::error::ApiError;
@@ -62,18 +62,18 @@ async fn route(app: &App, req: &ApiRequest) -> Result<Reply, ApiError> {
             return Reply::created(proposed.with_order(&order, order.role_of(me), now));
         }
         "GET /v1/orders/{order_id}/amendments" => return Reply::ok(amendments::list(app, me, &order_id).await?.view()),
-        "POST /v1/orders/{order_id}/amendments/{amendment_id}/accept" => return amend(app, req, Accept).await,
-        "POST /v1/orders/{order_id}/amendments/{amendment_id}/decline" => return amend(app, req, Decline).await,
-        "POST /v1/orders/{order_id}/amendments/{amendment_id}/withdraw" => return amend(app, req, Withdraw).await,
+        "POST /v1/orders/{order_id}/amendments/{amendment_id}/accept"
+        | "POST /v1/orders/{order_id}/amendments/{amendment_id}/decline"
+        | "POST /v1/orders/{order_id}/amendments/{amendment_id}/withdraw" => {
+            req.no_body()?;
+            let (id, answer) = (req.path_id("amendment_id")?, Answer::named_by(&req.route));
+            let answered = amendments::answer(app, me, &order_id, &id, answer, now).await?;
+            return Reply::ok(answered.view(answered.order.role_of(me), now));
+        }
+        "POST /v1/orders/{order_id}/tip" => {
+            return Reply::created(tips::give(app, me, &order_id, req.json()?, now).await?.view(now));
+        }
         _ => return unknown_route(req),
     };
     Reply::ok(order.view(order.role_of(me), now))
-}
-
-/// A party's answer to an open amendment: it, with the order as it now stands.
-async fn amend(app: &App, req: &ApiRequest, answer: Answer) -> Result<Reply, ApiError> {
-    req.no_body()?;
-    let (order_id, amendment_id) = (req.path_id("order_id")?, req.path_id("amendment_id")?);
-    let (order, answered) = amendments::answer(app, &req.caller, &order_id, &amendment_id, answer, req.now).await?;
-    Reply::ok(answered.with_order(&order, order.role_of(&req.caller), req.now))
 }

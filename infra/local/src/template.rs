@@ -658,8 +658,8 @@ Resources:
         let key = holders("STRIPE_SECRET_KEY_ARN");
         assert_eq!(
             key,
-            ["OfferDecisionsFunction", "FollowUpsFunction", "SweeperFunction"],
-            "the functions that call Stripe"
+            ["OfferDecisionsFunction", "OrderWorkFunction", "FollowUpsFunction", "SweeperFunction"],
+            "the functions that call Stripe (order-work opens a paid amendment's and a tip's payment)"
         );
         assert_eq!(holders("ZARINPAL_ACCESS_TOKEN_ARN"), ["FollowUpsFunction", "SweeperFunction"]);
         // ...and may read exactly those secrets.

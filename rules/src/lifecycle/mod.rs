@@ -91,12 +91,44 @@ pub enum Guard {
     /// No amendment is proposed on the order.
     NoAmendmentOpen,
     /// An amendment is proposed, by the other party than the one acting, and its answer
-    /// window is open.
+    /// window is open (it may be declined).
     AmendmentOpenByOther,
-    /// An amendment is proposed by the one acting.
+    /// As `AmendmentOpenByOther`, and it adds no money: accepting it makes it take effect.
+    FreeAmendmentOpenByOther,
+    /// As `AmendmentOpenByOther`, and it adds money (a paid stage): accepting it waits for
+    /// the buyer's payment of the difference.
+    PaidAmendmentOpenByOther,
+    /// An amendment is proposed by the one acting, and not yet accepted.
     AmendmentOpenByActor,
-    /// An amendment is proposed and its answer window has passed.
+    /// An amendment is open (proposed, or accepted and awaiting its payment) and its
+    /// window has passed.
     AmendmentExpired,
+    /// An accepted amendment awaits its payment.
+    AmendmentAwaitingPayment,
+    /// The completed order has no tip yet.
+    NoTip,
+    /// The buyer's tip awaits its payment.
+    TipAwaitingPayment,
+}
+
+/// The open amendment of an order, as its guards see it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AmendmentFacts {
+    /// Who proposed it.
+    pub by: Actor,
+    /// Until when it may be answered (or, accepted, paid).
+    pub until: DateTime<Utc>,
+    /// It adds money: it takes effect only once the difference is paid.
+    pub adds_money: bool,
+    /// It was accepted and waits for that payment.
+    pub accepted: bool,
+}
+
+/// An order's tip, as its guards see it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TipFacts {
+    AwaitingPayment,
+    Paid,
 }
 
 /// Which reviews an order has (orders only; none for everything else).
@@ -148,8 +180,10 @@ pub struct Facts {
     pub resumes: Option<OrderState>,
     /// Until when a completed order may be disputed (orders).
     pub disputable_until: Option<DateTime<Utc>>,
-    /// An open amendment: who proposed it, and until when the other may answer (orders).
-    pub amendment: Option<(Actor, DateTime<Utc>)>,
+    /// An open amendment (orders).
+    pub amendment: Option<AmendmentFacts>,
+    /// The buyer's tip, once offered (orders).
+    pub tip: Option<TipFacts>,
 }
 
 impl Facts {
@@ -167,7 +201,14 @@ impl Facts {
             resumes: None,
             disputable_until: None,
             amendment: None,
+            tip: None,
         }
+    }
+
+    /// The open amendment `actor` may answer: the other party's, proposed and not yet
+    /// accepted, its window open.
+    fn answerable_by(&self, actor: Actor) -> Option<AmendmentFacts> {
+        self.amendment.filter(|a| a.by != actor && !a.accepted && self.now < a.until)
     }
 
     fn holds(&self, guard: Guard, actor: Actor) -> bool {
@@ -198,9 +239,14 @@ impl Facts {
             Guard::ResumesCompleted => self.resumes == Some(OrderState::Completed),
             Guard::DisputeWindowOpen => self.disputable_until.is_some_and(|until| self.now < until),
             Guard::NoAmendmentOpen => self.amendment.is_none(),
-            Guard::AmendmentOpenByOther => self.amendment.is_some_and(|(by, until)| by != actor && self.now < until),
-            Guard::AmendmentOpenByActor => self.amendment.is_some_and(|(by, _)| by == actor),
-            Guard::AmendmentExpired => self.amendment.is_some_and(|(_, until)| self.now >= until),
+            Guard::AmendmentOpenByOther => self.answerable_by(actor).is_some(),
+            Guard::FreeAmendmentOpenByOther => self.answerable_by(actor).is_some_and(|a| !a.adds_money),
+            Guard::PaidAmendmentOpenByOther => self.answerable_by(actor).is_some_and(|a| a.adds_money),
+            Guard::AmendmentOpenByActor => self.amendment.is_some_and(|a| a.by == actor && !a.accepted),
+            Guard::AmendmentExpired => self.amendment.is_some_and(|a| self.now >= a.until),
+            Guard::AmendmentAwaitingPayment => self.amendment.is_some_and(|a| a.accepted),
+            Guard::NoTip => self.tip.is_none(),
+            Guard::TipAwaitingPayment => self.tip == Some(TipFacts::AwaitingPayment),
         }
     }
 }

@@ -70,8 +70,14 @@ pub enum OrderAction {
     DeclineAmendment,
     /// Its author withdraws it.
     WithdrawAmendment,
-    /// Its answer window passed in silence.
+    /// Its answer window passed in silence (or, accepted, its payment window unpaid).
     ExpireAmendment,
+    /// The provider confirmed the payment an accepted amendment waits for: it takes effect.
+    PayAmendment,
+    /// The buyer tips a completed order (once): a payment is opened for it.
+    Tip,
+    /// The provider confirmed the tip's payment: it is released to the seller.
+    PayTip,
 }
 
 #[rustfmt::skip]
@@ -108,12 +114,16 @@ pub static ORDER: &[Transition<OrderState, OrderAction>] = {
         // (accepted: it takes effect, the due time re-armed), withdrawn by its author, or
         // expired by silence. Never during a dispute or after completion.
         row(InProgress,      ProposeAmendment,     &[Buyer, Seller], Some(NoAmendmentOpen),      InProgress, "amendment_proposed",               &[Buyer, Seller], &[Timer::AmendmentExpires]),
-        row(InProgress,      AcceptAmendment,      &[Buyer, Seller], Some(AmendmentOpenByOther), InProgress, "order_amended",                    &[Buyer, Seller], &[Timer::LateAtDue, Timer::LateCancellationOpens]),
+        row(InProgress,      AcceptAmendment,      &[Buyer, Seller], Some(FreeAmendmentOpenByOther), InProgress, "order_amended",                &[Buyer, Seller], &[Timer::LateAtDue, Timer::LateCancellationOpens]),
+        row(InProgress,      AcceptAmendment,      &[Buyer, Seller], Some(PaidAmendmentOpenByOther), InProgress, "amendment_accepted",           &[Buyer, Seller], &[Timer::AmendmentExpires]),
+        row(InProgress,      PayAmendment,         &[System],        Some(AmendmentAwaitingPayment), InProgress, "order_amended",                &[Buyer, Seller], &[Timer::LateAtDue, Timer::LateCancellationOpens]),
         row(InProgress,      DeclineAmendment,     &[Buyer, Seller], Some(AmendmentOpenByOther), InProgress, "amendment_declined",               &[Buyer, Seller], &[]),
         row(InProgress,      WithdrawAmendment,    &[Buyer, Seller], Some(AmendmentOpenByActor), InProgress, "amendment_withdrawn",              &[Buyer, Seller], &[]),
         row(InProgress,      ExpireAmendment,      &[System],        Some(AmendmentExpired),     InProgress, "amendment_expired",                &[Buyer, Seller], &[]),
         row(Delivered,       ProposeAmendment,     &[Buyer, Seller], Some(NoAmendmentOpen),      Delivered,  "amendment_proposed",               &[Buyer, Seller], &[Timer::AmendmentExpires]),
-        row(Delivered,       AcceptAmendment,      &[Buyer, Seller], Some(AmendmentOpenByOther), Delivered,  "order_amended",                    &[Buyer, Seller], &[]),
+        row(Delivered,       AcceptAmendment,      &[Buyer, Seller], Some(FreeAmendmentOpenByOther), Delivered,  "order_amended",                &[Buyer, Seller], &[]),
+        row(Delivered,       AcceptAmendment,      &[Buyer, Seller], Some(PaidAmendmentOpenByOther), Delivered,  "amendment_accepted",           &[Buyer, Seller], &[Timer::AmendmentExpires]),
+        row(Delivered,       PayAmendment,         &[System],        Some(AmendmentAwaitingPayment), Delivered,  "order_amended",                &[Buyer, Seller], &[]),
         row(Delivered,       DeclineAmendment,     &[Buyer, Seller], Some(AmendmentOpenByOther), Delivered,  "amendment_declined",               &[Buyer, Seller], &[]),
         row(Delivered,       WithdrawAmendment,    &[Buyer, Seller], Some(AmendmentOpenByActor), Delivered,  "amendment_withdrawn",              &[Buyer, Seller], &[]),
         row(Delivered,       ExpireAmendment,      &[System],        Some(AmendmentExpired),     Delivered,  "amendment_expired",                &[Buyer, Seller], &[]),
@@ -140,6 +150,9 @@ pub static ORDER: &[Transition<OrderState, OrderAction>] = {
         row(Completed,       Review,               &[Seller],        Some(FirstReview),            Completed,  "review_written",                   &[Buyer],         &[]),
         row(Completed,       Review,               &[Buyer, Seller], Some(LastReview),             Completed,  "reviews_published",                &[Buyer, Seller], &[]),
         row(Completed,       Reply,                &[Seller],        Some(ReplyOpen),              Completed,  "review_replied",                   &[Buyer],         &[]),
+        // The buyer's tip, once: paid like the order, released to the seller at once.
+        row(Completed,       Tip,                  &[Buyer],         Some(NoTip),                  Completed,  "tip_offered",                      &[],              &[]),
+        row(Completed,       PayTip,               &[System],        Some(TipAwaitingPayment),     Completed,  "tip_paid",                         &[Seller],        &[]),
         row(Completed,       CloseReviews,         &[System],        Some(ReviewsUnpublished),     Completed,  "review_window_closed",             &[Buyer, Seller], &[]),
     ]
 };

@@ -174,7 +174,12 @@ fn allowed_actions_follow_the_table() {
     // An open amendment is answered by the other party while its window runs, withdrawn
     // by its author, and expired by the system once it has passed; no second one meanwhile.
     let mut amended = facts(60);
-    amended.amendment = Some((Seller, amended.now + Duration::hours(48)));
+    amended.amendment = Some(AmendmentFacts {
+        by: Seller,
+        until: amended.now + Duration::hours(48),
+        adds_money: false,
+        accepted: false,
+    });
     assert_eq!(
         allowed(ORDER, OrderState::Delivered, Buyer, &amended),
         vec![
@@ -201,6 +206,29 @@ fn allowed_actions_follow_the_table() {
         allowed(ORDER, OrderState::Delivered, System, &amended),
         vec![OrderAction::AutoComplete, OrderAction::ExpireAmendment, OrderAction::OpenDispute]
     );
+    // One that adds money: accepting it waits for the buyer's payment; meanwhile nobody
+    // answers or withdraws it, the provider's success applies it, and its window expires it.
+    let mut paid = facts(60);
+    paid.amendment =
+        Some(AmendmentFacts { by: Seller, until: paid.now + Duration::hours(48), adds_money: true, accepted: false });
+    let accept =
+        |f: &Facts| step(ORDER, OrderState::InProgress, OrderAction::AcceptAmendment, Buyer, f).map(|t| t.event);
+    assert_eq!(accept(&paid), Ok("amendment_accepted"));
+    paid.amendment = paid.amendment.map(|a| AmendmentFacts { accepted: true, ..a });
+    for (actor, action) in [
+        (Buyer, OrderAction::AcceptAmendment),
+        (Buyer, OrderAction::DeclineAmendment),
+        (Seller, OrderAction::WithdrawAmendment),
+    ] {
+        assert!(!allowed(ORDER, OrderState::InProgress, actor, &paid).contains(&action), "{action:?} once accepted");
+    }
+    assert_eq!(
+        step(ORDER, OrderState::Delivered, OrderAction::PayAmendment, System, &paid).map(|t| t.event),
+        Ok("order_amended")
+    );
+    assert!(step(ORDER, OrderState::Delivered, OrderAction::PayAmendment, System, &amended).is_err(), "not accepted");
+    paid.now += Duration::hours(48);
+    assert!(allowed(ORDER, OrderState::InProgress, System, &paid).contains(&OrderAction::ExpireAmendment));
     for state in [OrderState::AwaitingPayment, OrderState::Disputed, OrderState::Completed, OrderState::Cancelled] {
         for actor in [Buyer, Seller] {
             assert!(!allowed(ORDER, state, actor, &facts(60)).contains(&OrderAction::ProposeAmendment), "{state:?}");
@@ -266,8 +294,8 @@ fn reviews_are_double_blind_once_each_within_the_window() {
     assert!(event(Buyer, &buyer_wrote).is_err(), "once each");
     assert_eq!(
         allowed(ORDER, OrderState::Completed, Buyer, &buyer_wrote),
-        vec![],
-        "nothing left for the buyer until the seller writes"
+        vec![OrderAction::Tip],
+        "nothing left for the buyer until the seller writes but a tip"
     );
     assert_eq!(allowed(ORDER, OrderState::Completed, Seller, &buyer_wrote), vec![Review]);
     // The reply: the seller's, once, only once the buyer's review is published.

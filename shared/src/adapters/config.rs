@@ -248,6 +248,11 @@ impl Config {
                             as u32,
                         minimum: whole("PLATFORM_FEE_MINIMUM", defaults.fee.minimum, 0..=i64::MAX)?,
                     },
+                    tip_fee: peyman_rules::ledger::FeePolicy {
+                        basis_points: whole("TIP_FEE_BASIS_POINTS", defaults.tip_fee.basis_points.into(), 0..=10_000)?
+                            as u32,
+                        minimum: 0,
+                    },
                     ..defaults
                 }
             },

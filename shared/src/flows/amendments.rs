@@ -2,21 +2,25 @@
 //! accepts (it takes effect in the same transaction: the due time moves and its timers are
 //! re-armed, more revisions count, a lower price refunds its difference from escrow
 //! through the payment's own rule) or declines it; its author withdraws it; the sweeper
-//! expires one left unanswered (`flows::timers`). Each is a step of the order's table, on its timeline with
+//! expires one left unanswered (`flows::timers`). Accepting one that adds money (a paid
+//! stage) opens the buyer's payment of the difference instead, as accepting an offer opens
+//! the order's: it takes effect when the provider's success arrives (`flows::payments`),
+//! and expires unpaid at the end of the order's payment window. Each is a step of the order's table, on its timeline with
 //! the amendment's hash, and the amendment's record is written in the same transaction.
 
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
 use crate::flows::App;
-use crate::flows::payments::refund_within;
+use crate::flows::payments::{refund_within, settle_failed_commit};
 use crate::flows::tracked::visible;
 use peyman_rules::amendment::{self, Amendment, AmendmentStatus, NewAmendment};
 use peyman_rules::caller::Caller;
 use peyman_rules::error::ApiError;
-use peyman_rules::lifecycle::{self, ORDER, OrderAction};
+use peyman_rules::lifecycle::{self, Actor, ORDER, OrderAction};
 use peyman_rules::offer::Terms;
 use peyman_rules::order::Order;
+use peyman_rules::payment::{Payment, Purpose};
 use peyman_rules::tracked::{Step, Tracked};
 
 /// A party proposes an amendment of a running order (one open at a time): its whole terms
@@ -72,8 +76,37 @@ pub enum Answer {
     Withdraw,
 }
 
+impl Answer {
+    /// The answer a route ends with: `…/accept`, `…/decline` or `…/withdraw`.
+    pub fn named_by(route: &str) -> Answer {
+        match route.rsplit('/').next() {
+            Some("accept") => Answer::Accept,
+            Some("decline") => Answer::Decline,
+            _ => Answer::Withdraw,
+        }
+    }
+}
+
+/// What answering an amendment left: it, its order, and the payment accepting it opened
+/// (an amendment that adds money).
+pub struct Answered {
+    pub order: Order,
+    pub amendment: Amendment,
+    pub payment: Option<Payment>,
+}
+
+impl Answered {
+    /// The amendment with its order and payment as `viewer` sees them.
+    pub fn view(&self, viewer: Option<Actor>, now: DateTime<Utc>) -> Value {
+        let mut body = self.amendment.with_order(&self.order, viewer, now);
+        body["payment"] = json!(self.payment.as_ref().map(|p| p.view(viewer)));
+        body
+    }
+}
+
 /// A party answers the open amendment `amendment_id`: accepted, it takes effect (and a lower
-/// price's difference is refunded); declined or withdrawn, the order is as it was.
+/// price's difference is refunded), or, when it adds money, waits for the buyer's payment
+/// opened here; declined or withdrawn, the order is as it was.
 pub async fn answer(
     app: &App,
     caller: &Caller,
@@ -81,7 +114,7 @@ pub async fn answer(
     amendment_id: &str,
     answer: Answer,
     now: DateTime<Utc>,
-) -> Result<(Order, Amendment), ApiError> {
+) -> Result<Answered, ApiError> {
     let (mut order, actor) = visible::<Order>(app, order_id, caller).await?;
     let mut proposed =
         app.store.amendment(order_id, amendment_id).await?.ok_or(ApiError::NotFound { what: "amendment" })?;
@@ -99,19 +132,24 @@ pub async fn answer(
     proposed.answered_by = Some(caller.user_id.clone());
     proposed.answered_at = Some(now);
     let mut data = json!({ "amendment_id": amendment_id, "number": proposed.number, "hash": proposed.hash });
+    let mut payment = None;
     match answer {
+        Answer::Accept if proposed.payment.is_some() => {
+            let opened = open_payment(app, &mut proposed, &mut order, now).await?;
+            commit.payment(&opened, 0)?;
+            data["payment_intent_id"] = json!(opened.intent_id);
+            data["amount"] = json!(opened.amount);
+            data["pay_by"] = json!(proposed.respond_by);
+            payment = Some(opened);
+        }
         Answer::Accept => {
-            proposed.status = AmendmentStatus::Accepted;
             if let Some(refund) = &proposed.refund {
                 let reason = format!("amendment {}: a lower price", proposed.number);
                 let id = format!("amendment-{}", proposed.number);
                 let sent = refund_within(app, &mut commit, &mut order, &id, Some(refund.amount), &reason, now).await?;
                 data["refund"] = json!({ "refund_id": sent.refund_id, "amount": sent.amount });
             }
-            proposed.applied_to(&mut order, now);
-            data["previous_hash"] = json!(proposed.previous_hash);
-            data["terms_hash"] = json!(proposed.terms_hash);
-            data["due_at"] = json!(order.due_at);
+            proposed.took_effect(&mut order, &mut data, now);
         }
         Answer::Decline => {
             proposed.status = AmendmentStatus::Declined;
@@ -124,8 +162,37 @@ pub async fn answer(
     }
     commit.amendment(&proposed)?;
     commit.record(&mut order, Step::of(t, actor, Some(&caller.user_id), data), now)?;
-    app.commit(commit).await?;
-    Ok((order, proposed))
+    if let Err(e) = app.commit(commit).await {
+        match &payment {
+            Some(opened) => {
+                let awaits = |o: &Order| {
+                    o.amendment.as_ref().and_then(|a| a.payment_intent_id.as_deref()) == Some(opened.intent_id.as_str())
+                };
+                settle_failed_commit(app, &order.order_id, &opened.intent_id, e, awaits).await?;
+            }
+            None => return Err(e),
+        }
+    }
+    Ok(Answered { order, amendment: proposed, payment })
+}
+
+/// Opens the buyer's payment of what `proposed` adds, under an idempotency key made from
+/// it (asking twice opens one intent), and leaves it awaiting that payment until the end
+/// of the order's payment window.
+async fn open_payment(
+    app: &App,
+    proposed: &mut Amendment,
+    order: &mut Order,
+    now: DateTime<Utc>,
+) -> Result<Payment, ApiError> {
+    let amount = proposed.payment.clone().ok_or_else(|| ApiError::internal("a paid amendment without an amount"))?;
+    let key = format!("amendment-{}", proposed.amendment_id);
+    let intent = app.payments.open(&amount, &order.order_id, &key).await?;
+    let purpose = Purpose::Amendment { amendment_id: proposed.amendment_id.clone() };
+    let payment = Payment::open_for(app.payments.provider(), &intent, order, (&amount, purpose), now);
+    let pay_by = now + chrono::Duration::seconds(order.policy.payment_window_seconds);
+    proposed.awaits_payment(order, &intent.id, pay_by);
+    Ok(payment)
 }
 
 /// An order's amendments as its parties (and support) read them.

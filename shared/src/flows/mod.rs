@@ -24,6 +24,7 @@ pub mod reviews;
 pub mod sellers;
 pub mod support;
 pub mod timers;
+pub mod tips;
 pub mod tracked;
 pub mod uploads;
 pub mod withdrawals;

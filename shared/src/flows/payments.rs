@@ -19,9 +19,9 @@ use peyman_rules::lifecycle::{
 use peyman_rules::money::Money;
 use peyman_rules::order::Order;
 use peyman_rules::payment::{
-    Answer, Answered, Chargeback, HeldDecision, OnSuccess, PaidByHand, Payment, PaymentEvent, PaymentStatus, Receipt,
-    Received, ReceivedEvent, Refund, RefundAnswer, RefundCall, RefundStatus, confirmed_by, move_payment, move_refund,
-    on_success, refund_timer,
+    Answer, Answered, Chargeback, HeldDecision, OnSuccess, PaidByHand, Payment, PaymentEvent, PaymentStatus, Purpose,
+    Receipt, Received, ReceivedEvent, Refund, RefundAnswer, RefundCall, RefundStatus, confirmed_by, move_payment,
+    move_refund, on_success, refund_timer,
 };
 use peyman_rules::tracked::{Step, Tracked};
 use peyman_rules::validate;
@@ -169,6 +169,40 @@ async fn succeeded(app: &App, commit: &mut Commit, paid: Paid<'_>, now: DateTime
             commit.record(&mut order, Step::of(t, Actor::System, None, data), now)?;
             Received::OrderStarted
         }
+        OnSuccess::Amend => {
+            let mut order = order.expect("on_success amends only a known order");
+            let Purpose::Amendment { amendment_id } = &payment.purpose else {
+                return Err(ApiError::internal("an amendment's success for a payment of something else"));
+            };
+            let mut amendment = app
+                .store
+                .amendment(&order.order_id, amendment_id)
+                .await?
+                .ok_or_else(|| ApiError::internal("an awaited amendment without its record"))?;
+            let t = paid_step(&order, OrderAction::PayAmendment, now)?;
+            paid_in(commit, &mut order, &mut payment, (provider, received), now)?;
+            let mut data = data;
+            data["amendment_id"] = json!(amendment.amendment_id);
+            data["number"] = json!(amendment.number);
+            data["hash"] = json!(amendment.hash);
+            amendment.took_effect(&mut order, &mut data, now);
+            commit.amendment(&amendment)?;
+            commit.record(&mut order, Step::of(t, Actor::System, None, data), now)?;
+            Received::OrderAmended
+        }
+        OnSuccess::Tip => {
+            let mut order = order.expect("on_success tips only a known order");
+            let t = paid_step(&order, OrderAction::PayTip, now)?;
+            paid_in(commit, &mut order, &mut payment, (provider, received), now)?;
+            let release = order
+                .release_tip(received.amount, now)
+                .map_err(|e| ApiError::internal(format!("a tip cannot be released: {e}")))?;
+            ledger::released(commit, &order, &release, now)?;
+            let mut data = data;
+            data["release"] = json!(release);
+            commit.record(&mut order, Step::of(t, Actor::System, None, data), now)?;
+            Received::TipPaid
+        }
         OnSuccess::Hold(reason) | OnSuccess::HoldAndRefund(reason) => {
             let held = move_payment(&mut payment, PaymentAction::Hold, Actor::System, now)?;
             payment.held_reason = Some(reason);
@@ -199,6 +233,33 @@ async fn succeeded(app: &App, commit: &mut Commit, paid: Paid<'_>, now: DateTime
     };
     commit.payment(&payment, expected)?;
     Ok(outcome)
+}
+
+/// The order's step a payment after its own takes (an amendment's, a tip's): the table
+/// allowed it when `on_success` did.
+fn paid_step(
+    order: &Order,
+    action: OrderAction,
+    now: DateTime<Utc>,
+) -> Result<&'static lifecycle::Transition<OrderState, OrderAction>, ApiError> {
+    lifecycle::step(ORDER, order.state, action, Actor::System, &order.facts(now))
+        .map_err(|r| ApiError::internal(format!("the table refused a payment on_success accepted: {r:?}")))
+}
+
+/// A payment after the order's own succeeded: it is in the order's escrow, and a refund may
+/// take from it (newest first).
+fn paid_in(
+    commit: &mut Commit,
+    order: &mut Order,
+    payment: &mut Payment,
+    (provider, received): (&str, &Money),
+    now: DateTime<Utc>,
+) -> Result<(), ApiError> {
+    move_payment(payment, PaymentAction::Succeed, Actor::System, now)?;
+    payment.received = Some(received.clone());
+    payment.succeeded_at = Some(now);
+    order.extra_payments.push(payment.intent_id.clone());
+    ledger::payment_received(commit, order, provider, received.amount, now)
 }
 
 async fn failed(
@@ -384,11 +445,22 @@ async fn refund_once(
     Ok(refund)
 }
 
-/// Adds to `commit` a refund of `amount` of `order`'s payment (all that is left when
+/// A refund of an order: one refund per payment it takes from, under one id.
+#[derive(Debug)]
+pub struct OrderRefund {
+    pub refund_id: String,
+    pub amount: Money,
+    pub parts: Vec<Refund>,
+}
+
+/// Adds to `commit` a refund of `amount` of `order`'s payments (all that is left when
 /// `None`; never more than is left: `refund_exceeds_payment`), under `refund_id`, with
-/// the payment's new running total. The caller records the order's own step (its event
-/// names the refund) in the same commit, so a cancellation or a dispute's resolution and
-/// its refund happen together or not at all.
+/// each payment's new running total. An order paid more than once (a paid amendment, a
+/// tip) is refunded from its newest payment first and its own last, each part within what
+/// that payment may still give back, under the same id (a refund is keyed by its payment).
+/// The caller records the order's own step (its event names the refund) in the same
+/// commit, so a cancellation or a dispute's resolution and its refund happen together or
+/// not at all.
 pub async fn refund_within(
     app: &App,
     commit: &mut Commit,
@@ -397,24 +469,70 @@ pub async fn refund_within(
     amount: Option<i64>,
     reason: &str,
     now: DateTime<Utc>,
-) -> Result<Refund, ApiError> {
-    let intent_id = order.payment_intent_id.clone().ok_or(ApiError::NotFound { what: "payment" })?;
-    let mut payment = app.store.payment(&intent_id).await?.ok_or(ApiError::NotFound { what: "payment" })?;
-    let expected = payment.version;
-    payment.version += 1;
+) -> Result<OrderRefund, ApiError> {
+    let own = order.payment_intent_id.clone().ok_or(ApiError::NotFound { what: "payment" })?;
+    let mut payments = Vec::new();
+    for intent_id in order.extra_payments.iter().rev().chain([&own]) {
+        payments.push(app.store.payment(intent_id).await?.ok_or(ApiError::NotFound { what: "payment" })?);
+    }
+    let refundable = payments.iter().map(Payment::refundable).sum::<i64>();
     // Only what is still in escrow goes back: what was released is the seller's.
-    let in_escrow = if order.escrow.paid > 0 { order.escrow.held() } else { payment.refundable() };
-    let rest = amount.unwrap_or(in_escrow.min(payment.refundable()));
+    let in_escrow = if order.escrow.paid > 0 { order.escrow.held() } else { refundable };
+    let total = amount.unwrap_or(in_escrow.min(refundable));
     let check_at = now + app.config.refund_check_after;
-    let refund = request_refund(commit, &mut payment, refund_id, rest, reason, now, check_at)?;
-    if rest > in_escrow {
-        return Err(beyond_escrow(order, rest));
+    let mut left = total;
+    let mut parts = Vec::new();
+    let last = payments.len() - 1;
+    for (i, payment) in payments.iter_mut().enumerate() {
+        // The order's own payment takes what is left, and refuses what it cannot give.
+        let part = if i == last { left } else { left.min(payment.refundable()) };
+        if part == 0 && i != last {
+            continue;
+        }
+        let expected = payment.version;
+        payment.version += 1;
+        parts.push(request_refund(commit, payment, refund_id, part, reason, now, check_at)?);
+        commit.payment(payment, expected)?;
+        left -= part;
+        if left == 0 {
+            break;
+        }
+    }
+    if total > in_escrow {
+        return Err(beyond_escrow(order, total));
     }
     if order.escrow.paid > 0 {
-        ledger::refund_requested(commit, order, refund.amount.amount, now)?;
+        ledger::refund_requested(commit, order, total, now)?;
     }
-    commit.payment(&payment, expected)?;
-    Ok(refund)
+    let currency = parts.first().map_or_else(|| order.price().currency.clone(), |p| p.amount.currency.clone());
+    Ok(OrderRefund { refund_id: refund_id.to_owned(), amount: Money { amount: total, currency }, parts })
+}
+
+/// After the commit that would have stored a payment opened for an order that runs (an
+/// accepted amendment's, a tip's) failed: the order is read again, and if it `awaits` this
+/// intent the commit happened (its answer was lost, or a twin request with the same
+/// idempotency key, and so the same intent, won): `Ok`, nothing cancelled. Otherwise the
+/// intent nobody can use is cancelled and the error stands. If the order cannot be read
+/// the intent stays: a payment to it would be held and refunded.
+pub async fn settle_failed_commit(
+    app: &App,
+    order_id: &str,
+    intent_id: &str,
+    error: ApiError,
+    awaits: impl Fn(&Order) -> bool,
+) -> Result<(), ApiError> {
+    match app.store.tracked::<Order>(order_id).await {
+        Ok(Some(order)) if awaits(&order) => return Ok(()),
+        Ok(_) => {}
+        Err(read) => {
+            tracing::warn!(order_id, error = %read, "cannot tell whether the payment was stored; its intent stays");
+            return Err(error);
+        }
+    }
+    if let Err(cancel) = app.payments.cancel(intent_id).await {
+        tracing::warn!(intent_id, error = %cancel, "an unused intent stays open; a payment to it is held and refunded");
+    }
+    Err(error)
 }
 
 /// A refund of more than the order's escrow still holds.

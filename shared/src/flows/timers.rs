@@ -318,10 +318,16 @@ async fn expire_amendment(app: &App, order_id: &str, timer: &DueTimer, now: Date
         .await?
         .ok_or_else(|| ApiError::internal("an open amendment without its record"))?;
     proposed.status = AmendmentStatus::Expired;
-    proposed.answered_at = Some(now);
+    proposed.answered_at.get_or_insert(now);
     order.amendment_closed();
-    let data = json!({ "amendment_id": proposed.amendment_id, "number": proposed.number, "hash": proposed.hash });
+    let mut data = json!({ "amendment_id": proposed.amendment_id, "number": proposed.number, "hash": proposed.hash });
     let mut commit = app.store.begin();
+    // Accepted and unpaid: its intent is cancelled through the outbox, as an unpaid
+    // order's is; a payment that still arrives is held and refunded.
+    if let Some(intent_id) = &open.payment_intent_id {
+        commit.followup(FollowUp::cancel_payment(intent_id, now))?;
+        data["payment_intent_id"] = json!(intent_id);
+    }
     commit.amendment(&proposed)?;
     commit.record(&mut order, Step::of(t, Actor::System, None, data), now)?;
     commit.delete(&timer.key)?;

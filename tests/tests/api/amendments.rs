@@ -111,7 +111,7 @@ async fn an_extension_accepted_moves_the_due_date_and_the_late_flag_follows_it()
             .unwrap();
     let accept = peyman::flows::amendments::Answer::Accept;
     let answered_at = after_due + chrono::Duration::minutes(5);
-    let (order, accepted) = peyman::flows::amendments::answer(
+    let peyman::flows::amendments::Answered { order, amendment: accepted, .. } = peyman::flows::amendments::answer(
         &app,
         &as_party(&deal.buyer),
         &order_id,
@@ -249,4 +249,174 @@ async fn an_amendment_is_never_accepted_on_an_order_the_delivery_s_acceptance_co
             assert_eq!(listed.ok(200)["items"][0]["status"], "lapsed", "the order moved on before an answer");
         }
     }
+}
+
+/// The payment of `order_id` for `kind` (`amendment`, `tip`) as `who` reads the order.
+async fn payment_for(api: &Api, who: &str, order_id: &str, kind: &str) -> Value {
+    let order = api.get(&format!("/v1/orders/{order_id}"), &token(who)).await;
+    let payments = order.ok(200)["payments"].as_array().unwrap().clone();
+    payments.into_iter().find(|p| p["purpose"]["kind"] == kind).unwrap_or_else(|| panic!("a {kind} payment"))
+}
+
+#[tokio::test]
+async fn a_paid_stage_takes_effect_when_its_payment_succeeds_and_is_delivered_and_the_buyer_tips() {
+    let (api, stripe) = (Api::default(), Stripe::default());
+    let deal = Deal::new(&api).await;
+    let (buyer, seller) = (token(&deal.buyer), token(&deal.seller));
+    let order_id = deal.paid_order(&api, &stripe).await;
+    let due = time(&deal.order(&api, &order_id).await["due_at"]);
+    let (amendments, tip) = (path(&order_id, "amendments"), path(&order_id, "tip"));
+    api.post(&tip, &buyer, json!({ "amount": irr(500_000) })).await.problem(409, "order_not_completed");
+
+    // Refusals first: each with its code and field, none stores anything.
+    let stage =
+        json!({ "title": "نسخهٔ موبایل", "deliverables": ["۳ صفحه‌ی Figma 📱"], "amount": irr(3_000_000), "days": 2 });
+    let with = |field: &str, value: Value| {
+        let mut s = stage.clone();
+        s[field] = value;
+        json!({ "add_stage": s })
+    };
+    let bad = [
+        (with("amount", irr(0)), "invalid_amount", "add_stage.amount.amount"),
+        (with("amount", json!({ "amount": 1, "currency": "USD" })), "currency_mismatch", "add_stage.amount.currency"),
+        (with("days", json!(0)), "invalid_extension", "add_stage.days"),
+        (with("deliverables", json!([])), "invalid_deliverables", "add_stage.deliverables"),
+        (with("price", json!(1)), "unknown_field", "add_stage.price"),
+        (json!({ "add_stage": stage, "lower_price": { "stage": 2, "by": irr(1) } }), "mixed_amendment", "add_stage"),
+    ];
+    for (body, code, field) in bad {
+        assert_eq!(api.post(&amendments, &seller, body.clone()).await.problem(422, code)["field"], field, "{body}");
+    }
+    assert_eq!(events(&api, &deal.buyer, &order_id).await, ["order_placed", "order_paid"], "nothing stored");
+
+    // The seller proposes a third stage; the buyer accepts it and is asked to pay for it.
+    let note = "صفحه‌های موبایل را هم می‌خواهید؟";
+    let proposed = api.post(&amendments, &seller, json!({ "add_stage": stage, "note": note })).await;
+    let id = proposed.ok(201)["amendment_id"].as_str().unwrap().to_owned();
+    assert_eq!((proposed.body["payment"].clone(), proposed.body["note"].as_str()), (irr(3_000_000), Some(note)));
+    assert_eq!(proposed.body["terms"]["stages"][2]["deliverables"][0], "۳ صفحه‌ی Figma 📱");
+    let accept = path(&order_id, &format!("amendments/{id}/accept"));
+    api.post(&accept, &seller, json!({})).await.problem(409, "no_amendment_to_answer");
+    let accepted = api.post(&accept, &buyer, json!({})).await;
+    assert_eq!(accepted.ok(200)["status"], "awaiting_payment");
+    let payment = accepted.body["payment"].clone();
+    assert_eq!((payment["purpose"]["kind"].as_str(), payment["amount"].clone()), (Some("amendment"), irr(3_000_000)));
+    assert!(payment["client_secret"].is_string(), "the buyer pays it: {payment}");
+    let order = &accepted.body["order"];
+    assert_eq!((order["stages"].as_i64(), order["money"]["paid"].as_i64()), (Some(2), Some(12_000_000)), "not yet");
+    assert_eq!(order["amendment"]["payment_intent_id"], payment["payment_intent_id"]);
+    // Awaiting its payment it is answered no more, and no other is proposed.
+    api.post(&accept, &buyer, json!({})).await.problem(409, "no_amendment_to_answer");
+    let decline = path(&order_id, &format!("amendments/{id}/decline"));
+    api.post(&decline, &buyer, json!({})).await.problem(409, "no_amendment_to_answer");
+    api.post(&amendments, &buyer, json!({ "extra_revisions": 1 })).await.problem(409, "amendment_open");
+    assert!(
+        payment_for(&api, &deal.seller, &order_id, "amendment").await["client_secret"].is_null(),
+        "not the seller's"
+    );
+
+    // Paid at localstripe: the webhook applies it.
+    let intent = payment["payment_intent_id"].as_str().unwrap();
+    assert_eq!(stripe.pay(intent, "pm_card_visa").await, 200);
+    let amended = eventually(WAIT, async || {
+        let order = deal.order(&api, &order_id).await;
+        (order["stages"] == 3).then_some(order)
+    })
+    .await
+    .expect("the payment applies the amendment");
+    assert_eq!(amended["amended"]["price"], irr(15_000_000));
+    assert_eq!(
+        (amended["money"]["paid"].as_i64(), amended["money"]["in_escrow"].as_i64()),
+        (Some(15_000_000), Some(15_000_000))
+    );
+    assert_eq!(time(&amended["due_at"]), due + chrono::Duration::days(2));
+    assert!(amended["amendment"].is_null());
+    let listed = api.get(&amendments, &seller).await;
+    assert_eq!(listed.ok(200)["items"][0]["status"], "accepted");
+    let timeline = events(&api, &deal.seller, &order_id).await;
+    assert_eq!(timeline[2..], ["amendment_proposed", "amendment_accepted", "order_amended"]);
+
+    // The three stages are delivered and accepted: the third releases its own amount.
+    for stage in 1..=3 {
+        api.post(&path(&order_id, "deliveries"), &seller, json!({ "stage": stage, "message": "تحویل" })).await.ok(201);
+        api.post(&path(&order_id, "acceptance"), &buyer, json!({})).await.ok(200);
+    }
+    let done = deal.order(&api, &order_id).await;
+    assert_eq!(
+        (done["status"].as_str(), done["money"]["released"].as_i64(), done["money"]["in_escrow"].as_i64()),
+        (Some("completed"), Some(15_000_000), Some(0))
+    );
+
+    // The buyer tips, once; the tip is released to the seller at once, with no fee.
+    let bad = [
+        (irr(0), "invalid_amount"),
+        (irr(15_000_001), "invalid_amount"),
+        (json!({ "amount": 1, "currency": "USD" }), "currency_mismatch"),
+    ];
+    for (amount, code) in bad {
+        api.post(&tip, &buyer, json!({ "amount": amount })).await.problem(422, code);
+    }
+    api.post(&tip, &seller, json!({ "amount": irr(500_000) })).await.problem(403, "not_allowed_for_role");
+    let tipped = api.post(&tip, &buyer, json!({ "amount": irr(500_000) })).await;
+    assert_eq!(
+        (tipped.ok(201)["tip"]["amount"].clone(), tipped.body["tip"]["paid_at"].is_null()),
+        (irr(500_000), true)
+    );
+    let tip_intent = tipped.body["payment"]["payment_intent_id"].as_str().unwrap().to_owned();
+    assert_eq!(tipped.body["payment"]["purpose"]["kind"], "tip");
+    api.post(&tip, &buyer, json!({ "amount": irr(1) })).await.problem(409, "tip_already_given");
+    assert_eq!(stripe.pay(&tip_intent, "pm_card_visa").await, 200);
+    let tipped = eventually(WAIT, async || {
+        let order = deal.order(&api, &order_id).await;
+        (!order["tip"]["paid_at"].is_null()).then_some(order)
+    })
+    .await
+    .expect("the payment releases the tip");
+    assert_eq!(
+        (tipped["money"]["paid"].as_i64(), tipped["money"]["released"].as_i64()),
+        (Some(15_500_000), Some(15_500_000))
+    );
+    // 4,500,000 + 6,300,000 + 2,700,000 (each less its 10 % fee) and the whole tip.
+    let earnings = api.get("/v1/me/earnings", &seller).await;
+    assert_eq!(earnings.ok(200)["balances"][0]["pending"], 14_000_000);
+    let timeline = events(&api, &deal.buyer, &order_id).await;
+    assert_eq!(timeline[timeline.len() - 2..], ["tip_offered", "tip_paid"]);
+    assert!(notified(&api, &deal.seller, "tip_paid", &format!("order/{order_id}")).await);
+}
+
+#[tokio::test]
+async fn a_cancellation_after_a_paid_stage_refunds_the_newest_payment_first() {
+    let (api, stripe) = (Api::default(), Stripe::default());
+    let deal = Deal::new(&api).await;
+    let (buyer, seller) = (token(&deal.buyer), token(&deal.seller));
+    let order_id = deal.paid_order(&api, &stripe).await;
+    let own = deal.order(&api, &order_id).await["payment"]["payment_intent_id"].as_str().unwrap().to_owned();
+    // The buyer asks for a third stage, the seller accepts, the buyer pays for it.
+    let stage = json!({ "title": "بنر", "deliverables": ["بنر ۱۲۰×۶۰"], "amount": irr(3_000_000), "days": 1 });
+    let proposed = api.post(&path(&order_id, "amendments"), &buyer, json!({ "add_stage": stage })).await;
+    let id = proposed.ok(201)["amendment_id"].as_str().unwrap().to_owned();
+    let accepted = api.post(&path(&order_id, &format!("amendments/{id}/accept")), &seller, json!({})).await;
+    assert!(accepted.ok(200)["payment"]["client_secret"].is_null(), "the seller accepted; the buyer pays");
+    let more = payment_for(&api, &deal.buyer, &order_id, "amendment").await;
+    assert!(more["client_secret"].is_string());
+    let more = more["payment_intent_id"].as_str().unwrap().to_owned();
+    assert_eq!(stripe.pay(&more, "pm_card_visa").await, 200);
+    eventually(WAIT, async || (deal.order(&api, &order_id).await["stages"] == 3).then_some(()))
+        .await
+        .expect("the payment applies the amendment");
+    // Stage 1 is accepted (5,000,000 released); the rest is refunded by agreement.
+    api.post(&path(&order_id, "deliveries"), &seller, json!({ "stage": 1, "message": "تحویل" })).await.ok(201);
+    api.post(&path(&order_id, "acceptance"), &buyer, json!({})).await.ok(200);
+    let asked =
+        api.post(&path(&order_id, "cancellation-requests"), &buyer, json!({ "reason": "دیگر لازم ندارم" })).await;
+    let request_id = asked.ok(201)["cancellation_request"]["request_id"].as_str().unwrap().to_owned();
+    let answered =
+        api.post(&path(&order_id, &format!("cancellation-requests/{request_id}/accept")), &seller, json!({})).await;
+    let money = &answered.ok(200)["money"];
+    assert_eq!((money["refunded"].as_i64(), money["in_escrow"].as_i64()), (Some(10_000_000), Some(0)));
+    // 10,000,000: all 3,000,000 of the stage's payment, 7,000,000 of the order's own.
+    stripe.refunded(&more, 3_000_000).await;
+    stripe.refunded(&own, 7_000_000).await;
+    let refunds = api.get(&format!("/v1/orders/{order_id}"), &buyer).await.ok(200)["refunds"].clone();
+    assert_eq!(refunds.as_array().map(Vec::len), Some(2), "{refunds}");
 }
