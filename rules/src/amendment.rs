@@ -408,9 +408,7 @@ pub fn refused(order: &Order, why: Refusal) -> ApiError {
                 Guard::AmendmentOpenByOther | Guard::FreeAmendmentOpenByOther | Guard::PaidAmendmentOpenByOther,
             ),
             _,
-        ) => {
-            ApiError::conflict(Code::NoAmendmentToAnswer, "no amendment proposed by the other party is open")
-        }
+        ) => ApiError::conflict(Code::NoAmendmentToAnswer, "no amendment proposed by the other party is open"),
         (Refusal::Guard(Guard::AmendmentOpenByActor), _) => {
             ApiError::conflict(Code::NoAmendmentToAnswer, "no amendment of yours is open to withdraw")
         }
