@@ -102,7 +102,7 @@ if [[ $# -gt 0 ]]; then
   curl -sf -o /dev/null -X POST "$STRIPE_API_BASE/_config/webhooks/peyman-clock" \
     -d url="$PEYMAN_CLOCK_API/v1/webhooks/payments/stripe" -d secret="$STRIPE_WEBHOOK_SECRET"
   PORT=$CLOCK_GATEWAY_PORT PEYMAN_API=$PEYMAN_CLOCK_API LOCAL_STACK_NAME=peyman-clock \
-    LOCAL_PARAMETER_OVERRIDES="AutoCompleteSeconds=4 CancellationResponseSeconds=4 ReviewWindowSeconds=4 DisputeResponseSeconds=4 DisputeAfterCompletionSeconds=20 AmendmentResponseSeconds=4" \
+    LOCAL_PARAMETER_OVERRIDES="AutoCompleteSeconds=4 CancellationResponseSeconds=4 ReviewWindowSeconds=4 DisputeResponseSeconds=4 DisputeAfterCompletionSeconds=20 AmendmentResponseSeconds=4 PaymentWindowSeconds=20" \
     "${CARGO_TARGET_DIR:-target}"/debug/peyman-local >"$run_dir/gateway-clock.log" 2>&1 &
   echo $! >"$run_dir/gateway-clock.pid"
   wait_for gateway-zarinpal "grep -q '^ready' '$run_dir/gateway-zarinpal.log'" "$run_dir/gateway-zarinpal.pid"

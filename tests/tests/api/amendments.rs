@@ -3,8 +3,11 @@
 //! re-armed), a lower price for an unstarted stage (its difference refunded at
 //! localstripe, the order then completed at the new price), each sealed and chained to the
 //! contract; refusals with their own codes that store nothing; an acceptance racing the
-//! delivery acceptance that completes the order (one winner). Expiry by the sweeper is on
-//! the clock stack (`clock.rs`).
+//! delivery acceptance that completes the order (one winner); a paid stage that takes
+//! effect when its payment succeeds at localstripe and is then delivered, and the buyer's
+//! tip; a cancellation of an order paid twice, refunded from the newest payment first.
+//! Expiry by the sweeper (an unanswered amendment, an unpaid accepted one) is on the clock
+//! stack (`clock.rs`).
 
 use chrono::{DateTime, Utc};
 use peyman_e2e::*;

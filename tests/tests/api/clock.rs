@@ -1,7 +1,8 @@
 //! The policy windows run out on their own, through the stack's own sweeper: on the clock
 //! stack (`Api::clock`, `stack.sh`), a deployment whose auto-complete, cancellation
 //! response, review, dispute response and amendment answer windows are 4 seconds and
-//! whose window for a dispute after completion is 20, paid through localstripe. Nothing
+//! whose windows for a dispute after completion and for a payment are 20, paid through
+//! localstripe. Nothing
 //! here brings a timer forward or fires one in-process: each test waits for what
 //! production's sweeper would do days later.
 
@@ -194,6 +195,33 @@ async fn an_amendment_left_unanswered_expires_through_the_sweeper() {
         api.post(&path(&order_id, &format!("amendments/{amendment_id}/accept")), &token(&deal.buyer), json!({})).await;
     late.problem(409, "no_amendment_to_answer");
     assert_eq!(deal.order(&api, &order_id).await["revisions_used"], 0);
+}
+
+#[tokio::test]
+async fn an_accepted_paid_stage_left_unpaid_expires_and_its_intent_is_cancelled() {
+    let (api, stripe) = (Api::clock(), Stripe::default());
+    let deal = Deal::new(&api).await;
+    let order_id = paid_order(&api, &stripe, &deal).await;
+    let stage = json!({ "title": "بنر", "deliverables": ["بنر"], "amount": { "amount": 2_000_000, "currency": "IRR" }, "days": 1 });
+    let proposed = api.post(&path(&order_id, "amendments"), &token(&deal.seller), json!({ "add_stage": stage })).await;
+    let amendment_id = proposed.ok(201)["amendment_id"].as_str().unwrap().to_owned();
+    let accept = path(&order_id, &format!("amendments/{amendment_id}/accept"));
+    let accepted = api.post(&accept, &token(&deal.buyer), json!({})).await;
+    let intent = accepted.ok(200)["payment"]["payment_intent_id"].as_str().unwrap().to_owned();
+    assert_eq!(accepted.body["order"]["policy"]["payment_window_seconds"], 20);
+    // Past its answer window (4 s) it still waits: accepted, it has the payment window.
+    tokio::time::sleep(std::time::Duration::from_secs(6)).await;
+    let waiting = deal.order(&api, &order_id).await;
+    assert_eq!(waiting["amendment"]["payment_intent_id"], intent.as_str(), "still awaiting its payment");
+    // Unpaid at the payment window's end, it expires and its intent is cancelled at localstripe.
+    until(&api, &deal, &order_id, |o| o["amendment"].is_null()).await;
+    let listed = api.get(&path(&order_id, "amendments"), &token(&deal.buyer)).await;
+    assert_eq!(listed.ok(200)["items"][0]["status"], "expired");
+    let cancelled =
+        eventually(CLOCK_WAIT, async || (stripe.intent(&intent).await["status"] == "canceled").then_some(()));
+    assert!(cancelled.await.is_some(), "the unpaid intent is cancelled at the provider");
+    let order = deal.order(&api, &order_id).await;
+    assert_eq!((order["stages"].as_i64(), order["money"]["paid"].as_i64()), (Some(1), Some(12_000_000)));
 }
 
 #[tokio::test]
