@@ -323,18 +323,7 @@ impl Changes {
 impl NewStage {
     /// Its shape, as an offer's stage is checked, with an amount and days.
     fn check(&self, policy: &Policy) -> Result<(), ApiError> {
-        use crate::offer::MAX_DELIVERABLES;
-        validate::line("add_stage.title", &self.title, policy.offer_title_max)?;
-        if self.deliverables.is_empty() || self.deliverables.len() > MAX_DELIVERABLES {
-            return Err(ApiError::invalid(
-                Code::InvalidDeliverables,
-                "add_stage.deliverables",
-                format!("a stage names 1 to {MAX_DELIVERABLES} deliverables"),
-            ));
-        }
-        for (j, d) in self.deliverables.iter().enumerate() {
-            validate::text(&format!("add_stage.deliverables[{j}]"), d, policy.offer_condition_max)?;
-        }
+        crate::offer::check_stage_text("add_stage", &self.title, &self.deliverables, policy)?;
         if self.amount.amount < 1 {
             return Err(ApiError::invalid(Code::InvalidAmount, "add_stage.amount.amount", "a stage costs at least 1"));
         }

@@ -185,17 +185,7 @@ impl NewOffer {
             return Err(ApiError::invalid(Code::InvalidStageCount, "stages", format!("1 to {MAX_STAGES} stages")));
         }
         for (i, stage) in self.stages.iter().enumerate() {
-            validate::line(&format!("stages[{i}].title"), &stage.title, policy.offer_title_max)?;
-            if stage.deliverables.is_empty() || stage.deliverables.len() > MAX_DELIVERABLES {
-                return Err(ApiError::invalid(
-                    Code::InvalidDeliverables,
-                    format!("stages[{i}].deliverables"),
-                    format!("every stage names 1 to {MAX_DELIVERABLES} deliverables"),
-                ));
-            }
-            for (j, d) in stage.deliverables.iter().enumerate() {
-                validate::text(&format!("stages[{i}].deliverables[{j}]"), d, policy.offer_condition_max)?;
-            }
+            check_stage_text(&format!("stages[{i}]"), &stage.title, &stage.deliverables, policy)?;
             if stage.amount.is_some_and(|a| a <= 0) {
                 return Err(ApiError::invalid(
                     Code::InvalidPrice,
@@ -289,6 +279,23 @@ impl Terms {
     pub fn hash(&self) -> String {
         canonical::sha256(self)
     }
+}
+
+/// A stage's title and deliverables (an offer's, or one an amendment adds), its fields
+/// named under `at`.
+pub fn check_stage_text(at: &str, title: &str, deliverables: &[String], policy: &Policy) -> Result<(), ApiError> {
+    validate::line(&format!("{at}.title"), title, policy.offer_title_max)?;
+    if deliverables.is_empty() || deliverables.len() > MAX_DELIVERABLES {
+        return Err(ApiError::invalid(
+            Code::InvalidDeliverables,
+            format!("{at}.deliverables"),
+            format!("every stage names 1 to {MAX_DELIVERABLES} deliverables"),
+        ));
+    }
+    for (j, d) in deliverables.iter().enumerate() {
+        validate::text(&format!("{at}.deliverables[{j}]"), d, policy.offer_condition_max)?;
+    }
+    Ok(())
 }
 
 impl Offer {

@@ -12,9 +12,9 @@
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
-use crate::flows::App;
 use crate::flows::offers::decided_meanwhile;
 use crate::flows::tracked::visible;
+use crate::flows::{App, payments};
 use peyman_rules::caller::Caller;
 use peyman_rules::error::ApiError;
 use peyman_rules::lifecycle::{self, Actor, OFFER, ORDER_START, OfferAction};
@@ -55,30 +55,14 @@ pub async fn accept(app: &App, caller: &Caller, offer_id: &str, now: DateTime<Ut
     Ok(Accepted { offer, actor, order, payment })
 }
 
-/// After the accept's commit failed: a lost race (409) wrote nothing, so the intent
-/// opened for it is cancelled and the buyer told the offer changed. Any other failure is
-/// ambiguous (the answer may have been lost after DynamoDB committed), so the order is
-/// read again first: if it exists the accept succeeded (`Ok`) and its intent is the
-/// order's way to pay, never cancelled. If the order cannot be read, nothing is
-/// cancelled: an intent left open names an order that may exist, and if it does not,
-/// nobody holds its client secret and a payment to it would be held and refunded.
+/// After the accept's commit failed: if the order exists with this intent the accept
+/// committed (the answer was lost after DynamoDB committed) and its intent is the order's
+/// way to pay, never cancelled; otherwise (a lost race, or nothing committed) the intent
+/// is cancelled and a lost race is told as the offer having changed. If the order cannot
+/// be read nothing is cancelled: an intent left open names an order that may exist, and
+/// if it does not, nobody holds its client secret and a payment to it would be held and
+/// refunded (`payments::settle_failed_commit`).
 pub async fn settle_failed_commit(app: &App, order_id: &str, intent_id: &str, error: ApiError) -> Result<(), ApiError> {
-    let lost_race = matches!(error, ApiError::Conflict { .. });
-    if !lost_race {
-        match app.store.tracked::<Order>(order_id).await {
-            Ok(Some(_)) => {
-                tracing::warn!(order_id, error = %error, "the commit's answer was lost, but it committed");
-                return Ok(());
-            }
-            Ok(None) => {}
-            Err(read) => {
-                tracing::warn!(order_id, error = %read, "cannot tell whether the order committed; its intent stays");
-                return Err(error);
-            }
-        }
-    }
-    if let Err(cancel) = app.payments.cancel(intent_id).await {
-        tracing::warn!(intent_id, error = %cancel, "an unused intent stays open; nobody can pay it");
-    }
-    Err(decided_meanwhile(error))
+    let placed = |order: &Order| order.payment_intent_id.as_deref() == Some(intent_id);
+    payments::settle_failed_commit(app, order_id, intent_id, error, placed).await.map_err(decided_meanwhile)
 }
