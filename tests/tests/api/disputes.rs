@@ -142,7 +142,7 @@ async fn a_dispute_freezes_the_order_and_support_resolves_it_with_a_partial_refu
         .problem(409, "dispute_resolved");
     let o = deal.order(&api, &order_id).await;
     // Final: reviewed next, and never disputed again.
-    assert_eq!((o["status"].as_str(), o["allowed_actions"].clone()), (Some("completed"), json!(["review"])));
+    assert_eq!((o["status"].as_str(), o["allowed_actions"].clone()), (Some("completed"), json!(["review", "tip"])));
     let resolved = api.get("/v1/support/disputes?status=resolved&limit=100", &support).await;
     assert!(resolved.ok(200)["items"].as_array().unwrap().iter().any(|d| d["dispute_id"] == dispute_id.as_str()));
     let order_events = verified(&api, &deal.buyer, &path(&order_id, "timeline")).await;

@@ -47,7 +47,7 @@ async fn reviews_are_hidden_until_both_are_written_then_the_gig_shows_the_buyer_
     let (buyer, seller) = (token(&deal.buyer), token(&deal.seller));
     let o = deal.order(&api, &order_id).await;
     // Reviewed next; within the window after completion it may still be disputed.
-    assert_eq!(o["allowed_actions"], json!(["open_dispute", "review"]));
+    assert_eq!(o["allowed_actions"], json!(["open_dispute", "review", "tip"]), "and the buyer may tip");
     assert!(o["reviews"]["window_ends_at"].is_string());
 
     // The buyer writes first: hidden from the seller, not under the gig, not counted.
@@ -68,7 +68,7 @@ async fn reviews_are_hidden_until_both_are_written_then_the_gig_shows_the_buyer_
         .problem(409, "review_exists");
     api.post(&reply_path(&order_id), &seller, json!({ "text": "ممنون" })).await.problem(409, "review_not_visible");
     let o = deal.order(&api, &order_id).await;
-    assert_eq!(o["allowed_actions"], json!(["open_dispute"]), "within the window after completion");
+    assert_eq!(o["allowed_actions"], json!(["open_dispute", "tip"]), "within the window after completion");
 
     // The seller's review publishes both, and the gig's summary moves with it.
     let seller_text = "خریدار خوش\u{200c}قول";

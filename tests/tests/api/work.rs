@@ -91,7 +91,7 @@ async fn two_stages_delivered_revised_accepted_auto_completed_and_reviewed() {
     let done = order(&api, &deal, &order_id).await;
     assert_eq!(done["status"], "completed");
     assert_eq!(done["completed_at"].as_str().map(|t| t.parse::<DateTime<Utc>>().unwrap()), Some(due));
-    assert_eq!(done["allowed_actions"], json!(["open_dispute", "review"]), "reviewed next, or still disputed");
+    assert_eq!(done["allowed_actions"], json!(["open_dispute", "review", "tip"]), "reviewed next, or still disputed");
     for role in ["buyer", "seller"] {
         let who = if role == "buyer" { &buyer } else { &seller };
         let list = api.get(&format!("/v1/orders?role={role}&status=completed"), who).await;
