@@ -163,6 +163,7 @@ pub async fn answer(
     commit.amendment(&proposed)?;
     commit.record(&mut order, Step::of(t, actor, Some(&caller.user_id), data), now)?;
     if let Err(e) = app.commit(commit).await {
+        let e = lost_to(app, order_id, amendment_id, e).await;
         match &payment {
             Some(opened) => {
                 let awaits = |o: &Order| {
@@ -174,6 +175,23 @@ pub async fn answer(
         }
     }
     Ok(Answered { order, amendment: proposed, payment })
+}
+
+/// The error for an answer whose commit lost a race: if the amendment can no longer be
+/// answered (another answer won, or the order moved on and it lapsed), that, with its
+/// state (409); else `error` as it was.
+async fn lost_to(app: &App, order_id: &str, amendment_id: &str, error: ApiError) -> ApiError {
+    if !matches!(error, ApiError::Conflict { .. }) {
+        return error;
+    }
+    let order = app.store.tracked::<Order>(order_id).await;
+    let amendment = app.store.amendment(order_id, amendment_id).await;
+    match (order, amendment) {
+        (Ok(Some(order)), Ok(Some(a))) if a.status_on(&order) != AmendmentStatus::Proposed => {
+            amendment::answered(&a, &order)
+        }
+        _ => error,
+    }
 }
 
 /// Opens the buyer's payment of what `proposed` adds, under an idempotency key made from

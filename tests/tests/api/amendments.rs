@@ -247,6 +247,12 @@ async fn an_amendment_is_never_accepted_on_an_order_the_delivery_s_acceptance_co
             assert_eq!(o["status"], expected, "round {round}");
             assert!(!names.iter().skip_while(|e| *e != "order_completed").any(|e| e == "order_amended"), "{names:?}");
         } else {
+            // The loser is told what won: the order completed, the proposal lapsed with it.
+            let code = amended.body["code"].as_str().unwrap_or_default();
+            assert!(["order_completed", "no_amendment_to_answer"].contains(&code), "round {round}: {}", amended.text);
+            if code == "no_amendment_to_answer" {
+                assert!(amended.body["detail"].as_str().unwrap_or_default().contains("lapsed"), "{}", amended.text);
+            }
             assert_eq!((o["status"].as_str(), o["amended"].is_null()), (Some("completed"), true), "round {round}");
             let listed = api.get(&path(&order_id, "amendments"), &buyer).await;
             assert_eq!(listed.ok(200)["items"][0]["status"], "lapsed", "the order moved on before an answer");

@@ -84,13 +84,15 @@ async fn a_browser_page_of_an_allowed_origin_calls_the_api_and_another_cannot() 
         r#"<!doctype html><html><body><script>
 const auth = {{ authorization: 'Bearer {token}' }};
 const out = {{}};
-Promise.all([
-  fetch('{api_base}/v1/me/seller-settings', {{ headers: auth }})
-    .then(r => r.json().then(b => {{ out.get = [r.status, b.custom_projects_enabled]; }})),
-  fetch('{api_base}/v1/me/seller-settings', {{ method: 'PUT', headers: {{ ...auth, 'content-type': 'application/json',
-      'idempotency-key': 'browser-{seller}' }}, body: JSON.stringify({{ custom_projects_enabled: true }}) }})
-    .then(r => {{ out.put = r.status; }}),
-].map(p => p.catch(e => {{ out.error = String(e); }}))).then(() => {{
+// The GET first, then the PUT: sent at once, the GET could read what the PUT wrote.
+fetch('{api_base}/v1/me/seller-settings', {{ headers: auth }})
+  .then(r => r.json().then(b => {{ out.get = [r.status, b.custom_projects_enabled]; }}))
+  .then(() => fetch('{api_base}/v1/me/seller-settings', {{ method: 'PUT', headers: {{ ...auth,
+      'content-type': 'application/json', 'idempotency-key': 'browser-{seller}' }},
+      body: JSON.stringify({{ custom_projects_enabled: true }}) }}))
+  .then(r => {{ out.put = r.status; }})
+  .catch(e => {{ out.error = String(e); }})
+  .then(() => {{
   const pre = document.createElement('pre'); pre.id = 'probe'; pre.textContent = JSON.stringify(out);
   document.body.appendChild(pre);
 }});

@@ -111,9 +111,10 @@ async fn custom_project_samples_run_through_their_handlers() {
     let (status, body) =
         status_and_body(disputes_api::handle(&app, fresh_request("disputes-api.json", &user("buyer"))).await.unwrap());
     assert_eq!((status, body["code"].as_str()), (404, Some("not_found")));
-    // An amendment proposed and a settlement proposed, on that order and a dispute of it.
+    // An amendment proposed, a tip and a settlement proposed, on that order and a dispute of it.
     for (handled, name) in [
         (order_work::handle(&app, fresh_request("order-work-amendment.json", &user("seller"))).await, "amendment"),
+        (order_work::handle(&app, fresh_request("order-work-tip.json", &user("buyer"))).await, "tip"),
         (disputes_api::handle(&app, fresh_request("disputes-api-settlement.json", &user("buyer"))).await, "settlement"),
     ] {
         let (status, body) = status_and_body(handled.unwrap());
