@@ -538,6 +538,9 @@ pub fn refused_move(action: DisputeAction, why: Refusal) -> ApiError {
         (_, Refusal::Guard(Guard::RequestOpenByOther)) => {
             ApiError::conflict(Code::NoSettlementToAnswer, "no settlement proposed by the other party is open")
         }
+        (_, Refusal::Guard(Guard::RequestOpenByActor)) => {
+            ApiError::conflict(Code::NoSettlementToAnswer, "no settlement of yours is open to withdraw")
+        }
         (_, Refusal::Guard(Guard::Opener)) => {
             ApiError::forbidden(Code::NotTheOpener, "only the party who opened the dispute may withdraw it")
         }

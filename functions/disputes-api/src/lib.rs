@@ -4,7 +4,7 @@
 //! built by the export-builder function).
 
 use lambda_http::{Body, Error, Request, Response};
-use peyman::flows::disputes::PartyMove::{self, Accept, Decline, Propose, Withdraw};
+use peyman::flows::disputes::PartyMove::{self, Accept, Decline, Propose, Withdraw, WithdrawSettlement};
 use peyman::flows::{App, disputes, exports};
 use peyman::shell::answer::Reply;
 use peyman::shell::http::{ApiRequest, serve, unknown_route};
@@ -36,6 +36,9 @@ async fn route(app: &App, req: &ApiRequest) -> Result<Reply, ApiError> {
         "POST /v1/orders/{order_id}/disputes/{dispute_id}/settlement" => party(app, req, Propose(req.json()?)).await,
         "POST /v1/orders/{order_id}/disputes/{dispute_id}/settlement/accept" => party(app, req, Accept).await,
         "POST /v1/orders/{order_id}/disputes/{dispute_id}/settlement/decline" => party(app, req, Decline).await,
+        "POST /v1/orders/{order_id}/disputes/{dispute_id}/settlement/withdraw" => {
+            party(app, req, WithdrawSettlement).await
+        }
         "POST /v1/orders/{order_id}/disputes/{dispute_id}/withdrawal" => party(app, req, Withdraw).await,
         "POST /v1/support/disputes/{dispute_id}/questions" => {
             Reply::created(disputes::ask(app, me, &req.path_id("dispute_id")?, req.json()?, now).await?.view())

@@ -35,6 +35,8 @@ pub enum DisputeAction {
     AcceptSettlement,
     /// The other party declines it.
     DeclineSettlement,
+    /// Its author takes it back (unanswered, it would block another proposal).
+    WithdrawSettlement,
     /// The opener withdraws the dispute: the order resumes.
     Withdraw,
     /// Support records its decision (the order moves in the same transaction).
@@ -67,6 +69,7 @@ pub static DISPUTE: &[Transition<DisputeState, DisputeAction>] = {
         row(Open,      ProposeSettlement, &[Buyer, Seller], Some(NoRequestOpen),      Open,      "settlement_proposed", &[Buyer, Seller], &[]),
         row(Open,      AcceptSettlement,  &[Buyer, Seller], Some(RequestOpenByOther), Resolved,  "dispute_settled",     &[Buyer, Seller], &[]),
         row(Open,      DeclineSettlement, &[Buyer, Seller], Some(RequestOpenByOther), Open,      "settlement_declined", &[Buyer, Seller], &[]),
+        row(Open,      WithdrawSettlement, &[Buyer, Seller], Some(RequestOpenByActor), Open,     "settlement_withdrawn", &[Buyer, Seller], &[]),
         row(Open,      Withdraw,          &[Buyer, Seller], Some(Opener),             Withdrawn, "dispute_withdrawn",   &[Buyer, Seller], &[]),
         row(Open,      Resolve,           &[Support],       None,                     Resolved,  "dispute_resolved",    &[],              &[]),
         // The export packet's story, in every state: who asked, what was built or why

@@ -64,6 +64,8 @@ pub enum Guard {
     NoRequestOpen,
     /// A cancellation request is open, made by the other party than the one acting.
     RequestOpenByOther,
+    /// A request (a dispute's settlement) is open, made by the one acting.
+    RequestOpenByActor,
     /// A cancellation request is open and its response window has passed.
     RequestUnanswered,
     /// The review window is open, the actor has not reviewed, nor has the other party:
@@ -224,6 +226,7 @@ impl Facts {
             Guard::RightOpen => self.right_opens_at.is_some_and(|at| self.now >= at),
             Guard::NoRequestOpen => self.request.is_none(),
             Guard::RequestOpenByOther => self.request.is_some_and(|(by, _)| by != actor),
+            Guard::RequestOpenByActor => self.request.is_some_and(|(by, _)| by == actor),
             Guard::RequestUnanswered => self.request.is_some_and(|(_, until)| self.now >= until),
             Guard::FirstReview => {
                 !past_deadline && !self.reviews.written_by(actor) && !self.reviews.written_by_other(actor)

@@ -420,6 +420,8 @@ pub enum PartyMove {
     Accept,
     /// Decline the other party's proposal.
     Decline,
+    /// Take back one's own proposal.
+    WithdrawSettlement,
     /// Withdraw the dispute (its opener): the order resumes where it was.
     Withdraw,
 }
@@ -453,6 +455,7 @@ async fn party_move_once(
         PartyMove::Propose(_) => DisputeAction::ProposeSettlement,
         PartyMove::Accept => DisputeAction::AcceptSettlement,
         PartyMove::Decline => DisputeAction::DeclineSettlement,
+        PartyMove::WithdrawSettlement => DisputeAction::WithdrawSettlement,
         PartyMove::Withdraw => DisputeAction::Withdraw,
     };
     let t = lifecycle::step(DISPUTE, dispute.state, action, actor, &dispute.facts(now))
@@ -467,7 +470,7 @@ async fn party_move_once(
             dispute.settlement = Some(new.into_settlement(actor, &caller.user_id, now));
             json!({ "settlement": dispute.settlement })
         }
-        PartyMove::Decline => json!({ "settlement": dispute.settlement.take() }),
+        PartyMove::Decline | PartyMove::WithdrawSettlement => json!({ "settlement": dispute.settlement.take() }),
         PartyMove::Accept => {
             let settlement =
                 dispute.settlement.clone().ok_or_else(|| ApiError::internal("accepted without a settlement"))?;

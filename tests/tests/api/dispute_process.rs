@@ -1,5 +1,5 @@
 //! A dispute's process between the parties, on the local stack with localstripe: support's
-//! questions and the parties' answers, a settlement proposed, declined, proposed again and
+//! questions and the parties' answers, a settlement proposed, declined, withdrawn, proposed again and
 //! accepted (decided as support's decision would be, its refund sent to localstripe), a
 //! settlement racing support's resolution (one winner), and a withdrawal that resumes the
 //! order with its clocks where they stopped. Refusals have their own codes and store
@@ -100,6 +100,14 @@ async fn a_settlement_the_parties_agree_decides_the_dispute_and_its_refund_reach
     let declined = api.post(&format!("{settle}/decline"), &buyer, json!({})).await;
     assert_eq!((declined.ok(200)["status"].as_str(), declined.body["settlement"].is_null()), (Some("open"), true));
 
+    // Proposed and taken back by its author (only its author): the next may be proposed.
+    api.post(&settle, &seller, split(3_000_000, 9_000_000)).await.ok(200);
+    let withdraw = format!("{settle}/withdraw");
+    api.post(&withdraw, &buyer, json!({})).await.problem(409, "no_settlement_to_answer");
+    let withdrawn = api.post(&withdraw, &seller, json!({})).await;
+    assert_eq!((withdrawn.ok(200)["status"].as_str(), withdrawn.body["settlement"].is_null()), (Some("open"), true));
+    api.post(&withdraw, &seller, json!({})).await.problem(409, "no_settlement_to_answer");
+
     // Proposed again and accepted: a partial refund of its refund part, the rest released.
     let note = "نیمی از کار انجام شد 🤝";
     let body = json!({ "refund_to_buyer": irr(5_000_000), "release_to_seller": irr(7_000_000), "note": note });
@@ -137,7 +145,15 @@ async fn a_settlement_the_parties_agree_decides_the_dispute_and_its_refund_reach
     api.post(&settle, &seller, split(0, 0)).await.problem(409, "dispute_resolved");
     assert_eq!(
         dispute_events(&api, &deal.seller, &opened).await,
-        ["dispute_opened", "settlement_proposed", "settlement_declined", "settlement_proposed", "dispute_settled"]
+        [
+            "dispute_opened",
+            "settlement_proposed",
+            "settlement_declined",
+            "settlement_proposed",
+            "settlement_withdrawn",
+            "settlement_proposed",
+            "dispute_settled"
+        ]
     );
     let timeline = api.get(&path(&order_id, "timeline"), &seller).await;
     assert_eq!(timeline.ok(200)["verified"], true);
