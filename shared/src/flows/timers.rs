@@ -154,17 +154,17 @@ async fn clear(app: &App, order_id: &str, seq: u64, timer: &DueTimer, now: DateT
         app.store.delete_key(&timer.key).await?;
         return Ok(false);
     }
-    let charged_back = match &order.payment_intent_id {
-        // Held while the bank's dispute is open, and for good once it is lost (support
-        // decides what the seller keeps); a chargeback the marketplace won holds nothing.
-        Some(intent_id) => app
-            .store
-            .payment(intent_id)
-            .await?
-            .and_then(|p| p.chargeback)
-            .is_some_and(|c| c.closed_at.is_none() || c.status != "won"),
-        None => false,
-    };
+    // Held while the bank's dispute on any of the order's payments (its own, a paid
+    // amendment's, a tip's) is open, and for good once it is lost (support decides what
+    // the seller keeps); a chargeback the marketplace won holds nothing.
+    let mut charged_back = false;
+    for intent_id in order.payment_intent_id.iter().chain(&order.extra_payments) {
+        let chargeback = app.store.payment(intent_id).await?.and_then(|p| p.chargeback);
+        if chargeback.is_some_and(|c| c.closed_at.is_none() || c.status != "won") {
+            charged_back = true;
+            break;
+        }
+    }
     let mut commit = app.store.begin();
     commit.take(&timer.key)?;
     let changed = match ledger::clearance(&order, charged_back, release, now)? {

@@ -119,6 +119,35 @@ async fn released_seq(app: &peyman::flows::App, order_id: &str, n: usize) -> u64
 }
 
 #[tokio::test]
+async fn a_chargeback_on_a_tip_s_payment_holds_the_order_s_clearances() {
+    let (api, stripe, aws) = (Api::default(), Stripe::default(), Aws::connect().await);
+    let app = aws.app().await;
+    let deal = Deal::new(&api).await;
+    let order_id = deal.completed_order(&api, &stripe).await;
+    let tip = json!({ "amount": { "amount": 500_000, "currency": "IRR" } });
+    let tipped = api.post(&path(&order_id, "tip"), &token(&deal.buyer), tip).await;
+    let tip_intent = tipped.ok(201)["payment"]["payment_intent_id"].as_str().unwrap().to_owned();
+    assert_eq!(stripe.pay(&tip_intent, "pm_card_visa").await, 200);
+    eventually(WAIT, async || (!deal.order(&api, &order_id).await["tip"]["paid_at"].is_null()).then_some(()))
+        .await
+        .expect("the tip is paid");
+    let tip_release = released_seq(&app, &order_id, 2).await;
+    // The bank disputes the tip's payment, not the order's (signed as Stripe would).
+    let dispute = json!({ "id": format!("dp_{}", ulid::Ulid::new()), "object": "dispute", "payment_intent": tip_intent,
+        "charge": "ch_x", "amount": 500_000, "currency": "irr", "reason": "fraudulent", "status": "needs_response" });
+    let body = stripe_event(&format!("evt_{}", ulid::Ulid::new()), "charge.dispute.created", dispute);
+    let told = api.webhook(&body, Some(&stripe.sign(&body, chrono::Utc::now().timestamp()))).await;
+    assert_eq!(told.ok(200)["outcome"], "chargeback_recorded", "{}", told.text);
+    // At its due time the tip's clearance is held, and asked again a day later.
+    let subject = peyman_rules::timer::clearance_timer(&order_id, tip_release);
+    let timer = aws.timer(&subject).await;
+    let due = timer.due_at.unwrap();
+    assert!(!peyman::flows::timers::fire(&app, &timer, due).await.unwrap(), "held");
+    assert_eq!(aws.timer(&subject).await.due_at, Some(due + chrono::Duration::days(1)));
+    assert_eq!(app.store.seller_balance(&deal.seller, "IRR").await.unwrap().available, 0);
+}
+
+#[tokio::test]
 async fn released_money_clears_after_its_period_and_is_held_while_the_order_is_disputed() {
     let (api, stripe, aws) = (Api::default(), Stripe::default(), Aws::connect().await);
     let app = aws.app().await;
