@@ -22,7 +22,7 @@ CONTRACT_PORTS := PORT=3200 MOTO_PORT=5200 LOCALSTRIPE_PORT=8620 ZARINPAL_PORT=8
 export RUSTC_WORKSPACE_WRAPPER := $(shell dirname "$$(rustup which rustc 2>/dev/null || command -v rustc)")/clippy-driver
 export CLIPPY_ARGS := -D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__
 
-.PHONY: dev test check docs tools browser build lint lint-template stack-tests stack-contract against-stack calls contract walkthrough bench package package-build package-check redrive clean
+.PHONY: dev test check docs tools browser build lint lint-openapi lint-template stack-tests stack-contract against-stack calls contract walkthrough bench package package-build package-check redrive clean
 
 # One venv per tool: installed together they downgrade one another.
 $(VENV)/%/.installed: infra/requirements/%.txt
@@ -62,6 +62,19 @@ docs:
 
 lint: build
 	cargo fmt --all --check
+
+# Redocly's recommended rules over the API document (tests/frontend/redocly.yaml names each
+# rule turned off, with its reason); the linter is pinned by tests/frontend's lock file.
+$(VENV)/frontend/.installed: tests/frontend/package.json tests/frontend/package-lock.json
+	rm -rf $(VENV)/frontend && mkdir -p $(VENV)/frontend
+	cp tests/frontend/package.json tests/frontend/package-lock.json $(VENV)/frontend/
+	cd $(VENV)/frontend && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+# No telemetry and no check for a newer version: nothing make test runs calls out.
+lint-openapi: $(VENV)/frontend/.installed
+	REDOCLY_TELEMETRY=off REDOCLY_SUPPRESS_UPDATE_NOTICE=true REDOCLY_SUPPRESS_NOTIFICATIONS=true \
+	  $(VENV)/frontend/node_modules/.bin/redocly lint infra/openapi.yaml --config tests/frontend/redocly.yaml
 
 lint-template: $(VENV)/cfn-lint/.installed $(VENV)/checkov/.installed $(SAM_STATE)
 	$(VENV)/cfn-lint/bin/cfn-lint infra/template.yaml

@@ -72,7 +72,7 @@ phase format cargo fmt --all --check || exit 1
 phase build make --no-print-directory build || exit 1   # linted as it compiles (see the Makefile)
 finish tools || exit 1
 
-background lint-template make --no-print-directory lint-template
+background lint-template make --no-print-directory lint-template lint-openapi
 finish browser   # without Chromium the packet page's browser test says it skipped
 background contract make --no-print-directory stack-contract
 phase tests make --no-print-directory stack-tests
